@@ -1,0 +1,118 @@
+// The addon's whole surface: flat functions over caller-owned memory. It does
+// byte work and syscalls only; every decision is made in TypeScript.
+// Declared for TypeScript in src/native/addon.d.ts.
+#include <napi.h>
+
+#include <system_error>
+
+#include "checksum.h"
+#include "encap.h"
+#include "layout.h"
+#include "tun.h"
+
+namespace {
+
+using tulle::kDescStride;
+using tulle::kMetaStride;
+using tulle::kTemplateStride;
+
+[[noreturn]] void ThrowRange(Napi::Env env, const std::string& message) {
+  throw Napi::RangeError::New(env, message);
+}
+
+uint32_t ArgUint(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0 && v <= 4294967295.0) || v != static_cast<double>(static_cast<uint64_t>(v))) {
+    ThrowRange(info.Env(), std::string(name) + " must be a non-negative integer, got " + std::to_string(v));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+template <typename T>
+T ArgArray(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type) {
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " has the wrong type");
+  }
+  return info[i].As<T>();
+}
+
+// checksum(bytes, offset, length, seed = 0): the complemented 16-bit checksum.
+Napi::Value Checksum(const Napi::CallbackInfo& info) {
+  auto bytes = ArgArray<Napi::Uint8Array>(info, 0, "bytes", napi_uint8_array);
+  uint32_t offset = ArgUint(info, 1, "offset");
+  uint32_t length = ArgUint(info, 2, "length");
+  uint32_t seed = info.Length() > 3 ? ArgUint(info, 3, "seed") : 0;
+  if (static_cast<uint64_t>(offset) + length > bytes.ByteLength()) {
+    ThrowRange(info.Env(), "checksum: range " + std::to_string(offset) + "+" + std::to_string(length) +
+                               " exceeds the buffer (" + std::to_string(bytes.ByteLength()) + " bytes)");
+  }
+  return Napi::Number::New(info.Env(), tulle::Checksum(bytes.Data() + offset, length, tulle::Fold(seed)));
+}
+
+// encapBatch(slab, desc, count, templateBytes, templateMeta): packets encapsulated.
+Napi::Value EncapBatch(const Napi::CallbackInfo& info) {
+  auto slab = ArgArray<Napi::Uint8Array>(info, 0, "slab", napi_uint8_array);
+  auto desc = ArgArray<Napi::Int32Array>(info, 1, "desc", napi_int32_array);
+  uint32_t count = ArgUint(info, 2, "count");
+  auto tplBytes = ArgArray<Napi::Uint8Array>(info, 3, "templateBytes", napi_uint8_array);
+  auto tplMeta = ArgArray<Napi::Int32Array>(info, 4, "templateMeta", napi_int32_array);
+  if (static_cast<uint64_t>(count) * kDescStride > desc.ElementLength()) {
+    ThrowRange(info.Env(), "encapBatch: count " + std::to_string(count) + " needs " +
+                               std::to_string(static_cast<uint64_t>(count) * kDescStride) + " descriptor words, desc has " +
+                               std::to_string(desc.ElementLength()));
+  }
+  size_t capacity = std::min(tplBytes.ByteLength() / kTemplateStride, tplMeta.ElementLength() / kMetaStride);
+  tulle::TemplateTable table{tplBytes.Data(), tplMeta.Data(), static_cast<int>(capacity)};
+  int done = tulle::EncapBatch(slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), table);
+  return Napi::Number::New(info.Env(), done);
+}
+
+// tunOpen(name, flags): { fd, name }.
+Napi::Value TunOpen(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "tunOpen: name must be a string");
+  uint32_t flags = info.Length() > 1 ? ArgUint(info, 1, "flags") : 0;
+  try {
+    tulle::TunHandle handle = tulle::TunOpen(info[0].As<Napi::String>().Utf8Value(), static_cast<int>(flags));
+    Napi::Object result = Napi::Object::New(info.Env());
+    result.Set("fd", handle.fd);
+    result.Set("name", handle.name);
+    return result;
+  } catch (const std::system_error& e) {
+    Napi::Error error = Napi::Error::New(info.Env(), e.what());
+    error.Set("errno", Napi::Number::New(info.Env(), e.code().value()));
+    throw error;
+  }
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("checksum", Napi::Function::New(env, Checksum, "checksum"));
+  exports.Set("encapBatch", Napi::Function::New(env, EncapBatch, "encapBatch"));
+  exports.Set("tunOpen", Napi::Function::New(env, TunOpen, "tunOpen"));
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("DESC_STRIDE", tulle::kDescStride);
+  layout.Set("DESC_OFFSET", tulle::kDescOffset);
+  layout.Set("DESC_LENGTH", tulle::kDescLength);
+  layout.Set("DESC_VERDICT", tulle::kDescVerdict);
+  layout.Set("DESC_SRC_PORT", tulle::kDescSrcPort);
+  layout.Set("DESC_OUT_OFFSET", tulle::kDescOutOffset);
+  layout.Set("DESC_OUT_LENGTH", tulle::kDescOutLength);
+  layout.Set("DESC_GSO_SIZE", tulle::kDescGsoSize);
+  layout.Set("DESC_FLAGS", tulle::kDescFlags);
+  layout.Set("VERDICT_ENCAP_FAILED", tulle::kVerdictEncapFailed);
+  layout.Set("TEMPLATE_STRIDE", tulle::kTemplateStride);
+  layout.Set("META_STRIDE", tulle::kMetaStride);
+  layout.Set("META_HEADER_LENGTH", tulle::kMetaHeaderLength);
+  layout.Set("META_IP_VERSION", tulle::kMetaIpVersion);
+  layout.Set("META_FLAGS", tulle::kMetaFlags);
+  layout.Set("TPL_ETHERNET", tulle::kTplEthernet);
+  layout.Set("TPL_UDP_CHECKSUM", tulle::kTplUdpChecksum);
+  layout.Set("TUN_VNET_HDR", tulle::kTunVnetHdr);
+  layout.Set("TUN_NONBLOCK", tulle::kTunNonBlock);
+  exports.Set("layout", layout);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tulle, Init)

@@ -1,0 +1,21 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tulle {
+
+// Folded ones' complement sum (RFC 1071) of big-endian 16-bit words, not
+// complemented, plus `seed` (a partial sum in the same form).
+uint32_t Sum16(const uint8_t* data, size_t length, uint32_t seed);
+
+// The value written into a checksum field.
+inline uint16_t Checksum(const uint8_t* data, size_t length, uint32_t seed) {
+  return static_cast<uint16_t>(~Sum16(data, length, seed));
+}
+
+inline uint32_t Fold(uint64_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint32_t>(sum);
+}
+
+}  // namespace tulle

@@ -1,0 +1,34 @@
+#include "tun.h"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace tulle {
+
+TunHandle TunOpen(const std::string& name, int flags) {
+  if (name.size() >= IFNAMSIZ) throw std::system_error(EINVAL, std::generic_category(), "tunOpen: name longer than 15 bytes");
+  int openFlags = O_RDWR | O_CLOEXEC;
+  if (flags & kTunNonBlock) openFlags |= O_NONBLOCK;
+  int fd = open("/dev/net/tun", openFlags);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "tunOpen: open(/dev/net/tun)");
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  if (flags & kTunVnetHdr) ifr.ifr_flags |= IFF_VNET_HDR;
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    throw std::system_error(err, std::generic_category(), "tunOpen: ioctl(TUNSETIFF)");
+  }
+  return TunHandle{fd, std::string(ifr.ifr_name)};
+}
+
+}  // namespace tulle

@@ -1,0 +1,18 @@
+#pragma once
+#include <string>
+
+namespace tulle {
+
+constexpr int kTunVnetHdr = 1;    // IFF_VNET_HDR: a virtio-net header leads every packet
+constexpr int kTunNonBlock = 2;   // O_NONBLOCK on the fd
+
+struct TunHandle {
+  int fd;
+  std::string name;
+};
+
+// Opens (or attaches to) TUN device `name` with IFF_TUN | IFF_NO_PI. Throws a
+// std::system_error naming the syscall on failure.
+TunHandle TunOpen(const std::string& name, int flags);
+
+}  // namespace tulle

@@ -1,0 +1,57 @@
+/**
+ * The one module that loads the native addon. It tries each build folder in
+ * turn and fails with one error that lists where it looked.
+ */
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NativeAddon } from './addon.js';
+
+export type { NativeAddon, NativeLayout } from './addon.js';
+
+const require = createRequire(import.meta.url);
+
+function packageRoot(): string {
+  // src/native (tests, via the TypeScript loader) or dist/src/native (compiled).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    dir = resolve(dir, '..');
+    try {
+      if ((require(resolve(dir, 'package.json')) as { name?: string }).name === 'tulle') return dir;
+    } catch {
+      // keep climbing
+    }
+  }
+  throw new Error('tulle: cannot find the package root to load the native addon from');
+}
+
+let cached: NativeAddon | undefined;
+let loadError: Error | undefined;
+
+export function loadNative(): NativeAddon {
+  if (cached !== undefined) return cached;
+  if (loadError !== undefined) throw loadError;
+  const root = packageRoot();
+  const tried: string[] = [];
+  for (const build of ['Release', 'Debug']) {
+    const file = resolve(root, 'native', 'build', build, 'tulle.node');
+    tried.push(file);
+    try {
+      cached = require(file) as NativeAddon;
+      return cached;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    }
+  }
+  loadError = new Error(`tulle: the native addon is not built (looked for ${tried.join(', ')}); run \`npm ci\` or \`node scripts/build-native.mjs\``);
+  throw loadError;
+}
+
+/** The addon, or undefined when it is not built (the portable path still works). */
+export function tryLoadNative(): NativeAddon | undefined {
+  try {
+    return loadNative();
+  } catch {
+    return undefined;
+  }
+}

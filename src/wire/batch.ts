@@ -1,0 +1,95 @@
+/**
+ * The batch layout shared with the native addon (native/src/layout.h mirrors
+ * these numbers; a test checks them against the addon's exported constants).
+ *
+ * A batch is a slab (one Uint8Array) holding packets at known offsets with
+ * headroom before each, and an Int32Array of fixed-stride descriptors. The
+ * TypeScript side decides (writes VERDICT and SRC_PORT); the encapsulator,
+ * native or this file's reference, writes OUT_OFFSET and OUT_LENGTH.
+ */
+import { applyTemplate, MAX_HEADER, type OuterTemplate } from './outer.js';
+import { WireError } from './fault.js';
+
+export const DESC_STRIDE = 8;
+/** Offset of the inner packet in the slab. */
+export const DESC_OFFSET = 0;
+/** Length of the inner packet. */
+export const DESC_LENGTH = 1;
+/** >= 0: template (peer) index to encapsulate with; < 0: drop, the value names why. */
+export const DESC_VERDICT = 2;
+/** Outer UDP source port; 0 keeps the template's. */
+export const DESC_SRC_PORT = 3;
+/** Written by the encapsulator: where the outer packet starts, and its length (0 if not sent). */
+export const DESC_OUT_OFFSET = 4;
+export const DESC_OUT_LENGTH = 5;
+/** Reserved for GSO (segment size) and per-packet flags. */
+export const DESC_GSO_SIZE = 6;
+export const DESC_FLAGS = 7;
+
+/** Verdict written by the encapsulator when a packet cannot be encapsulated (no headroom, too long). */
+export const VERDICT_ENCAP_FAILED = -1;
+
+export const TEMPLATE_STRIDE = MAX_HEADER;
+export const META_STRIDE = 4;
+export const META_HEADER_LENGTH = 0;
+export const META_IP_VERSION = 1;
+export const META_FLAGS = 2;
+
+/** Templates for up to `capacity` peers in two flat arrays, as the addon reads them. */
+export class TemplateTable {
+  readonly bytes: Uint8Array;
+  readonly meta: Int32Array;
+
+  constructor(readonly capacity: number) {
+    this.bytes = new Uint8Array(capacity * TEMPLATE_STRIDE);
+    this.meta = new Int32Array(capacity * META_STRIDE);
+  }
+
+  set(index: number, template: OuterTemplate): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.capacity) {
+      throw new WireError({ code: 'value', field: 'template index', value: index, allowed: `0..${this.capacity - 1}` });
+    }
+    this.bytes.fill(0, index * TEMPLATE_STRIDE, (index + 1) * TEMPLATE_STRIDE);
+    this.bytes.set(template.bytes, index * TEMPLATE_STRIDE);
+    const m = index * META_STRIDE;
+    this.meta[m + META_HEADER_LENGTH] = template.headerLength;
+    this.meta[m + META_IP_VERSION] = template.ipVersion;
+    this.meta[m + META_FLAGS] = template.flags;
+  }
+}
+
+/**
+ * Encapsulates `count` packets described by `desc`, in place. Packets with a
+ * negative verdict are skipped (OUT_LENGTH 0). Returns how many were
+ * encapsulated. The TypeScript reference for the addon's encapBatch.
+ */
+export function encapsulateBatch(slab: Uint8Array, desc: Int32Array, count: number, table: TemplateTable): number {
+  let done = 0;
+  for (let i = 0; i < count; i++) {
+    const d = i * DESC_STRIDE;
+    const verdict = desc[d + DESC_VERDICT];
+    desc[d + DESC_OUT_OFFSET] = 0;
+    desc[d + DESC_OUT_LENGTH] = 0;
+    if (verdict < 0) continue;
+    if (verdict >= table.capacity) {
+      desc[d + DESC_VERDICT] = VERDICT_ENCAP_FAILED;
+      continue;
+    }
+    const m = verdict * META_STRIDE;
+    const headerLength = table.meta[m + META_HEADER_LENGTH];
+    const innerOffset = desc[d + DESC_OFFSET];
+    const innerLength = desc[d + DESC_LENGTH];
+    const start = headerLength < 0 || headerLength > TEMPLATE_STRIDE
+      ? -1
+      : applyTemplate(slab, innerOffset, innerLength, table.bytes, verdict * TEMPLATE_STRIDE, headerLength,
+        table.meta[m + META_IP_VERSION], table.meta[m + META_FLAGS], desc[d + DESC_SRC_PORT]);
+    if (start < 0) {
+      desc[d + DESC_VERDICT] = VERDICT_ENCAP_FAILED;
+      continue;
+    }
+    desc[d + DESC_OUT_OFFSET] = start;
+    desc[d + DESC_OUT_LENGTH] = headerLength + innerLength;
+    done++;
+  }
+  return done;
+}
