@@ -20,10 +20,12 @@ let lastWords: Uint32Array = new Uint32Array(0);
 const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
 
 function wordsOf(buffer: ArrayBufferLike): Uint32Array {
-  if (buffer === lastBuffer) return lastWords;
+  // A resizable or growable buffer may have changed size since the view was made.
+  const length = buffer.byteLength >>> 2;
+  if (buffer === lastBuffer && lastWords.length === length) return lastWords;
   let words = wordViews.get(buffer);
-  if (words === undefined) {
-    words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+  if (words === undefined || words.length !== length) {
+    words = new Uint32Array(buffer, 0, length);
     wordViews.set(buffer, words);
   }
   lastBuffer = buffer;
