@@ -43,7 +43,10 @@ const TARGET_RATIO = 5; // TS batch encapsulation within 5× of native
 
 const { values: args } = parseArgs({ options: { time: { type: 'string', default: '500' }, json: { type: 'string' } } });
 const timeMs = Number(args.time);
-if (!(timeMs > 0)) throw new Error(`--time must be a positive number of milliseconds, got ${args.time}`);
+if (!(timeMs > 0)) {
+  process.stderr.write(`micro: --time must be a positive number of milliseconds, got ${args.time}\n`);
+  process.exit(2);
+}
 const jsonToStdout = args.json === '-';
 const say = (line: string): void => void (jsonToStdout ? process.stderr : process.stdout).write(line + '\n');
 

@@ -7,6 +7,7 @@
 
 #include "checksum.h"
 #include "encap.h"
+#include "io.h"
 #include "layout.h"
 #include "tun.h"
 
@@ -68,27 +69,122 @@ Napi::Value EncapBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), done);
 }
 
+// Runs a syscall-level function; a std::system_error becomes a JS Error
+// whose message names the syscall, with `errno` and `code` set.
+template <typename F>
+auto Syscall(Napi::Env env, F fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::system_error& e) {
+    Napi::Error error = Napi::Error::New(env, e.what());
+    error.Set("errno", Napi::Number::New(env, e.code().value()));
+    throw error;
+  }
+}
+
 // tunOpen(name, flags): { fd, name }.
 Napi::Value TunOpen(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "tunOpen: name must be a string");
   uint32_t flags = info.Length() > 1 ? ArgUint(info, 1, "flags") : 0;
-  try {
-    tulle::TunHandle handle = tulle::TunOpen(info[0].As<Napi::String>().Utf8Value(), static_cast<int>(flags));
-    Napi::Object result = Napi::Object::New(info.Env());
-    result.Set("fd", handle.fd);
-    result.Set("name", handle.name);
-    return result;
-  } catch (const std::system_error& e) {
-    Napi::Error error = Napi::Error::New(info.Env(), e.what());
-    error.Set("errno", Napi::Number::New(info.Env(), e.code().value()));
-    throw error;
+  tulle::TunHandle handle = Syscall(info.Env(), [&] { return tulle::TunOpen(info[0].As<Napi::String>().Utf8Value(), static_cast<int>(flags)); });
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("fd", handle.fd);
+  result.Set("name", handle.name);
+  return result;
+}
+
+tulle::Slots ArgSlots(const Napi::CallbackInfo& info, Napi::Uint8Array slab, size_t headroomArg) {
+  uint32_t headroom = ArgUint(info, headroomArg, "headroom");
+  uint32_t stride = ArgUint(info, headroomArg + 1, "stride");
+  if (stride == 0 || headroom >= stride) ThrowRange(info.Env(), "headroom must be below stride, and stride above 0");
+  return tulle::Slots{slab.Data(), slab.ByteLength(), static_cast<int>(headroom), static_cast<int>(stride),
+                      static_cast<int>(slab.ByteLength() / stride)};
+}
+
+void CheckDesc(const Napi::CallbackInfo& info, Napi::Int32Array desc, uint32_t count, const char* fn) {
+  if (static_cast<uint64_t>(count) * kDescStride > desc.ElementLength()) {
+    ThrowRange(info.Env(), std::string(fn) + ": count " + std::to_string(count) + " needs " +
+                               std::to_string(static_cast<uint64_t>(count) * kDescStride) + " descriptor words, desc has " +
+                               std::to_string(desc.ElementLength()));
   }
+}
+
+// tunReadBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs): packets read.
+Napi::Value TunReadBatch(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
+  auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
+  uint32_t maxCount = ArgUint(info, 3, "maxCount");
+  tulle::Slots slots = ArgSlots(info, slab, 4);
+  uint32_t timeoutMs = ArgUint(info, 6, "timeoutMs");
+  CheckDesc(info, desc, maxCount, "tunReadBatch");
+  return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
+    return tulle::TunReadBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount), static_cast<int>(timeoutMs));
+  }));
+}
+
+// tunWriteBatch(fd, slab, desc, count): packets written.
+Napi::Value TunWriteBatch(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
+  auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
+  uint32_t count = ArgUint(info, 3, "count");
+  CheckDesc(info, desc, count, "tunWriteBatch");
+  return Napi::Number::New(info.Env(), tulle::TunWriteBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count)));
+}
+
+// udpOpen(family, address, port, bufferBytes): fd.
+Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
+  uint32_t family = ArgUint(info, 0, "family");
+  if (family != 4 && family != 6) ThrowRange(info.Env(), "udpOpen: family must be 4 or 6");
+  if (!info[1].IsString()) throw Napi::TypeError::New(info.Env(), "udpOpen: address must be a string");
+  std::string address = info[1].As<Napi::String>().Utf8Value();
+  uint32_t port = ArgUint(info, 2, "port");
+  if (port > 65535) ThrowRange(info.Env(), "udpOpen: port must be 0..65535");
+  uint32_t buffer = ArgUint(info, 3, "bufferBytes");
+  return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
+    return tulle::UdpOpen(static_cast<int>(family), address.c_str(), static_cast<int>(port), static_cast<int>(buffer));
+  }));
+}
+
+// udpSendBatch(fd, slab, desc, count, addrs): datagrams sent.
+Napi::Value UdpSendBatch(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
+  auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
+  uint32_t count = ArgUint(info, 3, "count");
+  auto addrs = ArgArray<Napi::Uint8Array>(info, 4, "addrs", napi_uint8_array);
+  CheckDesc(info, desc, count, "udpSendBatch");
+  return Napi::Number::New(info.Env(), tulle::UdpSendBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(),
+                                                           static_cast<int>(count), addrs.Data(),
+                                                           static_cast<int>(addrs.ByteLength() / tulle::kAddrStride)));
+}
+
+// udpRecvBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs, srcAddrs): datagrams received.
+Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
+  auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
+  uint32_t maxCount = ArgUint(info, 3, "maxCount");
+  tulle::Slots slots = ArgSlots(info, slab, 4);
+  uint32_t timeoutMs = ArgUint(info, 6, "timeoutMs");
+  auto srcAddrs = ArgArray<Napi::Uint8Array>(info, 7, "srcAddrs", napi_uint8_array);
+  CheckDesc(info, desc, maxCount, "udpRecvBatch");
+  if (static_cast<uint64_t>(maxCount) * tulle::kAddrStride > srcAddrs.ByteLength()) ThrowRange(info.Env(), "udpRecvBatch: srcAddrs too small for maxCount");
+  return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
+    return tulle::UdpRecvBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount), static_cast<int>(timeoutMs), srcAddrs.Data());
+  }));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checksum", Napi::Function::New(env, Checksum, "checksum"));
   exports.Set("encapBatch", Napi::Function::New(env, EncapBatch, "encapBatch"));
   exports.Set("tunOpen", Napi::Function::New(env, TunOpen, "tunOpen"));
+  exports.Set("tunReadBatch", Napi::Function::New(env, TunReadBatch, "tunReadBatch"));
+  exports.Set("tunWriteBatch", Napi::Function::New(env, TunWriteBatch, "tunWriteBatch"));
+  exports.Set("udpOpen", Napi::Function::New(env, UdpOpen, "udpOpen"));
+  exports.Set("udpSendBatch", Napi::Function::New(env, UdpSendBatch, "udpSendBatch"));
+  exports.Set("udpRecvBatch", Napi::Function::New(env, UdpRecvBatch, "udpRecvBatch"));
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("DESC_STRIDE", tulle::kDescStride);
   layout.Set("DESC_OFFSET", tulle::kDescOffset);
@@ -109,6 +205,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   layout.Set("TPL_UDP_CHECKSUM", tulle::kTplUdpChecksum);
   layout.Set("TUN_VNET_HDR", tulle::kTunVnetHdr);
   layout.Set("TUN_NONBLOCK", tulle::kTunNonBlock);
+  layout.Set("ADDR_STRIDE", tulle::kAddrStride);
+  layout.Set("VERDICT_SEND_FAILED", tulle::kVerdictSendFailed);
+  layout.Set("VERDICT_WRITE_FAILED", tulle::kVerdictWriteFailed);
+  layout.Set("VERDICT_TRUNCATED", tulle::kVerdictTruncated);
   exports.Set("layout", layout);
   return exports;
 }

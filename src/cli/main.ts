@@ -4,15 +4,16 @@
  * can be used without it.
  */
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { leftoverNamespaces, run } from '../lab/netns.js';
 import { insideWireDemo, runWireDemo } from '../lab/wire-demo.js';
+import { packageVersion } from '../util/package-root.js';
+import { runDaemon } from '../daemon/run.js';
+import { ConfigError, loadStaticConfig } from '../daemon/static-config.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 const program = new Command('tulle').description('a userspace overlay network').showHelpAfterError();
 
-program.command('version').description('print the version').action(() => console.log(`tulle ${pkg.version}`));
+program.command('version').description('print the version').action(() => console.log(`tulle ${packageVersion()}`));
 
 program
   .command('demo')
@@ -22,6 +23,24 @@ program
     if (options.insideNamespace) return insideWireDemo();
     requireRoot('tulle demo');
     runWireDemo(fileURLToPath(import.meta.url));
+  });
+
+program
+  .command('run')
+  .description('run the overlay on this host (needs root)')
+  .requiredOption('-c, --config <file>', 'configuration file (JSON)')
+  .option('--stats-file <file>', 'write the data-plane counters here as JSON, twice a second')
+  .action(async (options: { config: string; statsFile?: string }) => {
+    let config;
+    try {
+      config = loadStaticConfig(options.config);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      console.error(`tulle: ${error.message}`);
+      process.exit(2);
+    }
+    requireRoot('tulle run');
+    await runDaemon(config, { statsFile: options.statsFile, log: (line) => console.error(line) });
   });
 
 const lab = program.command('lab').description('lab namespaces');

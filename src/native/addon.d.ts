@@ -21,6 +21,12 @@ export interface NativeLayout {
   readonly META_FLAGS: number;
   readonly TPL_ETHERNET: number;
   readonly TPL_UDP_CHECKSUM: number;
+  /** Bytes per entry of a peer/source address table: [0] = 4|6, [2..3] port (big-endian), [4..19] address. */
+  readonly ADDR_STRIDE: number;
+  /** Verdicts the I/O calls write into descriptors. */
+  readonly VERDICT_SEND_FAILED: number;
+  readonly VERDICT_WRITE_FAILED: number;
+  readonly VERDICT_TRUNCATED: number;
   /** tunOpen flags. */
   readonly TUN_VNET_HDR: number;
   readonly TUN_NONBLOCK: number;
@@ -37,5 +43,25 @@ export interface NativeAddon {
   encapBatch(slab: Uint8Array, desc: Int32Array, count: number, templateBytes: Uint8Array, templateMeta: Int32Array): number;
   /** Opens TUN device `name` (IFF_TUN | IFF_NO_PI, plus TUN_* flags); the caller owns and closes the fd. */
   tunOpen(name: string, flags?: number): { fd: number; name: string };
+  /**
+   * Reads up to `maxCount` packets from a non-blocking TUN fd into slots of the slab
+   * (slot i at i * stride, packet at + headroom), waiting up to `timeoutMs` for the first.
+   * Fills OFFSET/LENGTH and sets VERDICT 0. Returns the count (0 on timeout).
+   */
+  tunReadBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number): number;
+  /** Writes every packet with VERDICT >= 0 (OFFSET/LENGTH) to the TUN; failures get VERDICT_WRITE_FAILED. Returns the count written. */
+  tunWriteBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number): number;
+  /** A non-blocking UDP socket bound to address:port, with send and receive buffers of `bufferBytes`. */
+  udpOpen(family: 4 | 6, address: string, port: number, bufferBytes: number): number;
+  /**
+   * Sends every packet with VERDICT >= 0 (OUT_OFFSET/OUT_LENGTH) to the address table entry
+   * VERDICT (ADDR_STRIDE bytes each) with sendmmsg; failures get VERDICT_SEND_FAILED. Returns the count sent.
+   */
+  udpSendBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number, addrs: Uint8Array): number;
+  /**
+   * Receives up to `maxCount` datagrams (recvmmsg) into slots as tunReadBatch does; each sender's
+   * address goes to entry i of `srcAddrs`. Truncated datagrams get VERDICT_TRUNCATED. Returns the count.
+   */
+  udpRecvBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number, srcAddrs: Uint8Array): number;
   readonly layout: NativeLayout;
 }

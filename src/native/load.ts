@@ -3,27 +3,13 @@
  * turn and fails with one error that lists where it looked.
  */
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { packageRoot } from '../util/package-root.js';
 import type { NativeAddon } from './addon.js';
 
 export type { NativeAddon, NativeLayout } from './addon.js';
 
 const require = createRequire(import.meta.url);
-
-function packageRoot(): string {
-  // src/native (tests, via the TypeScript loader) or dist/src/native (compiled).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    dir = resolve(dir, '..');
-    try {
-      if ((require(resolve(dir, 'package.json')) as { name?: string }).name === 'tulle') return dir;
-    } catch {
-      // keep climbing
-    }
-  }
-  throw new Error('tulle: cannot find the package root to load the native addon from');
-}
 
 let cached: NativeAddon | undefined;
 let loadError: Error | undefined;

@@ -37,12 +37,14 @@ export function parseIPv6(text: string): Uint8Array {
   const out = new Uint8Array(16);
   const halves = text.split('::');
   if (halves.length > 2 || text.length === 0) throw bad();
-  const groups = (s: string): number[] => {
+  // A dotted quad may only end the address (RFC 4291 §2.2), never precede `::`.
+  const groups = (s: string, last: boolean): number[] => {
     if (s === '') return [];
     const words: number[] = [];
     const items = s.split(':');
     items.forEach((item, index) => {
-      if (index === items.length - 1 && item.includes('.')) {
+      if (last && index === items.length - 1 && item.includes('.')) {
+        if (!isIPv4(item)) throw bad();
         const v4 = parseIPv4(item);
         words.push(v4 >>> 16, v4 & 0xffff);
       } else {
@@ -52,8 +54,8 @@ export function parseIPv6(text: string): Uint8Array {
     });
     return words;
   };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const head = groups(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1], true) : [];
   if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) throw bad();
   const words = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
   words.forEach((word, i) => {

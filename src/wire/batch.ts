@@ -40,9 +40,13 @@ export class TemplateTable {
   readonly bytes: Uint8Array;
   readonly meta: Int32Array;
 
-  constructor(readonly capacity: number) {
-    this.bytes = new Uint8Array(capacity * TEMPLATE_STRIDE);
-    this.meta = new Int32Array(capacity * META_STRIDE);
+  /** `bytes` and `meta` may be given, e.g. views of shared memory; they must hold `capacity` entries. */
+  constructor(readonly capacity: number, bytes?: Uint8Array, meta?: Int32Array) {
+    this.bytes = bytes ?? new Uint8Array(capacity * TEMPLATE_STRIDE);
+    this.meta = meta ?? new Int32Array(capacity * META_STRIDE);
+    if (this.bytes.length < capacity * TEMPLATE_STRIDE || this.meta.length < capacity * META_STRIDE) {
+      throw new WireError({ code: 'value', field: 'TemplateTable', value: capacity, allowed: 'arrays large enough for the capacity' });
+    }
   }
 
   set(index: number, template: OuterTemplate): void {

@@ -1,0 +1,271 @@
+// Batched I/O on TUN and UDP fds. Every call moves a batch; nothing here
+// decides where a packet goes. Buffers belong to the caller; the per-thread
+// scratch arrays for mmsghdr/iovec/sockaddr are allocated once per thread.
+#include "io.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "layout.h"
+
+namespace tulle {
+
+namespace {
+
+constexpr int kMaxBatch = 256;
+
+struct Scratch {
+  mmsghdr msgs[kMaxBatch];
+  iovec iovs[kMaxBatch];
+  sockaddr_storage names[kMaxBatch];
+  int index[kMaxBatch];
+};
+
+thread_local Scratch scratch;
+
+[[noreturn]] void Fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+
+socklen_t ToSockaddr(const uint8_t* entry, sockaddr_storage* out) {
+  std::memset(out, 0, sizeof *out);
+  uint16_t port = static_cast<uint16_t>((entry[2] << 8) | entry[3]);
+  if (entry[0] == 6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    std::memcpy(&sin6->sin6_addr, entry + 4, 16);
+    return sizeof(sockaddr_in6);
+  }
+  auto* sin = reinterpret_cast<sockaddr_in*>(out);
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons(port);
+  std::memcpy(&sin->sin_addr, entry + 4, 4);
+  return sizeof(sockaddr_in);
+}
+
+void FromSockaddr(const sockaddr_storage& in, uint8_t* entry) {
+  std::memset(entry, 0, kAddrStride);
+  if (in.ss_family == AF_INET6) {
+    const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(in);
+    entry[0] = 6;
+    uint16_t port = ntohs(sin6.sin6_port);
+    entry[2] = port >> 8;
+    entry[3] = port & 0xff;
+    std::memcpy(entry + 4, &sin6.sin6_addr, 16);
+  } else {
+    const auto& sin = reinterpret_cast<const sockaddr_in&>(in);
+    entry[0] = 4;
+    uint16_t port = ntohs(sin.sin_port);
+    entry[2] = port >> 8;
+    entry[3] = port & 0xff;
+    std::memcpy(entry + 4, &sin.sin_addr, 4);
+  }
+}
+
+}  // namespace
+
+int WaitReadable(int fd, int timeoutMs) {
+  pollfd p{fd, POLLIN, 0};
+  for (;;) {
+    int n = poll(&p, 1, timeoutMs);
+    if (n >= 0) return n;
+    if (errno != EINTR) Fail("poll");
+  }
+}
+
+int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs) {
+  int count = 0;
+  bool waited = false;
+  const int limit = maxCount < slots.capacity ? maxCount : slots.capacity;
+  while (count < limit) {
+    uint8_t* at = slots.slab + static_cast<size_t>(count) * slots.stride + slots.headroom;
+    ssize_t n = read(fd, at, slots.stride - slots.headroom);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN && count == 0 && !waited && timeoutMs > 0) {
+        waited = true;
+        if (WaitReadable(fd, timeoutMs) == 0) return 0;
+        continue;
+      }
+      if (errno == EAGAIN) break;
+      Fail("read(tun)");
+    }
+    int32_t* d = desc + static_cast<ptrdiff_t>(count) * kDescStride;
+    d[kDescOffset] = static_cast<int32_t>(at - slots.slab);
+    d[kDescLength] = static_cast<int32_t>(n);
+    d[kDescVerdict] = 0;
+    d[kDescSrcPort] = 0;
+    d[kDescOutOffset] = 0;
+    d[kDescOutLength] = 0;
+    d[kDescGsoSize] = 0;
+    d[kDescFlags] = 0;
+    count++;
+  }
+  return count;
+}
+
+int TunWriteBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, int count) {
+  int written = 0;
+  for (int i = 0; i < count; i++) {
+    int32_t* d = desc + static_cast<ptrdiff_t>(i) * kDescStride;
+    if (d[kDescVerdict] < 0) continue;
+    const int64_t off = d[kDescOffset], len = d[kDescLength];
+    if (off < 0 || len <= 0 || off + len > static_cast<int64_t>(slabLength)) {
+      d[kDescVerdict] = kVerdictWriteFailed;
+      continue;
+    }
+    ssize_t n;
+    do n = write(fd, slab + off, static_cast<size_t>(len));
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      d[kDescVerdict] = kVerdictWriteFailed;
+      continue;
+    }
+    written++;
+  }
+  return written;
+}
+
+int UdpOpen(int family, const char* address, int port, int bufferBytes) {
+  const int af = family == 6 ? AF_INET6 : AF_INET;
+  int fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) Fail("socket");
+  auto fail = [fd](const char* what) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    Fail(what);
+  };
+  if (bufferBytes > 0) {
+    // FORCE needs CAP_NET_ADMIN; without it the plain option is capped by rmem_max/wmem_max.
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufferBytes, sizeof bufferBytes) < 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufferBytes, sizeof bufferBytes);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufferBytes, sizeof bufferBytes) < 0)
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufferBytes, sizeof bufferBytes);
+  }
+  sockaddr_storage ss;
+  std::memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  if (af == AF_INET6) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, address, &sin6->sin6_addr) != 1) {
+      errno = EINVAL;
+      fail("udpOpen: inet_pton(address)");
+    }
+    len = sizeof *sin6;
+  } else {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, address, &sin->sin_addr) != 1) {
+      errno = EINVAL;
+      fail("udpOpen: inet_pton(address)");
+    }
+    len = sizeof *sin;
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) fail("udpOpen: bind");
+  return fd;
+}
+
+int UdpSendBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, int count, const uint8_t* addrs, int addrCount) {
+  int sent = 0;
+  for (int base = 0; base < count;) {
+    // Gather the next run of sendable packets.
+    int n = 0;
+    for (; base < count && n < kMaxBatch; base++) {
+      int32_t* d = desc + static_cast<ptrdiff_t>(base) * kDescStride;
+      const int32_t verdict = d[kDescVerdict];
+      const int64_t off = d[kDescOutOffset], len = d[kDescOutLength];
+      if (verdict < 0) continue;
+      if (verdict >= addrCount || off < 0 || len <= 0 || off + len > static_cast<int64_t>(slabLength)) {
+        d[kDescVerdict] = kVerdictSendFailed;
+        continue;
+      }
+      scratch.iovs[n].iov_base = const_cast<uint8_t*>(slab + off);
+      scratch.iovs[n].iov_len = static_cast<size_t>(len);
+      mmsghdr& m = scratch.msgs[n];
+      std::memset(&m, 0, sizeof m);
+      m.msg_hdr.msg_iov = &scratch.iovs[n];
+      m.msg_hdr.msg_iovlen = 1;
+      m.msg_hdr.msg_name = &scratch.names[n];
+      m.msg_hdr.msg_namelen = ToSockaddr(addrs + static_cast<ptrdiff_t>(verdict) * kAddrStride, &scratch.names[n]);
+      scratch.index[n] = base;
+      n++;
+    }
+    int done = 0;
+    int stalls = 0;
+    while (done < n) {
+      int r = sendmmsg(fd, scratch.msgs + done, static_cast<unsigned>(n - done), 0);
+      if (r > 0) {
+        done += r;
+        sent += r;
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if ((errno == EAGAIN || errno == ENOBUFS) && stalls++ < 20) {
+        pollfd p{fd, POLLOUT, 0};
+        poll(&p, 1, 5);
+        continue;
+      }
+      // This packet cannot go (unreachable, too big, buffers full for 100 ms): mark it and move on.
+      desc[static_cast<ptrdiff_t>(scratch.index[done]) * kDescStride + kDescVerdict] = kVerdictSendFailed;
+      done++;
+    }
+  }
+  return sent;
+}
+
+int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, uint8_t* srcAddrs) {
+  int limit = maxCount < slots.capacity ? maxCount : slots.capacity;
+  if (limit > kMaxBatch) limit = kMaxBatch;
+  for (int i = 0; i < limit; i++) {
+    scratch.iovs[i].iov_base = slots.slab + static_cast<size_t>(i) * slots.stride + slots.headroom;
+    scratch.iovs[i].iov_len = static_cast<size_t>(slots.stride - slots.headroom);
+    mmsghdr& m = scratch.msgs[i];
+    std::memset(&m, 0, sizeof m);
+    m.msg_hdr.msg_iov = &scratch.iovs[i];
+    m.msg_hdr.msg_iovlen = 1;
+    m.msg_hdr.msg_name = &scratch.names[i];
+    m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+  }
+  int r;
+  bool waited = false;
+  for (;;) {
+    r = recvmmsg(fd, scratch.msgs, static_cast<unsigned>(limit), MSG_DONTWAIT, nullptr);
+    if (r >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN && !waited && timeoutMs > 0) {
+      waited = true;
+      if (WaitReadable(fd, timeoutMs) == 0) return 0;
+      continue;
+    }
+    if (errno == EAGAIN) return 0;
+    Fail("recvmmsg");
+  }
+  for (int i = 0; i < r; i++) {
+    int32_t* d = desc + static_cast<ptrdiff_t>(i) * kDescStride;
+    d[kDescOffset] = static_cast<int32_t>(static_cast<size_t>(i) * slots.stride + slots.headroom);
+    d[kDescLength] = static_cast<int32_t>(scratch.msgs[i].msg_len);
+    d[kDescVerdict] = (scratch.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? kVerdictTruncated : 0;
+    d[kDescSrcPort] = 0;
+    d[kDescOutOffset] = 0;
+    d[kDescOutLength] = 0;
+    d[kDescGsoSize] = 0;
+    d[kDescFlags] = 0;
+    FromSockaddr(scratch.names[i], srcAddrs + static_cast<ptrdiff_t>(i) * kAddrStride);
+  }
+  return r;
+}
+
+}  // namespace tulle

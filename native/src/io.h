@@ -1,0 +1,43 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tulle {
+
+// Peer address table entries (kAddrStride bytes each): byte 0 = 4 or 6,
+// bytes 2-3 = port (big-endian), bytes 4-19 = address (IPv4 in 4-7).
+constexpr int kAddrStride = 20;
+
+// Descriptor verdicts written by the I/O calls.
+constexpr int32_t kVerdictSendFailed = -2;
+constexpr int32_t kVerdictWriteFailed = -3;
+constexpr int32_t kVerdictTruncated = -4;
+
+// The batch geometry of a read: slot i starts at i * stride, its packet at + headroom.
+struct Slots {
+  uint8_t* slab;
+  size_t slabLength;
+  int headroom;
+  int stride;
+  int capacity;  // slots that fit in the slab
+};
+
+int WaitReadable(int fd, int timeoutMs);  // 1 readable, 0 timeout; throws on error
+
+// Reads up to maxCount packets from a TUN fd (non-blocking) into slots; waits
+// up to timeoutMs for the first. Fills OFFSET/LENGTH; VERDICT = 0.
+int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs);
+
+// Writes each packet whose verdict is >= 0 (OFFSET/LENGTH) to the TUN fd.
+int TunWriteBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, int count);
+
+// Opens a non-blocking UDP socket bound to address:port with the given buffer sizes.
+int UdpOpen(int family, const char* address, int port, int bufferBytes);
+
+// Sends each packet whose verdict is >= 0 (OUT_OFFSET/OUT_LENGTH) to addrs[verdict] with sendmmsg.
+int UdpSendBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, int count, const uint8_t* addrs, int addrCount);
+
+// Receives up to maxCount datagrams with recvmmsg into slots; source addresses go to srcAddrs[i].
+int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, uint8_t* srcAddrs);
+
+}  // namespace tulle

@@ -1,0 +1,58 @@
+/**
+ * `tulle run`: set up the host (TUN address, MTU, route to the overlay),
+ * start the engine on the configured peers, and tear everything down on
+ * SIGTERM/SIGINT.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import * as wire from '../wire/index.js';
+import { Engine } from '../engine/engine.js';
+import { parseCidr4, RouteSnapshot, type Peer } from '../engine/routes.js';
+import type { StaticConfig } from './static-config.js';
+
+export const DEFAULT_PORT = { udp: wire.udpBackend.PORT, vxlan: wire.vxlan.PORT } as const;
+
+export function peersOf(config: StaticConfig): { peers: Peer[]; routes: { subnet: string; peer: number }[] } {
+  const port = DEFAULT_PORT[config.backend.type];
+  const peers = config.peers.map((p): Peer => ({
+    address: p.address,
+    port: p.port ?? port,
+    template: config.backend.type === 'vxlan'
+      ? wire.vxlan.template({ vni: config.backend.vni, srcMac: config.backend.mac, dstMac: p.mac! })
+      : wire.udpBackend.template(),
+  }));
+  return { peers, routes: config.peers.map((p, i) => ({ subnet: p.subnet, peer: i })) };
+}
+
+export async function runDaemon(config: StaticConfig, options: { statsFile?: string; log: (line: string) => void }): Promise<void> {
+  const port = config.underlay.port ?? DEFAULT_PORT[config.backend.type];
+  const snapshot = new RouteSnapshot();
+  const { peers, routes } = peersOf(config);
+  snapshot.publish(peers, routes);
+  const engine = await Engine.start({
+    tunName: config.tun.name, listenAddress: config.underlay.address, listenPort: port, backend: config.backend.type,
+    vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, mtu: config.tun.mtu, batch: config.batch,
+  }, snapshot);
+  // flannel's convention: the TUN holds the subnet's first address with the network's prefix,
+  // so the kernel routes the whole overlay into it.
+  const network = parseCidr4(config.network);
+  const tunAddress = `${wire.formatIPv4(parseCidr4(config.subnet).network)}/${network.prefix}`;
+  execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName]);
+  execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(config.tun.mtu), 'up']);
+  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${config.tun.mtu}, ${peers.length} peers`);
+
+  const writeStats = () => {
+    if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine.counters()));
+  };
+  const timer = setInterval(writeStats, 500);
+  await new Promise<void>((resolve, reject) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+    engine.failure().then(reject);
+  }).finally(async () => {
+    clearInterval(timer);
+    await engine.stop();
+    writeStats();
+    options.log(`tulle: stopped; ${JSON.stringify(engine.counters())}`);
+  });
+}

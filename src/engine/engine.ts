@@ -1,0 +1,114 @@
+/**
+ * The packet engine: one TUN device, one UDP socket, two data-plane threads.
+ *
+ *   TX worker: TUN → decide (lease lookup) → encapsulate → UDP   (see worker.ts)
+ *   RX worker: UDP → decide (known sender, VNI, our subnet) → TUN
+ *
+ * Ownership: the engine opens the TUN and the socket and closes them after
+ * both workers have exited; workers only borrow the fds. Routes arrive through
+ * a RouteSnapshot (shared memory) that the control plane publishes into at any
+ * time; counters are shared memory the engine reads without a call.
+ */
+import { closeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { loadNative } from '../native/load.js';
+import { newCounterBuffer, readCounters, type CounterValues } from './counters.js';
+import { parseCidr4, prefixMask, RouteSnapshot } from './routes.js';
+import type { WorkerConfig } from './worker.js';
+
+export interface EngineOptions {
+  /** TUN device name; created by the engine, removed when it stops. */
+  tunName: string;
+  /** Own underlay address and UDP port to listen on. */
+  listenAddress: string;
+  listenPort: number;
+  backend: 'udp' | 'vxlan';
+  /** VXLAN network identifier (vxlan backend). */
+  vni?: number;
+  /** Own overlay subnet: received packets must be addressed into it. */
+  subnet: string;
+  /** Overlay MTU: the largest inner packet sent. */
+  mtu: number;
+  /** Packets per batch (default 64). */
+  batch?: number;
+  /** How long a worker blocks in one native call, so stop() is seen in time (default 50 ms). */
+  pollMs?: number;
+  /** Socket send/receive buffer size (default 8 MiB). */
+  socketBufferBytes?: number;
+}
+
+const HEADROOM = 128; // room for the largest outer header before each packet
+const STRIDE = 65536 + HEADROOM; // a slot holds the largest packet the TUN can hand over
+
+export class Engine {
+  private constructor(
+    private readonly control: Int32Array,
+    private readonly counterBuffer: SharedArrayBuffer,
+    private readonly workers: Worker[],
+    private readonly fds: number[],
+    readonly tunName: string,
+  ) {}
+
+  static async start(options: EngineOptions, routes: RouteSnapshot): Promise<Engine> {
+    const native = loadNative();
+    const subnet = parseCidr4(options.subnet);
+    const family = options.listenAddress.includes(':') ? 6 : 4;
+    const tun = native.tunOpen(options.tunName, native.layout.TUN_NONBLOCK);
+    let udpFd: number;
+    try {
+      udpFd = native.udpOpen(family, options.listenAddress, options.listenPort, options.socketBufferBytes ?? 8 << 20);
+    } catch (error) {
+      closeSync(tun.fd);
+      throw error;
+    }
+    const control = new Int32Array(new SharedArrayBuffer(4));
+    const counters = newCounterBuffer();
+    const base: Omit<WorkerConfig, 'role'> = {
+      tunFd: tun.fd, udpFd, control: control.buffer as SharedArrayBuffer, counters, routes: routes.buffers,
+      batch: options.batch ?? 64, headroom: HEADROOM, stride: STRIDE, pollMs: options.pollMs ?? 50,
+      mtu: options.mtu, backend: options.backend, vni: options.vni ?? 1,
+      subnet: subnet.network, subnetMask: prefixMask(subnet.prefix),
+    };
+    const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+    const workers = (['tx', 'rx'] as const).map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));
+    const engine = new Engine(control, counters, workers, [tun.fd, udpFd], tun.name);
+    try {
+      await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+        w.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`data-plane worker exited with code ${code} while starting`)));
+      })));
+    } catch (error) {
+      await engine.stop();
+      throw error;
+    }
+    return engine;
+  }
+
+  counters(): CounterValues {
+    return readCounters(this.counterBuffer);
+  }
+
+  /** Resolves when a worker dies unexpectedly (the daemon should then stop). */
+  failure(): Promise<Error> {
+    return new Promise((resolve) => {
+      for (const w of this.workers) w.once('error', (error) => resolve(error));
+    });
+  }
+
+  /** Stops both workers, then closes the fds (which removes the TUN). */
+  async stop(): Promise<void> {
+    Atomics.store(this.control, 0, 1);
+    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
+      if (w.threadId === -1) return resolve();
+      w.once('exit', () => resolve());
+    })));
+    while (this.fds.length > 0) {
+      try {
+        closeSync(this.fds.pop()!);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The routing state the data plane reads: peers (underlay address, port,
+ * outer template) and the overlay subnets they own. The control plane
+ * publishes a new snapshot into shared memory; each worker checks the
+ * version once per batch and copies the snapshot into its own lookup
+ * structures when it changed (a seqlock: odd version = being written).
+ */
+import * as wire from '../wire/index.js';
+
+export const MAX_PEERS = 4096;
+export const ADDR_STRIDE = 20; // native/src/io.h kAddrStride
+const HEADER_WORDS = 4; // version, peer count, route count, reserved
+const ROUTE_WORDS = 3; // network address, prefix length, peer index
+
+export interface Peer {
+  /** Underlay address and UDP port of the peer's tulle. */
+  address: string;
+  port: number;
+  /** The outer template for this peer (payload-only for socket sends). */
+  template: wire.OuterTemplate;
+}
+
+export interface Route {
+  /** IPv4 overlay subnet, e.g. "198.18.2.0/24". */
+  subnet: string;
+  peer: number;
+}
+
+export interface Cidr4 {
+  network: number;
+  prefix: number;
+}
+
+export function parseCidr4(text: string): Cidr4 {
+  const [address, prefixText, extra] = text.split('/');
+  const prefix = Number(prefixText);
+  if (extra !== undefined || prefixText === undefined || !/^\d+$/.test(prefixText) || prefix > 32) {
+    throw new Error(`"${text}" is not an IPv4 CIDR like 198.18.1.0/24 (prefix length 0..32)`);
+  }
+  const value = wire.parseIPv4(address);
+  const mask = prefixMask(prefix);
+  if ((value & mask) >>> 0 !== value) throw new Error(`"${text}" has host bits set: the network is ${wire.formatIPv4((value & mask) >>> 0)}/${prefix}`);
+  return { network: value, prefix };
+}
+
+export function prefixMask(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+/** The shared-memory snapshot: layout and the writer side (main thread). */
+export class RouteSnapshot {
+  readonly header: Int32Array;
+  readonly routes: Int32Array;
+  readonly addrs: Uint8Array;
+  readonly templates: wire.TemplateTable;
+  readonly templateShared: { bytes: SharedArrayBuffer; meta: SharedArrayBuffer };
+
+  constructor(readonly buffers = RouteSnapshot.allocate()) {
+    this.header = new Int32Array(buffers.header);
+    this.routes = new Int32Array(buffers.routes);
+    this.addrs = new Uint8Array(buffers.addrs);
+    this.templates = new SharedTemplateTable(buffers.templateBytes, buffers.templateMeta);
+    this.templateShared = { bytes: buffers.templateBytes, meta: buffers.templateMeta };
+  }
+
+  static allocate(maxRoutes = MAX_PEERS) {
+    return {
+      header: new SharedArrayBuffer(HEADER_WORDS * 4),
+      routes: new SharedArrayBuffer(maxRoutes * ROUTE_WORDS * 4),
+      addrs: new SharedArrayBuffer(MAX_PEERS * ADDR_STRIDE),
+      templateBytes: new SharedArrayBuffer(MAX_PEERS * wire.TEMPLATE_STRIDE),
+      templateMeta: new SharedArrayBuffer(MAX_PEERS * wire.META_STRIDE * 4),
+    };
+  }
+
+  get version(): number {
+    return Atomics.load(this.header, 0);
+  }
+
+  /** Publishes a whole new routing state. Peers are indexed by their position. */
+  publish(peers: Peer[], routes: Route[]): void {
+    if (peers.length > MAX_PEERS) throw new Error(`too many peers: ${peers.length} (at most ${MAX_PEERS})`);
+    if (routes.length > this.routes.length / ROUTE_WORDS) throw new Error(`too many routes: ${routes.length}`);
+    const parsed = routes.map((r) => {
+      if (!Number.isInteger(r.peer) || r.peer < 0 || r.peer >= peers.length) throw new Error(`route ${r.subnet} names peer ${r.peer}, which does not exist`);
+      return { ...parseCidr4(r.subnet), peer: r.peer };
+    });
+    const start = Atomics.add(this.header, 0, 1) + 1; // odd: writing
+    if ((start & 1) === 0) throw new Error('RouteSnapshot.publish: concurrent writers');
+    peers.forEach((peer, i) => {
+      writeAddr(this.addrs, i * ADDR_STRIDE, peer.address, peer.port);
+      this.templates.set(i, peer.template);
+    });
+    parsed.forEach((r, i) => {
+      this.routes[i * ROUTE_WORDS] = r.network | 0;
+      this.routes[i * ROUTE_WORDS + 1] = r.prefix;
+      this.routes[i * ROUTE_WORDS + 2] = r.peer;
+    });
+    this.header[1] = peers.length;
+    this.header[2] = parsed.length;
+    Atomics.add(this.header, 0, 1); // even: stable
+  }
+}
+
+class SharedTemplateTable extends wire.TemplateTable {
+  constructor(bytes: SharedArrayBuffer, meta: SharedArrayBuffer) {
+    super(MAX_PEERS, new Uint8Array(bytes), new Int32Array(meta));
+  }
+}
+
+export function writeAddr(table: Uint8Array, offset: number, address: string, port: number): void {
+  const bytes = wire.parseIP(address);
+  table.fill(0, offset, offset + ADDR_STRIDE);
+  table[offset] = bytes.length === 4 ? 4 : 6;
+  table[offset + 2] = port >>> 8;
+  table[offset + 3] = port & 0xff;
+  table.set(bytes, offset + 4);
+}
+
+/**
+ * A worker's private copy of the snapshot, with the per-packet lookups:
+ * longest-prefix match on the destination, and sender address → peer.
+ */
+export class RouteReader {
+  private seen = -1;
+  /** One Map per distinct prefix length, longest first: one or two lookups per packet in practice. */
+  private byPrefix: { mask: number; table: Map<number, number> }[] = [];
+  private bySender = new Map<number, number>();
+  peerCount = 0;
+
+  constructor(private readonly snapshot: RouteSnapshot) {}
+
+  /** Call once per batch; cheap when nothing changed. Returns true if the routes changed. */
+  refresh(): boolean {
+    const version = Atomics.load(this.snapshot.header, 0);
+    if (version === this.seen || (version & 1) === 1) return false;
+    const header = this.snapshot.header;
+    const peers = header[1];
+    const count = header[2];
+    const groups = new Map<number, Map<number, number>>();
+    for (let i = 0; i < count; i++) {
+      const prefix = this.snapshot.routes[i * ROUTE_WORDS + 1];
+      let table = groups.get(prefix);
+      if (table === undefined) groups.set(prefix, (table = new Map()));
+      table.set(this.snapshot.routes[i * ROUTE_WORDS] >>> 0, this.snapshot.routes[i * ROUTE_WORDS + 2]);
+    }
+    const bySender = new Map<number, number>();
+    for (let i = 0; i < peers; i++) {
+      const at = i * ADDR_STRIDE;
+      if (this.snapshot.addrs[at] === 4) bySender.set(wire.readU32(this.snapshot.addrs, at + 4), i);
+    }
+    if (Atomics.load(this.snapshot.header, 0) !== version) return false; // torn: retry next batch
+    this.byPrefix = [...groups.entries()].sort((a, b) => b[0] - a[0]).map(([prefix, table]) => ({ mask: prefixMask(prefix), table }));
+    this.bySender = bySender;
+    this.peerCount = peers;
+    this.seen = version;
+    return true;
+  }
+
+  /** The peer index owning IPv4 `dst`, or -1. */
+  lookup(dst: number): number {
+    for (let i = 0; i < this.byPrefix.length; i++) {
+      const group = this.byPrefix[i];
+      const peer = group.table.get((dst & group.mask) >>> 0);
+      if (peer !== undefined) return peer;
+    }
+    return -1;
+  }
+
+  /** The peer index whose underlay IPv4 address is `address`, or -1. */
+  sender(address: number): number {
+    return this.bySender.get(address) ?? -1;
+  }
+}
