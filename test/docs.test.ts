@@ -27,7 +27,7 @@ interface Block {
   code: string;
 }
 
-export function extractBlocks(markdown: string): Block[] {
+function extractBlocks(markdown: string): Block[] {
   const lines = markdown.split(/\r?\n/);
   const blocks: Block[] = [];
   let heading = '(no heading)';
@@ -58,6 +58,8 @@ export function extractBlocks(markdown: string): Block[] {
 }
 
 const SPECIFIER = /(['"])tulle\/wire\1/g;
+const IMPORTS_WIRE = /from\s+(['"])tulle\/wire\1/;
+const IMPORTS_ASSERT = /from\s+(['"])node:assert\/strict\1/;
 
 /** The block's code, moved down to its line in the markdown; imports of 'tulle/wire' rewritten when `rewrite`. */
 function prepare(block: Block, rewrite: boolean): string {
@@ -86,8 +88,8 @@ blocks.forEach((block, index) => {
   seen.set(block.heading, n);
   const name = n === 1 ? block.heading : `${block.heading} (${n})`;
   t.test(name, async (t) => {
-    t.match(block.code, SPECIFIER, `the example at docs/library.md:${block.line} imports from 'tulle/wire'`);
-    t.match(block.code, /from\s+(['"])node:assert\/strict\1/, `the example at docs/library.md:${block.line} checks its claims with node:assert/strict`);
+    t.match(block.code, IMPORTS_WIRE, `the example at docs/library.md:${block.line} imports from 'tulle/wire'`);
+    t.match(block.code, IMPORTS_ASSERT, `the example at docs/library.md:${block.line} checks its claims with node:assert/strict`);
     const file = new URL(`library-md-block-${String(index + 1).padStart(2, '0')}.ts`, TMP);
     writeFileSync(file, prepare(block, true));
     await import(file.href);
@@ -117,6 +119,7 @@ t.test('every example type-checks', async (t) => {
     skipLibCheck: true,
     noEmit: true,
     types: ['node'],
+    typeRoots: [fileURLToPath(new URL('../node_modules/@types', import.meta.url))],
     paths: { 'tulle/wire': [fileURLToPath(WIRE_URL)] },
   });
   const problems = ts.getPreEmitDiagnostics(program).map((d) => {

@@ -1,0 +1,89 @@
+/**
+ * Lab topologies: hosts in namespaces on one underlay segment (a bridge in a
+ * switch namespace), and tulle daemons started on them.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChildProcess } from 'node:child_process';
+import type { CounterValues } from '../engine/counters.js';
+import { packageRoot } from '../util/package-root.js';
+import { run, type Lab } from './netns.js';
+
+export interface Host {
+  ns: string;
+  /** Underlay address on the segment, 192.0.2.<i+1>. */
+  underlay: string;
+  dev: string;
+}
+
+/** n hosts on a bridge: host i gets 192.0.2.<i+1>/24 on `eth0`. */
+export function switchedHosts(lab: Lab, names: string[]): Host[] {
+  const sw = lab.namespace('sw');
+  lab.ip(sw, 'link', 'add', 'br0', 'type', 'bridge');
+  lab.ip(sw, 'link', 'set', 'br0', 'up');
+  return names.map((name, i) => {
+    const ns = lab.namespace(name);
+    const port = `p-${name}`.slice(0, 15);
+    lab.veth(ns, 'eth0', sw, port);
+    lab.ip(sw, 'link', 'set', port, 'master', 'br0', 'up');
+    const underlay = `192.0.2.${i + 1}`;
+    lab.ip(ns, 'addr', 'add', `${underlay}/24`, 'dev', 'eth0');
+    lab.ip(ns, 'link', 'set', 'eth0', 'up');
+    return { ns, underlay, dev: 'eth0' };
+  });
+}
+
+export interface Daemon {
+  process: ChildProcess;
+  ns: string;
+  stats(): CounterValues;
+  /** stderr so far, for failure messages. */
+  log(): string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `tulle run` (compiled, from dist/) in `ns` with `config`; resolves once its TUN is up. */
+export async function startDaemon(lab: Lab, ns: string, config: object): Promise<Daemon> {
+  const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+  const dir = mkdtempSync(join(tmpdir(), 'tulle-daemon-'));
+  const configFile = join(dir, 'config.json');
+  const statsFile = join(dir, 'stats.json');
+  writeFileSync(configFile, JSON.stringify(config));
+  const child = lab.spawn(ns, [process.execPath, cli, 'run', '--config', configFile, '--stats-file', statsFile]);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const tun = (config as { tun?: { name?: string } }).tun?.name ?? 'tulle0';
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`tulle run exited with ${child.exitCode} in ${ns}: ${stderr}`);
+    if (run(['ip', '-n', ns, '-o', 'link', 'show', 'up'], { allowFailure: true }).includes(`${tun}:`) && existsSync(statsFile)) break;
+    if (Date.now() > deadline) throw new Error(`tulle run did not come up in ${ns} within 15 s: ${stderr}`);
+    await sleep(50);
+  }
+  return {
+    process: child,
+    ns,
+    stats: () => JSON.parse(readFileSync(statsFile, 'utf8')) as CounterValues,
+    log: () => stderr,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        child.kill('SIGTERM');
+        const code = await exited;
+        rmSync(dir, { recursive: true, force: true });
+        return code;
+      }
+      rmSync(dir, { recursive: true, force: true });
+      return child.exitCode;
+    },
+  };
+}
+
+/** Waits for the daemon's next stats write (twice a second) so counters are current. */
+export async function freshStats(daemon: Daemon): Promise<CounterValues> {
+  await sleep(600);
+  return daemon.stats();
+}

@@ -1,0 +1,116 @@
+// Traffic tools run inside lab namespaces by the tests (they need no iperf3 or ping):
+//   tcp-server ADDR PORT            accept one connection, print {bytes, sha256} of what arrived
+//   tcp-client ADDR PORT BYTES      send BYTES of a deterministic stream, print {bytes, sha256} of what was sent
+//   udp-echo ADDR PORT SECONDS      echo datagrams back for SECONDS
+//   udp-probe ADDR PORT SIZE...     send one payload per size, print which came back intact
+//   garbage ADDR PORT SUBNET_DST    fire malformed, truncated and well-formed-but-unsolicited datagrams
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as wire from '../../src/wire/index.js';
+import { udpPacket } from './packets.js';
+
+const [command, address, portText, ...rest] = process.argv.slice(2);
+const port = Number(portText);
+const family = address.includes(':') ? 'udp6' : 'udp4';
+const print = (value: unknown) => process.stdout.write(JSON.stringify(value) + '\n');
+
+async function tcpServer(): Promise<void> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const server = net.createServer((socket) => {
+    socket.on('data', (chunk) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    socket.on('end', () => {
+      print({ bytes, sha256: hash.digest('hex') });
+      socket.end();
+      server.close();
+    });
+  });
+  server.listen(port, address, () => print({ listening: true }));
+  setTimeout(() => process.exit(3), 120_000).unref();
+}
+
+async function tcpClient(): Promise<void> {
+  const total = Number(rest[0]);
+  // AES-CTR over zeros: a fast, deterministic pseudo-random stream.
+  const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16, 0));
+  const zeros = Buffer.alloc(256 * 1024);
+  const hash = createHash('sha256');
+  const socket = net.connect(port, address);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let sent = 0;
+  while (sent < total) {
+    const chunk = cipher.update(zeros.subarray(0, Math.min(zeros.length, total - sent)));
+    hash.update(chunk);
+    sent += chunk.length;
+    if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
+  }
+  await new Promise<void>((resolve) => socket.end(resolve));
+  await new Promise((resolve) => socket.once('close', resolve));
+  print({ bytes: sent, sha256: hash.digest('hex') });
+}
+
+async function udpEcho(): Promise<void> {
+  const socket = dgram.createSocket(family);
+  socket.on('message', (msg, from) => socket.send(msg, from.port, from.address));
+  await new Promise<void>((resolve) => socket.bind(port, address, resolve));
+  print({ listening: true });
+  await sleep(Number(rest[0]) * 1000);
+  socket.close();
+}
+
+async function udpProbe(): Promise<void> {
+  const socket = dgram.createSocket(family);
+  await new Promise<void>((resolve) => socket.bind(0, resolve));
+  const results: { size: number; ok: boolean }[] = [];
+  for (const size of rest.map(Number)) {
+    const payload = randomBytes(size);
+    let ok = false;
+    for (let attempt = 0; attempt < 3 && !ok; attempt++) {
+      const reply = new Promise<Buffer | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), 500);
+        socket.once('message', (msg) => {
+          clearTimeout(timer);
+          resolve(msg);
+        });
+      });
+      socket.send(payload, port, address);
+      const msg = await reply;
+      ok = msg !== undefined && Buffer.compare(msg, payload) === 0;
+    }
+    results.push({ size, ok });
+  }
+  socket.close();
+  print(results);
+}
+
+async function garbage(): Promise<void> {
+  const socket = dgram.createSocket(family);
+  await new Promise<void>((resolve) => socket.bind(0, resolve));
+  const send = (bytes: Uint8Array) => new Promise<void>((resolve) => socket.send(bytes, port, address, () => resolve()));
+  let sent = 0;
+  for (let i = 0; i < 50; i++, sent++) await send(randomBytes(i * 29 % 1400));
+  for (let i = 0; i < 20; i++, sent++) {
+    const p = udpPacket('198.18.9.9', rest[0], 1000, 2000, randomBytes(200));
+    await send(p.bytes.subarray(0, 20 + i)); // the header promises 228 bytes
+  }
+  for (let i = 0; i < 20; i++, sent++) {
+    const p = udpPacket('198.18.9.9', rest[0], 1000, 2000, randomBytes(64)); // well formed, from nobody we know
+    await send(p.bytes);
+  }
+  const vx = new Uint8Array(64); // VXLAN header without the I flag
+  wire.vxlan.writeHeader(vx, 0, 1);
+  vx[0] = 0;
+  for (let i = 0; i < 10; i++, sent++) await send(vx);
+  socket.close();
+  print({ sent });
+}
+
+const commands: Record<string, () => Promise<void>> = {
+  'tcp-server': tcpServer, 'tcp-client': tcpClient, 'udp-echo': udpEcho, 'udp-probe': udpProbe, garbage,
+};
+await commands[command]();
