@@ -25,15 +25,15 @@ constexpr int kUdpProto = 17;
 int64_t Apply(uint8_t* slab, int64_t innerOffset, int64_t innerLength, const uint8_t* image, int headerLength,
               int ipVersion, int flags, int srcPort) {
   const int64_t start = innerOffset - headerLength;
-  if (start < 0) return -1;
+  if (headerLength < 0 || headerLength > kTemplateStride || start < 0) return -1;
+  const int version = innerLength > 0 ? slab[innerOffset] >> 4 : 0;
+  if (version != 4 && version != 6) return -1;
   const int64_t total = headerLength + innerLength;
-  if (ipVersion != 0 && total > 0xffff) return -1;
+  // The 16-bit length field is the IPv4 total length, but only the payload length in IPv6.
+  if ((ipVersion == 4 && total > 0xffff) || (ipVersion == 6 && total - kIPv6Header > 0xffff)) return -1;
   uint8_t* out = slab + start;
   std::memcpy(out, image, headerLength);
-  if (flags & kTplEthernet) {
-    const int version = innerLength > 0 ? slab[innerOffset] >> 4 : 0;
-    Put16(slab + innerOffset - 2, version == 4 ? 0x0800 : version == 6 ? 0x86dd : 0);
-  }
+  if (flags & kTplEthernet) Put16(slab + innerOffset - 2, version == 4 ? 0x0800 : 0x86dd);
   if (ipVersion == 0) return start;
   const int ipHeader = ipVersion == 4 ? kIPv4Header : kIPv6Header;
   uint8_t* udp = out + ipHeader;
@@ -77,8 +77,7 @@ int EncapBatch(uint8_t* slab, size_t slabLength, int32_t* desc, int count, const
     const int64_t innerOffset = d[kDescOffset];
     const int64_t innerLength = d[kDescLength];
     int64_t start = -1;
-    if (innerOffset >= 0 && innerLength >= 0 && innerOffset + innerLength <= static_cast<int64_t>(slabLength) &&
-        headerLength >= 0 && headerLength <= kTemplateStride) {
+    if (innerOffset >= 0 && innerLength >= 0 && innerOffset + innerLength <= static_cast<int64_t>(slabLength)) {
       start = Apply(slab, innerOffset, innerLength, table.bytes + static_cast<ptrdiff_t>(verdict) * kTemplateStride,
                     headerLength, m[kMetaIpVersion], m[kMetaFlags], d[kDescSrcPort]);
     }

@@ -69,7 +69,7 @@ export class RouteSnapshot {
       routes: new SharedArrayBuffer(maxRoutes * ROUTE_WORDS * 4),
       addrs: new SharedArrayBuffer(MAX_PEERS * ADDR_STRIDE),
       templateBytes: new SharedArrayBuffer(MAX_PEERS * wire.TEMPLATE_STRIDE),
-      templateMeta: new SharedArrayBuffer(MAX_PEERS * wire.META_STRIDE * 4),
+      templateMeta: emptyMeta(),
     };
   }
 
@@ -106,6 +106,12 @@ class SharedTemplateTable extends wire.TemplateTable {
   constructor(bytes: SharedArrayBuffer, meta: SharedArrayBuffer) {
     super(MAX_PEERS, new Uint8Array(bytes), new Int32Array(meta));
   }
+}
+
+function emptyMeta(): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(MAX_PEERS * wire.META_STRIDE * 4);
+  wire.TemplateTable.emptyMeta(MAX_PEERS, new Int32Array(buffer));
+  return buffer;
 }
 
 export function writeAddr(table: Uint8Array, offset: number, address: string, port: number): void {

@@ -43,13 +43,22 @@ export class TemplateTable {
   /** `bytes` and `meta` may be given, e.g. views of shared memory; they must hold `capacity` entries. */
   constructor(readonly capacity: number, bytes?: Uint8Array, meta?: Int32Array) {
     this.bytes = bytes ?? new Uint8Array(capacity * TEMPLATE_STRIDE);
-    this.meta = meta ?? new Int32Array(capacity * META_STRIDE);
+    this.meta = meta ?? TemplateTable.emptyMeta(capacity);
     if (this.bytes.length < capacity * TEMPLATE_STRIDE || this.meta.length < capacity * META_STRIDE) {
       throw new WireError({ code: 'value', field: 'TemplateTable', value: capacity, allowed: 'arrays large enough for the capacity' });
     }
   }
 
+  /** Metadata for `capacity` unset slots: header length -1, which the encapsulators refuse. */
+  static emptyMeta(capacity: number, meta: Int32Array<ArrayBufferLike> = new Int32Array(capacity * META_STRIDE)): Int32Array<ArrayBufferLike> {
+    for (let i = 0; i < capacity; i++) meta[i * META_STRIDE + META_HEADER_LENGTH] = -1;
+    return meta;
+  }
+
   set(index: number, template: OuterTemplate): void {
+    if (template.headerLength > TEMPLATE_STRIDE || template.bytes.length !== template.headerLength) {
+      throw new WireError({ code: 'value', field: 'template.headerLength', value: template.headerLength, allowed: `0..${TEMPLATE_STRIDE}, equal to the image's length` });
+    }
     if (!Number.isInteger(index) || index < 0 || index >= this.capacity) {
       throw new WireError({ code: 'value', field: 'template index', value: index, allowed: `0..${this.capacity - 1}` });
     }
@@ -83,10 +92,8 @@ export function encapsulateBatch(slab: Uint8Array, desc: Int32Array, count: numb
     const headerLength = table.meta[m + META_HEADER_LENGTH];
     const innerOffset = desc[d + DESC_OFFSET];
     const innerLength = desc[d + DESC_LENGTH];
-    const start = headerLength < 0 || headerLength > TEMPLATE_STRIDE
-      ? -1
-      : applyTemplate(slab, innerOffset, innerLength, table.bytes, verdict * TEMPLATE_STRIDE, headerLength,
-        table.meta[m + META_IP_VERSION], table.meta[m + META_FLAGS], desc[d + DESC_SRC_PORT]);
+    const start = applyTemplate(slab, innerOffset, innerLength, table.bytes, verdict * TEMPLATE_STRIDE, headerLength,
+      table.meta[m + META_IP_VERSION], table.meta[m + META_FLAGS], desc[d + DESC_SRC_PORT]);
     if (start < 0) {
       desc[d + DESC_VERDICT] = VERDICT_ENCAP_FAILED;
       continue;

@@ -14,7 +14,7 @@ export const SOURCE_PORT_MAX = 65535;
 
 const PROTO_SCTP = 132;
 const PROTO_UDPLITE = 136;
-const scratch = new Int32Array(1);
+const scratch = new Int32Array(2);
 
 function mix(h: number, word: number): number {
   h = Math.imul(h ^ word, 0x9e3779b1);
@@ -56,7 +56,8 @@ export function flowHash(bytes: Uint8Array, offset: number, length: number, seed
     for (let i = ipv6.OFF_SRC; i < ipv6.OFF_SRC + 32; i += 4) h = mix(h, readU32(bytes, offset + i));
     const flowLabel = readU32(bytes, offset) & 0xfffff;
     const l4 = ipv6.upperLayer(bytes, offset, offset + length, scratch);
-    if (l4 >= 0) {
+    // Any fragment (the first too) hashes on addresses and flow label, so all pieces agree.
+    if (l4 >= 0 && scratch[1] === 0) {
       h = mix(h, scratch[0]);
       if (hasPorts(scratch[0]) && l4 + 4 <= offset + length) h = mix(h, readU32(bytes, l4));
       else h = mix(h, flowLabel);

@@ -93,13 +93,15 @@ export function pseudoHeaderSum(bytes: Uint8Array, ipOffset: number, nextHeader:
 
 /**
  * Walks extension headers from the fixed header at `offset`. Returns the
- * offset of the upper-layer header and stores its protocol in `result[0]`, or
- * returns -1 if the chain runs past `end`, hits a non-first fragment or
- * an unknown header. No allocation: `result` is caller-owned.
+ * offset of the upper-layer header and stores its protocol in `result[0]`
+ * (and in `result[1]` 1 if a Fragment header was passed, else 0), or returns
+ * -1 if the chain runs past `end` or hits a non-first fragment. No
+ * allocation: `result` is caller-owned.
  */
 export function upperLayer(bytes: Uint8Array, offset: number, end: number, result: Int32Array | number[]): number {
   let next = bytes[offset + OFF_NEXT_HEADER];
   let at = offset + HEADER;
+  result[1] = 0;
   for (let hops = 0; hops < 8; hops++) {
     switch (next) {
       case NEXT_HOP_BY_HOP:
@@ -112,6 +114,7 @@ export function upperLayer(bytes: Uint8Array, offset: number, end: number, resul
       case NEXT_FRAGMENT:
         if (at + 8 > end) return -1;
         if ((readU16(bytes, at + 2) & 0xfff8) !== 0) return -1; // not the first fragment: no ports here
+        result[1] = 1;
         next = bytes[at];
         at += 8;
         break;

@@ -39,7 +39,7 @@ export interface Underlay {
   src: string;
   dst: string;
   dstPort: number;
-  /** Used when encapsulate() is given no per-flow port. */
+  /** Used when encapsulate() is given no per-flow port (default: dstPort, as flannel's udp backend does). */
   srcPort?: number;
   ttl?: number;
   tos?: number;
@@ -52,6 +52,10 @@ export interface Underlay {
 /** Builds a template from the UDP payload prefix (`payloadPrefix`, may be empty) and an optional underlay. */
 export function buildTemplate(payloadPrefix: Uint8Array, innerEthernet: boolean, underlay?: Underlay): OuterTemplate {
   let flags = innerEthernet ? TPL_ETHERNET : 0;
+  const ipAndUdp = underlay === undefined ? 0 : (underlay.src.includes(':') ? ipv6.HEADER : ipv4.MIN_HEADER) + udp.HEADER;
+  if (ipAndUdp + payloadPrefix.length > MAX_HEADER) {
+    throw new WireError({ code: 'value', field: 'template', value: ipAndUdp + payloadPrefix.length, allowed: `at most ${MAX_HEADER} bytes of headers` });
+  }
   if (underlay === undefined) {
     return { bytes: payloadPrefix.slice(), headerLength: payloadPrefix.length, ipVersion: 0, flags };
   }
@@ -76,7 +80,7 @@ export function buildTemplate(payloadPrefix: Uint8Array, innerEthernet: boolean,
     ipv6.write(bytes, 0, { payloadLength: 0, nextHeader: ipv6.NEXT_UDP, hopLimit: underlay.ttl ?? 64, trafficClass: underlay.tos ?? 0, src, dst });
     flags |= TPL_UDP_CHECKSUM;
   }
-  udp.write(bytes, ipHeader, underlay.srcPort ?? 0, underlay.dstPort, 0);
+  udp.write(bytes, ipHeader, underlay.srcPort ?? underlay.dstPort, underlay.dstPort, 0);
   bytes.set(payloadPrefix, ipHeader + udp.HEADER);
   return { bytes, headerLength, ipVersion, flags };
 }
@@ -105,11 +109,17 @@ export function applyTemplate(
     return failed(fault, 'length', 'innerLength', innerLength, `0..${Math.max(0, bytes.length - innerOffset)} (inside the buffer)`);
   }
   const start = innerOffset - headerLength;
+  if (headerLength < 0 || headerLength > MAX_HEADER) return failed(fault, 'value', 'template.headerLength', headerLength, `0..${MAX_HEADER} (an unset template slot is -1)`);
   if (start < 0) return failed(fault, 'headroom', 'innerOffset', innerOffset, `at least ${headerLength}`);
+  const version = innerLength > 0 ? bytes[innerOffset] >>> 4 : 0;
+  if (version !== 4 && version !== 6) return failed(fault, 'version', 'inner.version', version, '4 or 6 (an IP packet)');
   const total = headerLength + innerLength;
-  if (ipVersion !== 0 && total > 0xffff) return failed(fault, 'length', 'innerLength', innerLength, `at most ${0xffff - headerLength}`);
-  bytes.set(image.subarray(imageOffset, imageOffset + headerLength), start);
-  if ((flags & TPL_ETHERNET) !== 0) writeU16(bytes, innerOffset - 2, ethernet.etherTypeForIP(innerLength > 0 ? bytes[innerOffset] : 0));
+  // The 16-bit length field is the IPv4 total length, but only the payload length in IPv6.
+  const limit = ipVersion === 4 ? 0xffff : ipVersion === 6 ? 0xffff + ipv6.HEADER : Infinity;
+  if (total > limit) return failed(fault, 'length', 'innerLength', innerLength, `at most ${limit - headerLength}`);
+  // A byte loop, not set(subarray()): no allocation per packet.
+  for (let i = 0; i < headerLength; i++) bytes[start + i] = image[imageOffset + i];
+  if ((flags & TPL_ETHERNET) !== 0) writeU16(bytes, innerOffset - 2, version === 4 ? ethernet.ETHERTYPE_IPV4 : ethernet.ETHERTYPE_IPV6);
   if (ipVersion === 0) return start;
   const ipHeader = ipVersion === 4 ? ipv4.MIN_HEADER : ipv6.HEADER;
   const udpAt = start + ipHeader;
@@ -127,7 +137,7 @@ export function applyTemplate(
   return start;
 }
 
-function failed(fault: Fault | undefined, code: 'headroom' | 'length', field: string, value: number, allowed: string): -1 {
+function failed(fault: Fault | undefined, code: 'headroom' | 'length' | 'value' | 'version', field: string, value: number, allowed: string): -1 {
   fail(fault, code, field, value, allowed);
   return -1;
 }
@@ -138,10 +148,12 @@ function failed(fault: Fault | undefined, code: 'headroom' | 'length', field: st
  * length is `template.headerLength + innerLength`. Throws WireError on bad input.
  */
 export function encapsulate(bytes: Uint8Array, innerOffset: number, innerLength: number, template: OuterTemplate, srcPort = 0): number {
+  const start = applyTemplate(bytes, innerOffset, innerLength, template.bytes, 0, template.headerLength, template.ipVersion, template.flags, srcPort);
+  if (start >= 0) return start;
+  // Only the failure path allocates: run again to learn why.
   const fault = newFault();
-  const start = applyTemplate(bytes, innerOffset, innerLength, template.bytes, 0, template.headerLength, template.ipVersion, template.flags, srcPort, fault);
-  if (start < 0) throw new WireError(fault);
-  return start;
+  applyTemplate(bytes, innerOffset, innerLength, template.bytes, 0, template.headerLength, template.ipVersion, template.flags, srcPort, fault);
+  throw new WireError(fault);
 }
 
 /** What parseOuter finds in an outer IP + UDP packet. */
