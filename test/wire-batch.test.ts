@@ -44,7 +44,7 @@ function writeInner(slab: Uint8Array, at: number, length: number, v6: boolean, s
   return total;
 }
 
-interface Packet { headroom: number; length: number; v6: boolean; verdict: number; srcPort: number; seed: number }
+interface Packet { headroom: number; length: number; v6: boolean; verdict: number; srcPort: number; seed: number; notIP?: boolean }
 
 /** Lays packets out one after another, each after its own headroom; returns the slab and descriptors. */
 function layout(packets: Packet[], slack = 0): { slab: Uint8Array; desc: Int32Array } {
@@ -57,6 +57,7 @@ function layout(packets: Packet[], slack = 0): { slab: Uint8Array; desc: Int32Ar
     const d = i * DESC_STRIDE;
     const offset = at + p.headroom;
     const length = writeInner(slab, offset, p.length, p.v6, p.seed);
+    if (p.notIP === true) slab[offset] = 0x15; // version 1: not an IP packet, encapsulation must refuse it
     desc[d + DESC_OFFSET] = offset;
     desc[d + DESC_LENGTH] = length;
     desc[d + DESC_VERDICT] = p.verdict;
@@ -176,10 +177,20 @@ t.test('out-of-range template index and missing headroom fail the packet, and on
   const firstWrite = desc[3 * DESC_STRIDE + DESC_OUT_OFFSET];
   t.equal(firstWrite, desc[3 * DESC_STRIDE + DESC_OFFSET] - 50);
   t.equal(equalBytes(slab.subarray(0, firstWrite), before.subarray(0, firstWrite)), -1, 'failed packets left their bytes untouched');
-  // An unset slot inside the capacity holds headerLength 0 / ipVersion 0: the packet goes out bare.
-  const bare = layout([{ headroom: 0, length: 40, v6: false, verdict: 3, srcPort: 0, seed: 7 }]);
-  t.equal(encapsulateBatch(bare.slab, bare.desc, 1, table), 1);
+  // A slot inside the capacity that was never set is refused (its header length is -1), not sent bare.
+  for (const verdict of [2, 3]) {
+    const unset = layout([{ headroom: 100, length: 40, v6: false, verdict, srcPort: 0, seed: 7 }]);
+    const unsetBefore = unset.slab.slice();
+    t.equal(encapsulateBatch(unset.slab, unset.desc, 1, table), 0, `unset slot ${verdict}`);
+    t.same([unset.desc[DESC_VERDICT], unset.desc[DESC_OUT_OFFSET], unset.desc[DESC_OUT_LENGTH]], [VERDICT_ENCAP_FAILED, 0, 0]);
+    t.equal(equalBytes(unset.slab, unsetBefore), -1, 'nothing written');
+  }
+  // A template with no header at all (udp backend, no underlay) does send the packet as it is.
+  const bare = layout([{ headroom: 0, length: 40, v6: false, verdict: 0, srcPort: 0, seed: 7 }]);
+  const bareBefore = bare.slab.slice();
+  t.equal(encapsulateBatch(bare.slab, bare.desc, 1, tableOf([udpBackend.template()])), 1);
   t.same([bare.desc[DESC_OUT_OFFSET], bare.desc[DESC_OUT_LENGTH]], [0, 40]);
+  t.equal(equalBytes(bare.slab, bareBefore), -1, 'bytes unchanged');
 });
 
 t.test('corrupt template metadata and out-of-slab packets fail cleanly', async (t) => {
@@ -239,6 +250,32 @@ t.test('TemplateTable: set() stores image and metadata, clears the slot, checks 
     t.ok(err instanceof WireError && err.code === 'value' && err.field === 'template index' && err.message.includes('template index'), `index ${index} rejected`);
   }
   t.ok(TEMPLATES.every((tpl) => tpl.headerLength <= TEMPLATE_STRIDE), 'every template fits a slot');
+  // A fresh table's slots are all unset (header length -1).
+  t.same(Array.from(new TemplateTable(2).meta).filter((_, i) => i % META_STRIDE === META_HEADER_LENGTH), [-1, -1]);
+  // Templates whose image does not match their length, or that do not fit a slot, are refused.
+  for (const bad of [
+    { ...TEMPLATES[0], headerLength: 49 },
+    { bytes: new Uint8Array(TEMPLATE_STRIDE + 1), headerLength: TEMPLATE_STRIDE + 1, ipVersion: 0 as const, flags: 0 },
+  ]) {
+    let err: unknown;
+    try {
+      table.set(0, bad);
+    } catch (e) {
+      err = e;
+    }
+    t.ok(err instanceof WireError && err.code === 'value' && err.field === 'template.headerLength', `template of ${bad.headerLength} bytes refused`);
+  }
+  // Caller-provided arrays (e.g. shared memory) must be large enough.
+  let err: unknown;
+  try {
+    new TemplateTable(2, new Uint8Array(TEMPLATE_STRIDE), new Int32Array(2 * META_STRIDE));
+  } catch (e) {
+    err = e;
+  }
+  t.ok(err instanceof WireError && err.field === 'TemplateTable', 'too-small arrays refused');
+  const shared = new TemplateTable(2, new Uint8Array(new SharedArrayBuffer(2 * TEMPLATE_STRIDE)), TemplateTable.emptyMeta(2, new Int32Array(new SharedArrayBuffer(2 * META_STRIDE * 4))));
+  shared.set(1, TEMPLATES[0]);
+  t.same([shared.meta[META_HEADER_LENGTH], shared.meta[META_STRIDE + META_HEADER_LENGTH]], [-1, 50], 'shared-memory table works');
 });
 
 t.test('property: random batches match encapsulate() one by one', async (t) => {
@@ -249,6 +286,7 @@ t.test('property: random batches match encapsulate() one by one', async (t) => {
     verdict: fc.integer({ min: -3, max: TEMPLATES.length + 1 }),
     srcPort: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 65535 })),
     seed: fc.integer(),
+    notIP: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   });
   const table = tableOf(TEMPLATES);
   let failures = 0;

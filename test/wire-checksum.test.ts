@@ -209,7 +209,10 @@ t.test('the cached word view follows the buffer', async (t) => {
 });
 
 t.test('a resizable ArrayBuffer that grows and shrinks between calls', async (t) => {
-  const ab = new ArrayBuffer(64, { maxByteLength: 8192 });
+  // Resizable buffers are ES2024 (Node 20 has them); typed locally since the tests target ES2022.
+  type Resizable = ArrayBuffer & { resize(byteLength: number): void };
+  const Resizable = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => Resizable;
+  const ab = new Resizable(64, { maxByteLength: 8192 });
   const view = new Uint8Array(ab); // length-tracking
   view.fill(1);
   t.equal(sum16(view, 0, 64), naiveSum(view, 0, 64), 'before resizing');

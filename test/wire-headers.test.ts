@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import {
-  applyTemplate, checksum, encapsulate, ethernet, formatIP, formatIPv4, formatIPv6, formatMac, ip, ipv4, ipv6, isIPv4, isIPv6,
+  applyTemplate, buildTemplate, checksum, encapsulate, MAX_HEADER, ethernet, formatIP, formatIPv4, formatIPv6, formatMac, ip, ipv4, ipv6, isIPv4, isIPv6,
   newFault, newOuterPacket, parseIP, parseIPv4, parseIPv6, parseMac, parseOuter, sum16, TPL_ETHERNET, TPL_UDP_CHECKSUM, udp,
   udpBackend, vxlan, WireError, type Fault, type FaultCode,
 } from '../src/wire/index.js';
@@ -540,19 +540,58 @@ t.test('encapsulate: no headroom, and lengths out of range', async (t) => {
     t.same([fault.code, fault.field], ['headroom', 'innerOffset']);
   }
   const b = new Uint8Array(50 + inner.length);
+  b.set(inner.bytes, 50);
   t.equal(encapsulate(b, 50, inner.length, tpl), 0, 'exactly enough headroom');
   for (const [innerOffset, innerLength] of [[50, inner.length + 1], [50, -1], [-1, 5], [60, inner.length]]) {
     const e = thrown(() => encapsulate(b, innerOffset, innerLength, tpl));
     t.ok(e instanceof WireError && e.code === 'length' && e.field === 'innerLength', `inner ${innerOffset}+${innerLength} outside a ${b.length}-byte buffer`);
   }
-  // The outer packet may not exceed 65,535 bytes when it has an IP header.
-  const big = new Uint8Array(50 + 0xffff);
-  const e = thrown(() => encapsulate(big, 50, 0xffff - 49, tpl));
-  t.ok(e instanceof WireError && e.code === 'length' && e.field === 'innerLength', 'outer length 65,536 rejected');
-  t.equal(encapsulate(big, 50, 0xffff - 50, tpl), 0, 'outer length 65,535 accepted');
-  t.equal(ipv4.decode(big, 0).totalLength, 0xffff);
+  // Only IP packets go in: the version nibble picks the inner ethertype.
+  for (const first of [0x00, 0x15, 0x55, 0xf0]) {
+    const c = new Uint8Array(50 + inner.length);
+    c.set(inner.bytes, 50);
+    c[50] = first;
+    const e = thrown(() => encapsulate(c, 50, inner.length, tpl));
+    t.ok(e instanceof WireError && e.code === 'version' && e.field === 'inner.version', `inner first byte 0x${first.toString(16)} rejected`);
+  }
+  {
+    const e = thrown(() => encapsulate(new Uint8Array(60), 50, 0, tpl));
+    t.ok(e instanceof WireError && e.code === 'version', 'an empty inner packet is rejected');
+  }
+  // The outer packet may not exceed 65,535 bytes of IPv4 total length...
+  const big = new Uint8Array(70 + 0xffff + 40);
+  big[50] = 0x45;
+  let e = thrown(() => encapsulate(big, 50, 0xffff - 49, tpl));
+  t.ok(e instanceof WireError && e.code === 'length' && e.field === 'innerLength', 'IPv4 outer length 65,536 rejected');
+  t.equal(encapsulate(big, 50, 0xffff - 50, tpl), 0, 'IPv4 outer length 65,535 accepted');
+  t.equal(ipv4.decode(big, 0, 0xffff).totalLength, 0xffff);
+  // ...or 65,535 bytes of IPv6 payload (the fixed header is not counted).
+  const tpl6 = vxlan.template({ srcMac: SRC_MAC, dstMac: DST_MAC, underlay: U6 });
+  big[70] = 0x60;
+  e = thrown(() => encapsulate(big, 70, 0xffff + 40 - 70 + 1, tpl6));
+  t.ok(e instanceof WireError && e.code === 'length' && e.field === 'innerLength', 'IPv6 payload length 65,536 rejected');
+  t.equal(encapsulate(big, 70, 0xffff + 40 - 70, tpl6), 0, 'IPv6 payload length 65,535 accepted');
+  t.equal(ipv6.decode(big, 0).payloadLength, 0xffff);
   const payloadOnly = vxlan.template({ srcMac: SRC_MAC, dstMac: DST_MAC });
-  t.equal(encapsulate(big, 22, 0xffff, payloadOnly), 0, 'no IP header: no 65,535 limit');
+  big[22] = 0x45;
+  t.equal(encapsulate(big, 22, 0xffff + 40, payloadOnly), 0, 'no IP header: no 65,535 limit');
+  // Template size and table checks.
+  e = thrown(() => buildTemplate(new Uint8Array(49), false, U6));
+  t.ok(e instanceof WireError && e.code === 'value' && e.field === 'template', 'a template over MAX_HEADER bytes is refused');
+  t.equal(buildTemplate(new Uint8Array(MAX_HEADER - 48), false, U6).headerLength, MAX_HEADER, 'exactly MAX_HEADER is fine');
+  const fault = newFault();
+  t.equal(applyTemplate(big, 100, 10, new Uint8Array(200), 0, MAX_HEADER + 1, 0, 0, 0, fault), -1);
+  t.same([fault.code, fault.field], ['value', 'template.headerLength'], 'applyTemplate refuses an oversized header length');
+});
+
+t.test('templates: the source port defaults to the destination port', async (t) => {
+  for (const underlay of [{ src: '192.0.2.1', dst: '192.0.2.2', dstPort: 8285 }, { src: '2001:db8::1', dst: '2001:db8::2', dstPort: 4789 }]) {
+    const tpl = udpBackend.template({ underlay });
+    const e = encapsulated(tpl, innerV4(3));
+    const o = newOuterPacket();
+    t.equal(parseOuter(e.bytes, e.start, e.length, o), true);
+    t.same([o.srcPort, o.dstPort], [underlay.dstPort, underlay.dstPort], underlay.src);
+  }
 });
 
 t.test('parseOuter: every bad input', async (t) => {

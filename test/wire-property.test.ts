@@ -403,21 +403,24 @@ function mutate(packet: Uint8Array, mutations: { kind: 'set' | 'flip' | 'truncat
 
 t.test('robustness: valid packets, mutated and truncated', async (t) => {
   let accepted = 0;
+  let outerAccepted = 0;
   fc.assert(
     fc.property(validPacketArb, placement, (d, p) => {
       robust(d, p.pre, p.byteOffset, p.noise);
       // Every strict prefix, too.
       for (let cut = 0; cut < d.length; cut += 1 + (cut >> 3)) robust(d.subarray(0, cut), p.pre, p.byteOffset, p.noise);
     }),
-    { numRuns: 150 },
+    { numRuns: 100 },
   );
   fc.assert(
     fc.property(validPacketArb, mutationArb, placement, (d, ms, p) => {
       const m = mutate(d, ms);
       robust(m, p.pre, p.byteOffset, p.noise);
       if (udpBackend.decapsulate(m, 0, m.length, udpBackend.newFrame()) || vxlan.decapsulate(m, 0, m.length, vxlan.newFrame())) accepted++;
+      if (parseOuter(m, 0, m.length, newOuterPacket())) outerAccepted++;
     }),
     { numRuns: 2500 },
   );
-  t.ok(accepted > 0, `some mutated packets are still accepted (${accepted}), so the deep paths ran`);
+  t.ok(accepted > 0, `some mutated packets are still decapsulated (${accepted}), so the deep paths ran`);
+  t.ok(outerAccepted > 0, `some mutated outer packets still parse (${outerAccepted})`);
 });

@@ -9,7 +9,11 @@
 #include "encap.h"
 #include "io.h"
 #include "layout.h"
+#include "gso.h"
 #include "tun.h"
+#include "tx.h"
+
+#include <linux/if_tun.h>
 
 namespace {
 
@@ -109,7 +113,7 @@ void CheckDesc(const Napi::CallbackInfo& info, Napi::Int32Array desc, uint32_t c
   }
 }
 
-// tunReadBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs): packets read.
+// tunReadBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs, vnet): packets read.
 Napi::Value TunReadBatch(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
   auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
@@ -117,20 +121,58 @@ Napi::Value TunReadBatch(const Napi::CallbackInfo& info) {
   uint32_t maxCount = ArgUint(info, 3, "maxCount");
   tulle::Slots slots = ArgSlots(info, slab, 4);
   uint32_t timeoutMs = ArgUint(info, 6, "timeoutMs");
+  const bool vnet = info.Length() > 7 && info[7].ToBoolean().Value();
   CheckDesc(info, desc, maxCount, "tunReadBatch");
   return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
-    return tulle::TunReadBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount), static_cast<int>(timeoutMs));
+    return tulle::TunReadBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount), static_cast<int>(timeoutMs), vnet);
   }));
 }
 
-// tunWriteBatch(fd, slab, desc, count): packets written.
+// tunWriteBatch(fd, slab, desc, count, vnet): packets written.
 Napi::Value TunWriteBatch(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
   auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
   auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
   uint32_t count = ArgUint(info, 3, "count");
+  const bool vnet = info.Length() > 4 && info[4].ToBoolean().Value();
   CheckDesc(info, desc, count, "tunWriteBatch");
-  return Napi::Number::New(info.Env(), tulle::TunWriteBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count)));
+  return Napi::Number::New(info.Env(), tulle::TunWriteBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), vnet));
+}
+
+// tunSetOffload(fd, flags): the TUN_F_* bits the kernel accepted.
+Napi::Value TunSetOffload(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  uint32_t flags = ArgUint(info, 1, "flags");
+  return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] { return tulle::TunSetOffload(static_cast<int>(fd), static_cast<int>(flags)); }));
+}
+
+// udpEnableGro(fd) / udpProbeGso(fd): whether the kernel takes UDP_GRO / UDP_SEGMENT.
+Napi::Value UdpEnableGro(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), tulle::UdpEnableGro(static_cast<int>(ArgUint(info, 0, "fd"))));
+}
+Napi::Value UdpProbeGso(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), tulle::UdpProbeGso(static_cast<int>(ArgUint(info, 0, "fd"))));
+}
+
+// txBatch(fd, slab, desc, count, templateBytes, templateMeta, addrs, arena, options, status): datagrams sent.
+Napi::Value TxBatch(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
+  auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
+  uint32_t count = ArgUint(info, 3, "count");
+  auto tplBytes = ArgArray<Napi::Uint8Array>(info, 4, "templateBytes", napi_uint8_array);
+  auto tplMeta = ArgArray<Napi::Int32Array>(info, 5, "templateMeta", napi_int32_array);
+  auto addrs = ArgArray<Napi::Uint8Array>(info, 6, "addrs", napi_uint8_array);
+  auto arena = ArgArray<Napi::Uint8Array>(info, 7, "arena", napi_uint8_array);
+  uint32_t options = ArgUint(info, 8, "options");
+  auto status = ArgArray<Napi::Int32Array>(info, 9, "status", napi_int32_array);
+  CheckDesc(info, desc, count, "txBatch");
+  if (status.ElementLength() < static_cast<size_t>(tulle::kTxStatusWords)) ThrowRange(info.Env(), "txBatch: status needs 2 words");
+  size_t capacity = std::min(tplBytes.ByteLength() / kTemplateStride, tplMeta.ElementLength() / kMetaStride);
+  tulle::TemplateTable table{tplBytes.Data(), tplMeta.Data(), static_cast<int>(capacity)};
+  return Napi::Number::New(info.Env(), tulle::TxBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count),
+                                                      table, addrs.Data(), static_cast<int>(addrs.ByteLength() / tulle::kAddrStride), arena.Data(),
+                                                      arena.ByteLength(), static_cast<int>(options), status.Data()));
 }
 
 // udpOpen(family, address, port, bufferBytes): fd.
@@ -182,7 +224,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tunOpen", Napi::Function::New(env, TunOpen, "tunOpen"));
   exports.Set("tunReadBatch", Napi::Function::New(env, TunReadBatch, "tunReadBatch"));
   exports.Set("tunWriteBatch", Napi::Function::New(env, TunWriteBatch, "tunWriteBatch"));
+  exports.Set("tunSetOffload", Napi::Function::New(env, TunSetOffload, "tunSetOffload"));
   exports.Set("udpOpen", Napi::Function::New(env, UdpOpen, "udpOpen"));
+  exports.Set("udpEnableGro", Napi::Function::New(env, UdpEnableGro, "udpEnableGro"));
+  exports.Set("udpProbeGso", Napi::Function::New(env, UdpProbeGso, "udpProbeGso"));
+  exports.Set("txBatch", Napi::Function::New(env, TxBatch, "txBatch"));
   exports.Set("udpSendBatch", Napi::Function::New(env, UdpSendBatch, "udpSendBatch"));
   exports.Set("udpRecvBatch", Napi::Function::New(env, UdpRecvBatch, "udpRecvBatch"));
   Napi::Object layout = Napi::Object::New(env);
@@ -209,6 +255,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   layout.Set("VERDICT_SEND_FAILED", tulle::kVerdictSendFailed);
   layout.Set("VERDICT_WRITE_FAILED", tulle::kVerdictWriteFailed);
   layout.Set("VERDICT_TRUNCATED", tulle::kVerdictTruncated);
+  layout.Set("VERDICT_BAD_VNET", tulle::kVerdictBadVnet);
+  layout.Set("VNET_HDR_LEN", tulle::kVnetHdrLen);
+  layout.Set("TUN_F_CSUM", TUN_F_CSUM);
+  layout.Set("TUN_F_TSO4", TUN_F_TSO4);
+  layout.Set("TUN_F_TSO6", TUN_F_TSO6);
+  layout.Set("TUN_F_USO4", 0x20);
+  layout.Set("TUN_F_USO6", 0x40);
+  layout.Set("TX_UDP_GSO", tulle::kTxUdpGso);
+  layout.Set("TX_VNET", tulle::kTxVnet);
   exports.Set("layout", layout);
   return exports;
 }

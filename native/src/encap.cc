@@ -60,6 +60,15 @@ int64_t Apply(uint8_t* slab, int64_t innerOffset, int64_t innerLength, const uin
 
 }  // namespace
 
+int64_t ApplyTemplate(uint8_t* buf, size_t bufLength, int64_t innerOffset, int64_t innerLength, const TemplateTable& table, int index,
+                      int srcPort) {
+  if (index < 0 || index >= table.capacity) return -1;
+  if (innerOffset < 0 || innerLength < 0 || innerOffset + innerLength > static_cast<int64_t>(bufLength)) return -1;
+  const int32_t* m = table.meta + static_cast<ptrdiff_t>(index) * kMetaStride;
+  return Apply(buf, innerOffset, innerLength, table.bytes + static_cast<ptrdiff_t>(index) * kTemplateStride, m[kMetaHeaderLength],
+               m[kMetaIpVersion], m[kMetaFlags], srcPort);
+}
+
 int EncapBatch(uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table) {
   int done = 0;
   for (int i = 0; i < count; i++) {
@@ -68,25 +77,13 @@ int EncapBatch(uint8_t* slab, size_t slabLength, int32_t* desc, int count, const
     d[kDescOutOffset] = 0;
     d[kDescOutLength] = 0;
     if (verdict < 0) continue;
-    if (verdict >= table.capacity) {
-      d[kDescVerdict] = kVerdictEncapFailed;
-      continue;
-    }
-    const int32_t* m = table.meta + static_cast<ptrdiff_t>(verdict) * kMetaStride;
-    const int headerLength = m[kMetaHeaderLength];
-    const int64_t innerOffset = d[kDescOffset];
-    const int64_t innerLength = d[kDescLength];
-    int64_t start = -1;
-    if (innerOffset >= 0 && innerLength >= 0 && innerOffset + innerLength <= static_cast<int64_t>(slabLength)) {
-      start = Apply(slab, innerOffset, innerLength, table.bytes + static_cast<ptrdiff_t>(verdict) * kTemplateStride,
-                    headerLength, m[kMetaIpVersion], m[kMetaFlags], d[kDescSrcPort]);
-    }
+    const int64_t start = ApplyTemplate(slab, slabLength, d[kDescOffset], d[kDescLength], table, verdict, d[kDescSrcPort]);
     if (start < 0) {
       d[kDescVerdict] = kVerdictEncapFailed;
       continue;
     }
     d[kDescOutOffset] = static_cast<int32_t>(start);
-    d[kDescOutLength] = static_cast<int32_t>(headerLength + innerLength);
+    d[kDescOutLength] = static_cast<int32_t>(d[kDescOffset] - start + d[kDescLength]);
     done++;
   }
   return done;

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "gso.h"
 #include "layout.h"
 
 namespace tulle {
@@ -80,13 +82,15 @@ int WaitReadable(int fd, int timeoutMs) {
   }
 }
 
-int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs) {
+int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, bool vnet) {
   int count = 0;
   bool waited = false;
   const int limit = maxCount < slots.capacity ? maxCount : slots.capacity;
+  const int pre = vnet ? kVnetHdrLen : 0;
+  if (slots.headroom < pre) throw std::system_error(EINVAL, std::generic_category(), "tunReadBatch: headroom below the virtio-net header");
   while (count < limit) {
     uint8_t* at = slots.slab + static_cast<size_t>(count) * slots.stride + slots.headroom;
-    ssize_t n = read(fd, at, slots.stride - slots.headroom);
+    ssize_t n = read(fd, at - pre, slots.stride - slots.headroom + pre);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN && count == 0 && !waited && timeoutMs > 0) {
@@ -98,31 +102,45 @@ int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int ti
       Fail("read(tun)");
     }
     int32_t* d = desc + static_cast<ptrdiff_t>(count) * kDescStride;
+    n -= pre;
     d[kDescOffset] = static_cast<int32_t>(at - slots.slab);
-    d[kDescLength] = static_cast<int32_t>(n);
+    d[kDescLength] = static_cast<int32_t>(n < 0 ? 0 : n);
     d[kDescVerdict] = 0;
     d[kDescSrcPort] = 0;
     d[kDescOutOffset] = 0;
     d[kDescOutLength] = 0;
     d[kDescGsoSize] = 0;
     d[kDescFlags] = 0;
+    if (vnet) {
+      VnetHdr hdr;
+      GsoInfo info;
+      std::memcpy(&hdr, at - pre, kVnetHdrLen);
+      if (n < 0 || !InspectVnet(hdr, at, static_cast<int>(n), &info)) {
+        d[kDescVerdict] = kVerdictBadVnet;
+      } else if (info.gsoSize > 0) {
+        d[kDescGsoSize] = info.gsoSize;
+        d[kDescFlags] = info.gsoType | (info.hdrLen << 16);
+      }
+    }
     count++;
   }
   return count;
 }
 
-int TunWriteBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, int count) {
+int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool vnet) {
+  const int pre = vnet ? kVnetHdrLen : 0;
   int written = 0;
   for (int i = 0; i < count; i++) {
     int32_t* d = desc + static_cast<ptrdiff_t>(i) * kDescStride;
     if (d[kDescVerdict] < 0) continue;
     const int64_t off = d[kDescOffset], len = d[kDescLength];
-    if (off < 0 || len <= 0 || off + len > static_cast<int64_t>(slabLength)) {
+    if (off < pre || len <= 0 || off + len > static_cast<int64_t>(slabLength)) {
       d[kDescVerdict] = kVerdictWriteFailed;
       continue;
     }
+    if (vnet) std::memset(slab + off - pre, 0, pre);  // no GSO, checksums complete
     ssize_t n;
-    do n = write(fd, slab + off, static_cast<size_t>(len));
+    do n = write(fd, slab + off - pre, static_cast<size_t>(len + pre));
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       d[kDescVerdict] = kVerdictWriteFailed;
@@ -131,6 +149,23 @@ int TunWriteBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc,
     written++;
   }
   return written;
+}
+
+bool UdpEnableGro(int fd) {
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+  int one = 1;
+  return setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+}
+
+bool UdpProbeGso(int fd) {
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+  // Setting a socket-wide segment size of 0 is accepted exactly when the kernel knows UDP_SEGMENT.
+  int zero = 0;
+  return setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
 }
 
 int UdpOpen(int family, const char* address, int port, int bufferBytes) {

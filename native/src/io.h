@@ -12,6 +12,7 @@ constexpr int kAddrStride = 20;
 constexpr int32_t kVerdictSendFailed = -2;
 constexpr int32_t kVerdictWriteFailed = -3;
 constexpr int32_t kVerdictTruncated = -4;
+constexpr int32_t kVerdictBadVnet = -5;  // a virtio-net header the packet contradicts
 
 // The batch geometry of a read: slot i starts at i * stride, its packet at + headroom.
 struct Slots {
@@ -26,10 +27,19 @@ int WaitReadable(int fd, int timeoutMs);  // 1 readable, 0 timeout; throws on er
 
 // Reads up to maxCount packets from a TUN fd (non-blocking) into slots; waits
 // up to timeoutMs for the first. Fills OFFSET/LENGTH; VERDICT = 0.
-int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs);
+// With `vnet`, each read starts with a virtio-net header, kept right before the
+// packet; single packets get their checksum completed, super-packets are
+// described in GSO_SIZE and FLAGS (gso type | header length << 16).
+int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, bool vnet);
 
 // Writes each packet whose verdict is >= 0 (OFFSET/LENGTH) to the TUN fd.
-int TunWriteBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, int count);
+// With `vnet`, a zeroed virtio-net header is written into the 10 bytes before each packet.
+int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool vnet);
+
+// Turns UDP_GRO on for the socket; false if the kernel refuses.
+bool UdpEnableGro(int fd);
+// True when the kernel accepts UDP_SEGMENT on this socket.
+bool UdpProbeGso(int fd);
 
 // Opens a non-blocking UDP socket bound to address:port with the given buffer sizes.
 int UdpOpen(int family, const char* address, int port, int bufferBytes);

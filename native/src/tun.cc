@@ -31,4 +31,17 @@ TunHandle TunOpen(const std::string& name, int flags) {
   return TunHandle{fd, std::string(ifr.ifr_name)};
 }
 
+int TunSetOffload(int fd, int flags) {
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+  const int attempts[] = {flags, flags & ~(TUN_F_USO4 | TUN_F_USO6), flags & TUN_F_CSUM, 0};
+  for (int attempt : attempts) {
+    if (ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(attempt)) == 0) return attempt;
+    if (errno != EINVAL) throw std::system_error(errno, std::generic_category(), "tunSetOffload: ioctl(TUNSETOFFLOAD)");
+  }
+  return 0;
+}
+
 }  // namespace tulle

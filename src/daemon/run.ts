@@ -32,6 +32,7 @@ export async function runDaemon(config: StaticConfig, options: { statsFile?: str
   const engine = await Engine.start({
     tunName: config.tun.name, listenAddress: config.underlay.address, listenPort: port, backend: config.backend.type,
     vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, mtu: config.tun.mtu, batch: config.batch,
+    offloads: config.offloads,
   }, snapshot);
   // flannel's convention: the TUN holds the subnet's first address with the network's prefix,
   // so the kernel routes the whole overlay into it.
@@ -39,7 +40,8 @@ export async function runDaemon(config: StaticConfig, options: { statsFile?: str
   const tunAddress = `${wire.formatIPv4(parseCidr4(config.subnet).network)}/${network.prefix}`;
   execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName]);
   execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(config.tun.mtu), 'up']);
-  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${config.tun.mtu}, ${peers.length} peers`);
+  const offloads = Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ');
+  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${config.tun.mtu}, ${peers.length} peers; offloads: ${offloads}`);
 
   const writeStats = () => {
     if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine.counters()));

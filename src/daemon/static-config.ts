@@ -30,6 +30,8 @@ export const StaticConfig = z.object({
   tun: z.object({ name: z.string().min(1).max(15).default('tulle0'), mtu: z.number().int().min(68).max(65535).default(1472) }).default({ name: 'tulle0', mtu: 1472 }),
   peers: z.array(z.object({ subnet: cidr4, address, port: port.optional(), mac: mac.optional() })).default([]),
   batch: z.number().int().min(1).max(256).default(64),
+  /** Each offload is used when the kernel has it, unless turned off here. */
+  offloads: z.object({ tun: z.boolean().default(true), udpGso: z.boolean().default(true) }).default({ tun: true, udpGso: true }),
 }).superRefine((c, ctx) => {
   const net = parseCidr4(c.network);
   const inside = (s: string) => {

@@ -9,7 +9,7 @@ import { C } from './counters.js';
 import { ADDR_STRIDE, type RouteReader } from './routes.js';
 import { DROP_MALFORMED, DROP_NO_ROUTE, DROP_NOT_OURS, DROP_OVERSIZE, DROP_UNKNOWN_SENDER, DROP_WRONG_VNI, VERDICT_TRUNCATED } from './verdicts.js';
 
-const { DESC_STRIDE, DESC_OFFSET, DESC_LENGTH, DESC_VERDICT, DESC_SRC_PORT } = wire;
+const { DESC_STRIDE, DESC_OFFSET, DESC_LENGTH, DESC_VERDICT, DESC_SRC_PORT, DESC_GSO_SIZE, DESC_FLAGS } = wire;
 
 export interface TxPolicy {
   /** Largest inner packet a peer can take (overlay MTU). */
@@ -22,11 +22,16 @@ export function decideTx(slab: Uint8Array, desc: Int32Array, count: number, rout
     const d = i * DESC_STRIDE;
     const off = desc[d + DESC_OFFSET];
     const len = desc[d + DESC_LENGTH];
-    let verdict: number;
-    if (len < 20 || slab[off] >>> 4 !== 4) {
+    const gsoSize = desc[d + DESC_GSO_SIZE];
+    // A GSO super-packet leaves as segments of header + gsoSize bytes: those must fit the MTU.
+    const wireLength = gsoSize > 0 ? (desc[d + DESC_FLAGS] >>> 16) + gsoSize : len;
+    let verdict = desc[d + DESC_VERDICT];
+    if (verdict < 0) {
+      // Refused while reading (a virtio-net header the packet contradicts); counted by the worker.
+    } else if (len < 20 || slab[off] >>> 4 !== 4) {
       // IPv6 inner traffic arrives with the dual-stack work; until then it has no route.
       verdict = len >= 1 && slab[off] >>> 4 === 6 ? DROP_NO_ROUTE : DROP_MALFORMED;
-    } else if (len > policy.mtu) {
+    } else if (wireLength > policy.mtu) {
       verdict = DROP_OVERSIZE;
     } else {
       verdict = routes.lookup(wire.readU32(slab, off + wire.ipv4.OFF_DST));

@@ -35,10 +35,20 @@ export interface EngineOptions {
   pollMs?: number;
   /** Socket send/receive buffer size (default 8 MiB). */
   socketBufferBytes?: number;
+  /** Offloads to use when the kernel has them (each defaults to true); every path works with none. */
+  offloads?: Partial<Offloads>;
 }
 
-const HEADROOM = 128; // room for the largest outer header before each packet
+export interface Offloads {
+  /** TUN virtio-net header with checksum and TCP/UDP segmentation offload (TUNSETOFFLOAD). */
+  tun: boolean;
+  /** UDP_SEGMENT: one send per TUN super-packet. */
+  udpGso: boolean;
+}
+
+const HEADROOM = 128; // room for the largest outer header (and the virtio-net header) before each packet
 const STRIDE = 65536 + HEADROOM; // a slot holds the largest packet the TUN can hand over
+const ARENA_BYTES = 2 << 20; // where GSO super-packets are split; reused once sent
 
 export class Engine {
   private constructor(
@@ -47,16 +57,27 @@ export class Engine {
     private readonly workers: Worker[],
     private readonly fds: number[],
     readonly tunName: string,
+    /** The offloads in force, after probing the kernel. */
+    readonly offloads: Offloads,
   ) {}
 
   static async start(options: EngineOptions, routes: RouteSnapshot): Promise<Engine> {
     const native = loadNative();
     const subnet = parseCidr4(options.subnet);
     const family = options.listenAddress.includes(':') ? 6 : 4;
-    const tun = native.tunOpen(options.tunName, native.layout.TUN_NONBLOCK);
+    const want: Offloads = { tun: true, udpGso: true, ...options.offloads };
+    const L = native.layout;
+    const tun = native.tunOpen(options.tunName, L.TUN_NONBLOCK | (want.tun ? L.TUN_VNET_HDR : 0));
     let udpFd: number;
+    const offloads: Offloads = { tun: false, udpGso: false };
     try {
+      if (want.tun) {
+        // TSO needs CSUM; USO is newer (6.2): tunSetOffload falls back when refused.
+        const accepted = native.tunSetOffload(tun.fd, L.TUN_F_CSUM | L.TUN_F_TSO4 | L.TUN_F_TSO6 | L.TUN_F_USO4 | L.TUN_F_USO6);
+        offloads.tun = accepted !== 0;
+      }
       udpFd = native.udpOpen(family, options.listenAddress, options.listenPort, options.socketBufferBytes ?? 8 << 20);
+      offloads.udpGso = want.udpGso && offloads.tun && native.udpProbeGso(udpFd);
     } catch (error) {
       closeSync(tun.fd);
       throw error;
@@ -68,10 +89,11 @@ export class Engine {
       batch: options.batch ?? 64, headroom: HEADROOM, stride: STRIDE, pollMs: options.pollMs ?? 50,
       mtu: options.mtu, backend: options.backend, vni: options.vni ?? 1,
       subnet: subnet.network, subnetMask: prefixMask(subnet.prefix),
+      vnet: want.tun, udpGso: offloads.udpGso, arenaBytes: ARENA_BYTES,
     };
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     const workers = (['tx', 'rx'] as const).map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));
-    const engine = new Engine(control, counters, workers, [tun.fd, udpFd], tun.name);
+    const engine = new Engine(control, counters, workers, [tun.fd, udpFd], tun.name, offloads);
     try {
       await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
         w.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));

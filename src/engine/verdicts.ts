@@ -1,5 +1,5 @@
 /**
- * Why a packet was dropped. Negative descriptor verdicts; -1..-4 are written
+ * Why a packet was dropped. Negative descriptor verdicts; -1..-5 are written
  * by the encapsulator and the native I/O calls (native/src/layout.h, io.h),
  * the rest by the engine's decisions. Each has a counter.
  */
@@ -7,6 +7,7 @@ export const VERDICT_ENCAP_FAILED = -1;
 export const VERDICT_SEND_FAILED = -2;
 export const VERDICT_WRITE_FAILED = -3;
 export const VERDICT_TRUNCATED = -4;
+export const VERDICT_BAD_VNET = -5;
 export const DROP_NO_ROUTE = -10;
 export const DROP_MALFORMED = -11;
 export const DROP_UNKNOWN_SENDER = -12;

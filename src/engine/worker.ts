@@ -5,7 +5,7 @@
  * slab, descriptors and address table are made once, here.
  *
  * Pipeline per batch:
- *   TX: 1 tunReadBatch → 2 refresh routes → 3 decideTx → 4 encapBatch → 5 udpSendBatch → 6 count
+ *   TX: 1 tunReadBatch → 2 refresh routes → 3 decideTx → 4 txBatch (encapsulate, split GSO, send) → 5 count
  *   RX: 1 udpRecvBatch → 2 refresh routes → 3 decideRx → 4 tunWriteBatch → 5 count
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -14,7 +14,7 @@ import * as wire from '../wire/index.js';
 import { C } from './counters.js';
 import { decideRx, decideTx } from './decide.js';
 import { ADDR_STRIDE, RouteReader, RouteSnapshot } from './routes.js';
-import { VERDICT_ENCAP_FAILED, VERDICT_SEND_FAILED, VERDICT_WRITE_FAILED } from './verdicts.js';
+import { VERDICT_BAD_VNET, VERDICT_ENCAP_FAILED, VERDICT_SEND_FAILED, VERDICT_WRITE_FAILED } from './verdicts.js';
 
 export interface WorkerConfig {
   role: 'tx' | 'rx';
@@ -32,6 +32,10 @@ export interface WorkerConfig {
   vni: number;
   subnet: number;
   subnetMask: number;
+  /** The TUN has a virtio-net header (offloads on). */
+  vnet: boolean;
+  udpGso: boolean;
+  arenaBytes: number;
 }
 
 const config = workerData as WorkerConfig;
@@ -43,20 +47,20 @@ const routes = new RouteReader(snapshot);
 const slab = new Uint8Array(config.batch * config.stride);
 const desc = new Int32Array(config.batch * wire.DESC_STRIDE);
 const srcAddrs = new Uint8Array(config.batch * ADDR_STRIDE);
+const arena = config.role === 'tx' ? new Uint8Array(config.arenaBytes) : new Uint8Array(0);
+const status = new Int32Array(2);
 const { DESC_STRIDE, DESC_VERDICT, DESC_LENGTH, DESC_OUT_LENGTH } = wire;
 
-function countTx(count: number): void {
-  let packets = 0;
+function countTx(count: number, datagrams: number): void {
   let bytes = 0;
   for (let i = 0; i < count; i++) {
     const v = desc[i * DESC_STRIDE + DESC_VERDICT];
-    if (v >= 0) {
-      packets++;
-      bytes += desc[i * DESC_STRIDE + DESC_OUT_LENGTH];
-    } else if (v === VERDICT_SEND_FAILED) counters[C.sendErrors]++;
+    if (v >= 0) bytes += desc[i * DESC_STRIDE + DESC_OUT_LENGTH];
+    else if (v === VERDICT_SEND_FAILED) counters[C.sendErrors]++;
     else if (v === VERDICT_ENCAP_FAILED) counters[C.encapErrors]++;
+    else if (v === VERDICT_BAD_VNET) counters[C.dropMalformed]++;
   }
-  counters[C.txPackets] += packets;
+  counters[C.txPackets] += datagrams;
   counters[C.txBytes] += bytes;
   counters[C.txBatches]++;
 }
@@ -78,14 +82,16 @@ function countRx(count: number): void {
 
 function txLoop(): void {
   const policy = { mtu: config.mtu };
+  let options = (config.vnet ? native.layout.TX_VNET : 0) | (config.udpGso ? native.layout.TX_UDP_GSO : 0);
   while (Atomics.load(control, 0) === 0) {
-    const n = native.tunReadBatch(config.tunFd, slab, desc, config.batch, config.headroom, config.stride, config.pollMs);
+    const n = native.tunReadBatch(config.tunFd, slab, desc, config.batch, config.headroom, config.stride, config.pollMs, config.vnet);
     if (n === 0) continue;
     routes.refresh();
     decideTx(slab, desc, n, routes, policy, counters);
-    native.encapBatch(slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta);
-    native.udpSendBatch(config.udpFd, slab, desc, n, snapshot.addrs);
-    countTx(n);
+    const datagrams = native.txBatch(config.udpFd, slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta, snapshot.addrs, arena, options, status);
+    // The kernel refused UDP_SEGMENT (EIO: a device on the path cannot segment): off for good.
+    if (status[1] > 0) options &= ~native.layout.TX_UDP_GSO;
+    countTx(n, datagrams);
   }
 }
 
@@ -96,7 +102,7 @@ function rxLoop(): void {
     if (n === 0) continue;
     routes.refresh();
     decideRx(slab, desc, n, srcAddrs, routes, policy, counters);
-    native.tunWriteBatch(config.tunFd, slab, desc, n);
+    native.tunWriteBatch(config.tunFd, slab, desc, n, config.vnet);
     countRx(n);
   }
 }

@@ -27,6 +27,19 @@ export interface NativeLayout {
   readonly VERDICT_SEND_FAILED: number;
   readonly VERDICT_WRITE_FAILED: number;
   readonly VERDICT_TRUNCATED: number;
+  /** A virtio-net header the packet contradicts (bad GSO type, offsets outside the packet). */
+  readonly VERDICT_BAD_VNET: number;
+  /** Bytes of the virtio-net header before each TUN packet when the TUN has one. */
+  readonly VNET_HDR_LEN: number;
+  /** tunSetOffload bits (linux/if_tun.h). */
+  readonly TUN_F_CSUM: number;
+  readonly TUN_F_TSO4: number;
+  readonly TUN_F_TSO6: number;
+  readonly TUN_F_USO4: number;
+  readonly TUN_F_USO6: number;
+  /** txBatch options. */
+  readonly TX_UDP_GSO: number;
+  readonly TX_VNET: number;
   /** tunOpen flags. */
   readonly TUN_VNET_HDR: number;
   readonly TUN_NONBLOCK: number;
@@ -48,9 +61,28 @@ export interface NativeAddon {
    * (slot i at i * stride, packet at + headroom), waiting up to `timeoutMs` for the first.
    * Fills OFFSET/LENGTH and sets VERDICT 0. Returns the count (0 on timeout).
    */
-  tunReadBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number): number;
-  /** Writes every packet with VERDICT >= 0 (OFFSET/LENGTH) to the TUN; failures get VERDICT_WRITE_FAILED. Returns the count written. */
-  tunWriteBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number): number;
+  tunReadBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number, vnet?: boolean): number;
+  /**
+   * Writes every packet with VERDICT >= 0 (OFFSET/LENGTH) to the TUN; failures get VERDICT_WRITE_FAILED.
+   * With `vnet`, a zeroed virtio-net header goes into the VNET_HDR_LEN bytes before each packet. Returns the count written.
+   */
+  tunWriteBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number, vnet?: boolean): number;
+  /** TUNSETOFFLOAD; retries with fewer bits when refused. Returns the TUN_F_* bits in force. */
+  tunSetOffload(fd: number, flags: number): number;
+  /** Turns on UDP_GRO (coalesced receives); false when the kernel refuses. */
+  udpEnableGro(fd: number): boolean;
+  /** Whether the kernel accepts UDP_SEGMENT on this socket. */
+  udpProbeGso(fd: number): boolean;
+  /**
+   * The TX half of the data plane after the verdicts are decided: encapsulates every packet with
+   * VERDICT >= 0 using template VERDICT and sends it to address VERDICT. With TX_VNET the slab came
+   * from a TUN with a virtio-net header, and GSO super-packets (GSO_SIZE > 0) are split into `arena`
+   * with per-segment headers and checksums; with TX_UDP_GSO each super-packet leaves in UDP_SEGMENT
+   * sends. Writes OUT_LENGTH (bytes sent for the packet); failures get a negative VERDICT.
+   * status[0] = datagrams sent, status[1] = UDP_SEGMENT sends the kernel refused. Returns status[0].
+   */
+  txBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number, templateBytes: Uint8Array, templateMeta: Int32Array,
+    addrs: Uint8Array, arena: Uint8Array, options: number, status: Int32Array): number;
   /** A non-blocking UDP socket bound to address:port, with send and receive buffers of `bufferBytes`. */
   udpOpen(family: 4 | 6, address: string, port: number, bufferBytes: number): number;
   /**

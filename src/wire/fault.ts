@@ -47,7 +47,7 @@ export class WireError extends Error {
   readonly allowed: string;
 
   constructor(fault: Fault) {
-    super(`${fault.field}: ${describe(fault.code)} (got ${fault.value}, allowed ${fault.allowed})`);
+    super(`${fault.field}: ${describe(fault.code)} (${Number.isNaN(fault.value) ? '' : `got ${fault.value}, `}allowed ${fault.allowed})`);
     this.name = 'WireError';
     this.code = fault.code === '' ? 'value' : fault.code;
     this.field = fault.field;

@@ -1,0 +1,128 @@
+#include "gso.h"
+
+#include <cstring>
+
+#include "checksum.h"
+
+namespace tulle {
+
+namespace {
+
+constexpr int kTcp = 6, kUdp = 17;
+
+inline uint32_t Get16(const uint8_t* p) { return (static_cast<uint32_t>(p[0]) << 8) | p[1]; }
+inline uint32_t Get32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) | (static_cast<uint32_t>(p[2]) << 8) | p[3];
+}
+inline void Put16(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+inline void Put32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
+}
+
+// Pseudo-header sum for an L4 segment of `l4Len` bytes inside the IP packet `ip`.
+uint32_t PseudoSum(const uint8_t* ip, int proto, uint32_t l4Len) {
+  if ((ip[0] >> 4) == 6) return Sum16(ip + 8, 32, proto + (l4Len >> 16) + (l4Len & 0xffff));
+  return Sum16(ip + 12, 8, proto + l4Len);
+}
+
+}  // namespace
+
+bool CompleteChecksum(uint8_t* pkt, int len, int csumStart, int csumOffset) {
+  if (csumStart < 0 || csumOffset < 0 || csumStart + csumOffset + 2 > len) return false;
+  // The field holds the pseudo-header sum already (CHECKSUM_PARTIAL): sum the rest over it.
+  uint16_t sum = Checksum(pkt + csumStart, static_cast<size_t>(len - csumStart), 0);
+  Put16(pkt + csumStart + csumOffset, sum);
+  return true;
+}
+
+bool InspectVnet(const VnetHdr& vnet, uint8_t* pkt, int len, GsoInfo* info) {
+  info->gsoSize = 0;
+  info->hdrLen = 0;
+  info->l4Offset = 0;
+  info->gsoType = kGsoNone;
+  const int type = vnet.gsoType & ~kGsoEcn;
+  if (type == kGsoNone) {
+    if (vnet.flags & kVnetNeedsCsum) return CompleteChecksum(pkt, len, vnet.csumStart, vnet.csumOffset);
+    return true;
+  }
+  if (len < 1 || vnet.gsoSize == 0) return false;
+  const int version = pkt[0] >> 4;
+  int ipLen;
+  int proto;
+  if (version == 4) {
+    if (len < 20) return false;
+    ipLen = (pkt[0] & 0x0f) * 4;
+    proto = pkt[9];
+  } else if (version == 6) {
+    // Extension headers: trust csum_start for where L4 begins (the kernel set it).
+    if (len < 40) return false;
+    ipLen = vnet.csumStart;
+    proto = type == kGsoUdpL4 ? kUdp : kTcp;
+  } else {
+    return false;
+  }
+  if (type == kGsoTcpV4 && (version != 4 || proto != kTcp)) return false;
+  if (type == kGsoTcpV6 && version != 6) return false;
+  if (type == kGsoUdpL4 && version == 4 && proto != kUdp) return false;
+  if (type != kGsoTcpV4 && type != kGsoTcpV6 && type != kGsoUdpL4) return false;
+  if (ipLen < 20 || ipLen != vnet.csumStart) return false;
+  int hdrLen;
+  if (type == kGsoUdpL4) {
+    hdrLen = ipLen + 8;
+  } else {
+    if (ipLen + 20 > len) return false;
+    hdrLen = ipLen + (pkt[ipLen + 12] >> 4) * 4;
+  }
+  if (hdrLen > len) return false;
+  info->gsoSize = vnet.gsoSize;
+  info->hdrLen = hdrLen;
+  info->l4Offset = ipLen;
+  info->gsoType = type;
+  return true;
+}
+
+int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, uint8_t* out) {
+  const int payloadStart = info.hdrLen + index * info.gsoSize;
+  int chunk = len - payloadStart;
+  if (chunk > info.gsoSize) chunk = info.gsoSize;
+  if (chunk < 0) chunk = 0;
+  const int segLen = info.hdrLen + chunk;
+  const bool last = payloadStart + chunk >= len;
+  std::memcpy(out, pkt, info.hdrLen);
+  std::memcpy(out + info.hdrLen, pkt + payloadStart, chunk);
+  const bool v4 = (out[0] >> 4) == 4;
+  const int l4 = info.l4Offset;
+  if (v4) {
+    Put16(out + 2, static_cast<uint32_t>(segLen));
+    Put16(out + 4, (Get16(pkt + 4) + index) & 0xffff);
+    Put16(out + 10, 0);
+    Put16(out + 10, Checksum(out, static_cast<size_t>((out[0] & 0x0f) * 4), 0));
+  } else {
+    Put16(out + 4, static_cast<uint32_t>(segLen - 40));
+  }
+  const uint32_t l4Len = static_cast<uint32_t>(segLen - l4);
+  uint8_t* h = out + l4;
+  if (info.gsoType == kGsoUdpL4) {
+    Put16(h + 4, l4Len);
+    Put16(h + 6, 0);
+    uint16_t sum = Checksum(h, l4Len, PseudoSum(out, kUdp, l4Len));
+    Put16(h + 6, sum == 0 ? 0xffff : sum);
+  } else {
+    Put32(h + 4, Get32(pkt + l4 + 4) + static_cast<uint32_t>(index) * static_cast<uint32_t>(info.gsoSize));
+    uint8_t flags = pkt[l4 + 13];
+    if (!last) flags &= static_cast<uint8_t>(~(0x01 | 0x08));  // FIN, PSH only on the last segment
+    if (index > 0) flags &= static_cast<uint8_t>(~0x80);       // CWR only on the first
+    h[13] = flags;
+    Put16(h + 16, 0);
+    Put16(h + 16, Checksum(h, l4Len, PseudoSum(out, kTcp, l4Len)));
+  }
+  return segLen;
+}
+
+}  // namespace tulle

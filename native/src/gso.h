@@ -1,0 +1,49 @@
+// virtio-net headers on a TUN with IFF_VNET_HDR, checksum completion and GSO
+// segmentation. The rules follow the kernel's tcp/udp GSO: per segment the IP
+// length and (IPv4) ID and checksum, the TCP sequence number and flags, and the
+// L4 checksum are rewritten; the TUN's header length is recomputed, not trusted.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tulle {
+
+constexpr int kVnetHdrLen = 10;
+constexpr uint8_t kVnetNeedsCsum = 1;
+constexpr uint8_t kGsoNone = 0, kGsoTcpV4 = 1, kGsoUdp = 3, kGsoTcpV6 = 4, kGsoUdpL4 = 5, kGsoEcn = 0x80;
+
+struct VnetHdr {
+  uint8_t flags;
+  uint8_t gsoType;
+  uint16_t hdrLen;  // host order in memory (virtio is little-endian on x86)
+  uint16_t gsoSize;
+  uint16_t csumStart;
+  uint16_t csumOffset;
+};
+static_assert(sizeof(VnetHdr) == kVnetHdrLen, "virtio_net_hdr is 10 bytes");
+
+// What a TUN read handed over, after inspection.
+struct GsoInfo {
+  int gsoSize;   // 0: a single packet
+  int hdrLen;    // IP + L4 header bytes copied into every segment
+  int l4Offset;  // where the TCP/UDP header starts
+  int gsoType;   // kGsoTcpV4, kGsoTcpV6, kGsoUdpL4
+};
+
+// Completes a CHECKSUM_PARTIAL packet in place. Returns false if the offsets lie outside it.
+bool CompleteChecksum(uint8_t* pkt, int len, int csumStart, int csumOffset);
+
+// Validates a packet read with a virtio-net header; completes its checksum when it
+// is a single packet. Returns false for a header the packet contradicts.
+bool InspectVnet(const VnetHdr& vnet, uint8_t* pkt, int len, GsoInfo* info);
+
+// Number of segments `info` splits a `len`-byte packet into.
+inline int SegmentCount(int len, const GsoInfo& info) {
+  int payload = len - info.hdrLen;
+  return payload <= 0 ? 1 : (payload + info.gsoSize - 1) / info.gsoSize;
+}
+
+// Writes segment `index` of the super-packet `pkt` (len bytes) to `out`; returns its length.
+int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, uint8_t* out);
+
+}  // namespace tulle

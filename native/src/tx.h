@@ -1,0 +1,22 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "encap.h"
+
+namespace tulle {
+
+constexpr int kTxUdpGso = 1;     // send GSO super-packets' segments with one UDP_SEGMENT send each
+constexpr int kTxVnet = 2;       // the slab was read from a TUN with a virtio-net header
+
+
+// Per-call results: [0] datagrams sent, [1] UDP_SEGMENT sends the kernel refused (EIO/EINVAL).
+constexpr int kTxStatusWords = 2;
+
+// Encapsulates and sends a TUN batch whose verdicts the engine has decided:
+// single packets in place, GSO super-packets split into `arena` (the vnet
+// header sits right before each packet in the slab). Returns datagrams sent.
+int TxBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table, const uint8_t* addrs,
+            int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status);
+
+}  // namespace tulle
