@@ -23,9 +23,9 @@
  * rsvg-convert is installed); progress goes to stderr, the Markdown table to stdout.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Lab, leftoverNamespaces } from '../src/lab/netns.js';
@@ -258,6 +258,26 @@ function txDropped(lab: Lab, ns: string, dev: string): number | null {
 
 // ---------------------------------------------------------------- one row
 
+/**
+ * Temp folders of running daemons (config and stats files). Daemon.stop()
+ * removes its own; when a signal ends the run, the Lab SIGKILLs the daemons,
+ * and these hooks remove what they leave.
+ */
+const daemonDirs = new Set<string>();
+function removeDaemonDirs(): void {
+  for (const dir of daemonDirs) rmSync(dir, { recursive: true, force: true });
+  daemonDirs.clear();
+}
+process.on('exit', removeDaemonDirs);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, removeDaemonDirs);
+
+function trackDaemon(daemon: Daemon): Daemon {
+  const args = daemon.process.spawnargs;
+  const config = args[args.indexOf('--config') + 1];
+  if (config && config.includes('tulle-daemon-')) daemonDirs.add(dirname(config));
+  return daemon;
+}
+
 interface Sample {
   system: string;
   rep: number;
@@ -344,8 +364,8 @@ async function measureRow(spec: RowSpec, rep: number, runTag: string, index: num
         network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'udp' },
         tun: { name: 'tulle0', mtu: TULLE_MTU }, peers: [{ subnet: peerSubnet, address: peer.underlay }], batch: spec.batch ?? 64,
       });
-      daemons.push(await startDaemon(lab, a.ns, config(a, '198.18.1.0/24', b, '198.18.2.0/24')));
-      daemons.push(await startDaemon(lab, b.ns, config(b, '198.18.2.0/24', a, '198.18.1.0/24')));
+      daemons.push(trackDaemon(await startDaemon(lab, a.ns, config(a, '198.18.1.0/24', b, '198.18.2.0/24'))));
+      daemons.push(trackDaemon(await startDaemon(lab, b.ns, config(b, '198.18.2.0/24', a, '198.18.1.0/24'))));
       target = '198.18.2.0';
     }
     await waitForPath(lab, a.ns, target);
@@ -434,6 +454,7 @@ async function measureRow(spec: RowSpec, rep: number, runTag: string, index: num
   } finally {
     for (const d of daemons) await Promise.race([d.stop().catch(() => null), sleep(5_000)]);
     lab.dispose();
+    removeDaemonDirs();
     say(`${spec.system} (rep ${rep}/${reps}): torn down`);
   }
   return sample;

@@ -18,7 +18,7 @@ if (process.getuid?.() !== 0) {
   const config = (own: typeof a, subnet: string, peer: typeof a, peerSubnet: string, offloads: boolean) => ({
     network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'udp' },
     tun: { name: 'tulle0', mtu: MTU }, peers: [{ subnet: peerSubnet, address: peer.underlay }],
-    offloads: { tun: offloads, udpGso: offloads },
+    offloads: { tun: offloads, udpGso: offloads, udpGro: offloads },
   });
   const tool = (ns: string, ...args: string[]) => lab.exec(ns, [process.execPath, '--import', loader, traffic, ...args], { timeoutMs: 180_000 });
   const spawnTool = (ns: string, ...args: string[]) => lab.spawn(ns, [process.execPath, '--import', loader, traffic, ...args]);
@@ -41,7 +41,7 @@ if (process.getuid?.() !== 0) {
       });
 
       t.test('the daemons report the offloads in force', async (t) => {
-        for (const d of [da, db]) t.match(d.log(), offloads ? /offloads: tun on, udpGso on/ : /offloads: tun off, udpGso off/);
+        for (const d of [da, db]) t.match(d.log(), offloads ? /offloads: tun on, udpGso on, udpGro on/ : /offloads: tun off, udpGso off, udpGro off/);
       });
 
       t.test('ping across the overlay, both ways', async (t) => {

@@ -9,6 +9,7 @@
 #include "encap.h"
 #include "io.h"
 #include "layout.h"
+#include "gro.h"
 #include "gso.h"
 #include "tun.h"
 #include "tx.h"
@@ -202,7 +203,7 @@ Napi::Value UdpSendBatch(const Napi::CallbackInfo& info) {
                                                            static_cast<int>(addrs.ByteLength() / tulle::kAddrStride)));
 }
 
-// udpRecvBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs, srcAddrs): datagrams received.
+// udpRecvBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs, srcAddrs, gro): descriptors written.
 Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
   auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
@@ -211,11 +212,27 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
   tulle::Slots slots = ArgSlots(info, slab, 4);
   uint32_t timeoutMs = ArgUint(info, 6, "timeoutMs");
   auto srcAddrs = ArgArray<Napi::Uint8Array>(info, 7, "srcAddrs", napi_uint8_array);
+  const bool gro = info.Length() > 8 && info[8].ToBoolean().Value();
   CheckDesc(info, desc, maxCount, "udpRecvBatch");
   if (static_cast<uint64_t>(maxCount) * tulle::kAddrStride > srcAddrs.ByteLength()) ThrowRange(info.Env(), "udpRecvBatch: srcAddrs too small for maxCount");
   return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
-    return tulle::UdpRecvBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount), static_cast<int>(timeoutMs), srcAddrs.Data());
+    return tulle::UdpRecvBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount), static_cast<int>(timeoutMs), srcAddrs.Data(), gro);
   }));
+}
+
+// tunWriteCoalesced(fd, slab, desc, count, status): packets delivered; status[0] = super-packets written.
+Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
+  auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
+  uint32_t count = ArgUint(info, 3, "count");
+  auto status = ArgArray<Napi::Int32Array>(info, 4, "status", napi_int32_array);
+  CheckDesc(info, desc, count, "tunWriteCoalesced");
+  if (status.ElementLength() < 1) ThrowRange(info.Env(), "tunWriteCoalesced: status needs 1 word");
+  int merged = 0;
+  int written = tulle::TunWriteCoalesced(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), &merged);
+  status[0] = merged;
+  return Napi::Number::New(info.Env(), written);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -224,6 +241,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tunOpen", Napi::Function::New(env, TunOpen, "tunOpen"));
   exports.Set("tunReadBatch", Napi::Function::New(env, TunReadBatch, "tunReadBatch"));
   exports.Set("tunWriteBatch", Napi::Function::New(env, TunWriteBatch, "tunWriteBatch"));
+  exports.Set("tunWriteCoalesced", Napi::Function::New(env, TunWriteCoalesced, "tunWriteCoalesced"));
   exports.Set("tunSetOffload", Napi::Function::New(env, TunSetOffload, "tunSetOffload"));
   exports.Set("udpOpen", Napi::Function::New(env, UdpOpen, "udpOpen"));
   exports.Set("udpEnableGro", Napi::Function::New(env, UdpEnableGro, "udpEnableGro"));

@@ -23,12 +23,14 @@ namespace tulle {
 namespace {
 
 constexpr int kMaxBatch = 256;
+constexpr int kMaxGroSegments = 64;  // the kernel's UDP_GRO_CNT_MAX
 
 struct Scratch {
   mmsghdr msgs[kMaxBatch];
   iovec iovs[kMaxBatch];
   sockaddr_storage names[kMaxBatch];
   int index[kMaxBatch];
+  alignas(cmsghdr) uint8_t control[kMaxBatch][CMSG_SPACE(sizeof(int))];
 };
 
 thread_local Scratch scratch;
@@ -261,9 +263,16 @@ int UdpSendBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, 
   return sent;
 }
 
-int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, uint8_t* srcAddrs) {
-  int limit = maxCount < slots.capacity ? maxCount : slots.capacity;
+int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, uint8_t* srcAddrs, bool gro) {
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+  // With GRO one datagram can expand into up to 64 segments: receive no more
+  // datagrams than the descriptors can describe after expansion.
+  int limit = gro ? maxCount / kMaxGroSegments : maxCount;
+  if (limit > slots.capacity) limit = slots.capacity;
   if (limit > kMaxBatch) limit = kMaxBatch;
+  if (limit < 1) return 0;
   for (int i = 0; i < limit; i++) {
     scratch.iovs[i].iov_base = slots.slab + static_cast<size_t>(i) * slots.stride + slots.headroom;
     scratch.iovs[i].iov_len = static_cast<size_t>(slots.stride - slots.headroom);
@@ -273,6 +282,10 @@ int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int ti
     m.msg_hdr.msg_iovlen = 1;
     m.msg_hdr.msg_name = &scratch.names[i];
     m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    if (gro) {
+      m.msg_hdr.msg_control = scratch.control[i];
+      m.msg_hdr.msg_controllen = sizeof scratch.control[i];
+    }
   }
   int r;
   bool waited = false;
@@ -288,19 +301,40 @@ int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int ti
     if (errno == EAGAIN) return 0;
     Fail("recvmmsg");
   }
+  int out = 0;
   for (int i = 0; i < r; i++) {
-    int32_t* d = desc + static_cast<ptrdiff_t>(i) * kDescStride;
-    d[kDescOffset] = static_cast<int32_t>(static_cast<size_t>(i) * slots.stride + slots.headroom);
-    d[kDescLength] = static_cast<int32_t>(scratch.msgs[i].msg_len);
-    d[kDescVerdict] = (scratch.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? kVerdictTruncated : 0;
-    d[kDescSrcPort] = 0;
-    d[kDescOutOffset] = 0;
-    d[kDescOutLength] = 0;
-    d[kDescGsoSize] = 0;
-    d[kDescFlags] = 0;
-    FromSockaddr(scratch.names[i], srcAddrs + static_cast<ptrdiff_t>(i) * kAddrStride);
+    const msghdr& h = scratch.msgs[i].msg_hdr;
+    const int len = static_cast<int>(scratch.msgs[i].msg_len);
+    int segment = 0;
+    if (gro) {
+      for (cmsghdr* c = CMSG_FIRSTHDR(const_cast<msghdr*>(&h)); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int size = 0;
+          std::memcpy(&size, CMSG_DATA(c), c->cmsg_len - CMSG_LEN(0) < sizeof size ? c->cmsg_len - CMSG_LEN(0) : sizeof size);
+          segment = size;
+        }
+      }
+    }
+    if (segment <= 0 || segment >= len) segment = len;
+    const int32_t base = static_cast<int32_t>(static_cast<size_t>(i) * slots.stride + slots.headroom);
+    const int32_t verdict = (h.msg_flags & MSG_TRUNC) ? kVerdictTruncated : 0;
+    for (int at = 0; at < len || (len == 0 && at == 0); at += segment) {
+      if (out >= maxCount) break;
+      int32_t* d = desc + static_cast<ptrdiff_t>(out) * kDescStride;
+      d[kDescOffset] = base + at;
+      d[kDescLength] = len - at < segment ? len - at : segment;
+      d[kDescVerdict] = verdict;
+      d[kDescSrcPort] = 0;
+      d[kDescOutOffset] = 0;
+      d[kDescOutLength] = 0;
+      d[kDescGsoSize] = 0;
+      d[kDescFlags] = 0;
+      FromSockaddr(scratch.names[i], srcAddrs + static_cast<ptrdiff_t>(out) * kAddrStride);
+      out++;
+      if (len == 0) break;
+    }
   }
-  return r;
+  return out;
 }
 
 }  // namespace tulle

@@ -47,7 +47,9 @@ int UdpOpen(int family, const char* address, int port, int bufferBytes);
 // Sends each packet whose verdict is >= 0 (OUT_OFFSET/OUT_LENGTH) to addrs[verdict] with sendmmsg.
 int UdpSendBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, int count, const uint8_t* addrs, int addrCount);
 
-// Receives up to maxCount datagrams with recvmmsg into slots; source addresses go to srcAddrs[i].
-int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, uint8_t* srcAddrs);
+// Receives datagrams with recvmmsg into slots and describes them in at most
+// maxCount descriptors; with `gro` a coalesced datagram is described as one
+// descriptor per segment. Source addresses go to srcAddrs[descriptor].
+int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, uint8_t* srcAddrs, bool gro);
 
 }  // namespace tulle

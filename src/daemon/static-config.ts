@@ -31,7 +31,8 @@ export const StaticConfig = z.object({
   peers: z.array(z.object({ subnet: cidr4, address, port: port.optional(), mac: mac.optional() })).default([]),
   batch: z.number().int().min(1).max(256).default(64),
   /** Each offload is used when the kernel has it, unless turned off here. */
-  offloads: z.object({ tun: z.boolean().default(true), udpGso: z.boolean().default(true) }).default({ tun: true, udpGso: true }),
+  offloads: z.object({ tun: z.boolean().default(true), udpGso: z.boolean().default(true), udpGro: z.boolean().default(true) })
+    .default({ tun: true, udpGso: true, udpGro: true }),
 }).superRefine((c, ctx) => {
   const net = parseCidr4(c.network);
   const inside = (s: string) => {

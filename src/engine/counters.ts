@@ -4,7 +4,7 @@
  * integers exactly up to 2^53.
  */
 export const COUNTERS = [
-  'txPackets', 'txBytes', 'txBatches', 'rxPackets', 'rxBytes', 'rxBatches',
+  'txPackets', 'txBytes', 'txBatches', 'rxPackets', 'rxBytes', 'rxBatches', 'rxMerged',
   'dropNoRoute', 'dropOversize', 'dropMalformed', 'dropUnknownSender', 'dropWrongVni', 'dropNotOurs',
   'sendErrors', 'writeErrors', 'encapErrors',
 ] as const;

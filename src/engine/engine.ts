@@ -44,6 +44,8 @@ export interface Offloads {
   tun: boolean;
   /** UDP_SEGMENT: one send per TUN super-packet. */
   udpGso: boolean;
+  /** UDP_GRO: coalesced receives; TCP segments are merged again for the TUN when `tun` is on. */
+  udpGro: boolean;
 }
 
 const HEADROOM = 128; // room for the largest outer header (and the virtio-net header) before each packet
@@ -65,11 +67,11 @@ export class Engine {
     const native = loadNative();
     const subnet = parseCidr4(options.subnet);
     const family = options.listenAddress.includes(':') ? 6 : 4;
-    const want: Offloads = { tun: true, udpGso: true, ...options.offloads };
+    const want: Offloads = { tun: true, udpGso: true, udpGro: true, ...options.offloads };
     const L = native.layout;
     const tun = native.tunOpen(options.tunName, L.TUN_NONBLOCK | (want.tun ? L.TUN_VNET_HDR : 0));
     let udpFd: number;
-    const offloads: Offloads = { tun: false, udpGso: false };
+    const offloads: Offloads = { tun: false, udpGso: false, udpGro: false };
     try {
       if (want.tun) {
         // TSO needs CSUM; USO is newer (6.2): tunSetOffload falls back when refused.
@@ -78,6 +80,7 @@ export class Engine {
       }
       udpFd = native.udpOpen(family, options.listenAddress, options.listenPort, options.socketBufferBytes ?? 8 << 20);
       offloads.udpGso = want.udpGso && offloads.tun && native.udpProbeGso(udpFd);
+      offloads.udpGro = want.udpGro && native.udpEnableGro(udpFd);
     } catch (error) {
       closeSync(tun.fd);
       throw error;
@@ -89,7 +92,7 @@ export class Engine {
       batch: options.batch ?? 64, headroom: HEADROOM, stride: STRIDE, pollMs: options.pollMs ?? 50,
       mtu: options.mtu, backend: options.backend, vni: options.vni ?? 1,
       subnet: subnet.network, subnetMask: prefixMask(subnet.prefix),
-      vnet: want.tun, udpGso: offloads.udpGso, arenaBytes: ARENA_BYTES,
+      vnet: want.tun, udpGso: offloads.udpGso, udpGro: offloads.udpGro, arenaBytes: ARENA_BYTES,
     };
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     const workers = (['tx', 'rx'] as const).map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));

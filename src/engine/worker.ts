@@ -6,7 +6,7 @@
  *
  * Pipeline per batch:
  *   TX: 1 tunReadBatch → 2 refresh routes → 3 decideTx → 4 txBatch (encapsulate, split GSO, send) → 5 count
- *   RX: 1 udpRecvBatch → 2 refresh routes → 3 decideRx → 4 tunWriteBatch → 5 count
+ *   RX: 1 udpRecvBatch (GRO segments expanded) → 2 refresh routes → 3 decideRx → 4 tunWriteCoalesced → 5 count
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadNative } from '../native/load.js';
@@ -35,6 +35,7 @@ export interface WorkerConfig {
   /** The TUN has a virtio-net header (offloads on). */
   vnet: boolean;
   udpGso: boolean;
+  udpGro: boolean;
   arenaBytes: number;
 }
 
@@ -45,8 +46,10 @@ const counters = new Float64Array(config.counters);
 const snapshot = new RouteSnapshot(config.routes);
 const routes = new RouteReader(snapshot);
 const slab = new Uint8Array(config.batch * config.stride);
-const desc = new Int32Array(config.batch * wire.DESC_STRIDE);
-const srcAddrs = new Uint8Array(config.batch * ADDR_STRIDE);
+// With UDP GRO a received datagram holds up to 64 packets, each with a descriptor of its own.
+const descriptors = config.role === 'rx' && config.udpGro ? config.batch * 64 : config.batch;
+const desc = new Int32Array(descriptors * wire.DESC_STRIDE);
+const srcAddrs = new Uint8Array(descriptors * ADDR_STRIDE);
 const arena = config.role === 'tx' ? new Uint8Array(config.arenaBytes) : new Uint8Array(0);
 const status = new Int32Array(2);
 const { DESC_STRIDE, DESC_VERDICT, DESC_LENGTH, DESC_OUT_LENGTH } = wire;
@@ -98,11 +101,16 @@ function txLoop(): void {
 function rxLoop(): void {
   const policy = { backend: config.backend, vni: config.vni, subnet: config.subnet, subnetMask: config.subnetMask };
   while (Atomics.load(control, 0) === 0) {
-    const n = native.udpRecvBatch(config.udpFd, slab, desc, config.batch, config.headroom, config.stride, config.pollMs, srcAddrs);
+    const n = native.udpRecvBatch(config.udpFd, slab, desc, descriptors, config.headroom, config.stride, config.pollMs, srcAddrs, config.udpGro);
     if (n === 0) continue;
     routes.refresh();
     decideRx(slab, desc, n, srcAddrs, routes, policy, counters);
-    native.tunWriteBatch(config.tunFd, slab, desc, n, config.vnet);
+    if (config.vnet) {
+      native.tunWriteCoalesced(config.tunFd, slab, desc, n, status);
+      counters[C.rxMerged] += status[0];
+    } else {
+      native.tunWriteBatch(config.tunFd, slab, desc, n, false);
+    }
     countRx(n);
   }
 }

@@ -91,9 +91,17 @@ export interface NativeAddon {
    */
   udpSendBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number, addrs: Uint8Array): number;
   /**
-   * Receives up to `maxCount` datagrams (recvmmsg) into slots as tunReadBatch does; each sender's
-   * address goes to entry i of `srcAddrs`. Truncated datagrams get VERDICT_TRUNCATED. Returns the count.
+   * Receives datagrams (recvmmsg) into slots as tunReadBatch does and describes them in at most
+   * `maxCount` descriptors; with `gro` (UDP_GRO on the socket) a coalesced datagram becomes one
+   * descriptor per segment. The sender of descriptor i goes to entry i of `srcAddrs`. Truncated
+   * datagrams get VERDICT_TRUNCATED. Returns the number of descriptors written.
    */
-  udpRecvBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number, srcAddrs: Uint8Array): number;
+  udpRecvBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number, srcAddrs: Uint8Array, gro?: boolean): number;
+  /**
+   * Writes every packet with VERDICT >= 0 to a TUN that has a virtio-net header, merging runs of
+   * segments of one TCP flow (checksums verified first) into GSO super-packets. status[0] = super-packets
+   * written. Returns the packets delivered; failures get VERDICT_WRITE_FAILED.
+   */
+  tunWriteCoalesced(fd: number, slab: Uint8Array, desc: Int32Array, count: number, status: Int32Array): number;
   readonly layout: NativeLayout;
 }

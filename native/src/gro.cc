@@ -1,0 +1,198 @@
+#include "gro.h"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "checksum.h"
+#include "gso.h"
+#include "io.h"
+#include "layout.h"
+
+namespace tulle {
+
+namespace {
+
+constexpr int kMaxSegments = 64;
+constexpr int kTcp = 6;
+constexpr uint8_t kAck = 0x10, kPsh = 0x08;
+
+inline uint32_t Get16(const uint8_t* p) { return (static_cast<uint32_t>(p[0]) << 8) | p[1]; }
+inline uint32_t Get32(const uint8_t* p) {
+  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) | (static_cast<uint32_t>(p[2]) << 8) | p[3];
+}
+inline void Put16(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+
+struct Segment {
+  uint8_t* pkt;
+  int len;
+  int ipLen;
+  int tcpLen;
+  int payload;
+  uint32_t seq;
+  int desc;
+};
+
+uint32_t PseudoSum(const uint8_t* ip, uint32_t l4Len) {
+  if ((ip[0] >> 4) == 6) return Sum16(ip + 8, 32, kTcp + (l4Len >> 16) + (l4Len & 0xffff));
+  return Sum16(ip + 12, 8, kTcp + l4Len);
+}
+
+// A TCP segment that may take part in coalescing: plain IPv4 (no options, not
+// a fragment) or IPv6 without extension headers, only ACK (and PSH), some
+// payload, and a checksum that verifies.
+bool Parse(uint8_t* pkt, int len, Segment* s) {
+  if (len < 1) return false;
+  const int version = pkt[0] >> 4;
+  int ipLen;
+  if (version == 4) {
+    if (len < 40 || pkt[0] != 0x45 || pkt[9] != kTcp) return false;
+    if ((Get16(pkt + 6) & 0x3fff) != 0) return false;  // MF or a fragment offset
+    if (static_cast<int>(Get16(pkt + 2)) != len) return false;
+    ipLen = 20;
+  } else if (version == 6) {
+    if (len < 60 || pkt[6] != kTcp || static_cast<int>(Get16(pkt + 4)) + 40 != len) return false;
+    ipLen = 40;
+  } else {
+    return false;
+  }
+  const uint8_t* tcp = pkt + ipLen;
+  const int tcpLen = (tcp[12] >> 4) * 4;
+  if (tcpLen < 20 || ipLen + tcpLen >= len) return false;
+  if ((tcp[13] & ~(kAck | kPsh)) != 0 || !(tcp[13] & kAck)) return false;
+  const uint32_t l4Len = static_cast<uint32_t>(len - ipLen);
+  if (Sum16(tcp, l4Len, PseudoSum(pkt, l4Len)) != 0xffff) return false;
+  s->pkt = pkt;
+  s->len = len;
+  s->ipLen = ipLen;
+  s->tcpLen = tcpLen;
+  s->payload = len - ipLen - tcpLen;
+  s->seq = Get32(tcp + 4);
+  return true;
+}
+
+// Whether `next` continues the run that `first` opened and `prev` ends.
+bool Follows(const Segment& first, const Segment& prev, const Segment& next, int total, int segments) {
+  if (segments >= kMaxSegments || prev.payload != first.payload || next.payload > first.payload) return false;
+  if (prev.pkt[prev.ipLen + 13] & kPsh) return false;  // PSH ends a run
+  if (next.ipLen != first.ipLen || next.tcpLen != first.tcpLen) return false;
+  if (next.seq != prev.seq + static_cast<uint32_t>(prev.payload)) return false;
+  const int limit = first.ipLen == 20 ? 0xffff : 0xffff + 40;
+  if (total + next.payload > limit) return false;
+  const uint8_t* a = first.pkt;
+  const uint8_t* b = next.pkt;
+  if (first.ipLen == 20) {
+    // TOS, DF, TTL, protocol, addresses.
+    if (a[1] != b[1] || (a[6] & 0x40) != (b[6] & 0x40) || a[8] != b[8] || std::memcmp(a + 12, b + 12, 8) != 0) return false;
+  } else {
+    // Version, traffic class, flow label; hop limit; addresses.
+    if (std::memcmp(a, b, 4) != 0 || a[7] != b[7] || std::memcmp(a + 8, b + 8, 32) != 0) return false;
+  }
+  const uint8_t* ta = a + first.ipLen;
+  const uint8_t* tb = b + next.ipLen;
+  // Ports, ack number, and data offset / flags (but PSH) / window / urgent pointer / options.
+  if (std::memcmp(ta, tb, 4) != 0 || std::memcmp(ta + 8, tb + 8, 4) != 0) return false;
+  if (ta[12] != tb[12] || (ta[13] & ~kPsh) != (tb[13] & ~kPsh)) return false;
+  if (std::memcmp(ta + 14, tb + 14, 2) != 0 || std::memcmp(ta + 18, tb + 18, first.tcpLen - 18) != 0) return false;
+  return true;
+}
+
+thread_local Segment run[kMaxSegments];
+thread_local iovec iovs[kMaxSegments + 1];
+
+bool WriteAll(int fd, iovec* iov, int n) {
+  ssize_t r;
+  do r = writev(fd, iov, n);
+  while (r < 0 && errno == EINTR);
+  return r >= 0;
+}
+
+// Writes the run as one super-packet (or, for one segment, as itself).
+int FlushRun(int fd, int32_t* desc, int n, int* merged) {
+  if (n == 0) return 0;
+  Segment& first = run[0];
+  VnetHdr vnet;
+  std::memset(&vnet, 0, sizeof vnet);
+  int total = first.len;
+  for (int k = 1; k < n; k++) total += run[k].payload;
+  if (n > 1) {
+    uint8_t* ip = first.pkt;
+    uint8_t* tcp = ip + first.ipLen;
+    if (first.ipLen == 20) {
+      Put16(ip + 2, static_cast<uint32_t>(total));
+      Put16(ip + 10, 0);
+      Put16(ip + 10, Checksum(ip, 20, 0));
+    } else {
+      Put16(ip + 4, static_cast<uint32_t>(total - 40));
+    }
+    tcp[13] |= run[n - 1].pkt[run[n - 1].ipLen + 13] & kPsh;
+    // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; the kernel finishes it if it must.
+    Put16(tcp + 16, PseudoSum(ip, static_cast<uint32_t>(total - first.ipLen)));
+    vnet.flags = kVnetNeedsCsum;
+    vnet.gsoType = first.ipLen == 20 ? kGsoTcpV4 : kGsoTcpV6;
+    vnet.hdrLen = static_cast<uint16_t>(first.ipLen + first.tcpLen);
+    vnet.gsoSize = static_cast<uint16_t>(first.payload);
+    vnet.csumStart = static_cast<uint16_t>(first.ipLen);
+    vnet.csumOffset = 16;
+    (*merged)++;
+  }
+  iovs[0].iov_base = &vnet;
+  iovs[0].iov_len = kVnetHdrLen;
+  iovs[1].iov_base = first.pkt;
+  iovs[1].iov_len = static_cast<size_t>(first.len);
+  for (int k = 1; k < n; k++) {
+    iovs[k + 1].iov_base = run[k].pkt + run[k].ipLen + run[k].tcpLen;
+    iovs[k + 1].iov_len = static_cast<size_t>(run[k].payload);
+  }
+  if (WriteAll(fd, iovs, n + 1)) return n;
+  for (int k = 0; k < n; k++) desc[static_cast<ptrdiff_t>(run[k].desc) * kDescStride + kDescVerdict] = kVerdictWriteFailed;
+  return 0;
+}
+
+}  // namespace
+
+int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, int* merged) {
+  int written = 0;
+  int n = 0;
+  int total = 0;
+  *merged = 0;
+  for (int i = 0; i < count; i++) {
+    int32_t* d = desc + static_cast<ptrdiff_t>(i) * kDescStride;
+    if (d[kDescVerdict] < 0) continue;
+    const int64_t off = d[kDescOffset], len = d[kDescLength];
+    if (off < kVnetHdrLen || len <= 0 || off + len > static_cast<int64_t>(slabLength)) {
+      d[kDescVerdict] = kVerdictWriteFailed;
+      continue;
+    }
+    Segment s;
+    if (Parse(slab + off, static_cast<int>(len), &s)) {
+      s.desc = i;
+      if (n > 0 && Follows(run[0], run[n - 1], s, total, n)) {
+        run[n++] = s;
+        total += s.payload;
+        continue;
+      }
+      written += FlushRun(fd, desc, n, merged);
+      run[0] = s;
+      n = 1;
+      total = s.len;
+      continue;
+    }
+    // Not coalescable: flush what is pending (order matters within a flow), then write it alone.
+    written += FlushRun(fd, desc, n, merged);
+    n = 0;
+    std::memset(slab + off - kVnetHdrLen, 0, kVnetHdrLen);
+    iovec one{slab + off - kVnetHdrLen, static_cast<size_t>(len + kVnetHdrLen)};
+    if (WriteAll(fd, &one, 1)) written++;
+    else d[kDescVerdict] = kVerdictWriteFailed;
+  }
+  written += FlushRun(fd, desc, n, merged);
+  return written;
+}
+
+}  // namespace tulle

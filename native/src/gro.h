@@ -1,0 +1,18 @@
+// Receive-side TCP coalescing: consecutive segments of one TCP flow in a
+// batch become one super-packet written to the TUN with a virtio-net GSO
+// header (the kernel segments or delivers it whole), like the kernel's own
+// GRO. Segments are checked before they are merged: a merged packet carries a
+// partial checksum the kernel will not verify again.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tulle {
+
+// Writes every packet with VERDICT >= 0 to a TUN that has a virtio-net header,
+// coalescing runs of TCP segments. Returns the number of packets (not writes)
+// delivered; failures get VERDICT_WRITE_FAILED. `merged` receives how many
+// super-packets were written.
+int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, int* merged);
+
+}  // namespace tulle
