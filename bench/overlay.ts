@@ -23,7 +23,8 @@
  * rsvg-convert is installed); progress goes to stderr, the Markdown table to stdout.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -256,6 +257,34 @@ function txDropped(lab: Lab, ns: string, dev: string): number | null {
   }
 }
 
+/**
+ * What code a tulle row ran: a hash of the compiled JavaScript under dist/src and of the native
+ * addon, so a rebuild in the middle of a run (rows measuring different code) shows up.
+ */
+function buildFingerprint(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []);
+  const files = [...walk(join(root, 'dist', 'src')).sort(), join(root, 'native', 'build', 'Release', 'tulle.node')];
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    hash.update(file.slice(root.length)).update(readFileSync(file));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** Newest modification time (ms) of the files under `dir` whose names end with one of `exts`. */
+function newest(dir: string, exts: string[]): number {
+  if (!existsSync(dir)) return 0;
+  let max = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) max = Math.max(max, newest(path, exts));
+    else if (exts.some((x) => e.name.endsWith(x))) max = Math.max(max, statSync(path).mtimeMs);
+  }
+  return max;
+}
+
 // ---------------------------------------------------------------- one row
 
 /**
@@ -294,6 +323,10 @@ interface Sample {
   udp_drops?: { sender_dev: string; sender_dev_tx_dropped: number | null; receiver_udp_rcvbuf_errors: number | null; receiver_udp_in_errors: number | null };
   tulle_counters?: Record<string, Record<string, number>>;
   gro: Record<string, string>;
+  /** buildFingerprint() when the row started. */
+  build: string;
+  /** The daemons' start-up lines (backend, offloads …), tulle rows. */
+  daemon_log?: string[];
   /** /proc/loadavg (1 min) when the row started. */
   loadavg_1m: number;
   warnings: string[];
@@ -327,7 +360,7 @@ function setGro(lab: Lab, hosts: Host[]): Record<string, string> {
 
 async function measureRow(spec: RowSpec, rep: number, runTag: string, index: number): Promise<Sample> {
   const sample: Sample = {
-    system: spec.system, rep, tcp1_gbps: null, tcp4_gbps: null, udp_kpps: null, udp_loss_pct: null, rtt_ms: null, cpu_pct: null, gro: {},
+    system: spec.system, rep, tcp1_gbps: null, tcp4_gbps: null, udp_kpps: null, udp_loss_pct: null, rtt_ms: null, cpu_pct: null, gro: {}, build: buildFingerprint(),
     loadavg_1m: os.loadavg()[0], warnings: [], errors: [],
   };
   const foreign = leftoverNamespaces();
@@ -432,6 +465,7 @@ async function measureRow(spec: RowSpec, rep: number, runTag: string, index: num
     });
 
     if (daemons.length > 0) {
+      sample.daemon_log = daemons.map((d) => d.log().split('\n').find((l) => l.startsWith('tulle:'))?.trim() ?? '');
       await sleep(600); // the daemons write their counters twice a second
       sample.tulle_counters = {};
       for (const d of daemons) {
@@ -625,6 +659,13 @@ async function main(): Promise<number> {
   say(`rows: ${rows.map((r) => r.system).join(', ')}; ${reps} rep(s) round-robin; ${duration} s per iperf3 test; out: ${outDir}`);
   if (!ethtool) say('ethtool is not installed: veth GRO stays at its default (reported as unknown)');
 
+  const startBuild = buildFingerprint();
+  const srcNewest = Math.max(newest(join(root, 'src'), ['.ts']), newest(join(root, 'native', 'src'), ['.cc', '.h']));
+  const distNewest = Math.max(newest(join(root, 'dist', 'src'), ['.js']), newest(join(root, 'native', 'build', 'Release'), ['.node']));
+  const staleNote = srcNewest > distNewest
+    ? `src/ or native/src/ is newer than the build (${new Date(srcNewest).toISOString()} > ${new Date(distNewest).toISOString()}): the run measures the last build, not the current sources`
+    : undefined;
+  say(`build ${startBuild}${staleNote ? `; WARNING ${staleNote}` : ''}`);
   const samples: Sample[] = [];
   let index = 0;
   for (let rep = 1; rep <= reps; rep++) {
@@ -636,12 +677,16 @@ async function main(): Promise<number> {
   const groSummary = groStates.size === 1 ? [...groStates][0] : groStates.size === 0 ? 'unknown' : `mixed (${[...groStates].join(', ')})`;
   const errors = samples.flatMap((s) => s.errors.map((e) => `${s.system} rep ${s.rep}: ${e}`));
   const warnings = samples.flatMap((s) => s.warnings.map((e) => `${s.system} rep ${s.rep}: ${e}`));
+  const builds = [...new Set([startBuild, ...samples.map((s) => s.build), buildFingerprint()])];
+  if (builds.length > 1) warnings.push(`dist/ or the native addon changed during the run (builds ${builds.join(' → ')}): rows may have measured different code; see samples[].build`);
+  if (staleNote) warnings.push(staleNote);
   const command = [process.execPath === process.argv[0] ? 'node' : process.argv[0], ...process.argv.slice(1).map((a) => a.startsWith(root + '/') ? a.slice(root.length + 1) : a)].join(' ');
   const json = {
     rows: result,
     units: { tcp1_gbps: 'Gb/s, receiver', tcp4_gbps: 'Gb/s, receiver, 4 streams', udp_kpps: `thousand ${UDP_PAYLOAD}-byte datagrams/s received`, udp_loss_pct: '%', rtt_ms: `ms, average of ${PINGS} pings ${PING_INTERVAL} s apart`, cpu_pct: 'utime+stime of both tulle daemons during TCP ×1, % of one core; null for kernel rows' },
     settings: { duration_s: duration, reps, rows: rows.map((r) => r.system), udp_payload: UDP_PAYLOAD, vxlan_mtu: VXLAN_MTU, tulle_mtu: TULLE_MTU, topology: '2 hosts on a Linux bridge (switchedHosts), underlay 192.0.2.0/24' },
     gro: groSummary,
+    build: builds.length === 1 ? builds[0] : builds,
     machine,
     date: new Date().toISOString(),
     command,
