@@ -3,7 +3,7 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/netns.js';
-import { freshStats, startDaemon, switchedHosts } from '../src/lab/topology.js';
+import { container, freshStats, startDaemon, switchedHosts } from '../src/lab/topology.js';
 
 const MTU = 1472;
 const loader = import.meta.resolve('@tapjs/typescript/import');
@@ -15,6 +15,8 @@ if (process.getuid?.() !== 0) {
   const lab = new Lab();
   t.teardown(() => lab.dispose());
   const [a, b, c] = switchedHosts(lab, ['a', 'b', 'c']);
+  // A container behind host a, on a bridge inside a's subnet: its traffic is forwarded through the overlay.
+  const ctr = container(lab, a, 'ctr', '198.18.1.2', '198.18.1.1');
   const config = (own: typeof a, subnet: string, peer: typeof a, peerSubnet: string, offloads: boolean) => ({
     network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'udp' },
     tun: { name: 'tulle0', mtu: MTU }, peers: [{ subnet: peerSubnet, address: peer.underlay }],
@@ -49,6 +51,18 @@ if (process.getuid?.() !== 0) {
         t.match(ab, / 0% packet loss/, 'a → b');
         const ba = lab.exec(b.ns, ['ping', '-c', '5', '-i', '0.2', '-W', '2', '198.18.1.0'], { allowFailure: true });
         t.match(ba, / 0% packet loss/, 'b → a');
+      });
+
+      t.test('a container behind a host reaches the other host through the overlay', async (t) => {
+        t.match(lab.exec(ctr, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '198.18.2.0'], { allowFailure: true }), / 0% packet loss/);
+      });
+
+      t.test('path MTU discovery works through the overlay: an oversize DF packet gets ICMP fragmentation-needed back', async (t) => {
+        // The container's link has MTU 1500; the overlay's is 1472. Host a must answer like a router.
+        const out = lab.exec(ctr, ['sh', '-c', `ping -c 2 -i 0.3 -M do -s ${1500 - 28} -W 1 198.18.2.0 2>&1`], { allowFailure: true });
+        t.match(out, new RegExp(`[Ff]rag needed and DF set \\(mtu = ${MTU}\\)|mtu=${MTU}`), 'told the overlay MTU');
+        const retry = lab.exec(ctr, ['sh', '-c', `ping -c 1 -M do -s ${MTU - 28} -W 2 198.18.2.0 2>&1`], { allowFailure: true });
+        t.match(retry, / 0% packet loss/, 'and a packet of that size goes through');
       });
 
       t.test('UDP datagrams from 1 byte to the overlay MTU arrive intact', async (t) => {

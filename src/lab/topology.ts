@@ -35,6 +35,29 @@ export function switchedHosts(lab: Lab, names: string[]): Host[] {
   });
 }
 
+/**
+ * A "container" behind `host`: a namespace on a bridge in the host, with
+ * `address` (inside the host's subnet) and a default route via `gateway`,
+ * which the host's bridge holds. The host forwards between the bridge and the overlay.
+ */
+export function container(lab: Lab, host: Host, name: string, address: string, gateway: string, prefix = 24): string {
+  const ns = lab.namespace(name);
+  const bridge = 'cbr0';
+  if (!lab.ip(host.ns, '-o', 'link', 'show').includes(`${bridge}:`)) {
+    lab.ip(host.ns, 'link', 'add', bridge, 'type', 'bridge');
+    lab.ip(host.ns, 'addr', 'add', `${gateway}/${prefix}`, 'dev', bridge);
+    lab.ip(host.ns, 'link', 'set', bridge, 'up');
+    lab.exec(host.ns, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+  }
+  const port = `v-${name}`.slice(0, 15);
+  lab.veth(host.ns, port, ns, 'eth0');
+  lab.ip(host.ns, 'link', 'set', port, 'master', bridge, 'up');
+  lab.ip(ns, 'addr', 'add', `${address}/${prefix}`, 'dev', 'eth0');
+  lab.ip(ns, 'link', 'set', 'eth0', 'up');
+  lab.ip(ns, 'route', 'add', 'default', 'via', gateway);
+  return ns;
+}
+
 export interface Daemon {
   process: ChildProcess;
   ns: string;
