@@ -506,6 +506,9 @@ interface Row {
   udp_loss_pct: number | null;
   samples: number;
   spread: Partial<Record<Metric, [number, number]>>;
+  /** tulle rows: batch size, and the offloads the daemons reported in force. */
+  batch?: number;
+  offloads?: string;
   ratios?: { vs_kernel_vxlan: Partial<Record<Metric, number | null>>; vs_underlay: Partial<Record<Metric, number | null>> };
 }
 
@@ -516,6 +519,11 @@ function aggregate(samples: Sample[]): Row[] {
       system: spec.system, tcp1_gbps: null, tcp4_gbps: null, udp_kpps: null, rtt_ms: null, cpu_pct: null, udp_loss_pct: null,
       samples: mine.length, spread: {},
     };
+    if (spec.kind === 'tulle') {
+      row.batch = spec.batch;
+      const seen = [...new Set(mine.flatMap((s) => s.daemon_log ?? []).map((l) => /offloads: (.*)$/.exec(l)?.[1] ?? 'not reported'))];
+      row.offloads = seen.length === 0 ? 'unknown' : seen.join(' | ');
+    }
     for (const metric of METRICS) {
       const values = mine.map((s) => s[metric]).filter((v): v is number => v !== null);
       if (values.length === 0) continue;
@@ -573,6 +581,7 @@ function markdown(result: Row[], groSummary: string): string {
   }
   lines.push('');
   lines.push(`${spreadNote}; iperf3 ${duration} s per test; veth GRO ${groSummary}; CPU = utime+stime of both tulle daemons during TCP ×1, % of one core.`);
+  for (const r of result.filter((x) => x.offloads !== undefined)) lines.push('', `${r.system}: batch ${r.batch}, offloads ${r.offloads}.`);
   return lines.join('\n');
 }
 
