@@ -7,8 +7,9 @@
  * down before the next row starts):
  *   underlay             the hosts' underlay addresses (192.0.2.1 → 192.0.2.2)
  *   kernel-vxlan         a kernel vxlan device per host (VNI 1, port 4789, MTU 1450)
- *   tulle-udp            tulle daemons, udp backend, MTU 1472, batch 64
- *   tulle-udp (batch 1)  the same with batch 1: the "ladder" step batching buys
+ *   tulle-udp            tulle daemons, udp backend, MTU 1472, batch 64, every offload
+ *   ladder-1..3          the same with no offloads at batch 1, then batching, then
+ *                        TUN offloads: what each step buys (tulle-udp adds UDP GSO/GRO)
  *
  * Per row: ping RTT (20 pings, 0.05 s apart, average), iperf3 TCP 1 stream and
  * 4 streams, iperf3 UDP unpaced at 1400-byte payload (receiver's packets/s and
@@ -42,13 +43,19 @@ interface RowSpec {
   system: string;
   kind: 'underlay' | 'kernel-vxlan' | 'tulle';
   batch?: number;
+  offloads?: { tun: boolean; udpGso: boolean; udpGro: boolean };
 }
 
+const ALL = { tun: true, udpGso: true, udpGro: true };
+const NONE = { tun: false, udpGso: false, udpGro: false };
+// The main row, then the ladder: what each step buys, from one packet per call upwards.
 const ROWS: RowSpec[] = [
   { id: 'underlay', system: 'underlay', kind: 'underlay' },
   { id: 'kernel-vxlan', system: 'kernel-vxlan', kind: 'kernel-vxlan' },
-  { id: 'tulle-udp', system: 'tulle-udp', kind: 'tulle', batch: 64 },
-  { id: 'tulle-udp-batch1', system: 'tulle-udp (batch 1)', kind: 'tulle', batch: 1 },
+  { id: 'tulle-udp', system: 'tulle-udp', kind: 'tulle', batch: 64, offloads: ALL },
+  { id: 'ladder-1', system: 'tulle-udp: no offloads, batch 1', kind: 'tulle', batch: 1, offloads: NONE },
+  { id: 'ladder-2', system: 'tulle-udp: + batching (64)', kind: 'tulle', batch: 64, offloads: NONE },
+  { id: 'ladder-3', system: 'tulle-udp: + TUN offloads', kind: 'tulle', batch: 64, offloads: { tun: true, udpGso: false, udpGro: false } },
 ];
 
 const UDP_PAYLOAD = 1400;
@@ -395,7 +402,7 @@ async function measureRow(spec: RowSpec, rep: number, runTag: string, index: num
     } else {
       const config = (own: Host, subnet: string, peer: Host, peerSubnet: string) => ({
         network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'udp' },
-        tun: { name: 'tulle0', mtu: TULLE_MTU }, peers: [{ subnet: peerSubnet, address: peer.underlay }], batch: spec.batch ?? 64,
+        tun: { name: 'tulle0', mtu: TULLE_MTU }, peers: [{ subnet: peerSubnet, address: peer.underlay }], batch: spec.batch ?? 64, offloads: spec.offloads ?? ALL,
       });
       daemons.push(trackDaemon(await startDaemon(lab, a.ns, config(a, '198.18.1.0/24', b, '198.18.2.0/24'))));
       daemons.push(trackDaemon(await startDaemon(lab, b.ns, config(b, '198.18.2.0/24', a, '198.18.1.0/24'))));
@@ -608,7 +615,7 @@ function svgChart(result: Row[], subtitle: string): string {
   const step = niceStep(max);
   const axisMax = Math.ceil(max / step) * step;
   const x = (v: number) => left + (v / axisMax) * plotW;
-  const color = (system: string) => system === 'underlay' ? '#7a8593' : system === 'kernel-vxlan' ? '#2f6fdb' : system.includes('batch 1') ? '#f2a65a' : '#e0631b';
+  const color = (system: string) => system === 'underlay' ? '#7a8593' : system === 'kernel-vxlan' ? '#2f6fdb' : system.includes(':') ? '#f2a65a' : '#e0631b';
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">`);
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);

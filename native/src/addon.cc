@@ -220,7 +220,7 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
   }));
 }
 
-// tunWriteCoalesced(fd, slab, desc, count, status): packets delivered; status[0] = super-packets written.
+// tunWriteCoalesced(fd, slab, desc, count, status, verify = true): packets delivered; status[0] = super-packets written.
 Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
   auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
@@ -229,8 +229,9 @@ Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
   auto status = ArgArray<Napi::Int32Array>(info, 4, "status", napi_int32_array);
   CheckDesc(info, desc, count, "tunWriteCoalesced");
   if (status.ElementLength() < 1) ThrowRange(info.Env(), "tunWriteCoalesced: status needs 1 word");
+  const bool verify = info.Length() <= 5 || info[5].ToBoolean().Value();
   int merged = 0;
-  int written = tulle::TunWriteCoalesced(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), &merged);
+  int written = tulle::TunWriteCoalesced(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), verify, &merged);
   status[0] = merged;
   return Napi::Number::New(info.Env(), written);
 }

@@ -63,4 +63,28 @@ uint32_t Sum16(const uint8_t* p, size_t n, uint32_t seed) {
   return Fold(static_cast<uint64_t>(folded) + seed);
 }
 
+uint32_t CopyAndSum16(uint8_t* dst, const uint8_t* src, size_t n) {
+  uint64_t a = 0, b = 0;
+  while (n >= 16) {
+    uint64_t w[2];
+    std::memcpy(w, src, 16);
+    std::memcpy(dst, w, 16);
+    a = AddCarry(a, w[0]);
+    b = AddCarry(b, w[1]);
+    src += 16;
+    dst += 16;
+    n -= 16;
+  }
+  a = AddCarry(a, b);
+  // The tail is short: copy it, then sum it with the byte-exact routine.
+  std::memcpy(dst, src, n);
+  uint32_t tail = Sum16(src, n, 0);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint32_t bulk = Swap16(Fold((a & 0xffffffffu) + (a >> 32)));
+#else
+  uint32_t bulk = Fold((a & 0xffffffffu) + (a >> 32));
+#endif
+  return Fold(static_cast<uint64_t>(bulk) + tail);
+}
+
 }  // namespace tulle

@@ -8,6 +8,10 @@ namespace tulle {
 // complemented, plus `seed` (a partial sum in the same form).
 uint32_t Sum16(const uint8_t* data, size_t length, uint32_t seed);
 
+// Copies n bytes from src to dst and returns the folded sum of what was
+// copied (as Sum16 with seed 0): one pass over the data instead of two.
+uint32_t CopyAndSum16(uint8_t* dst, const uint8_t* src, size_t n);
+
 // The value written into a checksum field.
 inline uint16_t Checksum(const uint8_t* data, size_t length, uint32_t seed) {
   return static_cast<uint16_t>(~Sum16(data, length, seed));

@@ -45,8 +45,8 @@ uint32_t PseudoSum(const uint8_t* ip, uint32_t l4Len) {
 
 // A TCP segment that may take part in coalescing: plain IPv4 (no options, not
 // a fragment) or IPv6 without extension headers, only ACK (and PSH), some
-// payload, and a checksum that verifies.
-bool Parse(uint8_t* pkt, int len, Segment* s) {
+// payload, and (when asked) a checksum that verifies.
+bool Parse(uint8_t* pkt, int len, bool verify, Segment* s) {
   if (len < 1) return false;
   const int version = pkt[0] >> 4;
   int ipLen;
@@ -66,7 +66,7 @@ bool Parse(uint8_t* pkt, int len, Segment* s) {
   if (tcpLen < 20 || ipLen + tcpLen >= len) return false;
   if ((tcp[13] & ~(kAck | kPsh)) != 0 || !(tcp[13] & kAck)) return false;
   const uint32_t l4Len = static_cast<uint32_t>(len - ipLen);
-  if (Sum16(tcp, l4Len, PseudoSum(pkt, l4Len)) != 0xffff) return false;
+  if (verify && Sum16(tcp, l4Len, PseudoSum(pkt, l4Len)) != 0xffff) return false;
   s->pkt = pkt;
   s->len = len;
   s->ipLen = ipLen;
@@ -156,7 +156,7 @@ int FlushRun(int fd, int32_t* desc, int n, int* merged) {
 
 }  // namespace
 
-int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, int* merged) {
+int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool verify, int* merged) {
   int written = 0;
   int n = 0;
   int total = 0;
@@ -170,7 +170,7 @@ int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, i
       continue;
     }
     Segment s;
-    if (Parse(slab + off, static_cast<int>(len), &s)) {
+    if (Parse(slab + off, static_cast<int>(len), verify, &s)) {
       s.desc = i;
       if (n > 0 && Follows(run[0], run[n - 1], s, total, n)) {
         run[n++] = s;

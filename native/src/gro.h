@@ -12,7 +12,9 @@ namespace tulle {
 // Writes every packet with VERDICT >= 0 to a TUN that has a virtio-net header,
 // coalescing runs of TCP segments. Returns the number of packets (not writes)
 // delivered; failures get VERDICT_WRITE_FAILED. `merged` receives how many
-// super-packets were written.
-int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, int* merged);
+// super-packets were written. `verify`: check each segment's TCP checksum
+// before merging it; callers may skip it when the outer UDP checksum, which
+// the kernel verified, covers the segment.
+int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool verify, int* merged);
 
 }  // namespace tulle

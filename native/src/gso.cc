@@ -95,7 +95,9 @@ int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, ui
   const int segLen = info.hdrLen + chunk;
   const bool last = payloadStart + chunk >= len;
   std::memcpy(out, pkt, info.hdrLen);
-  std::memcpy(out + info.hdrLen, pkt + payloadStart, chunk);
+  // The payload starts at an even offset of the L4 header (IP and TCP/UDP headers are
+  // multiples of 4), so its sum adds straight into the L4 checksum.
+  const uint32_t payloadSum = CopyAndSum16(out + info.hdrLen, pkt + payloadStart, static_cast<size_t>(chunk));
   const bool v4 = (out[0] >> 4) == 4;
   const int l4 = info.l4Offset;
   if (v4) {
@@ -111,7 +113,7 @@ int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, ui
   if (info.gsoType == kGsoUdpL4) {
     Put16(h + 4, l4Len);
     Put16(h + 6, 0);
-    uint16_t sum = Checksum(h, l4Len, PseudoSum(out, kUdp, l4Len));
+    uint16_t sum = Checksum(h, 8, Fold(static_cast<uint64_t>(PseudoSum(out, kUdp, l4Len)) + payloadSum));
     Put16(h + 6, sum == 0 ? 0xffff : sum);
   } else {
     Put32(h + 4, Get32(pkt + l4 + 4) + static_cast<uint32_t>(index) * static_cast<uint32_t>(info.gsoSize));
@@ -120,7 +122,8 @@ int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, ui
     if (index > 0) flags &= static_cast<uint8_t>(~0x80);       // CWR only on the first
     h[13] = flags;
     Put16(h + 16, 0);
-    Put16(h + 16, Checksum(h, l4Len, PseudoSum(out, kTcp, l4Len)));
+    const int tcpLen = info.hdrLen - l4;
+    Put16(h + 16, Checksum(h, static_cast<size_t>(tcpLen), Fold(static_cast<uint64_t>(PseudoSum(out, kTcp, l4Len)) + payloadSum)));
   }
   return segLen;
 }

@@ -51,6 +51,7 @@ export class Lab {
   readonly prefix: string;
   private readonly namespaces: string[] = [];
   private readonly children = new Set<ChildProcess>();
+  private readonly cleanups: (() => void)[] = [];
 
   constructor(tag = randomBytes(3).toString('hex')) {
     this.prefix = `${LAB_PREFIX}${tag}-`;
@@ -90,6 +91,11 @@ export class Lab {
     run(['ip', 'link', 'add', aIf, 'netns', a, 'type', 'veth', 'peer', bIf, 'netns', b]);
   }
 
+  /** Runs `fn` (synchronously) when the lab is disposed, after its processes have ended. */
+  onDispose(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
+
   /** Ends the lab's processes and removes its namespaces. Safe to call twice. */
   dispose(): void {
     for (const child of this.children) {
@@ -102,6 +108,13 @@ export class Lab {
       }
     }
     this.children.clear();
+    for (const fn of this.cleanups.splice(0)) {
+      try {
+        fn();
+      } catch {
+        // best effort: keep cleaning up
+      }
+    }
     while (this.namespaces.length > 0) {
       const ns = this.namespaces.pop()!;
       spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });

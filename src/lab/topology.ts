@@ -72,6 +72,7 @@ export async function startDaemon(lab: Lab, ns: string, config: object): Promise
   const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'tulle-daemon-'));
+  lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   const configFile = join(dir, 'config.json');
   const statsFile = join(dir, 'stats.json');
   writeFileSync(configFile, JSON.stringify(config));
@@ -91,13 +92,14 @@ export async function startDaemon(lab: Lab, ns: string, config: object): Promise
     ns,
     stats: () => JSON.parse(readFileSync(statsFile, 'utf8')) as CounterValues,
     log: () => stderr,
+    /** SIGTERM, then SIGKILL after 5 s; resolves with the exit code (null if it had to be killed). */
     stop: async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
         child.kill('SIGTERM');
-        const code = await exited;
-        rmSync(dir, { recursive: true, force: true });
-        return code;
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
       return child.exitCode;

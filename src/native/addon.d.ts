@@ -99,9 +99,11 @@ export interface NativeAddon {
   udpRecvBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number, srcAddrs: Uint8Array, gro?: boolean): number;
   /**
    * Writes every packet with VERDICT >= 0 to a TUN that has a virtio-net header, merging runs of
-   * segments of one TCP flow (checksums verified first) into GSO super-packets. status[0] = super-packets
-   * written. Returns the packets delivered; failures get VERDICT_WRITE_FAILED.
+   * segments of one TCP flow into GSO super-packets. With `verify` (default true) each segment's TCP
+   * checksum is checked before it is merged: the kernel does not check a merged packet again. Skip it
+   * only when a verified outer checksum covers the segments. status[0] = super-packets written.
+   * Returns the packets delivered; failures get VERDICT_WRITE_FAILED.
    */
-  tunWriteCoalesced(fd: number, slab: Uint8Array, desc: Int32Array, count: number, status: Int32Array): number;
+  tunWriteCoalesced(fd: number, slab: Uint8Array, desc: Int32Array, count: number, status: Int32Array, verify?: boolean): number;
   readonly layout: NativeLayout;
 }
