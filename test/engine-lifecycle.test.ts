@@ -1,0 +1,25 @@
+// A clean start and stop: the engine's threads are joined, its fds closed and
+// its TUN removed, every time (three cycles in one process, in a namespace).
+import t from 'tap';
+import { fileURLToPath } from 'node:url';
+import { Lab } from '../src/lab/netns.js';
+
+if (process.getuid?.() !== 0) {
+  t.fail('this test needs root (CI runs as root)');
+} else {
+  const lab = new Lab();
+  t.teardown(() => lab.dispose());
+  const ns = lab.namespace('life');
+  const child = fileURLToPath(new URL('./helpers/engine-lifecycle-child.ts', import.meta.url));
+  const out = lab.exec(ns, [process.execPath, '--import', import.meta.resolve('@tapjs/typescript/import'), child], { timeoutMs: 60_000 });
+  const { cycles } = JSON.parse(out.trim().split('\n').pop()!) as { cycles: { fds: number; threads: number; tunWhileRunning: boolean; tunAfterStop: boolean; offloads: string }[] };
+  t.equal(cycles.length, 3);
+  for (const [i, c] of cycles.entries()) {
+    t.equal(c.tunWhileRunning, true, `cycle ${i}: the TUN exists while the engine runs`);
+    t.equal(c.tunAfterStop, false, `cycle ${i}: and is gone after stop()`);
+  }
+  // The first cycle may start lazily created runtime threads and fds; after it, nothing may grow.
+  t.equal(cycles[2].fds, cycles[1].fds, `no fd leaked (${cycles.map((c) => c.fds).join(', ')})`);
+  t.equal(cycles[2].threads, cycles[1].threads, `no thread left running (${cycles.map((c) => c.threads).join(', ')})`);
+  t.match(cycles[0].offloads, /"tun":true/, 'offloads were in force, so the offload paths were set up and torn down too');
+}
