@@ -603,8 +603,9 @@ function niceStep(max: number): number {
 
 /** A horizontal bar chart of TCP ×1 Gb/s per system, with value labels and (for reps > 1) min–max whiskers. */
 function svgChart(result: Row[], subtitle: string): string {
-  const W = 860;
-  const left = 200;
+  // The label column fits the longest system name (DejaVu Sans at 15 px: about 8.5 px a character).
+  const left = Math.max(140, Math.ceil(Math.max(...result.map((r) => r.system.length)) * 8.5) + 24);
+  const W = left + 660;
   const right = 150;
   const top = 78;
   const barH = 34;

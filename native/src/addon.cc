@@ -190,19 +190,6 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   }));
 }
 
-// udpSendBatch(fd, slab, desc, count, addrs): datagrams sent.
-Napi::Value UdpSendBatch(const Napi::CallbackInfo& info) {
-  uint32_t fd = ArgUint(info, 0, "fd");
-  auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
-  auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
-  uint32_t count = ArgUint(info, 3, "count");
-  auto addrs = ArgArray<Napi::Uint8Array>(info, 4, "addrs", napi_uint8_array);
-  CheckDesc(info, desc, count, "udpSendBatch");
-  return Napi::Number::New(info.Env(), tulle::UdpSendBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(),
-                                                           static_cast<int>(count), addrs.Data(),
-                                                           static_cast<int>(addrs.ByteLength() / tulle::kAddrStride)));
-}
-
 // udpRecvBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs, srcAddrs, gro): descriptors written.
 Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
@@ -248,7 +235,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpEnableGro", Napi::Function::New(env, UdpEnableGro, "udpEnableGro"));
   exports.Set("udpProbeGso", Napi::Function::New(env, UdpProbeGso, "udpProbeGso"));
   exports.Set("txBatch", Napi::Function::New(env, TxBatch, "txBatch"));
-  exports.Set("udpSendBatch", Napi::Function::New(env, UdpSendBatch, "udpSendBatch"));
   exports.Set("udpRecvBatch", Napi::Function::New(env, UdpRecvBatch, "udpRecvBatch"));
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("DESC_STRIDE", tulle::kDescStride);

@@ -5,17 +5,13 @@
 
 #include <cstring>
 
+#include "bytes.h"
 #include "checksum.h"
 #include "layout.h"
 
 namespace tulle {
 
 namespace {
-
-inline void Put16(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
 
 constexpr int kIPv4Header = 20;
 constexpr int kIPv6Header = 40;

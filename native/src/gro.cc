@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bytes.h"
 #include "checksum.h"
 #include "gso.h"
 #include "io.h"
@@ -19,14 +20,6 @@ constexpr int kMaxSegments = 64;
 constexpr int kTcp = 6;
 constexpr uint8_t kAck = 0x10, kPsh = 0x08;
 
-inline uint32_t Get16(const uint8_t* p) { return (static_cast<uint32_t>(p[0]) << 8) | p[1]; }
-inline uint32_t Get32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) | (static_cast<uint32_t>(p[2]) << 8) | p[3];
-}
-inline void Put16(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
 
 struct Segment {
   uint8_t* pkt;

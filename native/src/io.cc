@@ -29,13 +29,14 @@ struct Scratch {
   mmsghdr msgs[kMaxBatch];
   iovec iovs[kMaxBatch];
   sockaddr_storage names[kMaxBatch];
-  int index[kMaxBatch];
   alignas(cmsghdr) uint8_t control[kMaxBatch][CMSG_SPACE(sizeof(int))];
 };
 
 thread_local Scratch scratch;
 
 [[noreturn]] void Fail(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
+
+}  // namespace
 
 socklen_t ToSockaddr(const uint8_t* entry, sockaddr_storage* out) {
   std::memset(out, 0, sizeof *out);
@@ -72,8 +73,6 @@ void FromSockaddr(const sockaddr_storage& in, uint8_t* entry) {
     std::memcpy(entry + 4, &sin.sin_addr, 4);
   }
 }
-
-}  // namespace
 
 int WaitReadable(int fd, int timeoutMs) {
   pollfd p{fd, POLLIN, 0};
@@ -213,54 +212,6 @@ int UdpOpen(int family, const char* address, int port, int bufferBytes) {
   }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) fail("udpOpen: bind");
   return fd;
-}
-
-int UdpSendBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, int count, const uint8_t* addrs, int addrCount) {
-  int sent = 0;
-  for (int base = 0; base < count;) {
-    // Gather the next run of sendable packets.
-    int n = 0;
-    for (; base < count && n < kMaxBatch; base++) {
-      int32_t* d = desc + static_cast<ptrdiff_t>(base) * kDescStride;
-      const int32_t verdict = d[kDescVerdict];
-      const int64_t off = d[kDescOutOffset], len = d[kDescOutLength];
-      if (verdict < 0) continue;
-      if (verdict >= addrCount || off < 0 || len <= 0 || off + len > static_cast<int64_t>(slabLength)) {
-        d[kDescVerdict] = kVerdictSendFailed;
-        continue;
-      }
-      scratch.iovs[n].iov_base = const_cast<uint8_t*>(slab + off);
-      scratch.iovs[n].iov_len = static_cast<size_t>(len);
-      mmsghdr& m = scratch.msgs[n];
-      std::memset(&m, 0, sizeof m);
-      m.msg_hdr.msg_iov = &scratch.iovs[n];
-      m.msg_hdr.msg_iovlen = 1;
-      m.msg_hdr.msg_name = &scratch.names[n];
-      m.msg_hdr.msg_namelen = ToSockaddr(addrs + static_cast<ptrdiff_t>(verdict) * kAddrStride, &scratch.names[n]);
-      scratch.index[n] = base;
-      n++;
-    }
-    int done = 0;
-    int stalls = 0;
-    while (done < n) {
-      int r = sendmmsg(fd, scratch.msgs + done, static_cast<unsigned>(n - done), 0);
-      if (r > 0) {
-        done += r;
-        sent += r;
-        continue;
-      }
-      if (errno == EINTR) continue;
-      if ((errno == EAGAIN || errno == ENOBUFS) && stalls++ < 20) {
-        pollfd p{fd, POLLOUT, 0};
-        poll(&p, 1, 5);
-        continue;
-      }
-      // This packet cannot go (unreachable, too big, buffers full for 100 ms): mark it and move on.
-      desc[static_cast<ptrdiff_t>(scratch.index[done]) * kDescStride + kDescVerdict] = kVerdictSendFailed;
-      done++;
-    }
-  }
-  return sent;
 }
 
 int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, uint8_t* srcAddrs, bool gro) {

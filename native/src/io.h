@@ -2,11 +2,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <sys/socket.h>
+
 namespace tulle {
 
 // Peer address table entries (kAddrStride bytes each): byte 0 = 4 or 6,
 // bytes 2-3 = port (big-endian), bytes 4-19 = address (IPv4 in 4-7).
 constexpr int kAddrStride = 20;
+
+// Address table entry <-> socket address.
+socklen_t ToSockaddr(const uint8_t* entry, sockaddr_storage* out);
+void FromSockaddr(const sockaddr_storage& in, uint8_t* entry);
 
 // Descriptor verdicts written by the I/O calls.
 constexpr int32_t kVerdictSendFailed = -2;
@@ -44,8 +50,6 @@ bool UdpProbeGso(int fd);
 // Opens a non-blocking UDP socket bound to address:port with the given buffer sizes.
 int UdpOpen(int family, const char* address, int port, int bufferBytes);
 
-// Sends each packet whose verdict is >= 0 (OUT_OFFSET/OUT_LENGTH) to addrs[verdict] with sendmmsg.
-int UdpSendBatch(int fd, const uint8_t* slab, size_t slabLength, int32_t* desc, int count, const uint8_t* addrs, int addrCount);
 
 // Receives datagrams with recvmmsg into slots and describes them in at most
 // maxCount descriptors; with `gro` a coalesced datagram is described as one

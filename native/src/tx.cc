@@ -40,23 +40,6 @@ struct Sender {
 
 thread_local Sender sender;
 
-socklen_t Sockaddr(const uint8_t* entry, sockaddr_storage* out) {
-  std::memset(out, 0, sizeof *out);
-  const uint16_t port = static_cast<uint16_t>((entry[2] << 8) | entry[3]);
-  if (entry[0] == 6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    std::memcpy(&sin6->sin6_addr, entry + 4, 16);
-    return sizeof(sockaddr_in6);
-  }
-  auto* sin = reinterpret_cast<sockaddr_in*>(out);
-  sin->sin_family = AF_INET;
-  sin->sin_port = htons(port);
-  std::memcpy(&sin->sin_addr, entry + 4, 4);
-  return sizeof(sockaddr_in);
-}
-
 class Batch {
  public:
   Batch(int fd, int32_t* desc, const uint8_t* addrs, int32_t* status) : fd_(fd), desc_(desc), addrs_(addrs), status_(status) {}
@@ -74,7 +57,7 @@ class Batch {
     m.msg_hdr.msg_iov = &sender.iovs[i];
     m.msg_hdr.msg_iovlen = 1;
     m.msg_hdr.msg_name = &sender.names[i];
-    m.msg_hdr.msg_namelen = Sockaddr(addrs_ + static_cast<ptrdiff_t>(peer) * kAddrStride, &sender.names[i]);
+    m.msg_hdr.msg_namelen = ToSockaddr(addrs_ + static_cast<ptrdiff_t>(peer) * kAddrStride, &sender.names[i]);
     if (segSize > 0) {
       m.msg_hdr.msg_control = sender.control[i];
       m.msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));

@@ -86,11 +86,6 @@ export interface NativeAddon {
   /** A non-blocking UDP socket bound to address:port, with send and receive buffers of `bufferBytes`. */
   udpOpen(family: 4 | 6, address: string, port: number, bufferBytes: number): number;
   /**
-   * Sends every packet with VERDICT >= 0 (OUT_OFFSET/OUT_LENGTH) to the address table entry
-   * VERDICT (ADDR_STRIDE bytes each) with sendmmsg; failures get VERDICT_SEND_FAILED. Returns the count sent.
-   */
-  udpSendBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number, addrs: Uint8Array): number;
-  /**
    * Receives datagrams (recvmmsg) into slots as tunReadBatch does and describes them in at most
    * `maxCount` descriptors; with `gro` (UDP_GRO on the socket) a coalesced datagram becomes one
    * descriptor per segment. The sender of descriptor i goes to entry i of `srcAddrs`. Truncated
