@@ -40,7 +40,13 @@ program
       process.exit(2);
     }
     requireRoot('tulle run');
-    await runDaemon(config, { statsFile: options.statsFile, log: (line) => console.error(line) });
+    try {
+      await runDaemon(config, { statsFile: options.statsFile, log: (line) => console.error(line) });
+    } catch (error) {
+      // A syscall or host set-up failure (port in use, no TUN): one line that names it, no stack trace.
+      console.error(`tulle: ${(error as Error).message}`);
+      process.exit(1);
+    }
   });
 
 const lab = program.command('lab').description('lab namespaces');

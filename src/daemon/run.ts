@@ -38,8 +38,14 @@ export async function runDaemon(config: StaticConfig, options: { statsFile?: str
   // so the kernel routes the whole overlay into it.
   const network = parseCidr4(config.network);
   const tunAddress = `${wire.formatIPv4(parseCidr4(config.subnet).network)}/${network.prefix}`;
-  execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName]);
-  execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(config.tun.mtu), 'up']);
+  try {
+    execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(config.tun.mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    await engine.stop();
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${config.tun.mtu}) failed: ${stderr || (error as Error).message}`);
+  }
   const offloads = Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ');
   options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${config.tun.mtu}, ${peers.length} peers; offloads: ${offloads}`);
 
