@@ -59,6 +59,15 @@ if (process.getuid?.() !== 0) {
       t.equal(received.sha256, sent.sha256, `${dir}: the same bytes`);
     }
     const s = d.stats();
-    t.equal(s.dropWrongVni + s.dropUnknownSender + s.dropMalformed, 0, 'tulle dropped nothing from the kernel peer');
+    t.equal(s.dropWrongVni + s.dropUnknownVtep + s.dropUnknownSender + s.dropMalformed, 0, 'tulle dropped nothing from the kernel peer');
+
+    // From the peer's own address: frames with another VNI, or another VTEP's MAC, are dropped and counted.
+    const strangers = JSON.parse(tool(b.ns, 'vxlan-strangers', a.underlay, '8472', '198.18.1.0', '1', KERNEL_MAC)) as { sent: number };
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const after = d.stats();
+    t.equal(strangers.sent, 20);
+    t.equal(after.dropWrongVni - s.dropWrongVni, 10, 'wrong VNI: 10 dropped');
+    t.equal(after.dropUnknownVtep - s.dropUnknownVtep, 10, 'unknown VTEP MAC: 10 dropped');
+    t.match(lab.exec(b.ns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', '198.18.1.0'], { allowFailure: true }), / 0% packet loss/, 'and the real peer still gets through');
   });
 }

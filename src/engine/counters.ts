@@ -5,7 +5,7 @@
  */
 export const COUNTERS = [
   'txPackets', 'txBytes', 'txBatches', 'rxPackets', 'rxBytes', 'rxBatches', 'rxMerged',
-  'dropNoRoute', 'dropOversize', 'dropMalformed', 'dropUnknownSender', 'dropWrongVni', 'dropNotOurs',
+  'dropNoRoute', 'dropOversize', 'dropMalformed', 'dropUnknownSender', 'dropWrongVni', 'dropUnknownVtep', 'dropNotOurs',
   'sendErrors', 'writeErrors', 'encapErrors',
 ] as const;
 

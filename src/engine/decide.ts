@@ -7,7 +7,7 @@
 import * as wire from '../wire/index.js';
 import { C } from './counters.js';
 import { ADDR_STRIDE, type RouteReader } from './routes.js';
-import { DROP_MALFORMED, DROP_NO_ROUTE, DROP_NOT_OURS, DROP_OVERSIZE, DROP_UNKNOWN_SENDER, DROP_WRONG_VNI, VERDICT_TRUNCATED } from './verdicts.js';
+import { DROP_MALFORMED, DROP_NO_ROUTE, DROP_NOT_OURS, DROP_OVERSIZE, DROP_UNKNOWN_SENDER, DROP_UNKNOWN_VTEP, DROP_WRONG_VNI, VERDICT_TRUNCATED } from './verdicts.js';
 
 const { DESC_STRIDE, DESC_OFFSET, DESC_LENGTH, DESC_VERDICT, DESC_SRC_PORT, DESC_GSO_SIZE, DESC_FLAGS } = wire;
 
@@ -57,7 +57,8 @@ export interface RxPolicy {
 const frame = wire.vxlan.newFrame();
 
 /**
- * Peers → TUN: accept only datagrams from known peers that decapsulate to a
+ * Peers → TUN: accept only datagrams from known peers (for vxlan: with our VNI
+ * and the peer's own VTEP MAC as the inner source) that decapsulate to a
  * well-formed IP packet addressed to our subnet; rewrite OFFSET/LENGTH to the
  * inner packet for the TUN write.
  */
@@ -79,6 +80,7 @@ export function decideRx(
       } else if (policy.backend === 'vxlan') {
         if (!wire.vxlan.decapsulate(slab, off, len, frame)) verdict = DROP_MALFORMED;
         else if (frame.vni !== policy.vni) verdict = DROP_WRONG_VNI;
+        else if (!routes.vtepMatches(peer, slab, frame.srcMacOffset)) verdict = DROP_UNKNOWN_VTEP;
         else {
           off = frame.innerOffset;
           len = frame.innerLength;
@@ -99,6 +101,7 @@ export function decideRx(
     if (verdict === DROP_MALFORMED) counters[C.dropMalformed]++;
     else if (verdict === DROP_UNKNOWN_SENDER) counters[C.dropUnknownSender]++;
     else if (verdict === DROP_WRONG_VNI) counters[C.dropWrongVni]++;
+    else if (verdict === DROP_UNKNOWN_VTEP) counters[C.dropUnknownVtep]++;
     else if (verdict === DROP_NOT_OURS) counters[C.dropNotOurs]++;
   }
 }

@@ -132,6 +132,9 @@ export class RouteReader {
   /** One Map per distinct prefix length, longest first: one or two lookups per packet in practice. */
   private byPrefix: { mask: number; table: Map<number, number> }[] = [];
   private bySender = new Map<number, number>();
+  /** Per peer, its VTEP MAC (6 bytes) when its template carries an inner Ethernet header. */
+  private macs = new Uint8Array(0);
+  private hasMac = new Uint8Array(0);
   peerCount = 0;
 
   constructor(private readonly snapshot: RouteSnapshot) {}
@@ -155,9 +158,22 @@ export class RouteReader {
       const at = i * ADDR_STRIDE;
       if (this.snapshot.addrs[at] === 4) bySender.set(wire.readU32(this.snapshot.addrs, at + 4), i);
     }
+    const macs = new Uint8Array(peers * 6);
+    const hasMac = new Uint8Array(peers);
+    for (let i = 0; i < peers; i++) {
+      const m = i * wire.META_STRIDE;
+      const headerLength = this.snapshot.templates.meta[m + wire.META_HEADER_LENGTH];
+      if ((this.snapshot.templates.meta[m + wire.META_FLAGS] & wire.TPL_ETHERNET) === 0 || headerLength < wire.ethernet.HEADER) continue;
+      // The template ends with the inner Ethernet header, whose destination is the peer's VTEP.
+      const at = i * wire.TEMPLATE_STRIDE + headerLength - wire.ethernet.HEADER;
+      macs.set(this.snapshot.templates.bytes.subarray(at, at + 6), i * 6);
+      hasMac[i] = 1;
+    }
     if (Atomics.load(this.snapshot.header, 0) !== version) return false; // torn: retry next batch
     this.byPrefix = [...groups.entries()].sort((a, b) => b[0] - a[0]).map(([prefix, table]) => ({ mask: prefixMask(prefix), table }));
     this.bySender = bySender;
+    this.macs = macs;
+    this.hasMac = hasMac;
     this.peerCount = peers;
     this.seen = version;
     return true;
@@ -171,6 +187,14 @@ export class RouteReader {
       if (peer !== undefined) return peer;
     }
     return -1;
+  }
+
+  /** True when the 6 bytes at `offset` are peer `peer`'s VTEP MAC (or the peer has none to check). */
+  vtepMatches(peer: number, bytes: Uint8Array, offset: number): boolean {
+    if (this.hasMac[peer] === 0) return true;
+    const at = peer * 6;
+    for (let i = 0; i < 6; i++) if (bytes[offset + i] !== this.macs[at + i]) return false;
+    return true;
   }
 
   /** The peer index whose underlay IPv4 address is `address`, or -1. */

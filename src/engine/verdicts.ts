@@ -14,3 +14,4 @@ export const DROP_UNKNOWN_SENDER = -12;
 export const DROP_OVERSIZE = -13;
 export const DROP_WRONG_VNI = -14;
 export const DROP_NOT_OURS = -15;
+export const DROP_UNKNOWN_VTEP = -16;

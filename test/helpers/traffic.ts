@@ -4,6 +4,7 @@
 //   udp-echo ADDR PORT SECONDS      echo datagrams back for SECONDS
 //   udp-probe ADDR PORT SIZE...     send one payload per size, print which came back intact
 //   garbage ADDR PORT SUBNET_DST    fire malformed, truncated and well-formed-but-unsolicited datagrams
+//   vxlan-strangers ADDR PORT DST VNI MAC   well-formed VXLAN frames: 10 with VNI+1, 10 with a MAC that is not MAC
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -110,7 +111,28 @@ async function garbage(): Promise<void> {
   print({ sent });
 }
 
+async function vxlanStrangers(): Promise<void> {
+  const [dst, vniText, mac] = rest;
+  const socket = dgram.createSocket(family);
+  await new Promise<void>((resolve) => socket.bind(0, resolve));
+  const send = (bytes: Uint8Array) => new Promise<void>((resolve) => socket.send(bytes, port, address, () => resolve()));
+  const other = mac.replace(/..$/, (last) => (parseInt(last, 16) ^ 0xff).toString(16).padStart(2, '0'));
+  const cases = [{ vni: Number(vniText) + 1, srcMac: mac }, { vni: Number(vniText), srcMac: other }];
+  let sent = 0;
+  for (const c of cases) {
+    const tpl = wire.vxlan.template({ vni: c.vni, srcMac: c.srcMac, dstMac: '02:00:5e:00:53:ff' });
+    for (let i = 0; i < 10; i++, sent++) {
+      const p = udpPacket('198.18.2.9', dst, 1000, 2000, randomBytes(64), tpl.headerLength);
+      const start = wire.vxlan.encapsulate(p.bytes, p.offset, p.length, tpl);
+      await send(p.bytes.subarray(start, p.offset + p.length));
+    }
+  }
+  socket.close();
+  print({ sent });
+}
+
 const commands: Record<string, () => Promise<void>> = {
   'tcp-server': tcpServer, 'tcp-client': tcpClient, 'udp-echo': udpEcho, 'udp-probe': udpProbe, garbage,
+  'vxlan-strangers': vxlanStrangers,
 };
 await commands[command]();
