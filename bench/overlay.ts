@@ -8,6 +8,7 @@
  *   underlay             the hosts' underlay addresses (192.0.2.1 → 192.0.2.2)
  *   kernel-vxlan         a kernel vxlan device per host (VNI 1, port 4789, MTU 1450)
  *   tulle-udp            tulle daemons, udp backend, MTU 1472, batch 64, every offload
+ *   tulle-vxlan          the same with the vxlan backend (VNI 1, port 4789), MTU 1450
  *   ladder-1..3          the same with no offloads at batch 1, then batching, then
  *                        TUN offloads: what each step buys (tulle-udp adds UDP GSO/GRO)
  *
@@ -44,6 +45,7 @@ interface RowSpec {
   kind: 'underlay' | 'kernel-vxlan' | 'tulle';
   batch?: number;
   offloads?: { tun: boolean; udpGso: boolean; udpGro: boolean };
+  backend?: 'udp' | 'vxlan';
 }
 
 const ALL = { tun: true, udpGso: true, udpGro: true };
@@ -53,6 +55,7 @@ const ROWS: RowSpec[] = [
   { id: 'underlay', system: 'underlay', kind: 'underlay' },
   { id: 'kernel-vxlan', system: 'kernel-vxlan', kind: 'kernel-vxlan' },
   { id: 'tulle-udp', system: 'tulle-udp', kind: 'tulle', batch: 64, offloads: ALL },
+  { id: 'tulle-vxlan', system: 'tulle-vxlan', kind: 'tulle', batch: 64, offloads: ALL, backend: 'vxlan' },
   { id: 'ladder-1', system: 'tulle-udp: no offloads, batch 1', kind: 'tulle', batch: 1, offloads: NONE },
   { id: 'ladder-2', system: 'tulle-udp: + batching (64)', kind: 'tulle', batch: 64, offloads: NONE },
   { id: 'ladder-3', system: 'tulle-udp: + TUN offloads', kind: 'tulle', batch: 64, offloads: { tun: true, udpGso: false, udpGro: false } },
@@ -400,12 +403,16 @@ async function measureRow(spec: RowSpec, rep: number, runTag: string, index: num
       });
       target = '198.18.2.1';
     } else {
-      const config = (own: Host, subnet: string, peer: Host, peerSubnet: string) => ({
-        network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'udp' },
-        tun: { name: 'tulle0', mtu: TULLE_MTU }, peers: [{ subnet: peerSubnet, address: peer.underlay }], batch: spec.batch ?? 64, offloads: spec.offloads ?? ALL,
+      const vx = spec.backend === 'vxlan';
+      const config = (own: Host, subnet: string, ownMac: string, peer: Host, peerSubnet: string, peerMac: string) => ({
+        network: '198.18.0.0/16', subnet, underlay: { address: own.underlay },
+        backend: vx ? { type: 'vxlan', vni: 1, mac: ownMac } : { type: 'udp' },
+        tun: { name: 'tulle0', mtu: vx ? VXLAN_MTU : TULLE_MTU },
+        peers: [{ subnet: peerSubnet, address: peer.underlay, ...(vx ? { mac: peerMac } : {}) }],
+        batch: spec.batch ?? 64, offloads: spec.offloads ?? ALL,
       });
-      daemons.push(trackDaemon(await startDaemon(lab, a.ns, config(a, '198.18.1.0/24', b, '198.18.2.0/24'))));
-      daemons.push(trackDaemon(await startDaemon(lab, b.ns, config(b, '198.18.2.0/24', a, '198.18.1.0/24'))));
+      daemons.push(trackDaemon(await startDaemon(lab, a.ns, config(a, '198.18.1.0/24', macOf(0), b, '198.18.2.0/24', macOf(1)))));
+      daemons.push(trackDaemon(await startDaemon(lab, b.ns, config(b, '198.18.2.0/24', macOf(1), a, '198.18.1.0/24', macOf(0)))));
       target = '198.18.2.0';
     }
     await waitForPath(lab, a.ns, target);
