@@ -1,13 +1,11 @@
 // The udp backend end to end on real kernels: three hosts on one underlay
 // segment, tulle on two of them, the third fires garbage at tulle's port.
 import t from 'tap';
-import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/netns.js';
 import { container, freshStats, startDaemon, switchedHosts } from '../src/lab/topology.js';
+import { trafficTools } from './helpers/tools.js';
 
 const MTU = 1472;
-const loader = import.meta.resolve('@tapjs/typescript/import');
-const traffic = fileURLToPath(new URL('./helpers/traffic.ts', import.meta.url));
 
 if (process.getuid?.() !== 0) {
   t.fail('this test needs root (CI runs as root)');
@@ -22,16 +20,7 @@ if (process.getuid?.() !== 0) {
     tun: { name: 'tulle0', mtu: MTU }, peers: [{ subnet: peerSubnet, address: peer.underlay }],
     offloads: { tun: offloads, udpGso: offloads, udpGro: offloads },
   });
-  const tool = (ns: string, ...args: string[]) => lab.exec(ns, [process.execPath, '--import', loader, traffic, ...args], { timeoutMs: 180_000 });
-  const spawnTool = (ns: string, ...args: string[]) => lab.spawn(ns, [process.execPath, '--import', loader, traffic, ...args]);
-  const firstLine = (child: ReturnType<typeof spawnTool>) => new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0]);
-    });
-    child.once('exit', (code) => reject(new Error(`tool exited with ${code} before printing`)));
-  });
+  const { run: tool, spawn: spawnTool, ready: firstLine, tcpTransfer } = trafficTools(lab);
 
   for (const offloads of [true, false]) {
     t.test(offloads ? 'with every offload the kernel has' : 'with every offload off', async (t) => {
@@ -76,15 +65,7 @@ if (process.getuid?.() !== 0) {
 
       t.test('a 256 MiB TCP transfer arrives byte for byte', async (t) => {
         const bytes = 256 * 1024 * 1024;
-        const server = spawnTool(b.ns, 'tcp-server', '198.18.2.0', '7778');
-        const done = new Promise<string>((resolve) => {
-          let out = '';
-          server.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-          server.once('exit', () => resolve(out));
-        });
-        await firstLine(server);
-        const sent = JSON.parse(tool(a.ns, 'tcp-client', '198.18.2.0', '7778', String(bytes))) as { bytes: number; sha256: string };
-        const received = JSON.parse((await done).trim().split('\n').pop()!) as { bytes: number; sha256: string };
+        const { sent, received } = await tcpTransfer(a.ns, b.ns, '198.18.2.0', 7778, bytes);
         t.equal(sent.bytes, bytes);
         t.equal(received.bytes, bytes, 'every byte arrived');
         t.equal(received.sha256, sent.sha256, 'and they are the same bytes');

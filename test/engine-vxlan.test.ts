@@ -2,15 +2,13 @@
 // up its own (VNI 1, port 8472, nolearning, an onlink route, a neighbour and
 // an FDB entry for the tulle host's VTEP): ping and verified TCP both ways.
 import t from 'tap';
-import { fileURLToPath } from 'node:url';
 import { Lab } from '../src/lab/netns.js';
 import { startDaemon, switchedHosts } from '../src/lab/topology.js';
+import { trafficTools } from './helpers/tools.js';
 
 const TULLE_MAC = '02:00:5e:00:53:01';
 const KERNEL_MAC = '02:00:5e:00:53:02';
 const MTU = 1450;
-const loader = import.meta.resolve('@tapjs/typescript/import');
-const traffic = fileURLToPath(new URL('./helpers/traffic.ts', import.meta.url));
 
 if (process.getuid?.() !== 0) {
   t.fail('this test needs root (CI runs as root)');
@@ -30,8 +28,7 @@ if (process.getuid?.() !== 0) {
   // tulle with inner TCP checksums that only hold the pseudo-header sum.
   lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'tx', 'off']);
 
-  const tool = (ns: string, ...args: string[]) => lab.exec(ns, [process.execPath, '--import', loader, traffic, ...args], { timeoutMs: 180_000 });
-  const spawnTool = (ns: string, ...args: string[]) => lab.spawn(ns, [process.execPath, '--import', loader, traffic, ...args]);
+  const { run: tool, tcpTransfer } = trafficTools(lab);
 
   t.test('tulle (vxlan) and a Linux vxlan device', async (t) => {
     const d = await startDaemon(lab, a.ns, {
@@ -45,15 +42,7 @@ if (process.getuid?.() !== 0) {
     t.match(lab.exec(b.ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '198.18.1.0'], { allowFailure: true }), / 0% packet loss/, 'kernel → tulle: ping');
 
     for (const [from, to, address] of [[a, b, '198.18.2.0'], [b, a, '198.18.1.0']] as const) {
-      const server = spawnTool(to.ns, 'tcp-server', address, '7790');
-      const output = new Promise<string>((resolve) => {
-        let out = '';
-        server.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-        server.once('exit', () => resolve(out));
-      });
-      await new Promise((resolve) => setTimeout(resolve, 2500)); // the TS loader takes a moment to start
-      const sent = JSON.parse(tool(from.ns, 'tcp-client', address, '7790', String(64 << 20))) as { bytes: number; sha256: string };
-      const received = JSON.parse((await output).trim().split('\n').pop()!) as { bytes: number; sha256: string };
+      const { sent, received } = await tcpTransfer(from.ns, to.ns, address, 7790, 64 << 20);
       const dir = from === a ? 'tulle → kernel' : 'kernel → tulle';
       t.equal(received.bytes, 64 << 20, `${dir}: 64 MiB arrived`);
       t.equal(received.sha256, sent.sha256, `${dir}: the same bytes`);
