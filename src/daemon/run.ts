@@ -8,12 +8,13 @@ import { writeFileSync } from 'node:fs';
 import * as wire from '../wire/index.js';
 import { Engine } from '../engine/engine.js';
 import { parseCidr4, RouteSnapshot, type Peer } from '../engine/routes.js';
+import { runHostGw } from './host-gw.js';
 import type { StaticConfig } from './static-config.js';
 
 export const DEFAULT_PORT = { udp: wire.udpBackend.PORT, vxlan: wire.vxlan.PORT } as const;
 
 export function peersOf(config: StaticConfig): { peers: Peer[]; routes: { subnet: string; peer: number }[] } {
-  const port = DEFAULT_PORT[config.backend.type];
+  const port = config.backend.type === 'vxlan' ? DEFAULT_PORT.vxlan : DEFAULT_PORT.udp;
   const peers = config.peers.map((p): Peer => ({
     address: p.address,
     port: p.port ?? port,
@@ -25,12 +26,14 @@ export function peersOf(config: StaticConfig): { peers: Peer[]; routes: { subnet
 }
 
 export async function runDaemon(config: StaticConfig, options: { statsFile?: string; log: (line: string) => void }): Promise<void> {
+  if (config.backend.type === 'host-gw') return runHostGw(config, options);
   const port = config.underlay.port ?? DEFAULT_PORT[config.backend.type];
   const snapshot = new RouteSnapshot();
   const { peers, routes } = peersOf(config);
   snapshot.publish(peers, routes);
+  const backend = config.backend.type;
   const engine = await Engine.start({
-    tunName: config.tun.name, listenAddress: config.underlay.address, listenPort: port, backend: config.backend.type,
+    tunName: config.tun.name, listenAddress: config.underlay.address, listenPort: port, backend,
     vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, mtu: config.tun.mtu, batch: config.batch,
     offloads: config.offloads,
   }, snapshot);

@@ -67,7 +67,7 @@ export interface Daemon {
   stop(): Promise<number | null>;
 }
 
-/** Starts `tulle run` (compiled, from dist/) in `ns` with `config`; resolves once its TUN is up. */
+/** Starts `tulle run` (compiled, from dist/) in `ns` with `config`; resolves once it is up (stats written, TUN up). */
 export async function startDaemon(lab: Lab, ns: string, config: object): Promise<Daemon> {
   const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
@@ -80,10 +80,11 @@ export async function startDaemon(lab: Lab, ns: string, config: object): Promise
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const tun = (config as { tun?: { name?: string } }).tun?.name ?? 'tulle0';
+  const hasTun = (config as { backend?: { type?: string } }).backend?.type !== 'host-gw';
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`tulle run exited with ${child.exitCode} in ${ns}: ${stderr}`);
-    if (run(['ip', '-n', ns, '-o', 'link', 'show', 'up'], { allowFailure: true }).includes(`${tun}:`) && existsSync(statsFile)) break;
+    if (existsSync(statsFile) && (!hasTun || run(['ip', '-n', ns, '-o', 'link', 'show', 'up'], { allowFailure: true }).includes(`${tun}:`))) break;
     if (Date.now() > deadline) throw new Error(`tulle run did not come up in ${ns} within 15 s: ${stderr}`);
     await sleep(50);
   }
