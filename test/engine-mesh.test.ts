@@ -34,6 +34,18 @@ if (process.getuid?.() !== 0) {
     }
   });
 
+  t.test('the overlay MTU comes from the underlay device, and outer packets carry DF', async (t) => {
+    for (const d of daemons) t.match(d.log(), /tulle0 198\.18\.\d\.0\/16 mtu 1472 \(eth0 1500 − 28\)/, `${d.ns}: mtu 1500 − 28`);
+    const capture = lab.spawn(hosts[1].ns, ['tcpdump', '-n', '-v', '-c', '1', '-i', 'eth0', 'udp', 'port', '8285']);
+    let out = '';
+    capture.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const done = new Promise((resolve) => capture.once('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // tcpdump needs a moment to attach
+    lab.exec(hosts[0].ns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', '198.18.2.0'], { allowFailure: true });
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    t.match(out, /flags \[DF\], proto UDP/, 'the outer IPv4 header has DF set');
+  });
+
   t.test('each packet went to its own peer: every daemon received from both others', async (t) => {
     await new Promise((resolve) => setTimeout(resolve, 600));
     for (const [i, d] of daemons.entries()) {

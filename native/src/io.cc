@@ -189,6 +189,14 @@ int UdpOpen(int family, const char* address, int port, int bufferBytes) {
   sockaddr_storage ss;
   std::memset(&ss, 0, sizeof ss);
   socklen_t len;
+  // VTEPs do not fragment (RFC 7348 §4.3): DF on every outer packet, EMSGSIZE instead of fragments.
+  if (af == AF_INET6) {
+    int dont = IPV6_PMTUDISC_DO;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &dont, sizeof dont);
+  } else {
+    int dont = IP_PMTUDISC_DO;
+    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont);
+  }
   if (af == AF_INET6) {
     int one = 1;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);

@@ -9,6 +9,7 @@ import * as wire from '../wire/index.js';
 import { Engine } from '../engine/engine.js';
 import { parseCidr4, RouteSnapshot, type Peer } from '../engine/routes.js';
 import { runHostGw } from './host-gw.js';
+import { overlayMtu } from './mtu.js';
 import type { StaticConfig } from './static-config.js';
 
 export const DEFAULT_PORT = { udp: wire.udpBackend.PORT, vxlan: wire.vxlan.PORT } as const;
@@ -32,9 +33,14 @@ export async function runDaemon(config: StaticConfig, options: { statsFile?: str
   const { peers, routes } = peersOf(config);
   snapshot.publish(peers, routes);
   const backend = config.backend.type;
+  const derived = overlayMtu(backend, config.underlay.address);
+  const mtu = config.tun.mtu ?? derived.mtu;
+  if (mtu > derived.mtu) {
+    options.log(`tulle: warning: tun.mtu ${mtu} is above what ${derived.device} (mtu ${derived.deviceMtu}) carries with ${backend} (${derived.mtu}); larger packets will be refused`);
+  }
   const engine = await Engine.start({
     tunName: config.tun.name, listenAddress: config.underlay.address, listenPort: port, backend,
-    vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, mtu: config.tun.mtu, batch: config.batch,
+    vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, mtu, batch: config.batch,
     offloads: config.offloads,
   }, snapshot);
   // flannel's convention: the TUN holds the subnet's first address with the network's prefix,
@@ -43,14 +49,14 @@ export async function runDaemon(config: StaticConfig, options: { statsFile?: str
   const tunAddress = `${wire.formatIPv4(parseCidr4(config.subnet).network)}/${network.prefix}`;
   try {
     execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName], { stdio: ['ignore', 'ignore', 'pipe'] });
-    execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(config.tun.mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     await engine.stop();
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${config.tun.mtu}) failed: ${stderr || (error as Error).message}`);
+    throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
   }
   const offloads = Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ');
-  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${config.tun.mtu}, ${peers.length} peers; offloads: ${offloads}`);
+  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${mtu}${config.tun.mtu === undefined ? ` (${derived.device} ${derived.deviceMtu} − ${derived.deviceMtu - derived.mtu})` : ''}, ${peers.length} peers; offloads: ${offloads}`);
 
   const writeStats = () => {
     if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine.counters()));

@@ -28,7 +28,8 @@ export const StaticConfig = z.object({
     z.object({ type: z.literal('vxlan'), vni: z.number().int().min(0).max(wire.vxlan.MAX_VNI).default(1), mac }),
     z.object({ type: z.literal('host-gw') }),
   ]),
-  tun: z.object({ name: z.string().min(1).max(15).default('tulle0'), mtu: z.number().int().min(68).max(65535).default(1472) }).default({ name: 'tulle0', mtu: 1472 }),
+  /** `mtu` defaults to the underlay device's MTU less the backend's overhead (see overlayMtu). */
+  tun: z.object({ name: z.string().min(1).max(15).default('tulle0'), mtu: z.number().int().min(68).max(65535).optional() }).default({ name: 'tulle0' }),
   peers: z.array(z.object({ subnet: cidr4, address, port: port.optional(), mac: mac.optional() })).default([]),
   batch: z.number().int().min(1).max(256).default(64),
   /** Each offload is used when the kernel has it, unless turned off here. */
