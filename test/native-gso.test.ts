@@ -69,7 +69,7 @@ function superPacket(kind: 'tcp4' | 'tcp6' | 'udp4', payload: number, gsoSize: n
 }
 
 /** Sends one super-packet with txBatch to a loopback socket; returns what txBatch said and what arrived. */
-async function sendAndCollect(pkt: Super, gsoSize: number, udpGso: boolean): Promise<{ sent: number; refused: number; verdict: number; got: Buffer[] }> {
+async function sendAndCollect(pkt: Super, gsoSize: number, udpGso: boolean, setTemplate = true): Promise<{ sent: number; refused: number; verdict: number; got: Buffer[] }> {
   const rx = dgram.createSocket('udp4');
   rx.bind(0, '127.0.0.1');
   await once(rx, 'listening');
@@ -80,7 +80,7 @@ async function sendAndCollect(pkt: Super, gsoSize: number, udpGso: boolean): Pro
     const addrs = new Uint8Array(ADDR_STRIDE);
     writeAddr(addrs, 0, '127.0.0.1', rx.address().port);
     const table = new wire.TemplateTable(1);
-    table.set(0, wire.udpBackend.template());
+    if (setTemplate) table.set(0, wire.udpBackend.template());
     const desc = new Int32Array(wire.DESC_STRIDE);
     desc[wire.DESC_OFFSET] = pkt.offset;
     desc[wire.DESC_LENGTH] = pkt.length;
@@ -168,6 +168,14 @@ t.test('a virtio-net header the packet contradicts is refused, not sent', async 
   pkt.bytes[pkt.offset - L.VNET_HDR_LEN + 1] = GSO_TCPV6; // says IPv6, the packet is IPv4
   const result = await sendAndCollect(pkt, 1420, true);
   t.equal(result.verdict, L.VERDICT_BAD_VNET, 'the packet gets VERDICT_BAD_VNET');
+  t.equal(result.sent, 0, 'nothing sent');
+  t.equal(result.got.length, 0, 'nothing arrived');
+});
+
+t.test('a super-packet for a template slot that was never set is refused, not split', async (t) => {
+  const pkt = superPacket('tcp4', 5000, 1420);
+  const result = await sendAndCollect(pkt, 1420, true, false);
+  t.equal(result.verdict, L.VERDICT_ENCAP_FAILED, 'the packet gets VERDICT_ENCAP_FAILED');
   t.equal(result.sent, 0, 'nothing sent');
   t.equal(result.got.length, 0, 'nothing arrived');
 });

@@ -56,20 +56,29 @@ Napi::Value Checksum(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), tulle::Checksum(bytes.Data() + offset, length, tulle::Fold(seed)));
 }
 
+void CheckDesc(const Napi::CallbackInfo& info, Napi::Int32Array desc, uint32_t count, const char* fn) {
+  if (static_cast<uint64_t>(count) * kDescStride > desc.ElementLength()) {
+    ThrowRange(info.Env(), std::string(fn) + ": count " + std::to_string(count) + " needs " +
+                               std::to_string(static_cast<uint64_t>(count) * kDescStride) + " descriptor words, desc has " +
+                               std::to_string(desc.ElementLength()));
+  }
+}
+
+// The template table as two caller-owned arrays; its capacity is what both can hold.
+tulle::TemplateTable ArgTemplates(const Napi::CallbackInfo& info, size_t bytesArg) {
+  auto bytes = ArgArray<Napi::Uint8Array>(info, bytesArg, "templateBytes", napi_uint8_array);
+  auto meta = ArgArray<Napi::Int32Array>(info, bytesArg + 1, "templateMeta", napi_int32_array);
+  size_t capacity = std::min(bytes.ByteLength() / kTemplateStride, meta.ElementLength() / kMetaStride);
+  return tulle::TemplateTable{bytes.Data(), meta.Data(), static_cast<int>(capacity)};
+}
+
 // encapBatch(slab, desc, count, templateBytes, templateMeta): packets encapsulated.
 Napi::Value EncapBatch(const Napi::CallbackInfo& info) {
   auto slab = ArgArray<Napi::Uint8Array>(info, 0, "slab", napi_uint8_array);
   auto desc = ArgArray<Napi::Int32Array>(info, 1, "desc", napi_int32_array);
   uint32_t count = ArgUint(info, 2, "count");
-  auto tplBytes = ArgArray<Napi::Uint8Array>(info, 3, "templateBytes", napi_uint8_array);
-  auto tplMeta = ArgArray<Napi::Int32Array>(info, 4, "templateMeta", napi_int32_array);
-  if (static_cast<uint64_t>(count) * kDescStride > desc.ElementLength()) {
-    ThrowRange(info.Env(), "encapBatch: count " + std::to_string(count) + " needs " +
-                               std::to_string(static_cast<uint64_t>(count) * kDescStride) + " descriptor words, desc has " +
-                               std::to_string(desc.ElementLength()));
-  }
-  size_t capacity = std::min(tplBytes.ByteLength() / kTemplateStride, tplMeta.ElementLength() / kMetaStride);
-  tulle::TemplateTable table{tplBytes.Data(), tplMeta.Data(), static_cast<int>(capacity)};
+  tulle::TemplateTable table = ArgTemplates(info, 3);
+  CheckDesc(info, desc, count, "encapBatch");
   int done = tulle::EncapBatch(slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), table);
   return Napi::Number::New(info.Env(), done);
 }
@@ -104,14 +113,6 @@ tulle::Slots ArgSlots(const Napi::CallbackInfo& info, Napi::Uint8Array slab, siz
   if (stride == 0 || headroom >= stride) ThrowRange(info.Env(), "headroom must be below stride, and stride above 0");
   return tulle::Slots{slab.Data(), slab.ByteLength(), static_cast<int>(headroom), static_cast<int>(stride),
                       static_cast<int>(slab.ByteLength() / stride)};
-}
-
-void CheckDesc(const Napi::CallbackInfo& info, Napi::Int32Array desc, uint32_t count, const char* fn) {
-  if (static_cast<uint64_t>(count) * kDescStride > desc.ElementLength()) {
-    ThrowRange(info.Env(), std::string(fn) + ": count " + std::to_string(count) + " needs " +
-                               std::to_string(static_cast<uint64_t>(count) * kDescStride) + " descriptor words, desc has " +
-                               std::to_string(desc.ElementLength()));
-  }
 }
 
 // tunReadBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs, vnet): packets read.
@@ -161,16 +162,13 @@ Napi::Value TxBatch(const Napi::CallbackInfo& info) {
   auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
   auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
   uint32_t count = ArgUint(info, 3, "count");
-  auto tplBytes = ArgArray<Napi::Uint8Array>(info, 4, "templateBytes", napi_uint8_array);
-  auto tplMeta = ArgArray<Napi::Int32Array>(info, 5, "templateMeta", napi_int32_array);
+  tulle::TemplateTable table = ArgTemplates(info, 4);
   auto addrs = ArgArray<Napi::Uint8Array>(info, 6, "addrs", napi_uint8_array);
   auto arena = ArgArray<Napi::Uint8Array>(info, 7, "arena", napi_uint8_array);
   uint32_t options = ArgUint(info, 8, "options");
   auto status = ArgArray<Napi::Int32Array>(info, 9, "status", napi_int32_array);
   CheckDesc(info, desc, count, "txBatch");
   if (status.ElementLength() < static_cast<size_t>(tulle::kTxStatusWords)) ThrowRange(info.Env(), "txBatch: status needs 2 words");
-  size_t capacity = std::min(tplBytes.ByteLength() / kTemplateStride, tplMeta.ElementLength() / kMetaStride);
-  tulle::TemplateTable table{tplBytes.Data(), tplMeta.Data(), static_cast<int>(capacity)};
   return Napi::Number::New(info.Env(), tulle::TxBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count),
                                                       table, addrs.Data(), static_cast<int>(addrs.ByteLength() / tulle::kAddrStride), arena.Data(),
                                                       arena.ByteLength(), static_cast<int>(options), status.Data()));

@@ -146,6 +146,11 @@ int TxBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, 
       continue;
     }
     const int headerLength = table.meta[static_cast<ptrdiff_t>(peer) * kMetaStride + kMetaHeaderLength];
+    // An unset slot holds -1: refuse it before any segment is written in front of its headroom.
+    if (headerLength < 0 || headerLength > kTemplateStride) {
+      d[kDescVerdict] = kVerdictEncapFailed;
+      continue;
+    }
     const int segments = SegmentCount(len, info);
     const size_t need = static_cast<size_t>(segments) * (headerLength + info.hdrLen + info.gsoSize);
     if (need > arenaLength) {
