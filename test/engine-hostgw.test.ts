@@ -2,15 +2,12 @@
 // plain kernel routes `peer-subnet via peer-underlay`; a peer behind a router
 // is refused by name before anything changes; the routes go on stop.
 import t from 'tap';
-import { Lab } from '../src/lab/netns.js';
 import { container, startDaemon, switchedHosts } from '../src/lab/topology.js';
 import { trafficTools } from './helpers/tools.js';
+import { rootLab } from './helpers/lab.js';
 
-if (process.getuid?.() !== 0) {
-  t.fail('this test needs root (CI runs as root)');
-} else {
-  const lab = new Lab();
-  t.teardown(() => lab.dispose());
+const lab = rootLab(t);
+if (lab) {
   const [a, b] = switchedHosts(lab, ['ga', 'gb']);
   const ca = container(lab, a, 'gca', '198.18.1.2', '198.18.1.1');
   const cb = container(lab, b, 'gcb', '198.18.2.2', '198.18.2.1');

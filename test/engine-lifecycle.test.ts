@@ -2,13 +2,10 @@
 // its TUN removed, every time (three cycles in one process, in a namespace).
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
-import { Lab } from '../src/lab/netns.js';
+import { rootLab } from './helpers/lab.js';
 
-if (process.getuid?.() !== 0) {
-  t.fail('this test needs root (CI runs as root)');
-} else {
-  const lab = new Lab();
-  t.teardown(() => lab.dispose());
+const lab = rootLab(t);
+if (lab) {
   const ns = lab.namespace('life');
   const child = fileURLToPath(new URL('./helpers/engine-lifecycle-child.ts', import.meta.url));
   const out = lab.exec(ns, [process.execPath, '--import', import.meta.resolve('@tapjs/typescript/import'), child], { timeoutMs: 60_000 });

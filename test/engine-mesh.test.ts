@@ -1,14 +1,11 @@
 // Three tulle hosts on one bridge, each with two peers: every host reaches
 // every other one through the overlay (the lease lookup picks the right peer).
 import t from 'tap';
-import { Lab } from '../src/lab/netns.js';
 import { startDaemon, switchedHosts, type Daemon } from '../src/lab/topology.js';
+import { rootLab } from './helpers/lab.js';
 
-if (process.getuid?.() !== 0) {
-  t.fail('this test needs root (CI runs as root)');
-} else {
-  const lab = new Lab();
-  t.teardown(() => lab.dispose());
+const lab = rootLab(t);
+if (lab) {
   const hosts = switchedHosts(lab, ['m1', 'm2', 'm3']);
   const subnet = (i: number) => `198.18.${i + 1}.0/24`;
   const daemons: Daemon[] = [];

@@ -2,14 +2,11 @@
 // underlay carries, an inner packet whose outer packet would not fit is
 // refused by the socket (DF, IP_PMTUDISC_DO) and counted, never fragmented.
 import t from 'tap';
-import { Lab } from '../src/lab/netns.js';
 import { freshStats, startDaemon, switchedHosts } from '../src/lab/topology.js';
+import { rootLab } from './helpers/lab.js';
 
-if (process.getuid?.() !== 0) {
-  t.fail('this test needs root (CI runs as root)');
-} else {
-  const lab = new Lab();
-  t.teardown(() => lab.dispose());
+const lab = rootLab(t);
+if (lab) {
   const [a, b] = switchedHosts(lab, ['fa', 'fb']);
   const config = (own: typeof a, subnet: string, peer: typeof a, peerSubnet: string) => ({
     network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'udp' },

@@ -1,17 +1,14 @@
 // The udp backend end to end on real kernels: three hosts on one underlay
 // segment, tulle on two of them, the third fires garbage at tulle's port.
 import t from 'tap';
-import { Lab } from '../src/lab/netns.js';
 import { container, freshStats, startDaemon, switchedHosts } from '../src/lab/topology.js';
 import { trafficTools } from './helpers/tools.js';
+import { rootLab } from './helpers/lab.js';
 
 const MTU = 1472;
 
-if (process.getuid?.() !== 0) {
-  t.fail('this test needs root (CI runs as root)');
-} else {
-  const lab = new Lab();
-  t.teardown(() => lab.dispose());
+const lab = rootLab(t);
+if (lab) {
   const [a, b, c] = switchedHosts(lab, ['a', 'b', 'c']);
   // A container behind host a, on a bridge inside a's subnet: its traffic is forwarded through the overlay.
   const ctr = container(lab, a, 'ctr', '198.18.1.2', '198.18.1.1');

@@ -2,19 +2,16 @@
 // up its own (VNI 1, port 8472, nolearning, an onlink route, a neighbour and
 // an FDB entry for the tulle host's VTEP): ping and verified TCP both ways.
 import t from 'tap';
-import { Lab } from '../src/lab/netns.js';
 import { startDaemon, switchedHosts } from '../src/lab/topology.js';
 import { trafficTools } from './helpers/tools.js';
+import { rootLab } from './helpers/lab.js';
 
 const TULLE_MAC = '02:00:5e:00:53:01';
 const KERNEL_MAC = '02:00:5e:00:53:02';
 const MTU = 1450;
 
-if (process.getuid?.() !== 0) {
-  t.fail('this test needs root (CI runs as root)');
-} else {
-  const lab = new Lab();
-  t.teardown(() => lab.dispose());
+const lab = rootLab(t);
+if (lab) {
   const [a, b] = switchedHosts(lab, ['vt', 'vk']);
   // b: the kernel's VXLAN, as flannel's vxlan backend configures it.
   lab.ip(b.ns, 'link', 'add', 'flannel.1', 'address', KERNEL_MAC, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', b.underlay, 'dev', 'eth0', 'nolearning');

@@ -98,13 +98,6 @@ bool Follows(const Segment& first, const Segment& prev, const Segment& next, int
 thread_local Segment run[kMaxSegments];
 thread_local iovec iovs[kMaxSegments + 1];
 
-bool WriteAll(int fd, iovec* iov, int n) {
-  ssize_t r;
-  do r = writev(fd, iov, n);
-  while (r < 0 && errno == EINTR);
-  return r >= 0;
-}
-
 // Writes the run as one super-packet (or, for one segment, as itself).
 int FlushRun(int fd, int32_t* desc, int n, int* merged) {
   if (n == 0) return 0;
@@ -142,7 +135,7 @@ int FlushRun(int fd, int32_t* desc, int n, int* merged) {
     iovs[k + 1].iov_base = run[k].pkt + run[k].ipLen + run[k].tcpLen;
     iovs[k + 1].iov_len = static_cast<size_t>(run[k].payload);
   }
-  if (WriteAll(fd, iovs, n + 1)) return n;
+  if (WriteVec(fd, iovs, n + 1)) return n;
   for (int k = 0; k < n; k++) desc[static_cast<ptrdiff_t>(run[k].desc) * kDescStride + kDescVerdict] = kVerdictWriteFailed;
   return 0;
 }
@@ -179,9 +172,7 @@ int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, i
     // Not coalescable: flush what is pending (order matters within a flow), then write it alone.
     written += FlushRun(fd, desc, n, merged);
     n = 0;
-    std::memset(slab + off - kVnetHdrLen, 0, kVnetHdrLen);
-    iovec one{slab + off - kVnetHdrLen, static_cast<size_t>(len + kVnetHdrLen)};
-    if (WriteAll(fd, &one, 1)) written++;
+    if (TunWriteOne(fd, slab + off, static_cast<size_t>(len), true)) written++;
     else d[kDescVerdict] = kVerdictWriteFailed;
   }
   written += FlushRun(fd, desc, n, merged);

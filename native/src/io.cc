@@ -128,6 +128,20 @@ int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int ti
   return count;
 }
 
+bool WriteVec(int fd, const iovec* iov, int n) {
+  ssize_t r;
+  do r = writev(fd, iov, n);
+  while (r < 0 && errno == EINTR);
+  return r >= 0;
+}
+
+bool TunWriteOne(int fd, uint8_t* pkt, size_t len, bool vnet) {
+  const int pre = vnet ? kVnetHdrLen : 0;
+  if (vnet) std::memset(pkt - pre, 0, pre);
+  iovec one{pkt - pre, len + pre};
+  return WriteVec(fd, &one, 1);
+}
+
 int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool vnet) {
   const int pre = vnet ? kVnetHdrLen : 0;
   int written = 0;
@@ -139,11 +153,7 @@ int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int c
       d[kDescVerdict] = kVerdictWriteFailed;
       continue;
     }
-    if (vnet) std::memset(slab + off - pre, 0, pre);  // no GSO, checksums complete
-    ssize_t n;
-    do n = write(fd, slab + off - pre, static_cast<size_t>(len + pre));
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
+    if (!TunWriteOne(fd, slab + off, static_cast<size_t>(len), vnet)) {
       d[kDescVerdict] = kVerdictWriteFailed;
       continue;
     }

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace tulle {
 
@@ -39,6 +40,13 @@ int WaitReadable(int fd, int timeoutMs);  // 1 readable, 0 timeout; throws on er
 int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, bool vnet);
 
 // Writes each packet whose verdict is >= 0 (OFFSET/LENGTH) to the TUN fd.
+// writev, retried on EINTR; false on any other failure.
+bool WriteVec(int fd, const iovec* iov, int n);
+
+// Writes one packet to a TUN; with `vnet` a zeroed virtio-net header (no GSO,
+// checksums complete) goes into the 10 bytes before `pkt`, which must be ours.
+bool TunWriteOne(int fd, uint8_t* pkt, size_t len, bool vnet);
+
 // With `vnet`, a zeroed virtio-net header is written into the 10 bytes before each packet.
 int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool vnet);
 

@@ -53,14 +53,12 @@ export class RouteSnapshot {
   readonly routes: Int32Array;
   readonly addrs: Uint8Array;
   readonly templates: wire.TemplateTable;
-  readonly templateShared: { bytes: SharedArrayBuffer; meta: SharedArrayBuffer };
 
   constructor(readonly buffers = RouteSnapshot.allocate()) {
     this.header = new Int32Array(buffers.header);
     this.routes = new Int32Array(buffers.routes);
     this.addrs = new Uint8Array(buffers.addrs);
     this.templates = new SharedTemplateTable(buffers.templateBytes, buffers.templateMeta);
-    this.templateShared = { bytes: buffers.templateBytes, meta: buffers.templateMeta };
   }
 
   static allocate(maxRoutes = MAX_PEERS) {
@@ -135,7 +133,6 @@ export class RouteReader {
   /** Per peer, its VTEP MAC (6 bytes) when its template carries an inner Ethernet header. */
   private macs = new Uint8Array(0);
   private hasMac = new Uint8Array(0);
-  peerCount = 0;
 
   constructor(private readonly snapshot: RouteSnapshot) {}
 
@@ -174,7 +171,6 @@ export class RouteReader {
     this.bySender = bySender;
     this.macs = macs;
     this.hasMac = hasMac;
-    this.peerCount = peers;
     this.seen = version;
     return true;
   }

@@ -32,12 +32,3 @@ export function loadNative(): NativeAddon {
   loadError = new Error(`tulle: the native addon is not built (looked for ${tried.join(', ')}); run \`npm ci\` or \`node scripts/build-native.mjs\``);
   throw loadError;
 }
-
-/** The addon, or undefined when it is not built (the portable path still works). */
-export function tryLoadNative(): NativeAddon | undefined {
-  try {
-    return loadNative();
-  } catch {
-    return undefined;
-  }
-}
