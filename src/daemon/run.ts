@@ -23,7 +23,8 @@ export function peersOf(config: StaticConfig): { peers: Peer[]; routes: { subnet
       ? wire.vxlan.template({ vni: config.backend.vni, srcMac: config.backend.mac, dstMac: p.mac! })
       : wire.udpBackend.template(),
   }));
-  return { peers, routes: config.peers.map((p, i) => ({ subnet: p.subnet, peer: i })) };
+  const routes = config.peers.flatMap((p, peer) => [p.subnet, ...(p.ipv6Subnet === undefined ? [] : [p.ipv6Subnet])].map((subnet) => ({ subnet, peer })));
+  return { peers, routes };
 }
 
 export async function runDaemon(config: StaticConfig, options: { statsFile?: string; log: (line: string) => void }): Promise<void> {
@@ -40,15 +41,21 @@ export async function runDaemon(config: StaticConfig, options: { statsFile?: str
   }
   const engine = await Engine.start({
     tunName: config.tun.name, listenAddress: config.underlay.address, listenPort: port, backend,
-    vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, mtu, batch: config.batch,
+    vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, ipv6Subnet: config.ipv6Subnet,
+    // Larger inner packets than the underlay carries are answered with ICMP "too big", whatever the TUN's MTU.
+    mtu: Math.min(mtu, derived.mtu), batch: config.batch,
     offloads: config.offloads,
   }, snapshot);
   // flannel's convention: the TUN holds the subnet's first address with the network's prefix,
   // so the kernel routes the whole overlay into it.
   const network = parseCidr4(config.network);
   const tunAddress = `${wire.formatIPv4(parseCidr4(config.subnet).network)}/${network.prefix}`;
+  const tunAddress6 = config.ipv6Subnet === undefined || config.ipv6Network === undefined ? undefined
+    : `${config.ipv6Subnet.split('/')[0]}/${config.ipv6Network.split('/')[1]}`;
   try {
     execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // nodad: the address is ours alone on a point-to-point device; waiting for DAD would only delay traffic.
+    if (tunAddress6) execFileSync('ip', ['-6', 'addr', 'add', tunAddress6, 'dev', engine.tunName, 'nodad'], { stdio: ['ignore', 'ignore', 'pipe'] });
     execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     await engine.stop();
@@ -56,7 +63,7 @@ export async function runDaemon(config: StaticConfig, options: { statsFile?: str
     throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
   }
   const offloads = Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ');
-  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${mtu}${config.tun.mtu === undefined ? ` (${derived.device} ${derived.deviceMtu} − ${derived.deviceMtu - derived.mtu})` : ''}, ${peers.length} peers; offloads: ${offloads}`);
+  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress}${tunAddress6 ? ` ${tunAddress6}` : ''} mtu ${mtu}${config.tun.mtu === undefined ? ` (${derived.device} ${derived.deviceMtu} − ${derived.deviceMtu - derived.mtu})` : ''}, ${peers.length} peers; offloads: ${offloads}`);
 
   const writeStats = () => {
     if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine.counters()));

@@ -6,11 +6,19 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import * as wire from '../wire/index.js';
+import { contains, parseCidr } from '../engine/cidr.js';
 import { parseCidr4 } from '../engine/routes.js';
 
 const cidr4 = z.string().superRefine((value, ctx) => {
   try {
     parseCidr4(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+const cidr6 = z.string().superRefine((value, ctx) => {
+  try {
+    if (parseCidr(value).family !== 6) ctx.addIssue({ code: 'custom', message: `"${value}" is not an IPv6 prefix like 2001:db8:18:1::/64` });
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: (error as Error).message });
   }
@@ -22,6 +30,9 @@ const mac = z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'a MAC addr
 export const StaticConfig = z.object({
   network: cidr4,
   subnet: cidr4,
+  /** A dual-stack overlay: the IPv6 network and this host's IPv6 subnet in it (both or neither). */
+  ipv6Network: cidr6.optional(),
+  ipv6Subnet: cidr6.optional(),
   underlay: z.object({ address, port: port.optional() }),
   backend: z.discriminatedUnion('type', [
     z.object({ type: z.literal('udp') }),
@@ -30,7 +41,7 @@ export const StaticConfig = z.object({
   ]),
   /** `mtu` defaults to the underlay device's MTU less the backend's overhead (see overlayMtu). */
   tun: z.object({ name: z.string().min(1).max(15).default('tulle0'), mtu: z.number().int().min(68).max(65535).optional() }).default({ name: 'tulle0' }),
-  peers: z.array(z.object({ subnet: cidr4, address, port: port.optional(), mac: mac.optional() })).default([]),
+  peers: z.array(z.object({ subnet: cidr4, ipv6Subnet: cidr6.optional(), address, port: port.optional(), mac: mac.optional() })).default([]),
   batch: z.number().int().min(1).max(256).default(64),
   /** Each offload is used when the kernel has it, unless turned off here. */
   offloads: z.object({ tun: z.boolean().default(true), udpGso: z.boolean().default(true), udpGro: z.boolean().default(true) })
@@ -42,7 +53,18 @@ export const StaticConfig = z.object({
     return sub.prefix >= net.prefix && ((sub.network ^ net.network) >>> (32 - net.prefix || 32)) === 0;
   };
   if (!inside(c.subnet)) ctx.addIssue({ code: 'custom', path: ['subnet'], message: `${c.subnet} is not inside the network ${c.network}` });
+  if ((c.ipv6Network === undefined) !== (c.ipv6Subnet === undefined)) {
+    const missing = c.ipv6Network === undefined ? 'ipv6Network' : 'ipv6Subnet';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'a dual-stack overlay needs both ipv6Network and ipv6Subnet' });
+  }
+  const inside6 = (s: string) => c.ipv6Network !== undefined && contains(parseCidr(c.ipv6Network), parseCidr(s));
+  if (c.ipv6Network !== undefined && c.ipv6Subnet !== undefined && !inside6(c.ipv6Subnet)) {
+    ctx.addIssue({ code: 'custom', path: ['ipv6Subnet'], message: `${c.ipv6Subnet} is not inside the network ${c.ipv6Network}` });
+  }
   c.peers.forEach((p, i) => {
+    if (p.ipv6Subnet !== undefined && !inside6(p.ipv6Subnet)) {
+      ctx.addIssue({ code: 'custom', path: ['peers', i, 'ipv6Subnet'], message: `${p.ipv6Subnet} is not inside the network ${c.ipv6Network ?? '(no ipv6Network set)'}` });
+    }
     if (!inside(p.subnet)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'subnet'], message: `${p.subnet} is not inside the network ${c.network}` });
     if (c.backend.type === 'vxlan' && p.mac === undefined) ctx.addIssue({ code: 'custom', path: ['peers', i, 'mac'], message: 'the vxlan backend needs each peer\'s VTEP MAC' });
   });

@@ -26,15 +26,15 @@ export function decideTx(slab: Uint8Array, desc: Int32Array, count: number, rout
     // A GSO super-packet leaves as segments of header + gsoSize bytes: those must fit the MTU.
     const wireLength = gsoSize > 0 ? (desc[d + DESC_FLAGS] >>> 16) + gsoSize : len;
     let verdict = desc[d + DESC_VERDICT];
+    const version = len >= 1 ? slab[off] >>> 4 : 0;
     if (verdict < 0) {
       // Refused while reading (a virtio-net header the packet contradicts); counted by the worker.
-    } else if (len < 20 || slab[off] >>> 4 !== 4) {
-      // IPv6 inner traffic arrives with the dual-stack work; until then it has no route.
-      verdict = len >= 1 && slab[off] >>> 4 === 6 ? DROP_NO_ROUTE : DROP_MALFORMED;
+    } else if (version === 4 ? len < wire.ipv4.MIN_HEADER : version === 6 ? len < wire.ipv6.HEADER : true) {
+      verdict = DROP_MALFORMED;
     } else if (wireLength > policy.mtu) {
-      verdict = DROP_OVERSIZE;
+      verdict = DROP_OVERSIZE; // answered with ICMP "too big" by the worker
     } else {
-      verdict = routes.lookup(wire.readU32(slab, off + wire.ipv4.OFF_DST));
+      verdict = version === 4 ? routes.lookup(wire.readU32(slab, off + wire.ipv4.OFF_DST)) : routes.lookup6(slab, off + wire.ipv6.OFF_DST);
       if (verdict < 0) verdict = DROP_NO_ROUTE;
     }
     desc[d + DESC_VERDICT] = verdict;
@@ -52,6 +52,11 @@ export interface RxPolicy {
   /** Our overlay subnet: a decapsulated packet must be addressed into it. */
   subnet: number;
   subnetMask: number;
+  /** Our IPv6 overlay subnet (network words and their masks); with none, no mask matches an IPv6 packet. */
+  subnet6: Int32Array;
+  subnet6Mask: Int32Array;
+  /** False without an IPv6 subnet: IPv6 packets are then never ours. */
+  ipv6: boolean;
 }
 
 const frame = wire.vxlan.newFrame();
@@ -74,7 +79,8 @@ export function decideRx(
       verdict = DROP_MALFORMED;
     } else {
       const a = i * ADDR_STRIDE;
-      const peer = srcAddrs[a] === 4 ? routes.sender(wire.readU32(srcAddrs, a + 4)) : -1;
+      const family = srcAddrs[a];
+      const peer = family === 4 ? routes.sender(wire.readU32(srcAddrs, a + 4)) : family === 6 ? routes.sender6(srcAddrs, a + 4) : -1;
       if (peer < 0) {
         verdict = DROP_UNKNOWN_SENDER;
       } else if (policy.backend === 'vxlan') {
@@ -91,8 +97,12 @@ export function decideRx(
         else len = inner;
       }
       if (verdict >= 0) {
-        if (slab[off] >>> 4 !== 4) verdict = DROP_NOT_OURS;
-        else if (((wire.readU32(slab, off + wire.ipv4.OFF_DST) & policy.subnetMask) >>> 0) !== policy.subnet) verdict = DROP_NOT_OURS;
+        const version = slab[off] >>> 4;
+        if (version === 4) {
+          if (((wire.readU32(slab, off + wire.ipv4.OFF_DST) & policy.subnetMask) >>> 0) !== policy.subnet) verdict = DROP_NOT_OURS;
+        } else if (version !== 6 || !policy.ipv6 || !inSubnet6(slab, off + wire.ipv6.OFF_DST, policy)) {
+          verdict = DROP_NOT_OURS;
+        }
       }
     }
     desc[d + DESC_OFFSET] = off;
@@ -104,4 +114,11 @@ export function decideRx(
     else if (verdict === DROP_UNKNOWN_VTEP) counters[C.dropUnknownVtep]++;
     else if (verdict === DROP_NOT_OURS) counters[C.dropNotOurs]++;
   }
+}
+
+function inSubnet6(bytes: Uint8Array, offset: number, policy: RxPolicy): boolean {
+  for (let w = 0; w < 4; w++) {
+    if ((wire.readU32(bytes, offset + w * 4) & policy.subnet6Mask[w]) !== policy.subnet6[w]) return false;
+  }
+  return true;
 }

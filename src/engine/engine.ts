@@ -13,6 +13,7 @@ import { closeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { loadNative } from '../native/load.js';
 import { newCounterBuffer, readCounters, type CounterValues } from './counters.js';
+import { parseCidr, wordMask } from './cidr.js';
 import { parseCidr4, prefixMask, RouteSnapshot } from './routes.js';
 import type { WorkerConfig } from './worker.js';
 
@@ -27,7 +28,9 @@ export interface EngineOptions {
   vni?: number;
   /** Own overlay subnet: received packets must be addressed into it. */
   subnet: string;
-  /** Overlay MTU: the largest inner packet sent. */
+  /** Own IPv6 overlay subnet in a dual-stack overlay. */
+  ipv6Subnet?: string;
+  /** Overlay MTU: the largest inner packet sent; larger ones are answered with ICMP "too big". */
   mtu: number;
   /** Packets per batch (default 64). */
   batch?: number;
@@ -66,6 +69,8 @@ export class Engine {
   static async start(options: EngineOptions, routes: RouteSnapshot): Promise<Engine> {
     const native = loadNative();
     const subnet = parseCidr4(options.subnet);
+    const subnet6 = options.ipv6Subnet === undefined ? undefined : parseCidr(options.ipv6Subnet);
+    if (subnet6 !== undefined && subnet6.family !== 6) throw new Error(`ipv6Subnet "${options.ipv6Subnet}" is not an IPv6 prefix`);
     const family = options.listenAddress.includes(':') ? 6 : 4;
     const want: Offloads = { tun: true, udpGso: true, udpGro: true, ...options.offloads };
     const L = native.layout;
@@ -92,6 +97,8 @@ export class Engine {
       batch: options.batch ?? 64, headroom: HEADROOM, stride: STRIDE, pollMs: options.pollMs ?? 50,
       mtu: options.mtu, backend: options.backend, vni: options.vni ?? 1,
       subnet: subnet.network, subnetMask: prefixMask(subnet.prefix),
+      subnet6: subnet6?.words ?? [0, 0, 0, 0], subnet6Mask: [0, 32, 64, 96].map((start) => (subnet6 ? wordMask(subnet6.prefix, start) : 0)),
+      ipv6: subnet6 !== undefined,
       vnet: want.tun, udpGso: offloads.udpGso, udpGro: offloads.udpGro, arenaBytes: ARENA_BYTES,
     };
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);

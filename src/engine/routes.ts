@@ -6,11 +6,13 @@
  * structures when it changed (a seqlock: odd version = being written).
  */
 import * as wire from '../wire/index.js';
+import { parseCidr, wordMask } from './cidr.js';
+import { Table6 } from './table6.js';
 
 export const MAX_PEERS = 4096;
 export const ADDR_STRIDE = 20; // native/src/io.h kAddrStride
 const HEADER_WORDS = 4; // version, peer count, route count, reserved
-const ROUTE_WORDS = 3; // network address, prefix length, peer index
+const ROUTE_WORDS = 6; // family << 8 | prefix length, peer index, network address in 4 words (IPv4: the first)
 
 export interface Peer {
   /** Underlay address and UDP port of the peer's tulle. */
@@ -21,7 +23,7 @@ export interface Peer {
 }
 
 export interface Route {
-  /** IPv4 overlay subnet, e.g. "198.18.2.0/24". */
+  /** Overlay subnet of either family, e.g. "198.18.2.0/24" or "2001:db8:18:2::/64". */
   subnet: string;
   peer: number;
 }
@@ -81,7 +83,7 @@ export class RouteSnapshot {
     if (routes.length > this.routes.length / ROUTE_WORDS) throw new Error(`too many routes: ${routes.length}`);
     const parsed = routes.map((r) => {
       if (!Number.isInteger(r.peer) || r.peer < 0 || r.peer >= peers.length) throw new Error(`route ${r.subnet} names peer ${r.peer}, which does not exist`);
-      return { ...parseCidr4(r.subnet), peer: r.peer };
+      return { ...parseCidr(r.subnet), peer: r.peer };
     });
     const start = Atomics.add(this.header, 0, 1) + 1; // odd: writing
     if ((start & 1) === 0) throw new Error('RouteSnapshot.publish: concurrent writers');
@@ -90,9 +92,10 @@ export class RouteSnapshot {
       this.templates.set(i, peer.template);
     });
     parsed.forEach((r, i) => {
-      this.routes[i * ROUTE_WORDS] = r.network | 0;
-      this.routes[i * ROUTE_WORDS + 1] = r.prefix;
-      this.routes[i * ROUTE_WORDS + 2] = r.peer;
+      const at = i * ROUTE_WORDS;
+      this.routes[at] = (r.family << 8) | r.prefix;
+      this.routes[at + 1] = r.peer;
+      for (let w = 0; w < 4; w++) this.routes[at + 2 + w] = r.words[w] | 0;
     });
     this.header[1] = peers.length;
     this.header[2] = parsed.length;
@@ -129,7 +132,10 @@ export class RouteReader {
   private seen = -1;
   /** One Map per distinct prefix length, longest first: one or two lookups per packet in practice. */
   private byPrefix: { mask: number; table: Map<number, number> }[] = [];
+  /** IPv6: one exact-match table per prefix length, longest first, with the prefix's mask words. */
+  private byPrefix6: { m0: number; m1: number; m2: number; m3: number; table: Table6 }[] = [];
   private bySender = new Map<number, number>();
+  private bySender6 = new Table6([]);
   /** Per peer, its VTEP MAC (6 bytes) when its template carries an inner Ethernet header. */
   private macs = new Uint8Array(0);
   private hasMac = new Uint8Array(0);
@@ -144,16 +150,28 @@ export class RouteReader {
     const peers = header[1];
     const count = header[2];
     const groups = new Map<number, Map<number, number>>();
+    const groups6 = new Map<number, { words: number[]; value: number }[]>();
     for (let i = 0; i < count; i++) {
-      const prefix = this.snapshot.routes[i * ROUTE_WORDS + 1];
+      const at = i * ROUTE_WORDS;
+      const family = this.snapshot.routes[at] >>> 8;
+      const prefix = this.snapshot.routes[at] & 0xff;
+      const peer = this.snapshot.routes[at + 1];
+      if (family === 6) {
+        let list = groups6.get(prefix);
+        if (list === undefined) groups6.set(prefix, (list = []));
+        list.push({ words: [0, 1, 2, 3].map((w) => this.snapshot.routes[at + 2 + w] >>> 0), value: peer });
+        continue;
+      }
       let table = groups.get(prefix);
       if (table === undefined) groups.set(prefix, (table = new Map()));
-      table.set(this.snapshot.routes[i * ROUTE_WORDS] >>> 0, this.snapshot.routes[i * ROUTE_WORDS + 2]);
+      if (!table.has(this.snapshot.routes[at + 2] >>> 0)) table.set(this.snapshot.routes[at + 2] >>> 0, peer);
     }
     const bySender = new Map<number, number>();
+    const senders6: { words: number[]; value: number }[] = [];
     for (let i = 0; i < peers; i++) {
       const at = i * ADDR_STRIDE;
       if (this.snapshot.addrs[at] === 4) bySender.set(wire.readU32(this.snapshot.addrs, at + 4), i);
+      else if (this.snapshot.addrs[at] === 6) senders6.push({ words: [0, 1, 2, 3].map((w) => wire.readU32(this.snapshot.addrs, at + 4 + w * 4)), value: i });
     }
     const macs = new Uint8Array(peers * 6);
     const hasMac = new Uint8Array(peers);
@@ -168,7 +186,11 @@ export class RouteReader {
     }
     if (Atomics.load(this.snapshot.header, 0) !== version) return false; // torn: retry next batch
     this.byPrefix = [...groups.entries()].sort((a, b) => b[0] - a[0]).map(([prefix, table]) => ({ mask: prefixMask(prefix), table }));
+    this.byPrefix6 = [...groups6.entries()].sort((a, b) => b[0] - a[0]).map(([prefix, list]) => ({
+      m0: wordMask(prefix, 0), m1: wordMask(prefix, 32), m2: wordMask(prefix, 64), m3: wordMask(prefix, 96), table: new Table6(list),
+    }));
     this.bySender = bySender;
+    this.bySender6 = new Table6(senders6);
     this.macs = macs;
     this.hasMac = hasMac;
     this.seen = version;
@@ -185,6 +207,20 @@ export class RouteReader {
     return -1;
   }
 
+  /** The peer index owning the IPv6 address at `bytes[offset..offset+16)`, or -1. */
+  lookup6(bytes: Uint8Array, offset: number): number {
+    const w0 = wire.readU32(bytes, offset);
+    const w1 = wire.readU32(bytes, offset + 4);
+    const w2 = wire.readU32(bytes, offset + 8);
+    const w3 = wire.readU32(bytes, offset + 12);
+    for (let i = 0; i < this.byPrefix6.length; i++) {
+      const g = this.byPrefix6[i];
+      const peer = g.table.get(w0 & g.m0, w1 & g.m1, w2 & g.m2, w3 & g.m3);
+      if (peer >= 0) return peer;
+    }
+    return -1;
+  }
+
   /** True when the 6 bytes at `offset` are peer `peer`'s VTEP MAC (or the peer has none to check). */
   vtepMatches(peer: number, bytes: Uint8Array, offset: number): boolean {
     if (this.hasMac[peer] === 0) return true;
@@ -196,5 +232,10 @@ export class RouteReader {
   /** The peer index whose underlay IPv4 address is `address`, or -1. */
   sender(address: number): number {
     return this.bySender.get(address) ?? -1;
+  }
+
+  /** The peer index whose underlay IPv6 address is at `bytes[offset..offset+16)`, or -1. */
+  sender6(bytes: Uint8Array, offset: number): number {
+    return this.bySender6.get(wire.readU32(bytes, offset), wire.readU32(bytes, offset + 4), wire.readU32(bytes, offset + 8), wire.readU32(bytes, offset + 12));
   }
 }

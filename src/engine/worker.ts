@@ -14,6 +14,7 @@ import * as wire from '../wire/index.js';
 import { C } from './counters.js';
 import { decideRx, decideTx } from './decide.js';
 import { ADDR_STRIDE, RouteReader, RouteSnapshot } from './routes.js';
+import { TooBigResponder } from './too-big.js';
 import { VERDICT_BAD_VNET, VERDICT_ENCAP_FAILED, VERDICT_SEND_FAILED, VERDICT_WRITE_FAILED } from './verdicts.js';
 
 export interface WorkerConfig {
@@ -32,6 +33,10 @@ export interface WorkerConfig {
   vni: number;
   subnet: number;
   subnetMask: number;
+  /** IPv6 overlay subnet as network words and mask words (all zero without one). */
+  subnet6: number[];
+  subnet6Mask: number[];
+  ipv6: boolean;
   /** The TUN has a virtio-net header (offloads on). */
   vnet: boolean;
   udpGso: boolean;
@@ -85,12 +90,14 @@ function countRx(count: number): void {
 
 function txLoop(): void {
   const policy = { mtu: config.mtu };
+  const tooBig = new TooBigResponder(native, config.tunFd, config.vnet, config.mtu, counters);
   let options = (config.vnet ? native.layout.TX_VNET : 0) | (config.udpGso ? native.layout.TX_UDP_GSO : 0);
   while (Atomics.load(control, 0) === 0) {
     const n = native.tunReadBatch(config.tunFd, slab, desc, config.batch, config.headroom, config.stride, config.pollMs, config.vnet);
     if (n === 0) continue;
     routes.refresh();
     decideTx(slab, desc, n, routes, policy, counters);
+    tooBig.answer(slab, desc, n);
     const datagrams = native.txBatch(config.udpFd, slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta, snapshot.addrs, arena, options, status);
     // The kernel refused UDP_SEGMENT (EIO: a device on the path cannot segment): off for good.
     if (status[1] > 0) options &= ~native.layout.TX_UDP_GSO;
@@ -99,7 +106,10 @@ function txLoop(): void {
 }
 
 function rxLoop(): void {
-  const policy = { backend: config.backend, vni: config.vni, subnet: config.subnet, subnetMask: config.subnetMask };
+  const policy = {
+    backend: config.backend, vni: config.vni, subnet: config.subnet, subnetMask: config.subnetMask,
+    subnet6: Int32Array.from(config.subnet6), subnet6Mask: Int32Array.from(config.subnet6Mask), ipv6: config.ipv6,
+  };
   // udp backend peers send through kernel sockets, so every datagram has a UDP checksum the kernel
   // verified before we saw it; VXLAN over IPv4 often has none (Linux vxlan's default): verify inner TCP.
   const verify = config.backend === 'vxlan';

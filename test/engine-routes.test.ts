@@ -1,0 +1,88 @@
+// The engine's lookups against a brute-force reference: longest-prefix match
+// over IPv4 and IPv6 routes, and underlay sender → peer, for random tables.
+import t from 'tap';
+import fc from 'fast-check';
+import { contains, formatCidr, parseCidr, type Cidr } from '../src/engine/cidr.js';
+import { RouteReader, RouteSnapshot, type Peer } from '../src/engine/routes.js';
+import * as wire from '../src/wire/index.js';
+
+const template = wire.udpBackend.template();
+const peer = (i: number, v6: boolean): Peer => ({ address: v6 ? `2001:db8:2::${(i + 1).toString(16)}` : `192.0.2.${i + 1}`, port: 8285, template });
+
+function bytesOf(words: number[], family: 4 | 6): Uint8Array {
+  const b = new Uint8Array(family === 4 ? 4 : 16);
+  for (let i = 0; i < b.length / 4; i++) wire.writeU32(b, i * 4, words[i]);
+  return b;
+}
+
+const word = fc.integer({ min: 0, max: 0xffffffff });
+const route = (family: 4 | 6) => fc.record({
+  words: fc.tuple(word, word, word, word),
+  prefix: fc.integer({ min: 0, max: family === 4 ? 32 : 128 }),
+}).map(({ words, prefix }) => {
+  const masked = words.map((w, i) => (family === 4 && i > 0 ? 0 : (w & maskWord(prefix, i * 32)) >>> 0)) as Cidr['words'];
+  return { family, words: masked, prefix } satisfies Cidr;
+});
+function maskWord(prefix: number, start: number): number {
+  const bits = Math.max(0, Math.min(32, prefix - start));
+  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+t.test('longest-prefix match agrees with a linear scan', (t) => {
+  fc.assert(fc.property(
+    fc.array(fc.oneof(route(4), route(6)), { maxLength: 40 }), fc.array(fc.tuple(word, word, word, word), { minLength: 1, maxLength: 20 }),
+    (routes, probes) => {
+      const snapshot = new RouteSnapshot(RouteSnapshot.allocate(64));
+      const peers = routes.map((_, i) => peer(i, false));
+      snapshot.publish(peers, routes.map((r, i) => ({ subnet: formatCidr(r), peer: i })));
+      const reader = new RouteReader(snapshot);
+      reader.refresh();
+      for (const family of [4, 6] as const) {
+        for (const probe of probes) {
+          const words = family === 4 ? [probe[0], 0, 0, 0] : [...probe];
+          const host: Cidr = { family, words: words as Cidr['words'], prefix: family === 4 ? 32 : 128 };
+          // The reference: the longest matching prefix; among equal ones, the first published.
+          let best = -1;
+          routes.forEach((r, i) => {
+            if (contains(r, host) && (best < 0 || r.prefix > routes[best].prefix)) best = i;
+          });
+          const got = family === 4 ? reader.lookup(probe[0] >>> 0) : reader.lookup6(bytesOf(words, 6), 0);
+          if (got !== best) throw new Error(`${formatCidr(host)}: got peer ${got}, expected ${best}`);
+        }
+      }
+    },
+  ), { numRuns: 300 });
+  t.pass('300 random tables');
+  t.end();
+});
+
+t.test('senders by underlay address, both families', (t) => {
+  const snapshot = new RouteSnapshot();
+  const peers = [peer(0, false), peer(1, true), peer(2, true), peer(3, false)];
+  snapshot.publish(peers, []);
+  const reader = new RouteReader(snapshot);
+  t.ok(reader.refresh(), 'a new snapshot is taken');
+  t.notOk(reader.refresh(), 'and not taken again while unchanged');
+  t.equal(reader.sender(wire.parseIPv4('192.0.2.1')), 0);
+  t.equal(reader.sender(wire.parseIPv4('192.0.2.4')), 3);
+  t.equal(reader.sender(wire.parseIPv4('192.0.2.2')), -1, 'an address no peer holds');
+  t.equal(reader.sender6(wire.parseIPv6('2001:db8:2::2'), 0), 1);
+  t.equal(reader.sender6(wire.parseIPv6('2001:db8:2::3'), 0), 2);
+  t.equal(reader.sender6(wire.parseIPv6('2001:db8:2::4'), 0), -1);
+  t.equal(reader.sender6(wire.parseIPv6('::ffff:192.0.2.1'), 0), -1, 'an IPv4-mapped address is not the IPv4 peer');
+  t.end();
+});
+
+t.test('CIDR parsing names the problem', (t) => {
+  t.same(parseCidr('2001:db8:18:1::/64'), { family: 6, words: [0x20010db8, 0x00180001, 0, 0], prefix: 64 });
+  t.throws(() => parseCidr('2001:db8:18:1::1/64'), /host bits set: the network is 2001:db8:18:1::\/64/);
+  t.throws(() => parseCidr('198.18.1.1/24'), /host bits set: the network is 198\.18\.1\.0\/24/);
+  t.throws(() => parseCidr('2001:db8::/129'), /prefix length 0\.\.128/);
+  t.throws(() => parseCidr('198.18.0.0/33'), /prefix length 0\.\.32/);
+  t.throws(() => parseCidr('198.18.0.0'), /not a CIDR/);
+  t.throws(() => parseCidr('198.18.300.0/24'), /"198\.18\.300\.0" is not an IPv4 address/);
+  t.ok(contains(parseCidr('198.18.0.0/16'), parseCidr('198.18.3.0/24')));
+  t.notOk(contains(parseCidr('198.18.0.0/16'), parseCidr('198.19.3.0/24')));
+  t.notOk(contains(parseCidr('198.18.0.0/16'), parseCidr('2001:db8::/64')), 'families never contain each other');
+  t.end();
+});
