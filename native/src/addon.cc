@@ -130,6 +130,13 @@ Napi::Value TunReadBatch(const Napi::CallbackInfo& info) {
   }));
 }
 
+// waitReadable(fd, timeoutMs): whether fd became readable within the time (poll).
+Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  uint32_t timeoutMs = ArgUint(info, 1, "timeoutMs");
+  return Napi::Boolean::New(info.Env(), Syscall(info.Env(), [&] { return tulle::WaitReadable(static_cast<int>(fd), static_cast<int>(timeoutMs)); }) == 1);
+}
+
 // tunWriteBatch(fd, slab, desc, count, vnet): packets written.
 Napi::Value TunWriteBatch(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
@@ -226,6 +233,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("encapBatch", Napi::Function::New(env, EncapBatch, "encapBatch"));
   exports.Set("tunOpen", Napi::Function::New(env, TunOpen, "tunOpen"));
   exports.Set("tunReadBatch", Napi::Function::New(env, TunReadBatch, "tunReadBatch"));
+  exports.Set("waitReadable", Napi::Function::New(env, WaitReadable, "waitReadable"));
   exports.Set("tunWriteBatch", Napi::Function::New(env, TunWriteBatch, "tunWriteBatch"));
   exports.Set("tunWriteCoalesced", Napi::Function::New(env, TunWriteCoalesced, "tunWriteCoalesced"));
   exports.Set("tunSetOffload", Napi::Function::New(env, TunSetOffload, "tunSetOffload"));

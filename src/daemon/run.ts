@@ -43,7 +43,7 @@ export async function runDaemon(config: StaticConfig, options: { statsFile?: str
     tunName: config.tun.name, listenAddress: config.underlay.address, listenPort: port, backend,
     vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, ipv6Subnet: config.ipv6Subnet,
     // Larger inner packets than the underlay carries are answered with ICMP "too big", whatever the TUN's MTU.
-    mtu: Math.min(mtu, derived.mtu), batch: config.batch,
+    mtu: Math.min(mtu, derived.mtu), batch: config.batch, replyInline: config.replyInline,
     offloads: config.offloads,
   }, snapshot);
   // flannel's convention: the TUN holds the subnet's first address with the network's prefix,

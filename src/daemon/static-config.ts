@@ -43,6 +43,8 @@ export const StaticConfig = z.object({
   tun: z.object({ name: z.string().min(1).max(15).default('tulle0'), mtu: z.number().int().min(68).max(65535).optional() }).default({ name: 'tulle0' }),
   peers: z.array(z.object({ subnet: cidr4, ipv6Subnet: cidr6.optional(), address, port: port.optional(), mac: mac.optional() })).default([]),
   batch: z.number().int().min(1).max(256).default(64),
+  /** The RX thread sends the replies its TUN writes provoke: one thread wake-up less per round trip. */
+  replyInline: z.boolean().default(true),
   /** Each offload is used when the kernel has it, unless turned off here. */
   offloads: z.object({ tun: z.boolean().default(true), udpGso: z.boolean().default(true), udpGro: z.boolean().default(true) })
     .default({ tun: true, udpGso: true, udpGro: true }),

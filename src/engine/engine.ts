@@ -38,6 +38,8 @@ export interface EngineOptions {
   pollMs?: number;
   /** Socket send/receive buffer size (default 8 MiB). */
   socketBufferBytes?: number;
+  /** Whether the RX thread sends the replies its own TUN writes provoke (default true; see worker.ts). */
+  replyInline?: boolean;
   /** Offloads to use when the kernel has them (each defaults to true); every path works with none. */
   offloads?: Partial<Offloads>;
 }
@@ -90,7 +92,7 @@ export class Engine {
       closeSync(tun.fd);
       throw error;
     }
-    const control = new Int32Array(new SharedArrayBuffer(4));
+    const control = new Int32Array(new SharedArrayBuffer(8));
     const counters = newCounterBuffer();
     const base: Omit<WorkerConfig, 'role'> = {
       tunFd: tun.fd, udpFd, control: control.buffer as SharedArrayBuffer, counters, routes: routes.buffers,
@@ -100,6 +102,7 @@ export class Engine {
       subnet6: subnet6?.words ?? [0, 0, 0, 0], subnet6Mask: [0, 32, 64, 96].map((start) => (subnet6 ? wordMask(subnet6.prefix, start) : 0)),
       ipv6: subnet6 !== undefined,
       vnet: want.tun, udpGso: offloads.udpGso, udpGro: offloads.udpGro, arenaBytes: ARENA_BYTES,
+      replyInline: options.replyInline ?? true,
     };
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     const workers = (['tx', 'rx'] as const).map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));

@@ -7,6 +7,15 @@
  * Pipeline per batch:
  *   TX: 1 tunReadBatch → 2 refresh routes → 3 decideTx → 4 txBatch (encapsulate, split GSO, send) → 5 count
  *   RX: 1 udpRecvBatch (GRO segments expanded) → 2 refresh routes → 3 decideRx → 4 tunWriteCoalesced → 5 count
+ *
+ * Replies without a wake-up: writing a packet into the TUN runs the kernel's
+ * receive path in the same system call, so an answer (an echo reply, a TCP
+ * ACK) is often queued on the TUN by the time the write returns. The RX
+ * thread then reads it and sends it itself, instead of waking the TX thread
+ * for it: one thread wake-up less per round trip. A lock in shared memory
+ * (`control[1]`) lets one thread at a time read the TUN and send, so packets
+ * of one flow never overtake each other between the two threads, and the TX
+ * counters keep a single writer at a time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadNative } from '../native/load.js';
@@ -21,7 +30,7 @@ export interface WorkerConfig {
   role: 'tx' | 'rx';
   tunFd: number;
   udpFd: number;
-  control: SharedArrayBuffer; // Int32 [0] = stop flag
+  control: SharedArrayBuffer; // Int32 [0] = stop flag, [1] = TUN reader lock
   counters: SharedArrayBuffer;
   routes: ReturnType<typeof RouteSnapshot.allocate>;
   batch: number;
@@ -42,6 +51,8 @@ export interface WorkerConfig {
   udpGso: boolean;
   udpGro: boolean;
   arenaBytes: number;
+  /** RX reads and sends what the TUN holds right after each write (see above). */
+  replyInline: boolean;
 }
 
 const config = workerData as WorkerConfig;
@@ -50,62 +61,88 @@ const control = new Int32Array(config.control);
 const counters = new Float64Array(config.counters);
 const snapshot = new RouteSnapshot(config.routes);
 const routes = new RouteReader(snapshot);
-const slab = new Uint8Array(config.batch * config.stride);
-// With UDP GRO a received datagram holds up to 64 packets, each with a descriptor of its own.
-const descriptors = config.role === 'rx' && config.udpGro ? config.batch * 64 : config.batch;
-const desc = new Int32Array(descriptors * wire.DESC_STRIDE);
-const srcAddrs = new Uint8Array(descriptors * ADDR_STRIDE);
-const arena = config.role === 'tx' ? new Uint8Array(config.arenaBytes) : new Uint8Array(0);
-const status = new Int32Array(2);
 const { DESC_STRIDE, DESC_VERDICT, DESC_LENGTH, DESC_OUT_LENGTH } = wire;
+const STOP = 0;
+const LOCK = 1;
+/** Packets the RX thread takes from the TUN after a write: replies, not a bulk transfer (that stays with TX). */
+const INLINE_BATCH = 8;
 
-function countTx(count: number, datagrams: number): void {
-  let bytes = 0;
-  for (let i = 0; i < count; i++) {
-    const v = desc[i * DESC_STRIDE + DESC_VERDICT];
-    if (v >= 0) bytes += desc[i * DESC_STRIDE + DESC_OUT_LENGTH];
-    else if (v === VERDICT_SEND_FAILED) counters[C.sendErrors]++;
-    else if (v === VERDICT_ENCAP_FAILED) counters[C.encapErrors]++;
-    else if (v === VERDICT_BAD_VNET) counters[C.dropMalformed]++;
+/** TUN → decide → encapsulate and send, over buffers of its own. */
+class TxPipeline {
+  private readonly slab: Uint8Array;
+  private readonly desc: Int32Array;
+  private readonly arena = new Uint8Array(config.arenaBytes);
+  private readonly status = new Int32Array(2);
+  private readonly policy = { mtu: config.mtu };
+  private readonly tooBig = new TooBigResponder(native, config.tunFd, config.vnet, config.mtu, counters);
+  private options = (config.vnet ? native.layout.TX_VNET : 0) | (config.udpGso ? native.layout.TX_UDP_GSO : 0);
+
+  constructor(private readonly batch: number) {
+    this.slab = new Uint8Array(batch * config.stride);
+    this.desc = new Int32Array(batch * DESC_STRIDE);
   }
-  counters[C.txPackets] += datagrams;
-  counters[C.txBytes] += bytes;
-  counters[C.txBatches]++;
+
+  /** Reads what the TUN holds (waiting at most `timeoutMs`) and sends it. Returns the packets read. */
+  run(timeoutMs: number): number {
+    const { slab, desc } = this;
+    const n = native.tunReadBatch(config.tunFd, slab, desc, this.batch, config.headroom, config.stride, timeoutMs, config.vnet);
+    if (n === 0) return 0;
+    routes.refresh();
+    decideTx(slab, desc, n, routes, this.policy, counters);
+    this.tooBig.answer(slab, desc, n);
+    const datagrams = native.txBatch(config.udpFd, slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta, snapshot.addrs, this.arena, this.options, this.status);
+    // The kernel refused UDP_SEGMENT (EIO: a device on the path cannot segment): off for good.
+    if (this.status[1] > 0) this.options &= ~native.layout.TX_UDP_GSO;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const v = desc[i * DESC_STRIDE + DESC_VERDICT];
+      if (v >= 0) bytes += desc[i * DESC_STRIDE + DESC_OUT_LENGTH];
+      else if (v === VERDICT_SEND_FAILED) counters[C.sendErrors]++;
+      else if (v === VERDICT_ENCAP_FAILED) counters[C.encapErrors]++;
+      else if (v === VERDICT_BAD_VNET) counters[C.dropMalformed]++;
+    }
+    counters[C.txPackets] += datagrams;
+    counters[C.txBytes] += bytes;
+    counters[C.txBatches]++;
+    return n;
+  }
 }
 
-function countRx(count: number): void {
-  let packets = 0;
-  let bytes = 0;
-  for (let i = 0; i < count; i++) {
-    const v = desc[i * DESC_STRIDE + DESC_VERDICT];
-    if (v >= 0) {
-      packets++;
-      bytes += desc[i * DESC_STRIDE + DESC_LENGTH];
-    } else if (v === VERDICT_WRITE_FAILED) counters[C.writeErrors]++;
-  }
-  counters[C.rxPackets] += packets;
-  counters[C.rxBytes] += bytes;
-  counters[C.rxBatches]++;
+function tryLock(): boolean {
+  return Atomics.compareExchange(control, LOCK, 0, 1) === 0;
+}
+
+function lock(): void {
+  while (!tryLock()) Atomics.wait(control, LOCK, 1, 1);
+}
+
+function unlock(): void {
+  Atomics.store(control, LOCK, 0);
+  Atomics.notify(control, LOCK, 1);
 }
 
 function txLoop(): void {
-  const policy = { mtu: config.mtu };
-  const tooBig = new TooBigResponder(native, config.tunFd, config.vnet, config.mtu, counters);
-  let options = (config.vnet ? native.layout.TX_VNET : 0) | (config.udpGso ? native.layout.TX_UDP_GSO : 0);
-  while (Atomics.load(control, 0) === 0) {
-    const n = native.tunReadBatch(config.tunFd, slab, desc, config.batch, config.headroom, config.stride, config.pollMs, config.vnet);
-    if (n === 0) continue;
-    routes.refresh();
-    decideTx(slab, desc, n, routes, policy, counters);
-    tooBig.answer(slab, desc, n);
-    const datagrams = native.txBatch(config.udpFd, slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta, snapshot.addrs, arena, options, status);
-    // The kernel refused UDP_SEGMENT (EIO: a device on the path cannot segment): off for good.
-    if (status[1] > 0) options &= ~native.layout.TX_UDP_GSO;
-    countTx(n, datagrams);
+  const tx = new TxPipeline(config.batch);
+  while (Atomics.load(control, STOP) === 0) {
+    // Sleep without the lock, so the RX thread can take a reply meanwhile; then read what is left.
+    if (!native.waitReadable(config.tunFd, config.pollMs)) continue;
+    lock();
+    try {
+      tx.run(0);
+    } finally {
+      unlock();
+    }
   }
 }
 
 function rxLoop(): void {
+  const slab = new Uint8Array(config.batch * config.stride);
+  // With UDP GRO a received datagram holds up to 64 packets, each with a descriptor of its own.
+  const descriptors = config.udpGro ? config.batch * 64 : config.batch;
+  const desc = new Int32Array(descriptors * DESC_STRIDE);
+  const srcAddrs = new Uint8Array(descriptors * ADDR_STRIDE);
+  const status = new Int32Array(2);
+  const inline = config.replyInline ? new TxPipeline(INLINE_BATCH) : undefined;
   const policy = {
     backend: config.backend, vni: config.vni, subnet: config.subnet, subnetMask: config.subnetMask,
     subnet6: Int32Array.from(config.subnet6), subnet6Mask: Int32Array.from(config.subnet6Mask), ipv6: config.ipv6,
@@ -113,7 +150,7 @@ function rxLoop(): void {
   // udp backend peers send through kernel sockets, so every datagram has a UDP checksum the kernel
   // verified before we saw it; VXLAN over IPv4 often has none (Linux vxlan's default): verify inner TCP.
   const verify = config.backend === 'vxlan';
-  while (Atomics.load(control, 0) === 0) {
+  while (Atomics.load(control, STOP) === 0) {
     const n = native.udpRecvBatch(config.udpFd, slab, desc, descriptors, config.headroom, config.stride, config.pollMs, srcAddrs, config.udpGro);
     if (n === 0) continue;
     routes.refresh();
@@ -124,7 +161,25 @@ function rxLoop(): void {
     } else {
       native.tunWriteBatch(config.tunFd, slab, desc, n, false);
     }
-    countRx(n);
+    let packets = 0;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const v = desc[i * DESC_STRIDE + DESC_VERDICT];
+      if (v >= 0) {
+        packets++;
+        bytes += desc[i * DESC_STRIDE + DESC_LENGTH];
+      } else if (v === VERDICT_WRITE_FAILED) counters[C.writeErrors]++;
+    }
+    counters[C.rxPackets] += packets;
+    counters[C.rxBytes] += bytes;
+    counters[C.rxBatches]++;
+    if (inline !== undefined && packets > 0 && tryLock()) {
+      try {
+        if (inline.run(0) > 0) counters[C.txInline]++;
+      } finally {
+        unlock();
+      }
+    }
   }
 }
 

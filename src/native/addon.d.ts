@@ -62,6 +62,8 @@ export interface NativeAddon {
    * Fills OFFSET/LENGTH and sets VERDICT 0. Returns the count (0 on timeout).
    */
   tunReadBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number, vnet?: boolean): number;
+  /** Waits up to `timeoutMs` for `fd` to become readable (poll). */
+  waitReadable(fd: number, timeoutMs: number): boolean;
   /**
    * Writes every packet with VERDICT >= 0 (OFFSET/LENGTH) to the TUN; failures get VERDICT_WRITE_FAILED.
    * With `vnet`, a zeroed virtio-net header goes into the VNET_HDR_LEN bytes before each packet. Returns the count written.
