@@ -14,6 +14,9 @@ const NET6 = '2001:db8:18::/48';
 const lab = rootLab(t);
 if (lab) {
   const [a, b] = switchedHosts(lab, ['6a', '6b']);
+  const [u6a, u6b] = ['2001:db8:2::1', '2001:db8:2::2'];
+  lab.ip(a.ns, '-6', 'addr', 'add', `${u6a}/64`, 'dev', 'eth0', 'nodad');
+  lab.ip(b.ns, '-6', 'addr', 'add', `${u6b}/64`, 'dev', 'eth0', 'nodad');
   const { tcpTransfer } = trafficTools(lab);
   const ping = (ns: string, ...args: string[]) => lab.exec(ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', ...args], { allowFailure: true });
 
@@ -52,9 +55,6 @@ if (lab) {
   });
 
   t.test('an IPv6 underlay: tulle (vxlan) and a Linux vxlan device, IPv4 and IPv6 inside', async (t) => {
-    const [u6a, u6b] = ['2001:db8:2::1', '2001:db8:2::2'];
-    lab.ip(a.ns, '-6', 'addr', 'add', `${u6a}/64`, 'dev', 'eth0', 'nodad');
-    lab.ip(b.ns, '-6', 'addr', 'add', `${u6b}/64`, 'dev', 'eth0', 'nodad');
     // b: the kernel's VXLAN over IPv6, flannel style (flannel-v6.1 uses the same settings).
     lab.ip(b.ns, 'link', 'add', 'vx6', 'address', MAC_B, 'type', 'vxlan', 'id', '1', 'dstport', '4789', 'local', u6b, 'dev', 'eth0', 'nolearning');
     lab.ip(b.ns, 'addr', 'add', '198.18.2.0/32', 'dev', 'vx6');
@@ -66,6 +66,10 @@ if (lab) {
     lab.ip(b.ns, '-6', 'neigh', 'add', '2001:db8:18:1::', 'lladdr', MAC_A, 'dev', 'vx6');
     lab.exec(b.ns, ['bridge', 'fdb', 'append', MAC_A, 'dev', 'vx6', 'dst', u6a]);
     lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'tx', 'off']); // a wire, not a veth: see engine-vxlan.test.ts
+    t.teardown(() => {
+      lab.ip(b.ns, 'link', 'del', 'vx6'); // with its routes, which would shadow the next test's
+      lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'tx', 'on']);
+    });
 
     const d = await startDaemon(lab, a.ns, {
       network: '198.18.0.0/16', subnet: '198.18.1.0/24', ipv6Network: NET6, ipv6Subnet: '2001:db8:18:1::/64',
@@ -85,5 +89,26 @@ if (lab) {
     }
     const s = d.stats();
     t.equal(s.dropUnknownSender + s.dropWrongVni + s.dropUnknownVtep + s.dropMalformed + s.dropNotOurs, 0, 'nothing from the kernel peer was dropped');
+  });
+
+  t.test('the udp backend over an IPv6 underlay, dual stack inside', async (t) => {
+    const config = (own: string, n: number, peer: string, m: number) => ({
+      network: '198.18.0.0/16', subnet: `198.18.${n}.0/24`, ipv6Network: NET6, ipv6Subnet: `2001:db8:18:${n}::/64`,
+      underlay: { address: own }, backend: { type: 'udp' },
+      peers: [{ subnet: `198.18.${m}.0/24`, ipv6Subnet: `2001:db8:18:${m}::/64`, address: peer }],
+    });
+    const da = await startDaemon(lab, a.ns, config(u6a, 1, u6b, 2));
+    const db = await startDaemon(lab, b.ns, config(u6b, 2, u6a, 1));
+    t.teardown(async () => {
+      await da.stop();
+      await db.stop();
+    });
+    t.match(da.log(), /mtu 1452 \(eth0 1500 − 48\)/, '48 bytes of overhead over IPv6');
+    const ping = (ns: string, target: string) => lab.exec(ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', target], { allowFailure: true });
+    t.match(ping(a.ns, '198.18.2.0'), / 0% packet loss/, 'IPv4 inside');
+    t.match(ping(b.ns, '2001:db8:18:1::'), / 0% packet loss/, 'IPv6 inside');
+    const { sent, received } = await tcpTransfer(a.ns, b.ns, '2001:db8:18:2::', 7795, 32 << 20);
+    t.equal(received.sha256, sent.sha256, 'IPv6 TCP over IPv6: 32 MiB, the same bytes');
+    t.equal(db.stats().dropUnknownSender, 0, 'IPv6 senders are known by their address');
   });
 }
