@@ -86,3 +86,33 @@ t.test('CIDR parsing names the problem', (t) => {
   t.notOk(contains(parseCidr('198.18.0.0/16'), parseCidr('2001:db8::/64')), 'families never contain each other');
   t.end();
 });
+
+t.test('decideTx: a flow keeps its socket, and flows spread over the pool', async (t) => {
+  const { decideTx } = await import('../src/engine/decide.js');
+  const { newCounterBuffer } = await import('../src/engine/counters.js');
+  const { udpPacket } = await import('./helpers/packets.js');
+  const snapshot = new RouteSnapshot();
+  snapshot.publish([peer(0, false)], [{ subnet: '198.18.0.0/16', peer: 0 }]);
+  const reader = new RouteReader(snapshot);
+  reader.refresh();
+  const counters = new Float64Array(newCounterBuffer());
+  const flows = 800;
+  const slab = new Uint8Array(flows * 128);
+  const desc = new Int32Array(flows * wire.DESC_STRIDE);
+  for (let i = 0; i < flows; i++) {
+    const p = udpPacket('198.18.1.2', `198.18.2.${i % 200}`, 1024 + i, 7000, new Uint8Array(8));
+    slab.set(p.bytes, i * 128);
+    desc[i * wire.DESC_STRIDE + wire.DESC_OFFSET] = i * 128;
+    desc[i * wire.DESC_STRIDE + wire.DESC_LENGTH] = p.length;
+  }
+  const sockets = (count: number) => {
+    for (let i = 0; i < flows; i++) desc[i * wire.DESC_STRIDE + wire.DESC_VERDICT] = 0;
+    decideTx(slab, desc, flows, reader, { mtu: 1450, sockets: count }, counters);
+    return Array.from({ length: flows }, (_, i) => desc[i * wire.DESC_STRIDE + wire.DESC_SRC_PORT]);
+  };
+  const first = sockets(8);
+  t.same(sockets(8), first, 'the same packets pick the same sockets again');
+  const perSocket = Array.from({ length: 8 }, (_, s) => first.filter((x) => x === s).length);
+  t.ok(perSocket.every((n) => n > flows / 8 / 2), `flows spread over all 8 sockets (${perSocket.join(', ')})`);
+  t.ok(sockets(1).every((x) => x === 0), 'with one socket there is nothing to choose');
+});

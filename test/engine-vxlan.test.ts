@@ -55,5 +55,21 @@ if (lab) {
     t.equal(after.dropWrongVni - s.dropWrongVni, 10, 'wrong VNI: 10 dropped');
     t.equal(after.dropUnknownVtep - s.dropUnknownVtep, 10, 'unknown VTEP MAC: 10 dropped');
     t.match(lab.exec(b.ns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', '198.18.1.0'], { allowFailure: true }), / 0% packet loss/, 'and the real peer still gets through');
+
+    // RFC 7348 §5: the outer source port follows the inner flow, from 49152–65535.
+    const pool = (/source ports ([\d,]+)/.exec(d.log())?.[1] ?? '').split(',').map(Number);
+    t.equal(pool.length, 8, 'tulle sends from a pool of 8 source ports');
+    const capture = lab.spawn(b.ns, ['tcpdump', '-n', '-l', '-i', 'eth0', '-c', '32', `udp and src host ${a.underlay} and dst port 8472`]);
+    let lines = '';
+    capture.stdout!.on('data', (chunk: Buffer) => (lines += chunk.toString()));
+    const listening = new Promise<void>((resolve) => capture.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve()));
+    const done = new Promise<void>((resolve) => capture.once('exit', () => resolve()));
+    await listening;
+    tool(a.ns, 'udp-flows', '198.18.2.0', '9', '32');
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    const ports = [...lines.matchAll(new RegExp(`${a.underlay.replaceAll('.', '\\.')}\\.(\\d+) >`, 'g'))].map((m) => Number(m[1]));
+    t.equal(ports.length, 32, '32 flows captured on the underlay');
+    t.ok(ports.every((p) => p >= 49152 && p <= 65535 && pool.includes(p)), `every source port is one of the pool's (${[...new Set(ports)].join(', ')})`);
+    t.ok(new Set(ports).size >= 4, 'and the flows spread over the pool');
   });
 }

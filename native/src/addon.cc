@@ -165,7 +165,19 @@ Napi::Value UdpProbeGso(const Napi::CallbackInfo& info) {
 
 // txBatch(fd, slab, desc, count, templateBytes, templateMeta, addrs, arena, options, status): datagrams sent.
 Napi::Value TxBatch(const Napi::CallbackInfo& info) {
-  uint32_t fd = ArgUint(info, 0, "fd");
+  // One socket (a number), or a pool (an Int32Array) that SRC_PORT indexes.
+  int32_t one = 0;
+  const int32_t* fds = &one;
+  int fdCount = 1;
+  Napi::Int32Array pool;
+  if (info.Length() > 0 && info[0].IsTypedArray()) {
+    pool = ArgArray<Napi::Int32Array>(info, 0, "fds", napi_int32_array);
+    if (pool.ElementLength() == 0 || pool.ElementLength() > 64) ThrowRange(info.Env(), "txBatch: fds must hold 1 to 64 sockets");
+    fds = pool.Data();
+    fdCount = static_cast<int>(pool.ElementLength());
+  } else {
+    one = static_cast<int32_t>(ArgUint(info, 0, "fd"));
+  }
   auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
   auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
   uint32_t count = ArgUint(info, 3, "count");
@@ -176,7 +188,7 @@ Napi::Value TxBatch(const Napi::CallbackInfo& info) {
   auto status = ArgArray<Napi::Int32Array>(info, 9, "status", napi_int32_array);
   CheckDesc(info, desc, count, "txBatch");
   if (status.ElementLength() < static_cast<size_t>(tulle::kTxStatusWords)) ThrowRange(info.Env(), "txBatch: status needs 2 words");
-  return Napi::Number::New(info.Env(), tulle::TxBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count),
+  return Napi::Number::New(info.Env(), tulle::TxBatch(fds, fdCount, slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count),
                                                       table, addrs.Data(), static_cast<int>(addrs.ByteLength() / tulle::kAddrStride), arena.Data(),
                                                       arena.ByteLength(), static_cast<int>(options), status.Data()));
 }

@@ -46,6 +46,13 @@ class Batch {
 
   bool Full() const { return sender.n >= kMaxMsgs; }
 
+  // Later datagrams leave on `fd`; one sendmmsg carries one socket's run of datagrams.
+  void Use(int fd) {
+    if (fd == fd_) return;
+    Flush();
+    fd_ = fd;
+  }
+
   // One datagram, or (segSize > 0) several of segSize bytes sent with UDP_SEGMENT.
   void Add(uint8_t* data, size_t len, int peer, int descIndex, int segSize, int segments) {
     if (Full()) Flush();
@@ -105,11 +112,11 @@ class Batch {
 
 }  // namespace
 
-int TxBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table, const uint8_t* addrs,
-            int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status) {
+int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table,
+            const uint8_t* addrs, int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status) {
   status[0] = 0;
   status[1] = 0;
-  Batch batch(fd, desc, addrs, status);
+  Batch batch(fds[0], desc, addrs, status);
   size_t used = 0;
   for (int i = 0; i < count; i++) {
     int32_t* d = desc + static_cast<ptrdiff_t>(i) * kDescStride;
@@ -117,14 +124,16 @@ int TxBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, 
     d[kDescOutOffset] = 0;
     d[kDescOutLength] = 0;
     if (peer < 0) continue;
-    if (peer >= addrCount || peer >= table.capacity) {
+    const int32_t socket = fdCount > 1 ? d[kDescSrcPort] : 0;
+    if (peer >= addrCount || peer >= table.capacity || socket < 0 || socket >= fdCount) {
       d[kDescVerdict] = kVerdictEncapFailed;
       continue;
     }
+    batch.Use(fds[socket]);
     const int64_t off = d[kDescOffset];
     const int len = d[kDescLength];
     if (d[kDescGsoSize] == 0) {
-      const int64_t start = ApplyTemplate(slab, slabLength, off, len, table, peer, d[kDescSrcPort]);
+      const int64_t start = ApplyTemplate(slab, slabLength, off, len, table, peer, fdCount > 1 ? 0 : d[kDescSrcPort]);
       if (start < 0) {
         d[kDescVerdict] = kVerdictEncapFailed;
         continue;
@@ -169,7 +178,7 @@ int TxBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, 
     for (int s = 0; s < segments; s++) {
       uint8_t* at = arena + used;
       const int segLen = WriteSegment(slab + off, len, info, s, at + headerLength);
-      const int64_t start = ApplyTemplate(arena, arenaLength, at + headerLength - arena, segLen, table, peer, d[kDescSrcPort]);
+      const int64_t start = ApplyTemplate(arena, arenaLength, at + headerLength - arena, segLen, table, peer, fdCount > 1 ? 0 : d[kDescSrcPort]);
       if (start != at - arena) {
         failed = true;
         break;

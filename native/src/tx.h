@@ -15,8 +15,10 @@ constexpr int kTxStatusWords = 2;
 
 // Encapsulates and sends a TUN batch whose verdicts the engine has decided:
 // single packets in place, GSO super-packets split into `arena` (the vnet
-// header sits right before each packet in the slab). Returns datagrams sent.
-int TxBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table, const uint8_t* addrs,
+// header sits right before each packet in the slab). Each packet leaves on
+// socket fds[SRC_PORT] (with more than one socket; the pool's ports are the
+// per-flow source ports). Returns datagrams sent.
+int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table, const uint8_t* addrs,
             int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status);
 
 }  // namespace tulle

@@ -63,7 +63,7 @@ export async function runDaemon(config: StaticConfig, options: { statsFile?: str
     throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
   }
   const offloads = Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ');
-  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress}${tunAddress6 ? ` ${tunAddress6}` : ''} mtu ${mtu}${config.tun.mtu === undefined ? ` (${derived.device} ${derived.deviceMtu} − ${derived.deviceMtu - derived.mtu})` : ''}, ${peers.length} peers; offloads: ${offloads}`);
+  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress}${tunAddress6 ? ` ${tunAddress6}` : ''} mtu ${mtu}${config.tun.mtu === undefined ? ` (${derived.device} ${derived.deviceMtu} − ${derived.deviceMtu - derived.mtu})` : ''}, ${peers.length} peers; offloads: ${offloads}${engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`);
 
   const writeStats = () => {
     if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine.counters()));

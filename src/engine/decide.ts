@@ -14,6 +14,8 @@ const { DESC_STRIDE, DESC_OFFSET, DESC_LENGTH, DESC_VERDICT, DESC_SRC_PORT, DESC
 export interface TxPolicy {
   /** Largest inner packet a peer can take (overlay MTU). */
   mtu: number;
+  /** Sockets to spread flows over (their ports are the outer source ports); 1: no choice to make. */
+  sockets: number;
 }
 
 /** TUN → peers: pick each packet's peer by longest-prefix match on its destination. */
@@ -38,7 +40,8 @@ export function decideTx(slab: Uint8Array, desc: Int32Array, count: number, rout
       if (verdict < 0) verdict = DROP_NO_ROUTE;
     }
     desc[d + DESC_VERDICT] = verdict;
-    desc[d + DESC_SRC_PORT] = 0;
+    // The socket (so the source port) follows the flow: packets of one flow keep their order.
+    desc[d + DESC_SRC_PORT] = policy.sockets > 1 && verdict >= 0 ? Math.floor(((wire.flowHash(slab, off, len) >>> 0) * policy.sockets) / 0x100000000) : 0;
     if (verdict === DROP_NO_ROUTE) counters[C.dropNoRoute]++;
     else if (verdict === DROP_OVERSIZE) counters[C.dropOversize]++;
     else if (verdict === DROP_MALFORMED) counters[C.dropMalformed]++;

@@ -38,6 +38,13 @@ export interface EngineOptions {
   pollMs?: number;
   /** Socket send/receive buffer size (default 8 MiB). */
   socketBufferBytes?: number;
+  /**
+   * vxlan: how many sockets, bound to distinct ports in 49152–65535, send the outer packets; a flow's
+   * hash picks one, so its source port follows the flow (RFC 7348 §5) and a receiving NIC can spread
+   * flows over queues. 1 sends everything from the listening port. Default 8. The udp backend always
+   * sends from its listening port, as flannel's and socat's TUN-over-UDP peers expect.
+   */
+  sourcePorts?: number;
   /** Whether the RX thread sends the replies its own TUN writes provoke (default true; see worker.ts). */
   replyInline?: boolean;
   /** Offloads to use when the kernel has them (each defaults to true); every path works with none. */
@@ -66,6 +73,8 @@ export class Engine {
     readonly tunName: string,
     /** The offloads in force, after probing the kernel. */
     readonly offloads: Offloads,
+    /** vxlan: the outer source ports flows are spread over (empty: the listening port). */
+    readonly sourcePorts: number[],
   ) {}
 
   static async start(options: EngineOptions, routes: RouteSnapshot): Promise<Engine> {
@@ -78,6 +87,7 @@ export class Engine {
     const L = native.layout;
     const tun = native.tunOpen(options.tunName, L.TUN_NONBLOCK | (want.tun ? L.TUN_VNET_HDR : 0));
     let udpFd: number;
+    let pool: { fd: number; port: number }[] = [];
     const offloads: Offloads = { tun: false, udpGso: false, udpGro: false };
     try {
       if (want.tun) {
@@ -88,6 +98,9 @@ export class Engine {
       udpFd = native.udpOpen(family, options.listenAddress, options.listenPort, options.socketBufferBytes ?? 8 << 20);
       offloads.udpGso = want.udpGso && offloads.tun && native.udpProbeGso(udpFd);
       offloads.udpGro = want.udpGro && native.udpEnableGro(udpFd);
+      if (options.backend === 'vxlan' && (options.sourcePorts ?? 8) > 1) {
+        pool = openSourcePorts(family, options.listenAddress, options.sourcePorts ?? 8, options.socketBufferBytes ?? 8 << 20);
+      }
     } catch (error) {
       closeSync(tun.fd);
       throw error;
@@ -103,10 +116,11 @@ export class Engine {
       ipv6: subnet6 !== undefined,
       vnet: want.tun, udpGso: offloads.udpGso, udpGro: offloads.udpGro, arenaBytes: ARENA_BYTES,
       replyInline: options.replyInline ?? true,
+      sendFds: pool.length > 0 ? pool.map((p) => p.fd) : [udpFd],
     };
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     const workers = (['tx', 'rx'] as const).map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));
-    const engine = new Engine(control, counters, workers, [tun.fd, udpFd], tun.name, offloads);
+    const engine = new Engine(control, counters, workers, [tun.fd, udpFd, ...pool.map((p) => p.fd)], tun.name, offloads, pool.map((p) => p.port));
     try {
       await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
         w.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
@@ -146,4 +160,29 @@ export class Engine {
       }
     }
   }
+}
+
+const SOURCE_PORT_MIN = 49152;
+const SOURCE_PORT_SPAN = 65536 - SOURCE_PORT_MIN;
+
+/** Binds `count` send-only sockets to free ports in 49152–65535, starting at a random one. */
+function openSourcePorts(family: 4 | 6, address: string, count: number, bufferBytes: number): { fd: number; port: number }[] {
+  const native = loadNative();
+  const pool: { fd: number; port: number }[] = [];
+  const start = Math.floor(Math.random() * SOURCE_PORT_SPAN);
+  try {
+    for (let i = 0; i < SOURCE_PORT_SPAN && pool.length < count; i++) {
+      const port = SOURCE_PORT_MIN + ((start + i) % SOURCE_PORT_SPAN);
+      try {
+        pool.push({ fd: native.udpOpen(family, address, port, bufferBytes), port });
+      } catch (error) {
+        if (!/EADDRINUSE|in use/i.test((error as Error).message)) throw error;
+      }
+    }
+    if (pool.length < count) throw new Error(`only ${pool.length} of ${count} ports in 49152-65535 are free on ${address}`);
+  } catch (error) {
+    for (const p of pool) closeSync(p.fd);
+    throw error;
+  }
+  return pool;
 }

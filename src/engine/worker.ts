@@ -53,6 +53,8 @@ export interface WorkerConfig {
   arenaBytes: number;
   /** RX reads and sends what the TUN holds right after each write (see above). */
   replyInline: boolean;
+  /** The sockets outer packets leave on; with more than one, a flow's hash picks (its source port). */
+  sendFds: number[];
 }
 
 const config = workerData as WorkerConfig;
@@ -66,6 +68,7 @@ const STOP = 0;
 const LOCK = 1;
 /** Packets the RX thread takes from the TUN after a write: replies, not a bulk transfer (that stays with TX). */
 const INLINE_BATCH = 8;
+const sendFds = Int32Array.from(config.sendFds);
 
 /** TUN → decide → encapsulate and send, over buffers of its own. */
 class TxPipeline {
@@ -73,7 +76,7 @@ class TxPipeline {
   private readonly desc: Int32Array;
   private readonly arena = new Uint8Array(config.arenaBytes);
   private readonly status = new Int32Array(2);
-  private readonly policy = { mtu: config.mtu };
+  private readonly policy = { mtu: config.mtu, sockets: sendFds.length };
   private readonly tooBig = new TooBigResponder(native, config.tunFd, config.vnet, config.mtu, counters);
   private options = (config.vnet ? native.layout.TX_VNET : 0) | (config.udpGso ? native.layout.TX_UDP_GSO : 0);
 
@@ -90,7 +93,7 @@ class TxPipeline {
     routes.refresh();
     decideTx(slab, desc, n, routes, this.policy, counters);
     this.tooBig.answer(slab, desc, n);
-    const datagrams = native.txBatch(config.udpFd, slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta, snapshot.addrs, this.arena, this.options, this.status);
+    const datagrams = native.txBatch(sendFds, slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta, snapshot.addrs, this.arena, this.options, this.status);
     // The kernel refused UDP_SEGMENT (EIO: a device on the path cannot segment): off for good.
     if (this.status[1] > 0) this.options &= ~native.layout.TX_UDP_GSO;
     let bytes = 0;

@@ -82,8 +82,10 @@ export interface NativeAddon {
    * with per-segment headers and checksums; with TX_UDP_GSO each super-packet leaves in UDP_SEGMENT
    * sends. Writes OUT_LENGTH (bytes sent for the packet); failures get a negative VERDICT.
    * status[0] = datagrams sent, status[1] = UDP_SEGMENT sends the kernel refused. Returns status[0].
+   * `fds` is one socket, or a pool of sockets bound to distinct ports: then each packet leaves on
+   * fds[SRC_PORT], so its outer source port follows its flow (templates must be payload-only).
    */
-  txBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number, templateBytes: Uint8Array, templateMeta: Int32Array,
+  txBatch(fds: number | Int32Array, slab: Uint8Array, desc: Int32Array, count: number, templateBytes: Uint8Array, templateMeta: Int32Array,
     addrs: Uint8Array, arena: Uint8Array, options: number, status: Int32Array): number;
   /** A non-blocking UDP socket bound to address:port, with send and receive buffers of `bufferBytes`. */
   udpOpen(family: 4 | 6, address: string, port: number, bufferBytes: number): number;

@@ -5,6 +5,7 @@
 //   udp-probe ADDR PORT SIZE...     send one payload per size, print which came back intact
 //   garbage ADDR PORT SUBNET_DST    fire malformed, truncated and well-formed-but-unsolicited datagrams
 //   vxlan-strangers ADDR PORT DST VNI MAC   well-formed VXLAN frames: 10 with VNI+1, 10 with a MAC that is not MAC
+//   udp-flows ADDR PORT COUNT       one datagram from each of COUNT sockets: COUNT flows
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -131,8 +132,20 @@ async function vxlanStrangers(): Promise<void> {
   print({ sent });
 }
 
+async function udpFlows(): Promise<void> {
+  let sent = 0;
+  for (let i = 0; i < Number(rest[0]); i++) {
+    const socket = dgram.createSocket(family);
+    await new Promise<void>((resolve) => socket.bind(0, resolve));
+    await new Promise<void>((resolve) => socket.send(Buffer.from(`flow ${i}`), port, address, () => resolve()));
+    socket.close();
+    sent++;
+  }
+  print({ sent });
+}
+
 const commands: Record<string, () => Promise<void>> = {
   'tcp-server': tcpServer, 'tcp-client': tcpClient, 'udp-echo': udpEcho, 'udp-probe': udpProbe, garbage,
-  'vxlan-strangers': vxlanStrangers,
+  'vxlan-strangers': vxlanStrangers, 'udp-flows': udpFlows,
 };
 await commands[command]();
