@@ -1,75 +1,277 @@
 /**
- * `tulle run`: set up the host (TUN address, MTU, route to the overlay),
- * start the engine on the configured peers, and tear everything down on
- * SIGTERM/SIGINT.
+ * `tulle run`: the daemon. The configuration has been checked (config/load.ts)
+ * before this runs; from here on the host changes, and every change is
+ * recorded in a Teardown so that SIGTERM/SIGINT — or a failure part-way —
+ * undoes it.
+ *
+ *   1. open the lease store; acquire this host's lease (the previous subnet
+ *      asked for first) and save it in the state dir
+ *   2. take the store's first batch of leases; host-gw with static peers:
+ *      refuse a peer that is not on the segment before anything changes
+ *   3. data plane: udp/vxlan start the engine (TUN, socket, workers) and set
+ *      the TUN's address, MTU and route; host-gw removes stale routes
+ *   4. routes follow the leases from then on (lease-router.ts)
+ *   5. masquerade, subnet.env and Docker options, control socket, metrics
+ *   6. wait for a signal; undo everything, newest first; exit 0
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import * as wire from '../wire/index.js';
 import { Engine } from '../engine/engine.js';
-import { parseCidr4, RouteSnapshot, type Peer } from '../engine/routes.js';
-import { runHostGw } from './host-gw.js';
-import { overlayMtu } from './mtu.js';
-import type { StaticConfig } from './static-config.js';
+import { RouteSnapshot } from '../engine/routes.js';
+import type { CounterValues } from '../engine/counters.js';
+import { LeaseTable, type LeaseAttrs, type LeaseEvent } from '../lease/lease.js';
+import { packageVersion } from '../util/package-root.js';
+import { firstAddress, parseCidr4 } from './cidr.js';
+import type { HostFacts } from './config/host-checks.js';
+import { parseHostPort, type DaemonConfig } from './config/schema.js';
+import { serveControl } from './control-server.js';
+import { EngineSink } from './engine-sink.js';
+import { checkAdjacent, HostGwRoutes } from './host-gw.js';
+import { LeaseRouter, type RouteSink } from './lease-router.js';
+import { planRoutes, type PlanContext } from './lease-routes.js';
+import { installMasquerade, removeMasquerade, TABLE } from './masquerade.js';
+import { createRegistry, serveMetrics, type Health } from './metrics.js';
+import { overhead } from './mtu.js';
+import { agreeOnNetwork, openStore } from './open-store.js';
+import { listenPort, networkPort } from './ports.js';
+import { readSavedLease, socketPath, SUBNET_FILE, writeSavedLease } from './state-dir.js';
+import { dockerOpts, subnetEnv } from './subnet-env.js';
+import { hasHealth, hasMetrics } from './store-hooks.js';
+import { describeLease, type LeaseView, type StatusView } from './status-view.js';
+import { Teardown } from './teardown.js';
+import { writeFileAtomic } from './write-file.js';
 
-export const DEFAULT_PORT = { udp: wire.udpBackend.PORT, vxlan: wire.vxlan.PORT } as const;
-
-export function peersOf(config: StaticConfig): { peers: Peer[]; routes: { subnet: string; peer: number }[] } {
-  const port = config.backend.type === 'vxlan' ? DEFAULT_PORT.vxlan : DEFAULT_PORT.udp;
-  const peers = config.peers.map((p): Peer => ({
-    address: p.address,
-    port: p.port ?? port,
-    template: config.backend.type === 'vxlan'
-      ? wire.vxlan.template({ vni: config.backend.vni, srcMac: config.backend.mac, dstMac: p.mac! })
-      : wire.udpBackend.template(),
-  }));
-  return { peers, routes: config.peers.map((p, i) => ({ subnet: p.subnet, peer: i })) };
+export interface RunOptions {
+  log: Logger;
+  facts: HostFacts;
+  /** Write the data-plane counters here as JSON twice a second (tests, benches). */
+  statsFile?: string;
 }
 
-export async function runDaemon(config: StaticConfig, options: { statsFile?: string; log: (line: string) => void }): Promise<void> {
-  if (config.backend.type === 'host-gw') return runHostGw(config, options);
-  const port = config.underlay.port ?? DEFAULT_PORT[config.backend.type];
-  const snapshot = new RouteSnapshot();
-  const { peers, routes } = peersOf(config);
-  snapshot.publish(peers, routes);
-  const backend = config.backend.type;
-  const derived = overlayMtu(backend, config.underlay.address);
-  const mtu = config.tun.mtu ?? derived.mtu;
-  if (mtu > derived.mtu) {
-    options.log(`tulle: warning: tun.mtu ${mtu} is above what ${derived.device} (mtu ${derived.deviceMtu}) carries with ${backend} (${derived.mtu}); larger packets will be refused`);
-  }
-  const engine = await Engine.start({
-    tunName: config.tun.name, listenAddress: config.underlay.address, listenPort: port, backend,
-    vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, mtu, batch: config.batch,
-    offloads: config.offloads,
-  }, snapshot);
-  // flannel's convention: the TUN holds the subnet's first address with the network's prefix,
-  // so the kernel routes the whole overlay into it.
-  const network = parseCidr4(config.network);
-  const tunAddress = `${wire.formatIPv4(parseCidr4(config.subnet).network)}/${network.prefix}`;
+/** How long to wait for a store's first batch of leases before starting with none. */
+const FIRST_BATCH_MS = 10_000;
+
+export async function runDaemon(config: DaemonConfig, options: RunOptions): Promise<void> {
+  const { log } = options;
+  const stop = stopSignal(log);
+  const teardown = new Teardown(log);
+  const startedAt = Date.now();
   try {
-    execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName], { stdio: ['ignore', 'ignore', 'pipe'] });
-    execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (error) {
-    await engine.stop();
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
+    await serve(config, options, stop.promise, teardown, startedAt);
+    log.info({ event: 'stopping' }, 'tulle: stopping');
+  } finally {
+    await teardown.run();
+    stop.dispose();
   }
-  const offloads = Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ');
-  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${mtu}${config.tun.mtu === undefined ? ` (${derived.device} ${derived.deviceMtu} − ${derived.deviceMtu - derived.mtu})` : ''}, ${peers.length} peers; offloads: ${offloads}`);
+}
+
+async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise<string>, teardown: Teardown, startedAt: number): Promise<void> {
+  const { log, facts } = options;
+  const stateDir = facts.stateDir;
+  const backend = config.backend;
+
+  // 1. The lease.
+  const opened = await openStore(config, { log, stateDir, underlayAddress: facts.underlay.address });
+  teardown.push('closing the lease store', () => opened.store.close());
+  const network = agreeOnNetwork(config, await opened.store.networkConfig(), opened.description);
+  const saved = readSavedLease(stateDir);
+  const previous = saved !== undefined && saved.network === network.network ? saved : undefined;
+  const ownMac = backend.type === 'vxlan' ? backend.mac ?? previous?.vtepMac ?? randomMac() : undefined;
+  const port = backend.type === 'host-gw' ? undefined : listenPort(backend, config.underlay.port);
+  const ipv6Underlay = facts.underlay.address.includes(':');
+  const attrs: LeaseAttrs = {
+    publicIP: ipv6Underlay ? '0.0.0.0' : facts.underlay.address,
+    ...(ipv6Underlay ? { publicIPv6: facts.underlay.address } : {}),
+    backendType: backend.type,
+    backendData: {
+      ...(ownMac !== undefined ? { VtepMAC: ownMac } : {}),
+      ...(backend.type === 'vxlan' ? { VNI: backend.vni } : {}),
+      ...(port !== undefined ? { Port: port } : {}),
+    },
+    ...(previous !== undefined ? { previousSubnet: previous.subnet } : {}),
+  };
+  const own = await opened.store.acquire(attrs);
+  writeSavedLease(stateDir, { network: network.network, subnet: own.subnet, backendType: backend.type, ...(ownMac ? { vtepMac: ownMac } : {}), publicIP: facts.underlay.address });
+  log.info({ event: 'lease acquired', subnet: own.subnet, previous: previous?.subnet, store: opened.description }, `lease ${own.subnet} from the ${opened.description} store${previous?.subnet === own.subnet ? ' (kept from the last run)' : ''}`);
+
+  // 2. The first batch of leases; later batches go straight to the router.
+  let router: LeaseRouter | undefined;
+  const pending: LeaseEvent[][] = [];
+  let firstBatch!: () => void;
+  const first = new Promise<void>((resolve) => (firstBatch = resolve));
+  const unwatch = opened.store.watch((events) => {
+    if (router !== undefined) router.onBatch(events);
+    else pending.push(events);
+    firstBatch();
+  });
+  teardown.push('watching leases', () => unwatch());
+  const waited = await Promise.race([first.then(() => true), sleep(FIRST_BATCH_MS, false, { ref: false }), stopped.then(() => 'stop' as const)]);
+  if (waited === 'stop') return;
+  if (waited === false) log.warn({ event: 'no leases yet', store: opened.description }, `the ${opened.description} store sent no leases within ${FIRST_BATCH_MS / 1000} s; starting with none`);
+  const planContext: Omit<PlanContext, 'now'> = {
+    ownSubnet: own.subnet, backendType: backend.type, networkPort: backend.type === 'host-gw' ? 0 : networkPort(backend),
+    ...(backend.type === 'vxlan' ? { vni: backend.vni } : {}), ipv6Underlay,
+  };
+  if (backend.type === 'host-gw' && opened.leasesAreConfig) {
+    const table = new LeaseTable();
+    for (const events of pending) table.apply(events);
+    checkAdjacent(planRoutes(table.list(), { ...planContext, now: Date.now() }).targets);
+  }
+
+  // 3. The data plane.
+  const ownNet = parseCidr4(own.subnet);
+  const overlayPrefix = parseCidr4(network.network).prefix;
+  let engine: Engine | undefined;
+  let sink: RouteSink;
+  let mtu: number;
+  let tunAddress: string | undefined;
+  if (backend.type === 'host-gw') {
+    mtu = facts.underlay.deviceMtu;
+    writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+    HostGwRoutes.removeStale(log);
+    const routes = new HostGwRoutes(log);
+    teardown.push('removing host-gw routes', () => routes.removeAll());
+    sink = routes;
+  } else {
+    const derived = facts.underlay.deviceMtu - overhead(backend.type, ipv6Underlay);
+    mtu = config.tun.mtu ?? derived;
+    if (mtu > derived) log.warn({ event: 'mtu above underlay', mtu, derived }, `warning: tun.mtu ${mtu} is above what ${facts.underlay.device} (mtu ${facts.underlay.deviceMtu}) carries with ${backend.type} (${derived}); larger packets will be refused`);
+    const snapshot = new RouteSnapshot();
+    engine = await Engine.start({
+      tunName: config.tun.name, listenAddress: facts.underlay.address, listenPort: port!, backend: backend.type,
+      vni: backend.type === 'vxlan' ? backend.vni : undefined, subnet: own.subnet, mtu, batch: config.batch, offloads: config.offloads,
+    }, snapshot);
+    const running = engine;
+    teardown.push('stopping the engine (the TUN goes with it)', () => running.stop());
+    // flannel's convention: the TUN holds the subnet's first address with the network's prefix,
+    // so the kernel routes the whole overlay into it.
+    tunAddress = `${firstAddress(ownNet)}/${overlayPrefix}`;
+    try {
+      execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (error) {
+      const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+      throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
+    }
+    sink = new EngineSink(snapshot, backend.type, ownMac);
+  }
+
+  // 4. Routes follow the leases.
+  router = new LeaseRouter(planContext, sink, log);
+  teardown.push('stopping the lease router', () => router?.stop());
+  const initial = pending.flat();
+  router.onBatch(initial);
+  if (initial.length === 0) router.replan();
+
+  // 5. What the host and its operators see.
+  if (config.ipMasq) {
+    installMasquerade(network.network, own.subnet);
+    teardown.push('removing the masquerade table', () => removeMasquerade());
+    log.info({ event: 'masquerade on', table: `ip ${TABLE}` }, `masquerading traffic leaving ${network.network} (nftables table ip ${TABLE})`);
+  }
+  const subnetFile = config.subnetFile ?? join(stateDir, SUBNET_FILE);
+  const hostLease = { network: network.network, subnet: own.subnet, mtu, ipMasq: config.ipMasq };
+  writeFileAtomic(subnetFile, subnetEnv(hostLease));
+  if (config.dockerOptsFile !== undefined) writeFileAtomic(config.dockerOptsFile, dockerOpts(hostLease));
+
+  let engineFailure: Error | undefined;
+  const health = (): Health => {
+    const problems: string[] = [];
+    if (engineFailure !== undefined) problems.push(`data plane failed: ${engineFailure.message}`);
+    const current = router?.table.get(own.subnet) ?? own;
+    if (!(current.expiration > Date.now())) problems.push(`own lease ${own.subnet} expired at ${new Date(current.expiration).toISOString()}`);
+    if (hasHealth(opened.store)) {
+      const h = opened.store.health();
+      if (!h.ok) problems.push(`store: ${h.detail ?? 'unhealthy'}`);
+    }
+    return { ok: problems.length === 0, problems };
+  };
+  const counters = (): CounterValues | undefined => engine?.counters();
+  const leaseViews = (): LeaseView[] => {
+    const statuses = router?.statuses() ?? [];
+    const views = statuses.map((s) => describeLease(s.lease, s.state, s.reason));
+    if (!statuses.some((s) => s.state === 'own')) views.unshift(describeLease(own, 'own'));
+    return views;
+  };
+  const status = (): StatusView => ({
+    version: packageVersion(), pid: process.pid, startedAt: new Date(startedAt).toISOString(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    network: network.network, subnetLen: network.subnetLen, subnet: own.subnet, expiration: describeLease(own, 'own').expires,
+    backend: { type: backend.type, ...(port !== undefined ? { port } : {}), ...(backend.type === 'vxlan' ? { vni: backend.vni, vtepMac: ownMac } : {}) },
+    underlay: { address: facts.underlay.address, device: facts.underlay.device },
+    tun: engine !== undefined ? { name: engine.tunName, address: tunAddress!, mtu, offloads: engine.offloads } : undefined,
+    mtu,
+    store: { type: config.store.type, description: opened.description, ...(hasHealth(opened.store) ? { health: opened.store.health() } : {}) },
+    leases: router?.table.size ?? 0, peers: router?.routed ?? 0,
+    health: health(),
+    ipMasq: config.ipMasq, subnetFile, ...(config.dockerOptsFile ? { dockerOptsFile: config.dockerOptsFile } : {}),
+    stateDir, ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
+    counters: counters(),
+  });
+  const control = await serveControl(socketPath(stateDir), { status, leases: leaseViews });
+  teardown.push('closing the control socket', () => control.close());
+  if (config.metricsAddress !== undefined) {
+    const registry = createRegistry({ counters, leases: () => router?.table.size ?? 0, peers: () => router?.routed ?? 0 }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
+    if (hasMetrics(opened.store)) opened.store.registerMetrics(registry);
+    const { host, port: metricsPort } = parseHostPort(config.metricsAddress)!;
+    const metrics = await serveMetrics(host, metricsPort, registry, health);
+    teardown.push('closing the metrics server', () => metrics.close());
+  }
+
+  const offloads = engine ? Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ') : '';
+  const where = engine
+    ? `${backend.type} on ${facts.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${mtu}${config.tun.mtu === undefined ? ` (${facts.underlay.device} ${facts.underlay.deviceMtu} − ${facts.underlay.deviceMtu - mtu})` : ''}`
+    : `host-gw on ${facts.underlay.address} (${facts.underlay.device}, mtu ${mtu})`;
+  log.info({ event: 'started', subnet: own.subnet, backend: backend.type, peers: router.routed, leases: router.table.size, control: control.path },
+    `tulle: ${where}, subnet ${own.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}` : ''}`);
 
   const writeStats = () => {
-    if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine.counters()));
+    if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine?.counters() ?? { routes: router?.routed ?? 0 }));
   };
+  writeStats();
   const timer = setInterval(writeStats, 500);
-  await new Promise<void>((resolve, reject) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-    engine.failure().then(reject);
-  }).finally(async () => {
+  teardown.push('writing the last counters', () => {
     clearInterval(timer);
-    await engine.stop();
     writeStats();
-    options.log(`tulle: stopped; ${JSON.stringify(engine.counters())}`);
+    if (engine) {
+      const c = engine.counters();
+      log.info({ event: 'counters', ...c }, `counters at stop: tx ${c.txPackets} packets, rx ${c.rxPackets} packets`);
+    }
   });
+
+  // 6. Run until a signal, or until the data plane fails.
+  const failed = engine ? engine.failure() : new Promise<Error>(() => undefined);
+  const outcome = await Promise.race([stopped.then((signal) => ({ signal })), failed.then((error) => ({ error }))]);
+  if ('error' in outcome) {
+    engineFailure = outcome.error;
+    throw new Error(`the data plane failed: ${outcome.error.message}`);
+  }
+  log.info({ event: 'signal', signal: outcome.signal }, `received ${outcome.signal}`);
+}
+
+/** A promise that resolves with the first SIGTERM or SIGINT; a second one during teardown ends the process. */
+function stopSignal(log: Logger): { promise: Promise<string>; dispose(): void } {
+  let resolve!: (signal: string) => void;
+  const promise = new Promise<string>((r) => (resolve = r));
+  let count = 0;
+  const handler = (signal: NodeJS.Signals) => {
+    count += 1;
+    if (count === 1) return resolve(signal);
+    log.error({ event: 'forced exit', signal }, `second ${signal} while stopping: exiting without finishing the teardown`);
+    process.exit(1);
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return { promise, dispose: () => { process.off('SIGTERM', handler); process.off('SIGINT', handler); } };
+}
+
+/** A random locally administered unicast MAC for this host's VTEP. */
+function randomMac(): string {
+  const bytes = randomBytes(6);
+  bytes[0] = (bytes[0] & 0xfe) | 0x02;
+  return wire.formatMac(bytes);
 }
