@@ -13,7 +13,7 @@ import { overlaps, parseCidr4, type Cidr4 } from './cidr.js';
 export interface PlanContext {
   ownSubnet: string;
   backendType: BackendType;
-  /** The network-wide port: a lease without BackendData.Port listens here. */
+  /** The network-wide port: a lease without BackendData.Port listens here (unused by host-gw). */
   networkPort: number;
   /** vxlan: the network's VNI, for leases that name none. */
   vni?: number;
@@ -86,7 +86,7 @@ export function planRoutes(leases: readonly Lease[], ctx: PlanContext): RoutePla
     }
     const data = lease.backendData ?? {};
     const port = data.Port ?? ctx.networkPort;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    if (ctx.backendType !== 'host-gw' && (!Number.isInteger(port) || port < 1 || port > 65535)) {
       skip(`its BackendData.Port is not a port (${String(data.Port)})`);
       continue;
     }
