@@ -89,7 +89,7 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
     const listen = own ?? network ?? defaultPort(backendType);
     const path: Path = own !== undefined ? ['underlay', 'port'] : network !== undefined ? ['backend', 'port'] : ['underlay', 'port'];
     const busy = await udpPortBusy(underlay.address, listen);
-    if (busy) problems.push({ path, message: `UDP port ${listen} on ${underlay.address} is in use by another program${own === undefined && network === undefined ? ` (${listen} is the ${backendType} default)` : ''}; free it or choose another port`, value: listen });
+    if (busy) problems.push({ path, message: `UDP port ${listen} on ${underlay.address} is in use by another program${own === undefined && network === undefined ? ` (${listen} is the ${backendType} default)` : ''}; free it or choose another port`, value: own ?? network });
   }
   if (storeType === 'gossip' && underlay !== undefined) {
     const gossipPort = valid(input, ['store', 'port'], port) ?? 7946;
