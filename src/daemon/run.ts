@@ -14,29 +14,24 @@
  *   5. masquerade, subnet.env and Docker options, control socket, metrics
  *   6. wait for a signal; undo everything, newest first; exit 0
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import * as wire from '../wire/index.js';
-import { Engine } from '../engine/engine.js';
-import { RouteSnapshot } from '../engine/routes.js';
 import type { CounterValues } from '../engine/counters.js';
-import { LeaseTable, type LeaseAttrs, type LeaseEvent } from '../lease/lease.js';
+import { LeaseTable, type LeaseAttrs } from '../lease/lease.js';
 import { packageVersion } from '../util/package-root.js';
-import { firstAddress, parseCidr4 } from './cidr.js';
 import type { HostFacts } from './config/host-checks.js';
 import { parseHostPort, type DaemonConfig } from './config/schema.js';
 import { serveControl } from './control-server.js';
-import { EngineSink } from './engine-sink.js';
-import { checkAdjacent, HostGwRoutes } from './host-gw.js';
-import { LeaseRouter, type RouteSink } from './lease-router.js';
+import { startDataPlane } from './data-plane.js';
+import { checkAdjacent } from './host-gw.js';
+import { LeaseFeed } from './lease-feed.js';
+import { LeaseRouter } from './lease-router.js';
 import { planRoutes, type PlanContext } from './lease-routes.js';
 import { installMasquerade, removeMasquerade, TABLE } from './masquerade.js';
 import { createRegistry, serveMetrics, type Health } from './metrics.js';
-import { overhead } from './mtu.js';
 import { agreeOnNetwork, openStore } from './open-store.js';
 import { listenPort, networkPort } from './ports.js';
 import { readSavedLease, socketPath, SUBNET_FILE, writeSavedLease } from './state-dir.js';
@@ -100,73 +95,28 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   log.info({ event: 'lease acquired', subnet: own.subnet, previous: previous?.subnet, store: opened.description }, `lease ${own.subnet} from the ${opened.description} store${previous?.subnet === own.subnet ? ' (kept from the last run)' : ''}`);
 
   // 2. The first batch of leases; later batches go straight to the router.
-  let router: LeaseRouter | undefined;
-  const pending: LeaseEvent[][] = [];
-  let firstBatch!: () => void;
-  const first = new Promise<void>((resolve) => (firstBatch = resolve));
-  const unwatch = opened.store.watch((events) => {
-    if (router !== undefined) router.onBatch(events);
-    else pending.push(events);
-    firstBatch();
-  });
-  teardown.push('watching leases', () => unwatch());
-  const waited = await Promise.race([first.then(() => true), sleep(FIRST_BATCH_MS, false, { ref: false }), stopped.then(() => 'stop' as const)]);
-  if (waited === 'stop') return;
-  if (waited === false) log.warn({ event: 'no leases yet', store: opened.description }, `the ${opened.description} store sent no leases within ${FIRST_BATCH_MS / 1000} s; starting with none`);
+  const feed = new LeaseFeed(opened.store);
+  teardown.push('watching leases', () => feed.close());
+  const first = await feed.firstBatch(FIRST_BATCH_MS, stopped);
+  if (first === 'stop') return;
+  if (first === 'timeout') log.warn({ event: 'no leases yet', store: opened.description }, `the ${opened.description} store sent no leases within ${FIRST_BATCH_MS / 1000} s; starting with none`);
   const planContext: Omit<PlanContext, 'now'> = {
     ownSubnet: own.subnet, backendType: backend.type, networkPort: backend.type === 'host-gw' ? 0 : networkPort(backend),
     ...(backend.type === 'vxlan' ? { vni: backend.vni } : {}), ipv6Underlay,
   };
   if (backend.type === 'host-gw' && opened.leasesAreConfig) {
     const table = new LeaseTable();
-    for (const events of pending) table.apply(events);
+    table.apply(feed.pending);
     checkAdjacent(planRoutes(table.list(), { ...planContext, now: Date.now() }).targets);
   }
 
   // 3. The data plane.
-  const ownNet = parseCidr4(own.subnet);
-  const overlayPrefix = parseCidr4(network.network).prefix;
-  let engine: Engine | undefined;
-  let sink: RouteSink;
-  let mtu: number;
-  let tunAddress: string | undefined;
-  if (backend.type === 'host-gw') {
-    mtu = facts.underlay.deviceMtu;
-    writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
-    HostGwRoutes.removeStale(log);
-    const routes = new HostGwRoutes(log);
-    teardown.push('removing host-gw routes', () => routes.removeAll());
-    sink = routes;
-  } else {
-    const derived = facts.underlay.deviceMtu - overhead(backend.type, ipv6Underlay);
-    mtu = config.tun.mtu ?? derived;
-    if (mtu > derived) log.warn({ event: 'mtu above underlay', mtu, derived }, `warning: tun.mtu ${mtu} is above what ${facts.underlay.device} (mtu ${facts.underlay.deviceMtu}) carries with ${backend.type} (${derived}); larger packets will be refused`);
-    const snapshot = new RouteSnapshot();
-    engine = await Engine.start({
-      tunName: config.tun.name, listenAddress: facts.underlay.address, listenPort: port!, backend: backend.type,
-      vni: backend.type === 'vxlan' ? backend.vni : undefined, subnet: own.subnet, mtu, batch: config.batch, offloads: config.offloads,
-    }, snapshot);
-    const running = engine;
-    teardown.push('stopping the engine (the TUN goes with it)', () => running.stop());
-    // flannel's convention: the TUN holds the subnet's first address with the network's prefix,
-    // so the kernel routes the whole overlay into it.
-    tunAddress = `${firstAddress(ownNet)}/${overlayPrefix}`;
-    try {
-      execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName], { stdio: ['ignore', 'ignore', 'pipe'] });
-      execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    } catch (error) {
-      const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-      throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
-    }
-    sink = new EngineSink(snapshot, backend.type, ownMac);
-  }
+  const { engine, sink, mtu, tunAddress } = await startDataPlane({ config, facts, network: network.network, subnet: own.subnet, ownMac, port }, log, teardown);
 
   // 4. Routes follow the leases.
-  router = new LeaseRouter(planContext, sink, log);
-  teardown.push('stopping the lease router', () => router?.stop());
-  const initial = pending.flat();
-  router.onBatch(initial);
-  if (initial.length === 0) router.replan();
+  const router = new LeaseRouter(planContext, sink, log);
+  teardown.push('stopping the lease router', () => router.stop());
+  feed.attach((events) => router.onBatch(events));
 
   // 5. What the host and its operators see.
   if (config.ipMasq) {
@@ -179,12 +129,11 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   writeFileAtomic(subnetFile, subnetEnv(hostLease));
   if (config.dockerOptsFile !== undefined) writeFileAtomic(config.dockerOptsFile, dockerOpts(hostLease));
 
-  let engineFailure: Error | undefined;
+  /** The own lease as the store last sent it (renewals move its expiration). */
+  const current = () => router.table.get(own.subnet) ?? own;
   const health = (): Health => {
     const problems: string[] = [];
-    if (engineFailure !== undefined) problems.push(`data plane failed: ${engineFailure.message}`);
-    const current = router?.table.get(own.subnet) ?? own;
-    if (!(current.expiration > Date.now())) problems.push(`own lease ${own.subnet} expired at ${new Date(current.expiration).toISOString()}`);
+    if (!(current().expiration > Date.now())) problems.push(`own lease ${own.subnet} expired at ${new Date(current().expiration).toISOString()}`);
     if (hasHealth(opened.store)) {
       const h = opened.store.health();
       if (!h.ok) problems.push(`store: ${h.detail ?? 'unhealthy'}`);
@@ -193,20 +142,20 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   };
   const counters = (): CounterValues | undefined => engine?.counters();
   const leaseViews = (): LeaseView[] => {
-    const statuses = router?.statuses() ?? [];
+    const statuses = router.statuses();
     const views = statuses.map((s) => describeLease(s.lease, s.state, s.reason));
     if (!statuses.some((s) => s.state === 'own')) views.unshift(describeLease(own, 'own'));
     return views;
   };
   const status = (): StatusView => ({
     version: packageVersion(), pid: process.pid, startedAt: new Date(startedAt).toISOString(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-    network: network.network, subnetLen: network.subnetLen, subnet: own.subnet, expiration: describeLease(own, 'own').expires,
+    network: network.network, subnetLen: network.subnetLen, subnet: own.subnet, expiration: describeLease(current(), 'own').expires,
     backend: { type: backend.type, ...(port !== undefined ? { port } : {}), ...(backend.type === 'vxlan' ? { vni: backend.vni, vtepMac: ownMac } : {}) },
     underlay: { address: facts.underlay.address, device: facts.underlay.device },
     tun: engine !== undefined ? { name: engine.tunName, address: tunAddress!, mtu, offloads: engine.offloads } : undefined,
     mtu,
     store: { type: config.store.type, description: opened.description, ...(hasHealth(opened.store) ? { health: opened.store.health() } : {}) },
-    leases: router?.table.size ?? 0, peers: router?.routed ?? 0,
+    leases: router.table.size, peers: router.routed,
     health: health(),
     ipMasq: config.ipMasq, subnetFile, ...(config.dockerOptsFile ? { dockerOptsFile: config.dockerOptsFile } : {}),
     stateDir, ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
@@ -215,7 +164,7 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   const control = await serveControl(socketPath(stateDir), { status, leases: leaseViews });
   teardown.push('closing the control socket', () => control.close());
   if (config.metricsAddress !== undefined) {
-    const registry = createRegistry({ counters, leases: () => router?.table.size ?? 0, peers: () => router?.routed ?? 0 }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
+    const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
     if (hasMetrics(opened.store)) opened.store.registerMetrics(registry);
     const { host, port: metricsPort } = parseHostPort(config.metricsAddress)!;
     const metrics = await serveMetrics(host, metricsPort, registry, health);
@@ -230,7 +179,7 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
     `tulle: ${where}, subnet ${own.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}` : ''}`);
 
   const writeStats = () => {
-    if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine?.counters() ?? { routes: router?.routed ?? 0 }));
+    if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine?.counters() ?? { routes: router.routed }));
   };
   writeStats();
   const timer = setInterval(writeStats, 500);
@@ -246,10 +195,7 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   // 6. Run until a signal, or until the data plane fails.
   const failed = engine ? engine.failure() : new Promise<Error>(() => undefined);
   const outcome = await Promise.race([stopped.then((signal) => ({ signal })), failed.then((error) => ({ error }))]);
-  if ('error' in outcome) {
-    engineFailure = outcome.error;
-    throw new Error(`the data plane failed: ${outcome.error.message}`);
-  }
+  if ('error' in outcome) throw new Error(`the data plane failed: ${outcome.error.message}`);
   log.info({ event: 'signal', signal: outcome.signal }, `received ${outcome.signal}`);
 }
 
