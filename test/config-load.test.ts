@@ -3,12 +3,13 @@
 // every kind of mistake reported at once, each naming the field, the value
 // and what is allowed.
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type LoadOptions } from '../src/daemon/config/load.js';
 import { ConfigError } from '../src/daemon/config/problems.js';
 import { networkFromConfig } from '../src/daemon/open-store.js';
+import { SETTINGS } from '../src/daemon/config/settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tulle-config-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -190,4 +191,12 @@ t.test('a file that cannot be read or parsed says so, and only that', async (t) 
   const [dup] = await problems({ file: file('network: 198.18.0.0/16\nnetwork: 198.18.0.0/15\n') });
   t.match(dup, /not valid YAML: Map keys must be unique/);
   t.same(await problems({ file: file('- network\n') }), [`(top level): ${join(dir, `c${n - 1}.yaml`)} must hold a mapping of keys (like network: 198.18.0.0/16) (got ["network"])`]);
+});
+
+t.test('docs/config.md lists every variable and flag', async (t) => {
+  const doc = readFileSync(new URL('../docs/config.md', import.meta.url), 'utf8');
+  for (const s of SETTINGS) {
+    t.match(doc, new RegExp(`\\| \`${s.path.replace('.', '\\.')}\`[^|]*\\| \`${s.env}\``), `${s.path}: ${s.env}`);
+    if (s.flag !== undefined) t.match(doc, `\`--${s.flag}\``, `${s.path}: --${s.flag}`);
+  }
 });
