@@ -187,4 +187,18 @@ if (lab) {
     t.match(second.log(), /removed host-gw routes a previous run left: 198\.18\.2\.0\/24 via 192\.0\.2\.2/);
     t.equal(await second.stop(), 0);
   });
+
+  t.test('by default each network namespace has a state dir of its own, which a clean stop removes', async (t) => {
+    const inode = /\[(\d+)\]/.exec(lab.exec(c.ns, ['readlink', '/proc/self/ns/net']))![1];
+    const state = `/run/tulle/netns-${inode}`;
+    const file = write('default-state', { network: '198.18.0.0/16', subnet: '198.18.3.0/24', underlay: { address: c.underlay }, backend: { type: 'udp' }, logLevel: 'warn' });
+    const d = await startDaemon(lab, c.ns, file, state);
+    t.teardown(() => d.stop());
+    const status = tulle(c.ns, ['status', '--json']);
+    t.equal(status.status, 0, 'tulle status finds it with no flag, from inside the namespace');
+    t.equal((JSON.parse(status.stdout) as { stateDir: string }).stateDir, state);
+    t.ok(existsSync(join(state, 'subnet.env')));
+    t.equal(await d.stop(), 0);
+    t.notOk(existsSync(state), 'gone after the stop: the namespace\'s identity does not outlive it');
+  });
 }

@@ -15,7 +15,7 @@
  *   6. wait for a signal; undo everything, newest first; exit 0
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import * as wire from '../wire/index.js';
@@ -69,6 +69,7 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   const { log, facts } = options;
   const stateDir = facts.stateDir;
   const backend = config.backend;
+  if (facts.namespaceStateDir) teardown.push('removing the namespace\'s state dir', () => rmSync(stateDir, { recursive: true, force: true }));
 
   // 1. The lease.
   const opened = await openStore(config, { log, stateDir, underlayAddress: facts.underlay.address });

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import * as wire from '../../wire/index.js';
 import { containsCidr, formatCidr4, overlaps, parseCidr4, prefixOf } from '../cidr.js';
 import { probeControl } from '../control-client.js';
-import { defaultStateDir, socketPath } from '../state-dir.js';
+import { DEFAULT_STATE_DIR, defaultStateDir, socketPath } from '../state-dir.js';
 import { defaultPort } from '../ports.js';
 import { valueAt, type Path, type Problem } from './problems.js';
 import { address, cidr4, hostPort, parseHostPort, port } from './schema.js';
@@ -27,6 +27,12 @@ import { decodeSharedKey } from './shared-key.js';
 export interface HostFacts {
   underlay: { address: string; device: string; deviceMtu: number };
   stateDir: string;
+  /**
+   * True when stateDir is the default of a network namespace other than the
+   * host's: the namespace's identity does not outlive it, so neither should
+   * its state (removed on a clean stop).
+   */
+  namespaceStateDir: boolean;
 }
 
 interface AddrInfo {
@@ -143,7 +149,7 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
     }
   }
   if (problems.length > 0 || underlay === undefined) return { problems };
-  return { problems, facts: { underlay, stateDir } };
+  return { problems, facts: { underlay, stateDir, namespaceStateDir: stateDir !== stateDirGiven && stateDir !== DEFAULT_STATE_DIR } };
 }
 
 /** The underlay address and its device: as given, from `underlay.interface`, or from the default route. */
