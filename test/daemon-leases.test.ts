@@ -64,7 +64,8 @@ t.test('the plan: own, routed, expired and skipped leases, each with its reason'
 t.test('the router follows batches and never routes a lease past its expiration', async (t) => {
   const applied: Target[][] = [];
   const sink: RouteSink = { apply: (targets) => (applied.push([...targets]), new Map([['198.18.9.0/24', 'not adjacent']])) };
-  const router = new LeaseRouter({ ...ctx }, sink, silent);
+  const lost: string[] = [];
+  const router = new LeaseRouter({ ...ctx }, sink, silent, { ownPublicIP: '192.0.2.1', onOwnLost: (why) => lost.push(why) });
   t.teardown(() => router.stop());
   const soon = Date.now() + 150;
   router.onBatch([
@@ -80,6 +81,10 @@ t.test('the router follows batches and never routes a lease past its expiration'
   await sleep(400);
   t.same(applied.at(-1), [], 'once it expired, the lease is no longer routed, without any event from the store');
   t.equal(router.statuses().find((s) => s.lease.subnet === '198.18.2.0/24')?.state, 'expired');
+  t.same(lost, [], 'the own lease is still ours');
+  router.onBatch([{ type: 'added', lease: lease('198.18.1.0/24', '192.0.2.66') }]);
+  router.onBatch([{ type: 'removed', lease: lease('198.18.1.0/24', '192.0.2.66') }]);
+  t.same(lost, ['the store gave this host\'s subnet 198.18.1.0/24 to 192.0.2.66', 'the store revoked this host\'s lease 198.18.1.0/24'], 'a revoked own lease is reported');
 });
 
 t.test('the static store: peers and the own lease in the first batch, then the own lease going on release', async (t) => {

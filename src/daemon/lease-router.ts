@@ -25,15 +25,31 @@ export class LeaseRouter {
   #lastSkipped = new Map<string, string>();
   #stopped = false;
 
+  /**
+   * @param ownPublicIP this host's lease holds it; the own subnet under another address is someone else's lease
+   * @param onOwnLost called when the store revokes this host's lease (removed, or now another host's): like
+   *   flannel, the daemon then stops, and its supervisor starts it again with a new lease
+   */
   constructor(
     private readonly ctx: Omit<PlanContext, 'now'>,
     private readonly sink: RouteSink,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly options: { ownPublicIP?: string; onOwnLost?: (why: string) => void; now?: () => number } = {},
   ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
 
   onBatch(events: readonly LeaseEvent[]): void {
     if (this.#stopped) return;
+    for (const e of events) {
+      if (e.lease.subnet !== this.ctx.ownSubnet) continue;
+      if (e.type === 'removed') this.options.onOwnLost?.(`the store revoked this host's lease ${e.lease.subnet}`);
+      else if (this.options.ownPublicIP !== undefined && e.lease.publicIP !== this.options.ownPublicIP) {
+        this.options.onOwnLost?.(`the store gave this host's subnet ${e.lease.subnet} to ${e.lease.publicIP}`);
+      }
+    }
     const others = events.filter((e) => e.lease.subnet !== this.ctx.ownSubnet);
     if (others.length > MAX_EVENT_LINES) {
       // A large batch (a store's first) is one line, not one per lease.

@@ -12,7 +12,8 @@
  *      the TUN's address, MTU and route; host-gw removes stale routes
  *   4. routes follow the leases from then on (lease-router.ts)
  *   5. masquerade, subnet.env and Docker options, control socket, metrics
- *   6. wait for a signal; undo everything, newest first; exit 0
+ *   6. wait for a signal; undo everything, newest first; exit 0 (or 1 when
+ *      the data plane fails or the store revokes this host's lease)
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -115,7 +116,9 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   const { engine, sink, mtu, tunAddress } = await startDataPlane({ config, facts, network: network.network, subnet: own.subnet, ownMac, port }, log, teardown);
 
   // 4. Routes follow the leases.
-  const router = new LeaseRouter(planContext, sink, log);
+  let ownLost!: (why: string) => void;
+  const lost = new Promise<string>((resolve) => (ownLost = resolve));
+  const router = new LeaseRouter(planContext, sink, log, { ownPublicIP: own.publicIP, onOwnLost: (why) => ownLost(why) });
   teardown.push('stopping the lease router', () => router.stop());
   feed.attach((events) => router.onBatch(events));
 
@@ -195,8 +198,9 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
 
   // 6. Run until a signal, or until the data plane fails.
   const failed = engine ? engine.failure() : new Promise<Error>(() => undefined);
-  const outcome = await Promise.race([stopped.then((signal) => ({ signal })), failed.then((error) => ({ error }))]);
+  const outcome = await Promise.race([stopped.then((signal) => ({ signal })), failed.then((error) => ({ error })), lost.then((why) => ({ lost: why }))]);
   if ('error' in outcome) throw new Error(`the data plane failed: ${outcome.error.message}`);
+  if ('lost' in outcome) throw new Error(`${outcome.lost}; stopping, so that a restart acquires a new lease`);
   log.info({ event: 'signal', signal: outcome.signal }, `received ${outcome.signal}`);
 }
 
