@@ -1,19 +1,31 @@
 #!/usr/bin/env node
 /**
  * The tulle command line. Each subcommand is a thin shell over a module that
- * can be used without it.
+ * can be used without it. Exit codes are in exit-codes.ts: 0 done, 1 run-time
+ * failure, 2 invalid configuration or command line, 3 no daemon running.
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { leftoverNamespaces, run } from '../lab/netns.js';
 import { insideWireDemo, runWireDemo } from '../lab/wire-demo.js';
 import { packageVersion } from '../util/package-root.js';
-import { runDaemon } from '../daemon/run.js';
-import { ConfigError, loadStaticConfig } from '../daemon/static-config.js';
+import { registerConfig } from './config-command.js';
+import { registerDaemonCommands } from './daemon-commands.js';
+import { EXIT } from './exit-codes.js';
+import { registerRun } from './run-command.js';
 
-const program = new Command('tulle').description('a userspace overlay network').showHelpAfterError();
+const program = new Command('tulle')
+  .description('a userspace overlay network')
+  .version(`tulle ${packageVersion()}`, '-V, --version', 'print the version')
+  .showHelpAfterError()
+  // Usage errors exit 2 (as invalid configuration does), help and version 0: see the catch below.
+  .exitOverride();
 
 program.command('version').description('print the version').action(() => console.log(`tulle ${packageVersion()}`));
+
+registerRun(program);
+registerDaemonCommands(program);
+registerConfig(program);
 
 program
   .command('demo')
@@ -23,30 +35,6 @@ program
     if (options.insideNamespace) return insideWireDemo();
     requireRoot('tulle demo');
     runWireDemo(fileURLToPath(import.meta.url));
-  });
-
-program
-  .command('run')
-  .description('run the overlay on this host (needs root)')
-  .requiredOption('-c, --config <file>', 'configuration file (JSON)')
-  .option('--stats-file <file>', 'write the data-plane counters here as JSON, twice a second')
-  .action(async (options: { config: string; statsFile?: string }) => {
-    let config;
-    try {
-      config = loadStaticConfig(options.config);
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      console.error(`tulle: ${error.message}`);
-      process.exit(2);
-    }
-    requireRoot('tulle run');
-    try {
-      await runDaemon(config, { statsFile: options.statsFile, log: (line) => console.error(line) });
-    } catch (error) {
-      // A syscall or host set-up failure (port in use, no TUN): one line that names it, no stack trace.
-      console.error(`tulle: ${(error as Error).message}`);
-      process.exit(1);
-    }
   });
 
 const lab = program.command('lab').description('lab namespaces');
@@ -63,8 +51,14 @@ lab
 function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) {
     console.error(`${what} creates network namespaces and TUN devices: run it as root`);
-    process.exit(1);
+    process.exit(EXIT.FAILURE);
   }
 }
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (!(error instanceof CommanderError)) throw error;
+  // commander has printed the message (or the help); only the exit code is ours.
+  process.exit(error.exitCode === 0 ? EXIT.OK : EXIT.INVALID);
+}

@@ -1,12 +1,18 @@
 /**
  * The host-gw backend: no encapsulation and no data plane of ours. For each
- * peer the kernel gets a route `peer-subnet via peer-underlay-address`, which
- * only works when the peer is on the same L2 segment; a peer that is not is
- * refused, by name, before any route is installed. The routes go on stop.
+ * routed lease the kernel gets `peer-subnet via peer-underlay-address`,
+ * which only works when the peer is on the same L2 segment; a peer that is
+ * not is refused by name. Routes come and go with the leases; they carry
+ * protocol ROUTE_PROTO, so routes left by a daemon that was killed are found
+ * and removed at the next start, and all of them go on stop.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import type { StaticConfig } from './static-config.js';
+import type { Logger } from 'pino';
+import type { RouteSink } from './lease-router.js';
+import type { Target } from './lease-routes.js';
+
+/** rtnetlink protocol number tagging tulle's routes (unassigned in iproute2's rt_protos). */
+export const ROUTE_PROTO = '201';
 
 export class HostGwError extends Error {
   override name = 'HostGwError';
@@ -22,14 +28,17 @@ function ip(args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+function stderrOf(error: unknown): string {
+  return (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
+}
+
 /** The device through which `address` is directly reachable; throws HostGwError when it is not. */
 export function directDevice(address: string): string {
   let routes: RouteGet[];
   try {
     routes = JSON.parse(ip(['-j', 'route', 'get', address])) as RouteGet[];
   } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
-    throw new HostGwError(`host-gw peer ${address} is unreachable from this host: ${stderr || (error as Error).message}`);
+    throw new HostGwError(`host-gw peer ${address} is unreachable from this host: ${stderrOf(error)}`);
   }
   const route = routes[0];
   if (route?.gateway !== undefined) {
@@ -42,38 +51,65 @@ export function directDevice(address: string): string {
   return route.dev;
 }
 
-export async function runHostGw(config: StaticConfig, options: { statsFile?: string; log: (line: string) => void }): Promise<void> {
-  // Check every peer before changing anything on the host.
-  const plan = config.peers.map((peer) => ({ subnet: peer.subnet, via: peer.address, dev: directDevice(peer.address) }));
-  writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
-  const installed: typeof plan = [];
-  const removeAll = () => {
-    for (const route of installed.splice(0)) {
+/** Checks every target before anything is installed: the first one that is not adjacent throws. */
+export function checkAdjacent(targets: readonly Target[]): void {
+  for (const t of targets) directDevice(t.address);
+}
+
+interface Installed {
+  via: string;
+  dev: string;
+}
+
+export class HostGwRoutes implements RouteSink {
+  readonly #installed = new Map<string, Installed>();
+
+  constructor(private readonly log: Logger) {}
+
+  /** Removes routes a previous daemon left behind (it was killed before it could). */
+  static removeStale(log: Logger): void {
+    const stale = ip(['-4', 'route', 'show', 'proto', ROUTE_PROTO]).trim();
+    if (stale === '') return;
+    ip(['-4', 'route', 'flush', 'proto', ROUTE_PROTO]);
+    log.info({ event: 'stale routes removed', routes: stale.split('\n') }, `removed host-gw routes a previous run left: ${stale.split('\n').join('; ')}`);
+  }
+
+  apply(targets: readonly Target[]): Map<string, string> {
+    const failures = new Map<string, string>();
+    const wanted = new Map(targets.map((t) => [t.subnet, t]));
+    for (const [subnet, route] of this.#installed) {
+      const want = wanted.get(subnet);
+      if (want === undefined || want.address !== route.via) this.#remove(subnet, route);
+    }
+    for (const target of targets) {
+      if (this.#installed.has(target.subnet)) continue;
       try {
-        ip(['route', 'del', route.subnet, 'via', route.via, 'dev', route.dev]);
-      } catch {
-        // already gone
+        const dev = directDevice(target.address);
+        ip(['route', 'replace', target.subnet, 'via', target.address, 'dev', dev, 'proto', ROUTE_PROTO]);
+        this.#installed.set(target.subnet, { via: target.address, dev });
+        this.log.info({ event: 'route added', subnet: target.subnet, via: target.address, dev }, `route added: ${target.subnet} via ${target.address} dev ${dev}`);
+      } catch (error) {
+        failures.set(target.subnet, error instanceof HostGwError ? error.message : `installing the route failed: ${stderrOf(error)}`);
       }
     }
-  };
-  try {
-    for (const route of plan) {
-      ip(['route', 'replace', route.subnet, 'via', route.via, 'dev', route.dev]);
-      installed.push(route);
-    }
-  } catch (error) {
-    removeAll();
-    throw new HostGwError(`installing host-gw routes failed: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`);
+    return failures;
   }
-  options.log(`tulle: host-gw, ${installed.length} routes: ${installed.map((r) => `${r.subnet} via ${r.via} dev ${r.dev}`).join(', ')}`);
-  if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify({ routes: installed.length }));
-  // Nothing else keeps the event loop alive: hold it open until a signal arrives.
-  const keepAlive = setInterval(() => undefined, 1 << 30);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-  });
-  clearInterval(keepAlive);
-  removeAll();
-  options.log('tulle: stopped; host-gw routes removed');
+
+  get size(): number {
+    return this.#installed.size;
+  }
+
+  removeAll(): void {
+    for (const [subnet, route] of this.#installed) this.#remove(subnet, route);
+  }
+
+  #remove(subnet: string, route: Installed): void {
+    try {
+      ip(['route', 'del', subnet, 'via', route.via, 'dev', route.dev, 'proto', ROUTE_PROTO]);
+    } catch {
+      // already gone (the device went, or someone removed it)
+    }
+    this.#installed.delete(subnet);
+    this.log.info({ event: 'route removed', subnet, via: route.via }, `route removed: ${subnet} via ${route.via}`);
+  }
 }

@@ -1,82 +1,232 @@
 /**
- * `tulle run`: set up the host (TUN address, MTU, route to the overlay),
- * start the engine on the configured peers, and tear everything down on
- * SIGTERM/SIGINT.
+ * `tulle run`: the daemon. The configuration has been checked (config/load.ts)
+ * before this runs; from here on the host changes, and every change is
+ * recorded in a Teardown so that SIGTERM/SIGINT — or a failure part-way —
+ * undoes it.
+ *
+ *   1. open the lease store; acquire this host's lease (the previous subnet
+ *      asked for first) and save it in the state dir
+ *   2. take the store's first batch of leases; host-gw with static peers:
+ *      refuse a peer that is not on the segment before anything changes
+ *   3. data plane: udp/vxlan start the engine (TUN, socket, workers) and set
+ *      the TUN's address, MTU and route; host-gw removes stale routes
+ *   4. routes follow the leases from then on (lease-router.ts)
+ *   5. masquerade, subnet.env and Docker options, control socket, metrics
+ *   6. wait for a signal; undo everything, newest first; exit 0 (or 1 when
+ *      the data plane fails or the store revokes this host's lease)
  */
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
 import * as wire from '../wire/index.js';
-import { Engine } from '../engine/engine.js';
-import { parseCidr4, RouteSnapshot, type Peer } from '../engine/routes.js';
-import { runHostGw } from './host-gw.js';
-import { overlayMtu } from './mtu.js';
-import type { StaticConfig } from './static-config.js';
+import type { CounterValues } from '../engine/counters.js';
+import { LeaseTable, type LeaseAttrs } from '../lease/lease.js';
+import { packageVersion } from '../util/package-root.js';
+import type { HostFacts } from './config/host-checks.js';
+import { parseHostPort, type DaemonConfig } from './config/schema.js';
+import { serveControl } from './control-server.js';
+import { startDataPlane } from './data-plane.js';
+import { checkAdjacent } from './host-gw.js';
+import { LeaseFeed } from './lease-feed.js';
+import { LeaseRouter } from './lease-router.js';
+import { planRoutes, type PlanContext } from './lease-routes.js';
+import { installMasquerade, removeMasquerade, TABLE } from './masquerade.js';
+import { createRegistry, serveMetrics, type Health } from './metrics.js';
+import { agreeOnNetwork, openStore } from './open-store.js';
+import { listenPort, networkPort } from './ports.js';
+import { readSavedLease, socketPath, SUBNET_FILE, writeSavedLease } from './state-dir.js';
+import { dockerOpts, subnetEnv } from './subnet-env.js';
+import { hasHealth, hasMetrics } from './store-hooks.js';
+import { describeLease, type LeaseView, type StatusView } from './status-view.js';
+import { Teardown } from './teardown.js';
+import { writeFileAtomic } from './write-file.js';
 
-export const DEFAULT_PORT = { udp: wire.udpBackend.PORT, vxlan: wire.vxlan.PORT } as const;
-
-export function peersOf(config: StaticConfig): { peers: Peer[]; routes: { subnet: string; peer: number }[] } {
-  const port = config.backend.type === 'vxlan' ? DEFAULT_PORT.vxlan : DEFAULT_PORT.udp;
-  const peers = config.peers.map((p): Peer => ({
-    address: p.address,
-    port: p.port ?? port,
-    template: config.backend.type === 'vxlan'
-      ? wire.vxlan.template({ vni: config.backend.vni, srcMac: config.backend.mac, dstMac: p.mac! })
-      : wire.udpBackend.template(),
-  }));
-  const routes = config.peers.flatMap((p, peer) => [p.subnet, ...(p.ipv6Subnet === undefined ? [] : [p.ipv6Subnet])].map((subnet) => ({ subnet, peer })));
-  return { peers, routes };
+export interface RunOptions {
+  log: Logger;
+  facts: HostFacts;
+  /** Write the data-plane counters here as JSON twice a second (tests, benches). */
+  statsFile?: string;
 }
 
-export async function runDaemon(config: StaticConfig, options: { statsFile?: string; log: (line: string) => void }): Promise<void> {
-  if (config.backend.type === 'host-gw') return runHostGw(config, options);
-  const port = config.underlay.port ?? DEFAULT_PORT[config.backend.type];
-  const snapshot = new RouteSnapshot();
-  const { peers, routes } = peersOf(config);
-  snapshot.publish(peers, routes);
-  const backend = config.backend.type;
-  const derived = overlayMtu(backend, config.underlay.address);
-  const mtu = config.tun.mtu ?? derived.mtu;
-  if (mtu > derived.mtu) {
-    options.log(`tulle: warning: tun.mtu ${mtu} is above what ${derived.device} (mtu ${derived.deviceMtu}) carries with ${backend} (${derived.mtu}); larger packets will be refused`);
-  }
-  const engine = await Engine.start({
-    tunName: config.tun.name, listenAddress: config.underlay.address, listenPort: port, backend,
-    vni: config.backend.type === 'vxlan' ? config.backend.vni : undefined, subnet: config.subnet, ipv6Subnet: config.ipv6Subnet,
-    // Larger inner packets than the underlay carries are answered with ICMP "too big", whatever the TUN's MTU.
-    mtu: Math.min(mtu, derived.mtu), batch: config.batch, replyInline: config.replyInline,
-    offloads: config.offloads,
-  }, snapshot);
-  // flannel's convention: the TUN holds the subnet's first address with the network's prefix,
-  // so the kernel routes the whole overlay into it.
-  const network = parseCidr4(config.network);
-  const tunAddress = `${wire.formatIPv4(parseCidr4(config.subnet).network)}/${network.prefix}`;
-  const tunAddress6 = config.ipv6Subnet === undefined || config.ipv6Network === undefined ? undefined
-    : `${config.ipv6Subnet.split('/')[0]}/${config.ipv6Network.split('/')[1]}`;
+/** How long to wait for a store's first batch of leases before starting with none. */
+const FIRST_BATCH_MS = 10_000;
+
+export async function runDaemon(config: DaemonConfig, options: RunOptions): Promise<void> {
+  const { log } = options;
+  const stop = stopSignal(log);
+  const teardown = new Teardown(log);
+  const startedAt = Date.now();
   try {
-    execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName], { stdio: ['ignore', 'ignore', 'pipe'] });
-    // nodad: the address is ours alone on a point-to-point device; waiting for DAD would only delay traffic.
-    if (tunAddress6) execFileSync('ip', ['-6', 'addr', 'add', tunAddress6, 'dev', engine.tunName, 'nodad'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (error) {
-    await engine.stop();
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
+    await serve(config, options, stop.promise, teardown, startedAt);
+    log.info({ event: 'stopping' }, 'tulle: stopping');
+  } finally {
+    await teardown.run();
+    stop.dispose();
   }
-  const offloads = Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ');
-  options.log(`tulle: ${config.backend.type} on ${config.underlay.address}:${port}, ${engine.tunName} ${tunAddress}${tunAddress6 ? ` ${tunAddress6}` : ''} mtu ${mtu}${config.tun.mtu === undefined ? ` (${derived.device} ${derived.deviceMtu} − ${derived.deviceMtu - derived.mtu})` : ''}, ${peers.length} peers; offloads: ${offloads}${engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`);
+}
+
+async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise<string>, teardown: Teardown, startedAt: number): Promise<void> {
+  const { log, facts } = options;
+  const stateDir = facts.stateDir;
+  const backend = config.backend;
+  if (facts.namespaceStateDir) teardown.push('removing the namespace\'s state dir', () => rmSync(stateDir, { recursive: true, force: true }));
+
+  // 1. The lease.
+  const opened = await openStore(config, { log, stateDir, underlayAddress: facts.underlay.address });
+  teardown.push('closing the lease store', () => opened.store.close());
+  const network = agreeOnNetwork(config, await opened.store.networkConfig(), opened.description);
+  const saved = readSavedLease(stateDir);
+  const previous = saved !== undefined && saved.network === network.network ? saved : undefined;
+  const ownMac = backend.type === 'vxlan' ? backend.mac ?? previous?.vtepMac ?? randomMac() : undefined;
+  const port = backend.type === 'host-gw' ? undefined : listenPort(backend, config.underlay.port);
+  const ipv6Underlay = facts.underlay.address.includes(':');
+  const attrs: LeaseAttrs = {
+    publicIP: ipv6Underlay ? '0.0.0.0' : facts.underlay.address,
+    ...(ipv6Underlay ? { publicIPv6: facts.underlay.address } : {}),
+    backendType: backend.type,
+    backendData: {
+      ...(ownMac !== undefined ? { VtepMAC: ownMac } : {}),
+      ...(backend.type === 'vxlan' ? { VNI: backend.vni } : {}),
+      ...(port !== undefined ? { Port: port } : {}),
+    },
+    ...(previous !== undefined ? { previousSubnet: previous.subnet } : {}),
+  };
+  const own = await opened.store.acquire(attrs);
+  writeSavedLease(stateDir, { network: network.network, subnet: own.subnet, backendType: backend.type, ...(ownMac ? { vtepMac: ownMac } : {}), publicIP: facts.underlay.address });
+  log.info({ event: 'lease acquired', subnet: own.subnet, previous: previous?.subnet, store: opened.description }, `lease ${own.subnet} from the ${opened.description} store${previous?.subnet === own.subnet ? ' (kept from the last run)' : ''}`);
+
+  // 2. The first batch of leases; later batches go straight to the router.
+  const feed = new LeaseFeed(opened.store);
+  teardown.push('watching leases', () => feed.close());
+  const first = await feed.firstBatch(FIRST_BATCH_MS, stopped);
+  if (first === 'stop') return;
+  if (first === 'timeout') log.warn({ event: 'no leases yet', store: opened.description }, `the ${opened.description} store sent no leases within ${FIRST_BATCH_MS / 1000} s; starting with none`);
+  const planContext: Omit<PlanContext, 'now'> = {
+    ownSubnet: own.subnet, backendType: backend.type, networkPort: backend.type === 'host-gw' ? 0 : networkPort(backend),
+    ...(backend.type === 'vxlan' ? { vni: backend.vni } : {}), ipv6Underlay,
+    ...(config.ipv6Network !== undefined ? { ipv6Network: config.ipv6Network } : {}),
+  };
+  if (backend.type === 'host-gw' && opened.leasesAreConfig) {
+    const table = new LeaseTable();
+    table.apply(feed.pending);
+    checkAdjacent(planRoutes(table.list(), { ...planContext, now: Date.now() }).targets);
+  }
+
+  // 3. The data plane.
+  const { engine, sink, mtu, tunAddress } = await startDataPlane({
+    config, facts, network: network.network, subnet: own.subnet, ownMac, port,
+    ...(own.ipv6Subnet !== undefined && config.ipv6Network !== undefined ? { ipv6Network: config.ipv6Network, ipv6Subnet: own.ipv6Subnet } : {}),
+  }, log, teardown);
+
+  // 4. Routes follow the leases.
+  let ownLost!: (why: string) => void;
+  const lost = new Promise<string>((resolve) => (ownLost = resolve));
+  const router = new LeaseRouter(planContext, sink, log, { ownPublicIP: own.publicIP, onOwnLost: (why) => ownLost(why) });
+  teardown.push('stopping the lease router', () => router.stop());
+  feed.attach((events) => router.onBatch(events));
+
+  // 5. What the host and its operators see.
+  if (config.ipMasq) {
+    installMasquerade(network.network, own.subnet);
+    teardown.push('removing the masquerade table', () => removeMasquerade());
+    log.info({ event: 'masquerade on', table: `ip ${TABLE}` }, `masquerading traffic leaving ${network.network} (nftables table ip ${TABLE})`);
+  }
+  const subnetFile = config.subnetFile ?? join(stateDir, SUBNET_FILE);
+  const hostLease = { network: network.network, subnet: own.subnet, mtu, ipMasq: config.ipMasq };
+  writeFileAtomic(subnetFile, subnetEnv(hostLease));
+  if (config.dockerOptsFile !== undefined) writeFileAtomic(config.dockerOptsFile, dockerOpts(hostLease));
+
+  /** The own lease as the store last sent it (renewals move its expiration). */
+  const current = () => router.table.get(own.subnet) ?? own;
+  const health = (): Health => {
+    const problems: string[] = [];
+    if (!(current().expiration > Date.now())) problems.push(`own lease ${own.subnet} expired at ${new Date(current().expiration).toISOString()}`);
+    if (hasHealth(opened.store)) {
+      const h = opened.store.health();
+      if (!h.ok) problems.push(`store: ${h.detail ?? 'unhealthy'}`);
+    }
+    return { ok: problems.length === 0, problems };
+  };
+  const counters = (): CounterValues | undefined => engine?.counters();
+  const leaseViews = (): LeaseView[] => {
+    const statuses = router.statuses();
+    const views = statuses.map((s) => describeLease(s.lease, s.state, s.reason));
+    if (!statuses.some((s) => s.state === 'own')) views.unshift(describeLease(own, 'own'));
+    return views;
+  };
+  const status = (): StatusView => ({
+    version: packageVersion(), pid: process.pid, startedAt: new Date(startedAt).toISOString(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    network: network.network, subnetLen: network.subnetLen, subnet: own.subnet, expiration: describeLease(current(), 'own').expires,
+    backend: { type: backend.type, ...(port !== undefined ? { port } : {}), ...(backend.type === 'vxlan' ? { vni: backend.vni, vtepMac: ownMac } : {}) },
+    underlay: { address: facts.underlay.address, device: facts.underlay.device },
+    tun: engine !== undefined ? { name: engine.tunName, address: tunAddress!, mtu, offloads: engine.offloads } : undefined,
+    mtu,
+    store: { type: config.store.type, description: opened.description, ...(hasHealth(opened.store) ? { health: opened.store.health() } : {}) },
+    leases: router.table.size, peers: router.routed,
+    health: health(),
+    ipMasq: config.ipMasq, subnetFile, ...(config.dockerOptsFile ? { dockerOptsFile: config.dockerOptsFile } : {}),
+    stateDir, ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
+    counters: counters(),
+  });
+  const control = await serveControl(socketPath(stateDir), { status, leases: leaseViews });
+  teardown.push('closing the control socket', () => control.close());
+  if (config.metricsAddress !== undefined) {
+    const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
+    if (hasMetrics(opened.store)) opened.store.registerMetrics(registry);
+    const { host, port: metricsPort } = parseHostPort(config.metricsAddress)!;
+    const metrics = await serveMetrics(host, metricsPort, registry, health);
+    teardown.push('closing the metrics server', () => metrics.close());
+  }
+
+  const offloads = engine ? Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ') : '';
+  const where = engine
+    ? `${backend.type} on ${facts.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${mtu}${config.tun.mtu === undefined ? ` (${facts.underlay.device} ${facts.underlay.deviceMtu} − ${facts.underlay.deviceMtu - mtu})` : ''}`
+    : `host-gw on ${facts.underlay.address} (${facts.underlay.device}, mtu ${mtu})`;
+  log.info({ event: 'started', subnet: own.subnet, backend: backend.type, peers: router.routed, leases: router.table.size, control: control.path },
+    `tulle: ${where}, subnet ${own.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}` : ''}${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`);
 
   const writeStats = () => {
-    if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine.counters()));
+    if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine?.counters() ?? { routes: router.routed }));
   };
+  writeStats();
   const timer = setInterval(writeStats, 500);
-  await new Promise<void>((resolve, reject) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-    engine.failure().then(reject);
-  }).finally(async () => {
+  teardown.push('writing the last counters', () => {
     clearInterval(timer);
-    await engine.stop();
     writeStats();
-    options.log(`tulle: stopped; ${JSON.stringify(engine.counters())}`);
+    if (engine) {
+      const c = engine.counters();
+      log.info({ event: 'counters', ...c }, `counters at stop: tx ${c.txPackets} packets, rx ${c.rxPackets} packets`);
+    }
   });
+
+  // 6. Run until a signal, or until the data plane fails.
+  const failed = engine ? engine.failure() : new Promise<Error>(() => undefined);
+  const outcome = await Promise.race([stopped.then((signal) => ({ signal })), failed.then((error) => ({ error })), lost.then((why) => ({ lost: why }))]);
+  if ('error' in outcome) throw new Error(`the data plane failed: ${outcome.error.message}`);
+  if ('lost' in outcome) throw new Error(`${outcome.lost}; stopping, so that a restart acquires a new lease`);
+  log.info({ event: 'signal', signal: outcome.signal }, `received ${outcome.signal}`);
+}
+
+/** A promise that resolves with the first SIGTERM or SIGINT; a second one during teardown ends the process. */
+function stopSignal(log: Logger): { promise: Promise<string>; dispose(): void } {
+  let resolve!: (signal: string) => void;
+  const promise = new Promise<string>((r) => (resolve = r));
+  let count = 0;
+  const handler = (signal: NodeJS.Signals) => {
+    count += 1;
+    if (count === 1) return resolve(signal);
+    log.error({ event: 'forced exit', signal }, `second ${signal} while stopping: exiting without finishing the teardown`);
+    process.exit(1);
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return { promise, dispose: () => { process.off('SIGTERM', handler); process.off('SIGINT', handler); } };
+}
+
+/** A random locally administered unicast MAC for this host's VTEP. */
+function randomMac(): string {
+  const bytes = randomBytes(6);
+  bytes[0] = (bytes[0] & 0xfe) | 0x02;
+  return wire.formatMac(bytes);
 }

@@ -40,6 +40,11 @@ export interface LeaseAttrs {
   publicIPv6?: string;
   backendType: BackendType;
   backendData: BackendData;
+  /**
+   * The subnet this host held before (from its state dir, as flannel reads
+   * its subnet.env): a store gives it back when it is still free.
+   */
+  previousSubnet?: string;
 }
 
 /** The network a store serves: flannel's `config` key. */

@@ -1,0 +1,62 @@
+/**
+ * `tulle status` and `tulle leases`: ask the running daemon over its control
+ * socket (<stateDir>/tulle.sock) and print a table, or the JSON as it came
+ * with --json. The state dir is --state-dir, else the one a configuration
+ * file names (-c), else TULLE_STATE_DIR, else the default (state-dir.ts).
+ */
+import type { Command } from 'commander';
+import { controlRequest, NotRunningError } from '../daemon/control-client.js';
+import type { Method } from '../daemon/control-protocol.js';
+import { fileLayer } from '../daemon/config/sources.js';
+import { ConfigError, formatProblem } from '../daemon/config/problems.js';
+import { defaultStateDir, socketPath } from '../daemon/state-dir.js';
+import type { LeaseView, StatusView } from '../daemon/status-view.js';
+import { EXIT } from './exit-codes.js';
+import { formatLeases, formatStatus } from './format.js';
+import { exitOnConfigError } from './run-command.js';
+
+interface Options {
+  json?: boolean;
+  stateDir?: string;
+  config?: string;
+}
+
+function stateDirOf(options: Options): string {
+  if (options.stateDir) return options.stateDir;
+  const file = options.config ?? (process.env.TULLE_CONFIG || undefined);
+  if (file !== undefined) {
+    const layer = fileLayer(file);
+    if (layer.problems.length > 0) exitOnConfigError(new ConfigError(layer.problems.map((p) => formatProblem(p, layer.origins))));
+    if (typeof layer.value.stateDir === 'string') return layer.value.stateDir;
+  }
+  return process.env.TULLE_STATE_DIR || defaultStateDir();
+}
+
+async function ask(method: Method, options: Options): Promise<unknown> {
+  try {
+    return await controlRequest(socketPath(stateDirOf(options)), method);
+  } catch (error) {
+    console.error(`tulle: ${(error as Error).message}`);
+    process.exit(error instanceof NotRunningError ? EXIT.NOT_RUNNING : EXIT.FAILURE);
+  }
+}
+
+function addCommon(command: Command): Command {
+  return command
+    .option('--json', 'print JSON instead of a table')
+    .option('--state-dir <dir>', 'the daemon\'s state dir [TULLE_STATE_DIR]')
+    .option('-c, --config <file>', 'take the state dir from this configuration file');
+}
+
+export function registerDaemonCommands(program: Command): void {
+  addCommon(program.command('status').description('show the running daemon: lease, backend, device, peers, counters (exit 3 when none runs)'))
+    .action(async (options: Options) => {
+      const status = (await ask('status', options)) as StatusView;
+      console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+    });
+  addCommon(program.command('leases').description('list the leases the running daemon knows and whether each is routed (exit 3 when none runs)'))
+    .action(async (options: Options) => {
+      const leases = (await ask('leases', options)) as LeaseView[];
+      console.log(options.json ? JSON.stringify(leases, null, 2) : formatLeases(leases));
+    });
+}

@@ -1,0 +1,11 @@
+/** Exit codes of every `tulle` command; scripts may rely on them (docs/cli.md). */
+export const EXIT = {
+  /** Done, or stopped cleanly by SIGTERM/SIGINT. */
+  OK: 0,
+  /** Something failed at run time: the host set-up, the store, the data plane, the daemon's answer. */
+  FAILURE: 1,
+  /** The configuration or the command line is invalid; nothing was changed. */
+  INVALID: 2,
+  /** status, leases: no daemon is running with that state dir. */
+  NOT_RUNNING: 3,
+} as const;

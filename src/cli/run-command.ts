@@ -1,0 +1,57 @@
+/**
+ * `tulle run`: load and check the configuration (all problems at once, exit
+ * 2, nothing changed), then run the daemon until SIGTERM/SIGINT (exit 0).
+ */
+import type { Command } from 'commander';
+import { ConfigError } from '../daemon/config/problems.js';
+import { loadConfig } from '../daemon/config/load.js';
+import { SETTINGS } from '../daemon/config/settings.js';
+import { createLogger } from '../daemon/logger.js';
+import { runDaemon } from '../daemon/run.js';
+import { EXIT } from './exit-codes.js';
+
+/** The settings table as flags on a command. */
+export function addSettingFlags(command: Command): Command {
+  for (const s of SETTINGS) {
+    if (s.flag === undefined) continue;
+    if (s.kind === 'bool') {
+      command.option(`--${s.flag}`, `${s.help} [${s.env}]`);
+      command.option(`--no-${s.flag}`, `do not ${s.help.replace(/^\w+/, (w) => w)}`);
+    } else {
+      command.option(`--${s.flag} <${s.kind === 'list' ? 'list' : s.kind === 'int' ? 'n' : 'value'}>`, `${s.help} [${s.env}]`);
+    }
+  }
+  return command;
+}
+
+/** Prints a ConfigError and exits 2; anything else is rethrown. */
+export function exitOnConfigError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`tulle: ${error.message}`);
+  process.exit(EXIT.INVALID);
+}
+
+export function registerRun(program: Command): void {
+  const run = program
+    .command('run')
+    .description('run the overlay on this host until SIGTERM/SIGINT (needs root)')
+    .option('-c, --config <file>', 'configuration file, YAML or JSON (tulle\'s keys or flannel\'s net-conf.json) [TULLE_CONFIG]')
+    .option('--stats-file <file>', 'write the data-plane counters here as JSON, twice a second');
+  addSettingFlags(run).action(async (options: Record<string, unknown> & { config?: string; statsFile?: string }) => {
+    const file = options.config ?? (process.env.TULLE_CONFIG || undefined);
+    const loaded = await loadConfig({ file, env: process.env, flags: options, host: true }).catch(exitOnConfigError);
+    const log = createLogger(loaded.config.logLevel);
+    try {
+      await runDaemon(loaded.config, { log, facts: loaded.facts!, statsFile: options.statsFile });
+    } catch (error) {
+      // A run-time failure (store, host set-up, data plane): one line that names it, no stack trace.
+      log.fatal({ event: 'failed', error: (error as Error).message }, `tulle: ${(error as Error).message}`);
+      console.error(`tulle: ${(error as Error).message}`);
+      process.exit(EXIT.FAILURE);
+    }
+    log.info({ event: 'stopped' }, 'tulle: stopped; everything it set up is removed');
+    process.exitCode = EXIT.OK;
+    // Nothing of ours is left to keep the process alive; should a library's handle linger, do not wait on it.
+    setTimeout(() => process.exit(EXIT.OK), 2000).unref();
+  });
+}

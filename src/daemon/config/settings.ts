@@ -1,0 +1,73 @@
+/**
+ * The settings that environment variables and flags can give, one row each:
+ * the key path in the configuration, the variable, the flag, the kind of
+ * value. The CLI builds its flags from this table and docs/config.md lists it.
+ */
+
+export type SettingKind = 'string' | 'int' | 'bool' | 'list';
+
+export interface Setting {
+  /** Dotted key path in the configuration. */
+  path: string;
+  env: string;
+  /** Long flag without the dashes; undefined for secrets, which stay out of argv. */
+  flag?: string;
+  kind: SettingKind;
+  help: string;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { path: 'network', env: 'TULLE_NETWORK', flag: 'network', kind: 'string', help: 'overlay network (IPv4 CIDR)' },
+  { path: 'subnetLen', env: 'TULLE_SUBNET_LEN', flag: 'subnet-len', kind: 'int', help: 'prefix length of each host\'s subnet' },
+  { path: 'subnetMin', env: 'TULLE_SUBNET_MIN', flag: 'subnet-min', kind: 'string', help: 'first subnet a host may lease' },
+  { path: 'subnetMax', env: 'TULLE_SUBNET_MAX', flag: 'subnet-max', kind: 'string', help: 'last subnet a host may lease' },
+  { path: 'subnet', env: 'TULLE_SUBNET', flag: 'subnet', kind: 'string', help: 'this host\'s subnet (static store)' },
+  { path: 'backend.type', env: 'TULLE_BACKEND', flag: 'backend', kind: 'string', help: 'udp, vxlan or host-gw' },
+  { path: 'backend.vni', env: 'TULLE_VNI', flag: 'vni', kind: 'int', help: 'VXLAN network identifier' },
+  { path: 'backend.port', env: 'TULLE_BACKEND_PORT', flag: 'backend-port', kind: 'int', help: 'network-wide UDP port of the backend' },
+  { path: 'underlay.address', env: 'TULLE_PUBLIC_IP', flag: 'public-ip', kind: 'string', help: 'this host\'s underlay address' },
+  { path: 'underlay.interface', env: 'TULLE_IFACE', flag: 'iface', kind: 'string', help: 'underlay device (its address is used)' },
+  { path: 'underlay.port', env: 'TULLE_PORT', flag: 'port', kind: 'int', help: 'UDP port this host listens on' },
+  { path: 'tun.name', env: 'TULLE_TUN_NAME', flag: 'tun-name', kind: 'string', help: 'TUN device name' },
+  { path: 'tun.mtu', env: 'TULLE_MTU', flag: 'mtu', kind: 'int', help: 'overlay MTU' },
+  { path: 'store.type', env: 'TULLE_STORE', flag: 'store', kind: 'string', help: 'static, gossip or etcd' },
+  { path: 'store.peers', env: 'TULLE_GOSSIP_PEERS', flag: 'gossip-peers', kind: 'list', help: 'gossip: members to join (comma-separated)' },
+  { path: 'store.port', env: 'TULLE_GOSSIP_PORT', flag: 'gossip-port', kind: 'int', help: 'gossip: UDP port' },
+  { path: 'store.key', env: 'TULLE_GOSSIP_KEY', kind: 'string', help: 'gossip: shared key (environment only)' },
+  { path: 'store.keyFile', env: 'TULLE_GOSSIP_KEY_FILE', flag: 'gossip-key-file', kind: 'string', help: 'gossip: file holding the shared key' },
+  { path: 'store.endpoints', env: 'TULLE_ETCD_ENDPOINTS', flag: 'etcd-endpoints', kind: 'list', help: 'etcd: client URLs (comma-separated)' },
+  { path: 'store.prefix', env: 'TULLE_ETCD_PREFIX', flag: 'etcd-prefix', kind: 'string', help: 'etcd: key prefix' },
+  { path: 'stateDir', env: 'TULLE_STATE_DIR', flag: 'state-dir', kind: 'string', help: 'own lease, control socket, subnet.env' },
+  { path: 'subnetFile', env: 'TULLE_SUBNET_FILE', flag: 'subnet-file', kind: 'string', help: 'where to write subnet.env' },
+  { path: 'dockerOptsFile', env: 'TULLE_DOCKER_OPTS_FILE', flag: 'docker-opts-file', kind: 'string', help: 'where to write Docker options (--bip, --mtu)' },
+  { path: 'ipMasq', env: 'TULLE_IP_MASQ', flag: 'ip-masq', kind: 'bool', help: 'masquerade traffic leaving the overlay' },
+  { path: 'metricsAddress', env: 'TULLE_METRICS_ADDRESS', flag: 'metrics-address', kind: 'string', help: 'serve /metrics and /healthz here (address:port)' },
+  { path: 'logLevel', env: 'TULLE_LOG_LEVEL', flag: 'log-level', kind: 'string', help: 'fatal, error, warn, info, debug, trace, silent' },
+  { path: 'batch', env: 'TULLE_BATCH', flag: 'batch', kind: 'int', help: 'packets per data-plane batch' },
+];
+
+/**
+ * A text value (from the environment or argv) as the kind the setting takes.
+ * Text that does not convert is returned unchanged, so validation reports it
+ * with the setting's own message.
+ */
+export function convert(kind: SettingKind, text: string): unknown {
+  const trimmed = text.trim();
+  switch (kind) {
+    case 'int':
+      return /^-?\d+$/.test(trimmed) ? Number(trimmed) : text;
+    case 'bool':
+      if (/^(true|1|yes|on)$/i.test(trimmed)) return true;
+      if (/^(false|0|no|off)$/i.test(trimmed)) return false;
+      return text;
+    case 'list':
+      return trimmed === '' ? [] : trimmed.split(',').map((s) => s.trim());
+    default:
+      return text;
+  }
+}
+
+/** camelCase of a flag: "subnet-len" → "subnetLen" (what commander names the option). */
+export function flagKey(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}

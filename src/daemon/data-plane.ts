@@ -1,0 +1,88 @@
+/**
+ * The data plane for the backend, and where routes go:
+ *
+ *   udp, vxlan  the engine (TUN, socket, two workers); the TUN gets the
+ *               subnet's first address with the network's prefix (flannel's
+ *               convention, so the kernel routes the whole overlay into it),
+ *               the MTU, and goes up. Routes go into its snapshot.
+ *   host-gw     no data plane of ours: IP forwarding on, routes a killed
+ *               daemon left removed, and kernel routes from then on.
+ *
+ * Each step is recorded in the teardown.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { Engine } from '../engine/engine.js';
+import { RouteSnapshot } from '../engine/routes.js';
+import { firstAddress, parseCidr4 } from './cidr.js';
+import type { HostFacts } from './config/host-checks.js';
+import type { DaemonConfig } from './config/schema.js';
+import { EngineSink } from './engine-sink.js';
+import { HostGwRoutes } from './host-gw.js';
+import type { RouteSink } from './lease-router.js';
+import { overhead } from './mtu.js';
+import type { Teardown } from './teardown.js';
+
+export interface DataPlane {
+  /** Absent for host-gw. */
+  engine?: Engine;
+  sink: RouteSink;
+  mtu: number;
+  /** The TUN's address (udp, vxlan). */
+  tunAddress?: string;
+}
+
+export interface DataPlaneSpec {
+  config: DaemonConfig;
+  facts: HostFacts;
+  network: string;
+  subnet: string;
+  /** vxlan: this host's VTEP MAC. */
+  ownMac?: string;
+  /** udp, vxlan: the UDP port to listen on. */
+  port?: number;
+  /** A dual-stack overlay: the IPv6 network and this host's IPv6 subnet in it. */
+  ipv6Network?: string;
+  ipv6Subnet?: string;
+}
+
+export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown: Teardown): Promise<DataPlane> {
+  const { config, facts } = spec;
+  const backend = config.backend;
+  if (backend.type === 'host-gw') {
+    writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+    HostGwRoutes.removeStale(log);
+    const routes = new HostGwRoutes(log);
+    teardown.push('removing host-gw routes', () => routes.removeAll());
+    return { sink: routes, mtu: facts.underlay.deviceMtu };
+  }
+  const derived = facts.underlay.deviceMtu - overhead(backend.type, facts.underlay.address.includes(':'));
+  const mtu = config.tun.mtu ?? derived;
+  if (mtu > derived) {
+    log.warn({ event: 'mtu above underlay', mtu, derived },
+      `warning: tun.mtu ${mtu} is above what ${facts.underlay.device} (mtu ${facts.underlay.deviceMtu}) carries with ${backend.type} (${derived}); larger packets will be answered with ICMP "too big"`);
+  }
+  const snapshot = new RouteSnapshot();
+  const engine = await Engine.start({
+    tunName: config.tun.name, listenAddress: facts.underlay.address, listenPort: spec.port!, backend: backend.type,
+    vni: backend.type === 'vxlan' ? backend.vni : undefined, subnet: spec.subnet, ipv6Subnet: spec.ipv6Subnet,
+    // Inner packets larger than the underlay carries are answered with ICMP "too big", whatever the TUN's MTU.
+    mtu: Math.min(mtu, derived), batch: config.batch, offloads: config.offloads, replyInline: config.replyInline,
+  }, snapshot);
+  teardown.push('stopping the engine (the TUN goes with it)', () => engine.stop());
+  const tunAddress = `${firstAddress(parseCidr4(spec.subnet))}/${parseCidr4(spec.network).prefix}`;
+  // The same convention for IPv6: the subnet's first address with the network's prefix.
+  const tunAddress6 = spec.ipv6Subnet !== undefined && spec.ipv6Network !== undefined
+    ? `${spec.ipv6Subnet.split('/')[0]}/${spec.ipv6Network.split('/')[1]}` : undefined;
+  try {
+    execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // nodad: the address is ours alone on a point-to-point device; duplicate detection would only delay traffic.
+    if (tunAddress6) execFileSync('ip', ['-6', 'addr', 'add', tunAddress6, 'dev', engine.tunName, 'nodad'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
+  }
+  return { engine, sink: new EngineSink(snapshot, backend.type, spec.ownMac), mtu, tunAddress: tunAddress6 ? `${tunAddress} ${tunAddress6}` : tunAddress };
+}

@@ -1,0 +1,32 @@
+/**
+ * Targets into the engine's route snapshot: one peer per target with its
+ * outer template (udp: nothing in front of the inner packet; vxlan: the
+ * VXLAN header and an inner Ethernet header from our VTEP MAC to the peer's),
+ * published whole; the workers pick it up at their next batch.
+ */
+import * as wire from '../wire/index.js';
+import type { Peer, Route, RouteSnapshot } from '../engine/routes.js';
+import type { RouteSink } from './lease-router.js';
+import type { Target } from './lease-routes.js';
+
+export function engineRoutes(targets: readonly Target[], backend: 'udp' | 'vxlan', ownMac?: string): { peers: Peer[]; routes: Route[] } {
+  const peers = targets.map((t): Peer => ({
+    address: t.address,
+    port: t.port,
+    template: backend === 'vxlan'
+      ? wire.vxlan.template({ vni: t.vni, srcMac: ownMac!, dstMac: t.vtepMac! })
+      : wire.udpBackend.template(),
+  }));
+  const routes = targets.flatMap((t, peer) => [t.subnet, ...(t.ipv6Subnet !== undefined ? [t.ipv6Subnet] : [])].map((subnet) => ({ subnet, peer })));
+  return { peers, routes };
+}
+
+export class EngineSink implements RouteSink {
+  constructor(private readonly snapshot: RouteSnapshot, private readonly backend: 'udp' | 'vxlan', private readonly ownMac?: string) {}
+
+  apply(targets: readonly Target[]): Map<string, string> {
+    const { peers, routes } = engineRoutes(targets, this.backend, this.ownMac);
+    this.snapshot.publish(peers, routes);
+    return new Map();
+  }
+}

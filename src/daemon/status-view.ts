@@ -1,0 +1,56 @@
+/**
+ * What the control socket answers: the daemon's status and its leases, as
+ * plain JSON-ready objects (`tulle status --json`, `tulle leases --json`).
+ */
+import type { CounterValues } from '../engine/counters.js';
+import type { Offloads } from '../engine/engine.js';
+import type { BackendData, Lease } from '../lease/lease.js';
+import { NEVER_EXPIRES } from '../lease/static-store.js';
+import type { LeaseState } from './lease-routes.js';
+import type { Health } from './metrics.js';
+
+export interface LeaseView {
+  subnet: string;
+  publicIP: string;
+  publicIPv6?: string;
+  backendType: string;
+  backendData: BackendData;
+  /** ISO time, or null for a lease that never runs out. */
+  expires: string | null;
+  state: LeaseState;
+  reason?: string;
+}
+
+export interface StatusView {
+  version: string;
+  pid: number;
+  startedAt: string;
+  uptimeSeconds: number;
+  network: string;
+  subnetLen: number;
+  subnet: string;
+  expiration: string | null;
+  backend: { type: string; port?: number; vni?: number; vtepMac?: string };
+  underlay: { address: string; device: string };
+  tun?: { name: string; address: string; mtu: number; offloads: Offloads };
+  mtu: number;
+  store: { type: string; description: string; health?: { ok: boolean; detail?: string } };
+  leases: number;
+  peers: number;
+  health: Health;
+  ipMasq: boolean;
+  subnetFile: string;
+  dockerOptsFile?: string;
+  stateDir: string;
+  metricsAddress?: string;
+  counters?: CounterValues;
+}
+
+export function describeLease(lease: Lease, state: LeaseState, reason?: string): LeaseView {
+  return {
+    subnet: lease.subnet, publicIP: lease.publicIP, ...(lease.publicIPv6 ? { publicIPv6: lease.publicIPv6 } : {}),
+    backendType: lease.backendType, backendData: lease.backendData,
+    expires: lease.expiration >= NEVER_EXPIRES ? null : new Date(lease.expiration).toISOString(),
+    state, ...(reason !== undefined ? { reason } : {}),
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * Optional side interfaces a LeaseStore may also implement, found at run
+ * time; the LeaseStore interface itself stays small.
+ */
+import type { Registry } from 'prom-client';
+import type { LeaseStore } from '../lease/lease.js';
+
+/** A store with metrics of its own (gossip: members, suspects, probes …) registers them here. */
+export interface StoreMetrics {
+  registerMetrics(registry: Registry): void;
+}
+
+/** A store that can say whether it is healthy; /healthz and `tulle status` report it. */
+export interface StoreHealth {
+  health(): { ok: boolean; detail?: string };
+}
+
+export function hasMetrics(store: LeaseStore): store is LeaseStore & StoreMetrics {
+  return typeof (store as Partial<StoreMetrics>).registerMetrics === 'function';
+}
+
+export function hasHealth(store: LeaseStore): store is LeaseStore & StoreHealth {
+  return typeof (store as Partial<StoreHealth>).health === 'function';
+}
