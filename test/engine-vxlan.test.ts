@@ -72,4 +72,33 @@ if (lab) {
     t.ok(ports.every((p) => p >= 49152 && p <= 65535 && pool.includes(p)), `every source port is one of the pool's (${[...new Set(ports)].join(', ')})`);
     t.ok(new Set(ports).size >= 4, 'and the flows spread over the pool');
   });
+
+  // Linux vxlan sends without a UDP checksum over IPv4, so nothing has checked the inner bytes: tulle
+  // verifies each TCP segment before merging it into a super-packet the kernel would not check again.
+  // A tulle peer (udpChecksum) sends checksummed datagrams the kernel verified: no second check.
+  t.test('inner TCP checksums: verified for a peer without UDP checksums, trusted for a tulle peer', async (t) => {
+    const csumErrors = () => {
+      const lines = lab.exec(a.ns, ['cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Tcp:'));
+      const [names, values] = lines.map((l) => l.trim().split(/\s+/));
+      return Number(values[names.indexOf('InCsumErrors')]);
+    };
+    for (const udpChecksum of [false, true]) {
+      const d = await startDaemon(lab, a.ns, {
+        network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: a.underlay, port: 8472 },
+        backend: { type: 'vxlan', vni: 1, mac: TULLE_MAC }, tun: { name: 'tulle0', mtu: MTU },
+        peers: [{ subnet: '198.18.2.0/24', address: b.underlay, port: 8472, mac: KERNEL_MAC, udpChecksum }],
+      });
+      const before = csumErrors();
+      // Stopped, tulle finds all ten in its socket at once: one batch, one run of mergeable segments.
+      process.kill(d.process.pid!, 'SIGSTOP');
+      tool(b.ns, 'vxlan-bad-tcp', a.underlay, '8472', '198.18.1.0', '1', KERNEL_MAC, '10');
+      process.kill(d.process.pid!, 'SIGCONT');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const errors = csumErrors() - before;
+      const s = d.stats();
+      if (udpChecksum) t.ok(errors < 10 && s.rxMerged > 0, `trusted: merged unverified (${errors} of 10 reached the kernel's own check alone, ${s.rxMerged} merged)`);
+      else t.equal(errors, 10, 'verified: none merged, so the kernel checked and refused all ten');
+      await d.stop();
+    }
+  });
 }

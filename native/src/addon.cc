@@ -264,6 +264,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   layout.Set("DESC_OUT_LENGTH", tulle::kDescOutLength);
   layout.Set("DESC_GSO_SIZE", tulle::kDescGsoSize);
   layout.Set("DESC_FLAGS", tulle::kDescFlags);
+  layout.Set("RX_VERIFY", tulle::kRxVerify);
   layout.Set("VERDICT_ENCAP_FAILED", tulle::kVerdictEncapFailed);
   layout.Set("TEMPLATE_STRIDE", tulle::kTemplateStride);
   layout.Set("META_STRIDE", tulle::kMetaStride);

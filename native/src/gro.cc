@@ -156,7 +156,7 @@ int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, i
       continue;
     }
     Segment s;
-    if (Parse(slab + off, static_cast<int>(len), verify, &s)) {
+    if (Parse(slab + off, static_cast<int>(len), verify || (d[kDescFlags] & kRxVerify) != 0, &s)) {
       s.desc = i;
       if (n > 0 && Follows(run[0], run[n - 1], s, total, n)) {
         run[n++] = s;

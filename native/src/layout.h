@@ -15,6 +15,9 @@ constexpr int kDescOutOffset = 4;  // written: outer packet offset
 constexpr int kDescOutLength = 5;  // written: outer packet length, 0 = not sent
 constexpr int kDescGsoSize = 6;
 constexpr int kDescFlags = 7;
+// RX flag: the datagram's outer UDP checksum may have been zero (a kernel VXLAN
+// peer's default), so inner TCP checksums are verified before segments merge.
+constexpr int kRxVerify = 1;
 
 constexpr int32_t kVerdictEncapFailed = -1;
 

@@ -13,6 +13,7 @@ export function engineRoutes(targets: readonly Target[], backend: 'udp' | 'vxlan
   const peers = targets.map((t): Peer => ({
     address: t.address,
     port: t.port,
+    checksummed: t.checksummed === true,
     template: backend === 'vxlan'
       ? wire.vxlan.template({ vni: t.vni, srcMac: ownMac!, dstMac: t.vtepMac! })
       : wire.udpBackend.template(),

@@ -34,6 +34,8 @@ export interface Target {
   port: number;
   vtepMac?: string;
   vni?: number;
+  /** The host's datagrams always carry a UDP checksum (BackendData.UDPChecksum). */
+  checksummed?: boolean;
 }
 
 export type LeaseState = 'own' | 'routed' | 'expired' | 'skipped';
@@ -95,7 +97,7 @@ export function planRoutes(leases: readonly Lease[], ctx: PlanContext): RoutePla
       skip(`its BackendData.Port is not a port (${String(data.Port)})`);
       continue;
     }
-    const target: Target = { subnet: lease.subnet, address, port };
+    const target: Target = { subnet: lease.subnet, address, port, ...(data.UDPChecksum === true ? { checksummed: true } : {}) };
     if (lease.ipv6Subnet !== undefined && ctx.ipv6Network !== undefined) {
       let inside = false;
       try {

@@ -89,6 +89,8 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
       ...(ownMac !== undefined ? { VtepMAC: ownMac } : {}),
       ...(backend.type === 'vxlan' ? { VNI: backend.vni } : {}),
       ...(port !== undefined ? { Port: port } : {}),
+      // Every datagram tulle sends goes through a kernel UDP socket, which checksums it.
+      ...(backend.type !== 'host-gw' ? { UDPChecksum: true } : {}),
     },
     ...(previous !== undefined ? { previousSubnet: previous.subnet } : {}),
   };

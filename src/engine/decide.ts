@@ -93,6 +93,8 @@ export function decideRx(
         else {
           off = frame.innerOffset;
           len = frame.innerLength;
+          // Without an outer checksum nothing has checked the inner bytes yet: verify before merging.
+          if (!routes.checksummed(peer)) desc[d + DESC_FLAGS] |= wire.RX_VERIFY;
         }
       } else {
         const inner = wire.ip.packetLength(slab, off, len);

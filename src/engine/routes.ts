@@ -20,6 +20,12 @@ export interface Peer {
   port: number;
   /** The outer template for this peer (payload-only for socket sends). */
   template: wire.OuterTemplate;
+  /**
+   * The peer's datagrams always carry an outer UDP checksum (tulle's do, and any over IPv6), which the
+   * kernel verified on receipt: its inner segments need no second check. Default false: a Linux vxlan
+   * device sends none over IPv4.
+   */
+  checksummed?: boolean;
 }
 
 export interface Route {
@@ -88,7 +94,7 @@ export class RouteSnapshot {
     const start = Atomics.add(this.header, 0, 1) + 1; // odd: writing
     if ((start & 1) === 0) throw new Error('RouteSnapshot.publish: concurrent writers');
     peers.forEach((peer, i) => {
-      writeAddr(this.addrs, i * ADDR_STRIDE, peer.address, peer.port);
+      writeAddr(this.addrs, i * ADDR_STRIDE, peer.address, peer.port, peer.checksummed ? ADDR_CHECKSUMMED : 0);
       this.templates.set(i, peer.template);
     });
     parsed.forEach((r, i) => {
@@ -115,10 +121,14 @@ function emptyMeta(): SharedArrayBuffer {
   return buffer;
 }
 
-export function writeAddr(table: Uint8Array, offset: number, address: string, port: number): void {
+/** Address-table flag (byte 1 of an entry, which the addon does not read): the peer checksums its datagrams. */
+const ADDR_CHECKSUMMED = 1;
+
+export function writeAddr(table: Uint8Array, offset: number, address: string, port: number, flags = 0): void {
   const bytes = wire.parseIP(address);
   table.fill(0, offset, offset + ADDR_STRIDE);
   table[offset] = bytes.length === 4 ? 4 : 6;
+  table[offset + 1] = flags;
   table[offset + 2] = port >>> 8;
   table[offset + 3] = port & 0xff;
   table.set(bytes, offset + 4);
@@ -139,6 +149,8 @@ export class RouteReader {
   /** Per peer, its VTEP MAC (6 bytes) when its template carries an inner Ethernet header. */
   private macs = new Uint8Array(0);
   private hasMac = new Uint8Array(0);
+  /** Per peer, 1 when its datagrams always carry a UDP checksum (see Peer.checksummed). */
+  private checksummedPeers = new Uint8Array(0);
 
   constructor(private readonly snapshot: RouteSnapshot) {}
 
@@ -173,6 +185,12 @@ export class RouteReader {
       if (this.snapshot.addrs[at] === 4) bySender.set(wire.readU32(this.snapshot.addrs, at + 4), i);
       else if (this.snapshot.addrs[at] === 6) senders6.push({ words: [0, 1, 2, 3].map((w) => wire.readU32(this.snapshot.addrs, at + 4 + w * 4)), value: i });
     }
+    const checksummedPeers = new Uint8Array(peers);
+    for (let i = 0; i < peers; i++) {
+      const at = i * ADDR_STRIDE;
+      // Over IPv6 a UDP checksum is mandatory: the kernel drops datagrams without one.
+      checksummedPeers[i] = (this.snapshot.addrs[at + 1] & ADDR_CHECKSUMMED) !== 0 || this.snapshot.addrs[at] === 6 ? 1 : 0;
+    }
     const macs = new Uint8Array(peers * 6);
     const hasMac = new Uint8Array(peers);
     for (let i = 0; i < peers; i++) {
@@ -192,6 +210,7 @@ export class RouteReader {
     this.bySender = bySender;
     this.bySender6 = new Table6(senders6);
     this.macs = macs;
+    this.checksummedPeers = checksummedPeers;
     this.hasMac = hasMac;
     this.seen = version;
     return true;
@@ -227,6 +246,11 @@ export class RouteReader {
     const at = peer * 6;
     for (let i = 0; i < 6; i++) if (bytes[offset + i] !== this.macs[at + i]) return false;
     return true;
+  }
+
+  /** True when peer `peer`'s datagrams always carry a UDP checksum. */
+  checksummed(peer: number): boolean {
+    return this.checksummedPeers[peer] === 1;
   }
 
   /** The peer index whose underlay IPv4 address is `address`, or -1. */

@@ -14,6 +14,11 @@ export interface BackendData {
   VNI?: number;
   /** The UDP port the host listens on when it is not the backend's default (tulle's addition). */
   Port?: number;
+  /**
+   * The host's outer datagrams always carry a UDP checksum (tulle's addition; tulle hosts set it), so a
+   * receiver need not verify the inner checksums again. flannel ignores fields it does not know.
+   */
+  UDPChecksum?: boolean;
 }
 
 export interface Lease {

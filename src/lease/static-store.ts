@@ -20,6 +20,8 @@ export interface StaticPeer {
   port?: number;
   /** vxlan: the peer's VTEP MAC. */
   mac?: string;
+  /** The peer's datagrams always carry a UDP checksum (another tulle host). */
+  udpChecksum?: boolean;
 }
 
 export interface StaticStoreOptions {
@@ -122,6 +124,7 @@ function peerLease(peer: StaticPeer, backendType: Lease['backendType'], vni: num
       ...(peer.mac !== undefined ? { VtepMAC: peer.mac } : {}),
       ...(backendType === 'vxlan' && vni !== undefined ? { VNI: vni } : {}),
       ...(peer.port !== undefined ? { Port: peer.port } : {}),
+      ...(peer.udpChecksum === true ? { UDPChecksum: true } : {}),
     },
     expiration: NEVER_EXPIRES,
   };

@@ -37,6 +37,8 @@ export interface NativeLayout {
   readonly TUN_F_TSO6: number;
   readonly TUN_F_USO4: number;
   readonly TUN_F_USO6: number;
+  /** DESC_FLAGS bit for tunWriteCoalesced: verify this packet's inner TCP checksum before merging. */
+  readonly RX_VERIFY: number;
   /** txBatch options. */
   readonly TX_UDP_GSO: number;
   readonly TX_VNET: number;

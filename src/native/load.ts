@@ -29,6 +29,6 @@ export function loadNative(): NativeAddon {
       if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
     }
   }
-  loadError = new Error(`tulle: the native addon is not built (looked for ${tried.join(', ')}); run \`npm ci\` or \`node scripts/build-native.mjs\``);
+  loadError = new Error(`the native addon is not built (looked for ${tried.join(', ')}); run \`npm ci\` or \`node scripts/build-native.mjs\``);
   throw loadError;
 }

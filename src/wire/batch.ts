@@ -25,6 +25,12 @@ export const DESC_OUT_LENGTH = 5;
 /** Reserved for GSO (segment size) and per-packet flags. */
 export const DESC_GSO_SIZE = 6;
 export const DESC_FLAGS = 7;
+/**
+ * Receive flag in DESC_FLAGS: the datagram's outer UDP checksum may have been
+ * zero (Linux vxlan's default over IPv4), so the inner TCP checksums are
+ * verified before segments are merged for the TUN.
+ */
+export const RX_VERIFY = 1;
 
 /** Verdict written by the encapsulator when a packet cannot be encapsulated (no headroom, too long). */
 export const VERDICT_ENCAP_FAILED = -1;

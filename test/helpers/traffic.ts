@@ -6,6 +6,7 @@
 //   garbage ADDR PORT SUBNET_DST    fire malformed, truncated and well-formed-but-unsolicited datagrams
 //   vxlan-strangers ADDR PORT DST VNI MAC   well-formed VXLAN frames: 10 with VNI+1, 10 with a MAC that is not MAC
 //   udp-flows ADDR PORT COUNT       one datagram from each of COUNT sockets: COUNT flows
+//   vxlan-bad-tcp ADDR PORT DST VNI MAC COUNT   COUNT consecutive TCP segments of one flow, all with a wrong checksum
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -132,6 +133,35 @@ async function vxlanStrangers(): Promise<void> {
   print({ sent });
 }
 
+async function vxlanBadTcp(): Promise<void> {
+  const [dst, vniText, mac, countText] = rest;
+  const socket = dgram.createSocket(family);
+  await new Promise<void>((resolve) => socket.bind(0, resolve));
+  const send = (bytes: Uint8Array) => new Promise<void>((resolve) => socket.send(bytes, port, address, () => resolve()));
+  const tpl = wire.vxlan.template({ vni: Number(vniText), srcMac: mac, dstMac: '02:00:5e:00:53:ff' });
+  const payload = 100;
+  for (let i = 0; i < Number(countText); i++) {
+    const bytes = new Uint8Array(tpl.headerLength + 40 + payload);
+    const ip = tpl.headerLength;
+    wire.ipv4.write(bytes, ip, { totalLength: 40 + payload, protocol: wire.ipv4.PROTO_TCP, src: wire.parseIPv4('198.18.2.9'), dst: wire.parseIPv4(dst), dontFragment: true });
+    const tcp = ip + 20;
+    wire.writeU16(bytes, tcp, 40000);
+    wire.writeU16(bytes, tcp + 2, 9);
+    wire.writeU32(bytes, tcp + 4, 1000 + i * payload); // contiguous: segments a receiver would merge
+    wire.writeU32(bytes, tcp + 8, 1);
+    bytes[tcp + 12] = 5 << 4;
+    bytes[tcp + 13] = 0x10; // ACK
+    wire.writeU16(bytes, tcp + 14, 1000);
+    bytes.fill(0x5a, tcp + 20);
+    const good = wire.checksum(bytes, tcp, 20 + payload, wire.ipv4.pseudoHeaderSum(bytes, ip, wire.ipv4.PROTO_TCP, 20 + payload));
+    wire.writeU16(bytes, tcp + 16, good ^ 0x00ff); // wrong on purpose
+    const start = wire.vxlan.encapsulate(bytes, ip, 40 + payload, tpl);
+    await send(bytes.subarray(start));
+  }
+  socket.close();
+  print({ sent: Number(countText) });
+}
+
 async function udpFlows(): Promise<void> {
   let sent = 0;
   for (let i = 0; i < Number(rest[0]); i++) {
@@ -146,6 +176,6 @@ async function udpFlows(): Promise<void> {
 
 const commands: Record<string, () => Promise<void>> = {
   'tcp-server': tcpServer, 'tcp-client': tcpClient, 'udp-echo': udpEcho, 'udp-probe': udpProbe, garbage,
-  'vxlan-strangers': vxlanStrangers, 'udp-flows': udpFlows,
+  'vxlan-strangers': vxlanStrangers, 'udp-flows': udpFlows, 'vxlan-bad-tcp': vxlanBadTcp,
 };
 await commands[command]();

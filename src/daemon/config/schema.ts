@@ -95,6 +95,8 @@ const staticPeer = object({
   port: port.optional(),
   /** The peer's VTEP MAC (vxlan). */
   mac: mac.optional(),
+  /** The peer is a tulle host: its datagrams always carry a UDP checksum, so inner checksums are not verified again. */
+  udpChecksum: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
 const store = z.discriminatedUnion('type', [
