@@ -167,6 +167,26 @@ export class LabProbes {
     }
   }
 
+  /**
+   * Waits until `address` (in `toNs`) answers echo requests from `fromNs`: one
+   * server, up to `attempts` one-request clients. False when it never does.
+   */
+  async reachable(fromNs: string, toNs: string, address: string, attempts = 20, port = DEFAULT_ECHO_PORT): Promise<boolean> {
+    const bound = attempts * 2 + 30;
+    const server = await this.server<unknown>(toNs, ['echo-server', '--address', address, '--port', String(port), '--seconds', String(bound)], (bound + 10) * 1000);
+    try {
+      for (let i = 0; i < attempts; i++) {
+        const report = await this.client<EchoReport>(fromNs, ['echo', '--to', address, '--port', String(port), '--count', '1', '--timeout-ms', '1000'], 20_000);
+        if (report.targets[0].received > 0) return true;
+        await sleep(250);
+      }
+      return false;
+    } finally {
+      kill(server.child, 'SIGTERM');
+      await server.report.catch(() => null);
+    }
+  }
+
   /** TCP bulk from `fromNs` to `address` in `toNs` for `seconds`, on `streams` connections; the receiver's figures. */
   async tcp(fromNs: string, toNs: string, address: string, options: TcpOptions): Promise<StreamResult> {
     const streams = options.streams ?? 1;
