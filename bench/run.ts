@@ -51,7 +51,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   const t0 = Date.now();
   const say = (line: string) => io.say(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}`);
   const iperfPath = onPath('iperf3');
-  const iperfVersion = iperfPath ? spawnSync(iperfPath, ['--version'], { encoding: 'utf8', timeout: 5_000 }).stdout?.split('\n')[0]?.trim() || 'iperf3' : 'not installed';
+  const iperfVersion = iperfPath ? spawnSync(iperfPath, ['--version'], { encoding: 'utf8', timeout: 5_000 }).stdout?.split('\n')[0]?.replace(/\s*\(cJSON[^)]*\)/, '').trim() || 'iperf3' : 'not installed';
   const choice = chooseTools(options.tool, { iperf3: iperfPath !== undefined, ping: onPath('ping') !== undefined });
   const cpus = os.cpus();
   const machine = { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, kernel: os.release(), node: process.version, iperf3: iperfVersion };
@@ -88,7 +88,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
     rows,
     units: {
       tcp1_gbps: 'Gb/s, receiver', tcp_multi_gbps: `Gb/s, receiver, ${options.streams} streams`, udp_kpps: `thousand ${options.size}-byte datagrams/s received`,
-      udp_loss_pct: '%', rtt_ms: 'ms, average of 20 requests 0.05 s apart', cpu_pct: "utime+stime of the overlay's processes during TCP ×1, % of one core; null for kernel rows",
+      udp_loss_pct: '%', rtt_ms: choice.latency === 'ping' ? 'ms, average of 20 pings 0.05 s apart' : 'ms, median of 20 echo requests 0.05 s apart', cpu_pct: "utime+stime of the overlay's processes during TCP ×1, % of one core; null for kernel rows",
       gbps_per_core: 'TCP ×1 Gb/s per core of overlay CPU',
     },
     settings: {
@@ -119,6 +119,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   const footnotes = [
     ...selection.skipped.map((s) => `skipped ${s.system}: ${s.reason}`),
     ...(rows.some((r) => r.generator_limited.length > 0) ? ['† the traffic generator was CPU-bound: the figure may understate the system'] : []),
+    ...notes.filter((n) => n.startsWith('the built-in generator cannot fill the pipe')),
   ];
   writeFileSync(join(outDir, 'results.svg'), svgChart(rows, { title: 'Overlay benchmark', subtitle, reps: options.reps, footnotes }));
   const rsvg = onPath('rsvg-convert');

@@ -168,14 +168,15 @@ export function pingLatency(lab: Lab): Latency {
 export function echoLatency(lab: Lab): Latency {
   const probes = new LabProbes(lab);
   return {
-    name: `tulle's echo probe (${PINGS} × ${PING_INTERVAL_S} s)`,
+    name: `tulle's echo probe (${PINGS} × ${PING_INTERVAL_S} s, median)`,
     async waitForPath(from, to, target) {
       if (!(await probes.reachable(from, to, target))) throw new Error(`${target} does not answer echo requests from ${from}`);
     },
     async rttMs(from, to, target) {
       const r = await probes.echo(from, to, target, { count: PINGS, intervalMs: PING_INTERVAL_S * 1000, timeoutMs: 2000 });
       if (r.rtt_ms === null) throw new Error(`echo ${target}: no reply to ${r.sent} requests`);
-      return r.rtt_ms.avg;
+      // The median: a Node process on a busy machine now and then answers late, and one late reply moves an average a lot.
+      return r.rtt_ms.median;
     },
   };
 }
