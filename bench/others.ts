@@ -69,10 +69,9 @@ const OVERLAYS: Record<string, OtherOverlay> = {
         const peer = i === 0 ? b : a;
         return startProcess(lab, h.ns, 'socat', ['socat', `TUN:${addressOf(i)}/16,tun-name=stun0,iff-up`, `UDP-DATAGRAM:${peer.underlay}:9000,bind=${h.underlay}:9000`]);
       });
-      for (const [i, h] of [a, b].entries()) {
+      for (const h of [a, b]) {
         await waitForDevice(lab, h.ns, 'stun0', processes);
         lab.ip(h.ns, 'link', 'set', 'stun0', 'mtu', String(mtu));
-        void i;
       }
       return {
         addresses: hosts.map((_, i) => (i < 2 ? addressOf(i) : null)), dev: 'stun0', mtu, processes,

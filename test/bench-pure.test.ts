@@ -197,3 +197,16 @@ t.test('generator notes: says when the built-in generator cannot fill the pipe',
   t.match(alone.join('\n'), /without iperf3 to compare, the underlay's 25\.00 Gb\/s is the most/);
   t.same(generatorNotes(chooseTools('auto', { iperf3: true, ping: true }), rows, SAMPLES), [], 'nothing to say with iperf3');
 });
+
+t.test('tulle bench: registered on a commander program with every option', async (t) => {
+  const { Command } = await import('commander');
+  const { registerBench } = await import('../src/bench-cli/register.js');
+  const program = new Command('tulle');
+  const bench = registerBench(program);
+  t.equal(program.commands.find((c) => c.name() === 'bench'), bench);
+  const longs = bench.options.map((o) => o.long);
+  for (const flag of ['--systems', '--rows', '--backends', '--ladder', '--others', '--hosts', '--duration', '--streams', '--size', '--reps', '--offloads', '--gro', '--tool', '--out']) {
+    t.ok(longs.includes(flag), `${flag}`);
+  }
+  t.same(Object.keys(DEFAULTS).filter((k) => !longs.includes(`--${k}`)), [], 'every option of bench/options.ts is a flag');
+});
