@@ -39,6 +39,8 @@ export interface Row extends Metrics {
   not_measured: Partial<Record<Metric, string>>;
   batch?: number;
   offloads?: string;
+  /** What the row's set-up said about itself (e.g. "socat covers hosts 1 and 2 only"). */
+  notes?: string[];
 }
 
 /** Adds the derived per-sample metric: Gbit/s (TCP ×1) per core of overlay CPU. */
@@ -66,6 +68,8 @@ export function aggregate(specs: readonly SystemSpec[], samples: readonly Sample
       if (why !== undefined) row.not_measured[metric] = why;
     }
     if (streams === 4) row.tcp4_gbps = row.tcp_multi_gbps;
+    const notes = [...new Set(mine.flatMap((s) => (Array.isArray(s.notes) ? (s.notes as string[]) : [])))];
+    if (notes.length > 0) row.notes = notes;
     if (spec.batch !== undefined) row.batch = spec.batch;
     if (spec.offloads !== undefined) row.offloads = Object.entries(spec.offloads).map(([k, v]) => `${k} ${v ? 'on' : 'off'}`).join(', ');
     return row;

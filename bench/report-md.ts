@@ -51,7 +51,10 @@ export function markdownTable(rows: Row[], ctx: ReportContext): string {
     'CPU = utime+stime of the overlay\'s processes during TCP ×1, % of one core; Gb/s per core = TCP ×1 / that CPU.');
   if (rows.some((r) => r.generator_limited.length > 0)) lines.push('', `${MARK} the traffic generator itself was CPU-bound here: the figure is its limit and may understate the system.`);
   for (const r of rows) {
-    for (const [metric, why] of Object.entries(r.not_measured)) lines.push('', `${r.system}: ${metric} not measured: ${why}.`);
+    const byReason = new Map<string, string[]>();
+    for (const [metric, why] of Object.entries(r.not_measured)) byReason.set(why, [...(byReason.get(why) ?? []), metric]);
+    for (const [why, metrics] of byReason) lines.push('', `${r.system}: ${metrics.join(', ')} not measured: ${why}.`);
+    for (const n of r.notes ?? []) lines.push('', `${r.system}: ${n}.`);
     if (r.offloads !== undefined) lines.push('', `${r.system}: batch ${r.batch}, offloads ${r.offloads}.`);
   }
   for (const s of ctx.skipped) lines.push('', `skipped ${s.system}: ${s.reason}.`);

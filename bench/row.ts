@@ -154,8 +154,10 @@ async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<Built> 
         processes: daemons.map((d) => ({ name: 'tulle', ns: d.ns, pid: d.process.pid!, exited: () => d.process.exitCode })),
         // iperf3's UDP test hangs against an address on a bridge with no ports in this lab (without tulle too),
         // and the kernel has no dummy devices to put the address on.
-        notMeasured: { udp_kpps: 'UDP to a bridge address with no ports hangs in this lab', udp_loss_pct: 'see UDP' },
-        notes: ['host-gw is kernel routing: the daemons only install routes, so their CPU is near zero'],
+        notMeasured: {
+          udp_kpps: 'UDP to a bridge address with no ports hangs in this lab', udp_loss_pct: 'UDP to a bridge address with no ports hangs in this lab',
+          gbps_per_core: 'host-gw forwards in the kernel; the daemons only install routes',
+        },
       };
     }
     const vx = spec.backend === 'vxlan';
@@ -235,7 +237,7 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
     const seconds = options.duration;
     await step(`RTT (${latency.name})`, async () => {
       sample.rtt_ms = round(await latency.rttMs(a.ns, b.ns, target), 4);
-      return `${sample.rtt_ms} ms average`;
+      return `${sample.rtt_ms} ms`;
     });
     await step(`TCP 1 stream, ${seconds} s`, async () => {
       const procs = built!.processes;
