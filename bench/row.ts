@@ -218,7 +218,14 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
 
     const covered = hosts.map((h, i) => ({ name: HOST_NAMES[i], ns: h.ns, address: built!.addresses[i] })).filter((n): n is { name: string; ns: string; address: string } => n.address !== null);
     if (covered.length > 2) {
-      const matrix = await new LabProbes(lab).echoMatrix(covered, { count: 3, intervalMs: 20 });
+      // A mesh overlay may still be setting up paths between other pairs (tinc's meta connections, nebula's
+      // handshakes): up to 5 rounds, 1 s apart, before a missing pair counts as an error.
+      const probes = new LabProbes(lab);
+      let matrix = await probes.echoMatrix(covered, { count: 3, intervalMs: 20 });
+      for (let round = 1; round < 5 && !fullyReachable(matrix); round++) {
+        await sleep(1000);
+        matrix = await probes.echoMatrix(covered, { count: 3, intervalMs: 20 });
+      }
       sample.reachability = { all: fullyReachable(matrix), matrix: formatMatrix(matrix) };
       say(`reachability between ${covered.length} hosts: ${fullyReachable(matrix) ? 'every pair answers' : 'NOT every pair answers'}\n${formatMatrix(matrix)}`);
       if (!fullyReachable(matrix)) sample.errors.push(`not every pair of hosts reaches the other:\n${formatMatrix(matrix)}`);
