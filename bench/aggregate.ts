@@ -41,6 +41,8 @@ export interface Row extends Metrics {
   offloads?: string;
   /** What the row's set-up said about itself (e.g. "socat covers hosts 1 and 2 only"). */
   notes?: string[];
+  /** MTU of the row's path (the overlay device's). */
+  mtu?: number;
 }
 
 /** Adds the derived per-sample metric: Gbit/s (TCP ×1) per core of overlay CPU. */
@@ -70,6 +72,8 @@ export function aggregate(specs: readonly SystemSpec[], samples: readonly Sample
     if (streams === 4) row.tcp4_gbps = row.tcp_multi_gbps;
     const notes = [...new Set(mine.flatMap((s) => (Array.isArray(s.notes) ? (s.notes as string[]) : [])))];
     if (notes.length > 0) row.notes = notes;
+    const mtu = mine.map((s) => s.mtu).find((m): m is number => typeof m === 'number');
+    if (mtu !== undefined) row.mtu = mtu;
     if (spec.batch !== undefined) row.batch = spec.batch;
     if (spec.offloads !== undefined) row.offloads = Object.entries(spec.offloads).map(([k, v]) => `${k} ${v ? 'on' : 'off'}`).join(', ');
     return row;

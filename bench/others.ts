@@ -2,7 +2,9 @@
  * Other userspace overlays, measured in the same lab as tulle when they are
  * installed: socat (TUN over UDP, point to point), wireguard-go, nebula and
  * tinc 1.0 (crypto off: Cipher/Digest none). Each gets host i the overlay
- * address 198.18.<i+1>.1/16 and an MTU that fits the 1500-byte underlay.
+ * address 198.18.<i+1>.1/16 and an MTU of 1440 or more, which fits the
+ * 1500-byte underlay (wireguard-go and nebula add 60 bytes over IPv4, tinc
+ * 1.0 46) and carries the bench's 1400-byte UDP payloads unfragmented.
  */
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
@@ -82,7 +84,7 @@ const OVERLAYS: Record<string, OtherOverlay> = {
   'wireguard-go': {
     tools: ['wireguard-go', 'wg'],
     async start(lab, hosts, dir) {
-      const mtu = 1420;
+      const mtu = 1440; // 1500 - 20 (IPv4) - 8 (UDP) - 32 (WireGuard header and tag)
       // wireguard-go's control sockets live in /var/run/wireguard/<dev>.sock, shared by all
       // namespaces: each host's device needs a name of its own.
       const devs = hosts.map((h) => `wg${nameOf(lab, h)}`.slice(0, 15));
@@ -114,7 +116,7 @@ const OVERLAYS: Record<string, OtherOverlay> = {
   nebula: {
     tools: ['nebula', 'nebula-cert'],
     async start(lab, hosts, dir) {
-      const mtu = 1400;
+      const mtu = 1440; // 1500 - 28 (IPv4, UDP) - 16 (nebula header) - 16 (AEAD tag)
       run(['nebula-cert', 'ca', '-name', 'tulle-bench', '-duration', '24h', '-out-crt', join(dir, 'ca.crt'), '-out-key', join(dir, 'ca.key')]);
       const devs = hosts.map((h) => `neb${nameOf(lab, h)}`.slice(0, 15));
       const processes: OverlayProcess[] = [];
@@ -144,7 +146,7 @@ const OVERLAYS: Record<string, OtherOverlay> = {
   tinc: {
     tools: ['tincd'],
     async start(lab, hosts, dir) {
-      const mtu = 1400;
+      const mtu = 1440; // under 1500 - 28 (IPv4, UDP) - 4 (sequence number) - 14 (the Ethernet header tinc 1.0 carries in router mode)
       const names = hosts.map((_, i) => `h${i}`);
       const devs = hosts.map((h) => `tinc${nameOf(lab, h)}`.slice(0, 15));
       for (const [i, h] of hosts.entries()) {

@@ -15,6 +15,7 @@ export interface ReportContext {
 }
 
 const MARK = '†';
+const UDP_IPV4_HEADERS = 28;
 
 function cell(row: Row, metric: Metric, digits: number, reps: number): string {
   const v = row[metric];
@@ -56,6 +57,11 @@ export function markdownTable(rows: Row[], ctx: ReportContext): string {
     for (const [why, metrics] of byReason) lines.push('', `${r.system}: ${metrics.join(', ')} not measured: ${why}.`);
     for (const n of r.notes ?? []) lines.push('', `${r.system}: ${n}.`);
     if (r.offloads !== undefined) lines.push('', `${r.system}: batch ${r.batch}, offloads ${r.offloads}.`);
+  }
+  const fragmented = rows.filter((r) => r.mtu !== undefined && ctx.size + UDP_IPV4_HEADERS > r.mtu && r.udp_kpps !== null);
+  if (fragmented.length > 0) {
+    lines.push('', `UDP datagrams of ${ctx.size} B (${ctx.size + UDP_IPV4_HEADERS} B with IPv4 and UDP headers) exceed the MTU of ${fragmented.map((r) => `${r.system} (${r.mtu})`).join(', ')}: ` +
+      `they are fragmented there, so those UDP figures do not compare with the others (--size ${Math.min(...fragmented.map((r) => r.mtu!)) - UDP_IPV4_HEADERS} fits every row).`);
   }
   for (const s of ctx.skipped) lines.push('', `skipped ${s.system}: ${s.reason}.`);
   for (const n of ctx.notes) lines.push('', `note: ${n}`);

@@ -22,6 +22,7 @@ import type { Latency, Traffic } from './traffic.js';
 
 export const VXLAN_MTU = 1450;
 export const TULLE_MTU = 1472;
+const UNDERLAY_MTU = 1500; // veth default
 const HOST_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 
 export interface RowContext {
@@ -42,6 +43,8 @@ interface Built {
   addresses: (string | null)[];
   /** The overlay device on host 0 (its TX drops are counted during the UDP test). */
   dev: string;
+  /** The MTU of the path the traffic takes (the overlay device's). */
+  mtu: number;
   /** Processes doing the overlay's work (their CPU is measured). */
   processes: { name: string; ns: string; pid: number; exited: () => number | null }[];
   daemons: Daemon[];
@@ -114,7 +117,7 @@ function track(daemon: Daemon): Daemon {
 }
 
 async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<Built> {
-  const base: Built = { addresses: [], dev: hosts[0].dev, processes: [], daemons: [], notes: [], notMeasured: {}, stop: async () => {} };
+  const base: Built = { addresses: [], dev: hosts[0].dev, mtu: UNDERLAY_MTU, processes: [], daemons: [], notes: [], notMeasured: {}, stop: async () => {} };
   if (spec.id === 'underlay') return { ...base, addresses: hosts.map((h) => h.underlay) };
   if (spec.id === 'kernel-vxlan') {
     hosts.forEach((h, i) => {
@@ -127,7 +130,7 @@ async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<Built> 
       lab.ip(h.ns, 'neigh', 'replace', `198.18.${j + 1}.1`, 'lladdr', macOf(j), 'dev', 'vx0', 'nud', 'permanent');
       lab.exec(h.ns, ['bridge', 'fdb', 'append', macOf(j), 'dev', 'vx0', 'dst', peer.underlay], { timeoutMs: 10_000 });
     }));
-    return { ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.1`), dev: 'vx0' };
+    return { ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.1`), dev: 'vx0', mtu: VXLAN_MTU };
   }
   if (spec.kind === 'tulle' || spec.kind === 'ladder') {
     const daemons: Daemon[] = [];
@@ -171,7 +174,7 @@ async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<Built> 
       })));
     }
     return {
-      ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.0`), dev: 'tulle0', daemons, stop,
+      ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.0`), dev: 'tulle0', mtu: vx ? VXLAN_MTU : TULLE_MTU, daemons, stop,
       processes: daemons.map((d) => ({ name: 'tulle', ns: d.ns, pid: d.process.pid!, exited: () => d.process.exitCode })),
     };
   }
@@ -181,7 +184,7 @@ async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<Built> 
     await Promise.race([Promise.all(started.processes.map((p) => (p.child.exitCode !== null ? null : new Promise((r) => p.child.once('exit', r))))), sleep(5_000)]);
   };
   return {
-    ...base, addresses: started.addresses, dev: started.dev, stop, notes: started.notes,
+    ...base, addresses: started.addresses, dev: started.dev, mtu: started.mtu, stop, notes: started.notes,
     processes: started.processes.map((p) => ({ name: p.name, ns: p.ns, pid: p.child.pid!, exited: () => p.child.exitCode })),
   };
 }
@@ -209,6 +212,7 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
     sample.gro = applyGro(lab, hosts, options.gro === 'on');
     built = await build(lab, spec, hosts);
     sample.not_measured = { ...built.notMeasured };
+    sample.mtu = built.mtu;
     if (built.notes.length > 0) sample.notes = built.notes;
     const [a, b] = hosts;
     const target = built.addresses[1]!;

@@ -101,6 +101,10 @@ t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
   t.match(md, /skipped tinc: not installed\./);
   t.match(md, /note: a note/);
   t.match(md, /† the traffic generator itself was CPU-bound/);
+  t.notMatch(md, /fragmented/, 'no MTU, no fragmentation note');
+  const withMtu = rows.map((r) => ({ ...r, mtu: r.system === 'tulle-udp' ? 1420 : 1500 }));
+  const md2 = markdownTable(withMtu, { reps: 3, duration: 5, streams: 4, size: 1400, tool: 'iperf3', gro: 'on', notes: [], skipped: [] });
+  t.match(md2, /UDP datagrams of 1400 B \(1428 B with IPv4 and UDP headers\) exceed the MTU of tulle-udp \(1420\).*--size 1392 fits every row/);
 });
 
 t.test('SVG chart: one bar per measured row and panel, escaped, no NaN', async (t) => {
