@@ -1,7 +1,8 @@
 /**
  * The results chart (pure): horizontal bars, one panel for TCP ×1 throughput
- * (higher is better) and one for RTT (lower is better), colored by kind of
- * system, each bar labelled with its value and its ratio to kernel-vxlan.
+ * (higher is better), one for RTT (lower is better) and one for throughput
+ * per core of the overlay's own CPU, colored by kind of system, each bar
+ * labelled with its value (and its ratio to kernel-vxlan).
  */
 import type { Metric, Row } from './aggregate.js';
 import type { SystemKind } from './systems.js';
@@ -47,6 +48,8 @@ interface Panel {
   unit: string;
   digits: number;
   ratioLabel: (row: Row) => string;
+  /** Text for a row without a figure that was not a failure (e.g. kernel rows have no overlay process). */
+  absent?: (row: Row) => string | undefined;
 }
 
 export function svgChart(rows: Row[], ctx: ChartContext): string {
@@ -62,6 +65,8 @@ export function svgChart(rows: Row[], ctx: ChartContext): string {
       ratioLabel: (r) => (r.ratios?.vs_kernel_vxlan.tcp1_gbps != null ? ` · ${r.ratios.vs_kernel_vxlan.tcp1_gbps.toFixed(2)}× kernel-vxlan` : '') },
     { metric: 'rtt_ms', title: 'Round-trip time (ms, lower is better)', unit: 'ms', digits: 3,
       ratioLabel: (r) => (r.ratios?.vs_kernel_vxlan.rtt_ms != null ? ` · ${r.ratios.vs_kernel_vxlan.rtt_ms.toFixed(1)}× kernel-vxlan` : '') },
+    { metric: 'gbps_per_core', title: "TCP ×1 per core of the overlay's own CPU (Gb/s per core, higher is better)", unit: 'Gb/s per core', digits: 2,
+      ratioLabel: () => '', absent: (r) => (r.kind === 'reference' ? 'n/a: kernel work, not attributed to a process' : undefined) },
   ];
   const out: string[] = [];
   let y = 36;
@@ -101,7 +106,8 @@ export function svgChart(rows: Row[], ctx: ChartContext): string {
       body.push(`<text x="${left - 12}" y="${cy + 5}" font-size="${labelSize}" fill="#1a1a1a" text-anchor="end">${escapeXml(r.system)}</text>`);
       const v = r[panel.metric];
       if (v === null) {
-        const why = r.not_measured[panel.metric] !== undefined ? 'not measured' : r.samples === 0 ? 'not run' : 'failed';
+        const reason = r.not_measured[panel.metric];
+        const why = panel.absent?.(r) ?? (reason !== undefined ? `not measured: ${reason}` : r.samples === 0 ? 'not run' : 'failed');
         body.push(`<text x="${left + 8}" y="${cy + 5}" font-size="14" fill="${why === 'failed' ? '#b00020' : '#777777'}">${why}</text>`);
         return;
       }

@@ -109,12 +109,13 @@ t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
 
 t.test('SVG chart: one bar per measured row and panel, escaped, no NaN', async (t) => {
   const rows = aggregate(SPECS, SAMPLES, 4);
-  rows.push({ ...rows[3], system: 'a <b> & "c"', tcp1_gbps: null, rtt_ms: null, samples: 1, not_measured: {} });
+  rows.push({ ...rows[3], system: 'a <b> & "c"', tcp1_gbps: null, rtt_ms: null, gbps_per_core: null, samples: 1, not_measured: {} });
   const svg = svgChart(rows, { title: 'T', subtitle: 'S & s', reps: 3, footnotes: ['skipped x: <why>'] });
   t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="\d+" height="\d+"/);
   t.notMatch(svg, /NaN|undefined|Infinity/);
   const bars = svg.match(/<rect x="\d+(\.\d+)?" y="\d+(\.\d+)?" width="[\d.]+" height="26"/g) ?? [];
-  t.equal(bars.length, 8, '4 measured rows × 2 panels');
+  t.equal(bars.length, 10, '4 measured rows × 2 panels, and 2 rows with an overlay process in the per-core panel');
+  t.match(svg, /n\/a: kernel work, not attributed/, 'kernel rows have no per-core bar, and say why');
   t.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/, 'labels are escaped');
   t.match(svg, /S &amp; s/);
   t.match(svg, /skipped x: &lt;why&gt;/);
