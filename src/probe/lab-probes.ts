@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lab } from '../lab/netns.js';
+import { within } from './clock.js';
 import { DEFAULT_ECHO_PORT } from './echo.js';
 import { probeCommand } from './entry.js';
 import { CPU_BOUND_PCT, lossPct, type EchoReport, type EchoResult, type StreamResult } from './summary.js';
@@ -122,9 +123,14 @@ export class LabProbes {
       const v = value as { ready?: boolean; port?: number };
       if (v.ready && typeof v.port === 'number') ready(v.port);
     });
-    const port = await Promise.race([listening, report.then(() => { throw new Error(`${args[0]} in ${ns} exited before listening`); }),
-      sleep(10_000).then(() => { throw new Error(`${args[0]} in ${ns} did not listen within 10 s`); })]);
     report.catch(() => {}); // awaited by the caller; no unhandled rejection meanwhile
+    const exited = report.then(() => { throw new Error(`${args[0]} in ${ns} exited before listening`); });
+    exited.catch(() => {});
+    const port = await within<number | undefined>(Promise.race([listening, exited]), 10_000, () => undefined);
+    if (port === undefined) {
+      kill(child, 'SIGKILL');
+      throw new Error(`${args[0]} in ${ns} did not listen within 10 s`);
+    }
     return { child, port, report };
   }
 
