@@ -14,8 +14,9 @@ export function registerBench(program: Command): Command {
   command.option('--rows <list>', 'the same as --systems');
   command.action(async (options: Record<string, string | undefined>) => {
     const { benchMain } = await import('../../bench/cli.js');
-    const argv = process.argv.slice(2);
-    process.exitCode = await benchMain(options, `tulle ${argv.join(' ')}`, 'tulle bench');
+    // The command for the report, from what commander parsed (argv may hold options of the parent program).
+    const given = Object.entries(options).filter(([, v]) => v !== undefined).map(([k, v]) => `--${k} ${v}`);
+    process.exitCode = await benchMain(options, ['tulle bench', ...given].join(' '), 'tulle bench');
   });
   return command;
 }
