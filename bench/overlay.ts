@@ -10,6 +10,7 @@
  *
  * The modules: options.ts (validation), systems.ts (what a run measures),
  * schedule.ts (round-robin order), row.ts (one sample on a fresh lab),
+ * setup.ts (the system under test in that lab), counters.ts (CPU and drops),
  * traffic.ts (iperf3/ping or tulle's probes), others.ts (socat, wireguard-go,
  * nebula, tinc), aggregate.ts and stats.ts (medians, spreads, ratios),
  * report-md.ts and chart-svg.ts (the outputs), run.ts (the whole run).

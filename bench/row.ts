@@ -2,27 +2,21 @@
  * One sample: one system, one repetition, on a lab built for it and torn down
  * after (namespaces, devices and daemons are fresh for every sample).
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { featureSummary, setFeatures } from '../src/lab/features.js';
 import { Lab, leftoverNamespaces } from '../src/lab/netns.js';
-import { startDaemon, switchedHosts, type Daemon, type Host } from '../src/lab/topology.js';
+import { switchedHosts } from '../src/lab/topology.js';
 import { LabProbes } from '../src/probe/lab-probes.js';
 import { fullyReachable, formatMatrix } from '../src/probe/matrix.js';
-import { withPerCore, type Metric, type Sample } from './aggregate.js';
+import { withPerCore, type Sample } from './aggregate.js';
 import type { BenchOptions } from './options.js';
-import { startOther } from './others.js';
+import { cpuSeconds, txDropped, udpSnmp } from './counters.js';
 import type { Slot } from './schedule.js';
 import { round } from './stats.js';
-import { ALL_OFFLOADS, type SystemSpec } from './systems.js';
+import { applyGro, build, type Built } from './setup.js';
+import type { SystemSpec } from './systems.js';
 import type { Latency, Traffic } from './traffic.js';
 
-export const VXLAN_MTU = 1450;
-export const TULLE_MTU = 1472;
-const UNDERLAY_MTU = 1500; // veth default
 const HOST_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 
 export interface RowContext {
@@ -35,158 +29,6 @@ export interface RowContext {
   /** When the main tools are tulle's probes and iperf3/ping exist too: measured once on the underlay, for comparison. */
   calibration?: { traffic: (lab: Lab) => Traffic; latency?: (lab: Lab) => Latency };
   say(line: string): void;
-}
-
-/** Everything a row's overlay set up, for the measurements. */
-interface Built {
-  /** Overlay address per host (null: not covered). */
-  addresses: (string | null)[];
-  /** The overlay device on host 0 (its TX drops are counted during the UDP test). */
-  dev: string;
-  /** The MTU of the path the traffic takes (the overlay device's). */
-  mtu: number;
-  /** Processes doing the overlay's work (their CPU is measured). */
-  processes: { name: string; ns: string; pid: number; exited: () => number | null }[];
-  daemons: Daemon[];
-  notes: string[];
-  notMeasured: Partial<Record<Metric, string>>;
-  stop(): Promise<void>;
-}
-
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5_000 }).stdout?.trim()) || 100;
-
-/** utime + stime of a whole process (all its threads), in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime is field 14, stime field 15.
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-/** Udp counters of the namespace (RcvbufErrors, InErrors, …) from /proc/net/snmp; {} where cat is missing. */
-function udpSnmp(lab: Lab, ns: string): Record<string, number> {
-  let text = '';
-  try {
-    text = lab.exec(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 5_000, allowFailure: true });
-  } catch {
-    return {};
-  }
-  const lines = text.split('\n').filter((l) => l.startsWith('Udp:'));
-  if (lines.length < 2) return {};
-  const names = lines[0].split(/\s+/).slice(1);
-  const values = lines[1].split(/\s+/).slice(1).map(Number);
-  return Object.fromEntries(names.map((n, i) => [n, values[i]]));
-}
-
-/** TX drops of a device (packets the kernel dropped on the way into it, e.g. a full TUN queue). */
-function txDropped(lab: Lab, ns: string, dev: string): number | null {
-  try {
-    const j = JSON.parse(lab.exec(ns, ['ip', '-s', '-j', 'link', 'show', dev], { timeoutMs: 5_000 })) as { stats64?: { tx?: { dropped?: number } } }[];
-    return j[0]?.stats64?.tx?.dropped ?? null;
-  } catch {
-    return null;
-  }
-}
-
-const macOf = (i: number) => `02:00:5e:10:00:${(i + 1).toString(16).padStart(2, '0')}`;
-
-/** Sets veth GRO on every host's eth0 and every bridge port; returns what each reads now. */
-function applyGro(lab: Lab, hosts: Host[], on: boolean): Record<string, string> {
-  const state: Record<string, string> = {};
-  const want = on ? 'on' : 'off';
-  for (const h of hosts) state[`${h.ns.slice(lab.prefix.length)}:${h.dev}`] = featureSummary(setFeatures(lab, h.ns, [`${h.dev}:gro=${want}`])[0]);
-  const ports = hosts.map((h) => `p-${h.ns.slice(lab.prefix.length)}`.slice(0, 15));
-  setFeatures(lab, lab.prefix + 'sw', ports.map((p) => `${p}:gro=${want}`)).forEach((s, i) => (state[`sw:${ports[i]}`] = featureSummary(s)));
-  return state;
-}
-
-/** Daemon temp folders to remove if a signal ends the run (Daemon.stop removes its own). */
-const daemonDirs = new Set<string>();
-function removeDaemonDirs(): void {
-  for (const dir of daemonDirs) rmSync(dir, { recursive: true, force: true });
-  daemonDirs.clear();
-}
-process.on('exit', removeDaemonDirs);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, removeDaemonDirs);
-
-function track(daemon: Daemon): Daemon {
-  const args = daemon.process.spawnargs;
-  const config = args[args.indexOf('--config') + 1];
-  if (config && config.includes('tulle-daemon-')) daemonDirs.add(dirname(config));
-  return daemon;
-}
-
-async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<Built> {
-  const base: Built = { addresses: [], dev: hosts[0].dev, mtu: UNDERLAY_MTU, processes: [], daemons: [], notes: [], notMeasured: {}, stop: async () => {} };
-  if (spec.id === 'underlay') return { ...base, addresses: hosts.map((h) => h.underlay) };
-  if (spec.id === 'kernel-vxlan') {
-    hosts.forEach((h, i) => {
-      lab.ip(h.ns, 'link', 'add', 'vx0', 'address', macOf(i), 'type', 'vxlan', 'id', '1', 'dstport', '4789', 'local', h.underlay, 'dev', h.dev, 'nolearning');
-      lab.ip(h.ns, 'link', 'set', 'vx0', 'mtu', String(VXLAN_MTU), 'up');
-      lab.ip(h.ns, 'addr', 'add', `198.18.${i + 1}.1/16`, 'dev', 'vx0');
-    });
-    hosts.forEach((h, i) => hosts.forEach((peer, j) => {
-      if (i === j) return;
-      lab.ip(h.ns, 'neigh', 'replace', `198.18.${j + 1}.1`, 'lladdr', macOf(j), 'dev', 'vx0', 'nud', 'permanent');
-      lab.exec(h.ns, ['bridge', 'fdb', 'append', macOf(j), 'dev', 'vx0', 'dst', peer.underlay], { timeoutMs: 10_000 });
-    }));
-    return { ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.1`), dev: 'vx0', mtu: VXLAN_MTU };
-  }
-  if (spec.kind === 'tulle' || spec.kind === 'ladder') {
-    const daemons: Daemon[] = [];
-    const stop = async () => {
-      for (const d of daemons) await Promise.race([d.stop().catch(() => null), sleep(5_000)]);
-      removeDaemonDirs();
-    };
-    const subnet = (i: number) => `198.18.${i + 1}.0/24`;
-    if (spec.backend === 'host-gw') {
-      // Each host holds its subnet's .1 on a bridge (where its containers would be); tulle routes the subnets.
-      hosts.forEach((h, i) => {
-        lab.ip(h.ns, 'link', 'add', 'cbr0', 'type', 'bridge');
-        lab.ip(h.ns, 'addr', 'add', `198.18.${i + 1}.1/24`, 'dev', 'cbr0');
-        lab.ip(h.ns, 'link', 'set', 'cbr0', 'up');
-      });
-      for (const [i, h] of hosts.entries()) {
-        daemons.push(track(await startDaemon(lab, h.ns, {
-          network: '198.18.0.0/16', subnet: subnet(i), underlay: { address: h.underlay }, backend: { type: 'host-gw' },
-          peers: hosts.flatMap((p, j) => (j === i ? [] : [{ subnet: subnet(j), address: p.underlay }])),
-        })));
-      }
-      return {
-        ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.1`), daemons, stop,
-        processes: daemons.map((d) => ({ name: 'tulle', ns: d.ns, pid: d.process.pid!, exited: () => d.process.exitCode })),
-        // iperf3's UDP test hangs against an address on a bridge with no ports in this lab (without tulle too),
-        // and the kernel has no dummy devices to put the address on.
-        notMeasured: {
-          udp_kpps: 'UDP to a bridge address with no ports hangs in this lab', udp_loss_pct: 'UDP to a bridge address with no ports hangs in this lab',
-          gbps_per_core: 'host-gw forwards in the kernel; the daemons only install routes',
-        },
-      };
-    }
-    const vx = spec.backend === 'vxlan';
-    for (const [i, h] of hosts.entries()) {
-      daemons.push(track(await startDaemon(lab, h.ns, {
-        network: '198.18.0.0/16', subnet: subnet(i), underlay: { address: h.underlay },
-        backend: vx ? { type: 'vxlan', vni: 1, mac: macOf(i) } : { type: 'udp' },
-        tun: { name: 'tulle0', mtu: vx ? VXLAN_MTU : TULLE_MTU },
-        peers: hosts.flatMap((p, j) => (j === i ? [] : [{ subnet: subnet(j), address: p.underlay, ...(vx ? { mac: macOf(j) } : {}) }])),
-        batch: spec.batch ?? 64, offloads: spec.offloads ?? ALL_OFFLOADS,
-      })));
-    }
-    return {
-      ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.0`), dev: 'tulle0', mtu: vx ? VXLAN_MTU : TULLE_MTU, daemons, stop,
-      processes: daemons.map((d) => ({ name: 'tulle', ns: d.ns, pid: d.process.pid!, exited: () => d.process.exitCode })),
-    };
-  }
-  const started = await startOther(lab, spec.id, hosts);
-  const stop = async () => {
-    for (const p of started.processes) if (p.child.exitCode === null) p.child.kill('SIGTERM');
-    await Promise.race([Promise.all(started.processes.map((p) => (p.child.exitCode !== null ? null : new Promise((r) => p.child.once('exit', r))))), sleep(5_000)]);
-  };
-  return {
-    ...base, addresses: started.addresses, dev: started.dev, mtu: started.mtu, stop, notes: started.notes,
-    processes: started.processes.map((p) => ({ name: p.name, ns: p.ns, pid: p.child.pid!, exited: () => p.child.exitCode })),
-  };
 }
 
 export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: RowContext): Promise<Sample> {
