@@ -7,6 +7,7 @@
 
 #include "checksum.h"
 #include "encap.h"
+#include "ethtool.h"
 #include "io.h"
 #include "layout.h"
 #include "gro.h"
@@ -240,6 +241,32 @@ Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), written);
 }
 
+// ethtoolGet(ifname, feature) / ethtoolSet(ifname, feature, on): an offload
+// feature of a device in the calling thread's network namespace.
+tulle::EthtoolFeature ArgFeature(const Napi::CallbackInfo& info, const char* fn) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": ifname must be a string");
+  if (!info[1].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": feature must be a string");
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  tulle::EthtoolFeature feature;
+  if (!tulle::ParseEthtoolFeature(name, &feature)) {
+    ThrowRange(info.Env(), std::string(fn) + ": feature \"" + name + "\" is not one of gro, tx-checksum, rx-checksum, tso, gso, sg");
+  }
+  return feature;
+}
+Napi::Value EthtoolGetFn(const Napi::CallbackInfo& info) {
+  tulle::EthtoolFeature feature = ArgFeature(info, "ethtoolGet");
+  std::string ifname = info[0].As<Napi::String>().Utf8Value();
+  return Napi::Boolean::New(info.Env(), Syscall(info.Env(), [&] { return tulle::EthtoolGet(ifname, feature); }));
+}
+Napi::Value EthtoolSetFn(const Napi::CallbackInfo& info) {
+  tulle::EthtoolFeature feature = ArgFeature(info, "ethtoolSet");
+  std::string ifname = info[0].As<Napi::String>().Utf8Value();
+  if (!info[2].IsBoolean()) throw Napi::TypeError::New(info.Env(), "ethtoolSet: on must be a boolean");
+  bool on = info[2].As<Napi::Boolean>().Value();
+  Syscall(info.Env(), [&] { tulle::EthtoolSet(ifname, feature, on); return 0; });
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checksum", Napi::Function::New(env, Checksum, "checksum"));
   exports.Set("encapBatch", Napi::Function::New(env, EncapBatch, "encapBatch"));
@@ -253,6 +280,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpEnableGro", Napi::Function::New(env, UdpEnableGro, "udpEnableGro"));
   exports.Set("udpProbeGso", Napi::Function::New(env, UdpProbeGso, "udpProbeGso"));
   exports.Set("txBatch", Napi::Function::New(env, TxBatch, "txBatch"));
+  exports.Set("ethtoolGet", Napi::Function::New(env, EthtoolGetFn, "ethtoolGet"));
+  exports.Set("ethtoolSet", Napi::Function::New(env, EthtoolSetFn, "ethtoolSet"));
   exports.Set("udpRecvBatch", Napi::Function::New(env, UdpRecvBatch, "udpRecvBatch"));
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("DESC_STRIDE", tulle::kDescStride);

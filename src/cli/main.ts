@@ -13,6 +13,7 @@ import { registerConfig } from './config-command.js';
 import { registerDaemonCommands } from './daemon-commands.js';
 import { EXIT } from './exit-codes.js';
 import { registerRun } from './run-command.js';
+import { registerBench } from '../bench-cli/register.js';
 
 const program = new Command('tulle')
   .description('a userspace overlay network')
@@ -26,6 +27,7 @@ program.command('version').description('print the version').action(() => console
 registerRun(program);
 registerDaemonCommands(program);
 registerConfig(program);
+registerBench(program);
 
 program
   .command('demo')

@@ -106,5 +106,15 @@ export interface NativeAddon {
    * Returns the packets delivered; failures get VERDICT_WRITE_FAILED.
    */
   tunWriteCoalesced(fd: number, slab: Uint8Array, desc: Int32Array, count: number, status: Int32Array, verify?: boolean): number;
+  /**
+   * An offload feature of device `ifname` (SIOCETHTOOL, as `ethtool -k` shows it), in the calling
+   * thread's network namespace: run it in a process started inside the namespace.
+   */
+  ethtoolGet(ifname: string, feature: EthtoolFeature): boolean;
+  /** Turns an offload feature on or off (SIOCETHTOOL, as `ethtool -K`); throws naming the ioctl and errno. */
+  ethtoolSet(ifname: string, feature: EthtoolFeature, on: boolean): void;
   readonly layout: NativeLayout;
 }
+
+/** Features the legacy SIOCETHTOOL get/set commands reach. */
+export type EthtoolFeature = 'gro' | 'tx-checksum' | 'rx-checksum' | 'tso' | 'gso' | 'sg';

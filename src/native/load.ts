@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 import type { NativeAddon } from './addon.js';
 
-export type { NativeAddon, NativeLayout } from './addon.js';
+export type { EthtoolFeature, NativeAddon, NativeLayout } from './addon.js';
 
 const require = createRequire(import.meta.url);
 

@@ -1,0 +1,37 @@
+/** What code a run measured: a fingerprint of dist/ and the addon, and whether the sources are newer. */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A hash of the compiled JavaScript under dist/src and of the addon, so a rebuild in the middle of a run shows up. */
+export function buildFingerprint(root: string): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []) : []);
+  const files = [...walk(join(root, 'dist', 'src')).sort(), join(root, 'native', 'build', 'Release', 'tulle.node')];
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    hash.update(file.slice(root.length)).update(readFileSync(file));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** Newest modification time (ms) of the files under `dir` whose names end with one of `exts`. */
+function newest(dir: string, exts: string[]): number {
+  if (!existsSync(dir)) return 0;
+  let max = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) max = Math.max(max, newest(path, exts));
+    else if (exts.some((x) => e.name.endsWith(x))) max = Math.max(max, statSync(path).mtimeMs);
+  }
+  return max;
+}
+
+/** A warning when src/ or native/src/ is newer than the build, else undefined. */
+export function staleBuild(root: string): string | undefined {
+  const src = Math.max(newest(join(root, 'src'), ['.ts']), newest(join(root, 'native', 'src'), ['.cc', '.h']));
+  const dist = Math.max(newest(join(root, 'dist', 'src'), ['.js']), newest(join(root, 'native', 'build', 'Release'), ['.node']));
+  if (src === 0 || src <= dist) return undefined;
+  return `src/ or native/src/ is newer than the build (${new Date(src).toISOString()} > ${new Date(dist).toISOString()}): the run measures the last build, not the current sources`;
+}

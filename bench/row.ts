@@ -1,0 +1,184 @@
+/**
+ * One sample: one system, one repetition, on a lab built for it and torn down
+ * after (namespaces, devices and daemons are fresh for every sample).
+ */
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Lab, leftoverNamespaces } from '../src/lab/netns.js';
+import { switchedHosts } from '../src/lab/topology.js';
+import { LabProbes } from '../src/probe/lab-probes.js';
+import { fullyReachable, formatMatrix } from '../src/probe/matrix.js';
+import { withPerCore, type Sample } from './aggregate.js';
+import type { BenchOptions } from './options.js';
+import { cpuSeconds, txDropped, udpSnmp } from './counters.js';
+import type { Slot } from './schedule.js';
+import { round } from './stats.js';
+import { applyGro, build, type Built } from './setup.js';
+import type { SystemSpec } from './systems.js';
+import type { Latency, Traffic } from './traffic.js';
+
+const HOST_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+
+export interface RowContext {
+  options: BenchOptions;
+  /** The traffic and RTT tools, bound to a row's lab. */
+  traffic: (lab: Lab) => Traffic;
+  latency: (lab: Lab) => Latency;
+  /** Namespaces of this run start with `tulle-bench<runTag>`. */
+  runTag: string;
+  /** When the main tools are tulle's probes and iperf3/ping exist too: measured once on the underlay, for comparison. */
+  calibration?: { traffic: (lab: Lab) => Traffic; latency?: (lab: Lab) => Latency };
+  say(line: string): void;
+}
+
+export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: RowContext): Promise<Sample> {
+  const { options } = ctx;
+  const tag = `${spec.system} (rep ${slot.rep}/${options.reps})`;
+  const say = (line: string) => ctx.say(`${tag}: ${line}`);
+  const sample: Sample = {
+    system: spec.system, kind: spec.kind, rep: slot.rep, index: slot.index,
+    tcp1_gbps: null, tcp_multi_gbps: null, udp_kpps: null, udp_loss_pct: null, rtt_ms: null, cpu_pct: null, gbps_per_core: null,
+    generator_limited: [], not_measured: {}, errors: [], warnings: [], loadavg_1m: round(os.loadavg()[0], 2),
+  };
+  const foreign = leftoverNamespaces().filter((ns) => !ns.startsWith(`tulle-bench${ctx.runTag}`));
+  if (foreign.length > 0) {
+    const message = `other lab namespaces exist while this row runs (${foreign.slice(0, 6).join(', ')}${foreign.length > 6 ? ', …' : ''}): another test or bench shares the CPUs, numbers may be low or noisy`;
+    sample.warnings.push(message);
+    say(`WARNING ${message}`);
+  }
+  const lab = new Lab(`bench${ctx.runTag}r${slot.index}`);
+  let built: Built | undefined;
+  try {
+    say(`building the lab (${lab.prefix}*, ${options.hosts} hosts)`);
+    const hosts = switchedHosts(lab, HOST_NAMES.slice(0, options.hosts));
+    sample.gro = applyGro(lab, hosts, options.gro === 'on');
+    built = await build(lab, spec, hosts);
+    sample.not_measured = { ...built.notMeasured };
+    sample.mtu = built.mtu;
+    if (built.notes.length > 0) sample.notes = built.notes;
+    const [a, b] = hosts;
+    const target = built.addresses[1]!;
+    const traffic = ctx.traffic(lab);
+    const latency = ctx.latency(lab);
+    await latency.waitForPath(a.ns, b.ns, target);
+
+    const covered = hosts.map((h, i) => ({ name: HOST_NAMES[i], ns: h.ns, address: built!.addresses[i] })).filter((n): n is { name: string; ns: string; address: string } => n.address !== null);
+    if (covered.length > 2) {
+      // A mesh overlay may still be setting up paths between other pairs (tinc's meta connections, nebula's
+      // handshakes): up to 5 rounds, 1 s apart, before a missing pair counts as an error.
+      const probes = new LabProbes(lab);
+      let matrix = await probes.echoMatrix(covered, { count: 3, intervalMs: 20 });
+      for (let round = 1; round < 5 && !fullyReachable(matrix); round++) {
+        await sleep(1000);
+        matrix = await probes.echoMatrix(covered, { count: 3, intervalMs: 20 });
+      }
+      sample.reachability = { all: fullyReachable(matrix), matrix: formatMatrix(matrix) };
+      say(`reachability between ${covered.length} hosts: ${fullyReachable(matrix) ? 'every pair answers' : 'NOT every pair answers'}\n${formatMatrix(matrix)}`);
+      if (!fullyReachable(matrix)) sample.errors.push(`not every pair of hosts reaches the other:\n${formatMatrix(matrix)}`);
+    }
+
+    const step = async (name: string, fn: () => Promise<string>) => {
+      try {
+        say(`${name} … ${await fn()}`);
+      } catch (error) {
+        const message = `${name}: ${(error as Error).message}`;
+        sample.errors.push(message);
+        say(`FAILED ${message}`);
+      }
+      await sleep(500);
+    };
+    const seconds = options.duration;
+    await step(`RTT (${latency.name})`, async () => {
+      sample.rtt_ms = round(await latency.rttMs(a.ns, b.ns, target), 4);
+      return `${sample.rtt_ms} ms`;
+    });
+    await step(`TCP 1 stream, ${seconds} s`, async () => {
+      const procs = built!.processes;
+      const before = procs.map((p) => cpuSeconds(p.pid));
+      const start = performance.now();
+      const r = await traffic.tcp(a.ns, b.ns, target, 1, seconds);
+      const wall = (performance.now() - start) / 1000;
+      const after = procs.map((p) => cpuSeconds(p.pid));
+      sample.tcp1_gbps = r.gbps;
+      if (r.limited) sample.generator_limited.push('tcp1_gbps');
+      if (procs.length > 0) {
+        const per = procs.map((p, i) => ({ name: p.name, ns: p.ns.slice(lab.prefix.length), cpu_pct: round(((after[i] - before[i]) / wall) * 100, 1) }));
+        sample.cpu_per_process = per;
+        sample.cpu_pct = round(per.reduce((x, p) => x + p.cpu_pct, 0), 1);
+      }
+      return `${r.detail}${sample.cpu_pct !== null ? `; overlay CPU ${sample.cpu_pct}% of a core (${(sample.cpu_per_process as { cpu_pct: number }[]).map((p) => p.cpu_pct).join(' + ')})` : ''}`;
+    });
+    await step(`TCP ${options.streams} streams, ${seconds} s`, async () => {
+      const r = await traffic.tcp(a.ns, b.ns, target, options.streams, seconds);
+      sample.tcp_multi_gbps = r.gbps;
+      if (r.limited) sample.generator_limited.push('tcp_multi_gbps');
+      return r.detail;
+    });
+    if (sample.not_measured.udp_kpps !== undefined) say(`UDP not measured: ${sample.not_measured.udp_kpps}`);
+    else await step(`UDP ${options.size} B unpaced, ${seconds} s`, async () => {
+      const snmpBefore = udpSnmp(lab, b.ns);
+      const devBefore = txDropped(lab, a.ns, built!.dev);
+      const r = await traffic.udp(a.ns, b.ns, target, options.size, seconds);
+      const snmpAfter = udpSnmp(lab, b.ns);
+      const devAfter = txDropped(lab, a.ns, built!.dev);
+      const delta = (name: string) => (snmpAfter[name] !== undefined && snmpBefore[name] !== undefined ? snmpAfter[name] - snmpBefore[name] : null);
+      sample.udp_kpps = r.kpps;
+      sample.udp_loss_pct = r.loss_pct;
+      sample.udp_sender_kpps = r.sender_kpps;
+      if (r.limited) sample.generator_limited.push('udp_kpps');
+      sample.udp_drops = {
+        sender_dev: built!.dev, sender_dev_tx_dropped: devBefore !== null && devAfter !== null ? devAfter - devBefore : null,
+        receiver_udp_rcvbuf_errors: delta('RcvbufErrors'), receiver_udp_in_errors: delta('InErrors'),
+      };
+      return r.detail;
+    });
+    if (ctx.calibration && spec.id === 'underlay' && slot.rep === 1) {
+      const calTraffic = ctx.calibration.traffic(lab);
+      const calLatency = ctx.calibration.latency?.(lab);
+      await step(`calibration: ${calTraffic.name}, TCP 1 stream, ${seconds} s`, async () => {
+        const r = await calTraffic.tcp(a.ns, b.ns, target, 1, seconds);
+        const rtt = calLatency ? round(await calLatency.rttMs(a.ns, b.ns, target), 4) : null;
+        sample.calibration = { tool: calTraffic.name, tcp1_gbps: r.gbps, rtt_ms: rtt };
+        return `${r.gbps} Gb/s${rtt !== null ? `, RTT ${rtt} ms` : ''}`;
+      });
+    }
+    for (const p of built.processes) {
+      if (p.exited() !== null) sample.errors.push(`${p.name} in ${p.ns} exited early (${p.exited()})`);
+    }
+    if (built.daemons.length > 0) {
+      sample.daemon_log = built.daemons.map((d) => startLine(d.log()));
+      await sleep(600); // the daemons write their counters twice a second
+      const counters: Record<string, Record<string, number>> = {};
+      for (const d of built.daemons) {
+        try {
+          counters[d.ns.slice(lab.prefix.length)] = Object.fromEntries(Object.entries(d.stats()).filter(([, v]) => v !== 0));
+        } catch (error) {
+          sample.errors.push(`stats of ${d.ns}: ${(error as Error).message}`);
+        }
+      }
+      sample.tulle_counters = counters;
+    }
+  } catch (error) {
+    const message = (error as Error).message;
+    sample.errors.push(message);
+    say(`FAILED ${message}`);
+  } finally {
+    if (built) await built.stop().catch(() => null);
+    lab.dispose();
+    say('torn down');
+  }
+  return withPerCore(sample);
+}
+
+/** The daemon's start-up line (backend, MTU, offloads) from its JSON log lines. */
+function startLine(log: string): string {
+  for (const line of log.split('\n')) {
+    try {
+      const entry = JSON.parse(line) as { event?: string; msg?: string };
+      if (entry.event === 'started' && typeof entry.msg === 'string') return entry.msg;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return '';
+}

@@ -1,0 +1,138 @@
+/**
+ * The overlay bench: every selected system measured in one run on fresh
+ * labs, repetitions round-robin, then results.json, results.md and
+ * results.svg (and results.png where rsvg-convert is installed).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { leftoverNamespaces } from '../src/lab/netns.js';
+import { packageRoot } from '../src/util/package-root.js';
+import { aggregate, type Sample } from './aggregate.js';
+import { buildFingerprint, staleBuild } from './build-info.js';
+import { svgChart } from './chart-svg.js';
+import { generatorNotes } from './notes.js';
+import type { BenchOptions } from './options.js';
+import { otherAvailable } from './others.js';
+import { chooseTools, preflightProblems, requiredTools } from './preflight.js';
+import { markdownTable } from './report-md.js';
+import { measureRow, type RowContext } from './row.js';
+import { TULLE_MTU, VXLAN_MTU } from './setup.js';
+import { roundRobin } from './schedule.js';
+import { selectSystems } from './systems.js';
+import { onPath } from './tools.js';
+import { builtinTraffic, echoLatency, iperfTraffic, pingLatency } from './traffic.js';
+
+export class BenchRefusal extends Error {}
+
+export interface RunIO {
+  /** Progress lines (stderr). */
+  say(line: string): void;
+  /** The Markdown table at the end (stdout). */
+  print(text: string): void;
+  /** The command line, for the report. */
+  command: string;
+}
+
+/** Runs the bench; resolves with the exit code (1 when a measurement failed). Throws BenchRefusal when it will not start. */
+export async function runBench(options: BenchOptions, io: RunIO): Promise<number> {
+  const root = packageRoot();
+  const outDir = options.out === undefined ? join(root, 'bench', 'results') : resolve(options.out);
+  const selection = selectSystems(options, otherAvailable);
+  const problems = preflightProblems({
+    root: process.getuid?.() === 0,
+    missingTools: requiredTools(options).filter((t) => onPath(t) === undefined),
+    distBuilt: existsSync(join(root, 'dist', 'src', 'cli', 'main.js')) && existsSync(join(root, 'dist', 'src', 'probe', 'main.js')),
+    addonBuilt: ['Release', 'Debug'].some((d) => existsSync(join(root, 'native', 'build', d, 'tulle.node'))),
+    leftovers: leftoverNamespaces().filter((ns) => ns.startsWith('tulle-bench')),
+  });
+  if (problems.length > 0) throw new BenchRefusal(problems.join('\n'));
+
+  const t0 = Date.now();
+  const say = (line: string) => io.say(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+  const iperfPath = onPath('iperf3');
+  const iperfVersion = iperfPath ? spawnSync(iperfPath, ['--version'], { encoding: 'utf8', timeout: 5_000 }).stdout?.split('\n')[0]?.replace(/\s*\(cJSON[^)]*\)/, '').trim() || 'iperf3' : 'not installed';
+  const choice = chooseTools(options.tool, { iperf3: iperfPath !== undefined, ping: onPath('ping') !== undefined });
+  const cpus = os.cpus();
+  const machine = { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, kernel: os.release(), node: process.version, iperf3: iperfVersion };
+  say(`machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, node ${machine.node}`);
+  say(`systems: ${selection.systems.map((s) => s.system).join(', ')}; ${options.reps} rep(s) round-robin; ${options.duration} s per test; ${options.hosts} hosts; out: ${outDir}`);
+  for (const s of selection.skipped) say(`skipped ${s.system}: ${s.reason}`);
+  for (const n of choice.notes) say(`note: ${n}`);
+
+  const startBuild = buildFingerprint(root);
+  const stale = staleBuild(root);
+  say(`build ${startBuild}${stale ? `; WARNING ${stale}` : ''}`);
+  const runTag = Math.random().toString(16).slice(2, 8);
+  const samples: Sample[] = [];
+  const ctx: RowContext = {
+    options, runTag, say,
+    traffic: (lab) => (choice.throughput === 'iperf3' ? iperfTraffic(lab, iperfVersion) : builtinTraffic(lab)),
+    latency: (lab) => (choice.latency === 'ping' ? pingLatency(lab) : echoLatency(lab)),
+    calibration: choice.calibrate ? { traffic: (lab) => iperfTraffic(lab, iperfVersion), latency: onPath('ping') ? (lab) => pingLatency(lab) : undefined } : undefined,
+  };
+  for (const slot of roundRobin(selection.systems, options.reps)) samples.push(await measureRow(slot.system, slot, ctx));
+
+  const rows = aggregate(selection.systems, samples, options.streams);
+  const groStates = new Set(samples.flatMap((s) => Object.values((s.gro as Record<string, string> | undefined) ?? {})));
+  const gro = groStates.size === 1 ? [...groStates][0] : groStates.size === 0 ? 'unknown' : `mixed (${[...groStates].join(', ')})`;
+  const notes = generatorNotes(choice, rows, samples);
+  const errors = samples.flatMap((s) => s.errors.map((e) => `${s.system} rep ${s.rep}: ${e}`));
+  const warnings = samples.flatMap((s) => s.warnings.map((e) => `${s.system} rep ${s.rep}: ${e}`));
+  const builds = [...new Set([startBuild, buildFingerprint(root)])];
+  if (builds.length > 1) warnings.push(`dist/ or the native addon changed during the run (builds ${builds.join(' → ')}): rows may have measured different code`);
+  if (stale) warnings.push(stale);
+  const toolName = choice.throughput === 'iperf3' ? `${iperfVersion} (TCP, UDP)` : "tulle's built-in generator (TCP, UDP)";
+  const latencyName = choice.latency === 'ping' ? 'ping (RTT)' : "tulle's echo probe (RTT)";
+  const json = {
+    rows,
+    units: {
+      tcp1_gbps: 'Gb/s, receiver', tcp_multi_gbps: `Gb/s, receiver, ${options.streams} streams`, udp_kpps: `thousand ${options.size}-byte datagrams/s received`,
+      udp_loss_pct: '%', rtt_ms: choice.latency === 'ping' ? 'ms, average of 20 pings 0.05 s apart' : 'ms, median of 20 echo requests 0.05 s apart', cpu_pct: "utime+stime of the overlay's processes during TCP ×1, % of one core; null for kernel rows",
+      gbps_per_core: 'TCP ×1 Gb/s per core of overlay CPU',
+    },
+    settings: {
+      duration_s: options.duration, reps: options.reps, hosts: options.hosts, streams: options.streams, udp_payload: options.size,
+      offloads: options.offloads, gro: options.gro, tool: options.tool, systems: selection.systems.map((s) => s.system),
+      vxlan_mtu: VXLAN_MTU, tulle_mtu: TULLE_MTU, topology: `${options.hosts} hosts on a Linux bridge, underlay 192.0.2.0/24, overlay 198.18.0.0/16`,
+    },
+    tools: { throughput: toolName, latency: latencyName },
+    skipped: selection.skipped,
+    notes,
+    gro,
+    build: builds.length === 1 ? builds[0] : builds,
+    machine,
+    date: new Date().toISOString(),
+    command: io.command,
+    samples,
+    errors,
+    warnings,
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify(json, null, 2) + '\n');
+  const table = markdownTable(rows, { reps: options.reps, duration: options.duration, streams: options.streams, size: options.size, tool: `${toolName}, ${latencyName}`, gro, notes, skipped: selection.skipped });
+  const md = `# Overlay benchmark\n\n${json.date} · ${machine.cpu}, ${machine.cores} cores · Linux ${machine.kernel} · node ${machine.node}\n\n\`${io.command}\`\n\n${table}\n${
+    errors.length ? `\nErrors:\n\n${errors.map((e) => `- ${e}`).join('\n')}\n` : ''}${
+    warnings.length ? `\nWarnings:\n\n${warnings.map((e) => `- ${e}`).join('\n')}\n` : ''}\n![results](results.svg)\n`;
+  writeFileSync(join(outDir, 'results.md'), md);
+  const subtitle = `${options.reps > 1 ? `median of ${options.reps} reps, whiskers min–max` : '1 rep'} · ${options.duration} s per test · ${choice.throughput === 'iperf3' ? 'iperf3' : 'built-in generator'} · veth GRO ${gro} · ${machine.cores} cores · Linux ${machine.kernel}`;
+  const footnotes = [
+    ...selection.skipped.map((s) => `skipped ${s.system}: ${s.reason}`),
+    ...(rows.some((r) => r.generator_limited.length > 0) ? ['† the traffic generator was CPU-bound: the figure may understate the system'] : []),
+    ...notes.filter((n) => n.startsWith('the built-in generator cannot fill the pipe')),
+  ];
+  writeFileSync(join(outDir, 'results.svg'), svgChart(rows, { title: 'Overlay benchmark', subtitle, reps: options.reps, footnotes }));
+  const rsvg = onPath('rsvg-convert');
+  if (rsvg) {
+    const r = spawnSync(rsvg, ['-o', join(outDir, 'results.png'), join(outDir, 'results.svg')], { timeout: 30_000, encoding: 'utf8' });
+    if (r.status === 0) say(`wrote ${join(outDir, 'results.png')}`);
+    else say(`rsvg-convert failed: ${r.stderr?.trim() ?? r.error?.message}`);
+  }
+  say(`wrote ${join(outDir, 'results.json')}, results.md, results.svg`);
+  for (const n of notes) say(`note: ${n}`);
+  for (const e of errors) say(`error: ${e}`);
+  for (const w of warnings) say(`warning: ${w}`);
+  io.print(table + '\n');
+  return errors.length > 0 ? 1 : 0;
+}

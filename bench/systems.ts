@@ -1,0 +1,95 @@
+/**
+ * The systems a bench run can measure, and which of them a run measures
+ * (pure: what is installed comes in as a function).
+ */
+import type { BenchOptions, TulleBackend } from './options.js';
+
+export type SystemKind = 'reference' | 'tulle' | 'ladder' | 'other';
+
+export interface Offloads {
+  tun: boolean;
+  udpGso: boolean;
+  udpGro: boolean;
+}
+
+export interface SystemSpec {
+  /** Id on the command line. */
+  id: string;
+  /** Name in the results ("system"). */
+  system: string;
+  kind: SystemKind;
+  backend?: TulleBackend;
+  batch?: number;
+  offloads?: Offloads;
+}
+
+export const ALL_OFFLOADS: Offloads = { tun: true, udpGso: true, udpGro: true };
+export const NO_OFFLOADS: Offloads = { tun: false, udpGso: false, udpGro: false };
+
+export const REFERENCES: SystemSpec[] = [
+  { id: 'underlay', system: 'underlay', kind: 'reference' },
+  { id: 'kernel-vxlan', system: 'kernel-vxlan', kind: 'reference' },
+];
+
+export function tulleSpec(backend: TulleBackend, offloads: Offloads): SystemSpec {
+  return backend === 'host-gw'
+    ? { id: 'tulle-host-gw', system: 'tulle-host-gw', kind: 'tulle', backend }
+    : { id: `tulle-${backend}`, system: `tulle-${backend}`, kind: 'tulle', backend, batch: 64, offloads };
+}
+
+// What each step of the design buys, from one packet per call upwards; tulle-udp adds UDP GSO/GRO.
+export const LADDER: SystemSpec[] = [
+  { id: 'ladder-1', system: 'tulle-udp: no offloads, batch 1', kind: 'ladder', backend: 'udp', batch: 1, offloads: NO_OFFLOADS },
+  { id: 'ladder-2', system: 'tulle-udp: + batching (64)', kind: 'ladder', backend: 'udp', batch: 64, offloads: NO_OFFLOADS },
+  { id: 'ladder-3', system: 'tulle-udp: + TUN offloads', kind: 'ladder', backend: 'udp', batch: 64, offloads: { tun: true, udpGso: false, udpGro: false } },
+];
+
+export const OTHER_IDS = ['socat', 'wireguard-go', 'nebula', 'tinc'] as const;
+
+export function otherSpec(id: string): SystemSpec {
+  return { id, system: id, kind: 'other' };
+}
+
+/** Every id `--systems` accepts. */
+export const SYSTEM_IDS: string[] = [
+  ...REFERENCES.map((s) => s.id), 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', ...LADDER.map((s) => s.id), ...OTHER_IDS,
+];
+
+/** Whether another overlay can run here, and if not, why. */
+export type Availability = (id: string) => { ok: true } | { ok: false; reason: string };
+
+export interface Selection {
+  systems: SystemSpec[];
+  skipped: { system: string; reason: string }[];
+}
+
+/** The systems of a run: the references first, then tulle, the ladder and the others, minus what cannot run. */
+export function selectSystems(options: BenchOptions, available: Availability): Selection {
+  const offloads = options.offloads === 'on' ? ALL_OFFLOADS : NO_OFFLOADS;
+  const skipped: Selection['skipped'] = [];
+  let wanted: string[];
+  if (options.systems !== undefined) {
+    wanted = options.systems;
+  } else {
+    wanted = options.backends.map((b) => `tulle-${b}`);
+    if (options.ladder) {
+      if (options.offloads === 'off') for (const s of LADDER) skipped.push({ system: s.id, reason: 'the ladder adds offloads step by step: not with --offloads off' });
+      else wanted.push(...LADDER.map((s) => s.id));
+    }
+    wanted.push(...(options.others === 'all' ? OTHER_IDS : options.others));
+  }
+  const systems: SystemSpec[] = [...REFERENCES];
+  for (const id of wanted) {
+    if (systems.some((s) => s.id === id)) continue;
+    if (id.startsWith('tulle-')) systems.push(tulleSpec(id.slice('tulle-'.length) as TulleBackend, offloads));
+    else if (id.startsWith('ladder-')) {
+      if (options.offloads === 'off') skipped.push({ system: id, reason: 'the ladder adds offloads step by step: not with --offloads off' });
+      else systems.push(LADDER.find((s) => s.id === id)!);
+    } else {
+      const a = available(id);
+      if (a.ok) systems.push(otherSpec(id));
+      else skipped.push({ system: id, reason: a.reason });
+    }
+  }
+  return { systems, skipped };
+}

@@ -1,0 +1,83 @@
+// The bench end to end, short: its refusals (not root, leftover namespaces of
+// an earlier bench), and a run with no iperf3, ping or ethtool on the PATH
+// (only ip, bridge and node), which must fall back to tulle's probes and say so.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, leftoverNamespaces } from '../src/lab/netns.js';
+import { packageRoot } from '../src/util/package-root.js';
+import { rootLab } from './helpers/lab.js';
+
+const overlay = join(packageRoot(), 'dist', 'bench', 'overlay.js');
+const SHORT = ['--duration', '1', '--others', 'none', '--ladder', 'off'];
+
+if (rootLab(t)) {
+  t.test('refuses to start when not root', async (t) => {
+    // As user nobody where it can read the checkout; otherwise (a checkout under a private home) the
+    // child is told it is not root through process.getuid, the one fact the refusal reads.
+    const asNobody = { uid: 65534, gid: 65534 };
+    const readable = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(overlay)})`], { ...asNobody, timeout: 30_000 }).status === 0;
+    if (!readable) t.comment('user nobody cannot read the checkout: overriding process.getuid instead');
+    const r = readable
+      ? spawnSync(process.execPath, [overlay, ...SHORT, '--reps', '1'], { encoding: 'utf8', ...asNobody, timeout: 60_000 })
+      : spawnSync(process.execPath, ['--input-type=module', '-e', `process.getuid = () => 1000; process.argv.push(...${JSON.stringify(SHORT)}); await import(${JSON.stringify(overlay)});`],
+        { encoding: 'utf8', timeout: 60_000 });
+    t.equal(r.status, 2, 'exit 2');
+    t.match(r.stderr, /will not start:\n\s+- needs root/);
+  });
+
+  t.test('refuses to start while namespaces of an earlier bench exist, and offers tulle lab down', async (t) => {
+    const stale = new Lab(`bench${Math.random().toString(16).slice(2, 8)}`);
+    t.teardown(() => stale.dispose());
+    const ns = stale.namespace('a');
+    const r = spawnSync(process.execPath, [overlay, ...SHORT, '--reps', '1'], { encoding: 'utf8', timeout: 60_000 });
+    t.equal(r.status, 2, 'exit 2');
+    t.match(r.stderr, new RegExp(`namespaces of an earlier bench run still exist \\(${ns}\\).*tulle lab down`));
+  });
+
+  t.test('bad options: exit 2 naming the option', async (t) => {
+    const r = spawnSync(process.execPath, [overlay, '--hosts', '1'], { encoding: 'utf8', timeout: 60_000 });
+    t.equal(r.status, 2);
+    t.match(r.stderr, /--hosts must be a whole number from 2 to 8, got "1"/);
+  });
+
+  t.test('with only ip, bridge and node on the PATH: the built-in probes, round-robin, all three outputs', async (t) => {
+    const bin = mkdtempSync(join(tmpdir(), 'tulle-barepath-'));
+    const out = mkdtempSync(join(tmpdir(), 'tulle-bench-out-'));
+    t.teardown(() => {
+      rmSync(bin, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    });
+    for (const tool of ['ip', 'bridge']) symlinkSync(spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim(), join(bin, tool));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const before = leftoverNamespaces();
+    const r = spawnSync(process.execPath, [overlay, ...SHORT, '--systems', 'tulle-udp', '--reps', '2', '--out', out], {
+      encoding: 'utf8', timeout: 300_000, env: { ...process.env, PATH: bin },
+    });
+    t.equal(r.status, 0, `exit 0 (stderr tail: ${r.stderr.slice(-1500)})`);
+    t.match(r.stderr, /iperf3 is not installed: throughput measured with tulle's built-in generator/, 'says it fell back');
+    t.match(r.stderr, /ping is not installed/);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    t.same(json.rows.map((row: { system: string }) => row.system), ['underlay', 'kernel-vxlan', 'tulle-udp']);
+    t.same(json.samples.map((s: { system: string; rep: number }) => `${s.system}/${s.rep}`),
+      ['underlay/1', 'kernel-vxlan/1', 'tulle-udp/1', 'underlay/2', 'kernel-vxlan/2', 'tulle-udp/2'], 'round-robin order');
+    t.match(json.tools.throughput, /built-in generator/);
+    t.match(json.tools.latency, /echo probe/);
+    for (const row of json.rows) {
+      t.ok(row.tcp1_gbps > 0, `${row.system}: TCP ×1 ${row.tcp1_gbps} Gb/s`);
+      t.ok(row.rtt_ms > 0, `${row.system}: RTT ${row.rtt_ms} ms`);
+      t.ok(row.udp_kpps > 0, `${row.system}: UDP ${row.udp_kpps} kpps`);
+      t.equal(row.samples, 2);
+    }
+    const tulle = json.rows[2];
+    t.ok(tulle.cpu_pct > 0, `tulle's CPU measured: ${tulle.cpu_pct}%`);
+    t.ok(Math.abs(tulle.ratios.vs_kernel_vxlan.tcp1_gbps - tulle.tcp1_gbps / json.rows[1].tcp1_gbps) < 0.01, 'ratio to kernel-vxlan');
+    t.equal(json.gro, 'on', 'veth GRO set without ethtool');
+    t.same(json.errors, []);
+    t.ok(existsSync(join(out, 'results.md')) && existsSync(join(out, 'results.svg')), 'Markdown and SVG written');
+    t.match(readFileSync(join(out, 'results.svg'), 'utf8'), /built-in generator/);
+    t.same(leftoverNamespaces().filter((n) => n.startsWith('tulle-bench') && !before.includes(n)), [], 'no bench namespace left behind');
+  });
+}
