@@ -17,7 +17,12 @@ export class StoreClosedError extends Error {
 }
 
 /** An error that retrying cannot fix (bad config, no free subnet): thrown to the caller at once. */
-export class PermanentError extends Error {}
+export class PermanentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentError';
+  }
+}
 
 export type ConnectionState = 'connecting' | 'up' | 'down';
 
