@@ -36,7 +36,8 @@ export interface NetworkConfigInput {
   subnetLen?: number;
   subnetMin?: string;
   subnetMax?: string;
-  backend?: Omit<BackendConfig, 'type'> & { type: BackendType };
+  /** Default `{ type: 'vxlan' }` (flannel's documented default; it is always written out). */
+  backend?: BackendConfig;
 }
 
 export class NetworkConfigError extends Error {
@@ -114,9 +115,10 @@ export function checkNetworkConfig(value: unknown, source = 'config'): FlannelNe
   const lenValue = f.get('SubnetLen');
   let subnetLen: number | undefined;
   if (lenValue !== undefined && lenValue !== 0) {
+    const min = net === undefined ? 1 : net.prefix + 2;
     if (!Number.isInteger(lenValue)) bad('SubnetLen', lenValue, 'an integer prefix length');
-    else if (net !== undefined && ((lenValue as number) < net.prefix + 2 || (lenValue as number) > 30)) {
-      bad('SubnetLen', lenValue, `${Math.min(net.prefix + 2, 31)}..30 (at least four subnets of the /${net.prefix} network, each with room for a host)`);
+    else if ((lenValue as number) < min || (lenValue as number) > 30) {
+      bad('SubnetLen', lenValue, net === undefined ? '1..30' : `${Math.min(min, 31)}..30 (at least four subnets of the /${net.prefix} network, each with room for a host)`);
     } else subnetLen = lenValue as number;
   } else if (net !== undefined) {
     if (net.prefix > 28) bad('Network', networkText, 'a network of /28 or larger when SubnetLen is not set', 'is too small');

@@ -153,7 +153,9 @@ export class SubnetWatch {
         if (res.events.length > 0) {
           this.#revision = Math.max(this.#revision, Number(res.events[res.events.length - 1].kv.mod_revision));
           const events = res.events;
-          this.#chain = this.#chain.then(() => this.#handle(events));
+          this.#chain = this.#chain.then(() => this.#handle(events)).catch((error) => {
+            this.o.log(`etcd: a watch response could not be handled: ${describeError(error)}`);
+          });
         } else {
           // A progress notification: every change up to its revision has been sent.
           this.#revision = Math.max(this.#revision, Number(res.header.revision));
