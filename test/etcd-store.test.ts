@@ -185,6 +185,22 @@ t.test('reclaim: the same PublicIP gets the same subnet back; release gives it u
   t.ok(fourth.logs.some((l) => l.includes('198.18.0.0/24 was leased to 192.0.2.3 but does not fit the network')));
 });
 
+t.test('a subnet another host holds by renewal time is never taken back: the loss is reported', async (t) => {
+  const prefix = freshPrefix();
+  await writeNetworkConfig({ endpoints: [server.endpoint], prefix }, { network: '198.18.0.0/16', backend: { type: 'vxlan' } });
+  const lost: Lease[] = [];
+  const { store, logs } = await openStore(t, { prefix, ttlSeconds: 2, onLeaseLost: (l) => lost.push(l) });
+  const own = await store.acquire(vxlan(1));
+  const key = `${prefix}/subnets/${own.subnet.replace('/', '-')}`;
+  server.etcdctl('put', key, flannelValue(99)); // e.g. an operator's reservation for another host
+  await waitFor('the loss', () => lost.length === 1, 5000);
+  t.equal(lost[0].subnet, own.subnet);
+  t.ok(logs.some((l) => l === `etcd: ${own.subnet} is now held by 192.0.2.99; this host's lease is lost`));
+  await sleep(1500);
+  t.equal(server.etcdctl('get', key, '--print-value-only').trim(), flannelValue(99), 'the other host keeps it');
+  t.equal(lost.length, 1, 'no renewal after the loss');
+});
+
 t.test('hosts see each other\'s leases; racing hosts never share a subnet; a full range is an error', async (t) => {
   const prefix = freshPrefix();
   await writeNetworkConfig({ endpoints: [server.endpoint], prefix }, { network: '198.18.0.0/16', subnetMin: '198.18.1.0', subnetMax: '198.18.6.0', backend: { type: 'vxlan' } });

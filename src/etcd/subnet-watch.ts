@@ -135,35 +135,45 @@ export class SubnetWatch {
       stream.on('end', () => end({ kind: 'broken', reason: 'the watch stream ended' }));
       stream.on('data', (res: IWatchResponse) => {
         if (ended) return;
-        if (res.canceled) {
-          const compacted = Number(res.compact_revision);
-          end(compacted > 0 ? { kind: 'compacted', revision: compacted } : { kind: 'broken', reason: res.cancel_reason || 'the watch was canceled' });
-          return;
-        }
-        if (res.created) {
-          this.o.connection.ok();
-          this.#backoff.reset();
-          if (this.#broken) {
-            this.o.counters.reconnects++;
-            this.o.log(`etcd: watch resumed from revision ${this.#revision + 1}`);
-          }
-          this.#broken = false;
-          return;
-        }
-        if (res.events.length > 0) {
-          this.#revision = Math.max(this.#revision, Number(res.events[res.events.length - 1].kv.mod_revision));
-          const events = res.events;
-          this.#chain = this.#chain.then(() => this.#handle(events)).catch((error) => {
-            this.o.log(`etcd: a watch response could not be handled: ${describeError(error)}`);
-          });
-        } else {
-          // A progress notification: every change up to its revision has been sent.
-          this.#revision = Math.max(this.#revision, Number(res.header.revision));
+        try {
+          this.#receive(res, end);
+        } catch (error) {
+          // Never let a surprising response escape into the gRPC stream's emitter.
+          end({ kind: 'broken', reason: `unreadable watch response: ${describeError(error)}` });
         }
       });
       const key = Buffer.from(this.o.registry.subnetsPrefix);
       stream.write({ create_request: { key, range_end: prefixRangeEnd(key), start_revision: this.#revision + 1, progress_notify: true } });
     });
+  }
+
+  /** One response of the stream: created, canceled (compacted?), changes, or a progress notification. */
+  #receive(res: IWatchResponse, end: (e: StreamEnd) => void): void {
+    if (res.canceled) {
+      const compacted = Number(res.compact_revision);
+      end(compacted > 0 ? { kind: 'compacted', revision: compacted } : { kind: 'broken', reason: res.cancel_reason || 'the watch was canceled' });
+      return;
+    }
+    if (res.created) {
+      this.o.connection.ok();
+      this.#backoff.reset();
+      if (this.#broken) {
+        this.o.counters.reconnects++;
+        this.o.log(`etcd: watch resumed from revision ${this.#revision + 1}`);
+      }
+      this.#broken = false;
+      return;
+    }
+    if (res.events.length > 0) {
+      this.#revision = Math.max(this.#revision, Number(res.events[res.events.length - 1].kv.mod_revision));
+      const events = res.events;
+      this.#chain = this.#chain.then(() => this.#handle(events)).catch((error) => {
+        this.o.log(`etcd: a watch response could not be handled: ${describeError(error)}`);
+      });
+    } else {
+      // A progress notification: every change up to its revision has been sent.
+      this.#revision = Math.max(this.#revision, Number(res.header.revision));
+    }
   }
 
   /** One watch response → one batch. */
