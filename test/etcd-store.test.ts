@@ -183,6 +183,17 @@ t.test('reclaim: the same PublicIP gets the same subnet back; release gives it u
   t.not(moved.subnet, '198.18.0.0/24');
   t.equal(server.etcdctl('get', `${prefix}/subnets/198.18.0.0-24`).trim(), '', 'the misfit lease was deleted');
   t.ok(fourth.logs.some((l) => l.includes('198.18.0.0/24 was leased to 192.0.2.3 but does not fit the network')));
+
+  // A reservation (flannel's: the key without an etcd lease) for our PublicIP is ours and stays a reservation.
+  server.etcdctl('put', `${prefix}/subnets/198.18.40.0-24`, flannelValue(40));
+  const reserved = await openStore(t, { prefix, ttlSeconds: 2 });
+  const r = await reserved.store.acquire(vxlan(40));
+  t.equal(r.subnet, '198.18.40.0/24');
+  t.equal(r.expiration, Number.POSITIVE_INFINITY);
+  t.ok(reserved.logs.some((l) => l.includes('reusing 198.18.40.0/24, already leased to 192.0.2.40 (a reservation)')));
+  await sleep(2500);
+  t.equal(leaseIdOf(server, `${prefix}/subnets/198.18.40.0-24`), '0', 'still without an etcd lease after more than the TTL');
+  t.notOk(reserved.logs.some((l) => l.includes('renewed')), 'never renewed');
 });
 
 t.test('a subnet another host holds by renewal time is never taken back: the loss is reported', async (t) => {
