@@ -9,6 +9,7 @@ import * as wire from '../wire/index.js';
 import type { Logger } from 'pino';
 import type { LeaseStore, NetworkConfig } from '../lease/lease.js';
 import { StaticStore } from '../lease/static-store.js';
+import { EtcdStore } from '../etcd/etcd-store.js';
 import { defaultSubnetRange, parseCidr4 } from './cidr.js';
 import type { DaemonConfig } from './config/schema.js';
 
@@ -36,7 +37,7 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
-export async function openStore(config: DaemonConfig, _ctx: StoreContext): Promise<OpenedStore> {
+export async function openStore(config: DaemonConfig, ctx: StoreContext): Promise<OpenedStore> {
   const store = config.store;
   switch (store.type) {
     case 'static':
@@ -54,7 +55,15 @@ export async function openStore(config: DaemonConfig, _ctx: StoreContext): Promi
     case 'gossip':
       throw new StoreUnavailableError('store.type gossip: the gossip store is not part of this build yet; use store.type static for now');
     case 'etcd':
-      throw new StoreUnavailableError(`store.type etcd (${store.endpoints.join(', ')}): the etcd store is not part of this build yet; use store.type static for now`);
+      return {
+        store: await EtcdStore.open({
+          endpoints: store.endpoints, prefix: store.prefix,
+          ...(store.ttlSeconds !== undefined ? { ttlSeconds: store.ttlSeconds } : {}),
+          log: (line) => ctx.log.info({ event: 'etcd' }, line),
+        }),
+        description: `etcd ${store.endpoints.join(',')}`,
+        leasesAreConfig: false,
+      };
   }
 }
 

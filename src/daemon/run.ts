@@ -73,9 +73,20 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   if (facts.namespaceStateDir) teardown.push('removing the namespace\'s state dir', () => rmSync(stateDir, { recursive: true, force: true }));
 
   // 1. The lease.
-  const opened = await openStore(config, { log, stateDir, underlayAddress: facts.underlay.address });
+  // A store may wait for its server (etcd) indefinitely, as flannel does: a signal ends the wait.
+  const opened = await unlessStopped(openStore(config, { log, stateDir, underlayAddress: facts.underlay.address }), stopped);
+  if (opened === STOPPED) return;
   teardown.push('closing the lease store', () => opened.store.close());
-  const network = agreeOnNetwork(config, await opened.store.networkConfig(), opened.description);
+  const networkConfig = await unlessStopped(opened.store.networkConfig(), stopped);
+  if (networkConfig === STOPPED) return;
+  const network = agreeOnNetwork(config, networkConfig, opened.description);
+  // A store that fixes the network's port and VNI (flannel's Backend.Port/VNI in etcd) sets them unless the file does.
+  if (backend.type !== 'host-gw' && backend.port === undefined && network.backendPort !== undefined) backend.port = network.backendPort;
+  if (backend.type === 'vxlan' && network.backendVni !== undefined && backend.vni !== network.backendVni) {
+    // The file's VNI is 1 unless set: a store's other VNI wins over that default, never over a VNI the file chose.
+    if (backend.vni !== wire.vxlan.DEFAULT_VNI) throw new Error(`the ${opened.description} store's network has VNI ${network.backendVni}, the configuration ${backend.vni}: make them agree`);
+    backend.vni = network.backendVni;
+  }
   const saved = readSavedLease(stateDir);
   const previous = saved !== undefined && saved.network === network.network ? saved : undefined;
   const ownMac = backend.type === 'vxlan' ? backend.mac ?? previous?.vtepMac ?? randomMac() : undefined;
@@ -94,7 +105,8 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
     },
     ...(previous !== undefined ? { previousSubnet: previous.subnet } : {}),
   };
-  const own = await opened.store.acquire(attrs);
+  const own = await unlessStopped(opened.store.acquire(attrs), stopped);
+  if (own === STOPPED) return;
   writeSavedLease(stateDir, { network: network.network, subnet: own.subnet, backendType: backend.type, ...(ownMac ? { vtepMac: ownMac } : {}), publicIP: facts.underlay.address });
   log.info({ event: 'lease acquired', subnet: own.subnet, previous: previous?.subnet, store: opened.description }, `lease ${own.subnet} from the ${opened.description} store${previous?.subnet === own.subnet ? ' (kept from the last run)' : ''}`);
 
@@ -211,6 +223,14 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
 }
 
 /** A promise that resolves with the first SIGTERM or SIGINT; a second one during teardown ends the process. */
+const STOPPED = Symbol('stopped');
+
+/** `work`, or STOPPED if a stop signal comes first (a later failure of `work` is then of no interest). */
+async function unlessStopped<T>(work: Promise<T>, stopped: Promise<string>): Promise<T | typeof STOPPED> {
+  work.catch(() => undefined);
+  return Promise.race([work, stopped.then((): typeof STOPPED => STOPPED)]);
+}
+
 function stopSignal(log: Logger): { promise: Promise<string>; dispose(): void } {
   let resolve!: (signal: string) => void;
   const promise = new Promise<string>((r) => (resolve = r));

@@ -59,6 +59,10 @@ export interface NetworkConfig {
   subnetMin: string;
   subnetMax: string;
   backendType: BackendType;
+  /** The network's UDP port, when the store fixes one (flannel's Backend.Port, or its default). */
+  backendPort?: number;
+  /** The network's VNI, when the store fixes one (flannel's Backend.VNI). */
+  backendVni?: number;
 }
 
 /**

@@ -121,6 +121,8 @@ const store = z.discriminatedUnion('type', [
       .min(1, 'must list at least one endpoint'),
     /** flannel's key prefix. */
     prefix: z.string({ error: 'must be a key prefix like /coreos.com/network' }).regex(/^\/\S*[^/]$/, 'must be a key prefix like /coreos.com/network (leading /, no trailing /)').default('/coreos.com/network'),
+    /** Lease TTL, seconds: flannel's 24 h by default; renewed an hour (at most half the TTL) before it runs out. */
+    ttlSeconds: int(2, 30 * 24 * 3600, 'a number of seconds').optional(),
   }),
 ], { error: 'must be one of static, gossip, etcd' });
 

@@ -1,0 +1,231 @@
+/**
+ * This host's own lease: acquired by flannel's rules, renewed before it runs
+ * out, re-created on the same subnet if it expired while etcd was away, and
+ * given back on a graceful leave.
+ *
+ * Acquire (flannel's tryAcquireLease): a lease whose PublicIP is ours is
+ * reused if it still fits the network (and deleted if not); otherwise the
+ * previous subnet if it is free and fits; otherwise a random free subnet.
+ * Creation is a transaction that fails if the key exists, so two hosts racing
+ * for one subnet cannot both win; the loser tries again (10 times, as flannel).
+ *
+ * Renewal (flannel: a new etcd lease and a put, at expiration − margin) is a
+ * transaction too, conditioned on the key being unchanged since it was read:
+ * a subnet that another host took meanwhile is never taken back.
+ */
+import type { Lease, LeaseAttrs } from '../lease/lease.js';
+import type { Connection } from './connection.js';
+import { PermanentError } from './connection.js';
+import type { FlannelNetworkConfig } from './flannel-config.js';
+import { decodeLeaseValue, encodeLeaseValue, parseSubnetKey } from './lease-value.js';
+import type { Registry, SubnetEntry } from './registry.js';
+import { fitsNetwork, pickSubnet } from './subnet-pool.js';
+import { describeError } from './etcd-client.js';
+
+const RACE_RETRIES = 10;
+
+export interface KeeperOptions {
+  registry: Registry;
+  connection: Connection;
+  config: FlannelNetworkConfig;
+  attrs: LeaseAttrs;
+  ttlSeconds: number;
+  renewMarginSeconds: number;
+  previousSubnet?: string;
+  random: () => number;
+  log: (line: string) => void;
+  onLost?: (lease: Lease) => void;
+}
+
+export class LeaseKeeper {
+  #lease: Lease;
+  #leaseId: string;
+  #timer: NodeJS.Timeout | undefined;
+  #renewing: Promise<void> | undefined;
+  #stopped = false;
+  readonly #value: string;
+  readonly #stopRecovered: () => void;
+
+  private constructor(private readonly o: KeeperOptions, lease: Lease, leaseId: string) {
+    this.#lease = lease;
+    this.#leaseId = leaseId;
+    this.#value = encodeLeaseValue(o.attrs);
+    this.#stopRecovered = o.connection.onRecovered(() => void this.renew());
+    this.#schedule();
+  }
+
+  /** Acquires the host's lease (retrying while etcd is away) and keeps it renewed. */
+  static async acquire(o: KeeperOptions): Promise<LeaseKeeper> {
+    const { lease, leaseId } = await o.connection.retry(async () => {
+      for (let i = 0; i < RACE_RETRIES; i++) {
+        const got = await tryAcquire(o);
+        if (got !== undefined) return got;
+      }
+      throw new PermanentError(`no subnet acquired after ${RACE_RETRIES} attempts: other hosts kept taking the one picked`);
+    });
+    return new LeaseKeeper(o, lease, leaseId);
+  }
+
+  get lease(): Lease {
+    return this.#lease;
+  }
+
+  /** Renews now (one renewal at a time); retries while etcd is away. */
+  renew(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#renewing ??= this.o.connection
+      .retry(() => this.#renewOnce())
+      .catch((error) => {
+        if (!this.#stopped) this.o.log(`etcd: renewing ${this.#lease.subnet} stopped: ${describeError(error)}`);
+      })
+      .finally(() => {
+        this.#renewing = undefined;
+        this.#schedule();
+      });
+    return this.#renewing;
+  }
+
+  /** Stops renewing; with `release`, deletes the lease (only if it is still ours) and revokes the etcd lease. */
+  async stop(release: boolean): Promise<void> {
+    this.#stopped = true;
+    this.#stopRecovered();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (!release) return;
+    const key = this.o.registry.subnetKey(this.#lease.subnet, this.#lease.ipv6Subnet);
+    const entry = await this.o.registry.getSubnet(key);
+    if (entry !== undefined && entry.value === this.#value && entry.leaseId === this.#leaseId) {
+      await this.o.registry.deleteIfUnchanged(key, entry.modRevision);
+      this.o.log(`etcd: released ${this.#lease.subnet}`);
+    }
+    await this.o.registry.revoke(this.#leaseId);
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#stopped || !Number.isFinite(this.#lease.expiration)) return; // a reservation needs no renewal
+    const due = this.#lease.expiration - this.o.renewMarginSeconds * 1000 - Date.now();
+    // setTimeout holds at most ~24.8 days; longer TTLs are re-armed on the way.
+    this.#timer = setTimeout(() => void this.renew(), Math.min(Math.max(0, due), 2 ** 31 - 1));
+    this.#timer.unref();
+  }
+
+  /** One renewal attempt; throws (to be retried) on etcd errors and lost races. */
+  async #renewOnce(): Promise<void> {
+    const { registry, attrs } = this.o;
+    const subnet = this.#lease.subnet;
+    const key = registry.subnetKey(subnet, this.#lease.ipv6Subnet);
+    const entry = await registry.getSubnet(key);
+    if (entry === undefined) {
+      // Expired while etcd was away (or deleted): take the same subnet again if nobody has.
+      const grant = await registry.grant(this.o.ttlSeconds);
+      if (!(await registry.create(key, this.#value, grant.id))) {
+        await registry.revoke(grant.id);
+        throw new Error(`${subnet} was taken while being re-created; reading it again`);
+      }
+      this.#set(grant.id, grant.ttl);
+      this.o.log(`etcd: ${subnet} had expired; re-created it for ${attrs.publicIP}`);
+      return;
+    }
+    const decoded = decodeLeaseValue(entry.value);
+    if (!decoded.ok || decoded.attrs.publicIP !== attrs.publicIP) {
+      const holder = decoded.ok ? decoded.attrs.publicIP : 'a malformed value';
+      this.o.log(`etcd: ${subnet} is now held by ${holder}; this host's lease is lost`);
+      this.#stopped = true;
+      this.o.onLost?.(this.#lease);
+      return;
+    }
+    if (entry.leaseId === '0') {
+      this.#lease = { ...this.#lease, expiration: Number.POSITIVE_INFINITY };
+      this.#leaseId = '0';
+      this.o.log(`etcd: ${subnet} is a reservation now; no renewal needed`);
+      return;
+    }
+    const grant = await registry.grant(this.o.ttlSeconds);
+    if (!(await registry.replace(key, this.#value, grant.id, entry.modRevision))) {
+      await registry.revoke(grant.id);
+      throw new Error(`${subnet} changed while being renewed; reading it again`);
+    }
+    if (entry.leaseId !== grant.id) await registry.revoke(entry.leaseId);
+    this.#set(grant.id, grant.ttl);
+    this.o.log(`etcd: renewed ${subnet} for ${grant.ttl} s`);
+  }
+
+  #set(leaseId: string, ttl: number): void {
+    this.#leaseId = leaseId;
+    this.#lease = { ...this.#lease, ...leaseFields(this.o.attrs), expiration: Date.now() + ttl * 1000 };
+  }
+}
+
+function leaseFields(attrs: LeaseAttrs): Pick<Lease, 'publicIP' | 'publicIPv6' | 'backendType' | 'backendData'> {
+  const out: Pick<Lease, 'publicIP' | 'publicIPv6' | 'backendType' | 'backendData'> = {
+    publicIP: attrs.publicIP, backendType: attrs.backendType, backendData: { ...attrs.backendData },
+  };
+  if (attrs.publicIPv6 !== undefined) out.publicIPv6 = attrs.publicIPv6;
+  return out;
+}
+
+/** One pass of flannel's acquire; undefined when a race was lost and it should run again. */
+async function tryAcquire(o: KeeperOptions): Promise<{ lease: Lease; leaseId: string } | undefined> {
+  const { registry, config, attrs } = o;
+  const value = encodeLeaseValue(attrs);
+  const { entries } = await registry.listSubnets();
+  // A key is taken whatever its value: a malformed one is still someone's.
+  const named = entries.flatMap((e) => {
+    const k = parseSubnetKey(e.key.slice(registry.subnetsPrefix.length));
+    return k === undefined ? [] : [{ entry: e, subnet: k.subnet, ipv6: k.ipv6Subnet }];
+  });
+  let taken = named.map((n) => n.subnet);
+  const mine = named.find((n) => {
+    const d = decodeLeaseValue(n.entry.value);
+    return d.ok && d.attrs.publicIP === attrs.publicIP;
+  });
+  const made = (subnet: string, leaseId: string, ttl: number | undefined): { lease: Lease; leaseId: string } => ({
+    lease: { subnet, ...leaseFields(attrs), expiration: ttl === undefined ? Number.POSITIVE_INFINITY : Date.now() + ttl * 1000 },
+    leaseId,
+  });
+
+  if (mine !== undefined) {
+    if (fitsNetwork(config, mine.subnet) && mine.ipv6 === undefined) {
+      const reused = await reuse(o, mine.entry, value);
+      if (reused === undefined) return undefined;
+      o.log(`etcd: reusing ${mine.subnet}, already leased to ${attrs.publicIP}${reused.ttl === undefined ? ' (a reservation)' : ''}`);
+      return made(mine.subnet, reused.leaseId, reused.ttl);
+    }
+    o.log(`etcd: ${mine.subnet} was leased to ${attrs.publicIP} but does not fit the network ${config.network} (/${config.subnetLen}, ${config.subnetMin}..${config.subnetMax}); deleting it`);
+    if (!(await registry.deleteIfUnchanged(mine.entry.key, mine.entry.modRevision))) return undefined;
+    taken = taken.filter((s) => s !== mine.subnet);
+  }
+
+  let subnet: string | undefined;
+  if (o.previousSubnet !== undefined) {
+    if (fitsNetwork(config, o.previousSubnet) && !taken.includes(o.previousSubnet)) subnet = o.previousSubnet;
+    else o.log(`etcd: the previous subnet ${o.previousSubnet} is taken or does not fit the network; picking another`);
+  }
+  subnet ??= pickSubnet(config, taken, o.random);
+  if (subnet === undefined) {
+    throw new PermanentError(`no free subnet in ${config.subnetMin}..${config.subnetMax} (/${config.subnetLen}): ${taken.length} taken`);
+  }
+  const grant = await registry.grant(o.ttlSeconds);
+  if (!(await registry.create(registry.subnetKey(subnet), value, grant.id))) {
+    await registry.revoke(grant.id);
+    return undefined;
+  }
+  o.log(`etcd: acquired ${subnet} for ${attrs.publicIP} (ttl ${grant.ttl} s)`);
+  return made(subnet, grant.id, grant.ttl);
+}
+
+/** Rewrites our existing lease with our current attributes and a fresh TTL (a reservation stays one). */
+async function reuse(o: KeeperOptions, entry: SubnetEntry, value: string): Promise<{ leaseId: string; ttl: number | undefined } | undefined> {
+  const { registry } = o;
+  if (entry.leaseId === '0') {
+    return (await registry.replace(entry.key, value, '0', entry.modRevision)) ? { leaseId: '0', ttl: undefined } : undefined;
+  }
+  const grant = await registry.grant(o.ttlSeconds);
+  if (!(await registry.replace(entry.key, value, grant.id, entry.modRevision))) {
+    await registry.revoke(grant.id);
+    return undefined;
+  }
+  await registry.revoke(entry.leaseId);
+  return { leaseId: grant.id, ttl: grant.ttl };
+}

@@ -1,0 +1,119 @@
+/**
+ * A subnet lease as flannel stores it: the key `<prefix>/subnets/198.18.1.0-24`
+ * (pkg/subnet MakeSubnetKey / ParseSubnetKey) and the value, flannel's
+ * LeaseAttrs as Go marshals it:
+ *
+ *   {"PublicIP":"192.0.2.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:…"}}
+ *
+ * Values come from other hosts: decoding never throws, it says why a value
+ * was refused so the caller can count and log it. Pure: no I/O.
+ */
+import type { BackendData, BackendType, LeaseAttrs } from '../lease/lease.js';
+import { parseCidr4 } from '../engine/routes.js';
+import * as wire from '../wire/index.js';
+import { Fields, isObject, show } from './json-fields.js';
+import { BACKEND_TYPES } from './flannel-config.js';
+
+/** The value flannel would write for `attrs`, byte for byte (Go's field order, `PublicIPv6` null when unset). */
+export function encodeLeaseValue(attrs: LeaseAttrs): string {
+  const data: Record<string, unknown> = {};
+  // vxlanLeaseAttrs marshals VNI before VtepMAC; Port is tulle's addition, which flannel ignores.
+  if (attrs.backendData.VNI !== undefined) data.VNI = attrs.backendData.VNI;
+  if (attrs.backendData.VtepMAC !== undefined) data.VtepMAC = attrs.backendData.VtepMAC.toLowerCase();
+  if (attrs.backendData.Port !== undefined) data.Port = attrs.backendData.Port;
+  if (attrs.backendData.UDPChecksum === true) data.UDPChecksum = true; // tulle's addition too
+  const value: Record<string, unknown> = {
+    PublicIP: attrs.publicIP,
+    PublicIPv6: attrs.publicIPv6 ?? null,
+    BackendType: attrs.backendType,
+  };
+  // BackendData is `json:",omitempty"`: the udp and host-gw backends write none.
+  if (Object.keys(data).length > 0) value.BackendData = data;
+  return JSON.stringify(value);
+}
+
+export type DecodedLease = { ok: true; attrs: LeaseAttrs } | { ok: false; reason: string };
+
+/** Reads a lease value; `{ ok: false, reason }` for anything a peer could not be routed by. */
+export function decodeLeaseValue(text: string): DecodedLease {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: `not JSON: ${show(text)}` };
+  }
+  if (!isObject(value)) return { ok: false, reason: `not an object: ${show(value)}` };
+  const f = new Fields(value);
+  const publicIP = f.get('PublicIP');
+  if (typeof publicIP !== 'string' || !wire.isIPv4(publicIP) || publicIP === '0.0.0.0') {
+    return { ok: false, reason: `PublicIP ${show(publicIP)} is not an IPv4 address` };
+  }
+  const publicIPv6 = f.get('PublicIPv6');
+  if (publicIPv6 !== undefined && (typeof publicIPv6 !== 'string' || !wire.isIPv6(publicIPv6))) {
+    return { ok: false, reason: `PublicIPv6 ${show(publicIPv6)} is not an IPv6 address` };
+  }
+  const backendType = f.get('BackendType');
+  if (typeof backendType !== 'string' || !(BACKEND_TYPES as readonly string[]).includes(backendType)) {
+    return { ok: false, reason: `BackendType ${show(backendType)} is not one of ${BACKEND_TYPES.join(', ')}` };
+  }
+  const rawData = f.get('BackendData');
+  if (rawData !== undefined && !isObject(rawData)) return { ok: false, reason: `BackendData ${show(rawData)} is not an object` };
+  const backendData: BackendData = {};
+  if (rawData !== undefined) {
+    const d = new Fields(rawData);
+    const vni = d.get('VNI');
+    if (vni !== undefined) {
+      if (!Number.isInteger(vni) || (vni as number) < 0 || (vni as number) > 0xffffff) return { ok: false, reason: `BackendData.VNI ${show(vni)} is not 0..16777215` };
+      backendData.VNI = vni as number;
+    }
+    const mac = d.get('VtepMAC');
+    if (mac !== undefined) {
+      if (typeof mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) return { ok: false, reason: `BackendData.VtepMAC ${show(mac)} is not a MAC address` };
+      backendData.VtepMAC = mac.toLowerCase();
+    }
+    const port = d.get('Port');
+    if (port !== undefined) {
+      if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return { ok: false, reason: `BackendData.Port ${show(port)} is not 1..65535` };
+      backendData.Port = port as number;
+    }
+    const checksummed = d.get('UDPChecksum');
+    if (checksummed !== undefined) {
+      if (typeof checksummed !== 'boolean') return { ok: false, reason: `BackendData.UDPChecksum ${show(checksummed)} is not true or false` };
+      if (checksummed) backendData.UDPChecksum = true;
+    }
+  }
+  if (backendType === 'vxlan' && backendData.VtepMAC === undefined) {
+    return { ok: false, reason: 'a vxlan lease without BackendData.VtepMAC cannot be reached' };
+  }
+  const attrs: LeaseAttrs = { publicIP, backendType: backendType as BackendType, backendData };
+  if (publicIPv6 !== undefined) attrs.publicIPv6 = publicIPv6 as string;
+  return { ok: true, attrs };
+}
+
+export interface SubnetKey {
+  /** "198.18.1.0/24" */
+  subnet: string;
+  /** The IPv6 half of a dual-stack key ("…-24&fd00:1::-64"), if any. */
+  ipv6Subnet?: string;
+}
+
+/** "198.18.1.0/24" → "198.18.1.0-24" (flannel's MakeSubnetKey). */
+export function formatSubnetKey(subnet: string, ipv6Subnet?: string): string {
+  const v4 = subnet.replace('/', '-');
+  return ipv6Subnet === undefined ? v4 : `${v4}&${ipv6Subnet.replace('/', '-')}`;
+}
+
+/** The last path element of a subnets key back into subnets; undefined for anything else. */
+export function parseSubnetKey(name: string): SubnetKey | undefined {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,2})(?:&([0-9a-fA-F:]+)-(\d{1,3}))?$/.exec(name);
+  if (m === null) return undefined;
+  const subnet = `${m[1]}/${m[2]}`;
+  try {
+    parseCidr4(subnet);
+  } catch {
+    return undefined;
+  }
+  if (m[3] === undefined) return { subnet };
+  if (!wire.isIPv6(m[3]) || Number(m[4]) > 128) return undefined;
+  return { subnet, ipv6Subnet: `${m[3]}/${m[4]}` };
+}
