@@ -157,6 +157,7 @@ t.test('a node counts and drops bad input, and never throws', async (t) => {
   const ping = () => {
     w.begin(MSG.ping).u32(1);
     w.w.str('me');
+    w.w.u32(0);
     return w.finish()!;
   };
   const reader = new EnvelopeReader(1400, 'c1', ring('k1'));
@@ -170,6 +171,7 @@ t.test('a node counts and drops bad input, and never throws', async (t) => {
   t.equal(acks(), 1, 'and gets no answer');
   w.begin(MSG.ping).u32(2);
   w.w.str('someone-else');
+  w.w.u32(0);
   node.receive('b:1', w.finish()!);
   t.equal(node.counters.dropped.wrongTarget, 1, 'a ping for another id');
   node.receive('b:1', sealed(ring('k9')));
@@ -180,6 +182,7 @@ t.test('a node counts and drops bad input, and never throws', async (t) => {
   t.equal(node.counters.dropped.oversize, 1, 'oversize');
   // A valid MAC around a body with trailing garbage is still malformed.
   w.begin(MSG.ack).u32(3);
+  w.w.u32(0);
   w.records();
   w.add(Uint8Array.of(TAG_MEMBER, 200));
   node.receive('b:1', w.finish()!);

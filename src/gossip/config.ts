@@ -64,8 +64,8 @@ export const LAN: Readonly<GossipConfig> = Object.freeze({
   gossipIntervalMs: 200, // memberlist: 200 ms
   gossipNodes: 3, // memberlist: 3
   gossipToTheDeadMs: 30_000, // memberlist: 30 s
-  syncIntervalMs: 30_000, // memberlist push-pull: 30 s; a digest exchange is ~300 bytes, so no scaling with N
-  reconnectIntervalMs: 2_000, // memberlist has none (Serf reconnects every 30 s); tulle wants a heal noticed in seconds
+  syncIntervalMs: 10_000, // memberlist push-pull: 30 s; an agreeing digest exchange is ~200 bytes, so 10 s and no scaling with N
+  reconnectIntervalMs: 1_000, // memberlist has none (Serf reconnects every 30 s); tulle wants a heal noticed in seconds
   triggeredSyncMinGapMs: 1_000, // bounds the sync burst when a partition heals
   deadRetentionMs: 3_600_000, // 1 h: long enough to reconnect after a partition (Serf keeps 24 h)
   joinRetryMs: 300, // ms
@@ -87,8 +87,8 @@ export const LOCAL: Readonly<GossipConfig> = Object.freeze({
   suspicionMult: 3, // memberlist: 3
   gossipIntervalMs: 100, // memberlist: 100 ms
   gossipToTheDeadMs: 15_000, // memberlist: 15 s
-  syncIntervalMs: 15_000, // memberlist: 15 s
-  reconnectIntervalMs: 1_000,
+  syncIntervalMs: 5_000, // memberlist: 15 s
+  reconnectIntervalMs: 500, // ms
 });
 
 export const PRESETS = { lan: LAN, local: LOCAL } as const;

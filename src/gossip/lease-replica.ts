@@ -73,6 +73,8 @@ export class LeaseReplica implements RecordDelegate {
   #renewTimer: unknown;
   #sweepTimer: unknown;
   #nextExpiry = Infinity;
+  /** XOR of every record's fingerprint: equal on two nodes that hold the same records. */
+  #summary = 0;
   /** Claims this host lost to an earlier one and moved away from. */
   conflictsLost = 0;
 
@@ -86,7 +88,12 @@ export class LeaseReplica implements RecordDelegate {
     this.#onChanges = o.onChanges;
     this.records = new LayeredMap(o.base?.records);
     this.#baseClaims = o.base?.claims;
-    if (o.base) for (const e of o.base.records.map.values()) this.#nextExpiry = Math.min(this.#nextExpiry, e.rec.expiresAt);
+    if (o.base) {
+      for (const e of o.base.records.map.values()) {
+        this.#nextExpiry = Math.min(this.#nextExpiry, e.rec.expiresAt);
+        this.#summary ^= leaseContentHash(e.keyHash, e.rec);
+      }
+    }
     o.node.attach(this);
     this.#sweepTimer = this.#clock.setTimer(o.config.leaseSweepIntervalMs, () => this.#sweepTick());
   }
@@ -154,6 +161,16 @@ export class LeaseReplica implements RecordDelegate {
     return true;
   }
 
+  summary(): number {
+    return this.#summary;
+  }
+
+  #toggle(keyHash: number, rec: LeaseRecord): void {
+    const h = leaseContentHash(keyHash, rec);
+    this.#node.digest.toggle(keyHash, h);
+    this.#summary = (this.#summary ^ h) >>> 0;
+  }
+
   recordsIn(wanted: (bucket: number) => boolean, emit: (bytes: Uint8Array) => void): void {
     this.records.forEach((e) => {
       if (wanted(bucketOf(e.keyHash))) emit(e.bytes);
@@ -170,9 +187,8 @@ export class LeaseReplica implements RecordDelegate {
     w.reset();
     encodeLease(w, rec);
     const entry: LeaseEntry = { rec, bytes: w.take(), keyHash: prevEntry?.keyHash ?? leaseKeyHash(rec.hostId) };
-    const digest = this.#node.digest;
-    if (prevEntry) digest.toggle(entry.keyHash, leaseContentHash(entry.keyHash, prevEntry.rec));
-    digest.toggle(entry.keyHash, leaseContentHash(entry.keyHash, rec));
+    if (prevEntry) this.#toggle(entry.keyHash, prevEntry.rec);
+    this.#toggle(entry.keyHash, rec);
     this.records.set(rec.hostId, entry);
     if (prev && prev.subnet !== rec.subnet) this.#claims.get(prev.subnet)?.delete(rec.hostId);
     let set = this.#claims.get(rec.subnet);
@@ -181,6 +197,13 @@ export class LeaseReplica implements RecordDelegate {
     this.#nextExpiry = Math.min(this.#nextExpiry, rec.expiresAt);
     if (broadcast) this.#node.broadcast('l' + rec.hostId, entry.bytes);
     subnets.forEach((s, i) => this.#changed(s, before[i]));
+    // A claim on a held subnet: its owner (maybe a joiner that missed part of
+    // the table) must hear of the holder, so announce the holder again.
+    const holder = this.winner(rec.subnet);
+    if (holder !== undefined && holder !== rec && this.#active(rec, this.#clock.now()) && rec.hostId !== this.hostId) {
+      const h = this.records.get(holder.hostId)!;
+      this.#node.broadcast('l' + holder.hostId, h.bytes);
+    }
     this.#checkOwnClaim();
   }
 
@@ -347,7 +370,7 @@ export class LeaseReplica implements RecordDelegate {
     this.#nextExpiry = next;
     for (const e of gone) {
       const before = this.winner(e.rec.subnet);
-      this.#node.digest.toggle(e.keyHash, leaseContentHash(e.keyHash, e.rec));
+      this.#toggle(e.keyHash, e.rec);
       this.records.delete(e.rec.hostId);
       this.#claims.get(e.rec.subnet)?.delete(e.rec.hostId);
       this.#changed(e.rec.subnet, before);

@@ -3,11 +3,11 @@ import type { ByteReader, ByteWriter } from './bytes.js';
 import { SUBS, TOPS } from './digest.js';
 
 export const MSG = {
-  /** u32 probe seq, str target id */
+  /** u32 probe seq, str target id, u32 delegate summary */
   ping: 1,
   /** u32 probe seq, str target id, str target address */
   pingReq: 2,
-  /** u32 probe seq */
+  /** u32 probe seq, u32 delegate summary */
   ack: 3,
   /** u32 probe seq: "I asked, the target did not answer me either" (Lifeguard) */
   nack: 4,

@@ -41,6 +41,12 @@ export interface RecordDelegate {
   merge(r: ByteReader, via: Via): boolean;
   /** Calls emit with the encoded record of every record whose digest bucket passes `wanted`. */
   recordsIn(wanted: (bucket: number) => boolean, emit: (bytes: Uint8Array) => void): void;
+  /**
+   * A 32-bit fingerprint of all the delegate's records. Pings and acks carry
+   * it; a peer whose fingerprint differs gets a sync at once, so a table that
+   * fell behind (or a healed partition) does not wait for the sync timer.
+   */
+  summary(): number;
 }
 
 /** A member record with its encoded bytes and key hash (shared by tables that hold it). */
@@ -59,8 +65,10 @@ export interface NodeOptions {
   random: Random;
   keyring: Keyring;
   label: string;
-  /** Addresses to join through (own address is skipped). */
+  /** Addresses to join through, and to try again while members are dead (own address is skipped). */
   seeds?: string[];
+  /** Join through the seeds on start (default true; the simulator's converged nodes skip it). */
+  joinOnStart?: boolean;
   /** Boot time for replay protection; default clock.now(). */
   epoch?: number;
   /** Simulator only: a converged member table and digest shared by all nodes. */
@@ -109,12 +117,15 @@ export class GossipNode {
   readonly #reader: EnvelopeReader;
   readonly #scratch = new ByteWriter(512);
   readonly #queue = new BroadcastQueue();
+  /** The delegate's broadcasts (leases) go first: they are rare, and the data path waits for them. */
+  readonly #priority = new BroadcastQueue();
   readonly #replay = new ReplayGuard();
   readonly #probes = new Map<number, Probe>();
   readonly #suspicions = new Map<string, { s: Suspicion; inc: number; timer: unknown }>();
   /** When each dead or departed member was declared so (own changes only). */
   readonly #deadAt = new Map<string, number>();
   readonly #seeds: string[];
+  readonly #joinOnStart: boolean;
   #delegate: RecordDelegate | undefined;
   #liveCount: number;
   #probeSeq = 0;
@@ -122,6 +133,8 @@ export class GossipNode {
   #running = false;
   #leaving = false;
   #lastTriggeredSync = -Infinity;
+  /** Address of the datagram being handled (for direct answers to stale news about us). */
+  #from = '';
   // Probe order: a pseudo-random permutation of the member slots per round.
   #permLen = 0;
   #permI = 0;
@@ -152,6 +165,7 @@ export class GossipNode {
     this.#liveCount = o.base?.members.map.size ?? 0;
     this.awareness = new Awareness(o.config.awarenessMaxMultiplier);
     this.#seeds = (o.seeds ?? []).filter((s) => s !== o.addr);
+    this.#joinOnStart = o.joinOnStart ?? true;
     const prev = this.members.get(o.id);
     const incarnation = Math.max(o.incarnation ?? 0, prev ? prev.rec.incarnation : 0);
     if (!prev || prev.rec.incarnation !== incarnation || prev.rec.state !== ALIVE || prev.rec.addr !== o.addr) {
@@ -178,7 +192,7 @@ export class GossipNode {
   }
 
   get queueLength(): number {
-    return this.#queue.size;
+    return this.#queue.size + this.#priority.size;
   }
 
   get incarnation(): number {
@@ -196,9 +210,12 @@ export class GossipNode {
     return out;
   }
 
-  /** Queues a record for piggybacked dissemination; a newer one with the same key replaces it. */
+  /**
+   * Queues a delegate record for piggybacked dissemination, ahead of membership
+   * churn; a newer one with the same key replaces it.
+   */
   broadcast(key: string, bytes: Uint8Array): void {
-    this.#queue.enqueue(key, bytes);
+    this.#priority.enqueue(key, bytes);
   }
 
   /** Starts the timers and, with seeds, the join. */
@@ -212,7 +229,7 @@ export class GossipNode {
     this.#timers.push(this.#clock.setTimer(this.#rng.next() * c.syncIntervalMs, () => this.#syncTick()));
     this.#timers.push(this.#clock.setTimer(this.#rng.next() * c.reconnectIntervalMs, () => this.#reconnectTick()));
     this.#timers.push(this.#clock.setTimer(SWEEP_INTERVAL_MS, () => this.#sweepTick()));
-    if (this.#seeds.length > 0) {
+    if (this.#seeds.length > 0 && this.#joinOnStart) {
       this.#joining = true;
       this.#joinStartedAt = this.now();
       this.#joinStep();
@@ -241,7 +258,7 @@ export class GossipNode {
     if (!this.#running || this.#leaving) return;
     this.#leaving = true;
     const me = this.members.get(this.id)!.rec;
-    this.#apply({ id: this.id, addr: this.addr, incarnation: me.incarnation, state: LEFT, from: this.id }, 'local');
+    this.#set({ id: this.id, addr: this.addr, incarnation: me.incarnation, state: LEFT, from: this.id }, true);
     const targets = this.#pickRandom(this.config.gossipNodes * 2, (e) => e.rec.state <= SUSPECT);
     for (const t of targets) {
       this.#env.begin(MSG.gossip);
@@ -280,6 +297,7 @@ export class GossipNode {
     let target = '';
     let targetAddr = '';
     let flags = 0;
+    let summary = -1;
     let tops: Uint32Array | undefined;
     let subs: { top: number; hashes: Uint32Array }[] | undefined;
     let wants: Uint32Array | undefined;
@@ -287,6 +305,7 @@ export class GossipNode {
       case MSG.ping:
         seq = r.u32();
         target = r.str();
+        summary = r.u32();
         break;
       case MSG.pingReq:
         seq = r.u32();
@@ -294,6 +313,9 @@ export class GossipNode {
         targetAddr = r.str();
         break;
       case MSG.ack:
+        seq = r.u32();
+        summary = r.u32();
+        break;
       case MSG.nack:
         seq = r.u32();
         break;
@@ -337,6 +359,7 @@ export class GossipNode {
     }
     if (r.bad) return this.#drop('malformed');
     // Records
+    this.#from = from;
     const via: Via = type === MSG.records || type === MSG.syncTop ? (this.#joining ? 'join' : 'sync') : 'gossip';
     const count = r.u8();
     for (let i = 0; i < count && !r.bad; i++) {
@@ -355,11 +378,14 @@ export class GossipNode {
     // A word from a member we hold dead (or do not know): a partition may have healed.
     const sender = this.members.get(env.senderId);
     if (sender === undefined || sender.rec.state >= DEAD) this.#triggerSync(from);
+    else if (summary >= 0 && this.#delegate && summary !== this.#delegate.summary() && this.#joinResult !== undefined) this.#triggerSync(from);
     // Act
     switch (type) {
       case MSG.ping:
-        if (target !== this.id) return this.#drop('wrongTarget');
+        // An empty target is a reconnect ping to a seed address: whoever is there answers.
+        if (target !== this.id && target !== '') return this.#drop('wrongTarget');
         this.#env.begin(MSG.ack).u32(seq);
+        this.#env.w.u32(this.#summary());
         this.#sendBuilt(from, true);
         break;
       case MSG.pingReq:
@@ -428,7 +454,7 @@ export class GossipNode {
         this.#clearSuspicion(rec.id);
         this.#set(rec, rebroadcast);
         // It came back (a restart, or a healed partition): compare state with it soon.
-        if (cur && cur.state >= DEAD && via !== 'join') this.#triggerSync(rec.addr);
+        if (cur && cur.state !== ALIVE && via !== 'join') this.#triggerSync(rec.addr);
         return;
       }
       case SUSPECT: {
@@ -462,10 +488,15 @@ export class GossipNode {
     const me = this.members.get(this.id)!.rec;
     if (this.#leaving) return;
     const stale = rec.state === ALIVE ? rec.incarnation <= me.incarnation : rec.incarnation < me.incarnation;
-    if (stale) return;
+    if (stale) {
+      // The sender accuses an incarnation we already refuted: it missed the refutation, so tell it directly.
+      if (rec.state !== ALIVE && this.#from !== '') this.#sendRecord(this.#from, this.members.get(this.id)!.bytes);
+      return;
+    }
     this.counters.refutations++;
     if (rec.state !== ALIVE) this.awareness.apply(1);
     this.#set({ id: this.id, addr: this.addr, incarnation: Math.max(rec.incarnation, me.incarnation) + 1, state: ALIVE, from: '' }, true);
+    if (rec.state !== ALIVE && this.#from !== '') this.#sendRecord(this.#from, this.members.get(this.id)!.bytes);
   }
 
   #startSuspicion(id: string, inc: number, from: string): void {
@@ -487,7 +518,22 @@ export class GossipNode {
     }
   }
 
+  /**
+   * The suspicion ran out. Before declaring death, put the accusation to the
+   * suspect itself (twice, against loss): if it refuted long ago and we missed
+   * it, it answers with its current record within a round trip.
+   */
   #suspicionExpired(id: string, inc: number): void {
+    this.#suspicions.delete(id);
+    const e = this.members.get(id);
+    if (!this.#running || !e || e.rec.state !== SUSPECT || e.rec.incarnation !== inc) return;
+    this.#sendRecord(e.rec.addr, e.bytes);
+    this.#sendRecord(e.rec.addr, e.bytes);
+    const timer = this.#clock.setTimer(this.config.probeTimeoutMs, () => this.#declareDead(id, inc));
+    this.#suspicions.set(id, { s: new Suspicion(0, 0, 0, this.now(), this.id), inc, timer });
+  }
+
+  #declareDead(id: string, inc: number): void {
     this.#suspicions.delete(id);
     const e = this.members.get(id);
     if (!this.#running || !e || e.rec.state !== SUSPECT || e.rec.incarnation !== inc) return;
@@ -544,16 +590,12 @@ export class GossipNode {
     const c = this.config;
     this.counters.probes++;
     const [seq, p] = this.#newProbe(true, target.id);
-    this.#env.begin(MSG.ping).u32(seq);
-    this.#env.w.str(target.id);
-    this.#sendBuilt(target.addr, true);
+    this.#ping(target.addr, seq, target.id);
     // No direct ack in time: ask k others to probe it (they nack if they get nothing either),
     // and ping it once more ourselves: memberlist's TCP fallback, over the one transport we have.
     p.timers.push(this.#clock.setTimer(c.probeTimeoutMs, () => {
       if (p.acked || !this.#running) return;
-      this.#env.begin(MSG.ping).u32(seq);
-      this.#env.w.str(target.id);
-      this.#sendBuilt(target.addr, true);
+      this.#ping(target.addr, seq, target.id);
       const helpers = this.#pickRandom(c.indirectChecks, (e) => e.rec.state === ALIVE && e.rec.id !== target.id);
       for (const h of helpers) {
         this.#env.begin(MSG.pingReq).u32(seq);
@@ -576,10 +618,7 @@ export class GossipNode {
       const rec: MemberRecord = { id: target.id, addr: target.addr, incarnation: target.incarnation, state: SUSPECT, from: this.id };
       this.#apply(rec, 'local');
       // Tell the suspect directly too: the sooner it hears, the sooner it refutes.
-      this.#env.begin(MSG.gossip);
-      this.#env.records();
-      this.#env.add(this.members.get(target.id)!.bytes);
-      this.#sendBuilt(target.addr, false);
+      this.#sendRecord(target.addr, this.members.get(target.id)!.bytes);
     }));
   }
 
@@ -587,9 +626,7 @@ export class GossipNode {
     const [mySeq, p] = this.#newProbe(false, target);
     p.relayTo = requester;
     p.relaySeq = seq;
-    this.#env.begin(MSG.ping).u32(mySeq);
-    this.#env.w.str(target);
-    this.#sendBuilt(targetAddr, true);
+    this.#ping(targetAddr, mySeq, target);
     p.timers.push(this.#clock.setTimer(this.config.probeTimeoutMs, () => {
       if (p.acked || !this.#running) return;
       this.#env.begin(MSG.nack).u32(seq);
@@ -608,6 +645,7 @@ export class GossipNode {
       this.#probes.delete(seq);
     } else {
       this.#env.begin(MSG.ack).u32(p.relaySeq);
+      this.#env.w.u32(this.#summary());
       this.#sendBuilt(p.relayTo, true);
     }
   }
@@ -621,13 +659,13 @@ export class GossipNode {
   #gossipTick(): void {
     if (!this.#running) return;
     this.#timers[1] = this.#clock.setTimer(this.config.gossipIntervalMs, () => this.#gossipTick());
-    if (this.#queue.size === 0) return;
+    if (this.queueLength === 0) return;
     const now = this.now();
     const toDead = this.config.gossipToTheDeadMs;
     const targets = this.#pickRandom(this.config.gossipNodes, (e) =>
       e.rec.state <= SUSPECT || (e.rec.state === DEAD && now - (this.#deadAt.get(e.rec.id) ?? 0) < toDead));
     for (const t of targets) {
-      if (this.#queue.size === 0) break;
+      if (this.queueLength === 0) break;
       this.#env.begin(MSG.gossip);
       this.#sendBuilt(t.rec.addr, true);
     }
@@ -641,7 +679,12 @@ export class GossipNode {
     if (peer) this.startSync(peer.rec.addr, false);
   }
 
-  /** Pings one random dead member: an answer means a partition healed (and triggers a sync). */
+  /**
+   * While some member is dead, pings one of them and one seed address:
+   * an answer from a node we hold dead (or do not know) triggers a sync, which
+   * is how the two sides of a healed partition find each other, even when
+   * every member they had in common has gone.
+   */
   #reconnectTick(): void {
     if (!this.#running) return;
     this.#timers[3] = this.#clock.setTimer(this.config.reconnectIntervalMs, () => this.#reconnectTick());
@@ -655,9 +698,11 @@ export class GossipNode {
     }
     if (pick === undefined) return;
     const e = this.members.get(pick)!;
-    this.#env.begin(MSG.ping).u32(0);
-    this.#env.w.str(e.rec.id);
-    this.#sendBuilt(e.rec.addr, true);
+    this.#ping(e.rec.addr, 0, e.rec.id);
+    if (this.#seeds.length > 0) {
+      const seed = this.#seeds[this.#rng.int(this.#seeds.length)];
+      if (seed !== e.rec.addr) this.#ping(seed, 0, '');
+    }
   }
 
   #sweepTick(): void {
@@ -794,7 +839,10 @@ export class GossipNode {
   #sendBuilt(addr: string, piggyback: boolean): void {
     const env = this.#env;
     if (!env.hasRecordsSection) env.records();
-    if (piggyback && this.#queue.size > 0) this.#queue.fill(env, this.#limit());
+    if (piggyback) {
+      if (this.#priority.size > 0) this.#priority.fill(env, this.#limit());
+      if (this.#queue.size > 0) this.#queue.fill(env, this.#limit());
+    }
     const out = env.finish();
     if (!out) {
       this.#log?.('error', 'gossip datagram overflowed; not sent', { addr });
@@ -803,6 +851,25 @@ export class GossipNode {
     this.counters.sentDatagrams++;
     this.counters.sentBytes += out.length;
     this.#transport.send(addr, out);
+  }
+
+  #summary(): number {
+    return this.#delegate ? this.#delegate.summary() >>> 0 : 0;
+  }
+
+  #ping(addr: string, seq: number, target: string): void {
+    this.#env.begin(MSG.ping).u32(seq);
+    this.#env.w.str(target);
+    this.#env.w.u32(this.#summary());
+    this.#sendBuilt(addr, true);
+  }
+
+  /** One record, straight to one address. */
+  #sendRecord(addr: string, bytes: Uint8Array): void {
+    this.#env.begin(MSG.gossip);
+    this.#env.records();
+    this.#env.add(bytes);
+    this.#sendBuilt(addr, false);
   }
 
   /** Up to k distinct random members (not self) that pass `accept`. */

@@ -38,6 +38,8 @@ export interface SimClusterOptions {
   label?: string;
   /** Start with `nodes` converged nodes (default) or none. */
   converged?: boolean;
+  /** How many of the first hosts are everyone's configured seeds (default 3). */
+  seeds?: number;
 }
 
 export interface Slot {
@@ -71,10 +73,12 @@ export class SimCluster {
   onLeaseChanges: ((slot: Slot, changes: LeaseChange[]) => void) | undefined;
   onMember: ((slot: Slot, rec: MemberRecord, prev: MemberRecord | undefined) => void) | undefined;
   readonly #seed: number;
+  readonly #seedCount: number;
   #base: { members: SharedBase<MemberEntry>; digest: Digest; leases: SharedBase<LeaseEntry>; claims: Map<number, string[]> } | undefined;
 
   constructor(o: SimClusterOptions) {
     this.#seed = o.seed;
+    this.#seedCount = o.seeds ?? 3;
     this.rng = new Sfc32(o.seed, 0xc1);
     this.config = o.config ?? makeConfig('lan');
     this.net = new SimNetwork({ seed: o.seed, loss: o.loss, latencyMs: o.latencyMs, jitterMs: o.jitterMs });
@@ -140,12 +144,14 @@ export class SimCluster {
     const base = o.base ? this.#base : undefined;
     // Seeds the host can reach (its own side of a partition).
     const reachable = (s: Slot): boolean => !net.partitioned || net.group[s.index] === net.group[slot.index];
-    const seeds = base ? [] : this.#randomLive(3, reachable).map((s) => s.addr);
+    // Everyone's configured seeds (the first few hosts), plus, for a join, a few live hosts it can reach.
+    const configured = this.slots.slice(0, this.#seedCount).map((s) => s.addr);
+    const seeds = base ? configured : [...new Set([...this.#randomLive(3, reachable).map((s) => s.addr), ...configured])];
     const node = new GossipNode({
       id: slot.id, addr: slot.addr, config: this.config, clock: net.clock, transport: net.transport(slot.index),
       random: new Sfc32(this.#seed, slot.index * 7919 + net.now), keyring: this.keyring, label: this.label, seeds,
       epoch: net.now, incarnation: o.incarnation,
-      base: base ? { members: base.members, digest: base.digest } : undefined,
+      base: base ? { members: base.members, digest: base.digest } : undefined, joinOnStart: !base,
       onMember: (rec, prev) => this.onMember?.(slot, rec, prev),
     });
     const replica = new LeaseReplica({

@@ -35,6 +35,8 @@ export class SimNetwork {
   partitioned = false;
   delivered = 0;
   lost = 0;
+  /** The largest datagram sent so far, bytes. */
+  largest = 0;
   readonly #rng: Sfc32;
   readonly #slotOf = new Map<string, number>();
   readonly #addrs: string[] = [];
@@ -77,6 +79,7 @@ export class SimNetwork {
   }
 
   send(src: number, addr: string, data: Uint8Array): void {
+    if (data.length > this.largest) this.largest = data.length;
     const dst = this.#slotOf.get(addr);
     if (dst === undefined) {
       this.lost++;

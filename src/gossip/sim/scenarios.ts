@@ -172,6 +172,7 @@ export interface AllocationResult {
   moves: number;
   /** Hosts running at the end without a lease. */
   unleased: number;
+  cluster: SimCluster;
 }
 
 /**
@@ -183,14 +184,17 @@ export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs
   const r = new Sfc32(seed, 0xa110c);
   const n0 = 4 + r.int(5);
   const joiners = 1 + r.int(4);
-  // A pool with just a few spare subnets, so newcomers on both sides collide often.
-  const poolSize = n0 + joiners + 1 + r.int(3);
-  const network = { network: '198.18.0.0/24', subnetLen: 28, subnetMin: '198.18.0.16', subnetMax: `198.18.0.${16 * poolSize}`, backendType: 'udp' as const };
+  const events = joiners + r.int(4);
+  // A pool with just a few spare subnets (every host that ever joins needs one), so newcomers on both sides collide often.
+  const poolSize = n0 + events + 1 + r.int(2);
+  const last = 16 * poolSize;
+  const network = {
+    network: '198.18.0.0/23', subnetLen: 28, subnetMin: '198.18.0.16', subnetMax: `198.18.${last >> 8}.${last & 255}`, backendType: 'udp' as const,
+  };
   const c = new SimCluster({ nodes: n0, seed, loss: r.next() < 0.5 ? 0 : 0.05, config: o.config, network });
   c.run(1_000 + r.int(2_000));
   c.partition((i) => i % 2);
   const partitionMs = 2_000 + r.int(40_000);
-  const events = joiners + r.int(4);
   for (let e = 0; e < events; e++) {
     c.run(r.int(Math.floor(partitionMs / events)));
     const roll = r.int(10);
@@ -226,7 +230,7 @@ export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs
     if (!s.replica?.own) unleased++;
     for (const o2 of owners) if (s.replica?.winner(o2.replica!.own!.subnet)?.hostId !== o2.id) viewMismatches++;
   }
-  return { doubleAllocations: doubles(c), viewMismatches, settleS: lastDouble < 0 ? 0 : (lastDouble + 100 - healedAt) / 1000, moves, unleased };
+  return { doubleAllocations: doubles(c), viewMismatches, settleS: lastDouble < 0 ? 0 : (lastDouble + 100 - healedAt) / 1000, moves, unleased, cluster: c };
 }
 
 /** Subnets held as own lease by more than one running host. */
