@@ -127,7 +127,7 @@ log(`allocation: ${allocRuns} seeded partition / heal / restart runs …`);
     return { doubles, mismatches, moves, settles };
   });
   rows.push({
-    scenario: `double allocations after heal (${allocRuns} runs, ${r.moves} conflicts settled, ${r.mismatches} stale views)`, nodes: 12, loss: 0.05, ...empty,
+    scenario: `double allocations after heal (${allocRuns} runs of 4–16 hosts, ${r.moves} conflicts settled, ${r.mismatches} stale views)`, nodes: 16, loss: 0.05, ...empty,
     double_allocations: r.doubles, convergence_p50_s: percentile(r.settles, 50), convergence_p99_s: percentile(r.settles, 99), convergence_max_s: Math.max(...r.settles),
     target: allocRuns >= 10_000 ? 'zero in ≥ 10,000 runs; settled ≤ 2 s after heal' : 'zero; settled ≤ 2 s after heal (10,000 runs in the full bench)',
     met: r.doubles === 0 && r.mismatches === 0 && Math.max(...r.settles) <= 2 && allocRuns >= 10_000, wall_s: wall,

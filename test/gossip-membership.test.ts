@@ -6,7 +6,7 @@ import { BroadcastQueue } from '../src/gossip/broadcast-queue.js';
 import { makeConfig, retransmitLimit, suspicionTimeout } from '../src/gossip/config.js';
 import { EnvelopeReader, EnvelopeWriter } from '../src/gossip/envelope.js';
 import { MSG } from '../src/gossip/messages.js';
-import { ALIVE, DEAD, LEFT, SUSPECT, encodeMember } from '../src/gossip/records.js';
+import { ALIVE, SUSPECT, encodeMember } from '../src/gossip/records.js';
 import { ByteWriter } from '../src/gossip/bytes.js';
 import { SimCluster } from '../src/gossip/sim/cluster.js';
 import { crashDetection, dissemination, percentile, steadyState } from '../src/gossip/sim/scenarios.js';
@@ -125,7 +125,6 @@ t.test('a crash is detected; a suspicion is refuted; restarts and leaves', async
   t.same(stateOf(c, 'h7'), { dead: 49 }, 'every live node holds the crashed one dead');
 
   // Someone accuses h3 falsely: it hears of it and refutes with a higher incarnation.
-  const accuser = c.slots[4].node!;
   const env = new EnvelopeWriter(1400, c.label, 'h4', 1e9, c.keyring);
   env.begin(MSG.gossip);
   env.records();
@@ -133,7 +132,6 @@ t.test('a crash is detected; a suspicion is refuted; restarts and leaves', async
   encodeMember(w, { id: 'h3', addr: 'sim:3', incarnation: 0, state: SUSPECT, from: 'h4' });
   env.add(w.take());
   c.slots[3].node!.receive('sim:4', env.finish()!);
-  void accuser;
   c.run(5_000);
   t.ok(c.slots[3].node!.incarnation >= 1, 'h3 raised its incarnation');
   t.same(stateOf(c, 'h3'), { alive: 48 }, 'nobody holds h3 suspect or dead');
@@ -186,5 +184,3 @@ t.test('200 nodes at 10% loss for 5 simulated minutes: nobody healthy is declare
   t.equal(h.falseDeaths, 0, `false deaths (suspicions raised ${h.suspicions}, refuted ${h.refutations})`);
   t.ok(h.suspicions > 0, 'the loss did cause suspicions, which were all refuted');
 });
-void DEAD;
-void LEFT;

@@ -16,8 +16,7 @@
 import { ByteWriter, type ByteReader } from './bytes.js';
 import type { GossipConfig } from './config.js';
 import { bucketOf } from './digest.js';
-import type { LayeredMap as LayeredMapType, SharedBase } from './layered-map.js';
-import { LayeredMap } from './layered-map.js';
+import { LayeredMap, type SharedBase } from './layered-map.js';
 import type { GossipNode, RecordDelegate, Via } from './node.js';
 import type { Random } from './prng.js';
 import { decodeLease, encodeLease, leaseContentHash, leaseKeyHash, TAG_LEASE, type LeaseRecord } from './records.js';
@@ -54,7 +53,7 @@ export interface LeaseReplicaOptions {
 
 export class LeaseReplica implements RecordDelegate {
   readonly tag = TAG_LEASE;
-  readonly records: LayeredMapType<LeaseEntry>;
+  readonly records: LayeredMap<LeaseEntry>;
   readonly #node: GossipNode;
   readonly #pool: SubnetPool;
   readonly #config: GossipConfig;

@@ -18,14 +18,14 @@ import { ByteReader, ByteWriter } from './bytes.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { retransmitLimit, suspicionTimeout, type GossipConfig } from './config.js';
 import { newCounters, type DropReason, type GossipCounters } from './counters.js';
-import { BUCKETS, bucketOf, Digest, SUBS, TOPS } from './digest.js';
+import { bucketOf, Digest, SUBS, TOPS } from './digest.js';
 import { EnvelopeReader, EnvelopeWriter, type Keyring } from './envelope.js';
 import { LayeredMap, type SharedBase } from './layered-map.js';
 import { MSG, readTops, SUB_ENTRY_BYTES, SYNC_JOIN, writeTops } from './messages.js';
 import type { Random } from './prng.js';
 import {
   ALIVE, DEAD, decodeMember, encodeMember, LEFT, memberContentHash, memberKeyHash, SUSPECT, TAG_MEMBER,
-  type MemberRecord, type MemberState,
+  type MemberRecord,
 } from './records.js';
 import { ReplayGuard } from './replay.js';
 import type { Clock, LogFn, Transport } from './runtime.js';
@@ -908,5 +908,3 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-export { ALIVE, SUSPECT, DEAD, LEFT, BUCKETS };
-export type { MemberState };
