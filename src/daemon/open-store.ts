@@ -9,7 +9,10 @@ import * as wire from '../wire/index.js';
 import type { Logger } from 'pino';
 import type { LeaseStore, NetworkConfig } from '../lease/lease.js';
 import { StaticStore } from '../lease/static-store.js';
+import { readFileSync } from 'node:fs';
 import { EtcdStore } from '../etcd/etcd-store.js';
+import { GossipStore } from '../gossip/gossip-store.js';
+import { formatHostPort } from '../gossip/udp-transport.js';
 import { defaultSubnetRange, parseCidr4 } from './cidr.js';
 import type { DaemonConfig } from './config/schema.js';
 
@@ -32,11 +35,6 @@ export interface OpenedStore {
   leasesAreConfig: boolean;
 }
 
-/** The store type is valid but this build cannot open it. */
-export class StoreUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
-}
-
 export async function openStore(config: DaemonConfig, ctx: StoreContext): Promise<OpenedStore> {
   const store = config.store;
   switch (store.type) {
@@ -52,8 +50,20 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         description: 'static',
         leasesAreConfig: true,
       };
-    case 'gossip':
-      throw new StoreUnavailableError('store.type gossip: the gossip store is not part of this build yet; use store.type static for now');
+    case 'gossip': {
+      const keys = store.keyFile !== undefined
+        ? readFileSync(store.keyFile, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean)
+        : [store.key!];
+      const gossipStore = await GossipStore.open({
+        bind: formatHostPort(ctx.underlayAddress, store.port),
+        // A seed without a port listens on the same port as we do.
+        seeds: store.peers.map((p) => (/^\[.*\]:\d+$|^[^:]+:\d+$/.test(p) ? p : formatHostPort(p, store.port))),
+        keys, label: store.label, preset: store.preset,
+        network: networkFromConfig(config)!, stateDir: ctx.stateDir,
+        log: (level, msg, fields) => ctx.log[level]({ event: 'gossip', ...fields }, `gossip: ${msg}`),
+      });
+      return { store: gossipStore, description: `gossip ${formatHostPort(ctx.underlayAddress, store.port)}`, leasesAreConfig: false };
+    }
     case 'etcd':
       return {
         store: await EtcdStore.open({

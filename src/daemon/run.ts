@@ -76,7 +76,9 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   // A store may wait for its server (etcd) indefinitely, as flannel does: a signal ends the wait.
   const opened = await unlessStopped(openStore(config, { log, stateDir, underlayAddress: facts.underlay.address }), stopped);
   if (opened === STOPPED) return;
-  teardown.push('closing the lease store', () => opened.store.close());
+  // A gossip host that leaves gives its lease back (its state dir still asks for the subnet next time);
+  // with etcd the lease stays until its TTL, as flannel's does, so a restart finds it.
+  teardown.push('closing the lease store', () => opened.store.close({ release: config.store.type === 'gossip' }));
   const networkConfig = await unlessStopped(opened.store.networkConfig(), stopped);
   if (networkConfig === STOPPED) return;
   const network = agreeOnNetwork(config, networkConfig, opened.description);

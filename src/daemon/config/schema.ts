@@ -110,8 +110,12 @@ const store = z.discriminatedUnion('type', [
     peers: z.array(text('an address or address:port'), { error: 'must be a list of addresses' }).default([]),
     /** Shared key, hex (32+ digits) or base64 (16+ bytes): every message is authenticated with it. */
     key: z.string({ error: 'must be a string (hex or base64)' }).optional(),
-    /** A file holding the key instead, so it stays out of the configuration. */
+    /** A file holding the key instead, so it stays out of the configuration; one key per line makes a keyring (the first signs, all verify). */
     keyFile: text('a file path').optional(),
+    /** Cluster label, bound into every message: two clusters sharing a key stay apart. */
+    label: text('a cluster label').max(128, 'must be a cluster label of at most 128 characters').default('tulle'),
+    /** Timing preset: lan (memberlist's LAN defaults) or local (loopback and labs: faster). */
+    preset: z.enum(['lan', 'local'], { error: 'must be lan or local' }).default('lan'),
   }),
   object({
     type: z.literal('etcd'),

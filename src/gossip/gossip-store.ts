@@ -1,0 +1,235 @@
+/**
+ * GossipStore: the LeaseStore the daemon uses when there is no etcd. One
+ * gossip peer per host over UDP; leases as records riding on membership.
+ *
+ * Options (all checked here; errors name the option, the value and what is allowed):
+ *   bind            "host:port" to listen on (port 0: any free port)
+ *   advertise       "host:port" peers reach us at (default: the bound address)
+ *   seeds           ["host:port", …] to join through and retry after partitions
+ *   keys            shared keys, base64 or hex, ≥ 16 bytes; the first signs, all verify
+ *   label           cluster label, bound into every MAC (two clusters on one key stay apart)
+ *   network         { network, subnetLen, subnetMin, subnetMax, backendType } (flannel's config)
+ *   hostId          stable host id; default: <stateDir>/host-id (created once)
+ *   stateDir        keeps host-id and lease.json (our last lease); losing lease.json is
+ *                   fine, the peers remember the lease by host id
+ *   preset          'lan' (default) or 'local'; overrides: partial GossipConfig
+ *   log             (level, msg, fields) callback
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendType, Lease, LeaseAttrs, LeaseEvent, LeaseStore, NetworkConfig } from '../lease/lease.js';
+import { makeConfig, type GossipConfig, type PresetName } from './config.js';
+import type { GossipCounters } from './counters.js';
+import { LeaseReplica, type LeaseChange, type LeaseClaimAttrs } from './lease-replica.js';
+import { parseKeyring } from './mac.js';
+import { GossipNode } from './node.js';
+import { Sfc32 } from './prng.js';
+import { BACKEND_CODES, type LeaseRecord, type MemberRecord } from './records.js';
+import { realClock, type LogFn } from './runtime.js';
+import { SubnetPool } from './subnet-pool.js';
+import { parseHostPort, UdpTransport } from './udp-transport.js';
+
+export interface GossipStoreOptions {
+  bind: string;
+  advertise?: string;
+  seeds?: string[];
+  keys: string[];
+  label: string;
+  network: NetworkConfig;
+  hostId?: string;
+  stateDir?: string;
+  preset?: PresetName;
+  overrides?: Partial<GossipConfig>;
+  log?: LogFn;
+}
+
+const HOST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export class GossipStore implements LeaseStore {
+  readonly node: GossipNode;
+  readonly replica: LeaseReplica;
+  readonly pool: SubnetPool;
+  readonly #transport: UdpTransport;
+  readonly #config: GossipConfig;
+  readonly #stateDir: string | undefined;
+  readonly #log: LogFn | undefined;
+  readonly #watchers = new Set<(events: LeaseEvent[]) => void>();
+  #saved: LeaseRecord | undefined;
+  #closed = false;
+
+  private constructor(node: GossipNode, replica: LeaseReplica, pool: SubnetPool, transport: UdpTransport, config: GossipConfig, o: GossipStoreOptions) {
+    this.node = node;
+    this.replica = replica;
+    this.pool = pool;
+    this.#transport = transport;
+    this.#config = config;
+    this.#stateDir = o.stateDir;
+    this.#log = o.log;
+    replica.onChanges = (changes) => this.#onChanges(changes);
+  }
+
+  static async open(o: GossipStoreOptions): Promise<GossipStore> {
+    const bind = parseHostPort(o.bind, true);
+    if (!bind) throw new Error(`gossip bind "${o.bind}": must be host:port, e.g. 192.0.2.1:7946 (port 0: any free port)`);
+    for (const s of o.seeds ?? []) if (!parseHostPort(s)) throw new Error(`gossip seeds: "${s}" must be host:port, e.g. 192.0.2.2:7946`);
+    if (o.advertise !== undefined && !parseHostPort(o.advertise)) throw new Error(`gossip advertise "${o.advertise}": must be host:port`);
+    if (typeof o.label !== 'string' || o.label.length === 0 || o.label.length > 128) throw new Error(`gossip label "${String(o.label)}": must be 1–128 characters`);
+    const keyring = parseKeyring(o.keys ?? []);
+    const config = makeConfig(o.preset ?? 'lan', o.overrides);
+    const pool = new SubnetPool(o.network);
+    const hostId = resolveHostId(o);
+    let node: GossipNode | undefined;
+    const transport = await UdpTransport.open({ host: bind.host, port: bind.port, onReceive: (from, data) => node?.receive(from, data), log: o.log });
+    const addr = o.advertise ?? transport.address;
+    const seed = randomBytes(4).readUInt32LE(0);
+    node = new GossipNode({
+      id: hostId, addr, config, clock: realClock, transport, random: new Sfc32(seed, 1), keyring, label: o.label,
+      seeds: o.seeds ?? [], log: o.log,
+    });
+    const replica = new LeaseReplica({ node, pool, config, clock: realClock, random: new Sfc32(seed, 2), log: o.log });
+    const store = new GossipStore(node, replica, pool, transport, config, o);
+    store.#restore();
+    node.start();
+    o.log?.('info', 'gossip peer up', { hostId, addr, seeds: o.seeds ?? [], preset: o.preset ?? 'lan' });
+    return store;
+  }
+
+  get hostId(): string {
+    return this.node.id;
+  }
+
+  /** The address peers reach us at. */
+  get address(): string {
+    return this.node.addr;
+  }
+
+  get counters(): GossipCounters {
+    return this.node.counters;
+  }
+
+  members(): MemberRecord[] {
+    return this.node.memberList();
+  }
+
+  async networkConfig(): Promise<NetworkConfig> {
+    return this.pool.config;
+  }
+
+  /** Our lease as it stands (it moves if a partition heals onto an earlier claim). */
+  ownLease(): Lease | undefined {
+    const own = this.replica.own;
+    return own && !own.released ? this.#toLease(own) : undefined;
+  }
+
+  async acquire(attrs: LeaseAttrs): Promise<Lease> {
+    if (this.#closed) throw new Error('gossip store is closed');
+    if (!BACKEND_CODES.includes(attrs.backendType)) throw new Error(`backendType "${attrs.backendType}": must be one of ${BACKEND_CODES.join(', ')}`);
+    const synced = await this.node.joined();
+    if (!synced) this.#log?.('warn', 'acquiring a lease without a completed join: a conflict, if any, is settled when peers are reached');
+    const claim: LeaseClaimAttrs = { publicIP: attrs.publicIP, backend: BACKEND_CODES.indexOf(attrs.backendType) };
+    const extra = claim as { publicIPv6?: string; vtepMac?: string; vni?: number; port?: number };
+    if (attrs.publicIPv6 !== undefined) extra.publicIPv6 = attrs.publicIPv6;
+    if (attrs.backendData.VtepMAC !== undefined) {
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(attrs.backendData.VtepMAC)) throw new Error(`backendData.VtepMAC "${attrs.backendData.VtepMAC}": must be six hex bytes like 02:42:c6:12:01:00`);
+      extra.vtepMac = attrs.backendData.VtepMAC.toLowerCase();
+    }
+    if (attrs.backendData.VNI !== undefined) extra.vni = attrs.backendData.VNI;
+    if (attrs.backendData.Port !== undefined) extra.port = attrs.backendData.Port;
+    const rec = this.replica.acquire(claim);
+    this.replica.flush();
+    this.#save();
+    return this.#toLease(rec);
+  }
+
+  watch(onBatch: (events: LeaseEvent[]) => void): () => void {
+    const initial = this.replica.table().map((r): LeaseEvent => ({ type: 'added', lease: this.#toLease(r) }));
+    onBatch(initial);
+    this.#watchers.add(onBatch);
+    return () => this.#watchers.delete(onBatch);
+  }
+
+  async close(options: { release?: boolean } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (options.release) {
+      this.replica.release();
+      this.node.leave();
+      // A few gossip rounds so the departure and the release get out.
+      await new Promise((r) => setTimeout(r, 3 * this.#config.gossipIntervalMs));
+      if (this.#stateDir) rmSync(join(this.#stateDir, 'lease.json'), { force: true });
+    }
+    this.node.stop();
+    this.replica.stop();
+    await this.#transport.close();
+  }
+
+  #onChanges(changes: LeaseChange[]): void {
+    const events: LeaseEvent[] = [];
+    for (const ch of changes) {
+      if (ch.before) events.push({ type: 'removed', lease: this.#toLease(ch.before) });
+      if (ch.after) events.push({ type: 'added', lease: this.#toLease(ch.after) });
+    }
+    if (this.replica.own !== this.#saved) this.#save();
+    if (events.length === 0) return;
+    for (const w of this.#watchers) {
+      try {
+        w(events);
+      } catch (err) {
+        this.#log?.('error', 'lease watcher threw', { error: (err as Error).message });
+      }
+    }
+  }
+
+  #toLease(r: LeaseRecord): Lease {
+    const lease: Lease = {
+      subnet: this.pool.format(r.subnet), publicIP: r.publicIP, backendType: BACKEND_CODES[r.backend] as BackendType,
+      backendData: {}, expiration: r.expiresAt,
+    };
+    if (r.vtepMac !== undefined) lease.backendData.VtepMAC = r.vtepMac;
+    if (r.vni !== undefined) lease.backendData.VNI = r.vni;
+    if (r.port !== undefined) lease.backendData.Port = r.port;
+    if (r.publicIPv6 !== undefined) lease.publicIPv6 = r.publicIPv6;
+    if (r.ipv6Subnet !== undefined) lease.ipv6Subnet = r.ipv6Subnet;
+    return lease;
+  }
+
+  /** Our lease from lease.json, if the state dir kept it (a missing or unreadable file is fine). */
+  #restore(): void {
+    if (!this.#stateDir) return;
+    const file = join(this.#stateDir, 'lease.json');
+    if (!existsSync(file)) return;
+    try {
+      const rec = JSON.parse(readFileSync(file, 'utf8')) as LeaseRecord;
+      if (rec.hostId === this.hostId && this.pool.contains(rec.subnet)) this.replica.restore(rec);
+    } catch (err) {
+      this.#log?.('warn', 'ignoring an unreadable lease.json; the peers remember our lease', { file, error: (err as Error).message });
+    }
+  }
+
+  #save(): void {
+    this.#saved = this.replica.own;
+    if (!this.#stateDir || !this.#saved) return;
+    const file = join(this.#stateDir, 'lease.json');
+    writeFileSync(`${file}.tmp`, JSON.stringify(this.#saved));
+    renameSync(`${file}.tmp`, file);
+  }
+}
+
+function resolveHostId(o: GossipStoreOptions): string {
+  if (o.hostId !== undefined) {
+    if (!HOST_ID.test(o.hostId)) throw new Error(`gossip hostId "${o.hostId}": must be 1–64 characters of A–Z a–z 0–9 . _ : -`);
+    return o.hostId;
+  }
+  if (!o.stateDir) throw new Error('gossip: give hostId or stateDir (where a stable host id is kept)');
+  mkdirSync(o.stateDir, { recursive: true });
+  const file = join(o.stateDir, 'host-id');
+  if (existsSync(file)) {
+    const id = readFileSync(file, 'utf8').trim();
+    if (!HOST_ID.test(id)) throw new Error(`${file}: "${id}" is not a valid host id`);
+    return id;
+  }
+  const id = randomUUID();
+  writeFileSync(file, `${id}\n`);
+  return id;
+}

@@ -1,0 +1,247 @@
+/**
+ * Measurements on the simulated cluster, shared by the tests and
+ * `npm run bench:gossip`. Every figure is a function of (parameters, seed).
+ */
+import type { GossipConfig } from '../config.js';
+import { Sfc32 } from '../prng.js';
+import { DEAD, LEFT } from '../records.js';
+import { SimCluster, type Slot } from './cluster.js';
+
+export interface BaseScenario {
+  nodes: number;
+  loss: number;
+  seed: number;
+  config?: GossipConfig;
+  mac?: 'cheap' | 'hmac';
+}
+
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+export interface DisseminationResult {
+  /** Per trial: seconds from the new lease's publication until every live node had it (Infinity: never, within the wait). */
+  times: number[];
+  /** Bytes per node per second over the whole run. */
+  bytesPerNodePerS: number;
+  cluster: SimCluster;
+}
+
+/**
+ * New hosts join one after another (every `gapMs`); each acquires a lease;
+ * a trial ends when every node live at the publication has that lease in its table.
+ */
+export function dissemination(o: BaseScenario & { trials: number; gapMs?: number; waitMs?: number; warmupMs?: number }): DisseminationResult {
+  const c = new SimCluster({ nodes: o.nodes, seed: o.seed, loss: o.loss, config: o.config, mac: o.mac });
+  const gap = o.gapMs ?? 3_000;
+  c.run(o.warmupMs ?? 2_000);
+  interface Trial { host: string; publishedAt: number; need: Uint8Array; remaining: number; done: number }
+  const trials = new Map<string, Trial>();
+  const results: Trial[] = [];
+  c.onLeaseChanges = (slot: Slot, changes) => {
+    for (const ch of changes) {
+      const host = ch.after?.hostId;
+      if (host === undefined) continue;
+      if (host === slot.id && !trials.has(host) && slot.index >= o.nodes) {
+        // The newcomer published: every other live node must now learn it.
+        const need = new Uint8Array(c.slots.length);
+        let remaining = 0;
+        for (const s of c.slots) {
+          if (s.up && s !== slot) {
+            need[s.index] = 1;
+            remaining++;
+          }
+        }
+        const t: Trial = { host, publishedAt: c.now, need, remaining, done: Infinity };
+        trials.set(host, t);
+        results.push(t);
+        continue;
+      }
+      const t = trials.get(host);
+      if (t && slot.index < t.need.length && t.need[slot.index] === 1) {
+        t.need[slot.index] = 2;
+        if (--t.remaining === 0) t.done = c.now;
+      }
+    }
+  };
+  const bytes0 = c.sentBytes();
+  const t0 = c.now;
+  for (let i = 0; i < o.trials; i++) {
+    c.addNode();
+    c.run(gap);
+  }
+  c.run(o.waitMs ?? 15_000);
+  const seconds = (c.now - t0) / 1000;
+  return {
+    times: results.map((t) => (t.done - t.publishedAt) / 1000),
+    bytesPerNodePerS: (c.sentBytes() - bytes0) / c.live().length / seconds,
+    cluster: c,
+  };
+}
+
+export interface HealthResult {
+  /** Members declared dead (by anyone) while they were running. */
+  falseDeaths: number;
+  suspicions: number;
+  refutations: number;
+  bytesPerNodePerS: number;
+}
+
+/** A steady cluster for `durationMs`: who gets declared dead though it never stopped? */
+export function steadyState(o: BaseScenario & { durationMs: number }): HealthResult {
+  const c = new SimCluster({ nodes: o.nodes, seed: o.seed, loss: o.loss, config: o.config, mac: o.mac });
+  const wronged = new Set<string>();
+  c.onMember = (_slot, rec) => {
+    if (rec.state === DEAD) {
+      const target = c.slots[Number(rec.id.slice(1))];
+      if (target?.up) wronged.add(rec.id);
+    }
+  };
+  c.run(2_000);
+  const bytes0 = c.sentBytes();
+  const t0 = c.now;
+  c.run(o.durationMs);
+  let suspicions = 0;
+  let refutations = 0;
+  for (const s of c.slots) {
+    suspicions += s.node?.counters.suspicionsRaised ?? 0;
+    refutations += s.node?.counters.refutations ?? 0;
+  }
+  return {
+    falseDeaths: wronged.size, suspicions, refutations,
+    bytesPerNodePerS: (c.sentBytes() - bytes0) / c.slots.length / ((c.now - t0) / 1000),
+  };
+}
+
+export interface CrashResult {
+  /** Seconds from a crash until the first node declared it dead. */
+  firstDetection: number[];
+  /** Seconds from a crash until every live node held it dead. */
+  allKnow: number[];
+}
+
+/** Crashes one random node every `gapMs` and times its detection. */
+export function crashDetection(o: BaseScenario & { crashes: number; gapMs?: number; waitMs?: number }): CrashResult {
+  const c = new SimCluster({ nodes: o.nodes, seed: o.seed, loss: o.loss, config: o.config, mac: o.mac });
+  interface Crash { at: number; first: number; know: Uint8Array; last: number }
+  const crashes = new Map<string, Crash>();
+  c.onMember = (slot, rec) => {
+    if (rec.state !== DEAD && rec.state !== LEFT) return;
+    const k = crashes.get(rec.id);
+    if (!k) return;
+    if (k.first === Infinity) k.first = c.now;
+    if (k.know[slot.index] === 1) {
+      k.know[slot.index] = 2;
+      k.last = c.now;
+    }
+  };
+  c.run(2_000);
+  const order = c.rng;
+  for (let i = 0; i < o.crashes; i++) {
+    const live = c.live();
+    const victim = live[order.int(live.length)];
+    c.crash(victim.index);
+    const know = new Uint8Array(c.slots.length);
+    for (const s of c.live()) know[s.index] = 1;
+    crashes.set(victim.id, { at: c.now, first: Infinity, know, last: Infinity });
+    c.run(o.gapMs ?? 2_000);
+  }
+  c.run(o.waitMs ?? 60_000);
+  const list = [...crashes.values()];
+  return {
+    firstDetection: list.map((k) => (k.first - k.at) / 1000),
+    // A node that crashed later cannot learn: count only those still live.
+    allKnow: list.map((k) => {
+      let left = 0;
+      for (const s of c.slots) if (k.know[s.index] === 1 && s.up) left++;
+      return left === 0 ? (k.last - k.at) / 1000 : Infinity;
+    }),
+  };
+}
+
+export interface AllocationResult {
+  /** Subnets that two running hosts both hold as their own lease at the end. */
+  doubleAllocations: number;
+  /** (node, subnet) pairs where a running node routes a running host's subnet elsewhere at the end. */
+  viewMismatches: number;
+  /** Seconds after the heal until no subnet was held by two running hosts (0: none after the heal). */
+  settleS: number;
+  /** Conflicts resolved by a host moving. */
+  moves: number;
+  /** Hosts running at the end without a lease. */
+  unleased: number;
+  cluster: SimCluster;
+}
+
+/**
+ * One seeded run: a small cluster in a tight subnet pool is split in two;
+ * hosts join on both sides, restart (with or without their state) and crash;
+ * then the partition heals. Checks that no subnet stays with two hosts.
+ */
+export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs?: number } = {}): AllocationResult {
+  const r = new Sfc32(seed, 0xa110c);
+  const n0 = 4 + r.int(5);
+  const joiners = 1 + r.int(4);
+  const events = joiners + r.int(4);
+  // A pool with just a few spare subnets (every host that ever joins needs one), so newcomers on both sides collide often.
+  const poolSize = n0 + events + 1 + r.int(2);
+  const last = 16 * poolSize;
+  const network = {
+    network: '198.18.0.0/23', subnetLen: 28, subnetMin: '198.18.0.16', subnetMax: `198.18.${last >> 8}.${last & 255}`, backendType: 'udp' as const,
+  };
+  const c = new SimCluster({ nodes: n0, seed, loss: r.next() < 0.5 ? 0 : 0.05, config: o.config, network });
+  c.run(1_000 + r.int(2_000));
+  c.partition((i) => i % 2);
+  const partitionMs = 2_000 + r.int(40_000);
+  for (let e = 0; e < events; e++) {
+    c.run(r.int(Math.floor(partitionMs / events)));
+    const roll = r.int(10);
+    const live = c.live();
+    if (e < joiners || live.length < 2) {
+      c.addNode(r.int(2));
+    } else if (roll < 4) {
+      const s = live[r.int(live.length)];
+      c.restart(s.index, roll < 2);
+    } else if (roll < 6) {
+      c.crash(live[r.int(live.length)].index);
+    } else if (roll < 7) {
+      c.leave(live[r.int(live.length)].index);
+    } else {
+      c.addNode(r.int(2));
+    }
+  }
+  c.run(partitionMs / events);
+  c.heal();
+  const healedAt = c.now;
+  let lastDouble = -1;
+  const settleMs = o.settleMs ?? 15_000;
+  for (let t = 0; t < settleMs; t += 100) {
+    c.run(100);
+    if (doubles(c) > 0) lastDouble = c.now;
+  }
+  let viewMismatches = 0;
+  let moves = 0;
+  let unleased = 0;
+  const owners = c.live().filter((s) => s.replica?.own && !s.replica.own.released);
+  for (const s of c.slots) moves += s.replica?.conflictsLost ?? 0;
+  for (const s of c.live()) {
+    if (!s.replica?.own) unleased++;
+    for (const o2 of owners) if (s.replica?.winner(o2.replica!.own!.subnet)?.hostId !== o2.id) viewMismatches++;
+  }
+  return { doubleAllocations: doubles(c), viewMismatches, settleS: lastDouble < 0 ? 0 : (lastDouble + 100 - healedAt) / 1000, moves, unleased, cluster: c };
+}
+
+/** Subnets held as own lease by more than one running host. */
+export function doubles(c: SimCluster): number {
+  const seen = new Map<number, number>();
+  for (const s of c.slots) {
+    const own = s.up ? s.replica?.own : undefined;
+    if (!own || own.released || own.expiresAt <= c.now) continue;
+    seen.set(own.subnet, (seen.get(own.subnet) ?? 0) + 1);
+  }
+  let n = 0;
+  for (const v of seen.values()) if (v > 1) n++;
+  return n;
+}

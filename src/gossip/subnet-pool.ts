@@ -1,0 +1,60 @@
+/**
+ * The pool of subnets a host may lease: flannel's Network / SubnetLen /
+ * SubnetMin / SubnetMax, as a range of subnet indices. Subnets are numbers
+ * (the network address) inside the protocol; strings only at the edge.
+ */
+import type { NetworkConfig } from '../lease/lease.js';
+import { formatIPv4, maskOf, parseCidr, parseIPv4 } from './ipv4.js';
+
+export class SubnetPool {
+  readonly network: number;
+  readonly networkPrefix: number;
+  readonly subnetLen: number;
+  /** Address of the first and last subnet that may be leased. */
+  readonly min: number;
+  readonly max: number;
+  readonly size: number;
+  readonly #step: number;
+
+  constructor(readonly config: NetworkConfig) {
+    const net = parseCidr(config.network);
+    if (!net) throw new Error(`network "${config.network}": must be an IPv4 CIDR such as 198.18.0.0/16`);
+    if (!Number.isInteger(config.subnetLen) || config.subnetLen <= net.prefix || config.subnetLen > 30) {
+      throw new Error(`subnetLen ${config.subnetLen}: must be an integer in ${net.prefix + 1}..30 for network ${config.network}`);
+    }
+    this.network = (net.address & maskOf(net.prefix)) >>> 0;
+    this.networkPrefix = net.prefix;
+    this.subnetLen = config.subnetLen;
+    this.#step = 2 ** (32 - config.subnetLen);
+    const last = this.network + 2 ** (32 - net.prefix) - this.#step;
+    // flannel's defaults: skip the first subnet (the network's own address) unless told otherwise.
+    this.min = this.#bound('subnetMin', config.subnetMin, this.network + this.#step);
+    this.max = this.#bound('subnetMax', config.subnetMax, last);
+    if (this.min > this.max) throw new Error(`subnetMin ${config.subnetMin} is above subnetMax ${config.subnetMax}`);
+    this.size = (this.max - this.min) / this.#step + 1;
+  }
+
+  #bound(field: string, value: string | undefined, fallback: number): number {
+    if (value === undefined || value === '') return fallback;
+    const a = parseIPv4(value.split('/')[0]);
+    if (a === undefined) throw new Error(`${field} "${value}": must be an IPv4 address`);
+    const inNet = ((a & maskOf(this.networkPrefix)) >>> 0) === this.network;
+    if (!inNet || a % this.#step !== 0) {
+      throw new Error(`${field} "${value}": must be a /${this.subnetLen} subnet address inside ${this.config.network}`);
+    }
+    return a;
+  }
+
+  /** The i-th leasable subnet, 0 ≤ i < size. */
+  at(i: number): number {
+    return this.min + i * this.#step;
+  }
+
+  contains(subnet: number): boolean {
+    return subnet >= this.min && subnet <= this.max && (subnet - this.min) % this.#step === 0;
+  }
+
+  format(subnet: number): string {
+    return `${formatIPv4(subnet)}/${this.subnetLen}`;
+  }
+}
