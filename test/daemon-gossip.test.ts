@@ -33,7 +33,7 @@ if (lab) {
       writeFileSync(file, stringify({
         network: '198.18.0.0/16', underlay: { address: h.underlay }, backend: { type: 'vxlan' },
         store: { type: 'gossip', key, preset: 'local', peers: i === 0 ? [] : [hosts[0].underlay] },
-        stateDir: join(dir, `state-${i}`),
+        stateDir: join(dir, `state-${i}`), metricsAddress: '127.0.0.1:9464',
       }));
       daemons.push(await startDaemon(lab, h.ns, file, join(dir, `state-${i}`)));
     }
@@ -46,6 +46,14 @@ if (lab) {
     t.same(counts, [2, 2, 2], `the leases converge: each host routes to the two others (${((Date.now() - started) / 1000).toFixed(1)} s after the first started)`);
     const subnets = await Promise.all(daemons.map(async (d) => (await d.status()).subnet));
     t.equal(new Set(subnets).size, 3, `three different subnets (${subnets.join(', ')})`);
+    // Gossip health in /metrics and /healthz (the metrics address is the namespace's own loopback).
+    const get = (ns: string, url: string) => JSON.parse(lab.exec(ns, [process.execPath, '-e',
+      `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })))`])) as { status: number; body: string };
+    const metrics = get(hosts[1].ns, 'http://127.0.0.1:9464/metrics').body;
+    t.match(metrics, /^tulle_gossip_members\{state="alive"\} 3$/m, '/metrics: three members alive');
+    t.match(metrics, /^tulle_gossip_datagrams_total\{direction="rx"\} [1-9]\d*$/m, '/metrics: gossip traffic counted');
+    t.match(metrics, /^tulle_gossip_dropped_total\{reason="badMac"\} 0$/m, '/metrics: drops by reason');
+    t.equal(get(hosts[1].ns, 'http://127.0.0.1:9464/healthz').status, 200, '/healthz: healthy');
     const address = (s: string) => s.split('/')[0];
     for (const [i, h] of hosts.entries()) {
       t.match(ping(h.ns, address(subnets[(i + 1) % 3])), / 0% packet loss/, `${h.underlay} → ${subnets[(i + 1) % 3]}`);

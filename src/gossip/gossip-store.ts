@@ -20,7 +20,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import type { BackendType, Lease, LeaseAttrs, LeaseEvent, LeaseStore, NetworkConfig } from '../lease/lease.js';
 import { makeConfig, type GossipConfig, type PresetName } from './config.js';
+import type { Registry } from 'prom-client';
 import type { GossipCounters } from './counters.js';
+import { gossipHealth, registerGossipMetrics } from './gossip-metrics.js';
 import { LeaseReplica, type LeaseChange, type LeaseClaimAttrs } from './lease-replica.js';
 import { parseKeyring } from './mac.js';
 import { GossipNode } from './node.js';
@@ -57,6 +59,7 @@ export class GossipStore implements LeaseStore {
   readonly #watchers = new Set<(events: LeaseEvent[]) => void>();
   #saved: LeaseRecord | undefined;
   #closed = false;
+  readonly #seeded: boolean;
 
   private constructor(node: GossipNode, replica: LeaseReplica, pool: SubnetPool, transport: UdpTransport, config: GossipConfig, o: GossipStoreOptions) {
     this.node = node;
@@ -66,6 +69,7 @@ export class GossipStore implements LeaseStore {
     this.#config = config;
     this.#stateDir = o.stateDir;
     this.#log = o.log;
+    this.#seeded = (o.seeds ?? []).length > 0;
     replica.onChanges = (changes) => this.#onChanges(changes);
   }
 
@@ -110,6 +114,16 @@ export class GossipStore implements LeaseStore {
 
   members(): MemberRecord[] {
     return this.node.memberList();
+  }
+
+  /** Gossip health in the daemon's /metrics (src/daemon/store-hooks.ts). */
+  registerMetrics(registry: Registry): void {
+    registerGossipMetrics(registry, { counters: this.node.counters, members: () => this.members(), healthScore: () => this.node.awareness.score });
+  }
+
+  /** For /healthz and `tulle status`. */
+  health(): { ok: boolean; detail?: string } {
+    return gossipHealth({ counters: this.node.counters, members: () => this.members(), healthScore: () => this.node.awareness.score }, this.node.id, this.#seeded);
   }
 
   async networkConfig(): Promise<NetworkConfig> {
