@@ -31,7 +31,7 @@ if (process.getuid?.() !== 0) {
 
   t.test('a bare PATH: no ping, iperf3, ethtool, tcpdump or sysctl', async (t) => {
     for (const tool of ['ping', 'iperf3', 'ethtool', 'tcpdump', 'sysctl', 'cat']) {
-      t.equal(spawnSync('sh', ['-c', `command -v ${tool}`], { env }).status, 1, `${tool} is not on the demo's PATH`);
+      t.not(spawnSync('sh', ['-c', `command -v ${tool}`], { env }).status, 0, `${tool} is not on the demo's PATH`);
     }
   });
 
@@ -51,22 +51,24 @@ if (process.getuid?.() !== 0) {
       t.match(run.stdout, new RegExp(`\\n  ${system}\\s+\\d+\\.\\d\\d\\s`), `the table has a ${system} row with a figure`);
     }
     for (const file of ['results.json', 'results.md', 'results.svg']) t.ok(existsSync(join(out, file)) && statSync(join(out, file)).size > 0, `${file} written`);
-    t.ok(seconds < 120, `the whole run takes under 2 minutes (${seconds.toFixed(1)} s)`);
+    // Under 2 minutes on an idle 2-core machine; the bound leaves room for a CI machine that is busy.
+    t.ok(seconds < 180, `the whole run ends within 3 minutes (${seconds.toFixed(1)} s)`);
     const prefix = prefixOf(run.stdout);
     t.ok(prefix, 'the demo names its lab');
     t.same(leftoverNamespaces().filter((ns) => prefix && ns.startsWith(prefix)), [], 'no namespace of the demo left');
     t.notOk(prefix && existsSync(join(tmpdir(), `${prefix}demo`)), 'its state dir removed');
   });
 
-  t.test('--keep leaves the lab up; tulle lab down ends its daemons and removes it', async (t) => {
+  t.test('tulle lab demo --keep (no bench) leaves the lab up; tulle lab down ends its daemons and removes it', async (t) => {
     const out = mkdtempSync(join(tmpdir(), 'tulle-demo-out-'));
     t.teardown(() => rmSync(out, { recursive: true, force: true }));
-    const run = demo(['demo', '--keep', '--out', out]);
+    const run = demo(['lab', 'demo', '--keep', '--no-bench', '--out', out]);
     const prefix = prefixOf(run.stdout);
     t.teardown(() => {
       if (prefix) spawnSync(process.execPath, [CLI, 'lab', 'down', '--prefix', prefix], { env }); // in case an assertion below failed
     });
     t.equal(run.status, 0, `exit 0 (stderr: ${run.stderr.slice(-2000)})`);
+    t.match(run.stdout, /✓ all 30 pairs reachable/, 'every pair reachable');
     t.match(run.stdout, /tulle lab down/, 'it says how to take the lab down');
     t.match(run.stdout, /tulle status --state-dir \S+/, 'and how to look at a daemon');
     t.ok(prefix, 'the demo names its lab');

@@ -36,10 +36,11 @@ function registerDemo(parent: Command, name: string, usage: string): void {
     .description(DEMO_HELP)
     .option('--keep', 'leave the lab and the daemons up, and print how to explore it (`tulle lab down` removes it)')
     .option('--out <dir>', 'where the throughput results go (default bench/results/demo)')
-    .action(async (options: { keep?: boolean; out?: string }) => {
+    .option('--no-bench', 'leave out the throughput step')
+    .action(async (options: { keep?: boolean; out?: string; bench: boolean }) => {
       requireRoot(usage);
       const { runDemo } = await import('../lab/demo/run-demo.js');
-      process.exitCode = await runDemo({ keep: options.keep === true, out: options.out });
+      process.exitCode = await runDemo({ keep: options.keep === true, out: options.out, bench: options.bench });
     });
 }
 

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { formatLeases } from '../../cli/format.js';
 import { LabProbes } from '../../probe/lab-probes.js';
 import { formatMatrix, fullyReachable } from '../../probe/matrix.js';
@@ -25,6 +25,8 @@ export interface DemoOptions {
   keep: boolean;
   /** Where the bench's files go (default bench/results/demo). */
   out?: string;
+  /** Leave out the throughput step. */
+  bench?: boolean;
 }
 
 /** The directory that holds a demo lab's state dirs: `tulle lab down` removes these. */
@@ -36,7 +38,7 @@ export const DEMO_DIR_PATTERN = /^tulle-[0-9a-z]+-demo$/;
 
 /** Runs the demo; resolves with the exit code. */
 export async function runDemo(options: DemoOptions): Promise<number> {
-  const progress = new Progress(6);
+  const progress = new Progress(options.bench === false ? 5 : 6);
   const out = options.out === undefined ? join(packageRoot(), 'bench', 'results', 'demo') : resolve(options.out);
   const lab = new Lab();
   const dir = demoDir(lab.prefix);
@@ -44,6 +46,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   let daemons: DemoDaemon[] = [];
   let labUp = true;
+  let keepLab = () => {};
   const teardown = async () => {
     if (!labUp) return;
     labUp = false;
@@ -67,6 +70,15 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     progress.start('adding 2 containers per host (a bridge on the subnet\'s .1; containers .2 and .3)');
     const containers: Container[] = hosts.flatMap((h, i) => addContainers(lab, h, i, subnets[i]));
+    keepLab = () => {
+      lab.release();
+      for (const d of daemons) d.child.unref();
+      labUp = false;
+      progress.print(`\n${exploreText({
+        hosts: daemons.map((d, i) => ({ name: HOST_NAMES[i], ns: d.host.ns, stateDir: d.stateDir, log: d.log })),
+        containers,
+      })}`);
+    };
     progress.done(containers.map((c) => `${c.name} ${c.address}`).join(', '));
 
     progress.start('reachability: every container to every other (tulle\'s echo probe, 5 requests each)');
@@ -90,7 +102,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       progress.done();
     }
 
-    progress.start('throughput: underlay, kernel vxlan, tulle udp, vxlan and host-gw (1 s per test, in labs of their own)');
+    if (options.bench === false) {
+      if (options.keep) keepLab();
+      progress.print(`\ndone in ${progress.elapsed()} (throughput step left out: --no-bench)`);
+      return 0;
+    }
+
+    progress.start(`throughput: underlay, kernel vxlan, tulle udp, vxlan and host-gw (1 s per test, in labs of their own)`);
     const result = await runThroughput(out, (line) => progress.update(line.replace(/^\[[^\]]*\]\s*/, '').split('\n')[0].slice(0, 100)));
     if (result.code === 0) progress.done(`measured with ${result.tool}`);
     else progress.fail(`a measurement failed (${result.errors.length} error(s))`);
@@ -98,17 +116,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     for (const n of result.notes) progress.print(`note: ${n}`);
     for (const e of result.errors) progress.print(`error: ${e}`);
     progress.print('1 s per test and 1 repetition: a first look, not a benchmark (`tulle bench` is the benchmark; docs/benchmarks.md).');
-    progress.print(`results: ${result.files.join(', ')}`);
+    progress.print(`results: ${result.files.map(shown).join(', ')}`);
 
-    if (options.keep) {
-      lab.release();
-      for (const d of daemons) d.child.unref();
-      labUp = false;
-      progress.print(`\n${exploreText({
-        hosts: daemons.map((d, i) => ({ name: HOST_NAMES[i], ns: d.host.ns, stateDir: d.stateDir, log: d.log })),
-        containers,
-      })}`);
-    }
+    if (options.keep) keepLab();
     progress.print(`\ndone in ${progress.elapsed()}`);
     return result.code === 0 ? 0 : 1;
   } catch (error) {
@@ -117,6 +127,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   } finally {
     await teardown();
   }
+}
+
+/** A path as the user would type it: relative when it is under the working directory. */
+function shown(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r.startsWith('..') || r === '' ? path : r;
 }
 
 function indent(text: string): string {

@@ -1,7 +1,8 @@
 /**
  * Step 5: a short throughput run of the bench harness (bench/run.ts) in labs
  * of its own: underlay, kernel vxlan and tulle's udp, vxlan and host-gw
- * backends, 1 s per test, 1 repetition, no ladder and no other overlays. It
+ * backends, 1 s per test, 1 repetition, no ladder, no other overlays and
+ * no multi-stream TCP test (a quick run). It
  * uses iperf3 where installed and tulle's built-in generator otherwise (and
  * says which); the files go to `out`.
  */
@@ -25,8 +26,8 @@ export interface ThroughputResult {
 export const DEMO_BENCH = { backends: 'udp,vxlan,host-gw', ladder: 'off', others: 'none', duration: '1', reps: '1', streams: '2' };
 
 export async function runThroughput(out: string, onLine: (line: string) => void): Promise<ThroughputResult> {
-  const options = parseBenchOptions({ ...DEMO_BENCH, out }, SYSTEM_IDS, OTHER_IDS);
-  const command = `tulle bench ${Object.entries(DEMO_BENCH).map(([k, v]) => `--${k} ${v}`).join(' ')} --out ${out}`;
+  const options = { ...parseBenchOptions({ ...DEMO_BENCH, out }, SYSTEM_IDS, OTHER_IDS), quick: true };
+  const command = `tulle bench ${Object.entries(DEMO_BENCH).map(([k, v]) => `--${k} ${v}`).join(' ')} --out ${out}` + ' (quick: no multi-stream TCP)';
   const code = await runBench(options, { say: onLine, print: () => {}, command, ignoreLeftovers: true });
   const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { rows: Row[]; tools: { throughput: string }; notes: string[]; errors: string[] };
   return {
