@@ -35,6 +35,8 @@ export interface BenchOptions {
   tool: TrafficTool;
   /** Where results.json, results.md and results.svg go. */
   out?: string;
+  /** Leave out the multi-stream TCP test (the demo's short run; not a command-line option). */
+  quick?: boolean;
 }
 
 export const DEFAULTS: BenchOptions = {

@@ -108,7 +108,8 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       }
       return `${r.detail}${sample.cpu_pct !== null ? `; overlay CPU ${sample.cpu_pct}% of a core (${(sample.cpu_per_process as { cpu_pct: number }[]).map((p) => p.cpu_pct).join(' + ')})` : ''}`;
     });
-    await step(`TCP ${options.streams} streams, ${seconds} s`, async () => {
+    if (options.quick) sample.not_measured.tcp_multi_gbps = 'a quick run (the demo) leaves it out';
+    else await step(`TCP ${options.streams} streams, ${seconds} s`, async () => {
       const r = await traffic.tcp(a.ns, b.ns, target, options.streams, seconds);
       sample.tcp_multi_gbps = r.gbps;
       if (r.limited) sample.generator_limited.push('tcp_multi_gbps');

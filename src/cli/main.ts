@@ -6,7 +6,6 @@
  */
 import { Command, CommanderError } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { leftoverNamespaces, run } from '../lab/netns.js';
 import { insideWireDemo, runWireDemo } from '../lab/wire-demo.js';
 import { packageVersion } from '../util/package-root.js';
 import { registerConfig } from './config-command.js';
@@ -29,25 +28,50 @@ registerDaemonCommands(program);
 registerConfig(program);
 registerBench(program);
 
-program
-  .command('demo')
-  .description('show tulle encapsulation working against the kernel, in a namespace of its own (needs root)')
+const DEMO_HELP = 'three hosts in namespaces run tulle on gossip leases; six containers reach each other; a short throughput table (needs root)';
+
+function registerDemo(parent: Command, name: string, usage: string): void {
+  parent
+    .command(name)
+    .description(DEMO_HELP)
+    .option('--keep', 'leave the lab and the daemons up, and print how to explore it (`tulle lab down` removes it)')
+    .option('--out <dir>', 'where the throughput results go (default bench/results/demo)')
+    .option('--no-bench', 'leave out the throughput step')
+    .action(async (options: { keep?: boolean; out?: string; bench: boolean }) => {
+      requireRoot(usage);
+      const { runDemo } = await import('../lab/demo/run-demo.js');
+      process.exitCode = await runDemo({ keep: options.keep === true, out: options.out, bench: options.bench });
+    });
+}
+
+registerDemo(program, 'demo', 'tulle demo');
+
+const lab = program.command('lab').description('lab namespaces');
+registerDemo(lab, 'demo', 'tulle lab demo');
+lab
+  .command('wire-demo')
+  .description('show tulle encapsulation working against a kernel vxlan device, in a namespace of its own (needs root)')
   .option('--inside-namespace', 'internal: the part that runs inside the lab namespace')
   .action(async (options: { insideNamespace?: boolean }) => {
     if (options.insideNamespace) return insideWireDemo();
-    requireRoot('tulle demo');
+    requireRoot('tulle lab wire-demo');
     runWireDemo(fileURLToPath(import.meta.url));
   });
-
-const lab = program.command('lab').description('lab namespaces');
 lab
   .command('down')
-  .description('remove namespaces left behind by tulle labs, tests and benches')
-  .action(() => {
+  .description('end the processes in tulle lab namespaces, remove the namespaces and a kept demo\'s state dirs')
+  .option('--prefix <prefix>', 'only the namespaces and state dirs that start with this (one lab, e.g. tulle-3fa2c1-)')
+  .action(async (options: { prefix?: string }) => {
     requireRoot('tulle lab down');
-    const names = leftoverNamespaces();
-    for (const ns of names) run(['ip', 'netns', 'del', ns]);
-    console.log(names.length === 0 ? 'no tulle namespaces' : `removed ${names.join(', ')}`);
+    if (options.prefix !== undefined && !options.prefix.startsWith('tulle-')) {
+      console.error(`tulle lab down: --prefix must start with "tulle-" (tulle's namespaces do), got "${options.prefix}"`);
+      process.exit(EXIT.INVALID);
+    }
+    const { labDown } = await import('../lab/lab-down.js');
+    const r = await labDown(options.prefix);
+    if (r.ended.length > 0) console.log(`ended ${r.ended.length} process(es)${r.killed > 0 ? ` (${r.killed} needed SIGKILL)` : ''}`);
+    if (r.dirs.length > 0) console.log(`removed ${r.dirs.join(', ')}`);
+    console.log(r.namespaces.length === 0 ? 'no tulle namespaces' : `removed ${r.namespaces.join(', ')}`);
   });
 
 function requireRoot(what: string): void {

@@ -96,6 +96,18 @@ export class Lab {
     this.cleanups.push(fn);
   }
 
+  /**
+   * Leaves the lab up: forgets its namespaces, processes and clean-ups without
+   * touching them, so they outlive this process (`tulle lab down` removes them).
+   */
+  release(): void {
+    for (const child of this.children) child.unref();
+    this.children.clear();
+    this.cleanups.length = 0;
+    this.namespaces.length = 0;
+    live.delete(this);
+  }
+
   /** Ends the lab's processes and removes its namespaces. Safe to call twice. */
   dispose(): void {
     for (const child of this.children) {

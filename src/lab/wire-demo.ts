@@ -25,7 +25,7 @@ export function runWireDemo(entry: string): void {
   try {
     const ns = lab.namespace('demo');
     console.log(`namespace ${ns}: a TUN device (tulle's side) and a kernel vxlan device (VNI 1, port 8472)`);
-    process.stdout.write(lab.exec(ns, [process.execPath, entry, 'demo', '--inside-namespace'], { timeoutMs: 60_000 }));
+    process.stdout.write(lab.exec(ns, [process.execPath, entry, 'lab', 'wire-demo', '--inside-namespace'], { timeoutMs: 60_000 }));
   } finally {
     lab.dispose();
     console.log('lab removed');
