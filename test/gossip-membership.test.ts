@@ -163,7 +163,7 @@ t.test('a partition: each side declares the other dead; after the heal all are a
   t.ok(back <= 10_000, `every node sees every node alive ${(back / 1000).toFixed(1)} s after the heal`);
 });
 
-t.test('1,000 nodes at 10% loss: a new lease everywhere within 2.4 s; no false deaths; crashes found within 12 s', async (t) => {
+t.test('1,000 nodes at 10% loss: a new lease everywhere within 2.4 s; crashes found within 12 s', async (t) => {
   const d = dissemination({ nodes: 1000, loss: 0.1, seed: 21, trials: 6, gapMs: 2_000, waitMs: 8_000 });
   const p99 = percentile(d.times, 99);
   t.ok(p99 <= 2.4, `p99 ${p99.toFixed(2)} s (times ${d.times.map((x) => x.toFixed(2)).join(', ')})`);
