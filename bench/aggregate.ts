@@ -47,7 +47,8 @@ export interface Row extends Metrics {
 
 /** Adds the derived per-sample metric: Gbit/s (TCP ×1) per core of overlay CPU. */
 export function withPerCore(sample: Sample): Sample {
-  const pc = perCore(sample.tcp1_gbps, sample.cpu_pct);
+  // A row that says it has no per-core figure (host-gw: the kernel forwards) gets none, whatever its near-zero CPU gives.
+  const pc = sample.not_measured?.gbps_per_core !== undefined ? null : perCore(sample.tcp1_gbps, sample.cpu_pct);
   sample.gbps_per_core = pc === null ? null : round(pc, DIGITS.gbps_per_core);
   return sample;
 }
