@@ -40,19 +40,13 @@ export interface Cidr4 {
 }
 
 export function parseCidr4(text: string): Cidr4 {
-  const [address, prefixText, extra] = text.split('/');
-  const prefix = Number(prefixText);
-  if (extra !== undefined || prefixText === undefined || !/^\d+$/.test(prefixText) || prefix > 32) {
-    throw new Error(`"${text}" is not an IPv4 CIDR like 198.18.1.0/24 (prefix length 0..32)`);
-  }
-  const value = wire.parseIPv4(address);
-  const mask = prefixMask(prefix);
-  if ((value & mask) >>> 0 !== value) throw new Error(`"${text}" has host bits set: the network is ${wire.formatIPv4((value & mask) >>> 0)}/${prefix}`);
-  return { network: value, prefix };
+  const cidr = parseCidr(text);
+  if (cidr.family !== 4) throw new Error(`"${text}" is not an IPv4 CIDR like 198.18.1.0/24 (prefix length 0..32)`);
+  return { network: cidr.words[0], prefix: cidr.prefix };
 }
 
 export function prefixMask(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return wordMask(prefix, 0);
 }
 
 /** The shared-memory snapshot: layout and the writer side (main thread). */

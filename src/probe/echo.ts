@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { nowUs, within } from './clock.js';
 import { HEADER_LENGTH, KIND_ECHO_REPLY, KIND_ECHO_REQUEST, MAX_DATAGRAM, elapsedUs, markReply, readHeader, writeHeader, type ProbeHeader } from './message.js';
 import { lossPct, summarizeRtt, type EchoReport } from './summary.js';
+import { bindSocket } from './bind.js';
 
 export const DEFAULT_ECHO_PORT = 7_007;
 
@@ -39,13 +40,7 @@ export async function echoServer(options: EchoServerOptions, onReady: (port: num
       if (!error) report.replied++;
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(options.port, options.address, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
+  await bindSocket(socket, options.port, options.address);
   onReady(socket.address().port);
   try {
     await sleep(options.seconds * 1000, undefined, { signal });

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuUs, nowSeconds, nowUs } from './clock.js';
 import { KIND_STREAM, readHeader, writeHeader, type ProbeHeader } from './message.js';
 import { cpuPct, gbps, kpps } from './summary.js';
+import { bindSocket } from './bind.js';
 
 /** Datagrams in flight per burst; each has its own buffer, reused once the burst is sent. */
 const BURST = 64;
@@ -61,13 +62,7 @@ export async function udpSink(options: UdpSinkOptions, onReady: (port: number) =
     bytes += message.length;
     if (header.seq + 1 > highest) highest = header.seq + 1;
   });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(options.port, options.address, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
+  await bindSocket(socket, options.port, options.address);
   onReady(socket.address().port);
   const start = nowSeconds();
   let timedOut = false;
