@@ -1,4 +1,4 @@
-// Twenty-five gossip peers as processes on loopback (real UDP, HMAC-SHA256):
+// Twenty-nine gossip peers as processes on loopback (real UDP, HMAC-SHA256):
 // distinct leases, a table everywhere, new leases spread about as fast as the
 // simulator says for the same parameters, a crash keeps its lease, a leave releases it.
 import t from 'tap';
@@ -8,7 +8,7 @@ import { dissemination } from '../src/gossip/sim/scenarios.js';
 import { median, startPeer, type Peer } from './helpers/gossip-peers.js';
 
 const N = 20;
-const TRIALS = 5;
+const TRIALS = 9;
 const keys = [randomBytes(32).toString('base64')];
 const network = { network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.254.0', backendType: 'udp' as const };
 const common = { keys, label: 'loopback-test', network, preset: 'local' as const };

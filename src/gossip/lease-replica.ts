@@ -149,12 +149,16 @@ export class LeaseReplica implements RecordDelegate {
     if (!rec) return false;
     if (!this.#pool.contains(rec.subnet)) return true; // another network's subnet: ignore, not malformed
     const cur = this.records.get(rec.hostId)?.rec;
-    if (cur && rec.version <= cur.version) return true;
-    if (rec.hostId === this.hostId && this.#own) {
-      // Peers remember a newer version of us than we have (we restarted): outbid it, keep our claim.
-      this.#publish({ ...this.#own, version: rec.version + 1 });
+    const own = this.#own;
+    if (rec.hostId === this.hostId && own) {
+      // Peers hold another record of us at our version or above (we restarted without it):
+      // outbid it and keep our current claim.
+      if (rec.version > own.version || (rec.version === own.version && compareRecords(rec, own) !== 0)) {
+        this.#publish({ ...own, version: rec.version + 1 });
+      }
       return true;
     }
+    if (cur && compareRecords(rec, cur) <= 0) return true;
     if (rec.expiresAt <= this.#clock.now()) return true;
     this.#store(rec, via !== 'join');
     return true;
@@ -310,7 +314,7 @@ export class LeaseReplica implements RecordDelegate {
   restore(rec: LeaseRecord): void {
     if (rec.hostId !== this.hostId) throw new Error(`restore: record of host "${rec.hostId}" is not ours ("${this.hostId}")`);
     const cur = this.records.get(rec.hostId)?.rec;
-    if (cur && cur.version >= rec.version) return;
+    if (cur && compareRecords(cur, rec) >= 0) return;
     this.#store(rec, false);
   }
 
@@ -385,6 +389,19 @@ export class LeaseReplica implements RecordDelegate {
   get attrs(): LeaseClaimAttrs | undefined {
     return this.#attrs;
   }
+}
+
+/**
+ * Which of two records of one host is newer: the higher version; at equal
+ * versions (two records made apart, e.g. across a restart that lost state)
+ * a fixed order on the content, so every node keeps the same one.
+ */
+export function compareRecords(a: LeaseRecord, b: LeaseRecord): number {
+  if (a.version !== b.version) return a.version - b.version;
+  if (a.claimedAt !== b.claimedAt) return a.claimedAt - b.claimedAt;
+  if (a.subnet !== b.subnet) return a.subnet - b.subnet;
+  if (a.released !== b.released) return a.released ? 1 : -1;
+  return a.expiresAt - b.expiresAt;
 }
 
 /** The earlier claim wins; the lower host id breaks a tie. */

@@ -19,7 +19,7 @@ export const MSG = {
   syncSub: 7,
   /** u8 n, n × (u8 top, u32 mask of differing sub-buckets): "send me these" */
   syncWant: 8,
-  /** u8 flags: "our digests agree" (answers a joining node) */
+  /** u8 agree (1: our digests agree), u32 lease fingerprint: the answer to a joining node */
   syncDone: 9,
   /** records only, not counted as broadcasts */
   records: 10,

@@ -353,6 +353,7 @@ export class GossipNode {
       }
       case MSG.syncDone:
         flags = r.u8();
+        summary = r.u32();
         break;
       default:
         return this.#drop('unknownType');
@@ -378,7 +379,7 @@ export class GossipNode {
     // A word from a member we hold dead (or do not know): a partition may have healed.
     const sender = this.members.get(env.senderId);
     if (sender === undefined || sender.rec.state >= DEAD) this.#triggerSync(from);
-    else if (summary >= 0 && this.#delegate && summary !== this.#delegate.summary() && this.#joinResult !== undefined) this.#triggerSync(from);
+    else if (summary >= 0 && type !== MSG.syncDone && this.#delegate && summary !== this.#delegate.summary() && this.#joinResult !== undefined) this.#triggerSync(from);
     // Act
     switch (type) {
       case MSG.ping:
@@ -409,7 +410,7 @@ export class GossipNode {
         this.#sendRecords(from, wants!);
         break;
       case MSG.syncDone:
-        if (this.#joining) this.#finishJoin(true);
+        if (this.#joining && ((flags & 1) === 1 || (this.#joinAttempt > 1 && summary === this.#summary()))) this.#finishJoin(true);
         break;
     }
   }
@@ -756,13 +757,14 @@ export class GossipNode {
   #onSyncTop(from: string, flags: number, tops: Uint32Array): void {
     const differ: number[] = [];
     for (let i = 0; i < TOPS; i++) if (tops[i] !== this.digest.top[i]) differ.push(i);
-    if (differ.length === 0) {
-      if (flags & SYNC_JOIN) {
-        this.#env.begin(MSG.syncDone).u8(0);
-        this.#sendBuilt(from, true);
-      }
-      return;
+    if (flags & SYNC_JOIN) {
+      // Tell a joiner whether we agree, and our lease fingerprint: once its leases match ours
+      // it may allocate, even while membership churn keeps the full digests apart.
+      this.#env.begin(MSG.syncDone).u8(differ.length === 0 ? 1 : 0);
+      this.#env.w.u32(this.#summary());
+      this.#sendBuilt(from, true);
     }
+    if (differ.length === 0) return;
     const perDatagram = Math.floor((this.config.maxDatagramBytes - 128) / SUB_ENTRY_BYTES);
     for (let i = 0; i < differ.length; i += perDatagram) {
       const chunk = differ.slice(i, i + perDatagram);

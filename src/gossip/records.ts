@@ -136,9 +136,13 @@ export function decodeLease(r: ByteReader): LeaseRecord | undefined {
   return Object.keys(extra).length === 0 ? rec : { ...rec, ...extra };
 }
 
-/** A lease record's digest fingerprint: the owner bumps `version` on every change. */
+/**
+ * A lease record's digest fingerprint. The owner bumps `version` on every
+ * change; subnet and claim time are in too, so two records made apart at one
+ * version (a restart that lost state) do not look alike.
+ */
 export function leaseContentHash(keyHash: number, r: LeaseRecord): number {
-  return mix(mix(keyHash ^ 0x5bd1e995, r.version), r.released ? 2 : 1);
+  return mix(mix(mix(mix(keyHash ^ 0x5bd1e995, r.version), r.subnet), r.claimedAt % 4294967296), r.released ? 2 : 1);
 }
 
 /** Keys of the two record kinds must not collide in the shared digest. */

@@ -166,8 +166,10 @@ export interface AllocationResult {
   doubleAllocations: number;
   /** (node, subnet) pairs where a running node routes a running host's subnet elsewhere at the end. */
   viewMismatches: number;
-  /** Seconds after the heal until no subnet was held by two running hosts (0: none after the heal). */
+  /** Seconds after the heal until the double allocations standing at the heal were gone (0: none). */
   settleS: number;
+  /** The longest double allocation that arose after the heal (hosts joining at once), seconds. */
+  laterConflictS: number;
   /** Conflicts resolved by a host moving. */
   moves: number;
   /** Hosts running at the end without a lease. */
@@ -177,10 +179,11 @@ export interface AllocationResult {
 
 /**
  * One seeded run: a small cluster in a tight subnet pool is split in two;
- * hosts join on both sides, restart (with or without their state) and crash;
- * then the partition heals. Checks that no subnet stays with two hosts.
+ * hosts join on both sides, restart (with or without their state), crash and
+ * leave (the three configured seeds only restart); then the partition heals.
+ * Checks that no subnet stays with two hosts.
  */
-export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs?: number } = {}): AllocationResult {
+export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs?: number; trace?: (c: SimCluster, sinceHealMs: number) => void } = {}): AllocationResult {
   const r = new Sfc32(seed, 0xa110c);
   const n0 = 4 + r.int(5);
   const joiners = 1 + r.int(4);
@@ -197,30 +200,49 @@ export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs
   const partitionMs = 2_000 + r.int(40_000);
   for (let e = 0; e < events; e++) {
     c.run(r.int(Math.floor(partitionMs / events)));
+    o.trace?.(c, -1);
     const roll = r.int(10);
     const live = c.live();
+    // The configured seeds (the first three hosts) restart but do not go for good, as in a real
+    // deployment; with every seed and every common member gone, two sides could never meet again.
+    const mortal = live.filter((s) => s.index >= 3);
     if (e < joiners || live.length < 2) {
       c.addNode(r.int(2));
     } else if (roll < 4) {
       const s = live[r.int(live.length)];
       c.restart(s.index, roll < 2);
-    } else if (roll < 6) {
-      c.crash(live[r.int(live.length)].index);
-    } else if (roll < 7) {
-      c.leave(live[r.int(live.length)].index);
+    } else if (roll < 6 && mortal.length > 0) {
+      c.crash(mortal[r.int(mortal.length)].index);
+    } else if (roll < 7 && mortal.length > 0) {
+      c.leave(mortal[r.int(mortal.length)].index);
     } else {
       c.addNode(r.int(2));
     }
   }
   c.run(partitionMs / events);
+  o.trace?.(c, 0);
   c.heal();
   const healedAt = c.now;
-  let lastDouble = -1;
+  // Settling: the double allocations standing at the heal must end; a new one after the heal
+  // (two hosts joining at once) is an episode of its own, timed apart.
+  let settledAt = doubles(c) > 0 ? -1 : healedAt;
+  let episodeStart = -1;
+  let longestEpisode = 0;
   const settleMs = o.settleMs ?? 15_000;
   for (let t = 0; t < settleMs; t += 100) {
     c.run(100);
-    if (doubles(c) > 0) lastDouble = c.now;
+    const d = doubles(c);
+    if (settledAt < 0) {
+      if (d === 0) settledAt = c.now;
+    } else if (d > 0 && episodeStart < 0) {
+      episodeStart = c.now;
+    } else if (d === 0 && episodeStart >= 0) {
+      longestEpisode = Math.max(longestEpisode, c.now - episodeStart);
+      episodeStart = -1;
+    }
+    o.trace?.(c, c.now - healedAt);
   }
+  if (episodeStart >= 0) longestEpisode = Math.max(longestEpisode, c.now - episodeStart);
   let viewMismatches = 0;
   let moves = 0;
   let unleased = 0;
@@ -230,7 +252,10 @@ export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs
     if (!s.replica?.own) unleased++;
     for (const o2 of owners) if (s.replica?.winner(o2.replica!.own!.subnet)?.hostId !== o2.id) viewMismatches++;
   }
-  return { doubleAllocations: doubles(c), viewMismatches, settleS: lastDouble < 0 ? 0 : (lastDouble + 100 - healedAt) / 1000, moves, unleased, cluster: c };
+  return {
+    doubleAllocations: doubles(c), viewMismatches, settleS: settledAt < 0 ? Infinity : (settledAt - healedAt) / 1000,
+    laterConflictS: longestEpisode / 1000, moves, unleased, cluster: c,
+  };
 }
 
 /** Subnets held as own lease by more than one running host. */
