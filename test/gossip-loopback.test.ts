@@ -1,4 +1,4 @@
-// Twenty-nine gossip peers as processes on loopback (real UDP, HMAC-SHA256):
+// Twenty to thirty-eight gossip peers as processes on loopback (real UDP, HMAC-SHA256):
 // distinct leases, a table everywhere, new leases spread about as fast as the
 // simulator says for the same parameters, a crash keeps its lease, a leave releases it.
 import t from 'tap';
