@@ -9,6 +9,7 @@
  * The full run takes many minutes (10,000 nodes, 10,000 allocation runs, a
  * simulated hour); --quick runs the same scenarios smaller.
  */
+import { parseArgs } from 'node:util';
 import { makeConfig } from '../src/gossip/config.js';
 import { allocationRun, crashDetection, dissemination, percentile, steadyState } from '../src/gossip/sim/scenarios.js';
 
@@ -27,18 +28,37 @@ interface Row {
   wall_s: number;
 }
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+const USAGE = `usage: node dist/bench/gossip.js [--quick] [--json] [--seed N] [--alloc-runs N] [--steady-min M] [--big N] [--trials N]
+  --quick          the same scenarios, smaller (a few minutes)
+  --json           print one JSON object instead of the table
+  --seed N         the simulator's seed (1)
+  --alloc-runs N   seeded partition/heal/restart runs (10000; 500 with --quick)
+  --steady-min M   simulated minutes of the steady cluster at 10% loss (60; 5 with --quick)
+  --big N          nodes of the large cluster (10000; 2000 with --quick)
+  --trials N       new leases per dissemination scenario (20; 8 with --quick)`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      quick: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      seed: { type: 'string' }, 'alloc-runs': { type: 'string' }, 'steady-min': { type: 'string' }, big: { type: 'string' }, trials: { type: 'string' },
+    },
+  }).values;
+} catch (error) {
+  console.error(`bench:gossip: ${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
 }
-const flag = (name: string) => process.argv.includes(name);
-const quick = flag('--quick');
-const json = flag('--json');
-const seed = Number(arg('--seed') ?? 1);
-const allocRuns = Number(arg('--alloc-runs') ?? (quick ? 500 : 10_000));
-const steadyMin = Number(arg('--steady-min') ?? (quick ? 5 : 60));
-const big = Number(arg('--big') ?? (quick ? 2_000 : 10_000));
-const trials = Number(arg('--trials') ?? (quick ? 8 : 20));
+if (parsed.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const quick = parsed.quick === true;
+const json = parsed.json === true;
+const seed = Number(parsed.seed ?? 1);
+const allocRuns = Number(parsed['alloc-runs'] ?? (quick ? 500 : 10_000));
+const steadyMin = Number(parsed['steady-min'] ?? (quick ? 5 : 60));
+const big = Number(parsed.big ?? (quick ? 2_000 : 10_000));
+const trials = Number(parsed.trials ?? (quick ? 8 : 20));
 for (const [name, v] of Object.entries({ seed, allocRuns, steadyMin, big, trials })) {
   if (!Number.isFinite(v) || v <= 0) {
     console.error(`bench:gossip: ${name} = ${v}: must be a positive number`);
