@@ -29,16 +29,18 @@ function maskWord(prefix: number, start: number): number {
 }
 
 t.test('longest-prefix match agrees with a linear scan', (t) => {
+  // One reader for every table, as in a worker: nothing it remembers may outlive a refresh.
+  const snapshot = new RouteSnapshot(RouteSnapshot.allocate(64));
+  const reader = new RouteReader(snapshot);
   fc.assert(fc.property(
     fc.array(fc.oneof(route(4), route(6)), { maxLength: 40 }), fc.array(fc.tuple(word, word, word, word), { minLength: 1, maxLength: 20 }),
     (routes, probes) => {
-      const snapshot = new RouteSnapshot(RouteSnapshot.allocate(64));
       const peers = routes.map((_, i) => peer(i, false));
       snapshot.publish(peers, routes.map((r, i) => ({ subnet: formatCidr(r), peer: i })));
-      const reader = new RouteReader(snapshot);
-      reader.refresh();
+      if (!reader.refresh()) throw new Error('a published table was not taken');
       for (const family of [4, 6] as const) {
-        for (const probe of probes) {
+        // Each probe twice in a row: the second answer may come from the reader's memory of the first.
+        for (const probe of probes.flatMap((p) => [p, p])) {
           const words = family === 4 ? [probe[0], 0, 0, 0] : [...probe];
           const host: Cidr = { family, words: words as Cidr['words'], prefix: family === 4 ? 32 : 128 };
           // The reference: the longest matching prefix; among equal ones, the first published.
@@ -70,6 +72,31 @@ t.test('senders by underlay address, both families', (t) => {
   t.equal(reader.sender6(wire.parseIPv6('2001:db8:2::3'), 0), 2);
   t.equal(reader.sender6(wire.parseIPv6('2001:db8:2::4'), 0), -1);
   t.equal(reader.sender6(wire.parseIPv6('::ffff:192.0.2.1'), 0), -1, 'an IPv4-mapped address is not the IPv4 peer');
+  // The same address asked again after the peers changed gets the new answer.
+  t.equal(reader.sender(wire.parseIPv4('192.0.2.4')), 3);
+  snapshot.publish([peer(3, false)], []);
+  t.ok(reader.refresh());
+  t.equal(reader.sender(wire.parseIPv4('192.0.2.4')), 0, 'after a change, the new index');
+  snapshot.publish([peer(0, false)], []);
+  t.ok(reader.refresh());
+  t.equal(reader.sender(wire.parseIPv4('192.0.2.4')), -1, 'after a change, gone');
+  t.end();
+});
+
+t.test('a lookup asked again after the routes changed gets the new answer', (t) => {
+  const snapshot = new RouteSnapshot();
+  const reader = new RouteReader(snapshot);
+  const dst = wire.parseIPv4('198.18.1.1');
+  snapshot.publish([peer(0, false), peer(1, false)], [{ subnet: '198.18.0.0/16', peer: 0 }]);
+  reader.refresh();
+  t.equal(reader.lookup(dst), 0);
+  t.equal(reader.lookup(dst), 0, 'the same answer twice');
+  snapshot.publish([peer(0, false), peer(1, false)], [{ subnet: '198.18.0.0/16', peer: 0 }, { subnet: '198.18.1.0/24', peer: 1 }]);
+  reader.refresh();
+  t.equal(reader.lookup(dst), 1, 'a longer prefix that arrived takes it');
+  snapshot.publish([peer(0, false)], []);
+  reader.refresh();
+  t.equal(reader.lookup(dst), -1, 'no route once the table is empty');
   t.end();
 });
 

@@ -145,6 +145,14 @@ export class RouteReader {
   private hasMac = new Uint8Array(0);
   /** Per peer, 1 when its datagrams always carry a UDP checksum (see Peer.checksummed). */
   private checksummedPeers = new Uint8Array(0);
+  /**
+   * The last answer of lookup() and sender(): a batch is mostly one flow, so mostly one
+   * destination and one sender. -1 is no address (they are read unsigned) and clears them.
+   */
+  private lastDst = -1;
+  private lastDstPeer = -1;
+  private lastSender = -1;
+  private lastSenderPeer = -1;
 
   constructor(private readonly snapshot: RouteSnapshot) {}
 
@@ -206,18 +214,28 @@ export class RouteReader {
     this.macs = macs;
     this.checksummedPeers = checksummedPeers;
     this.hasMac = hasMac;
+    this.lastDst = -1;
+    this.lastSender = -1;
     this.seen = version;
     return true;
   }
 
-  /** The peer index owning IPv4 `dst`, or -1. */
-  lookup(dst: number): number {
+  /** The peer index owning IPv4 `address`, or -1. */
+  lookup(address: number): number {
+    const dst = address >>> 0;
+    if (dst === this.lastDst) return this.lastDstPeer;
+    let found = -1;
     for (let i = 0; i < this.byPrefix.length; i++) {
       const group = this.byPrefix[i];
       const peer = group.table.get((dst & group.mask) >>> 0);
-      if (peer !== undefined) return peer;
+      if (peer !== undefined) {
+        found = peer;
+        break;
+      }
     }
-    return -1;
+    this.lastDst = dst;
+    this.lastDstPeer = found;
+    return found;
   }
 
   /** The peer index owning the IPv6 address at `bytes[offset..offset+16)`, or -1. */
@@ -249,7 +267,11 @@ export class RouteReader {
 
   /** The peer index whose underlay IPv4 address is `address`, or -1. */
   sender(address: number): number {
-    return this.bySender.get(address) ?? -1;
+    const key = address >>> 0;
+    if (key === this.lastSender) return this.lastSenderPeer;
+    this.lastSender = key;
+    this.lastSenderPeer = this.bySender.get(key) ?? -1;
+    return this.lastSenderPeer;
   }
 
   /** The peer index whose underlay IPv6 address is at `bytes[offset..offset+16)`, or -1. */
