@@ -2,7 +2,7 @@
 // over IPv4 and IPv6 routes, and underlay sender → peer, for random tables.
 import t from 'tap';
 import fc from 'fast-check';
-import { contains, formatCidr, parseCidr, type Cidr } from '../src/engine/cidr.js';
+import { contains, formatCidr, parseCidr, type Cidr } from '../src/util/cidr.js';
 import { RouteReader, RouteSnapshot, type Peer } from '../src/engine/routes.js';
 import * as wire from '../src/wire/index.js';
 

@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Engine } from '../engine/engine.js';
 import { RouteSnapshot } from '../engine/routes.js';
-import { firstAddress, parseCidr4 } from './cidr.js';
+import { firstAddress, parseCidr4 } from '../util/cidr.js';
 import type { HostFacts } from './config/host-checks.js';
 import type { DaemonConfig } from './config/schema.js';
 import { EngineSink } from './engine-sink.js';

@@ -8,8 +8,7 @@
  */
 import * as wire from '../wire/index.js';
 import type { BackendType, Lease } from '../lease/lease.js';
-import { contains, parseCidr } from '../engine/cidr.js';
-import { overlaps, parseCidr4, type Cidr4 } from './cidr.js';
+import { contains, overlaps4, parseCidr, parseCidr4, type Cidr4 } from '../util/cidr.js';
 
 export interface PlanContext {
   ownSubnet: string;
@@ -78,7 +77,7 @@ export function planRoutes(leases: readonly Lease[], ctx: PlanContext): RoutePla
       skip('its subnet is not an IPv4 CIDR');
       continue;
     }
-    if (overlaps(subnet, own)) {
+    if (overlaps4(subnet, own)) {
       skip(`its subnet overlaps ours (${ctx.ownSubnet})`);
       continue;
     }

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { EtcdStore } from '../etcd/etcd-store.js';
 import { GossipStore } from '../gossip/gossip-store.js';
 import { formatHostPort } from '../gossip/udp-transport.js';
-import { defaultSubnetRange, parseCidr4 } from './cidr.js';
+import { defaultSubnetRange, parseCidr4 } from '../util/cidr.js';
 import type { DaemonConfig } from './config/schema.js';
 
 export interface StoreContext {

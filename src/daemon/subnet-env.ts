@@ -3,7 +3,7 @@
  * (Docker's unit and CNI's flannel plugin source it) and, on request, the
  * Docker options flannel's mk-docker-opts.sh derives from it. Pure text.
  */
-import { firstAddress, parseCidr4 } from './cidr.js';
+import { firstAddress, parseCidr4 } from '../util/cidr.js';
 
 export interface HostLease {
   network: string;

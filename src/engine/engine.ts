@@ -13,8 +13,8 @@ import { closeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { loadNative } from '../native/load.js';
 import { newCounterBuffer, readCounters, type CounterValues } from './counters.js';
-import { parseCidr, wordMask } from './cidr.js';
-import { parseCidr4, prefixMask, RouteSnapshot } from './routes.js';
+import { parseCidr, parseCidr4, prefixMask, wordMask } from '../util/cidr.js';
+import { RouteSnapshot } from './routes.js';
 import type { WorkerConfig } from './worker.js';
 
 export interface EngineOptions {

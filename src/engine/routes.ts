@@ -6,7 +6,7 @@
  * structures when it changed (a seqlock: odd version = being written).
  */
 import * as wire from '../wire/index.js';
-import { parseCidr, wordMask } from './cidr.js';
+import { parseCidr, prefixMask, wordMask } from '../util/cidr.js';
 import { Table6 } from './table6.js';
 
 export const MAX_PEERS = 4096;
@@ -32,21 +32,6 @@ export interface Route {
   /** Overlay subnet of either family, e.g. "198.18.2.0/24" or "2001:db8:18:2::/64". */
   subnet: string;
   peer: number;
-}
-
-export interface Cidr4 {
-  network: number;
-  prefix: number;
-}
-
-export function parseCidr4(text: string): Cidr4 {
-  const cidr = parseCidr(text);
-  if (cidr.family !== 4) throw new Error(`"${text}" is not an IPv4 CIDR like 198.18.1.0/24 (prefix length 0..32)`);
-  return { network: cidr.words[0], prefix: cidr.prefix };
-}
-
-export function prefixMask(prefix: number): number {
-  return wordMask(prefix, 0);
 }
 
 /** The shared-memory snapshot: layout and the writer side (main thread). */

@@ -7,7 +7,7 @@
  * misaligned or inverted ranges are errors. Pure: no I/O.
  */
 import type { BackendType, NetworkConfig } from '../lease/lease.js';
-import { parseCidr4, prefixMask } from '../engine/routes.js';
+import { parseCidr4, prefixMask } from '../util/cidr.js';
 import * as wire from '../wire/index.js';
 import { Fields, isObject, show } from './json-fields.js';
 

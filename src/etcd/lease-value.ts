@@ -9,7 +9,7 @@
  * was refused so the caller can count and log it. Pure: no I/O.
  */
 import type { BackendData, BackendType, LeaseAttrs } from '../lease/lease.js';
-import { parseCidr4 } from '../engine/routes.js';
+import { parseCidr4 } from '../util/cidr.js';
 import * as wire from '../wire/index.js';
 import { Fields, isObject, show } from './json-fields.js';
 import { BACKEND_TYPES } from './flannel-config.js';

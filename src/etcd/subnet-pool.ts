@@ -6,7 +6,7 @@
  * collision is settled by the create transaction. Pure: no I/O.
  */
 import type { NetworkConfig } from '../lease/lease.js';
-import { parseCidr4, prefixMask } from '../engine/routes.js';
+import { parseCidr4, prefixMask } from '../util/cidr.js';
 import * as wire from '../wire/index.js';
 
 /** flannel looks no further than this many free subnets before picking one. */

@@ -6,7 +6,7 @@
  * lease coming and, on a releasing close, going.
  */
 import * as wire from '../wire/index.js';
-import { containsCidr, defaultSubnetRange, formatCidr4, overlaps, parseCidr4, subnetsBetween, type Cidr4 } from '../daemon/cidr.js';
+import { containsCidr, defaultSubnetRange, formatCidr4, overlaps4, parseCidr4, subnetsBetween, type Cidr4 } from '../util/cidr.js';
 import type { Lease, LeaseAttrs, LeaseEvent, LeaseStore, NetworkConfig } from './lease.js';
 
 /** The latest time a Date can hold: a lease that never runs out. */
@@ -90,7 +90,7 @@ export class StaticStore implements LeaseStore {
     const min = this.#options.network.subnetMin ? wire.parseIPv4(this.#options.network.subnetMin) : range.min;
     const max = this.#options.network.subnetMax ? wire.parseIPv4(this.#options.network.subnetMax) : range.max;
     const taken = this.#peers.map((l) => parseCidr4(l.subnet));
-    const free = (c: Cidr4) => c.prefix === subnetLen && containsCidr(network, c) && c.network >= min && c.network <= max && !taken.some((t) => overlaps(t, c));
+    const free = (c: Cidr4) => c.prefix === subnetLen && containsCidr(network, c) && c.network >= min && c.network <= max && !taken.some((t) => overlaps4(t, c));
     if (previous !== undefined) {
       try {
         const c = parseCidr4(previous);

@@ -7,9 +7,8 @@
  */
 import { z } from 'zod';
 import * as wire from '../../wire/index.js';
-import { containsAddress, containsCidr, overlaps, parseCidr4, type Cidr4 } from '../cidr.js';
+import { contains, containsAddress, containsCidr, overlaps4, parseCidr, parseCidr4, type Cidr4 } from '../../util/cidr.js';
 import { dotted, valueAt, type Path, type Problem } from './problems.js';
-import { contains, parseCidr } from '../../engine/cidr.js';
 import { address, cidr4, cidr6, int, ipv4 } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
 import { SOCKET_NAME } from '../state-dir.js';
@@ -54,7 +53,7 @@ export function crossChecks(input: unknown): Problem[] {
       if (text !== undefined) {
         const cidr = parseCidr4(text);
         if (network !== undefined && !containsCidr(network, cidr)) problems.push({ path: ['peers', i, 'subnet'], message: `must be inside the network ${networkText}`, value: text });
-        const clash = owned.find((o) => overlaps(o.cidr, cidr));
+        const clash = owned.find((o) => overlaps4(o.cidr, cidr));
         if (clash !== undefined) problems.push({ path: ['peers', i, 'subnet'], message: `overlaps ${dotted(clash.path)} (${clash.text}): each subnet belongs to one host`, value: text });
         owned.push({ path: ['peers', i, 'subnet'], cidr, text });
       }

@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import * as wire from '../../wire/index.js';
-import { containsCidr, formatCidr4, overlaps, parseCidr4, prefixOf } from '../cidr.js';
+import { containsCidr, formatCidr4, overlaps4, parseCidr4, prefixOf } from '../../util/cidr.js';
 import { probeControl } from '../control-client.js';
 import { DEFAULT_STATE_DIR, defaultStateDir, socketPath } from '../state-dir.js';
 import { defaultPort } from '../ports.js';
@@ -142,7 +142,7 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
       for (const a of link.addr_info ?? []) {
         if (a.family !== 'inet' || a.local === undefined || a.prefixlen === undefined) continue;
         const onLink = prefixOf(wire.parseIPv4(a.local), a.prefixlen);
-        if (overlaps(network, onLink) && !containsCidr(network, onLink)) {
+        if (overlaps4(network, onLink) && !containsCidr(network, onLink)) {
           problems.push({ path: ['network'], message: `overlaps ${formatCidr4(onLink)}, the network of ${a.local} on ${link.ifname}: choose an overlay network this host is not on`, value: networkText });
         }
       }

@@ -7,8 +7,7 @@
  */
 import { z } from 'zod';
 import * as wire from '../../wire/index.js';
-import { parseCidr } from '../../engine/cidr.js';
-import { parseCidr4 } from '../cidr.js';
+import { parseCidr, parseCidr4 } from '../../util/cidr.js';
 
 /** A strict object whose unknown keys are reported with the keys allowed. */
 function object<T extends z.ZodRawShape>(shape: T) {

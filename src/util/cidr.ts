@@ -1,7 +1,9 @@
 /**
- * Overlay prefixes of either family as the engine stores them: four 32-bit
- * words (IPv4 uses the first) and a prefix length. Parsing throws with the
- * text and what is allowed; it runs at the edges, never per packet.
+ * Prefixes of both families: `Cidr` as the engine stores them (four 32-bit
+ * words, IPv4 in the first, and a prefix length), and `Cidr4` with the IPv4
+ * arithmetic that configuration checks, subnet allocation and host routes
+ * need. Pure; parsing throws with the text and what is allowed. It runs at
+ * the edges, never per packet.
  */
 import * as wire from '../wire/index.js';
 
@@ -67,4 +69,68 @@ export function networkBytes(cidr: Cidr): Uint8Array {
   const bytes = new Uint8Array(cidr.family === 4 ? 4 : 16);
   for (let i = 0; i < bytes.length / 4; i++) wire.writeU32(bytes, i * 4, cidr.words[i]);
   return bytes;
+}
+
+// IPv4 only: an address is one unsigned 32-bit number.
+
+export interface Cidr4 {
+  network: number;
+  prefix: number;
+}
+
+export function parseCidr4(text: string): Cidr4 {
+  const cidr = parseCidr(text);
+  if (cidr.family !== 4) throw new Error(`"${text}" is not an IPv4 CIDR like 198.18.1.0/24 (prefix length 0..32)`);
+  return { network: cidr.words[0], prefix: cidr.prefix };
+}
+
+export function prefixMask(prefix: number): number {
+  return wordMask(prefix, 0);
+}
+
+export function formatCidr4(c: Cidr4): string {
+  return `${wire.formatIPv4(c.network)}/${c.prefix}`;
+}
+
+/** Number of addresses in the prefix (2^(32-prefix)). */
+export function size4(c: Cidr4): number {
+  return 2 ** (32 - c.prefix);
+}
+
+export function containsAddress(c: Cidr4, address: number): boolean {
+  return ((address & prefixMask(c.prefix)) >>> 0) === c.network;
+}
+
+/** True when `inner` lies wholly inside `outer`. */
+export function containsCidr(outer: Cidr4, inner: Cidr4): boolean {
+  return inner.prefix >= outer.prefix && containsAddress(outer, inner.network);
+}
+
+export function overlaps4(a: Cidr4, b: Cidr4): boolean {
+  return containsCidr(a, b) || containsCidr(b, a);
+}
+
+/** The prefix that holds `address` (host bits cleared): "198.18.1.7", 24 → 198.18.1.0/24. */
+export function prefixOf(address: number, prefix: number): Cidr4 {
+  return { network: (address & prefixMask(prefix)) >>> 0, prefix };
+}
+
+/**
+ * flannel's defaults for the allocation range: from the network's second
+ * subnet (the first is left out, as flannel does) to its last.
+ */
+export function defaultSubnetRange(network: Cidr4, subnetLen: number): { min: number; max: number } {
+  const step = 2 ** (32 - subnetLen);
+  return { min: network.network + step, max: network.network + size4(network) - step };
+}
+
+/** Every subnet of length `subnetLen` from `min` to `max` (both subnet addresses), in order. */
+export function* subnetsBetween(min: number, max: number, subnetLen: number): Generator<Cidr4> {
+  const step = 2 ** (32 - subnetLen);
+  for (let at = min; at <= max; at += step) yield { network: at >>> 0, prefix: subnetLen };
+}
+
+/** The subnet's first address with `prefix`: the TUN's address (flannel: the subnet's .0 with the network's prefix). */
+export function firstAddress(c: Cidr4, plus = 0): string {
+  return wire.formatIPv4((c.network + plus) >>> 0);
 }
