@@ -15,6 +15,7 @@ import { loadNative } from '../native/load.js';
 import { newCounterBuffer, readCounters, type CounterValues } from './counters.js';
 import { parseCidr, parseCidr4, prefixMask, wordMask } from '../util/cidr.js';
 import { RouteSnapshot } from './routes.js';
+import { TokenBucket } from './token-bucket.js';
 import type { WorkerConfig } from './worker.js';
 
 export interface EngineOptions {
@@ -117,6 +118,7 @@ export class Engine {
       vnet: want.tun, udpGso: offloads.udpGso, udpGro: offloads.udpGro, arenaBytes: ARENA_BYTES,
       replyInline: options.replyInline ?? true,
       sendFds: pool.length > 0 ? pool.map((p) => p.fd) : [udpFd],
+      tooBigBucket: TokenBucket.allocate(),
     };
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     const workers = (['tx', 'rx'] as const).map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));

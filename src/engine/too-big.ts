@@ -4,23 +4,25 @@
  * MTU discovery works through tulle as it does through a router. Rate
  * limited like the kernel's own ICMP (net.ipv4.icmp_msgs_per_sec: 1000/s,
  * burst 50), so a flood of oversize packets cannot turn into a flood of errors.
+ * The budget is one per engine: the TX thread and the RX thread (which sends
+ * replies inline) share it.
  */
 import type { NativeAddon } from '../native/load.js';
 import * as wire from '../wire/index.js';
 import { C } from './counters.js';
+import { TokenBucket } from './token-bucket.js';
 import { DROP_OVERSIZE } from './verdicts.js';
 
 const MAX_PER_BATCH = 16;
 const HEADROOM = 16; // room for the virtio-net header before each error
 const SLOT = HEADROOM + wire.icmp.MAX_ERROR;
-const RATE_PER_MS = 1; // 1000 per second
-const BURST = 50;
+export const TOO_BIG_RATE_PER_MS = 1; // 1000 per second
+export const TOO_BIG_BURST = 50;
 
 export class TooBigResponder {
   private readonly slab = new Uint8Array(MAX_PER_BATCH * SLOT);
   private readonly desc = new Int32Array(MAX_PER_BATCH * wire.DESC_STRIDE);
-  private tokens = BURST;
-  private last = performance.now();
+  private readonly bucket: TokenBucket;
 
   constructor(
     private readonly native: NativeAddon,
@@ -28,18 +30,23 @@ export class TooBigResponder {
     private readonly vnet: boolean,
     private readonly mtu: number,
     private readonly counters: Float64Array,
-  ) {}
+    /** TokenBucket.allocate(), shared by every responder of one engine. */
+    bucket: SharedArrayBuffer,
+  ) {
+    this.bucket = new TokenBucket(bucket, TOO_BIG_RATE_PER_MS, TOO_BIG_BURST);
+  }
 
   /** Writes an error for each DROP_OVERSIZE packet of the batch, as the rate allows. */
   answer(slab: Uint8Array, desc: Int32Array, count: number): void {
     let k = 0;
     for (let i = 0; i < count && k < MAX_PER_BATCH; i++) {
       const d = i * wire.DESC_STRIDE;
-      if (desc[d + wire.DESC_VERDICT] !== DROP_OVERSIZE || !this.take()) continue;
+      if (desc[d + wire.DESC_VERDICT] !== DROP_OVERSIZE) continue;
       const off = desc[d + wire.DESC_OFFSET];
       const at = k * SLOT + HEADROOM;
       const length = wire.icmp.tooBig(this.slab, at, slab, off, desc[d + wire.DESC_LENGTH], this.mtu);
-      if (length === 0) continue;
+      // Only errors that would be sent spend the budget (none for non-DF packets, fragments, errors).
+      if (length === 0 || !this.bucket.take()) continue;
       const e = k * wire.DESC_STRIDE;
       this.desc[e + wire.DESC_OFFSET] = at;
       this.desc[e + wire.DESC_LENGTH] = length;
@@ -48,14 +55,5 @@ export class TooBigResponder {
     }
     if (k === 0) return;
     this.counters[C.icmpTooBig] += this.native.tunWriteBatch(this.tunFd, this.slab, this.desc, k, this.vnet);
-  }
-
-  private take(): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(BURST, this.tokens + (now - this.last) * RATE_PER_MS);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
   }
 }

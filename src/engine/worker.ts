@@ -55,6 +55,8 @@ export interface WorkerConfig {
   replyInline: boolean;
   /** The sockets outer packets leave on; with more than one, a flow's hash picks (its source port). */
   sendFds: number[];
+  /** The ICMP "too big" budget both threads draw on (a TokenBucket; used under the TUN reader lock). */
+  tooBigBucket: SharedArrayBuffer;
 }
 
 const config = workerData as WorkerConfig;
@@ -77,7 +79,7 @@ class TxPipeline {
   private readonly arena = new Uint8Array(config.arenaBytes);
   private readonly status = new Int32Array(2);
   private readonly policy = { mtu: config.mtu, sockets: sendFds.length };
-  private readonly tooBig = new TooBigResponder(native, config.tunFd, config.vnet, config.mtu, counters);
+  private readonly tooBig = new TooBigResponder(native, config.tunFd, config.vnet, config.mtu, counters, config.tooBigBucket);
   private options = (config.vnet ? native.layout.TX_VNET : 0) | (config.udpGso ? native.layout.TX_UDP_GSO : 0);
 
   constructor(private readonly batch: number) {
