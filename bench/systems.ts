@@ -21,6 +21,8 @@ export interface SystemSpec {
   backend?: TulleBackend;
   batch?: number;
   offloads?: Offloads;
+  /** tulle's `replyInline` (default true). */
+  replyInline?: boolean;
 }
 
 export const ALL_OFFLOADS: Offloads = { tun: true, udpGso: true, udpGro: true };
@@ -37,11 +39,13 @@ export function tulleSpec(backend: TulleBackend, offloads: Offloads): SystemSpec
     : { id: `tulle-${backend}`, system: `tulle-${backend}`, kind: 'tulle', backend, batch: 64, offloads };
 }
 
-// What each step of the design buys, from one packet per call upwards; tulle-udp adds UDP GSO/GRO.
+// What each step of the design buys, from one packet per call upwards; tulle-udp adds the replies
+// sent by the RX thread (replyInline), which is for the RTT.
 export const LADDER: SystemSpec[] = [
   { id: 'ladder-1', system: 'tulle-udp: no offloads, batch 1', kind: 'ladder', backend: 'udp', batch: 1, offloads: NO_OFFLOADS },
   { id: 'ladder-2', system: 'tulle-udp: + batching (64)', kind: 'ladder', backend: 'udp', batch: 64, offloads: NO_OFFLOADS },
   { id: 'ladder-3', system: 'tulle-udp: + TUN offloads', kind: 'ladder', backend: 'udp', batch: 64, offloads: { tun: true, udpGso: false, udpGro: false } },
+  { id: 'ladder-4', system: 'tulle-udp: + UDP GSO/GRO', kind: 'ladder', backend: 'udp', batch: 64, offloads: ALL_OFFLOADS, replyInline: false },
 ];
 
 export const OTHER_IDS = ['socat', 'wireguard-go', 'nebula', 'tinc'] as const;
