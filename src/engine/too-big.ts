@@ -16,8 +16,8 @@ import { DROP_OVERSIZE } from './verdicts.js';
 const MAX_PER_BATCH = 16;
 const HEADROOM = 16; // room for the virtio-net header before each error
 const SLOT = HEADROOM + wire.icmp.MAX_ERROR;
-export const TOO_BIG_RATE_PER_MS = 1; // 1000 per second
-export const TOO_BIG_BURST = 50;
+const RATE_PER_MS = 1; // 1000 per second
+const BURST = 50;
 
 export class TooBigResponder {
   private readonly slab = new Uint8Array(MAX_PER_BATCH * SLOT);
@@ -33,7 +33,7 @@ export class TooBigResponder {
     /** TokenBucket.allocate(), shared by every responder of one engine. */
     bucket: SharedArrayBuffer,
   ) {
-    this.bucket = new TokenBucket(bucket, TOO_BIG_RATE_PER_MS, TOO_BIG_BURST);
+    this.bucket = new TokenBucket(bucket, RATE_PER_MS, BURST);
   }
 
   /** Writes an error for each DROP_OVERSIZE packet of the batch, as the rate allows. */
