@@ -19,6 +19,8 @@ t.test('a burst, then the rate', (t) => {
   for (let i = 0; i < 200; i++) if (bucket.take(1_000_000)) taken++;
   t.equal(taken, 50, 'never more than the burst, however long it waited');
   t.notOk(bucket.take(900_000), 'a clock that went back adds nothing');
+  t.notOk(bucket.take(1_000_000), 'and the time it went back is not counted again');
+  t.ok(bucket.take(1_000_001), 'one more millisecond, one more token');
   t.end();
 });
 

@@ -28,9 +28,10 @@ export class TokenBucket {
   /** Takes one token if there is one. */
   take(nowMs: number = performance.timeOrigin + performance.now()): boolean {
     const s = this.state;
-    // LAST_MS = 0 (never used) refills to the full burst.
+    // LAST_MS = 0 (never used) refills to the full burst. A clock that reads earlier (another thread's
+    // origin, a step back) adds nothing and does not move LAST_MS back, so no interval counts twice.
     s[TOKENS] = Math.min(this.burst, s[TOKENS] + Math.max(0, nowMs - s[LAST_MS]) * this.ratePerMs);
-    s[LAST_MS] = nowMs;
+    s[LAST_MS] = Math.max(s[LAST_MS], nowMs);
     if (s[TOKENS] < 1) return false;
     s[TOKENS] -= 1;
     return true;
