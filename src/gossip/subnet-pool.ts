@@ -4,7 +4,8 @@
  * (the network address) inside the protocol; strings only at the edge.
  */
 import type { NetworkConfig } from '../lease/lease.js';
-import { formatIPv4, maskOf, parseCidr, parseIPv4 } from './ipv4.js';
+import { prefixMask } from '../util/cidr.js';
+import * as wire from '../wire/index.js';
 
 export class SubnetPool {
   readonly network: number;
@@ -17,12 +18,12 @@ export class SubnetPool {
   readonly #step: number;
 
   constructor(readonly config: NetworkConfig) {
-    const net = parseCidr(config.network);
+    const net = parseLooseCidr(config.network);
     if (!net) throw new Error(`network "${config.network}": must be an IPv4 CIDR such as 198.18.0.0/16`);
     if (!Number.isInteger(config.subnetLen) || config.subnetLen <= net.prefix || config.subnetLen > 30) {
       throw new Error(`subnetLen ${config.subnetLen}: must be an integer in ${net.prefix + 1}..30 for network ${config.network}`);
     }
-    this.network = (net.address & maskOf(net.prefix)) >>> 0;
+    this.network = (net.address & prefixMask(net.prefix)) >>> 0;
     this.networkPrefix = net.prefix;
     this.subnetLen = config.subnetLen;
     this.#step = 2 ** (32 - config.subnetLen);
@@ -36,9 +37,10 @@ export class SubnetPool {
 
   #bound(field: string, value: string | undefined, fallback: number): number {
     if (value === undefined || value === '') return fallback;
-    const a = parseIPv4(value.split('/')[0]);
-    if (a === undefined) throw new Error(`${field} "${value}": must be an IPv4 address`);
-    const inNet = ((a & maskOf(this.networkPrefix)) >>> 0) === this.network;
+    const text = value.split('/')[0];
+    if (!wire.isIPv4(text)) throw new Error(`${field} "${value}": must be an IPv4 address`);
+    const a = wire.parseIPv4(text);
+    const inNet = ((a & prefixMask(this.networkPrefix)) >>> 0) === this.network;
     if (!inNet || a % this.#step !== 0) {
       throw new Error(`${field} "${value}": must be a /${this.subnetLen} subnet address inside ${this.config.network}`);
     }
@@ -55,6 +57,13 @@ export class SubnetPool {
   }
 
   format(subnet: number): string {
-    return `${formatIPv4(subnet)}/${this.subnetLen}`;
+    return `${wire.formatIPv4(subnet)}/${this.subnetLen}`;
   }
+}
+
+/** "a.b.c.d/n" with host bits allowed (they are cleared above, as flannel does); undefined if malformed. */
+function parseLooseCidr(text: string): { address: number; prefix: number } | undefined {
+  const [address, prefix, ...rest] = text.split('/');
+  if (rest.length > 0 || prefix === undefined || !/^\d{1,2}$/.test(prefix) || Number(prefix) > 32 || !wire.isIPv4(address)) return undefined;
+  return { address: wire.parseIPv4(address), prefix: Number(prefix) };
 }
