@@ -6,7 +6,7 @@
  * collision is settled by the create transaction. Pure: no I/O.
  */
 import type { NetworkConfig } from '../lease/lease.js';
-import { parseCidr4, prefixMask } from '../util/cidr.js';
+import { formatCidr4, overlaps4, parseCidr4 } from '../util/cidr.js';
 import * as wire from '../wire/index.js';
 
 /** flannel looks no further than this many free subnets before picking one. */
@@ -33,15 +33,11 @@ export function freeSubnets(config: NetworkConfig, taken: readonly string[], lim
       return [];
     }
   });
-  const overlaps = (a: number, prefix: number) =>
-    used.some((u) => {
-      const p = Math.min(u.prefix, prefix);
-      return ((u.network & prefixMask(p)) >>> 0) === ((a & prefixMask(p)) >>> 0);
-    });
   const out: string[] = [];
   const max = wire.parseIPv4(config.subnetMax);
   for (let a = wire.parseIPv4(config.subnetMin); a <= max && out.length < limit; a += size) {
-    if (!overlaps(a, config.subnetLen)) out.push(`${wire.formatIPv4(a)}/${config.subnetLen}`);
+    const candidate = { network: a, prefix: config.subnetLen };
+    if (!used.some((u) => overlaps4(u, candidate))) out.push(formatCidr4(candidate));
   }
   return out;
 }
