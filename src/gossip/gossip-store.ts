@@ -203,6 +203,9 @@ export class GossipStore implements LeaseStore {
     if (r.vtepMac !== undefined) lease.backendData.VtepMAC = r.vtepMac;
     if (r.vni !== undefined) lease.backendData.VNI = r.vni;
     if (r.port !== undefined) lease.backendData.Port = r.port;
+    // Only tulle hosts speak this protocol, and their datagrams always carry a UDP checksum: a receiver
+    // need not verify the inner checksums again (as for a static peer with `udpChecksum: true`).
+    if (lease.backendType !== 'host-gw') lease.backendData.UDPChecksum = true;
     if (r.publicIPv6 !== undefined) lease.publicIPv6 = r.publicIPv6;
     if (r.ipv6Subnet !== undefined) lease.ipv6Subnet = r.ipv6Subnet;
     return lease;
