@@ -13,6 +13,7 @@
 #include "gro.h"
 #include "gso.h"
 #include "tun.h"
+#include "tunnel.h"
 #include "tx.h"
 
 #include <linux/if_tun.h>
@@ -188,10 +189,18 @@ Napi::Value TxBatch(const Napi::CallbackInfo& info) {
   uint32_t options = ArgUint(info, 8, "options");
   auto status = ArgArray<Napi::Int32Array>(info, 9, "status", napi_int32_array);
   CheckDesc(info, desc, count, "txBatch");
-  if (status.ElementLength() < static_cast<size_t>(tulle::kTxStatusWords)) ThrowRange(info.Env(), "txBatch: status needs 2 words");
+  if (status.ElementLength() < static_cast<size_t>(tulle::kTxStatusWords)) ThrowRange(info.Env(), "txBatch: status needs 4 words");
+  int tunnelFd = -1;
+  const uint8_t* tunnelParams = nullptr;
+  if (options & tulle::kTxWhole) {
+    tunnelFd = static_cast<int>(ArgUint(info, 10, "tunnelFd"));
+    auto params = ArgArray<Napi::Uint8Array>(info, 11, "tunnelParams", napi_uint8_array);
+    if (params.ByteLength() < static_cast<size_t>(tulle::kTunnelParamsBytes)) ThrowRange(info.Env(), "txBatch: tunnelParams too small");
+    tunnelParams = params.Data();
+  }
   return Napi::Number::New(info.Env(), tulle::TxBatch(fds, fdCount, slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count),
                                                       table, addrs.Data(), static_cast<int>(addrs.ByteLength() / tulle::kAddrStride), arena.Data(),
-                                                      arena.ByteLength(), static_cast<int>(options), status.Data()));
+                                                      arena.ByteLength(), static_cast<int>(options), status.Data(), tunnelFd, tunnelParams));
 }
 
 // udpOpen(family, address, port, bufferBytes): fd.
@@ -235,8 +244,10 @@ Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
   CheckDesc(info, desc, count, "tunWriteCoalesced");
   if (status.ElementLength() < 1) ThrowRange(info.Env(), "tunWriteCoalesced: status needs 1 word");
   const bool verify = info.Length() <= 5 || info[5].ToBoolean().Value();
+  const uint32_t mtu = info.Length() > 6 && !info[6].IsUndefined() ? ArgUint(info, 6, "mtu") : 0xffff;
   int merged = 0;
-  int written = tulle::TunWriteCoalesced(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), verify, &merged);
+  int written = tulle::TunWriteCoalesced(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), verify,
+                                         static_cast<int>(mtu), &merged);
   status[0] = merged;
   return Napi::Number::New(info.Env(), written);
 }
@@ -317,6 +328,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   layout.Set("TUN_F_USO6", 0x40);
   layout.Set("TX_UDP_GSO", tulle::kTxUdpGso);
   layout.Set("TX_VNET", tulle::kTxVnet);
+  layout.Set("TX_WHOLE", tulle::kTxWhole);
+  layout.Set("TUN_TAP", tulle::kTunTap);
+  layout.Set("TUN_VNET_TUNNEL", tulle::kTunVnetTunnel);
+  layout.Set("TUN_F_UDP_TUNNEL_GSO", 0x80);
+  layout.Set("TUN_F_UDP_TUNNEL_GSO_CSUM", 0x100);
+  layout.Set("TUNNEL_PARAMS_BYTES", tulle::kTunnelParamsBytes);
   exports.Set("layout", layout);
   return exports;
 }

@@ -29,6 +29,7 @@ struct Segment {
   int payload;
   uint32_t seq;
   int desc;
+  bool trusted;  // a verified outer checksum covers it: its own TCP checksum may be left partial
 };
 
 uint32_t PseudoSum(const uint8_t* ip, uint32_t l4Len) {
@@ -95,17 +96,57 @@ bool Follows(const Segment& first, const Segment& prev, const Segment& next, int
   return true;
 }
 
+// Any other TCP packet (a SYN, a FIN, a pure ACK) the outer checksum covers goes as
+// CHECKSUM_PARTIAL too, for the same reason as a lone segment (see FlushRun).
+bool WritePartialTcp(int fd, uint8_t* pkt, int len) {
+  int ipLen;
+  if (len >= 40 && (pkt[0] >> 4) == 4) {
+    ipLen = (pkt[0] & 0x0f) * 4;
+    if (ipLen < 20 || pkt[9] != kTcp || (Get16(pkt + 6) & 0x3fff) != 0 || static_cast<int>(Get16(pkt + 2)) != len) return false;
+  } else if (len >= 60 && (pkt[0] >> 4) == 6) {
+    ipLen = 40;
+    if (pkt[6] != kTcp || static_cast<int>(Get16(pkt + 4)) + 40 != len) return false;
+  } else {
+    return false;
+  }
+  if (ipLen + 20 > len || ipLen + (pkt[ipLen + 12] >> 4) * 4 > len) return false;
+  Put16(pkt + ipLen + 16, PseudoSum(pkt, static_cast<uint32_t>(len - ipLen)));
+  VnetHdr vnet;
+  std::memset(&vnet, 0, sizeof vnet);
+  vnet.flags = kVnetNeedsCsum;
+  vnet.csumStart = static_cast<uint16_t>(ipLen);
+  vnet.csumOffset = 16;
+  iovec parts[2] = {{&vnet, kVnetHdrLen}, {pkt, static_cast<size_t>(len)}};
+  return WriteVec(fd, parts, 2);
+}
+
 thread_local Segment run[kMaxSegments];
 thread_local iovec iovs[kMaxSegments + 1];
 
-// Writes the run as one super-packet (or, for one segment, as itself).
-int FlushRun(int fd, int32_t* desc, int n, int* merged) {
+// Writes the run as one super-packet (or, for one segment, as itself). A lone segment
+// the outer checksum covers goes as CHECKSUM_PARTIAL too: its checksum may still be the
+// sender's partial one (a veth hands segments over unfinished), and the kernel need not
+// check it again. A segment longer than the MTU allows is a super-packet that crossed
+// whole: it goes with GSO, cut at the largest segment the MTU allows.
+int FlushRun(int fd, int32_t* desc, int n, int* merged, int mtu) {
   if (n == 0) return 0;
   Segment& first = run[0];
   VnetHdr vnet;
   std::memset(&vnet, 0, sizeof vnet);
   int total = first.len;
   for (int k = 1; k < n; k++) total += run[k].payload;
+  if (n == 1 && (first.trusted || first.len > mtu)) {
+    uint8_t* ip = first.pkt;
+    Put16(ip + first.ipLen + 16, PseudoSum(ip, static_cast<uint32_t>(first.len - first.ipLen)));
+    vnet.flags = kVnetNeedsCsum;
+    vnet.csumStart = static_cast<uint16_t>(first.ipLen);
+    vnet.csumOffset = 16;
+    if (first.len > mtu && mtu > first.ipLen + first.tcpLen) {
+      vnet.gsoType = first.ipLen == 20 ? kGsoTcpV4 : kGsoTcpV6;
+      vnet.hdrLen = static_cast<uint16_t>(first.ipLen + first.tcpLen);
+      vnet.gsoSize = static_cast<uint16_t>(mtu - first.ipLen - first.tcpLen);
+    }
+  }
   if (n > 1) {
     uint8_t* ip = first.pkt;
     uint8_t* tcp = ip + first.ipLen;
@@ -142,7 +183,7 @@ int FlushRun(int fd, int32_t* desc, int n, int* merged) {
 
 }  // namespace
 
-int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool verify, int* merged) {
+int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool verify, int mtu, int* merged) {
   int written = 0;
   int n = 0;
   int total = 0;
@@ -156,26 +197,36 @@ int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, i
       continue;
     }
     Segment s;
-    if (Parse(slab + off, static_cast<int>(len), verify || (d[kDescFlags] & kRxVerify) != 0, &s)) {
+    const bool check = verify || (d[kDescFlags] & kRxVerify) != 0;
+    if (Parse(slab + off, static_cast<int>(len), check, &s)) {
       s.desc = i;
+      s.trusted = !check;
+      if (s.len > mtu) {  // a whole super-packet: on its own, never merged with segments
+        written += FlushRun(fd, desc, n, merged, mtu);
+        run[0] = s;
+        written += FlushRun(fd, desc, 1, merged, mtu);
+        n = 0;
+        continue;
+      }
       if (n > 0 && Follows(run[0], run[n - 1], s, total, n)) {
         run[n++] = s;
         total += s.payload;
         continue;
       }
-      written += FlushRun(fd, desc, n, merged);
+      written += FlushRun(fd, desc, n, merged, mtu);
       run[0] = s;
       n = 1;
       total = s.len;
       continue;
     }
     // Not coalescable: flush what is pending (order matters within a flow), then write it alone.
-    written += FlushRun(fd, desc, n, merged);
+    written += FlushRun(fd, desc, n, merged, mtu);
     n = 0;
-    if (TunWriteOne(fd, slab + off, static_cast<size_t>(len), true)) written++;
+    if (!check && WritePartialTcp(fd, slab + off, static_cast<int>(len))) written++;
+    else if (TunWriteOne(fd, slab + off, static_cast<size_t>(len), true)) written++;
     else d[kDescVerdict] = kVerdictWriteFailed;
   }
-  written += FlushRun(fd, desc, n, merged);
+  written += FlushRun(fd, desc, n, merged, mtu);
   return written;
 }
 

@@ -14,7 +14,9 @@ namespace tulle {
 // delivered; failures get VERDICT_WRITE_FAILED. `merged` receives how many
 // super-packets were written. `verify`: check each segment's TCP checksum
 // before merging it; callers may skip it when the outer UDP checksum, which
-// the kernel verified, covers the segment.
-int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool verify, int* merged);
+// the kernel verified, covers the segment. A TCP packet longer than `mtu` (a
+// super-packet that crossed whole) is written alone, with GSO at the largest
+// segment `mtu` allows.
+int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool verify, int mtu, int* merged);
 
 }  // namespace tulle

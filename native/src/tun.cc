@@ -20,13 +20,19 @@ TunHandle TunOpen(const std::string& name, int flags) {
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "tunOpen: open(/dev/net/tun)");
   struct ifreq ifr;
   std::memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-  if (flags & kTunVnetHdr) ifr.ifr_flags |= IFF_VNET_HDR;
+  ifr.ifr_flags = ((flags & kTunTap) ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
+  if (flags & (kTunVnetHdr | kTunVnetTunnel)) ifr.ifr_flags |= IFF_VNET_HDR;
   std::memcpy(ifr.ifr_name, name.data(), name.size());
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
     throw std::system_error(err, std::generic_category(), "tunOpen: ioctl(TUNSETIFF)");
+  }
+  int size = 24;  // sizeof(struct virtio_net_hdr_v1_hash_tunnel)
+  if ((flags & kTunVnetTunnel) && ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) {
+    int err = errno;
+    close(fd);
+    throw std::system_error(err, std::generic_category(), "tunOpen: ioctl(TUNSETVNETHDRSZ)");
   }
   return TunHandle{fd, std::string(ifr.ifr_name)};
 }

@@ -12,8 +12,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bytes.h"
 #include "gso.h"
 #include "io.h"
+#include "tunnel.h"
 #include "layout.h"
 
 #ifndef UDP_SEGMENT
@@ -113,9 +115,12 @@ class Batch {
 }  // namespace
 
 int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table,
-            const uint8_t* addrs, int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status) {
+            const uint8_t* addrs, int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status, int tunnelFd,
+            const uint8_t* tunnelParams) {
   status[0] = 0;
   status[1] = 0;
+  status[2] = 0;
+  status[3] = 0;
   Batch batch(fds[0], desc, addrs, status);
   size_t used = 0;
   for (int i = 0; i < count; i++) {
@@ -153,6 +158,20 @@ int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, i
     if (!InspectVnet(vnet, slab + off, len, &info) || info.gsoSize == 0) {
       d[kDescVerdict] = kVerdictBadVnet;
       continue;
+    }
+    if ((options & kTxWhole) && tunnelParams != nullptr) {
+      // The flow's source port: its pool socket's port, so its small packets and its super-packets
+      // travel as one flow on the underlay (one receive queue, no reordering between the two).
+      int port = fdCount > 1 ? Get16(tunnelParams + 12 + 2 * socket) : (d[kDescSrcPort] != 0 ? d[kDescSrcPort] : Get16(tunnelParams + 10));
+      batch.Flush();  // what is queued for the sockets leaves first: the flow's order holds
+      const int frame = SendWhole(tunnelFd, tunnelParams, slab, slabLength, off, len, info, vnet, table, peer, addrs, port);
+      if (frame > 0) {
+        d[kDescOutLength] = frame;
+        status[0] += SegmentCount(len, info);
+        status[3]++;
+        continue;
+      }
+      if (frame < 0) status[2]++;
     }
     const int headerLength = table.meta[static_cast<ptrdiff_t>(peer) * kMetaStride + kMetaHeaderLength];
     // An unset slot holds -1: refuse it before any segment is written in front of its headroom.

@@ -6,7 +6,7 @@
 export const COUNTERS = [
   'txPackets', 'txBytes', 'txBatches', 'rxPackets', 'rxBytes', 'rxBatches', 'rxMerged',
   'dropNoRoute', 'dropOversize', 'dropMalformed', 'dropUnknownSender', 'dropWrongVni', 'dropUnknownVtep', 'dropNotOurs',
-  'sendErrors', 'writeErrors', 'encapErrors', 'icmpTooBig', 'txInline',
+  'sendErrors', 'writeErrors', 'encapErrors', 'icmpTooBig', 'txInline', 'txWhole',
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number];

@@ -15,6 +15,7 @@ import { loadNative } from '../native/load.js';
 import { newCounterBuffer, readCounters, type CounterValues } from './counters.js';
 import { parseCidr, parseCidr4, prefixMask, wordMask } from '../util/cidr.js';
 import { RouteSnapshot } from './routes.js';
+import { openTunnelTap, type TunnelTap } from './tunnel-tap.js';
 import { TokenBucket } from './token-bucket.js';
 import type { WorkerConfig } from './worker.js';
 
@@ -59,6 +60,12 @@ export interface Offloads {
   udpGso: boolean;
   /** UDP_GRO: coalesced receives; TCP segments are merged again for the TUN when `tun` is on. */
   udpGro: boolean;
+  /**
+   * vxlan over IPv4: TCP super-packets leave whole, as UDP-tunnel GSO frames through a TAP the kernel
+   * forwards to the underlay (src/engine/tunnel-tap.ts), instead of being cut into segments here. Off
+   * unless asked for: the frames are forwarded, so a firewall that drops forwarded packets drops them.
+   */
+  udpTunnelGso: boolean;
 }
 
 const HEADROOM = 128; // room for the largest outer header (and the virtio-net header) before each packet
@@ -76,6 +83,8 @@ export class Engine {
     readonly offloads: Offloads,
     /** vxlan: the outer source ports flows are spread over (empty: the listening port). */
     readonly sourcePorts: number[],
+    /** Why an offload that was asked for is off (for the log). */
+    readonly refused: string[] = [],
   ) {}
 
   static async start(options: EngineOptions, routes: RouteSnapshot): Promise<Engine> {
@@ -84,12 +93,14 @@ export class Engine {
     const subnet6 = options.ipv6Subnet === undefined ? undefined : parseCidr(options.ipv6Subnet);
     if (subnet6 !== undefined && subnet6.family !== 6) throw new Error(`ipv6Subnet "${options.ipv6Subnet}" is not an IPv6 prefix`);
     const family = options.listenAddress.includes(':') ? 6 : 4;
-    const want: Offloads = { tun: true, udpGso: true, udpGro: true, ...options.offloads };
+    const want: Offloads = { tun: true, udpGso: true, udpGro: true, udpTunnelGso: false, ...options.offloads };
     const L = native.layout;
     const tun = native.tunOpen(options.tunName, L.TUN_NONBLOCK | (want.tun ? L.TUN_VNET_HDR : 0));
     let udpFd: number;
     let pool: { fd: number; port: number }[] = [];
-    const offloads: Offloads = { tun: false, udpGso: false, udpGro: false };
+    const offloads: Offloads = { tun: false, udpGso: false, udpGro: false, udpTunnelGso: false };
+    const refused: string[] = [];
+    let tap: TunnelTap | undefined;
     try {
       if (want.tun) {
         // TSO needs CSUM; USO is newer (6.2): tunSetOffload falls back when refused.
@@ -102,8 +113,17 @@ export class Engine {
       if (options.backend === 'vxlan' && (options.sourcePorts ?? 8) > 1) {
         pool = openSourcePorts(family, options.listenAddress, options.sourcePorts ?? 8, options.socketBufferBytes ?? 8 << 20);
       }
+      if (want.udpTunnelGso) {
+        const why = options.backend !== 'vxlan' ? 'the backend is not vxlan' : !offloads.tun ? 'the TUN has no offloads' : undefined;
+        const opened = why === undefined
+          ? openTunnelTap(native, { tunName: tun.name, listenAddress: options.listenAddress, listenPort: options.listenPort, poolPorts: pool.map((p) => p.port) })
+          : { refused: why };
+        if ('tap' in opened) tap = opened.tap;
+        else refused.push(`udpTunnelGso off: ${opened.refused}`);
+        offloads.udpTunnelGso = tap !== undefined;
+      }
     } catch (error) {
-      closeSync(tun.fd);
+      for (const fd of [tun.fd, ...pool.map((p) => p.fd)]) closeSync(fd);
       throw error;
     }
     const control = new Int32Array(new SharedArrayBuffer(8));
@@ -119,10 +139,12 @@ export class Engine {
       replyInline: options.replyInline ?? true,
       sendFds: pool.length > 0 ? pool.map((p) => p.fd) : [udpFd],
       tooBigBucket: TokenBucket.allocate(),
+      tunnelFd: tap?.fd ?? -1, tunnelParams: tap ? [...tap.params] : [],
     };
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     const workers = (['tx', 'rx'] as const).map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));
-    const engine = new Engine(control, counters, workers, [tun.fd, udpFd, ...pool.map((p) => p.fd)], tun.name, offloads, pool.map((p) => p.port));
+    const fds = [tun.fd, udpFd, ...pool.map((p) => p.fd), ...(tap ? [tap.fd] : [])];
+    const engine = new Engine(control, counters, workers, fds, tun.name, offloads, pool.map((p) => p.port), refused);
     try {
       await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
         w.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));

@@ -57,6 +57,9 @@ export interface WorkerConfig {
   sendFds: number[];
   /** The ICMP "too big" budget both threads draw on (a TokenBucket; used under the TUN reader lock). */
   tooBigBucket: SharedArrayBuffer;
+  /** The tunnel TAP whole super-packets leave through (tunnel-tap.ts), or -1; its txBatch params. */
+  tunnelFd: number;
+  tunnelParams: number[];
 }
 
 const config = workerData as WorkerConfig;
@@ -77,10 +80,12 @@ class TxPipeline {
   private readonly slab: Uint8Array;
   private readonly desc: Int32Array;
   private readonly arena = new Uint8Array(config.arenaBytes);
-  private readonly status = new Int32Array(2);
+  private readonly status = new Int32Array(4);
   private readonly policy = { mtu: config.mtu, sockets: sendFds.length };
   private readonly tooBig = new TooBigResponder(native, config.tunFd, config.vnet, config.mtu, counters, config.tooBigBucket);
-  private options = (config.vnet ? native.layout.TX_VNET : 0) | (config.udpGso ? native.layout.TX_UDP_GSO : 0);
+  private readonly tunnelParams = Uint8Array.from(config.tunnelParams);
+  private options = (config.vnet ? native.layout.TX_VNET : 0) | (config.udpGso ? native.layout.TX_UDP_GSO : 0) |
+    (config.tunnelFd >= 0 ? native.layout.TX_WHOLE : 0);
 
   constructor(private readonly batch: number) {
     this.slab = new Uint8Array(batch * config.stride);
@@ -95,9 +100,13 @@ class TxPipeline {
     routes.refresh();
     decideTx(slab, desc, n, routes, this.policy, counters);
     this.tooBig.answer(slab, desc, n);
-    const datagrams = native.txBatch(sendFds, slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta, snapshot.addrs, this.arena, this.options, this.status);
+    const datagrams = native.txBatch(sendFds, slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta, snapshot.addrs, this.arena, this.options, this.status,
+      config.tunnelFd, this.tunnelParams);
     // The kernel refused UDP_SEGMENT (EIO: a device on the path cannot segment): off for good.
     if (this.status[1] > 0) this.options &= ~native.layout.TX_UDP_GSO;
+    // The TAP refused a whole frame (those packets were split and sent instead): off for good too.
+    if (this.status[2] > 0) this.options &= ~native.layout.TX_WHOLE;
+    counters[C.txWhole] += this.status[3];
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const v = desc[i * DESC_STRIDE + DESC_VERDICT];
@@ -162,7 +171,7 @@ function rxLoop(): void {
     routes.refresh();
     decideRx(slab, desc, n, srcAddrs, routes, policy, counters);
     if (config.vnet) {
-      native.tunWriteCoalesced(config.tunFd, slab, desc, n, status, verify);
+      native.tunWriteCoalesced(config.tunFd, slab, desc, n, status, verify, config.mtu);
       counters[C.rxMerged] += status[0];
     } else {
       native.tunWriteBatch(config.tunFd, slab, desc, n, false);

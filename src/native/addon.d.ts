@@ -39,12 +39,26 @@ export interface NativeLayout {
   readonly TUN_F_USO6: number;
   /** DESC_FLAGS bit for tunWriteCoalesced: verify this packet's inner TCP checksum before merging. */
   readonly RX_VERIFY: number;
+  /** UDP-tunnel segmentation offload bits for a TAP (Linux 6.17+). */
+  readonly TUN_F_UDP_TUNNEL_GSO: number;
+  readonly TUN_F_UDP_TUNNEL_GSO_CSUM: number;
   /** txBatch options. */
   readonly TX_UDP_GSO: number;
   readonly TX_VNET: number;
+  /** TCP super-packets to vxlan peers over IPv4 leave whole, as UDP-tunnel GSO frames written to `tunnelFd`. */
+  readonly TX_WHOLE: number;
+  /**
+   * Bytes of txBatch's `tunnelParams`: [0..5] the TAP's MAC, [6..9] our underlay IPv4 address, [10..11] the
+   * listening port, then the source-port pool's ports (all big-endian), one per socket of `fds`.
+   */
+  readonly TUNNEL_PARAMS_BYTES: number;
   /** tunOpen flags. */
   readonly TUN_VNET_HDR: number;
   readonly TUN_NONBLOCK: number;
+  /** A TAP (Ethernet frames) instead of a TUN. */
+  readonly TUN_TAP: number;
+  /** The 24-byte virtio-net header that carries UDP-tunnel offsets (implies a virtio-net header). */
+  readonly TUN_VNET_TUNNEL: number;
 }
 
 export interface NativeAddon {
@@ -83,12 +97,15 @@ export interface NativeAddon {
    * from a TUN with a virtio-net header, and GSO super-packets (GSO_SIZE > 0) are split into `arena`
    * with per-segment headers and checksums; with TX_UDP_GSO each super-packet leaves in UDP_SEGMENT
    * sends. Writes OUT_LENGTH (bytes sent for the packet); failures get a negative VERDICT.
-   * status[0] = datagrams sent, status[1] = UDP_SEGMENT sends the kernel refused. Returns status[0].
+   * status[0] = datagrams sent, status[1] = UDP_SEGMENT sends the kernel refused, status[2] = whole
+   * frames the TAP refused (those packets were split and sent instead), status[3] = super-packets sent
+   * whole. Returns status[0].
    * `fds` is one socket, or a pool of sockets bound to distinct ports: then each packet leaves on
    * fds[SRC_PORT], so its outer source port follows its flow (templates must be payload-only).
+   * With TX_WHOLE, `tunnelFd` and `tunnelParams` are the TAP of src/engine/tunnel-tap.ts.
    */
   txBatch(fds: number | Int32Array, slab: Uint8Array, desc: Int32Array, count: number, templateBytes: Uint8Array, templateMeta: Int32Array,
-    addrs: Uint8Array, arena: Uint8Array, options: number, status: Int32Array): number;
+    addrs: Uint8Array, arena: Uint8Array, options: number, status: Int32Array, tunnelFd?: number, tunnelParams?: Uint8Array): number;
   /** A non-blocking UDP socket bound to address:port, with send and receive buffers of `bufferBytes`. */
   udpOpen(family: 4 | 6, address: string, port: number, bufferBytes: number): number;
   /**
@@ -102,10 +119,12 @@ export interface NativeAddon {
    * Writes every packet with VERDICT >= 0 to a TUN that has a virtio-net header, merging runs of
    * segments of one TCP flow into GSO super-packets. With `verify` (default true) each segment's TCP
    * checksum is checked before it is merged: the kernel does not check a merged packet again. Skip it
-   * only when a verified outer checksum covers the segments. status[0] = super-packets written.
+   * only when a verified outer checksum covers the segments; such segments also go as CHECKSUM_PARTIAL
+   * when alone. A TCP packet longer than `mtu` (a super-packet that crossed whole) is written alone with
+   * GSO, cut at the largest segment `mtu` allows. status[0] = super-packets written.
    * Returns the packets delivered; failures get VERDICT_WRITE_FAILED.
    */
-  tunWriteCoalesced(fd: number, slab: Uint8Array, desc: Int32Array, count: number, status: Int32Array, verify?: boolean): number;
+  tunWriteCoalesced(fd: number, slab: Uint8Array, desc: Int32Array, count: number, status: Int32Array, verify?: boolean, mtu?: number): number;
   /**
    * An offload feature of device `ifname` (SIOCETHTOOL, as `ethtool -k` shows it), in the calling
    * thread's network namespace: run it in a process started inside the namespace.

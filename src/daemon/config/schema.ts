@@ -129,7 +129,8 @@ const store = z.discriminatedUnion('type', [
   }),
 ], { error: 'must be one of static, gossip, etcd' });
 
-const offloads = object({ tun: z.boolean({ error: 'must be true or false' }).default(true), udpGso: z.boolean({ error: 'must be true or false' }).default(true), udpGro: z.boolean({ error: 'must be true or false' }).default(true) });
+const flag = (on: boolean) => z.boolean({ error: 'must be true or false' }).default(on);
+const offloads = object({ tun: flag(true), udpGso: flag(true), udpGro: flag(true), udpTunnelGso: flag(false) });
 
 export const DaemonConfigSchema = object({
   /** The overlay network. Required, except with the etcd store, which holds it (flannel's config key). */
@@ -178,8 +179,8 @@ export const DaemonConfigSchema = object({
   batch: int(1, 256).default(64),
   /** The RX thread sends the replies its TUN writes provoke: one thread wake-up less per round trip. */
   replyInline: z.boolean({ error: 'must be true or false' }).default(true),
-  /** Each offload is used when the kernel has it, unless turned off here. */
-  offloads: offloads.default({ tun: true, udpGso: true, udpGro: true }),
+  /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: only when turned on). */
+  offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: false }),
 });
 
 export type DaemonConfig = z.infer<typeof DaemonConfigSchema>;

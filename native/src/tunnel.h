@@ -1,0 +1,34 @@
+// Whole super-packets: a TCP super-packet read from the TUN leaves as one
+// UDP-tunnel GSO frame (the way the kernel's own vxlan device sends it),
+// written into a TAP whose frames the kernel forwards to the underlay. The
+// underlay device, or the kernel in software, cuts it into VXLAN datagrams;
+// a veth hands it over whole.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "encap.h"
+#include "gso.h"
+
+namespace tulle {
+
+// The TAP's side of every frame, built once by the engine:
+// [0..5] the TAP's MAC, [6..9] our underlay IPv4 address, [10..11] the listening port
+// (big-endian), then one big-endian port per socket of the source-port pool.
+constexpr int kTunnelParamsBytes = 12 + 2 * 64;
+// virtio_net_hdr_v1_hash_tunnel: the 12-byte v1 header, 8 bytes of hash report, then
+// the outer transport and inner network header offsets.
+constexpr int kTunnelVnetLen = 24;
+// Bytes a whole frame needs in front of the inner packet: the virtio-net header,
+// Ethernet, outer IPv4 and UDP; the peer's template (VXLAN, inner Ethernet) comes on top.
+constexpr int kTunnelFrontBytes = kTunnelVnetLen + 14 + 20 + 8;
+
+// Writes the super-packet at slab[off, off+len) (inspected as `info`, read with
+// virtio-net header `vnet`) as one frame to the TAP `fd`, to peer `peer`, from
+// source port `srcPort`. Returns the frame's length, 0 when the packet does not
+// qualify (not TCP over IPv4, an IPv6 peer, too long for one IPv4 datagram, no headroom),
+// or -errno when the write failed.
+int SendWhole(int fd, const uint8_t* params, uint8_t* slab, size_t slabLength, int64_t off, int len, const GsoInfo& info, const VnetHdr& vnet,
+              const TemplateTable& table, int peer, const uint8_t* addrs, int srcPort);
+
+}  // namespace tulle

@@ -1,0 +1,105 @@
+// offloads.udpTunnelGso: TCP super-packets leave whole, as UDP-tunnel GSO
+// frames through the tunnel TAP, and the kernel cuts them into VXLAN
+// datagrams. Verified TCP between two tulle hosts (whole across the bridge,
+// and cut up in software by the sender's kernel, whose segments reach the
+// receiver with unfinished inner checksums), and from tulle to a Linux vxlan
+// device.
+import t, { type Test } from 'tap';
+import { freshStats, startDaemon, switchedHosts, type Daemon } from '../src/lab/topology.js';
+import { trafficTools } from './helpers/tools.js';
+import { rootLab } from './helpers/lab.js';
+
+const MAC_A = '02:00:5e:00:53:11';
+const MAC_B = '02:00:5e:00:53:12';
+const MTU = 1450;
+const NO_TAP_SUPPORT = /udpTunnelGso off: this kernel's TAP does not take/;
+
+const lab = rootLab(t);
+if (lab) {
+  const [a, b, k] = switchedHosts(lab, ['wa', 'wb', 'wk']);
+  const { tcpTransfer } = trafficTools(lab);
+  const tulle = (host: typeof a, subnet: string, mac: string, peers: object[], udpTunnelGso = true) => startDaemon(lab, host.ns, {
+    network: '198.18.0.0/16', subnet, underlay: { address: host.underlay }, backend: { type: 'vxlan', mac }, tun: { name: 'tulle0', mtu: MTU },
+    peers, offloads: { udpTunnelGso },
+  });
+  const peerB = { subnet: '198.18.2.0/24', address: b.underlay, mac: MAC_B, udpChecksum: true };
+  const peerA = { subnet: '198.18.1.0/24', address: a.underlay, mac: MAC_A, udpChecksum: true };
+  const verified = async (t: Test, from: string, to: string, address: string, port: number, bytes: number, what: string) => {
+    const { sent, received } = await tcpTransfer(from, to, address, port, bytes);
+    t.equal(received.bytes, bytes, `${what}: ${bytes >> 20} MiB arrived`);
+    t.equal(received.sha256, sent.sha256, `${what}: the same bytes`);
+  };
+  // TCP segments the receiving kernel refused for their checksum (TCP InCsumErrors in /proc/net/snmp).
+  const csumErrors = (ns: string) => {
+    const [names, values] = lab.exec(ns, ['cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Tcp:')).map((l) => l.trim().split(/\s+/));
+    return Number(values[names.indexOf('InCsumErrors')]);
+  };
+  const kernelLacksIt = (t: Test, d: Daemon) => {
+    const lacks = NO_TAP_SUPPORT.test(d.log());
+    if (lacks) t.pass(`skipped: this kernel lacks UDP-tunnel GSO on a TAP`, { skip: true });
+    return lacks;
+  };
+
+  t.test('two tulle hosts: super-packets leave whole', async (t) => {
+    const da = await tulle(a, '198.18.1.0/24', MAC_A, [peerB]);
+    t.teardown(() => da.stop());
+    if (kernelLacksIt(t, da)) return;
+    const db = await tulle(b, '198.18.2.0/24', MAC_B, [peerA]);
+    t.teardown(() => db.stop());
+    t.match(da.log(), /udpTunnelGso on/, 'the log says the offload is on');
+    t.match(lab.exec(a.ns, ['ip', '-o', 'link', 'show', 'tulle0-tx']), /tulle0-tx: .*UP/, 'the tunnel TAP is up');
+    const before = await freshStats(da);
+    await verified(t, a.ns, b.ns, '198.18.2.0', 7801, 256 << 20, 'tulle → tulle');
+    const after = await freshStats(da);
+    t.ok(after.txWhole - before.txWhole > 100, `super-packets went whole (${after.txWhole - before.txWhole})`);
+    t.equal(after.sendErrors + after.encapErrors, 0, 'no send or encapsulation errors');
+    const rx = await freshStats(db);
+    t.equal(rx.dropMalformed + rx.writeErrors, 0, 'the receiver wrote everything');
+
+    // The sender's underlay cannot segment UDP tunnels: its kernel cuts the frames in software, and
+    // over the veth the segments keep the inner checksums unfinished (a NIC would finish them).
+    lab.exec(a.ns, ['ethtool', '-K', 'eth0', 'tx-udp_tnl-segmentation', 'off', 'tx-udp_tnl-csum-segmentation', 'off']);
+    t.teardown(() => lab.exec(a.ns, ['ethtool', '-K', 'eth0', 'tx-udp_tnl-segmentation', 'on', 'tx-udp_tnl-csum-segmentation', 'on']));
+    const refusedBefore = csumErrors(b.ns);
+    await verified(t, a.ns, b.ns, '198.18.2.0', 7802, 64 << 20, 'segmented by the sender\'s kernel');
+    // A segment that tulle wrote alone still holds the sender's partial checksum: it must go as
+    // CHECKSUM_PARTIAL, or the kernel refuses it and TCP has to send it again.
+    const refused = csumErrors(b.ns) - refusedBefore;
+    t.equal(refused, 0, `the receiving kernel refused no segment for its checksum (${refused})`);
+    await verified(t, b.ns, a.ns, '198.18.1.0', 7803, 64 << 20, 'and back');
+  });
+
+  t.test('tulle sending whole to a Linux vxlan device', async (t) => {
+    lab.ip(k.ns, 'link', 'add', 'flannel.1', 'address', MAC_B, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', k.underlay, 'dev', 'eth0', 'nolearning');
+    lab.ip(k.ns, 'addr', 'add', '198.18.3.0/32', 'dev', 'flannel.1');
+    lab.ip(k.ns, 'link', 'set', 'flannel.1', 'mtu', String(MTU), 'up');
+    lab.ip(k.ns, 'route', 'add', '198.18.1.0/24', 'via', '198.18.1.0', 'dev', 'flannel.1', 'onlink');
+    lab.ip(k.ns, 'neigh', 'add', '198.18.1.0', 'lladdr', MAC_A, 'dev', 'flannel.1');
+    lab.exec(k.ns, ['bridge', 'fdb', 'append', MAC_A, 'dev', 'flannel.1', 'dst', a.underlay]);
+    // As in engine-vxlan: the kernel host's own sends leave with finished checksums.
+    lab.exec(k.ns, ['ethtool', '-K', 'eth0', 'tx', 'off']);
+    const d = await startDaemon(lab, a.ns, {
+      network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: a.underlay, port: 8472 },
+      backend: { type: 'vxlan', vni: 1, mac: MAC_A }, tun: { name: 'tulle0', mtu: MTU },
+      peers: [{ subnet: '198.18.3.0/24', address: k.underlay, port: 8472, mac: MAC_B }], offloads: { udpTunnelGso: true },
+    });
+    t.teardown(() => d.stop());
+    if (kernelLacksIt(t, d)) return;
+    const before = await freshStats(d);
+    await verified(t, a.ns, k.ns, '198.18.3.0', 7804, 64 << 20, 'tulle → kernel');
+    await verified(t, k.ns, a.ns, '198.18.1.0', 7805, 64 << 20, 'kernel → tulle');
+    const after = await freshStats(d);
+    t.ok(after.txWhole - before.txWhole > 10, `super-packets went whole (${after.txWhole - before.txWhole})`);
+  });
+
+  t.test('asked for on the udp backend: refused, with the reason in the log', async (t) => {
+    const d = await startDaemon(lab, b.ns, {
+      network: '198.18.0.0/16', subnet: '198.18.2.0/24', underlay: { address: b.underlay }, backend: { type: 'udp' },
+      peers: [{ subnet: '198.18.1.0/24', address: a.underlay }], offloads: { udpTunnelGso: true },
+    });
+    t.teardown(() => d.stop());
+    t.match(d.log(), /udpTunnelGso off: the backend is not vxlan/, 'the warning names the reason');
+    t.match(d.log(), /udpTunnelGso off/, 'and the offload is off');
+    t.notMatch(lab.exec(b.ns, ['ip', '-o', 'link', 'show']), /tulle0-tx/, 'no TAP');
+  });
+}
