@@ -3,7 +3,7 @@
 // without their state), release on leave, expiry of a dead host's lease,
 // renewal, event batches, and many seeded partition/heal/restart runs.
 import t from 'tap';
-import { makeConfig } from '../src/gossip/config.js';
+import { LEAVE_ROUNDS, makeConfig } from '../src/gossip/config.js';
 import { SimCluster } from '../src/gossip/sim/cluster.js';
 import { allocationRun, doubles } from '../src/gossip/sim/scenarios.js';
 import { SubnetPool } from '../src/gossip/subnet-pool.js';
@@ -134,4 +134,27 @@ t.test('seeded partition / heal / restart runs: no subnet held by two hosts afte
   t.ok(moves > 0, `conflicts happened (${moves} moves) and were settled`);
   const within2 = settles.filter((s) => s <= 2).length;
   t.ok(worstSettle <= 2, `settled within 2 s of the heal in ${within2} of ${runs} runs (worst ${worstSettle.toFixed(1)} s)`);
+});
+
+// At 30% loss, with the third host just crashed: the release must still reach the last host before the
+// leaver stops. Without repeats (the old close: 3 rounds, one release budget) some runs lose it.
+t.test('a leave under loss: the release, repeated each round, reaches the others', async (t) => {
+  const interval = makeConfig('lan').gossipIntervalMs;
+  const missed = (rounds: number, afterRounds: number) => {
+    let n = 0;
+    for (let seed = 1; seed <= 200; seed++) {
+      const c = new SimCluster({ nodes: 3, seed, network: net, loss: 0.3 });
+      c.run(2_000);
+      const left = c.slots[1].replica!.own!;
+      c.crash(2);
+      c.leave(1, afterRounds * interval, rounds);
+      c.run(3_000);
+      if (c.slots[0].replica!.winner(left.subnet)?.hostId === left.hostId) n++;
+    }
+    return n;
+  };
+  const before = missed(0, 3);
+  const now = missed(LEAVE_ROUNDS, LEAVE_ROUNDS + 1);
+  t.ok(before > 0, `without repeats, the last host kept routing the released subnet in ${before} of 200 runs`);
+  t.equal(now, 0, `repeated for ${LEAVE_ROUNDS} rounds: in none of 200 runs`);
 });

@@ -131,3 +131,6 @@ export function retransmitLimit(mult: number, n: number): number {
 export function suspicionTimeout(mult: number, n: number, intervalMs: number): number {
   return mult * Math.max(1, Math.log10(Math.max(1, n))) * intervalMs;
 }
+
+/** Gossip rounds a leaving host repeats its release in (1.4 s with the lan preset, 0.7 s with local). */
+export const LEAVE_ROUNDS = 7;

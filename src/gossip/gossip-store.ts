@@ -19,7 +19,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendType, Lease, LeaseAttrs, LeaseEvent, LeaseStore, NetworkConfig } from '../lease/lease.js';
-import { makeConfig, type GossipConfig, type PresetName } from './config.js';
+import { LEAVE_ROUNDS, makeConfig, type GossipConfig, type PresetName } from './config.js';
 import type { Registry } from 'prom-client';
 import type { GossipCounters } from './counters.js';
 import { gossipHealth, registerGossipMetrics } from './gossip-metrics.js';
@@ -167,10 +167,10 @@ export class GossipStore implements LeaseStore {
     if (this.#closed) return;
     this.#closed = true;
     if (options.release) {
-      this.replica.release();
+      this.replica.leave(LEAVE_ROUNDS);
       this.node.leave();
-      // A few gossip rounds so the departure and the release get out.
-      await new Promise((r) => setTimeout(r, 3 * this.#config.gossipIntervalMs));
+      // Gossip rounds so the departure and the release get out, the release once more in each.
+      await new Promise((r) => setTimeout(r, (LEAVE_ROUNDS + 1) * this.#config.gossipIntervalMs));
       if (this.#stateDir) rmSync(join(this.#stateDir, 'lease.json'), { force: true });
     }
     this.node.stop();

@@ -70,6 +70,7 @@ export class LeaseReplica implements RecordDelegate {
   #own: LeaseRecord | undefined;
   #attrs: LeaseClaimAttrs | undefined;
   #renewTimer: unknown;
+  #repeatTimer: unknown;
   #sweepTimer: unknown;
   #nextExpiry = Infinity;
   /** XOR of every record's fingerprint: equal on two nodes that hold the same records. */
@@ -332,6 +333,26 @@ export class LeaseReplica implements RecordDelegate {
     this.#publish({ ...own, released: true, version: own.version + 1, expiresAt: this.#clock.now() + this.#config.releasedRetentionMs });
   }
 
+  /**
+   * A leaving host's release, repeated: released now, then queued again once per gossip round for
+   * `rounds` rounds, each time with a fresh retransmit budget. A single round's budget is spent in the
+   * first datagrams; if those are lost (or went to a member that has just crashed), the others would
+   * route the subnet until its TTL runs out. The caller stops the node after the rounds.
+   */
+  leave(rounds: number): void {
+    this.release();
+    let left = rounds;
+    const again = () => {
+      this.#repeatTimer = undefined;
+      const own = this.#own;
+      const entry = own && this.records.get(own.hostId);
+      if (!entry || !own.released || left-- <= 0 || !this.#node.running) return;
+      this.#node.broadcast('l' + own.hostId, entry.bytes);
+      this.#repeatTimer = this.#clock.setTimer(this.#config.gossipIntervalMs, again);
+    };
+    this.#repeatTimer = this.#clock.setTimer(this.#config.gossipIntervalMs, again);
+  }
+
   #publish(rec: LeaseRecord): void {
     this.#own = rec;
     this.#store(rec, true);
@@ -381,8 +402,8 @@ export class LeaseReplica implements RecordDelegate {
   }
 
   stop(): void {
-    for (const t of [this.#renewTimer, this.#sweepTimer, this.#flushTimer]) if (t !== undefined) this.#clock.clearTimer(t);
-    this.#renewTimer = this.#sweepTimer = this.#flushTimer = undefined;
+    for (const t of [this.#renewTimer, this.#sweepTimer, this.#flushTimer, this.#repeatTimer]) if (t !== undefined) this.#clock.clearTimer(t);
+    this.#renewTimer = this.#sweepTimer = this.#flushTimer = this.#repeatTimer = undefined;
   }
 
   /** The attributes last acquired with (for a restart that kept them). */

@@ -5,7 +5,7 @@
  * nodes that are added or restarted later start empty and join for real.
  */
 import type { NetworkConfig } from '../../lease/lease.js';
-import { makeConfig, type GossipConfig } from '../config.js';
+import { LEAVE_ROUNDS, makeConfig, type GossipConfig } from '../config.js';
 import { Digest } from '../digest.js';
 import type { Keyring } from '../envelope.js';
 import { SharedBase } from '../layered-map.js';
@@ -217,11 +217,14 @@ export class SimCluster {
     this.#boot(s, { incarnation });
   }
 
-  /** A graceful leave: the departure and the lease release are announced, then the host stops. */
-  leave(i: number, afterMs = 1000): void {
+  /**
+   * A graceful leave: the departure and the lease release are announced, the release repeated for
+   * `rounds` gossip rounds (as GossipStore.close does), then the host stops after `afterMs`.
+   */
+  leave(i: number, afterMs = 1000, rounds = LEAVE_ROUNDS): void {
     const s = this.slots[i];
     if (!s.up) return;
-    s.replica?.release();
+    s.replica?.leave(rounds);
     s.node?.leave();
     s.up = false;
     const node = s.node;
