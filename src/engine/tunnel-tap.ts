@@ -43,9 +43,14 @@ export function openTunnelTap(native: NativeAddon, o: TunnelTapOptions): { tap: 
     return { refused: `the underlay address ${o.listenAddress} is not IPv4 (whole super-packets go over IPv4 only)` };
   }
   if (o.poolPorts.length * 2 + 12 > L.TUNNEL_PARAMS_BYTES) return { refused: `${o.poolPorts.length} source ports are more than the TAP's 64` };
-  const strict = readSysctl('all/rp_filter');
-  if (strict === '1') {
-    return { refused: 'net.ipv4.conf.all.rp_filter is 1 (strict): the kernel would drop frames that carry our own address as their source' };
+  // The reverse-path filter in force on the TAP is the larger of `all` and the TAP's own; strict and
+  // loose alike drop frames that carry our own address as their source (measured).
+  const rpFilter = readSysctl('all/rp_filter');
+  if (rpFilter !== undefined && rpFilter !== '0') {
+    return {
+      refused: `net.ipv4.conf.all.rp_filter is ${rpFilter}: the kernel would drop the TAP's frames, whose source is our own address ` +
+        '(set it to 0; each interface\'s own rp_filter still applies to it)',
+    };
   }
   const name = tunnelTapName(o.tunName);
   let fd: number;
