@@ -18,9 +18,9 @@ const lab = rootLab(t);
 if (lab) {
   const [a, b, k] = switchedHosts(lab, ['wa', 'wb', 'wk']);
   const { tcpTransfer } = trafficTools(lab);
-  const tulle = (host: typeof a, subnet: string, mac: string, peers: object[], udpTunnelGso = true) => startDaemon(lab, host.ns, {
+  const tulle = (host: typeof a, subnet: string, mac: string, peers: object[]) => startDaemon(lab, host.ns, {
     network: '198.18.0.0/16', subnet, underlay: { address: host.underlay }, backend: { type: 'vxlan', mac }, tun: { name: 'tulle0', mtu: MTU },
-    peers, offloads: { udpTunnelGso },
+    peers, offloads: { udpTunnelGso: true },
   });
   const peerB = { subnet: '198.18.2.0/24', address: b.underlay, mac: MAC_B, udpChecksum: true };
   const peerA = { subnet: '198.18.1.0/24', address: a.underlay, mac: MAC_A, udpChecksum: true };
