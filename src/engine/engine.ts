@@ -96,7 +96,7 @@ export class Engine {
     const want: Offloads = { tun: true, udpGso: true, udpGro: true, udpTunnelGso: false, ...options.offloads };
     const L = native.layout;
     const tun = native.tunOpen(options.tunName, L.TUN_NONBLOCK | (want.tun ? L.TUN_VNET_HDR : 0));
-    let udpFd: number;
+    let udpFd = -1;
     let pool: { fd: number; port: number }[] = [];
     const offloads: Offloads = { tun: false, udpGso: false, udpGro: false, udpTunnelGso: false };
     const refused: string[] = [];
@@ -123,7 +123,7 @@ export class Engine {
         offloads.udpTunnelGso = tap !== undefined;
       }
     } catch (error) {
-      for (const fd of [tun.fd, ...pool.map((p) => p.fd)]) closeSync(fd);
+      for (const fd of [tun.fd, udpFd, ...pool.map((p) => p.fd)]) if (fd >= 0) closeSync(fd);
       throw error;
     }
     const control = new Int32Array(new SharedArrayBuffer(8));
