@@ -13,7 +13,7 @@ export interface BenchOptions {
   systems?: string[];
   /** tulle backends to measure. */
   backends: TulleBackend[];
-  /** The ladder rows (tulle-udp with offloads added one step at a time; tulle-vxlan with whole super-packets). */
+  /** The ladder rows (tulle-udp with offloads added one step at a time; tulle-vxlan with super-packets split in userspace). */
   ladder: boolean;
   /** Other userspace overlays: ids, or 'all' for every one that is installed. */
   others: string[] | 'all';
@@ -149,7 +149,7 @@ export function parseBenchOptions(raw: RawOptions, knownSystems: readonly string
 export const OPTION_HELP: [flag: string, help: string][] = [
   ['--systems <list>', 'exactly these systems (comma-separated ids; the references underlay and kernel-vxlan are always added)'],
   ['--backends <list>', `tulle backends to measure: ${TULLE_BACKENDS.join(', ')} or none (default all)`],
-  ['--ladder <on|off>', 'the ladder rows: tulle-udp with offloads added step by step, then tulle-vxlan with whole super-packets (default on)'],
+  ['--ladder <on|off>', 'the ladder rows: tulle-udp with offloads added step by step, then tulle-vxlan with super-packets split in userspace (default on)'],
   ['--others <list>', 'other userspace overlays: socat, wireguard-go, nebula, tinc, all (those installed; default) or none'],
   ['--hosts <n>', 'hosts in the lab, 2 to 8 (default 2); pair tests run host 1 → host 2, reachability covers every pair'],
   ['--duration <s>', 'seconds per throughput test, 1 to 600 (default 5)'],

@@ -1,9 +1,11 @@
 // offloads.udpTunnelGso: TCP super-packets leave whole, as UDP-tunnel GSO
 // frames through the tunnel TAP, and the kernel cuts them into VXLAN
-// datagrams. Verified TCP between two tulle hosts (whole across the bridge,
-// and cut up in software by the sender's kernel, whose segments reach the
-// receiver with unfinished inner checksums), and from tulle to a Linux vxlan
-// device.
+// datagrams. 'auto' (the default) turns it on in this lab (veth underlays
+// segment UDP tunnels) and off where the underlay does not or the firewall
+// drops forwarded packets. Verified TCP between two tulle hosts (whole across
+// the bridge; cut up in software by the sender's kernel, whose segments reach
+// the receiver with unfinished inner checksums; to a receiver without TUN
+// offloads, which cuts them itself), and from tulle to a Linux vxlan device.
 import t, { type Test } from 'tap';
 import { freshStats, startDaemon, switchedHosts, type Daemon } from '../src/lab/topology.js';
 import { trafficTools } from './helpers/tools.js';
@@ -17,10 +19,12 @@ const NO_TAP_SUPPORT = /udpTunnelGso off: this kernel's TAP does not take/;
 const lab = rootLab(t);
 if (lab) {
   const [a, b, k] = switchedHosts(lab, ['wa', 'wb', 'wk']);
+  // Hosts may inherit a reverse-path filter from the machine; these labs' hosts start without one.
+  for (const h of [a, b, k]) lab.exec(h.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0']);
   const { tcpTransfer } = trafficTools(lab);
-  const tulle = (host: typeof a, subnet: string, mac: string, peers: object[]) => startDaemon(lab, host.ns, {
+  const tulle = (host: typeof a, subnet: string, mac: string, peers: object[], offloads: object = {}) => startDaemon(lab, host.ns, {
     network: '198.18.0.0/16', subnet, underlay: { address: host.underlay }, backend: { type: 'vxlan', mac }, tun: { name: 'tulle0', mtu: MTU },
-    peers, offloads: { udpTunnelGso: true },
+    peers, offloads,
   });
   const peerB = { subnet: '198.18.2.0/24', address: b.underlay, mac: MAC_B, udpChecksum: true };
   const peerA = { subnet: '198.18.1.0/24', address: a.underlay, mac: MAC_A, udpChecksum: true };
@@ -40,13 +44,13 @@ if (lab) {
     return lacks;
   };
 
-  t.test('two tulle hosts: super-packets leave whole', async (t) => {
+  t.test('two tulle hosts: super-packets leave whole (auto)', async (t) => {
     const da = await tulle(a, '198.18.1.0/24', MAC_A, [peerB]);
     t.teardown(() => da.stop());
     if (kernelLacksIt(t, da)) return;
     const db = await tulle(b, '198.18.2.0/24', MAC_B, [peerA]);
     t.teardown(() => db.stop());
-    t.match(da.log(), /udpTunnelGso on/, 'the log says the offload is on');
+    t.match(da.log(), /udpTunnelGso on/, 'auto: on over a veth underlay (the log says so)');
     t.match(lab.exec(a.ns, ['ip', '-o', 'link', 'show', 'tulle0-tx']), /tulle0-tx: .*UP/, 'the tunnel TAP is up');
     const before = await freshStats(da);
     await verified(t, a.ns, b.ns, '198.18.2.0', 7801, 256 << 20, 'tulle → tulle');
@@ -68,6 +72,22 @@ if (lab) {
     t.equal(refused, 0, `the receiving kernel refused no segment for its checksum (${refused})`);
     await verified(t, b.ns, a.ns, '198.18.1.0', 7803, 64 << 20, 'and back');
   });
+
+  t.test('a receiver without TUN offloads cuts whole super-packets itself', async (t) => {
+    const da = await tulle(a, '198.18.1.0/24', MAC_A, [peerB], { udpTunnelGso: true });
+    t.teardown(() => da.stop());
+    if (kernelLacksIt(t, da)) return;
+    const db = await tulle(b, '198.18.2.0/24', MAC_B, [peerA], { tun: false, udpGso: false, udpGro: false });
+    t.teardown(() => db.stop());
+    const refusedBefore = csumErrors(b.ns);
+    const before = await freshStats(da);
+    await verified(t, a.ns, b.ns, '198.18.2.0', 7806, 64 << 20, 'whole → no offloads');
+    const after = await freshStats(da);
+    t.ok(after.txWhole - before.txWhole > 10, `super-packets went whole (${after.txWhole - before.txWhole})`);
+    const refused = csumErrors(b.ns) - refusedBefore;
+    t.equal(refused, 0, `every segment it cut had a valid checksum (${refused} refused)`);
+  });
+
 
   t.test('tulle sending whole to a Linux vxlan device', async (t) => {
     lab.ip(k.ns, 'link', 'add', 'flannel.1', 'address', MAC_B, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', k.underlay, 'dev', 'eth0', 'nolearning');
@@ -104,11 +124,32 @@ if (lab) {
     // Loose reverse-path filtering (2) drops the TAP's frames as strict (1) does.
     lab.exec(b.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=2']);
     t.teardown(() => lab.exec(b.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0']));
-    const vx = await tulle(b, '198.18.2.0/24', MAC_B, [peerA]);
+    const vx = await tulle(b, '198.18.2.0/24', MAC_B, [peerA], { udpTunnelGso: true });
     t.teardown(() => vx.stop());
     t.match(vx.log(), /udpTunnelGso off: net\.ipv4\.conf\.all\.rp_filter is 2/, 'rp_filter 2: the warning names the sysctl and its value');
     t.notMatch(lab.exec(b.ns, ['ip', '-o', 'link', 'show']), /tulle0-tx/, 'rp_filter 2: no TAP');
     t.match(vx.log(), /udpTunnelGso off/, 'the start-up line lists it off');
     t.equal(vx.process.exitCode, null, 'and the daemon runs without it');
+  });
+
+  t.test('auto stays off where the underlay does not segment UDP tunnels, or the firewall drops forwarded packets', async (t) => {
+    lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'tx-udp_tnl-csum-segmentation', 'off']);
+    const plain = await tulle(b, '198.18.2.0/24', MAC_B, [peerA]);
+    t.match(plain.log(), /udpTunnelGso off \(auto\): eth0 does not segment UDP tunnels itself/, 'no tunnel segmentation on eth0: off, and the log says why');
+    await plain.stop();
+    lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'tx-udp_tnl-csum-segmentation', 'on']);
+
+    lab.exec(b.ns, ['nft', 'add', 'table', 'inet', 'fwdrop']);
+    lab.exec(b.ns, ['nft', 'add', 'chain', 'inet', 'fwdrop', 'forwarding', '{ type filter hook forward priority 0; policy drop; }']);
+    t.teardown(() => lab.exec(b.ns, ['nft', 'delete', 'table', 'inet', 'fwdrop'], { allowFailure: true }));
+    const da = await tulle(a, '198.18.1.0/24', MAC_A, [peerB]);
+    t.teardown(() => da.stop());
+    const db = await tulle(b, '198.18.2.0/24', MAC_B, [peerA]);
+    t.teardown(() => db.stop());
+    t.match(db.log(), /udpTunnelGso off \(auto\): the firewall drops forwarded packets by default \(nftables inet fwdrop chain forwarding \(policy drop\)\)/,
+      'a forward chain with policy drop: off, naming the chain');
+    // TCP from b still flows: its super-packets are split and leave through the sockets.
+    await verified(t, b.ns, a.ns, '198.18.1.0', 7807, 16 << 20, 'behind the firewall');
+    t.equal((await freshStats(db)).txWhole, 0, 'nothing went through the TAP');
   });
 }

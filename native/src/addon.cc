@@ -139,15 +139,17 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), Syscall(info.Env(), [&] { return tulle::WaitReadable(static_cast<int>(fd), static_cast<int>(timeoutMs)); }) == 1);
 }
 
-// tunWriteBatch(fd, slab, desc, count, vnet): packets written.
+// tunWriteBatch(fd, slab, desc, count, vnet, mtu): packets written.
 Napi::Value TunWriteBatch(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
   auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
   auto desc = ArgArray<Napi::Int32Array>(info, 2, "desc", napi_int32_array);
   uint32_t count = ArgUint(info, 3, "count");
   const bool vnet = info.Length() > 4 && info[4].ToBoolean().Value();
+  const uint32_t mtu = info.Length() > 5 && !info[5].IsUndefined() ? ArgUint(info, 5, "mtu") : 0;
   CheckDesc(info, desc, count, "tunWriteBatch");
-  return Napi::Number::New(info.Env(), tulle::TunWriteBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), vnet));
+  return Napi::Number::New(info.Env(), tulle::TunWriteBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), vnet,
+                                                            static_cast<int>(mtu)));
 }
 
 // tunSetOffload(fd, flags): the TUN_F_* bits the kernel accepted.
@@ -278,6 +280,17 @@ Napi::Value EthtoolSetFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ethtoolFeatureActive(ifname, name): true/false, or undefined when the kernel has no such feature.
+Napi::Value EthtoolFeatureActiveFn(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "ethtoolFeatureActive: ifname must be a string");
+  if (!info[1].IsString()) throw Napi::TypeError::New(info.Env(), "ethtoolFeatureActive: name must be a string");
+  std::string ifname = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  int active = Syscall(info.Env(), [&] { return tulle::EthtoolFeatureActive(ifname, name); });
+  if (active < 0) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), active == 1);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checksum", Napi::Function::New(env, Checksum, "checksum"));
   exports.Set("encapBatch", Napi::Function::New(env, EncapBatch, "encapBatch"));
@@ -292,6 +305,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpProbeGso", Napi::Function::New(env, UdpProbeGso, "udpProbeGso"));
   exports.Set("txBatch", Napi::Function::New(env, TxBatch, "txBatch"));
   exports.Set("ethtoolGet", Napi::Function::New(env, EthtoolGetFn, "ethtoolGet"));
+  exports.Set("ethtoolFeatureActive", Napi::Function::New(env, EthtoolFeatureActiveFn, "ethtoolFeatureActive"));
   exports.Set("ethtoolSet", Napi::Function::New(env, EthtoolSetFn, "ethtoolSet"));
   exports.Set("udpRecvBatch", Napi::Function::New(env, UdpRecvBatch, "udpRecvBatch"));
   Napi::Object layout = Napi::Object::New(env);

@@ -15,4 +15,8 @@ bool ParseEthtoolFeature(const std::string& name, EthtoolFeature* out);
 bool EthtoolGet(const std::string& ifname, EthtoolFeature feature);
 void EthtoolSet(const std::string& ifname, EthtoolFeature feature, bool on);
 
+// Whether feature `name` (as `ethtool -k` lists it, e.g. "tx-udp_tnl-csum-segmentation")
+// is active on `ifname`: 1 or 0, or -1 when this kernel has no feature of that name.
+int EthtoolFeatureActive(const std::string& ifname, const std::string& name);
+
 }  // namespace tulle

@@ -1,5 +1,8 @@
 #include "gso.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "bytes.h"
@@ -113,6 +116,36 @@ int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, ui
     Put16(h + 16, Checksum(h, static_cast<size_t>(tcpLen), Fold(static_cast<uint64_t>(PseudoSum(out, kTcp, l4Len)) + payloadSum)));
   }
   return segLen;
+}
+
+int TunWriteCut(int fd, const uint8_t* pkt, int len, int mtu) {
+  if (len <= mtu || len < 40) return 0;
+  GsoInfo info;
+  if ((pkt[0] >> 4) == 4) {
+    info.l4Offset = (pkt[0] & 0x0f) * 4;
+    if (info.l4Offset < 20 || pkt[9] != kTcp || (Get16(pkt + 6) & 0x3fff) != 0 || static_cast<int>(Get16(pkt + 2)) != len) return 0;
+    info.gsoType = kGsoTcpV4;
+  } else if ((pkt[0] >> 4) == 6 && len >= 60) {
+    info.l4Offset = 40;
+    if (pkt[6] != kTcp || static_cast<int>(Get16(pkt + 4)) + 40 != len) return 0;
+    info.gsoType = kGsoTcpV6;
+  } else {
+    return 0;
+  }
+  if (info.l4Offset + 20 > len) return 0;
+  info.hdrLen = info.l4Offset + (pkt[info.l4Offset + 12] >> 4) * 4;
+  info.gsoSize = mtu - info.hdrLen;
+  if (info.hdrLen > len || info.gsoSize <= 0) return 0;
+  thread_local uint8_t out[65536];
+  const int segments = SegmentCount(len, info);
+  for (int s = 0; s < segments; s++) {
+    const int segLen = WriteSegment(pkt, len, info, s, out);
+    ssize_t r;
+    do r = write(fd, out, static_cast<size_t>(segLen));
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+  }
+  return 1;
 }
 
 }  // namespace tulle

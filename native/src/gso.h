@@ -46,4 +46,10 @@ inline int SegmentCount(int len, const GsoInfo& info) {
 // Writes segment `index` of the super-packet `pkt` (len bytes) to `out`; returns its length.
 int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, uint8_t* out);
 
+// A TCP packet longer than `mtu` (a super-packet that crossed whole) cut into segments that
+// fit, each with its own headers and full checksums, written one by one to a TUN without a
+// virtio-net header. Returns 1 when written, 0 when the packet is not such a TCP packet
+// (the caller writes it as it is), -1 when a write failed.
+int TunWriteCut(int fd, const uint8_t* pkt, int len, int mtu);
+
 }  // namespace tulle

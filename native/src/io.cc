@@ -142,7 +142,7 @@ bool TunWriteOne(int fd, uint8_t* pkt, size_t len, bool vnet) {
   return WriteVec(fd, &one, 1);
 }
 
-int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool vnet) {
+int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool vnet, int mtu) {
   const int pre = vnet ? kVnetHdrLen : 0;
   int written = 0;
   for (int i = 0; i < count; i++) {
@@ -153,7 +153,10 @@ int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int c
       d[kDescVerdict] = kVerdictWriteFailed;
       continue;
     }
-    if (!TunWriteOne(fd, slab + off, static_cast<size_t>(len), vnet)) {
+    // A super-packet that crossed whole cannot go to a TUN without a virtio-net header as it is:
+    // cut it here (only where a verified outer checksum covers it; see tunWriteCoalesced).
+    const int cut = !vnet && mtu > 0 && !(d[kDescFlags] & kRxVerify) ? TunWriteCut(fd, slab + off, static_cast<int>(len), mtu) : 0;
+    if (cut < 0 || (cut == 0 && !TunWriteOne(fd, slab + off, static_cast<size_t>(len), vnet))) {
       d[kDescVerdict] = kVerdictWriteFailed;
       continue;
     }

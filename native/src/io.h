@@ -48,7 +48,9 @@ bool WriteVec(int fd, const iovec* iov, int n);
 bool TunWriteOne(int fd, uint8_t* pkt, size_t len, bool vnet);
 
 // With `vnet`, a zeroed virtio-net header is written into the 10 bytes before each packet.
-int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool vnet);
+// Without it and with `mtu` > 0, a TCP packet longer than `mtu` not marked RX_VERIFY is cut
+// into segments that fit (TunWriteCut in gso.h).
+int TunWriteBatch(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool vnet, int mtu = 0);
 
 // Turns UDP_GRO on for the socket; false if the kernel refuses.
 bool UdpEnableGro(int fd);

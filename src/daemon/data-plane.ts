@@ -69,6 +69,7 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
     vni: backend.type === 'vxlan' ? backend.vni : undefined, subnet: spec.subnet, ipv6Subnet: spec.ipv6Subnet,
     // Inner packets larger than the underlay carries are answered with ICMP "too big", whatever the TUN's MTU.
     mtu: Math.min(mtu, derived), batch: config.batch, offloads: config.offloads, replyInline: config.replyInline,
+    underlayDevice: facts.underlay.device,
   }, snapshot);
   teardown.push('stopping the engine (the TUN goes with it)', () => engine.stop());
   const tunAddress = `${firstAddress(parseCidr4(spec.subnet))}/${parseCidr4(spec.network).prefix}`;

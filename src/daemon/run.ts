@@ -195,7 +195,10 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
     teardown.push('closing the metrics server', () => metrics.close());
   }
 
-  for (const reason of engine?.refused ?? []) log.warn({ event: 'offload refused', reason }, `warning: ${reason}`);
+  for (const note of engine?.notes ?? []) {
+    if (note.level === 'warn') log.warn({ event: 'offload refused', reason: note.text }, `warning: ${note.text}`);
+    else log.info({ event: 'offload choice', reason: note.text }, note.text);
+  }
   const offloads = engine ? Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ') : '';
   const where = engine
     ? `${backend.type} on ${facts.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${mtu}${config.tun.mtu === undefined ? ` (${facts.underlay.device} ${facts.underlay.deviceMtu} − ${facts.underlay.deviceMtu - mtu})` : ''}`

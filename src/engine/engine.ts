@@ -15,6 +15,7 @@ import { loadNative } from '../native/load.js';
 import { newCounterBuffer, readCounters, type CounterValues } from './counters.js';
 import { parseCidr, parseCidr4, prefixMask, wordMask } from '../util/cidr.js';
 import { RouteSnapshot } from './routes.js';
+import { forwardDropPolicies } from './forward-filter.js';
 import { openTunnelTap, type TunnelTap } from './tunnel-tap.js';
 import { TokenBucket } from './token-bucket.js';
 import type { WorkerConfig } from './worker.js';
@@ -49,8 +50,21 @@ export interface EngineOptions {
   sourcePorts?: number;
   /** Whether the RX thread sends the replies its own TUN writes provoke (default true; see worker.ts). */
   replyInline?: boolean;
-  /** Offloads to use when the kernel has them (each defaults to true); every path works with none. */
-  offloads?: Partial<Offloads>;
+  /**
+   * Offloads to use when the kernel has them (each defaults to true; udpTunnelGso to 'auto': on where
+   * the checks in wholeSuperPackets() pass); every path works with none.
+   */
+  offloads?: Partial<OffloadChoices>;
+  /** The underlay device (udpTunnelGso 'auto' checks that it segments UDP tunnels itself). */
+  underlayDevice?: string;
+}
+
+export type OffloadChoices = Omit<Offloads, 'udpTunnelGso'> & { udpTunnelGso: boolean | 'auto' };
+
+/** A line for the log about an offload: why one that was asked for is off (warn), or what 'auto' chose (info). */
+export interface OffloadNote {
+  level: 'warn' | 'info';
+  text: string;
 }
 
 export interface Offloads {
@@ -62,8 +76,7 @@ export interface Offloads {
   udpGro: boolean;
   /**
    * vxlan over IPv4: TCP super-packets leave whole, as UDP-tunnel GSO frames through a TAP the kernel
-   * forwards to the underlay (src/engine/tunnel-tap.ts), instead of being cut into segments here. Off
-   * unless asked for: the frames are forwarded, so a firewall that drops forwarded packets drops them.
+   * forwards to the underlay (src/engine/tunnel-tap.ts), instead of being cut into segments here.
    */
   udpTunnelGso: boolean;
 }
@@ -83,8 +96,8 @@ export class Engine {
     readonly offloads: Offloads,
     /** vxlan: the outer source ports flows are spread over (empty: the listening port). */
     readonly sourcePorts: number[],
-    /** Why an offload that was asked for is off (for the log). */
-    readonly refused: string[] = [],
+    /** Why an offload that was asked for is off, or what 'auto' chose (for the log). */
+    readonly notes: OffloadNote[] = [],
   ) {}
 
   static async start(options: EngineOptions, routes: RouteSnapshot): Promise<Engine> {
@@ -93,13 +106,13 @@ export class Engine {
     const subnet6 = options.ipv6Subnet === undefined ? undefined : parseCidr(options.ipv6Subnet);
     if (subnet6 !== undefined && subnet6.family !== 6) throw new Error(`ipv6Subnet "${options.ipv6Subnet}" is not an IPv6 prefix`);
     const family = options.listenAddress.includes(':') ? 6 : 4;
-    const want: Offloads = { tun: true, udpGso: true, udpGro: true, udpTunnelGso: false, ...options.offloads };
+    const want: OffloadChoices = { tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto', ...options.offloads };
     const L = native.layout;
     const tun = native.tunOpen(options.tunName, L.TUN_NONBLOCK | (want.tun ? L.TUN_VNET_HDR : 0));
     let udpFd = -1;
     let pool: { fd: number; port: number }[] = [];
     const offloads: Offloads = { tun: false, udpGso: false, udpGro: false, udpTunnelGso: false };
-    const refused: string[] = [];
+    const notes: OffloadNote[] = [];
     let tap: TunnelTap | undefined;
     try {
       if (want.tun) {
@@ -113,14 +126,15 @@ export class Engine {
       if (options.backend === 'vxlan' && (options.sourcePorts ?? 8) > 1) {
         pool = openSourcePorts(family, options.listenAddress, options.sourcePorts ?? 8, options.socketBufferBytes ?? 8 << 20);
       }
-      if (want.udpTunnelGso) {
-        const why = options.backend !== 'vxlan' ? 'the backend is not vxlan' : !offloads.tun ? 'the TUN has no offloads' : undefined;
+      if (want.udpTunnelGso !== false && !(want.udpTunnelGso === 'auto' && options.backend !== 'vxlan')) {
+        const auto = want.udpTunnelGso === 'auto';
+        const why = wholeSuperPacketsRefusal(options, offloads.tun, auto);
         const opened = why === undefined
           ? openTunnelTap(native, { tunName: tun.name, listenAddress: options.listenAddress, listenPort: options.listenPort, poolPorts: pool.map((p) => p.port) })
           : { refused: why };
         if ('tap' in opened) tap = opened.tap;
-        else refused.push(`udpTunnelGso off: ${opened.refused}`);
         offloads.udpTunnelGso = tap !== undefined;
+        if (!offloads.udpTunnelGso) notes.push({ level: auto ? 'info' : 'warn', text: `udpTunnelGso off${auto ? ' (auto)' : ''}: ${(opened as { refused: string }).refused}` });
       }
     } catch (error) {
       for (const fd of [tun.fd, udpFd, ...pool.map((p) => p.fd)]) if (fd >= 0) closeSync(fd);
@@ -144,7 +158,7 @@ export class Engine {
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     const workers = (['tx', 'rx'] as const).map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));
     const fds = [tun.fd, udpFd, ...pool.map((p) => p.fd), ...(tap ? [tap.fd] : [])];
-    const engine = new Engine(control, counters, workers, fds, tun.name, offloads, pool.map((p) => p.port), refused);
+    const engine = new Engine(control, counters, workers, fds, tun.name, offloads, pool.map((p) => p.port), notes);
     try {
       await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
         w.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
@@ -184,6 +198,32 @@ export class Engine {
       }
     }
   }
+}
+
+/**
+ * Why TCP super-packets cannot leave whole here, or undefined. Asked for outright, only what would
+ * break it is checked; 'auto' also wants an underlay that segments UDP tunnels itself (else the
+ * kernel's software segmentation is slower than tulle's split) and no firewall that drops forwarded
+ * packets by default.
+ */
+function wholeSuperPacketsRefusal(options: EngineOptions, tunOffloads: boolean, auto: boolean): string | undefined {
+  if (options.backend !== 'vxlan') return 'the backend is not vxlan';
+  if (!tunOffloads) return 'the TUN has no offloads';
+  if (!auto) return undefined;
+  const device = options.underlayDevice;
+  if (device === undefined) return 'no underlay device to check';
+  let segments: boolean | undefined;
+  try {
+    segments = loadNative().ethtoolFeatureActive(device, 'tx-udp_tnl-csum-segmentation');
+  } catch (error) {
+    return `reading ${device}'s features: ${(error as Error).message}`;
+  }
+  if (segments !== true) return `${device} does not segment UDP tunnels itself (tx-udp_tnl-csum-segmentation off)`;
+  const drops = forwardDropPolicies();
+  if (drops.length > 0) {
+    return `the firewall drops forwarded packets by default (${drops.join('; ')}); accept those from the tunnel TAP and set offloads.udpTunnelGso: true`;
+  }
+  return undefined;
 }
 
 const SOURCE_PORT_MIN = 49152;

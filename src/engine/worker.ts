@@ -174,7 +174,7 @@ function rxLoop(): void {
       native.tunWriteCoalesced(config.tunFd, slab, desc, n, status, verify, config.mtu);
       counters[C.rxMerged] += status[0];
     } else {
-      native.tunWriteBatch(config.tunFd, slab, desc, n, false);
+      native.tunWriteBatch(config.tunFd, slab, desc, n, false, config.mtu);
     }
     let packets = 0;
     let bytes = 0;

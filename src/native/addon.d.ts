@@ -82,9 +82,11 @@ export interface NativeAddon {
   waitReadable(fd: number, timeoutMs: number): boolean;
   /**
    * Writes every packet with VERDICT >= 0 (OFFSET/LENGTH) to the TUN; failures get VERDICT_WRITE_FAILED.
-   * With `vnet`, a zeroed virtio-net header goes into the VNET_HDR_LEN bytes before each packet. Returns the count written.
+   * With `vnet`, a zeroed virtio-net header goes into the VNET_HDR_LEN bytes before each packet. Without it and
+   * with `mtu`, a TCP packet longer than `mtu` (a super-packet that crossed whole) and not marked RX_VERIFY is
+   * cut into segments that fit, with full checksums. Returns the count written.
    */
-  tunWriteBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number, vnet?: boolean): number;
+  tunWriteBatch(fd: number, slab: Uint8Array, desc: Int32Array, count: number, vnet?: boolean, mtu?: number): number;
   /** TUNSETOFFLOAD; retries with fewer bits when refused. Returns the TUN_F_* bits in force. */
   tunSetOffload(fd: number, flags: number): number;
   /** Turns on UDP_GRO (coalesced receives); false when the kernel refuses. */
@@ -130,6 +132,11 @@ export interface NativeAddon {
    * thread's network namespace: run it in a process started inside the namespace.
    */
   ethtoolGet(ifname: string, feature: EthtoolFeature): boolean;
+  /**
+   * Whether the feature named as `ethtool -k` lists it (e.g. "tx-udp_tnl-csum-segmentation") is active on
+   * `ifname` (ETHTOOL_GFEATURES); undefined when this kernel has no feature of that name.
+   */
+  ethtoolFeatureActive(ifname: string, name: string): boolean | undefined;
   /** Turns an offload feature on or off (SIOCETHTOOL, as `ethtool -K`); throws naming the ioctl and errno. */
   ethtoolSet(ifname: string, feature: EthtoolFeature, on: boolean): void;
   readonly layout: NativeLayout;

@@ -130,7 +130,10 @@ const store = z.discriminatedUnion('type', [
 ], { error: 'must be one of static, gossip, etcd' });
 
 const flag = (on: boolean) => z.boolean({ error: 'must be true or false' }).default(on);
-const offloads = object({ tun: flag(true), udpGso: flag(true), udpGro: flag(true), udpTunnelGso: flag(false) });
+const offloads = object({
+  tun: flag(true), udpGso: flag(true), udpGro: flag(true),
+  udpTunnelGso: z.union([z.boolean(), z.literal('auto')], { error: 'must be true, false or "auto"' }).default('auto'),
+});
 
 export const DaemonConfigSchema = object({
   /** The overlay network. Required, except with the etcd store, which holds it (flannel's config key). */
@@ -179,8 +182,8 @@ export const DaemonConfigSchema = object({
   batch: int(1, 256).default(64),
   /** The RX thread sends the replies its TUN writes provoke: one thread wake-up less per round trip. */
   replyInline: z.boolean({ error: 'must be true or false' }).default(true),
-  /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: only when turned on). */
-  offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: false }),
+  /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: see docs/config.md). */
+  offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto' }),
 });
 
 export type DaemonConfig = z.infer<typeof DaemonConfigSchema>;

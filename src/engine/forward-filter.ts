@@ -1,0 +1,39 @@
+/**
+ * Whether the host's firewall drops forwarded packets by default: whole
+ * super-packets (tunnel-tap.ts) are forwarded from the tunnel TAP, so a base
+ * chain on the forward hook with a drop policy (Docker sets one) would drop
+ * them while small packets, which leave through sockets, still pass.
+ *
+ * Reads nftables (which iptables-nft writes to as well) and iptables-legacy,
+ * where their tools are installed. Only policies are read: a rule that drops
+ * some forwarded packets under an accepting policy is the operator's to know.
+ */
+import { execFileSync } from 'node:child_process';
+
+/** The chains on the forward hook whose policy is drop, described for a log line. */
+export function forwardDropPolicies(): string[] {
+  const found: string[] = [];
+  const nft = run('nft', ['-j', 'list', 'chains']);
+  if (nft !== undefined) {
+    try {
+      const parsed = JSON.parse(nft) as { nftables?: { chain?: { family: string; table: string; name: string; hook?: string; policy?: string } }[] };
+      for (const { chain } of parsed.nftables ?? []) {
+        if (chain?.hook === 'forward' && chain.policy === 'drop') found.push(`nftables ${chain.family} ${chain.table} chain ${chain.name} (policy drop)`);
+      }
+    } catch {
+      found.push('nftables (its JSON listing could not be read)');
+    }
+  }
+  const legacy = run('iptables-legacy', ['-S', 'FORWARD']);
+  if (legacy !== undefined && /^-P FORWARD DROP$/m.test(legacy)) found.push('iptables-legacy FORWARD (policy DROP)');
+  return found;
+}
+
+/** A tool's output, or undefined when it is not installed or fails. */
+function run(tool: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 });
+  } catch {
+    return undefined;
+  }
+}
