@@ -1,7 +1,5 @@
 #include "tunnel.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>

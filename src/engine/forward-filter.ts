@@ -4,8 +4,8 @@
  * chain on the forward hook with a drop policy (Docker sets one) would drop
  * them while small packets, which leave through sockets, still pass.
  *
- * Reads nftables (which iptables-nft writes to as well) and iptables-legacy,
- * where their tools are installed. Only policies are read: a rule that drops
+ * Reads nftables (which iptables-nft writes to as well), iptables and
+ * iptables-legacy, where their tools are installed. Only policies are read: a rule that drops
  * some forwarded packets under an accepting policy is the operator's to know.
  */
 import { execFileSync } from 'node:child_process';
@@ -24,9 +24,12 @@ export function forwardDropPolicies(): string[] {
       found.push('nftables (its JSON listing could not be read)');
     }
   }
-  const legacy = run('iptables-legacy', ['-S', 'FORWARD']);
-  if (legacy !== undefined && /^-P FORWARD DROP$/m.test(legacy)) found.push('iptables-legacy FORWARD (policy DROP)');
-  return found;
+  // iptables (nft or legacy behind it: Docker hosts often have it without the nft tool) and iptables-legacy.
+  for (const tool of ['iptables', 'iptables-legacy']) {
+    const rules = run(tool, ['-S', 'FORWARD']);
+    if (rules !== undefined && /^-P FORWARD DROP$/m.test(rules)) found.push(`${tool} FORWARD (policy DROP)`);
+  }
+  return [...new Set(found)];
 }
 
 /** A tool's output, or undefined when it is not installed or fails. */

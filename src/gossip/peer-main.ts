@@ -21,7 +21,12 @@ async function main(): Promise<void> {
   out({ event: 'up', hostId: store.hostId, addr: store.address });
   const lease = await store.acquire({ publicIP: o.publicIP, backendType: o.backendType ?? 'udp', backendData: {} });
   out({ event: 'lease', subnet: lease.subnet });
+  let own = lease.subnet;
   store.watch((events) => {
+    // Two hosts that joined at once may have claimed one subnet: the later claim moves, and says so
+    // before the table change that shows it.
+    const now = store.ownLease()?.subnet;
+    if (now !== undefined && now !== own) out({ event: 'lease', subnet: (own = now) });
     out({ event: 'batch', added: events.filter((e) => e.type === 'added').map((e) => e.lease.subnet), removed: events.filter((e) => e.type === 'removed').map((e) => e.lease.subnet) });
   });
   const stats = setInterval(() => out({ event: 'stats', counters: store.counters, members: store.members().filter((m) => m.state === 0).length }), 1000);
