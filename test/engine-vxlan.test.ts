@@ -3,6 +3,7 @@
 // an FDB entry for the tulle host's VTEP): ping and verified TCP both ways.
 import t from 'tap';
 import { startDaemon, switchedHosts } from '../src/lab/topology.js';
+import { kernelVxlanHost } from './helpers/kernel-vxlan.js';
 import { trafficTools } from './helpers/tools.js';
 import { rootLab } from './helpers/lab.js';
 
@@ -14,16 +15,7 @@ const lab = rootLab(t);
 if (lab) {
   const [a, b] = switchedHosts(lab, ['vt', 'vk']);
   // b: the kernel's VXLAN, as flannel's vxlan backend configures it.
-  lab.ip(b.ns, 'link', 'add', 'flannel.1', 'address', KERNEL_MAC, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', b.underlay, 'dev', 'eth0', 'nolearning');
-  lab.ip(b.ns, 'addr', 'add', '198.18.2.0/32', 'dev', 'flannel.1');
-  lab.ip(b.ns, 'link', 'set', 'flannel.1', 'mtu', String(MTU), 'up');
-  lab.ip(b.ns, 'route', 'add', '198.18.1.0/24', 'via', '198.18.1.0', 'dev', 'flannel.1', 'onlink');
-  lab.ip(b.ns, 'neigh', 'add', '198.18.1.0', 'lladdr', TULLE_MAC, 'dev', 'flannel.1');
-  lab.exec(b.ns, ['bridge', 'fdb', 'append', TULLE_MAC, 'dev', 'flannel.1', 'dst', a.underlay]);
-  // A veth hands a packet over with its checksum still partial (CHECKSUM_PARTIAL); a NIC completes it
-  // on the wire. Make the kernel host's underlay link behave like a wire, or its VXLAN packets reach
-  // tulle with inner TCP checksums that only hold the pseudo-header sum.
-  lab.exec(b.ns, ['ethtool', '-K', 'eth0', 'tx', 'off']);
+  kernelVxlanHost(lab, b, { mac: KERNEL_MAC, address: '198.18.2.0', mtu: MTU, peer: { subnet: '198.18.1.0/24', address: '198.18.1.0', mac: TULLE_MAC, underlay: a.underlay } });
 
   const { run: tool, tcpTransfer } = trafficTools(lab);
 

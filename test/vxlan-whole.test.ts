@@ -8,6 +8,7 @@
 // offloads, which cuts them itself), and from tulle to a Linux vxlan device.
 import t, { type Test } from 'tap';
 import { freshStats, startDaemon, switchedHosts, type Daemon } from '../src/lab/topology.js';
+import { kernelVxlanHost } from './helpers/kernel-vxlan.js';
 import { trafficTools } from './helpers/tools.js';
 import { rootLab } from './helpers/lab.js';
 
@@ -90,14 +91,7 @@ if (lab) {
 
 
   t.test('tulle sending whole to a Linux vxlan device', async (t) => {
-    lab.ip(k.ns, 'link', 'add', 'flannel.1', 'address', MAC_B, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', k.underlay, 'dev', 'eth0', 'nolearning');
-    lab.ip(k.ns, 'addr', 'add', '198.18.3.0/32', 'dev', 'flannel.1');
-    lab.ip(k.ns, 'link', 'set', 'flannel.1', 'mtu', String(MTU), 'up');
-    lab.ip(k.ns, 'route', 'add', '198.18.1.0/24', 'via', '198.18.1.0', 'dev', 'flannel.1', 'onlink');
-    lab.ip(k.ns, 'neigh', 'add', '198.18.1.0', 'lladdr', MAC_A, 'dev', 'flannel.1');
-    lab.exec(k.ns, ['bridge', 'fdb', 'append', MAC_A, 'dev', 'flannel.1', 'dst', a.underlay]);
-    // As in engine-vxlan: the kernel host's own sends leave with finished checksums.
-    lab.exec(k.ns, ['ethtool', '-K', 'eth0', 'tx', 'off']);
+    kernelVxlanHost(lab, k, { mac: MAC_B, address: '198.18.3.0', mtu: MTU, peer: { subnet: '198.18.1.0/24', address: '198.18.1.0', mac: MAC_A, underlay: a.underlay } });
     const d = await startDaemon(lab, a.ns, {
       network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: a.underlay, port: 8472 },
       backend: { type: 'vxlan', vni: 1, mac: MAC_A }, tun: { name: 'tulle0', mtu: MTU },
