@@ -16,7 +16,7 @@
  *      the data plane fails or the store revokes this host's lease)
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import * as wire from '../wire/index.js';
@@ -207,7 +207,8 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
     `tulle: ${where}, subnet ${own.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}` : ''}${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`);
 
   const writeStats = () => {
-    if (options.statsFile) writeFileSync(options.statsFile, JSON.stringify(engine?.counters() ?? { routes: router.routed }));
+    // Whole or not at all: tests and benches read it while the daemon runs.
+    if (options.statsFile) writeFileAtomic(options.statsFile, JSON.stringify(engine?.counters() ?? { routes: router.routed }));
   };
   writeStats();
   const timer = setInterval(writeStats, 500);
