@@ -99,17 +99,8 @@ bool Follows(const Segment& first, const Segment& prev, const Segment& next, int
 // Any other TCP packet (a SYN, a FIN, a pure ACK) the outer checksum covers goes as
 // CHECKSUM_PARTIAL too, for the same reason as a lone segment (see FlushRun).
 bool WritePartialTcp(int fd, uint8_t* pkt, int len) {
-  int ipLen;
-  if (len >= 40 && (pkt[0] >> 4) == 4) {
-    ipLen = (pkt[0] & 0x0f) * 4;
-    if (ipLen < 20 || pkt[9] != kTcp || (Get16(pkt + 6) & 0x3fff) != 0 || static_cast<int>(Get16(pkt + 2)) != len) return false;
-  } else if (len >= 60 && (pkt[0] >> 4) == 6) {
-    ipLen = 40;
-    if (pkt[6] != kTcp || static_cast<int>(Get16(pkt + 4)) + 40 != len) return false;
-  } else {
-    return false;
-  }
-  if (ipLen + 20 > len || ipLen + (pkt[ipLen + 12] >> 4) * 4 > len) return false;
+  int ipLen, hdrLen;
+  if (!TcpHeaders(pkt, len, &ipLen, &hdrLen)) return false;
   Put16(pkt + ipLen + 16, PseudoSum(pkt, static_cast<uint32_t>(len - ipLen)));
   VnetHdr vnet;
   std::memset(&vnet, 0, sizeof vnet);

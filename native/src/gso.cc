@@ -118,24 +118,27 @@ int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, ui
   return segLen;
 }
 
-int TunWriteCut(int fd, const uint8_t* pkt, int len, int mtu) {
-  if (len <= mtu || len < 40) return 0;
-  GsoInfo info;
-  if ((pkt[0] >> 4) == 4) {
-    info.l4Offset = (pkt[0] & 0x0f) * 4;
-    if (info.l4Offset < 20 || pkt[9] != kTcp || (Get16(pkt + 6) & 0x3fff) != 0 || static_cast<int>(Get16(pkt + 2)) != len) return 0;
-    info.gsoType = kGsoTcpV4;
-  } else if ((pkt[0] >> 4) == 6 && len >= 60) {
-    info.l4Offset = 40;
-    if (pkt[6] != kTcp || static_cast<int>(Get16(pkt + 4)) + 40 != len) return 0;
-    info.gsoType = kGsoTcpV6;
+bool TcpHeaders(const uint8_t* pkt, int len, int* ipLen, int* hdrLen) {
+  if (len >= 40 && (pkt[0] >> 4) == 4) {
+    *ipLen = (pkt[0] & 0x0f) * 4;
+    if (*ipLen < 20 || pkt[9] != kTcp || (Get16(pkt + 6) & 0x3fff) != 0 || static_cast<int>(Get16(pkt + 2)) != len) return false;
+  } else if (len >= 60 && (pkt[0] >> 4) == 6) {
+    *ipLen = 40;
+    if (pkt[6] != kTcp || static_cast<int>(Get16(pkt + 4)) + 40 != len) return false;
   } else {
-    return 0;
+    return false;
   }
-  if (info.l4Offset + 20 > len) return 0;
-  info.hdrLen = info.l4Offset + (pkt[info.l4Offset + 12] >> 4) * 4;
+  if (*ipLen + 20 > len) return false;
+  *hdrLen = *ipLen + (pkt[*ipLen + 12] >> 4) * 4;
+  return *hdrLen <= len;
+}
+
+int TunWriteCut(int fd, const uint8_t* pkt, int len, int mtu) {
+  GsoInfo info;
+  if (len <= mtu || !TcpHeaders(pkt, len, &info.l4Offset, &info.hdrLen)) return 0;
+  info.gsoType = (pkt[0] >> 4) == 4 ? kGsoTcpV4 : kGsoTcpV6;
   info.gsoSize = mtu - info.hdrLen;
-  if (info.hdrLen > len || info.gsoSize <= 0) return 0;
+  if (info.gsoSize <= 0) return 0;
   thread_local uint8_t out[65536];
   const int segments = SegmentCount(len, info);
   for (int s = 0; s < segments; s++) {

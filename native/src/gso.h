@@ -46,6 +46,10 @@ inline int SegmentCount(int len, const GsoInfo& info) {
 // Writes segment `index` of the super-packet `pkt` (len bytes) to `out`; returns its length.
 int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, uint8_t* out);
 
+// A whole TCP packet: IPv4 (not a fragment, total length = len) or IPv6 without extension
+// headers. Sets the IP and IP+TCP header lengths; false for anything else.
+bool TcpHeaders(const uint8_t* pkt, int len, int* ipLen, int* hdrLen);
+
 // A TCP packet longer than `mtu` (a super-packet that crossed whole) cut into segments that
 // fit, each with its own headers and full checksums, written one by one to a TUN without a
 // virtio-net header. Returns 1 when written, 0 when the packet is not such a TCP packet

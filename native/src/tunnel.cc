@@ -25,18 +25,23 @@ void PutLe16(uint8_t* p, int v) {
 
 }  // namespace
 
-int SendWhole(int fd, const uint8_t* params, uint8_t* slab, size_t slabLength, int64_t off, int len, const GsoInfo& info, const VnetHdr& vnet,
-              const TemplateTable& table, int peer, const uint8_t* addrs, int srcPort) {
+bool Whole(int64_t off, int len, const GsoInfo& info, const TemplateTable& table, int peer, const uint8_t* addrs) {
   // TCP over IPv4 only: a UDP super-packet's datagram boundaries would not survive a receiver that
   // takes it whole, and inner IPv6 in a UDP tunnel is not tried yet.
-  if (info.gsoType != kGsoTcpV4) return 0;
-  const uint8_t* entry = addrs + static_cast<ptrdiff_t>(peer) * kAddrStride;
-  if (entry[0] != 4) return 0;
+  if (info.gsoType != kGsoTcpV4) return false;
+  if (addrs[static_cast<ptrdiff_t>(peer) * kAddrStride] != 4) return false;
   const int32_t* meta = table.meta + static_cast<ptrdiff_t>(peer) * kMetaStride;
-  if (meta[kMetaIpVersion] != 0 || !(meta[kMetaFlags] & kTplEthernet)) return 0;  // vxlan payload templates only
+  if (meta[kMetaIpVersion] != 0 || !(meta[kMetaFlags] & kTplEthernet)) return false;  // vxlan payload templates only
   const int tpl = meta[kMetaHeaderLength];
+  return 20 + 8 + tpl + len <= 0xffff && off - tpl - kTunnelFrontBytes >= 0;
+}
+
+int SendWhole(int fd, const uint8_t* params, uint8_t* slab, size_t slabLength, int64_t off, int len, const GsoInfo& info, const VnetHdr& vnet,
+              const TemplateTable& table, int peer, const uint8_t* addrs, int srcPort) {
+  if (!Whole(off, len, info, table, peer, addrs)) return 0;
+  const uint8_t* entry = addrs + static_cast<ptrdiff_t>(peer) * kAddrStride;
+  const int tpl = table.meta[static_cast<ptrdiff_t>(peer) * kMetaStride + kMetaHeaderLength];
   const int udpLength = 8 + tpl + len;
-  if (20 + udpLength > 0xffff || off - tpl - kTunnelFrontBytes < 0) return 0;
   const int64_t start = ApplyTemplate(slab, slabLength, off, len, table, peer, 0);
   if (start != off - tpl) return 0;
   uint8_t* udp = slab + start - 8;

@@ -159,7 +159,7 @@ int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, i
       d[kDescVerdict] = kVerdictBadVnet;
       continue;
     }
-    if ((options & kTxWhole) && tunnelParams != nullptr) {
+    if ((options & kTxWhole) && tunnelParams != nullptr && Whole(off, len, info, table, peer, addrs)) {
       // The flow's source port: its pool socket's port, so its small packets and its super-packets
       // travel as one flow on the underlay (one receive queue, no reordering between the two).
       int port = fdCount > 1 ? Get16(tunnelParams + 12 + 2 * socket) : (d[kDescSrcPort] != 0 ? d[kDescSrcPort] : Get16(tunnelParams + 10));
