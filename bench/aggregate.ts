@@ -53,6 +53,12 @@ export function withPerCore(sample: Sample): Sample {
   return sample;
 }
 
+/** The offloads the first daemon's start-up line names ("…; offloads: tun on, udpGso on; …"), if any. */
+export function offloadsInForce(daemonLog: unknown): string | undefined {
+  if (!Array.isArray(daemonLog) || typeof daemonLog[0] !== 'string') return undefined;
+  return /; offloads: ([^;]+)/.exec(daemonLog[0])?.[1].trim();
+}
+
 export function aggregate(specs: readonly SystemSpec[], samples: readonly Sample[], streams: number): Row[] {
   const rows: Row[] = specs.map((spec) => {
     const mine = samples.filter((s) => s.system === spec.system);
@@ -76,7 +82,10 @@ export function aggregate(specs: readonly SystemSpec[], samples: readonly Sample
     const mtu = mine.map((s) => s.mtu).find((m): m is number => typeof m === 'number');
     if (mtu !== undefined) row.mtu = mtu;
     if (spec.batch !== undefined) row.batch = spec.batch;
-    if (spec.offloads !== undefined) row.offloads = Object.entries(spec.offloads).map(([k, v]) => `${k} ${v ? 'on' : 'off'}`).join(', ');
+    // What the daemons said was in force (udpTunnelGso 'auto' resolves per host), else what was asked for.
+    const said = mine.map((s) => offloadsInForce(s.daemon_log)).find((o) => o !== undefined);
+    if (said !== undefined) row.offloads = said;
+    else if (spec.offloads !== undefined) row.offloads = Object.entries(spec.offloads).map(([k, v]) => `${k} ${v ? 'on' : 'off'}`).join(', ');
     return row;
   });
   const underlay = rows.find((r) => r.system === 'underlay');

@@ -1,7 +1,7 @@
 // The bench's pure parts: statistics, round-robin order, ratios, option
 // validation, system selection, refusals, tool choice, notes and the chart.
 import t from 'tap';
-import { aggregate, withPerCore, type Sample } from '../bench/aggregate.js';
+import { aggregate, offloadsInForce, withPerCore, type Sample } from '../bench/aggregate.js';
 import { escapeXml, niceStep, svgChart } from '../bench/chart-svg.js';
 import { generatorNotes } from '../bench/notes.js';
 import { BenchUsageError, DEFAULTS, parseBenchOptions } from '../bench/options.js';
@@ -83,10 +83,21 @@ t.test('aggregate: medians, spreads, ratios to both references', async (t) => {
   t.equal(tu.tcp4_gbps, 6.5, 'tcp4_gbps (the data-plane issue\'s name) with 4 streams');
   t.equal(tu.gbps_per_core, 4.5, 'median of 6/1.5 and 5/1.0 Gb/s per core');
   t.same(tu.generator_limited, ['tcp1_gbps']);
-  t.equal(tu.offloads, 'tun on, udpGso on, udpGro off');
+  t.equal(tu.offloads, 'tun on, udpGso on, udpGro off', 'without a start-up line: the offloads asked for');
   t.equal(so.not_measured.udp_kpps, 'because');
   t.equal(so.ratios!.vs_kernel_vxlan.tcp1_gbps, 0.025);
   t.equal(aggregate(SPECS, SAMPLES, 8)[2].tcp4_gbps, undefined, 'no tcp4_gbps when the run used 8 streams');
+});
+
+t.test('aggregate: the offloads a row shows are those its daemons said were in force', async (t) => {
+  const spec: SystemSpec = { id: 'tulle-vxlan', system: 'tulle-vxlan', kind: 'tulle', backend: 'vxlan', batch: 64, offloads: { tun: true, udpGso: true, udpGro: true } };
+  const line = 'tulle: vxlan on 192.0.2.1:8472, tulle0 198.18.1.1/16 mtu 1450, subnet 198.18.1.0/24, 1 peers; offloads: tun on, udpGso on, udpGro on, udpTunnelGso on; source ports 49152,49153';
+  const [said] = aggregate([spec], [sample('tulle-vxlan', 'tulle', 1, { tcp1_gbps: 8, daemon_log: [line, line] })], 4);
+  t.equal(said.offloads, 'tun on, udpGso on, udpGro on, udpTunnelGso on', 'auto resolved, as the start-up line says');
+  const [asked] = aggregate([spec], [sample('tulle-vxlan', 'tulle', 1, { tcp1_gbps: 8 })], 4);
+  t.equal(asked.offloads, 'tun on, udpGso on, udpGro on', 'no start-up line: the offloads asked for');
+  t.equal(offloadsInForce(['tulle: host-gw on 192.0.2.1, subnet 198.18.1.0/24, 1 peers']), undefined, 'a line that names no offloads');
+  t.equal(offloadsInForce(undefined), undefined);
 });
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
