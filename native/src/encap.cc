@@ -34,21 +34,18 @@ int64_t Apply(uint8_t* slab, int64_t innerOffset, int64_t innerLength, const uin
   const int ipHeader = ipVersion == 4 ? kIPv4Header : kIPv6Header;
   uint8_t* udp = out + ipHeader;
   const uint32_t udpLength = static_cast<uint32_t>(total - ipHeader);
-  uint32_t pseudo;
   if (ipVersion == 4) {
     Put16(out + 2, static_cast<uint32_t>(total));
     Put16(out + 10, 0);
     Put16(out + 10, Checksum(out, kIPv4Header, 0));
-    pseudo = Sum16(out + 12, 8, kUdpProto + udpLength);
   } else {
     Put16(out + 4, udpLength);
-    pseudo = Sum16(out + 8, 32, kUdpProto + udpLength);
   }
   if (srcPort != 0) Put16(udp, static_cast<uint32_t>(srcPort));
   Put16(udp + 4, udpLength);
   if (flags & kTplUdpChecksum) {
     Put16(udp + 6, 0);
-    uint16_t sum = Checksum(udp, udpLength, pseudo);
+    uint16_t sum = Checksum(udp, udpLength, PseudoHeaderSum(out, kUdpProto, udpLength));
     Put16(udp + 6, sum == 0 ? 0xffff : sum);
   }
   return start;

@@ -14,13 +14,6 @@ namespace {
 
 constexpr int kTcp = 6, kUdp = 17;
 
-
-// Pseudo-header sum for an L4 segment of `l4Len` bytes inside the IP packet `ip`.
-uint32_t PseudoSum(const uint8_t* ip, int proto, uint32_t l4Len) {
-  if ((ip[0] >> 4) == 6) return Sum16(ip + 8, 32, proto + (l4Len >> 16) + (l4Len & 0xffff));
-  return Sum16(ip + 12, 8, proto + l4Len);
-}
-
 }  // namespace
 
 bool CompleteChecksum(uint8_t* pkt, int len, int csumStart, int csumOffset) {
@@ -103,7 +96,7 @@ int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, ui
   if (info.gsoType == kGsoUdpL4) {
     Put16(h + 4, l4Len);
     Put16(h + 6, 0);
-    uint16_t sum = Checksum(h, 8, Fold(static_cast<uint64_t>(PseudoSum(out, kUdp, l4Len)) + payloadSum));
+    uint16_t sum = Checksum(h, 8, Fold(static_cast<uint64_t>(PseudoHeaderSum(out, kUdp, l4Len)) + payloadSum));
     Put16(h + 6, sum == 0 ? 0xffff : sum);
   } else {
     Put32(h + 4, Get32(pkt + l4 + 4) + static_cast<uint32_t>(index) * static_cast<uint32_t>(info.gsoSize));
@@ -113,7 +106,7 @@ int WriteSegment(const uint8_t* pkt, int len, const GsoInfo& info, int index, ui
     h[13] = flags;
     Put16(h + 16, 0);
     const int tcpLen = info.hdrLen - l4;
-    Put16(h + 16, Checksum(h, static_cast<size_t>(tcpLen), Fold(static_cast<uint64_t>(PseudoSum(out, kTcp, l4Len)) + payloadSum)));
+    Put16(h + 16, Checksum(h, static_cast<size_t>(tcpLen), Fold(static_cast<uint64_t>(PseudoHeaderSum(out, kTcp, l4Len)) + payloadSum)));
   }
   return segLen;
 }
