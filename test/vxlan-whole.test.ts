@@ -5,9 +5,10 @@
 // drops forwarded packets. Verified TCP between two tulle hosts (whole across
 // the bridge; cut up in software by the sender's kernel, whose segments reach
 // the receiver with unfinished inner checksums; to a receiver without TUN
-// offloads, which cuts them itself), and from tulle to a Linux vxlan device.
+// offloads, which cuts them itself; inner IPv6), and from tulle to a Linux vxlan device. Only peers
+// known as tulle hosts (udpChecksum) get them.
 import t, { type Test } from 'tap';
-import { freshStats, startDaemon, switchedHosts, type Daemon } from '../src/lab/topology.js';
+import { container, freshStats, startDaemon, switchedHosts, type Daemon } from '../src/lab/topology.js';
 import { kernelVxlanHost } from './helpers/kernel-vxlan.js';
 import { trafficTools } from './helpers/tools.js';
 import { rootLab } from './helpers/lab.js';
@@ -74,6 +75,42 @@ if (lab) {
     await verified(t, b.ns, a.ns, '198.18.1.0', 7803, 64 << 20, 'and back');
   });
 
+  t.test('forwarded to a container behind the receiver: whole super-packets are cut at its MTU, not refused', async (t) => {
+    const da = await tulle(a, '198.18.1.0/24', MAC_A, [peerB]);
+    t.teardown(() => da.stop());
+    if (kernelLacksIt(t, da)) return;
+    const db = await tulle(b, '198.18.2.0/24', MAC_B, [peerA]);
+    t.teardown(() => db.stop());
+    const ctr = container(lab, b, 'wctr', '198.18.2.2', '198.18.2.1');
+    // A packet the kernel must forward but cannot (longer than the MTU, DF set) counts as FragFails.
+    const fragFails = () => {
+      const [names, values] = lab.exec(b.ns, ['cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Ip:')).map((l) => l.trim().split(/\s+/));
+      return Number(values[names.indexOf('FragFails')]);
+    };
+    const failsBefore = fragFails();
+    const before = await freshStats(da);
+    await verified(t, a.ns, ctr, '198.18.2.2', 7812, 64 << 20, 'tulle → container');
+    t.ok((await freshStats(da)).txWhole - before.txWhole > 10, 'super-packets went whole');
+    t.equal(fragFails() - failsBefore, 0, 'the receiving host forwarded every packet (no FragFails)');
+  });
+
+  t.test('inner IPv6 (a dual-stack overlay): super-packets leave whole too', async (t) => {
+    const dual = (host: typeof a, n: number, mac: string, peer: object) => startDaemon(lab, host.ns, {
+      network: '198.18.0.0/16', subnet: `198.18.${n}.0/24`, ipv6Network: '2001:db8:18::/48', ipv6Subnet: `2001:db8:18:${n}::/64`,
+      underlay: { address: host.underlay }, backend: { type: 'vxlan', mac }, tun: { name: 'tulle0', mtu: MTU }, peers: [peer],
+    });
+    const da = await dual(a, 1, MAC_A, { ...peerB, ipv6Subnet: '2001:db8:18:2::/64' });
+    t.teardown(() => da.stop());
+    if (kernelLacksIt(t, da)) return;
+    const db = await dual(b, 2, MAC_B, { ...peerA, ipv6Subnet: '2001:db8:18:1::/64' });
+    t.teardown(() => db.stop());
+    const before = await freshStats(da);
+    await verified(t, a.ns, b.ns, '2001:db8:18:2::', 7810, 64 << 20, 'IPv6 tulle → tulle');
+    const after = await freshStats(da);
+    t.ok(after.txWhole - before.txWhole > 10, `IPv6 super-packets went whole (${after.txWhole - before.txWhole})`);
+    await verified(t, b.ns, a.ns, '2001:db8:18:1::', 7811, 64 << 20, 'and back');
+  });
+
   t.test('a receiver without TUN offloads cuts whole super-packets itself', async (t) => {
     const da = await tulle(a, '198.18.1.0/24', MAC_A, [peerB], { udpTunnelGso: true });
     t.teardown(() => da.stop());
@@ -90,12 +127,28 @@ if (lab) {
   });
 
 
-  t.test('tulle sending whole to a Linux vxlan device', async (t) => {
-    kernelVxlanHost(lab, k, { mac: MAC_B, address: '198.18.3.0', mtu: MTU, peer: { subnet: '198.18.1.0/24', address: '198.18.1.0', mac: MAC_A, underlay: a.underlay } });
+  t.test('a peer not marked as a tulle host gets no whole super-packets, and TCP flows both ways', async (t) => {
+    // b does not know a for a tulle host, so it verifies a's inner checksums: a frame that crossed the
+    // veth whole would arrive with them unfinished, and every segment would be dropped.
+    const da = await tulle(a, '198.18.1.0/24', MAC_A, [{ ...peerB, udpChecksum: undefined }], { udpTunnelGso: true });
+    t.teardown(() => da.stop());
+    if (kernelLacksIt(t, da)) return;
+    const db = await tulle(b, '198.18.2.0/24', MAC_B, [{ ...peerA, udpChecksum: undefined }]);
+    t.teardown(() => db.stop());
+    await verified(t, a.ns, b.ns, '198.18.2.0', 7808, 16 << 20, 'to an unmarked tulle peer');
+    await verified(t, b.ns, a.ns, '198.18.1.0', 7809, 16 << 20, 'and back');
+    t.equal((await freshStats(da)).txWhole, 0, 'nothing went whole');
+  });
+
+  t.test('tulle sending whole to a Linux vxlan device (with outer checksums)', async (t) => {
+    kernelVxlanHost(lab, k, {
+      mac: MAC_B, address: '198.18.3.0', mtu: MTU, udpcsum: true,
+      peer: { subnet: '198.18.1.0/24', address: '198.18.1.0', mac: MAC_A, underlay: a.underlay },
+    });
     const d = await startDaemon(lab, a.ns, {
       network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: a.underlay, port: 8472 },
       backend: { type: 'vxlan', vni: 1, mac: MAC_A }, tun: { name: 'tulle0', mtu: MTU },
-      peers: [{ subnet: '198.18.3.0/24', address: k.underlay, port: 8472, mac: MAC_B }], offloads: { udpTunnelGso: true },
+      peers: [{ subnet: '198.18.3.0/24', address: k.underlay, port: 8472, mac: MAC_B, udpChecksum: true }], offloads: { udpTunnelGso: true },
     });
     t.teardown(() => d.stop());
     if (kernelLacksIt(t, d)) return;

@@ -32,11 +32,6 @@ struct Segment {
   bool trusted;  // a verified outer checksum covers it: its own TCP checksum may be left partial
 };
 
-uint32_t PseudoSum(const uint8_t* ip, uint32_t l4Len) {
-  if ((ip[0] >> 4) == 6) return Sum16(ip + 8, 32, kTcp + (l4Len >> 16) + (l4Len & 0xffff));
-  return Sum16(ip + 12, 8, kTcp + l4Len);
-}
-
 // A TCP segment that may take part in coalescing: plain IPv4 (no options, not
 // a fragment) or IPv6 without extension headers, only ACK (and PSH), some
 // payload, and (when asked) a checksum that verifies.
@@ -60,7 +55,7 @@ bool Parse(uint8_t* pkt, int len, bool verify, Segment* s) {
   if (tcpLen < 20 || ipLen + tcpLen >= len) return false;
   if ((tcp[13] & ~(kAck | kPsh)) != 0 || !(tcp[13] & kAck)) return false;
   const uint32_t l4Len = static_cast<uint32_t>(len - ipLen);
-  if (verify && Sum16(tcp, l4Len, PseudoSum(pkt, l4Len)) != 0xffff) return false;
+  if (verify && Sum16(tcp, l4Len, PseudoHeaderSum(pkt, kTcp, l4Len)) != 0xffff) return false;
   s->pkt = pkt;
   s->len = len;
   s->ipLen = ipLen;
@@ -96,17 +91,30 @@ bool Follows(const Segment& first, const Segment& prev, const Segment& next, int
   return true;
 }
 
-// Any other TCP packet (a SYN, a FIN, a pure ACK) the outer checksum covers goes as
-// CHECKSUM_PARTIAL too, for the same reason as a lone segment (see FlushRun).
-bool WritePartialTcp(int fd, uint8_t* pkt, int len) {
-  int ipLen, hdrLen;
-  if (!TcpHeaders(pkt, len, &ipLen, &hdrLen)) return false;
-  Put16(pkt + ipLen + 16, PseudoSum(pkt, static_cast<uint32_t>(len - ipLen)));
+// A TCP packet written alone as CHECKSUM_PARTIAL: its checksum field gets the pseudo-header
+// sum, and one longer than `mtu` (a super-packet that crossed whole) gets GSO, cut at the
+// largest segment the MTU allows.
+VnetHdr PartialTcp(uint8_t* ip, int len, int ipLen, int hdrLen, int mtu) {
+  Put16(ip + ipLen + 16, PseudoHeaderSum(ip, kTcp, static_cast<uint32_t>(len - ipLen)));
   VnetHdr vnet;
   std::memset(&vnet, 0, sizeof vnet);
   vnet.flags = kVnetNeedsCsum;
   vnet.csumStart = static_cast<uint16_t>(ipLen);
   vnet.csumOffset = 16;
+  if (len > mtu && mtu > hdrLen) {
+    vnet.gsoType = (ip[0] >> 4) == 4 ? kGsoTcpV4 : kGsoTcpV6;
+    vnet.hdrLen = static_cast<uint16_t>(hdrLen);
+    vnet.gsoSize = static_cast<uint16_t>(mtu - hdrLen);
+  }
+  return vnet;
+}
+
+// Any other TCP packet (a SYN, a FIN, a pure ACK, a super-packet that carries a FIN) the outer
+// checksum covers goes as CHECKSUM_PARTIAL too, for the same reason as a lone segment (see FlushRun).
+bool WritePartialTcp(int fd, uint8_t* pkt, int len, int mtu) {
+  int ipLen, hdrLen;
+  if (!TcpHeaders(pkt, len, &ipLen, &hdrLen)) return false;
+  VnetHdr vnet = PartialTcp(pkt, len, ipLen, hdrLen, mtu);
   iovec parts[2] = {{&vnet, kVnetHdrLen}, {pkt, static_cast<size_t>(len)}};
   return WriteVec(fd, parts, 2);
 }
@@ -126,18 +134,7 @@ int FlushRun(int fd, int32_t* desc, int n, int* merged, int mtu) {
   std::memset(&vnet, 0, sizeof vnet);
   int total = first.len;
   for (int k = 1; k < n; k++) total += run[k].payload;
-  if (n == 1 && (first.trusted || first.len > mtu)) {
-    uint8_t* ip = first.pkt;
-    Put16(ip + first.ipLen + 16, PseudoSum(ip, static_cast<uint32_t>(first.len - first.ipLen)));
-    vnet.flags = kVnetNeedsCsum;
-    vnet.csumStart = static_cast<uint16_t>(first.ipLen);
-    vnet.csumOffset = 16;
-    if (first.len > mtu && mtu > first.ipLen + first.tcpLen) {
-      vnet.gsoType = first.ipLen == 20 ? kGsoTcpV4 : kGsoTcpV6;
-      vnet.hdrLen = static_cast<uint16_t>(first.ipLen + first.tcpLen);
-      vnet.gsoSize = static_cast<uint16_t>(mtu - first.ipLen - first.tcpLen);
-    }
-  }
+  if (n == 1 && (first.trusted || first.len > mtu)) vnet = PartialTcp(first.pkt, first.len, first.ipLen, first.ipLen + first.tcpLen, mtu);
   if (n > 1) {
     uint8_t* ip = first.pkt;
     uint8_t* tcp = ip + first.ipLen;
@@ -150,7 +147,7 @@ int FlushRun(int fd, int32_t* desc, int n, int* merged, int mtu) {
     }
     tcp[13] |= run[n - 1].pkt[run[n - 1].ipLen + 13] & kPsh;
     // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; the kernel finishes it if it must.
-    Put16(tcp + 16, PseudoSum(ip, static_cast<uint32_t>(total - first.ipLen)));
+    Put16(tcp + 16, PseudoHeaderSum(ip, kTcp, static_cast<uint32_t>(total - first.ipLen)));
     vnet.flags = kVnetNeedsCsum;
     vnet.gsoType = first.ipLen == 20 ? kGsoTcpV4 : kGsoTcpV6;
     vnet.hdrLen = static_cast<uint16_t>(first.ipLen + first.tcpLen);
@@ -213,7 +210,7 @@ int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, i
     // Not coalescable: flush what is pending (order matters within a flow), then write it alone.
     written += FlushRun(fd, desc, n, merged, mtu);
     n = 0;
-    if (!check && WritePartialTcp(fd, slab + off, static_cast<int>(len))) written++;
+    if (!check && WritePartialTcp(fd, slab + off, static_cast<int>(len), mtu)) written++;
     else if (TunWriteOne(fd, slab + off, static_cast<size_t>(len), true)) written++;
     else d[kDescVerdict] = kVerdictWriteFailed;
   }

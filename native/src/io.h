@@ -7,9 +7,11 @@
 
 namespace tulle {
 
-// Peer address table entries (kAddrStride bytes each): byte 0 = 4 or 6,
+// Peer address table entries (kAddrStride bytes each): byte 0 = 4 or 6, byte 1 = flags,
 // bytes 2-3 = port (big-endian), bytes 4-19 = address (IPv4 in 4-7).
 constexpr int kAddrStride = 20;
+// Flag: the peer is a tulle host (its datagrams always carry a UDP checksum, and it trusts ours).
+constexpr uint8_t kAddrChecksummed = 1;
 
 // Address table entry <-> socket address.
 socklen_t ToSockaddr(const uint8_t* entry, sockaddr_storage* out);

@@ -26,10 +26,15 @@ void PutLe16(uint8_t* p, int v) {
 }  // namespace
 
 bool Whole(int64_t off, int len, const GsoInfo& info, const TemplateTable& table, int peer, const uint8_t* addrs) {
-  // TCP over IPv4 only: a UDP super-packet's datagram boundaries would not survive a receiver that
-  // takes it whole, and inner IPv6 in a UDP tunnel is not tried yet.
-  if (info.gsoType != kGsoTcpV4) return false;
-  if (addrs[static_cast<ptrdiff_t>(peer) * kAddrStride] != 4) return false;
+  // TCP only (over IPv4 or IPv6): a UDP super-packet's datagram boundaries would not survive a
+  // receiver that takes it whole.
+  if (info.gsoType != kGsoTcpV4 && info.gsoType != kGsoTcpV6) return false;
+  const uint8_t* entry = addrs + static_cast<ptrdiff_t>(peer) * kAddrStride;
+  if (entry[0] != 4) return false;
+  // Only to a peer that trusts our outer checksum: a frame that crosses a veth whole, or is cut by the
+  // kernel in software, arrives with its inner checksums unfinished, and a receiver that verifies them
+  // (one that takes us for a Linux vxlan device without checksums) would drop every segment.
+  if (!(entry[1] & kAddrChecksummed)) return false;
   const int32_t* meta = table.meta + static_cast<ptrdiff_t>(peer) * kMetaStride;
   if (meta[kMetaIpVersion] != 0 || !(meta[kMetaFlags] & kTplEthernet)) return false;  // vxlan payload templates only
   const int tpl = meta[kMetaHeaderLength];
@@ -67,9 +72,7 @@ int SendWhole(int fd, const uint8_t* params, uint8_t* slab, size_t slabLength, i
   std::memcpy(udp + 2, entry + 2, 2);
   Put16(udp + 4, static_cast<uint32_t>(udpLength));
   // The outer checksum is the kernel's to finish per segment (UDP_TUNNEL_CSUM): the pseudo-header sum.
-  uint32_t pseudo = Sum16(ip + 12, 8, kUdpProto + static_cast<uint32_t>(udpLength));
-  while (pseudo >> 16) pseudo = (pseudo & 0xffff) + (pseudo >> 16);
-  Put16(udp + 6, pseudo);
+  Put16(udp + 6, PseudoHeaderSum(ip, kUdpProto, static_cast<uint32_t>(udpLength)));
   const int innerNetwork = 14 + 20 + 8 + tpl;
   std::memset(vh, 0, kTunnelVnetLen);
   vh[0] = kVnetNeedsCsum | kVnetUdpTunnelCsum;

@@ -23,14 +23,14 @@ constexpr int kTunnelVnetLen = 24;
 // Ethernet, outer IPv4 and UDP; the peer's template (VXLAN, inner Ethernet) comes on top.
 constexpr int kTunnelFrontBytes = kTunnelVnetLen + 14 + 20 + 8;
 
-// Whether SendWhole would take this packet: TCP over IPv4 to an IPv4 vxlan peer, small
-// enough for one IPv4 datagram, with room in front of it.
+// Whether SendWhole would take this packet: TCP (inner IPv4 or IPv6) to a vxlan peer on
+// an IPv4 underlay, small enough for one IPv4 datagram, with room in front of it.
 bool Whole(int64_t off, int len, const GsoInfo& info, const TemplateTable& table, int peer, const uint8_t* addrs);
 
 // Writes the super-packet at slab[off, off+len) (inspected as `info`, read with
 // virtio-net header `vnet`) as one frame to the TAP `fd`, to peer `peer`, from
 // source port `srcPort`. Returns the frame's length, 0 when the packet does not
-// qualify (not TCP over IPv4, an IPv6 peer, too long for one IPv4 datagram, no headroom),
+// qualify (not TCP, an IPv6 peer, too long for one IPv4 datagram, no headroom),
 // or -errno when the write failed.
 int SendWhole(int fd, const uint8_t* params, uint8_t* slab, size_t slabLength, int64_t off, int len, const GsoInfo& info, const VnetHdr& vnet,
               const TemplateTable& table, int peer, const uint8_t* addrs, int srcPort);

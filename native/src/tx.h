@@ -8,7 +8,7 @@ namespace tulle {
 
 constexpr int kTxUdpGso = 1;     // send GSO super-packets' segments with one UDP_SEGMENT send each
 constexpr int kTxVnet = 2;       // the slab was read from a TUN with a virtio-net header
-constexpr int kTxWhole = 4;      // TCP super-packets to vxlan peers leave whole through the tunnel TAP (tunnel.h)
+constexpr int kTxWhole = 4;      // TCP super-packets to tulle hosts' vxlan leave whole through the tunnel TAP (tunnel.h)
 
 
 // Per-call results: [0] datagrams sent, [1] UDP_SEGMENT sends the kernel refused (EIO/EINVAL),

@@ -52,7 +52,7 @@ export interface EngineOptions {
   replyInline?: boolean;
   /**
    * Offloads to use when the kernel has them (each defaults to true; udpTunnelGso to 'auto': on where
-   * the checks in wholeSuperPackets() pass); every path works with none.
+   * the checks in wholeSuperPacketsRefusal() pass); every path works with none.
    */
   offloads?: Partial<OffloadChoices>;
   /** The underlay device (udpTunnelGso 'auto' checks that it segments UDP tunnels itself). */
@@ -75,8 +75,9 @@ export interface Offloads {
   /** UDP_GRO: coalesced receives; TCP segments are merged again for the TUN when `tun` is on. */
   udpGro: boolean;
   /**
-   * vxlan over IPv4: TCP super-packets leave whole, as UDP-tunnel GSO frames through a TAP the kernel
-   * forwards to the underlay (src/engine/tunnel-tap.ts), instead of being cut into segments here.
+   * vxlan over an IPv4 underlay: TCP super-packets to tulle hosts leave whole, as UDP-tunnel GSO frames
+   * through a TAP the kernel forwards to the underlay (src/engine/tunnel-tap.ts), instead of being cut into
+   * segments here.
    */
   udpTunnelGso: boolean;
 }

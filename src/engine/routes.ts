@@ -100,7 +100,10 @@ function emptyMeta(): SharedArrayBuffer {
   return buffer;
 }
 
-/** Address-table flag (byte 1 of an entry, which the addon does not read): the peer checksums its datagrams. */
+/**
+ * Address-table flag (byte 1 of an entry; native/src/io.h kAddrChecksummed): the peer checksums its datagrams.
+ * The addon sends whole super-packets only to such peers (tulle hosts, which trust those checksums in turn).
+ */
 const ADDR_CHECKSUMMED = 1;
 
 export function writeAddr(table: Uint8Array, offset: number, address: string, port: number, flags = 0): void {

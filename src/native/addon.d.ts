@@ -45,7 +45,7 @@ export interface NativeLayout {
   /** txBatch options. */
   readonly TX_UDP_GSO: number;
   readonly TX_VNET: number;
-  /** TCP super-packets to vxlan peers over IPv4 leave whole, as UDP-tunnel GSO frames written to `tunnelFd`. */
+  /** TCP super-packets to vxlan peers that are tulle hosts (ADDR flag checksummed), over IPv4, leave whole, as UDP-tunnel GSO frames written to `tunnelFd`. */
   readonly TX_WHOLE: number;
   /**
    * Bytes of txBatch's `tunnelParams`: [0..5] the TAP's MAC, [6..9] our underlay IPv4 address, [10..11] the

@@ -10,12 +10,15 @@ export interface KernelVtep {
   /** The host's overlay address (a /32 on flannel.1). */
   address: string;
   mtu: number;
+  /** Outer UDP checksums on (`udpcsum`; flannel leaves them off over IPv4). */
+  udpcsum?: boolean;
   /** The tulle host: its subnet, its first address (the route's gateway), its VTEP MAC and underlay. */
   peer: { subnet: string; address: string; mac: string; underlay: string };
 }
 
 export function kernelVxlanHost(lab: Lab, host: Host, v: KernelVtep): void {
-  lab.ip(host.ns, 'link', 'add', 'flannel.1', 'address', v.mac, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', host.underlay, 'dev', 'eth0', 'nolearning');
+  lab.ip(host.ns, 'link', 'add', 'flannel.1', 'address', v.mac, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', host.underlay, 'dev', 'eth0', 'nolearning',
+    ...(v.udpcsum ? ['udpcsum'] : []));
   lab.ip(host.ns, 'addr', 'add', `${v.address}/32`, 'dev', 'flannel.1');
   lab.ip(host.ns, 'link', 'set', 'flannel.1', 'mtu', String(v.mtu), 'up');
   lab.ip(host.ns, 'route', 'add', v.peer.subnet, 'via', v.peer.address, 'dev', 'flannel.1', 'onlink');
