@@ -23,7 +23,9 @@ export interface SystemSpec {
   backend?: TulleBackend;
   batch?: number;
   offloads?: Offloads;
-  /** tulle's `replyInline` (default true). */
+  /** tulle's `threads` (default 1). */
+  threads?: 1 | 2;
+  /** tulle's `replyInline` (default true; it applies with two threads). */
   replyInline?: boolean;
 }
 
@@ -41,16 +43,18 @@ export function tulleSpec(backend: TulleBackend, offloads: Offloads): SystemSpec
     : { id: `tulle-${backend}`, system: `tulle-${backend}`, kind: 'tulle', backend, batch: 64, offloads };
 }
 
-// What each step of the design buys, from one packet per call upwards; tulle-udp adds the replies
-// sent by the RX thread (replyInline), which is for the RTT. The last row is tulle-vxlan with its
-// super-packets split in userspace (offloads.udpTunnelGso off), against the tulle-vxlan row, which
-// sends them whole where the lab allows it (the default, 'auto').
+// What each step of the design buys, from one packet per call upwards, on two threads (TX and RX);
+// then the replies sent by the RX thread (replyInline), which is for the RTT; the tulle-udp row adds
+// one thread for both directions (the default). The last row is tulle-vxlan with its super-packets
+// split in userspace (offloads.udpTunnelGso off), against the tulle-vxlan row, which sends them whole
+// where the lab allows it (the default, 'auto').
 export const LADDER: SystemSpec[] = [
-  { id: 'ladder-1', system: 'tulle-udp: no offloads, batch 1', kind: 'ladder', backend: 'udp', batch: 1, offloads: NO_OFFLOADS },
-  { id: 'ladder-2', system: 'tulle-udp: + batching (64)', kind: 'ladder', backend: 'udp', batch: 64, offloads: NO_OFFLOADS },
-  { id: 'ladder-3', system: 'tulle-udp: + TUN offloads', kind: 'ladder', backend: 'udp', batch: 64, offloads: { tun: true, udpGso: false, udpGro: false } },
-  { id: 'ladder-4', system: 'tulle-udp: + UDP GSO/GRO', kind: 'ladder', backend: 'udp', batch: 64, offloads: ALL_OFFLOADS, replyInline: false },
-  { id: 'ladder-5', system: 'tulle-vxlan: super-packets split here', kind: 'ladder', backend: 'vxlan', batch: 64, offloads: { ...ALL_OFFLOADS, udpTunnelGso: false } },
+  { id: 'ladder-1', system: 'tulle-udp: no offloads, batch 1', kind: 'ladder', backend: 'udp', batch: 1, offloads: NO_OFFLOADS, threads: 2 },
+  { id: 'ladder-2', system: 'tulle-udp: + batching (64)', kind: 'ladder', backend: 'udp', batch: 64, offloads: NO_OFFLOADS, threads: 2 },
+  { id: 'ladder-3', system: 'tulle-udp: + TUN offloads', kind: 'ladder', backend: 'udp', batch: 64, offloads: { tun: true, udpGso: false, udpGro: false }, threads: 2 },
+  { id: 'ladder-4', system: 'tulle-udp: + UDP GSO/GRO', kind: 'ladder', backend: 'udp', batch: 64, offloads: ALL_OFFLOADS, threads: 2, replyInline: false },
+  { id: 'ladder-5', system: 'tulle-udp: + replies by the RX thread', kind: 'ladder', backend: 'udp', batch: 64, offloads: ALL_OFFLOADS, threads: 2 },
+  { id: 'ladder-6', system: 'tulle-vxlan: super-packets split here', kind: 'ladder', backend: 'vxlan', batch: 64, offloads: { ...ALL_OFFLOADS, udpTunnelGso: false } },
 ];
 
 export const OTHER_IDS = ['socat', 'wireguard-go', 'nebula', 'tinc'] as const;

@@ -168,7 +168,7 @@ t.test('options: defaults, and errors that name the option, value and what is al
 t.test('system selection: references first, skips with reasons', async (t) => {
   const installed = (id: string) => (id === 'socat' ? { ok: true as const } : { ok: false as const, reason: `${id} missing` });
   const all = selectSystems(parseBenchOptions({}, SYSTEM_IDS, OTHER_IDS), installed);
-  t.same(all.systems.map((s) => s.id), ['underlay', 'kernel-vxlan', 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', 'ladder-1', 'ladder-2', 'ladder-3', 'ladder-4', 'ladder-5', 'socat']);
+  t.same(all.systems.map((s) => s.id), ['underlay', 'kernel-vxlan', 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', 'ladder-1', 'ladder-2', 'ladder-3', 'ladder-4', 'ladder-5', 'ladder-6', 'socat']);
   t.same(all.skipped, [{ system: 'wireguard-go', reason: 'wireguard-go missing' }, { system: 'nebula', reason: 'nebula missing' }, { system: 'tinc', reason: 'tinc missing' }]);
   const explicit = selectSystems(parseBenchOptions({ systems: 'tulle-vxlan,nebula' }, SYSTEM_IDS, OTHER_IDS), installed);
   t.same(explicit.systems.map((s) => s.id), ['underlay', 'kernel-vxlan', 'tulle-vxlan'], 'the references always come along');

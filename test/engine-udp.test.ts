@@ -12,17 +12,18 @@ if (lab) {
   const [a, b, c] = switchedHosts(lab, ['a', 'b', 'c']);
   // A container behind host a, on a bridge inside a's subnet: its traffic is forwarded through the overlay.
   const ctr = container(lab, a, 'ctr', '198.18.1.2', '198.18.1.1');
-  const config = (own: typeof a, subnet: string, peer: typeof a, peerSubnet: string, offloads: boolean) => ({
+  const config = (own: typeof a, subnet: string, peer: typeof a, peerSubnet: string, offloads: boolean, threads: 1 | 2) => ({
     network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'udp' },
     tun: { name: 'tulle0', mtu: MTU }, peers: [{ subnet: peerSubnet, address: peer.underlay }],
-    offloads: { tun: offloads, udpGso: offloads, udpGro: offloads },
+    offloads: { tun: offloads, udpGso: offloads, udpGro: offloads }, threads,
   });
   const { run: tool, spawn: spawnTool, ready: firstLine, tcpTransfer } = trafficTools(lab);
 
-  for (const offloads of [true, false]) {
-    t.test(offloads ? 'with every offload the kernel has' : 'with every offload off', async (t) => {
-      const da = await startDaemon(lab, a.ns, config(a, '198.18.1.0/24', b, '198.18.2.0/24', offloads));
-      const db = await startDaemon(lab, b.ns, config(b, '198.18.2.0/24', a, '198.18.1.0/24', offloads));
+  // One data-plane thread (the default) with and without offloads, and two threads (TX, RX).
+  for (const [offloads, threads] of [[true, 1], [false, 1], [true, 2]] as const) {
+    t.test(`${offloads ? 'with every offload the kernel has' : 'with every offload off'}, ${threads === 1 ? 'one thread' : 'two threads'}`, async (t) => {
+      const da = await startDaemon(lab, a.ns, config(a, '198.18.1.0/24', b, '198.18.2.0/24', offloads, threads));
+      const db = await startDaemon(lab, b.ns, config(b, '198.18.2.0/24', a, '198.18.1.0/24', offloads, threads));
       t.teardown(async () => {
         await da.stop();
         await db.stop();
@@ -30,6 +31,7 @@ if (lab) {
 
       t.test('the daemons report the offloads in force', async (t) => {
         for (const d of [da, db]) t.match(d.log(), offloads ? /offloads: tun on, udpGso on, udpGro on/ : /offloads: tun off, udpGso off, udpGro off/);
+        for (const d of [da, db]) t.match(d.log(), threads === 1 ? /; 1 data-plane thread/ : /; 2 data-plane threads \(TX, RX\)/, 'and the threads');
       });
 
       t.test('ping across the overlay, both ways', async (t) => {

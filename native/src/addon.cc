@@ -139,6 +139,14 @@ Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), Syscall(info.Env(), [&] { return tulle::WaitReadable(static_cast<int>(fd), static_cast<int>(timeoutMs)); }) == 1);
 }
 
+// waitEither(fdA, fdB, timeoutMs): bit 0 when fdA became readable, bit 1 for fdB (poll).
+Napi::Value WaitEither(const Napi::CallbackInfo& info) {
+  uint32_t a = ArgUint(info, 0, "fdA");
+  uint32_t b = ArgUint(info, 1, "fdB");
+  uint32_t timeoutMs = ArgUint(info, 2, "timeoutMs");
+  return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] { return tulle::WaitEither(static_cast<int>(a), static_cast<int>(b), static_cast<int>(timeoutMs)); }));
+}
+
 // tunWriteBatch(fd, slab, desc, count, vnet, mtu): packets written.
 Napi::Value TunWriteBatch(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
@@ -297,6 +305,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tunOpen", Napi::Function::New(env, TunOpen, "tunOpen"));
   exports.Set("tunReadBatch", Napi::Function::New(env, TunReadBatch, "tunReadBatch"));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable, "waitReadable"));
+  exports.Set("waitEither", Napi::Function::New(env, WaitEither, "waitEither"));
   exports.Set("tunWriteBatch", Napi::Function::New(env, TunWriteBatch, "tunWriteBatch"));
   exports.Set("tunWriteCoalesced", Napi::Function::New(env, TunWriteCoalesced, "tunWriteCoalesced"));
   exports.Set("tunSetOffload", Napi::Function::New(env, TunSetOffload, "tunSetOffload"));

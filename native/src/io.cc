@@ -83,6 +83,15 @@ int WaitReadable(int fd, int timeoutMs) {
   }
 }
 
+int WaitEither(int fdA, int fdB, int timeoutMs) {
+  pollfd p[2] = {{fdA, POLLIN, 0}, {fdB, POLLIN, 0}};
+  for (;;) {
+    int n = poll(p, 2, timeoutMs);
+    if (n >= 0) return ((p[0].revents & POLLIN) ? 1 : 0) | ((p[1].revents & POLLIN) ? 2 : 0);
+    if (errno != EINTR) Fail("poll");
+  }
+}
+
 int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, bool vnet) {
   int count = 0;
   bool waited = false;

@@ -33,6 +33,8 @@ struct Slots {
 };
 
 int WaitReadable(int fd, int timeoutMs);  // 1 readable, 0 timeout; throws on error
+// Which of two fds became readable within the time: bit 0 fdA, bit 1 fdB (0: timeout).
+int WaitEither(int fdA, int fdB, int timeoutMs);
 
 // Reads up to maxCount packets from a TUN fd (non-blocking) into slots; waits
 // up to timeoutMs for the first. Fills OFFSET/LENGTH; VERDICT = 0.

@@ -68,7 +68,7 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
     tunName: config.tun.name, listenAddress: facts.underlay.address, listenPort: spec.port!, backend: backend.type,
     vni: backend.type === 'vxlan' ? backend.vni : undefined, subnet: spec.subnet, ipv6Subnet: spec.ipv6Subnet,
     // Inner packets larger than the underlay carries are answered with ICMP "too big", whatever the TUN's MTU.
-    mtu: Math.min(mtu, derived), batch: config.batch, offloads: config.offloads, replyInline: config.replyInline,
+    mtu: Math.min(mtu, derived), batch: config.batch, offloads: config.offloads, threads: config.threads, replyInline: config.replyInline,
     underlayDevice: facts.underlay.device,
   }, snapshot);
   teardown.push('stopping the engine (the TUN goes with it)', () => engine.stop());

@@ -48,7 +48,12 @@ export interface EngineOptions {
    * sends from its listening port, as flannel's and socat's TUN-over-UDP peers expect.
    */
   sourcePorts?: number;
-  /** Whether the RX thread sends the replies its own TUN writes provoke (default true; see worker.ts). */
+  /**
+   * Data-plane threads (default 1): 1 serves both directions in one loop; 2 runs a TX and an RX thread,
+   * so each direction can have a core of its own (see worker.ts).
+   */
+  threads?: 1 | 2;
+  /** threads 2: whether the RX thread sends the replies its own TUN writes provoke (default true; see worker.ts). */
   replyInline?: boolean;
   /**
    * Offloads to use when the kernel has them (each defaults to true; udpTunnelGso to 'auto': on where
@@ -157,7 +162,8 @@ export class Engine {
       tunnelFd: tap?.fd ?? -1, tunnelParams: tap ? [...tap.params] : [],
     };
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
-    const workers = (['tx', 'rx'] as const).map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));
+    const roles = (options.threads ?? 1) === 1 ? (['duplex'] as const) : (['tx', 'rx'] as const);
+    const workers = roles.map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));
     const fds = [tun.fd, udpFd, ...pool.map((p) => p.fd), ...(tap ? [tap.fd] : [])];
     const engine = new Engine(control, counters, workers, fds, tun.name, offloads, pool.map((p) => p.port), notes);
     try {

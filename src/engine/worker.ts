@@ -1,14 +1,21 @@
 /**
- * A data-plane thread: TX (TUN → UDP) or RX (UDP → TUN). Each is a tight
- * loop around synchronous native calls that block for at most `pollMs`, so
- * the stop flag is seen within that time. The loop allocates nothing: the
- * slab, descriptors and address table are made once, here.
+ * A data-plane thread: both directions in one loop (duplex, the default), or
+ * TX (TUN → UDP) or RX (UDP → TUN) apart. Each is a tight loop around
+ * synchronous native calls that block for at most `pollMs`, so the stop flag
+ * is seen within that time. The loop allocates nothing: the slab, descriptors
+ * and address table are made once, here.
+ *
+ * One thread per host is the default because a hand-over between threads costs
+ * more than the work it spreads on small machines: a TCP flow's ACKs and the
+ * data they release cross from one thread to the other and back, each time
+ * with a wake-up. On two cores one thread gave 10% more TCP throughput, 20%
+ * less CPU and a lower RTT than two (docs/benchmarks.md).
  *
  * Pipeline per batch:
  *   TX: 1 tunReadBatch → 2 refresh routes → 3 decideTx → 4 txBatch (encapsulate, split GSO, send) → 5 count
  *   RX: 1 udpRecvBatch (GRO segments expanded) → 2 refresh routes → 3 decideRx → 4 tunWriteCoalesced → 5 count
  *
- * Replies without a wake-up: writing a packet into the TUN runs the kernel's
+ * With two threads, replies without a wake-up: writing a packet into the TUN runs the kernel's
  * receive path in the same system call, so an answer (an echo reply, a TCP
  * ACK) is often queued on the TUN by the time the write returns. The RX
  * thread then reads it and sends it itself, instead of waking the TX thread
@@ -27,7 +34,7 @@ import { TooBigResponder } from './too-big.js';
 import { VERDICT_BAD_VNET, VERDICT_ENCAP_FAILED, VERDICT_SEND_FAILED, VERDICT_WRITE_FAILED } from './verdicts.js';
 
 export interface WorkerConfig {
-  role: 'tx' | 'rx';
+  role: 'tx' | 'rx' | 'duplex';
   tunFd: number;
   udpFd: number;
   control: SharedArrayBuffer; // Int32 [0] = stop flag, [1] = TUN reader lock
@@ -149,27 +156,37 @@ function txLoop(): void {
   }
 }
 
-function rxLoop(): void {
-  const slab = new Uint8Array(config.batch * config.stride);
-  // With UDP GRO a received datagram holds up to 64 packets, each with a descriptor of its own.
-  const descriptors = config.udpGro ? config.batch * 64 : config.batch;
-  const desc = new Int32Array(descriptors * DESC_STRIDE);
-  const srcAddrs = new Uint8Array(descriptors * ADDR_STRIDE);
-  const status = new Int32Array(2);
-  const inline = config.replyInline ? new TxPipeline(INLINE_BATCH) : undefined;
-  const policy = {
+class RxPipeline {
+  private readonly slab: Uint8Array;
+  private readonly desc: Int32Array;
+  private readonly srcAddrs: Uint8Array;
+  private readonly descriptors: number;
+  private readonly status = new Int32Array(2);
+  private readonly policy = {
     backend: config.backend, vni: config.vni, subnet: config.subnet, subnetMask: config.subnetMask,
     subnet6: Int32Array.from(config.subnet6), subnet6Mask: Int32Array.from(config.subnet6Mask), ipv6: config.ipv6,
   };
-  // udp backend peers send through kernel sockets, so every datagram has a UDP checksum the kernel
-  // verified before we saw it. VXLAN over IPv4 often has none (Linux vxlan's default): decideRx marks
-  // those packets RX_VERIFY, and their inner TCP checksums are verified before merging.
-  const verify = false;
-  while (Atomics.load(control, STOP) === 0) {
-    const n = native.udpRecvBatch(config.udpFd, slab, desc, descriptors, config.headroom, config.stride, config.pollMs, srcAddrs, config.udpGro);
-    if (n === 0) continue;
+
+  /** `inline`: the pipeline that sends what the TUN holds right after each write (replyInline). */
+  constructor(private readonly inline: TxPipeline | undefined) {
+    this.slab = new Uint8Array(config.batch * config.stride);
+    // With UDP GRO a received datagram holds up to 64 packets, each with a descriptor of its own.
+    this.descriptors = config.udpGro ? config.batch * 64 : config.batch;
+    this.desc = new Int32Array(this.descriptors * DESC_STRIDE);
+    this.srcAddrs = new Uint8Array(this.descriptors * ADDR_STRIDE);
+  }
+
+  /** Receives what the socket holds (waiting at most `timeoutMs`) and writes it to the TUN. Returns the datagrams read. */
+  run(timeoutMs: number): number {
+    const { slab, desc, srcAddrs, status } = this;
+    const n = native.udpRecvBatch(config.udpFd, slab, desc, this.descriptors, config.headroom, config.stride, timeoutMs, srcAddrs, config.udpGro);
+    if (n === 0) return 0;
     routes.refresh();
-    decideRx(slab, desc, n, srcAddrs, routes, policy, counters);
+    decideRx(slab, desc, n, srcAddrs, routes, this.policy, counters);
+    // udp backend peers send through kernel sockets, so every datagram has a UDP checksum the kernel
+    // verified before we saw it. VXLAN over IPv4 often has none (Linux vxlan's default): decideRx marks
+    // those packets RX_VERIFY, and their inner TCP checksums are verified before merging.
+    const verify = false;
     if (config.vnet) {
       native.tunWriteCoalesced(config.tunFd, slab, desc, n, status, verify, config.mtu);
       counters[C.rxMerged] += status[0];
@@ -188,13 +205,32 @@ function rxLoop(): void {
     counters[C.rxPackets] += packets;
     counters[C.rxBytes] += bytes;
     counters[C.rxBatches]++;
-    if (inline !== undefined && packets > 0 && tryLock()) {
+    if (this.inline !== undefined && packets > 0 && tryLock()) {
       try {
-        if (inline.run(0) > 0) counters[C.txInline]++;
+        if (this.inline.run(0) > 0) counters[C.txInline]++;
       } finally {
         unlock();
       }
     }
+    return n;
+  }
+}
+
+function rxLoop(): void {
+  const rx = new RxPipeline(config.replyInline ? new TxPipeline(INLINE_BATCH) : undefined);
+  while (Atomics.load(control, STOP) === 0) rx.run(config.pollMs);
+}
+
+/** One thread for both directions: no hand-over between threads within a host. */
+function duplexLoop(): void {
+  const tx = new TxPipeline(config.batch);
+  const rx = new RxPipeline(undefined);
+  while (Atomics.load(control, STOP) === 0) {
+    const ready = native.waitEither(config.tunFd, config.udpFd, config.pollMs);
+    if (ready === 0) continue;
+    // Receive first: what it writes to the TUN often queues replies there, which the TX step then sends.
+    if (ready & 2) rx.run(0);
+    tx.run(0);
   }
 }
 
@@ -202,6 +238,7 @@ try {
   routes.refresh();
   parentPort!.postMessage({ ready: true });
   if (config.role === 'tx') txLoop();
+  else if (config.role === 'duplex') duplexLoop();
   else rxLoop();
 } catch (error) {
   parentPort!.postMessage({ error: (error as Error).message });

@@ -80,6 +80,8 @@ export interface NativeAddon {
   tunReadBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number, vnet?: boolean): number;
   /** Waits up to `timeoutMs` for `fd` to become readable (poll). */
   waitReadable(fd: number, timeoutMs: number): boolean;
+  /** Which of two fds became readable within `timeoutMs` (poll): bit 0 for `fdA`, bit 1 for `fdB`; 0 on timeout. */
+  waitEither(fdA: number, fdB: number, timeoutMs: number): number;
   /**
    * Writes every packet with VERDICT >= 0 (OFFSET/LENGTH) to the TUN; failures get VERDICT_WRITE_FAILED.
    * With `vnet`, a zeroed virtio-net header goes into the VNET_HDR_LEN bytes before each packet. Without it and

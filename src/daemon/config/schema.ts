@@ -180,7 +180,12 @@ export const DaemonConfigSchema = object({
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** Packets per data-plane batch. */
   batch: int(1, 256).default(64),
-  /** The RX thread sends the replies its TUN writes provoke: one thread wake-up less per round trip. */
+  /**
+   * Data-plane threads: 1 serves both directions (no hand-over between threads within a host), 2 runs
+   * TX and RX apart, so each direction can have a core of its own.
+   */
+  threads: z.union([z.literal(1), z.literal(2)], { error: 'must be 1 or 2' }).default(1),
+  /** threads 2: the RX thread sends the replies its TUN writes provoke: one thread wake-up less per round trip. */
   replyInline: z.boolean({ error: 'must be true or false' }).default(true),
   /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: see docs/config.md). */
   offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto' }),

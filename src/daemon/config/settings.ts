@@ -44,6 +44,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'metricsAddress', env: 'TULLE_METRICS_ADDRESS', flag: 'metrics-address', kind: 'string', help: 'serve /metrics and /healthz here (address:port)' },
   { path: 'logLevel', env: 'TULLE_LOG_LEVEL', flag: 'log-level', kind: 'string', help: 'fatal, error, warn, info, debug, trace, silent' },
   { path: 'batch', env: 'TULLE_BATCH', flag: 'batch', kind: 'int', help: 'packets per data-plane batch' },
+  { path: 'threads', env: 'TULLE_THREADS', flag: 'threads', kind: 'int', help: 'data-plane threads: 1 (both directions) or 2 (TX, RX)' },
 ];
 
 /**
