@@ -1,7 +1,7 @@
 /**
  * The data plane for the backend, and where routes go:
  *
- *   udp, vxlan  the engine (TUN, socket, two workers); the TUN gets the
+ *   udp, vxlan  the engine (TUN, socket, its workers); the TUN gets the
  *               subnet's first address with the network's prefix (flannel's
  *               convention, so the kernel routes the whole overlay into it),
  *               the MTU, and goes up. Routes go into its snapshot.

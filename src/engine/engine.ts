@@ -1,11 +1,12 @@
 /**
- * The packet engine: one TUN device, one UDP socket, two data-plane threads.
+ * The packet engine: one TUN device, one UDP socket, one data-plane thread
+ * for both directions (or two, TX and RX: options.threads).
  *
- *   TX worker: TUN → decide (lease lookup) → encapsulate → UDP   (see worker.ts)
- *   RX worker: UDP → decide (known sender, VNI, our subnet) → TUN
+ *   TX: TUN → decide (lease lookup) → encapsulate → UDP   (see worker.ts)
+ *   RX: UDP → decide (known sender, VNI, our subnet) → TUN
  *
  * Ownership: the engine opens the TUN and the socket and closes them after
- * both workers have exited; workers only borrow the fds. Routes arrive through
+ * the workers have exited; workers only borrow the fds. Routes arrive through
  * a RouteSnapshot (shared memory) that the control plane publishes into at any
  * time; counters are shared memory the engine reads without a call.
  */
@@ -190,7 +191,7 @@ export class Engine {
     });
   }
 
-  /** Stops both workers, then closes the fds (which removes the TUN). */
+  /** Stops the workers, then closes the fds (which removes the TUN). */
   async stop(): Promise<void> {
     Atomics.store(this.control, 0, 1);
     await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {

@@ -4,8 +4,8 @@
  * MTU discovery works through tulle as it does through a router. Rate
  * limited like the kernel's own ICMP (net.ipv4.icmp_msgs_per_sec: 1000/s,
  * burst 50), so a flood of oversize packets cannot turn into a flood of errors.
- * The budget is one per engine: the TX thread and the RX thread (which sends
- * replies inline) share it.
+ * The budget is one per engine: with two threads, the TX thread and the RX
+ * thread (which sends replies inline) share it.
  */
 import type { NativeAddon } from '../native/load.js';
 import * as wire from '../wire/index.js';
