@@ -8,8 +8,8 @@
  * One thread per host is the default because a hand-over between threads costs
  * more than the work it spreads on small machines: a TCP flow's ACKs and the
  * data they release cross from one thread to the other and back, each time
- * with a wake-up. On two cores one thread gave 10% more TCP throughput, 20%
- * less CPU and a lower RTT than two (docs/benchmarks.md).
+ * with a wake-up. On two cores one thread used 15-20% less CPU for the same
+ * or more TCP throughput, with a lower RTT (docs/benchmarks.md).
  *
  * Pipeline per batch:
  *   TX: 1 tunReadBatch → 2 refresh routes → 3 decideTx → 4 txBatch (encapsulate, split GSO, send) → 5 count
