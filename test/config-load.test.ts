@@ -55,6 +55,7 @@ peers:
   t.equal(a.logLevel, 'info');
   t.equal(a.ipMasq, false);
   t.equal(a.batch, 64);
+  t.equal(a.threads, 1, 'one data-plane thread');
   t.same(networkFromConfig(a), { network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.255.0', backendType: 'vxlan' },
     'subnetLen from the subnet; the range is flannel\'s (second to last subnet)');
 });
@@ -173,11 +174,12 @@ t.test('the checks across fields', async (t) => {
 });
 
 t.test('problems from variables and flags name the variable or flag', async (t) => {
-  const found = await problems({ env: { TULLE_NETWORK: '198.18.0.0/16', TULLE_BACKEND: 'udp', TULLE_MTU: 'big', TULLE_IP_MASQ: 'maybe' }, flags: { batch: '999', subnetLen: '8' } });
+  const found = await problems({ env: { TULLE_NETWORK: '198.18.0.0/16', TULLE_BACKEND: 'udp', TULLE_MTU: 'big', TULLE_IP_MASQ: 'maybe' }, flags: { batch: '999', subnetLen: '8', threads: '3' } });
   t.same(found, [
     'tun.mtu (TULLE_MTU): must be an integer from 68 to 65535 (got "big")',
     'ipMasq (TULLE_IP_MASQ): must be true or false (got "maybe")',
     'batch (--batch): must be an integer from 1 to 256 (got 999)',
+    'threads (--threads): must be 1 or 2 (got 3)',
     'subnetLen (--subnet-len): must be longer than the network\'s prefix: 17 to 32 for 198.18.0.0/16 (got 8)',
   ]);
 });

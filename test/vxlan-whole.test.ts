@@ -24,9 +24,9 @@ if (lab) {
   // Hosts may inherit a reverse-path filter from the machine; these labs' hosts start without one.
   for (const h of [a, b, k]) lab.exec(h.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0']);
   const { tcpTransfer } = trafficTools(lab);
-  const tulle = (host: typeof a, subnet: string, mac: string, peers: object[], offloads: object = {}) => startDaemon(lab, host.ns, {
+  const tulle = (host: typeof a, subnet: string, mac: string, peers: object[], offloads: object = {}, extra: object = {}) => startDaemon(lab, host.ns, {
     network: '198.18.0.0/16', subnet, underlay: { address: host.underlay }, backend: { type: 'vxlan', mac }, tun: { name: 'tulle0', mtu: MTU },
-    peers, offloads,
+    peers, offloads, ...extra,
   });
   const peerB = { subnet: '198.18.2.0/24', address: b.underlay, mac: MAC_B, udpChecksum: true };
   const peerA = { subnet: '198.18.1.0/24', address: a.underlay, mac: MAC_A, udpChecksum: true };
@@ -45,13 +45,21 @@ if (lab) {
     if (lacks) t.pass(`skipped: this kernel lacks UDP-tunnel GSO on a TAP`, { skip: true });
     return lacks;
   };
+  interface PairOptions { toB?: object; toA?: object; offloadsA?: object; offloadsB?: object; extraA?: object; extraB?: object }
+  /** tulle on a and on b, stopped when the test ends; undefined (the test skips) where the kernel lacks the offload. */
+  const pair = async (t: Test, o: PairOptions = {}): Promise<{ da: Daemon; db: Daemon } | undefined> => {
+    const da = await tulle(a, '198.18.1.0/24', MAC_A, [o.toB ?? peerB], o.offloadsA, o.extraA);
+    t.teardown(() => da.stop());
+    if (kernelLacksIt(t, da)) return undefined;
+    const db = await tulle(b, '198.18.2.0/24', MAC_B, [o.toA ?? peerA], o.offloadsB, o.extraB);
+    t.teardown(() => db.stop());
+    return { da, db };
+  };
 
   t.test('two tulle hosts: super-packets leave whole (auto)', async (t) => {
-    const da = await tulle(a, '198.18.1.0/24', MAC_A, [peerB]);
-    t.teardown(() => da.stop());
-    if (kernelLacksIt(t, da)) return;
-    const db = await tulle(b, '198.18.2.0/24', MAC_B, [peerA]);
-    t.teardown(() => db.stop());
+    const hosts = await pair(t);
+    if (!hosts) return;
+    const { da, db } = hosts;
     t.match(da.log(), /udpTunnelGso on/, 'auto: on over a veth underlay (the log says so)');
     t.match(lab.exec(a.ns, ['ip', '-o', 'link', 'show', 'tulle0-tx']), /tulle0-tx: .*UP/, 'the tunnel TAP is up');
     const before = await freshStats(da);
@@ -76,11 +84,9 @@ if (lab) {
   });
 
   t.test('forwarded to a container behind the receiver: whole super-packets are cut at its MTU, not refused', async (t) => {
-    const da = await tulle(a, '198.18.1.0/24', MAC_A, [peerB]);
-    t.teardown(() => da.stop());
-    if (kernelLacksIt(t, da)) return;
-    const db = await tulle(b, '198.18.2.0/24', MAC_B, [peerA]);
-    t.teardown(() => db.stop());
+    const hosts = await pair(t);
+    if (!hosts) return;
+    const { da } = hosts;
     const ctr = container(lab, b, 'wctr', '198.18.2.2', '198.18.2.1');
     // A packet the kernel must forward but cannot (longer than the MTU, DF set) counts as FragFails.
     const fragFails = () => {
@@ -95,15 +101,12 @@ if (lab) {
   });
 
   t.test('inner IPv6 (a dual-stack overlay): super-packets leave whole too', async (t) => {
-    const dual = (host: typeof a, n: number, mac: string, peer: object) => startDaemon(lab, host.ns, {
-      network: '198.18.0.0/16', subnet: `198.18.${n}.0/24`, ipv6Network: '2001:db8:18::/48', ipv6Subnet: `2001:db8:18:${n}::/64`,
-      underlay: { address: host.underlay }, backend: { type: 'vxlan', mac }, tun: { name: 'tulle0', mtu: MTU }, peers: [peer],
+    const dual = (n: number) => ({ ipv6Network: '2001:db8:18::/48', ipv6Subnet: `2001:db8:18:${n}::/64` });
+    const hosts = await pair(t, {
+      toB: { ...peerB, ipv6Subnet: dual(2).ipv6Subnet }, toA: { ...peerA, ipv6Subnet: dual(1).ipv6Subnet }, extraA: dual(1), extraB: dual(2),
     });
-    const da = await dual(a, 1, MAC_A, { ...peerB, ipv6Subnet: '2001:db8:18:2::/64' });
-    t.teardown(() => da.stop());
-    if (kernelLacksIt(t, da)) return;
-    const db = await dual(b, 2, MAC_B, { ...peerA, ipv6Subnet: '2001:db8:18:1::/64' });
-    t.teardown(() => db.stop());
+    if (!hosts) return;
+    const { da } = hosts;
     const before = await freshStats(da);
     await verified(t, a.ns, b.ns, '2001:db8:18:2::', 7810, 64 << 20, 'IPv6 tulle → tulle');
     const after = await freshStats(da);
@@ -112,11 +115,9 @@ if (lab) {
   });
 
   t.test('a receiver without TUN offloads cuts whole super-packets itself', async (t) => {
-    const da = await tulle(a, '198.18.1.0/24', MAC_A, [peerB], { udpTunnelGso: true });
-    t.teardown(() => da.stop());
-    if (kernelLacksIt(t, da)) return;
-    const db = await tulle(b, '198.18.2.0/24', MAC_B, [peerA], { tun: false, udpGso: false, udpGro: false });
-    t.teardown(() => db.stop());
+    const hosts = await pair(t, { offloadsA: { udpTunnelGso: true }, offloadsB: { tun: false, udpGso: false, udpGro: false } });
+    if (!hosts) return;
+    const { da } = hosts;
     const refusedBefore = csumErrors(b.ns);
     const before = await freshStats(da);
     await verified(t, a.ns, b.ns, '198.18.2.0', 7806, 64 << 20, 'whole → no offloads');
@@ -130,11 +131,9 @@ if (lab) {
   t.test('a peer not marked as a tulle host gets no whole super-packets, and TCP flows both ways', async (t) => {
     // b does not know a for a tulle host, so it verifies a's inner checksums: a frame that crossed the
     // veth whole would arrive with them unfinished, and every segment would be dropped.
-    const da = await tulle(a, '198.18.1.0/24', MAC_A, [{ ...peerB, udpChecksum: undefined }], { udpTunnelGso: true });
-    t.teardown(() => da.stop());
-    if (kernelLacksIt(t, da)) return;
-    const db = await tulle(b, '198.18.2.0/24', MAC_B, [{ ...peerA, udpChecksum: undefined }]);
-    t.teardown(() => db.stop());
+    const hosts = await pair(t, { toB: { ...peerB, udpChecksum: undefined }, toA: { ...peerA, udpChecksum: undefined }, offloadsA: { udpTunnelGso: true } });
+    if (!hosts) return;
+    const { da } = hosts;
     await verified(t, a.ns, b.ns, '198.18.2.0', 7808, 16 << 20, 'to an unmarked tulle peer');
     await verified(t, b.ns, a.ns, '198.18.1.0', 7809, 16 << 20, 'and back');
     t.equal((await freshStats(da)).txWhole, 0, 'nothing went whole');
