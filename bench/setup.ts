@@ -116,7 +116,7 @@ export async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<
         tun: { name: 'tulle0', mtu: vx ? VXLAN_MTU : TULLE_MTU },
         // udpChecksum: the peers are tulle hosts, whose datagrams the kernel checksums.
         peers: hosts.flatMap((p, j) => (j === i ? [] : [{ subnet: subnet(j), address: p.underlay, udpChecksum: true, ...(vx ? { mac: macOf(j) } : {}) }])),
-        batch: spec.batch ?? 64, offloads: spec.offloads ?? ALL_OFFLOADS, threads: spec.threads ?? 1, replyInline: spec.replyInline ?? true,
+        batch: spec.batch ?? 64, offloads: spec.offloads ?? ALL_OFFLOADS, threads: spec.threads, replyInline: spec.replyInline ?? true,
       })));
     }
     return {

@@ -35,11 +35,13 @@ if (lab) {
     t.equal(received.bytes, bytes, `${what}: ${bytes >> 20} MiB arrived`);
     t.equal(received.sha256, sent.sha256, `${what}: the same bytes`);
   };
-  // TCP segments the receiving kernel refused for their checksum (TCP InCsumErrors in /proc/net/snmp).
-  const csumErrors = (ns: string) => {
-    const [names, values] = lab.exec(ns, ['cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Tcp:')).map((l) => l.trim().split(/\s+/));
-    return Number(values[names.indexOf('InCsumErrors')]);
+  // A counter of the namespace's /proc/net/snmp, e.g. ('Tcp', 'InCsumErrors').
+  const snmp = (ns: string, group: string, name: string) => {
+    const [names, values] = lab.exec(ns, ['cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith(`${group}:`)).map((l) => l.trim().split(/\s+/));
+    return Number(values[names.indexOf(name)]);
   };
+  // TCP segments the receiving kernel refused for their checksum.
+  const csumErrors = (ns: string) => snmp(ns, 'Tcp', 'InCsumErrors');
   const kernelLacksIt = (t: Test, d: Daemon) => {
     const lacks = NO_TAP_SUPPORT.test(d.log());
     if (lacks) t.pass(`skipped: this kernel lacks UDP-tunnel GSO on a TAP`, { skip: true });
@@ -89,10 +91,7 @@ if (lab) {
     const { da } = hosts;
     const ctr = container(lab, b, 'wctr', '198.18.2.2', '198.18.2.1');
     // A packet the kernel must forward but cannot (longer than the MTU, DF set) counts as FragFails.
-    const fragFails = () => {
-      const [names, values] = lab.exec(b.ns, ['cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Ip:')).map((l) => l.trim().split(/\s+/));
-      return Number(values[names.indexOf('FragFails')]);
-    };
+    const fragFails = () => snmp(b.ns, 'Ip', 'FragFails');
     const failsBefore = fragFails();
     const before = await freshStats(da);
     await verified(t, a.ns, ctr, '198.18.2.2', 7812, 64 << 20, 'tulle → container');

@@ -74,22 +74,28 @@ void FromSockaddr(const sockaddr_storage& in, uint8_t* entry) {
   }
 }
 
-int WaitReadable(int fd, int timeoutMs) {
-  pollfd p{fd, POLLIN, 0};
+namespace {
+
+// poll(), again when a signal interrupts it; throws on any other error.
+int PollRetry(pollfd* p, nfds_t count, int timeoutMs) {
   for (;;) {
-    int n = poll(&p, 1, timeoutMs);
+    int n = poll(p, count, timeoutMs);
     if (n >= 0) return n;
     if (errno != EINTR) Fail("poll");
   }
 }
 
+}  // namespace
+
+int WaitReadable(int fd, int timeoutMs) {
+  pollfd p{fd, POLLIN, 0};
+  return PollRetry(&p, 1, timeoutMs);
+}
+
 int WaitEither(int fdA, int fdB, int timeoutMs) {
   pollfd p[2] = {{fdA, POLLIN, 0}, {fdB, POLLIN, 0}};
-  for (;;) {
-    int n = poll(p, 2, timeoutMs);
-    if (n >= 0) return ((p[0].revents & POLLIN) ? 1 : 0) | ((p[1].revents & POLLIN) ? 2 : 0);
-    if (errno != EINTR) Fail("poll");
-  }
+  PollRetry(p, 2, timeoutMs);
+  return ((p[0].revents & POLLIN) ? 1 : 0) | ((p[1].revents & POLLIN) ? 2 : 0);
 }
 
 int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, bool vnet) {

@@ -204,7 +204,7 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
     ? `${backend.type} on ${facts.underlay.address}:${port}, ${engine.tunName} ${tunAddress} mtu ${mtu}${config.tun.mtu === undefined ? ` (${facts.underlay.device} ${facts.underlay.deviceMtu} − ${facts.underlay.deviceMtu - mtu})` : ''}`
     : `host-gw on ${facts.underlay.address} (${facts.underlay.device}, mtu ${mtu})`;
   log.info({ event: 'started', subnet: own.subnet, backend: backend.type, peers: router.routed, leases: router.table.size, control: control.path },
-    `tulle: ${where}, subnet ${own.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}; ${config.threads === 1 ? '1 data-plane thread' : '2 data-plane threads (TX, RX)'}` : ''}${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`);
+    `tulle: ${where}, subnet ${own.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}; ${engine.threads === 1 ? '1 data-plane thread' : '2 data-plane threads (TX, RX)'}` : ''}${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`);
 
   const writeStats = () => {
     // Whole or not at all: tests and benches read it while the daemon runs.

@@ -191,6 +191,11 @@ export class Engine {
     });
   }
 
+  /** Data-plane threads running: 1 (both directions) or 2 (TX and RX). */
+  get threads(): number {
+    return this.workers.length;
+  }
+
   /** Stops the workers, then closes the fds (which removes the TUN). */
   async stop(): Promise<void> {
     Atomics.store(this.control, 0, 1);
