@@ -95,7 +95,7 @@ if (lab) {
       t.equal(readFileSync(join(dir, 'run-a', 'docker_opts.env'), 'utf8'),
         'DOCKER_OPT_BIP="--bip=198.18.1.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=false"\nDOCKER_OPT_MTU="--mtu=1472"\nDOCKER_OPTS=" --bip=198.18.1.1/24 --ip-masq=false --mtu=1472"\n');
       t.equal(readFileSync(join(stateB, 'subnet.env'), 'utf8'), 'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.2.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n', 'by default in the state dir');
-      t.same(JSON.parse(readFileSync(join(stateA, 'lease.json'), 'utf8')), { network: '198.18.0.0/16', subnet: '198.18.1.0/24', backendType: 'udp', publicIP: '192.0.2.1' });
+      t.same(JSON.parse(readFileSync(join(stateA, 'lease.json'), 'utf8')), { format: 1, lease: { network: '198.18.0.0/16', subnet: '198.18.1.0/24', backendType: 'udp', publicIP: '192.0.2.1' } });
     });
 
     t.test('/metrics counts the packets of a ping; /healthz says ok', async (t) => {
@@ -151,8 +151,8 @@ if (lab) {
     t.equal(two.subnet, one.subnet, `the same subnet (${one.subnet})`);
     t.match(one.backend.vtepMac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
     t.equal(two.backend.vtepMac, one.backend.vtepMac, 'the same VTEP MAC');
-    const saved = JSON.parse(readFileSync(join(state, 'lease.json'), 'utf8')) as { subnet: string; vtepMac: string };
-    t.same([saved.subnet, saved.vtepMac], [one.subnet, one.backend.vtepMac], 'both kept in lease.json');
+    const saved = JSON.parse(readFileSync(join(state, 'lease.json'), 'utf8')) as { lease: { subnet: string; vtepMac: string } };
+    t.same([saved.lease.subnet, saved.lease.vtepMac], [one.subnet, one.backend.vtepMac], 'both kept in lease.json');
   });
 
   t.test('kill -9, then a restart recovers without manual cleanup', async (t) => {

@@ -14,11 +14,13 @@ import { EtcdStore } from '../etcd/etcd-store.js';
 import { GossipStore } from '../gossip/gossip-store.js';
 import { formatHostPort } from '../gossip/udp-transport.js';
 import { defaultSubnetRange, parseCidr4 } from '../util/cidr.js';
+import type { HostState } from '../lease/state-file.js';
 import type { DaemonConfig } from './config/schema.js';
 
 export interface StoreContext {
   log: Logger;
-  stateDir: string;
+  /** The host's state dir, whose one owner this is: a store keeps what it needs across restarts through it. */
+  state: HostState;
   /** This host's underlay address (where a gossip peer would listen). */
   underlayAddress: string;
 }
@@ -59,7 +61,7 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         // A seed without a port listens on the same port as we do.
         seeds: store.peers.map((p) => (/^\[.*\]:\d+$|^[^:]+:\d+$/.test(p) ? p : formatHostPort(p, store.port))),
         keys, label: store.label, preset: store.preset,
-        network: networkFromConfig(config)!, stateDir: ctx.stateDir,
+        network: networkFromConfig(config)!, state: ctx.state,
         log: (level, msg, fields) => ctx.log[level]({ event: 'gossip', ...fields }, `gossip: ${msg}`),
       });
       return { store: gossipStore, description: `gossip ${formatHostPort(ctx.underlayAddress, store.port)}`, leasesAreConfig: false };

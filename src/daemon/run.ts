@@ -4,8 +4,9 @@
  * recorded in a Teardown so that SIGTERM/SIGINT — or a failure part-way —
  * undoes it.
  *
- *   1. open the lease store; acquire this host's lease (the previous subnet
- *      asked for first) and save it in the state dir
+ *   1. read the host's state (its last lease and VTEP MAC); open the lease
+ *      store; acquire this host's lease (the previous subnet asked for first)
+ *      and save it in the state dir
  *   2. take the store's first batch of leases; host-gw with static peers:
  *      refuse a peer that is not on the segment before anything changes
  *   3. data plane: udp/vxlan start the engine (TUN, socket, workers) and set
@@ -35,12 +36,13 @@ import { installMasquerade, removeMasquerade, TABLE } from './masquerade.js';
 import { createRegistry, serveMetrics, type Health } from './metrics.js';
 import { agreeOnNetwork, openStore } from './open-store.js';
 import { listenPort, networkPort } from './ports.js';
-import { readSavedLease, socketPath, SUBNET_FILE, writeSavedLease } from './state-dir.js';
+import { HostState } from '../lease/state-file.js';
+import { socketPath, SUBNET_FILE } from './state-dir.js';
 import { dockerOpts, subnetEnv } from './subnet-env.js';
 import { hasHealth, hasMetrics } from './store-hooks.js';
 import { describeLease, type LeaseView, type StatusView } from './status-view.js';
 import { Teardown } from './teardown.js';
-import { writeFileAtomic } from './write-file.js';
+import { writeFileAtomic } from '../util/write-file.js';
 
 export interface RunOptions {
   log: Logger;
@@ -72,9 +74,10 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   const backend = config.backend;
   if (facts.namespaceStateDir) teardown.push('removing the namespace\'s state dir', () => rmSync(stateDir, { recursive: true, force: true }));
 
-  // 1. The lease.
+  // 1. The lease. The state dir has one owner, this HostState: the store keeps its own record through it too.
+  const state = new HostState(stateDir, (message, fields) => log.warn({ event: 'state', ...fields }, message));
   // A store may wait for its server (etcd) indefinitely, as flannel does: a signal ends the wait.
-  const opened = await unlessStopped(openStore(config, { log, stateDir, underlayAddress: facts.underlay.address }), stopped);
+  const opened = await unlessStopped(openStore(config, { log, state, underlayAddress: facts.underlay.address }), stopped);
   if (opened === STOPPED) return;
   // A gossip host that leaves gives its lease back (its state dir still asks for the subnet next time);
   // with etcd the lease stays until its TTL, as flannel's does, so a restart finds it.
@@ -89,7 +92,7 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
     if (backend.vni !== wire.vxlan.DEFAULT_VNI) throw new Error(`the ${opened.description} store's network has VNI ${network.backendVni}, the configuration ${backend.vni}: make them agree`);
     backend.vni = network.backendVni;
   }
-  const saved = readSavedLease(stateDir);
+  const saved = state.lease;
   const previous = saved !== undefined && saved.network === network.network ? saved : undefined;
   const ownMac = backend.type === 'vxlan' ? backend.mac ?? previous?.vtepMac ?? randomMac() : undefined;
   const port = backend.type === 'host-gw' ? undefined : listenPort(backend, config.underlay.port);
@@ -109,7 +112,10 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   };
   const own = await unlessStopped(opened.store.acquire(attrs), stopped);
   if (own === STOPPED) return;
-  writeSavedLease(stateDir, { network: network.network, subnet: own.subnet, backendType: backend.type, ...(ownMac ? { vtepMac: ownMac } : {}), publicIP: facts.underlay.address });
+  state.saveLease({
+    network: network.network, subnet: own.subnet, ...(own.ipv6Subnet !== undefined ? { ipv6Subnet: own.ipv6Subnet } : {}),
+    backendType: backend.type, ...(ownMac ? { vtepMac: ownMac } : {}), publicIP: facts.underlay.address,
+  });
   log.info({ event: 'lease acquired', subnet: own.subnet, previous: previous?.subnet, store: opened.description }, `lease ${own.subnet} from the ${opened.description} store${previous?.subnet === own.subnet ? ' (kept from the last run)' : ''}`);
 
   // 2. The first batch of leases; later batches go straight to the router.

@@ -1,7 +1,7 @@
 /**
- * The state dir: this host's own lease (so a restart asks for the same
- * subnet and keeps its VTEP MAC), the control socket and, by default,
- * subnet.env. One per daemon.
+ * The state dir: this host's own lease and host id (src/lease/state-file.ts,
+ * so a restart asks for the same subnet and keeps its VTEP MAC), the control
+ * socket and, by default, subnet.env. One per daemon.
  *
  * Default: /run/tulle, like flannel's /run/flannel. A daemon in another
  * network namespace than the host's (PID 1's, or the kernel's initial one
@@ -9,13 +9,11 @@
  * in lab namespaces do not share a socket, and `ip netns exec NS tulle
  * status` finds the daemon of NS without being told where.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './write-file.js';
 
 export const DEFAULT_STATE_DIR = '/run/tulle';
 export const SOCKET_NAME = 'tulle.sock';
-export const LEASE_FILE = 'lease.json';
 export const SUBNET_FILE = 'subnet.env';
 
 /** The inode of the initial network namespace (the kernel's PROC_NET_INIT_INO): the host's own. */
@@ -40,29 +38,4 @@ export function defaultStateDir(): string {
 
 export function socketPath(stateDir: string): string {
   return join(stateDir, SOCKET_NAME);
-}
-
-/** What the host keeps about its own lease between runs. */
-export interface SavedLease {
-  network: string;
-  subnet: string;
-  backendType: string;
-  /** vxlan: the VTEP MAC, kept so peers' forwarding entries stay right across a restart. */
-  vtepMac?: string;
-  publicIP: string;
-}
-
-/** The saved lease, or undefined when there is none or it is unreadable (then the host starts afresh). */
-export function readSavedLease(stateDir: string): SavedLease | undefined {
-  try {
-    const value = JSON.parse(readFileSync(join(stateDir, LEASE_FILE), 'utf8')) as Partial<SavedLease>;
-    if (typeof value.subnet !== 'string' || typeof value.network !== 'string') return undefined;
-    return value as SavedLease;
-  } catch {
-    return undefined;
-  }
-}
-
-export function writeSavedLease(stateDir: string, lease: SavedLease): void {
-  writeFileAtomic(join(stateDir, LEASE_FILE), `${JSON.stringify(lease, null, 2)}\n`, 0o600);
 }

@@ -9,15 +9,16 @@
  *   keys            shared keys, base64 or hex, ≥ 16 bytes; the first signs, all verify
  *   label           cluster label, bound into every MAC (two clusters on one key stay apart)
  *   network         { network, subnetLen, subnetMin, subnetMax, backendType } (flannel's config)
- *   hostId          stable host id; default: <stateDir>/host-id (created once)
- *   stateDir        keeps host-id and lease.json (our last lease); losing lease.json is
- *                   fine, the peers remember the lease by host id
+ *   hostId          stable host id; default: the state's host-id (created once)
+ *   state           the host's state (src/lease/state-file.ts) that keeps our own lease record
+ *                   across restarts, with whatever else the process keeps there; losing it is
+ *                   fine where a peer is reached, the peers remember the lease by host id
+ *   stateDir        a state dir to open `state` in, for a process that keeps nothing else there
  *   preset          'lan' (default) or 'local'; overrides: partial GossipConfig
  *   log             (level, msg, fields) callback
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { HostState, HOST_ID } from '../lease/state-file.js';
 import type { BackendType, Lease, LeaseAttrs, LeaseEvent, LeaseStore, NetworkConfig } from '../lease/lease.js';
 import { LEAVE_ROUNDS, makeConfig, type GossipConfig, type PresetName } from './config.js';
 import type { Registry } from 'prom-client';
@@ -40,13 +41,15 @@ export interface GossipStoreOptions {
   label: string;
   network: NetworkConfig;
   hostId?: string;
+  state?: HostState;
   stateDir?: string;
   preset?: PresetName;
   overrides?: Partial<GossipConfig>;
   log?: LogFn;
 }
 
-const HOST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** The name our own record is kept under in the host's state. */
+const STATE_KEY = 'gossip';
 
 export class GossipStore implements LeaseStore {
   readonly node: GossipNode;
@@ -54,7 +57,7 @@ export class GossipStore implements LeaseStore {
   readonly pool: SubnetPool;
   readonly #transport: UdpTransport;
   readonly #config: GossipConfig;
-  readonly #stateDir: string | undefined;
+  readonly #state: HostState | undefined;
   readonly #log: LogFn | undefined;
   readonly #watchers = new Set<(events: LeaseEvent[]) => void>();
   #saved: LeaseRecord | undefined;
@@ -67,7 +70,7 @@ export class GossipStore implements LeaseStore {
     this.pool = pool;
     this.#transport = transport;
     this.#config = config;
-    this.#stateDir = o.stateDir;
+    this.#state = o.state;
     this.#log = o.log;
     this.#seeded = (o.seeds ?? []).length > 0;
     replica.onChanges = (changes) => this.#onChanges(changes);
@@ -82,6 +85,7 @@ export class GossipStore implements LeaseStore {
     const keyring = parseKeyring(o.keys ?? []);
     const config = makeConfig(o.preset ?? 'lan', o.overrides);
     const pool = new SubnetPool(o.network);
+    if (o.state === undefined && o.stateDir !== undefined) o = { ...o, state: new HostState(o.stateDir, (message, fields) => o.log?.('warn', message, fields)) };
     const hostId = resolveHostId(o);
     let node: GossipNode | undefined;
     const transport = await UdpTransport.open({ host: bind.host, port: bind.port, onReceive: (from, data) => node?.receive(from, data), log: o.log });
@@ -150,7 +154,8 @@ export class GossipStore implements LeaseStore {
     }
     if (attrs.backendData.VNI !== undefined) extra.vni = attrs.backendData.VNI;
     if (attrs.backendData.Port !== undefined) extra.port = attrs.backendData.Port;
-    const rec = this.replica.acquire(claim);
+    const previous = attrs.previousSubnet !== undefined ? this.pool.parse(attrs.previousSubnet) : undefined;
+    const rec = this.replica.acquire(claim, previous);
     this.replica.flush();
     this.#save();
     return this.#toLease(rec);
@@ -171,7 +176,8 @@ export class GossipStore implements LeaseStore {
       this.node.leave();
       // Gossip rounds so the departure and the release get out, the release once more in each.
       await new Promise((r) => setTimeout(r, (LEAVE_ROUNDS + 1) * this.#config.gossipIntervalMs));
-      if (this.#stateDir) rmSync(join(this.#stateDir, 'lease.json'), { force: true });
+      // The released record is kept: a restart reclaims the subnet when nobody took it meanwhile.
+      this.#save();
     }
     this.node.stop();
     this.replica.stop();
@@ -211,26 +217,28 @@ export class GossipStore implements LeaseStore {
     return lease;
   }
 
-  /** Our lease from lease.json, if the state dir kept it (a missing or unreadable file is fine). */
+  /** Our record from the host's state, if it kept one (a missing or unusable record is fine). */
   #restore(): void {
-    if (!this.#stateDir) return;
-    const file = join(this.#stateDir, 'lease.json');
-    if (!existsSync(file)) return;
-    try {
-      const rec = JSON.parse(readFileSync(file, 'utf8')) as LeaseRecord;
-      if (rec.hostId === this.hostId && this.pool.contains(rec.subnet)) this.replica.restore(rec);
-    } catch (err) {
-      this.#log?.('warn', 'ignoring an unreadable lease.json; the peers remember our lease', { file, error: (err as Error).message });
+    const rec = this.#state?.storeRecord(STATE_KEY) as LeaseRecord | undefined;
+    if (rec === undefined) return;
+    if (!isOwnRecord(rec, this.hostId) || !this.pool.contains(rec.subnet)) {
+      this.#log?.('warn', 'ignoring the saved gossip lease record: not ours, or outside the network; the peers remember our lease', { file: this.#state!.file });
+      return;
     }
+    this.replica.restore(rec);
   }
 
   #save(): void {
     this.#saved = this.replica.own;
-    if (!this.#stateDir || !this.#saved) return;
-    const file = join(this.#stateDir, 'lease.json');
-    writeFileSync(`${file}.tmp`, JSON.stringify(this.#saved));
-    renameSync(`${file}.tmp`, file);
+    if (this.#state && this.#saved) this.#state.saveStoreRecord(STATE_KEY, this.#saved);
   }
+}
+
+/** A record as #save wrote it, for this host: checked field by field, since the file may be old or edited. */
+function isOwnRecord(r: LeaseRecord, hostId: string): boolean {
+  return typeof r === 'object' && r !== null && r.hostId === hostId && Number.isInteger(r.subnet) && Number.isFinite(r.claimedAt)
+    && Number.isInteger(r.version) && Number.isFinite(r.expiresAt) && typeof r.released === 'boolean' && typeof r.publicIP === 'string'
+    && Number.isInteger(r.backend);
 }
 
 function resolveHostId(o: GossipStoreOptions): string {
@@ -238,15 +246,6 @@ function resolveHostId(o: GossipStoreOptions): string {
     if (!HOST_ID.test(o.hostId)) throw new Error(`gossip hostId "${o.hostId}": must be 1–64 characters of A–Z a–z 0–9 . _ : -`);
     return o.hostId;
   }
-  if (!o.stateDir) throw new Error('gossip: give hostId or stateDir (where a stable host id is kept)');
-  mkdirSync(o.stateDir, { recursive: true });
-  const file = join(o.stateDir, 'host-id');
-  if (existsSync(file)) {
-    const id = readFileSync(file, 'utf8').trim();
-    if (!HOST_ID.test(id)) throw new Error(`${file}: "${id}" is not a valid host id`);
-    return id;
-  }
-  const id = randomUUID();
-  writeFileSync(file, `${id}\n`);
-  return id;
+  if (!o.state) throw new Error('gossip: give hostId, or state/stateDir (where a stable host id is kept)');
+  return o.state.hostId();
 }

@@ -273,10 +273,12 @@ export class LeaseReplica implements RecordDelegate {
   }
 
   /**
-   * Claims this host's lease: the one its peers remember (same subnet, same
-   * claim time), else a random free subnet. Call after the node joined.
+   * Claims this host's lease: the one its peers (or its own saved record)
+   * remember (same subnet, same claim time), else `preferred` when it is free
+   * (the subnet the host's state dir names), else a random free subnet. Call
+   * after the node joined.
    */
-  acquire(attrs: LeaseClaimAttrs): LeaseRecord {
+  acquire(attrs: LeaseClaimAttrs, preferred?: number): LeaseRecord {
     this.#attrs = attrs;
     const now = this.#clock.now();
     const ttl = this.#config.leaseTtlMs;
@@ -293,7 +295,7 @@ export class LeaseReplica implements RecordDelegate {
       }
     }
     if (!rec) {
-      const subnet = this.#freeSubnet();
+      const subnet = preferred !== undefined && this.winner(preferred) === undefined ? preferred : this.#freeSubnet();
       if (subnet === undefined) {
         throw new Error(`no free subnet in ${this.#pool.format(this.#pool.min)} … ${this.#pool.format(this.#pool.max)}: all ${this.#pool.size} are leased`);
       }

@@ -56,6 +56,14 @@ export class SubnetPool {
     return subnet >= this.min && subnet <= this.max && (subnet - this.min) % this.#step === 0;
   }
 
+  /** "198.18.1.0/24" as a leasable subnet of this pool, or undefined (another length, outside the pool, malformed). */
+  parse(text: string): number | undefined {
+    const [address, len, ...rest] = text.split('/');
+    if (rest.length > 0 || len !== String(this.subnetLen) || !wire.isIPv4(address)) return undefined;
+    const subnet = wire.parseIPv4(address);
+    return this.contains(subnet) ? subnet : undefined;
+  }
+
   format(subnet: number): string {
     return `${wire.formatIPv4(subnet)}/${this.subnetLen}`;
   }
