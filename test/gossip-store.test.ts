@@ -27,3 +27,26 @@ t.test('leases from gossip say that their host checksums its datagrams', async (
   const hostGw = await ownLease(t, 'host-gw');
   t.equal(hostGw.backendData.UDPChecksum, undefined, 'host-gw sends no datagrams: no flag');
 });
+
+// Two hosts that announce one public IP (Vagrant's NAT address on eth0): the second refuses its lease,
+// naming the address, the other host and the flags that fix it.
+t.test('a host refuses a lease when another live host announces its public IP', async (t) => {
+  const keys = [randomBytes(32).toString('base64')];
+  const first = await GossipStore.open({ bind: '127.0.0.1:0', hostId: 'twin-1', keys, label: 'twins', network: network('udp'), preset: 'local' });
+  t.teardown(() => first.close());
+  const own = await first.acquire({ publicIP: '203.0.113.15', backendType: 'udp', backendData: {} });
+  const second = await GossipStore.open({ bind: '127.0.0.1:0', seeds: [first.address], hostId: 'twin-2', keys, label: 'twins', network: network('udp'), preset: 'local' });
+  t.teardown(() => second.close());
+  await t.rejects(second.acquire({ publicIP: '203.0.113.15', backendType: 'udp', backendData: {} }),
+    new RegExp(`another host \\(gossip host id twin-1\\) already announces public IP 203\\.0\\.113\\.15 with ${own.subnet.replace(/\./g, '\\.')}.*--iface or --public-ip`));
+  t.equal(second.ownLease(), undefined, 'no lease taken');
+  const third = await GossipStore.open({ bind: '127.0.0.1:0', seeds: [first.address], hostId: 'other', keys, label: 'twins', network: network('udp'), preset: 'local' });
+  t.teardown(() => third.close());
+  const lease = await third.acquire({ publicIP: '203.0.113.16', backendType: 'udp', backendData: {} });
+  t.not(lease.subnet, own.subnet, 'a host with its own address gets a lease');
+});
+
+t.test('seeds that name only the host\'s own address are refused', async (t) => {
+  await t.rejects(GossipStore.open({ bind: '127.0.0.1:7999', seeds: ['127.0.0.1:7999'], hostId: 'alone', keys: [randomBytes(32).toString('base64')], label: 'x', network: network('udp') }),
+    /gossip seeds: 127\.0\.0\.1:7999 name only this host's own address 127\.0\.0\.1:7999\. .*--iface or --public-ip/);
+});

@@ -109,6 +109,7 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
       ...(backend.type !== 'host-gw' ? { UDPChecksum: true } : {}),
     },
     ...(previous !== undefined ? { previousSubnet: previous.subnet } : {}),
+    hostId: state.hostId(),
   };
   const own = await unlessStopped(opened.store.acquire(attrs), stopped);
   if (own === STOPPED) return;

@@ -128,8 +128,8 @@ export class LeaseKeeper {
       return;
     }
     const decoded = decodeLeaseValue(entry.value);
-    if (!decoded.ok || decoded.attrs.publicIP !== attrs.publicIP) {
-      const holder = decoded.ok ? decoded.attrs.publicIP : 'a malformed value';
+    if (!decoded.ok || decoded.attrs.publicIP !== attrs.publicIP || (decoded.attrs.hostId !== undefined && attrs.hostId !== undefined && decoded.attrs.hostId !== attrs.hostId)) {
+      const holder = !decoded.ok ? 'a malformed value' : decoded.attrs.publicIP !== attrs.publicIP ? decoded.attrs.publicIP : `another host (tulle host id ${decoded.attrs.hostId})`;
       this.o.log(`etcd: ${subnet} is now held by ${holder}; this host's lease is lost`);
       this.#stopped = true;
       this.o.onLost?.(this.#lease);
@@ -176,10 +176,20 @@ async function tryAcquire(o: KeeperOptions): Promise<{ lease: Lease; leaseId: st
     return k === undefined ? [] : [{ entry: e, subnet: k.subnet, ipv6: k.ipv6Subnet }];
   });
   let taken = named.map((n) => n.subnet);
-  const mine = named.find((n) => {
+  // flannel finds its own lease by PublicIP. A lease with our address that another tulle host wrote (its own
+  // TulleHostID) is that host's: two hosts that announce one address (Vagrant's NAT address on eth0) would
+  // otherwise both run one subnet as their own.
+  const sameAddress = named.flatMap((n) => {
     const d = decodeLeaseValue(n.entry.value);
-    return d.ok && d.attrs.publicIP === attrs.publicIP;
+    return d.ok && d.attrs.publicIP === attrs.publicIP ? [{ ...n, hostId: d.attrs.hostId }] : [];
   });
+  const other = sameAddress.find((n) => n.hostId !== undefined && attrs.hostId !== undefined && n.hostId !== attrs.hostId);
+  if (other !== undefined) {
+    const until = other.entry.leaseId === '0' ? 'a reservation' : 'its etcd lease is live';
+    throw new PermanentError(`another host (tulle host id ${other.hostId}) already announces public IP ${attrs.publicIP} with ${other.subnet} (${until}): `
+      + `two hosts cannot share one public IP; give this host its own underlay address with --iface or --public-ip`);
+  }
+  const mine = sameAddress.find((n) => n.hostId === undefined || n.hostId === attrs.hostId);
   const made = (subnet: string, leaseId: string, ttl: number | undefined): { lease: Lease; leaseId: string } => ({
     lease: { subnet, ...leaseFields(attrs), expiration: ttl === undefined ? Number.POSITIVE_INFINITY : Date.now() + ttl * 1000 },
     leaseId,

@@ -29,6 +29,9 @@ export function encodeLeaseValue(attrs: LeaseAttrs): string {
   };
   // BackendData is `json:",omitempty"`: the udp and host-gw backends write none.
   if (Object.keys(data).length > 0) value.BackendData = data;
+  // tulle's addition, last (flannel ignores it): which host wrote the lease, so a second host that happens to
+  // announce the same PublicIP is not taken for this one restarting.
+  if (attrs.hostId !== undefined) value.TulleHostID = attrs.hostId;
   return JSON.stringify(value);
 }
 
@@ -87,6 +90,8 @@ export function decodeLeaseValue(text: string): DecodedLease {
   }
   const attrs: LeaseAttrs = { publicIP, backendType: backendType as BackendType, backendData };
   if (publicIPv6 !== undefined) attrs.publicIPv6 = publicIPv6 as string;
+  const hostId = f.get('TulleHostID');
+  if (typeof hostId === 'string' && hostId !== '') attrs.hostId = hostId;
   return { ok: true, attrs };
 }
 

@@ -28,7 +28,7 @@ import { LeaseReplica, type LeaseChange, type LeaseClaimAttrs } from './lease-re
 import { parseKeyring } from './mac.js';
 import { GossipNode } from './node.js';
 import { Sfc32 } from './prng.js';
-import { BACKEND_CODES, type LeaseRecord, type MemberRecord } from './records.js';
+import { ALIVE, BACKEND_CODES, SUSPECT, type LeaseRecord, type MemberRecord } from './records.js';
 import { realClock, type LogFn } from './runtime.js';
 import { SubnetPool } from './subnet-pool.js';
 import { parseHostPort, UdpTransport } from './udp-transport.js';
@@ -82,6 +82,12 @@ export class GossipStore implements LeaseStore {
     for (const s of o.seeds ?? []) if (!parseHostPort(s)) throw new Error(`gossip seeds: "${s}" must be host:port, e.g. 192.0.2.2:7946`);
     if (o.advertise !== undefined && !parseHostPort(o.advertise)) throw new Error(`gossip advertise "${o.advertise}": must be host:port`);
     if (typeof o.label !== 'string' || o.label.length === 0 || o.label.length > 128) throw new Error(`gossip label "${String(o.label)}": must be 1–128 characters`);
+    const own = o.advertise ?? o.bind;
+    if ((o.seeds ?? []).length > 0 && o.seeds!.every((seed) => seed === own)) {
+      throw new Error(`gossip seeds: ${o.seeds!.join(', ')} name only this host's own address ${own}. If another host announces the same address `
+        + '(two hosts sharing one public IP, like Vagrant\'s NAT address on eth0), give each host its own underlay address with --iface or --public-ip; '
+        + 'a host that starts a cluster has no seeds (peers: [])');
+    }
     const keyring = parseKeyring(o.keys ?? []);
     const config = makeConfig(o.preset ?? 'lan', o.overrides);
     const pool = new SubnetPool(o.network);
@@ -145,6 +151,13 @@ export class GossipStore implements LeaseStore {
     if (!BACKEND_CODES.includes(attrs.backendType)) throw new Error(`backendType "${attrs.backendType}": must be one of ${BACKEND_CODES.join(', ')}`);
     const synced = await this.node.joined();
     if (!synced) this.#log?.('warn', 'acquiring a lease without a completed join: a conflict, if any, is settled when peers are reached');
+    // Another live host that announces our address would get our traffic, or we its: refuse rather than run both.
+    const alive = new Set(this.members().filter((m) => m.state === ALIVE || m.state === SUSPECT).map((m) => m.id));
+    const twin = this.replica.othersAt(attrs.publicIP).find((r) => alive.has(r.hostId));
+    if (twin !== undefined) {
+      throw new Error(`another host (gossip host id ${twin.hostId}) already announces public IP ${attrs.publicIP} with ${this.pool.format(twin.subnet)}: `
+        + 'two hosts cannot share one public IP; give this host its own underlay address with --iface or --public-ip');
+    }
     const claim: LeaseClaimAttrs = { publicIP: attrs.publicIP, backend: BACKEND_CODES.indexOf(attrs.backendType) };
     const extra = claim as { publicIPv6?: string; vtepMac?: string; vni?: number; port?: number };
     if (attrs.publicIPv6 !== undefined) extra.publicIPv6 = attrs.publicIPv6;

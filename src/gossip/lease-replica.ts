@@ -252,6 +252,16 @@ export class LeaseReplica implements RecordDelegate {
 
   // ── our own lease ─────────────────────────────────────────────────────
 
+  /** Live claims of other hosts that announce `publicIP` (two hosts sharing one address). */
+  othersAt(publicIP: string): LeaseRecord[] {
+    const now = this.#clock.now();
+    const out: LeaseRecord[] = [];
+    this.records.forEach((e) => {
+      if (e.rec.hostId !== this.hostId && e.rec.publicIP === publicIP && this.#active(e.rec, now)) out.push(e.rec);
+    });
+    return out;
+  }
+
   /** A random subnet no live claim holds (or would hold), avoiding `avoid`; undefined if none. */
   #freeSubnet(avoid?: number): number | undefined {
     const now = this.#clock.now();

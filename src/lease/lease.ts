@@ -50,6 +50,12 @@ export interface LeaseAttrs {
    * its subnet.env): a store gives it back when it is still free.
    */
   previousSubnet?: string;
+  /**
+   * This host's stable id (the state dir's host-id). A store that keys leases
+   * by public IP (etcd, as flannel does) tells this host's own earlier lease
+   * from another live host's that announces the same address.
+   */
+  hostId?: string;
 }
 
 /** The network a store serves: flannel's `config` key. */

@@ -15,9 +15,9 @@
  * Files written before the format had a version are read too: the daemon's
  * flat lease and the gossip store's bare record, so an upgrade keeps its lease.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/write-file.js';
 
 export const LEASE_FILE = 'lease.json';
@@ -78,7 +78,14 @@ export class HostState {
     this.#write();
   }
 
-  /** The host's stable id: read from `host-id`, made (a random UUID) and kept on first use. */
+  /**
+   * The host's stable id: read from `host-id`, made and kept on first use. A
+   * new one is derived from /etc/machine-id, the network namespace and this
+   * state dir, so a host whose state dir is on a tmpfs (/run) gets the same id
+   * after a reboot and an etcd store still knows its lease for its own; two
+   * daemons in one namespace with their own state dirs get two ids. Without a
+   * machine id, it is random.
+   */
   hostId(): string {
     const file = join(this.dir, HOST_ID_FILE);
     if (existsSync(file)) {
@@ -86,7 +93,7 @@ export class HostState {
       if (!HOST_ID.test(id)) throw new Error(`${file}: "${id}" is not a valid host id (1–64 characters of A–Z a–z 0–9 . _ : -); remove the file to get a new one`);
       return id;
     }
-    const id = randomUUID();
+    const id = derivedHostId(this.dir) ?? randomUUID();
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeFileAtomic(file, `${id}\n`, 0o600);
     return id;
@@ -95,6 +102,20 @@ export class HostState {
   #write(): void {
     writeFileAtomic(this.file, `${JSON.stringify(this.#doc, null, 2)}\n`, 0o600);
   }
+}
+
+function derivedHostId(dir: string): string | undefined {
+  let machine: string;
+  let netns: string;
+  try {
+    machine = readFileSync('/etc/machine-id', 'utf8').trim();
+    netns = readlinkSync('/proc/self/ns/net');
+  } catch {
+    return undefined;
+  }
+  if (!/^[0-9a-f]{32}$/.test(machine)) return undefined;
+  const h = createHash('sha256').update(`tulle host id\0${machine}\0${netns}\0${resolve(dir)}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 function readDocument(file: string, warn: StateWarn | undefined): StateDocument {
