@@ -12,6 +12,7 @@ import { StaticStore } from '../lease/static-store.js';
 import { readFileSync } from 'node:fs';
 import { EtcdStore } from '../etcd/etcd-store.js';
 import { GossipStore } from '../gossip/gossip-store.js';
+import { gossipSeed } from '../gossip/seeds.js';
 import { formatHostPort } from '../gossip/udp-transport.js';
 import { defaultSubnetRange, parseCidr4 } from '../util/cidr.js';
 import type { HostState } from '../lease/state-file.js';
@@ -59,7 +60,7 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
       const gossipStore = await GossipStore.open({
         bind: formatHostPort(ctx.underlayAddress, store.port),
         // A seed without a port listens on the same port as we do.
-        seeds: store.peers.map((p) => (/^\[.*\]:\d+$|^[^:]+:\d+$/.test(p) ? p : formatHostPort(p, store.port))),
+        seeds: store.peers.map((p) => gossipSeed(p, store.port)),
         keys, label: store.label, preset: store.preset,
         network: networkFromConfig(config)!, state: ctx.state,
         log: (level, msg, fields) => ctx.log[level]({ event: 'gossip', ...fields }, `gossip: ${msg}`),

@@ -23,6 +23,9 @@ import { DEFAULT_PREFIX, Registry } from './registry.js';
 import { SubnetWatch, type WatchCounters } from './subnet-watch.js';
 import { show } from './json-fields.js';
 
+/** What an https:// endpoint gets, here and in `tulle config check` (src/daemon/config/checks.ts). */
+export const HTTP_ONLY = 'an http:// URL (TLS to etcd is not supported yet)';
+
 export interface EtcdStoreOptions {
   /** etcd client URLs, e.g. ["http://127.0.0.1:2379"] (flannel's --etcd-endpoints). */
   endpoints: string[];
@@ -101,7 +104,7 @@ export class EtcdStore implements LeaseStore {
     if (!Array.isArray(o.endpoints) || o.endpoints.length === 0) bad('endpoints', o.endpoints, 'one or more etcd client URLs like "http://127.0.0.1:2379"');
     else o.endpoints.forEach((e, i) => {
       if (typeof e !== 'string' || !/^(https?:\/\/)?[^/\s]+:\d{1,5}\/?$/.test(e)) bad(`endpoints[${i}]`, e, 'an etcd client URL like "http://127.0.0.1:2379"');
-      else if (e.startsWith('https://')) bad(`endpoints[${i}]`, e, 'an http:// URL (TLS to etcd is not supported yet)');
+      else if (e.startsWith('https://')) bad(`endpoints[${i}]`, e, HTTP_ONLY);
     });
     if (typeof o.prefix !== 'string' || !o.prefix.startsWith('/') || o.prefix.replace(/\/+$/, '') === '') bad('prefix', o.prefix, 'a key prefix like "/coreos.com/network"');
     if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds < MIN_TTL_SECONDS) bad('ttlSeconds', o.ttlSeconds, `an integer number of seconds, at least ${MIN_TTL_SECONDS}`);

@@ -30,6 +30,7 @@ import { GossipNode } from './node.js';
 import { Sfc32 } from './prng.js';
 import { ALIVE, BACKEND_CODES, SUSPECT, type LeaseRecord, type MemberRecord } from './records.js';
 import { realClock, type LogFn } from './runtime.js';
+import { seedsOnlySelf } from './seeds.js';
 import { SubnetPool } from './subnet-pool.js';
 import { parseHostPort, UdpTransport } from './udp-transport.js';
 
@@ -82,12 +83,8 @@ export class GossipStore implements LeaseStore {
     for (const s of o.seeds ?? []) if (!parseHostPort(s)) throw new Error(`gossip seeds: "${s}" must be host:port, e.g. 192.0.2.2:7946`);
     if (o.advertise !== undefined && !parseHostPort(o.advertise)) throw new Error(`gossip advertise "${o.advertise}": must be host:port`);
     if (typeof o.label !== 'string' || o.label.length === 0 || o.label.length > 128) throw new Error(`gossip label "${String(o.label)}": must be 1–128 characters`);
-    const own = o.advertise ?? o.bind;
-    if ((o.seeds ?? []).length > 0 && o.seeds!.every((seed) => seed === own)) {
-      throw new Error(`gossip seeds: ${o.seeds!.join(', ')} name only this host's own address ${own}. If another host announces the same address `
-        + '(two hosts sharing one public IP, like Vagrant\'s NAT address on eth0), give each host its own underlay address with --iface or --public-ip; '
-        + 'a host that starts a cluster has no seeds (peers: [])');
-    }
+    const selfOnly = seedsOnlySelf(o.seeds ?? [], o.advertise ?? o.bind);
+    if (selfOnly !== undefined) throw new Error(`gossip seeds: ${selfOnly}`);
     const keyring = parseKeyring(o.keys ?? []);
     const config = makeConfig(o.preset ?? 'lan', o.overrides);
     const pool = new SubnetPool(o.network);

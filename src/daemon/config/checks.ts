@@ -12,6 +12,7 @@ import { dotted, valueAt, type Path, type Problem } from './problems.js';
 import { address, cidr4, cidr6, int, ipv4 } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
 import { SOCKET_NAME } from '../state-dir.js';
+import { HTTP_ONLY } from '../../etcd/etcd-store.js';
 
 /** The longest control socket path sockaddr_un holds (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -80,6 +81,10 @@ export function crossChecks(input: unknown): Problem[] {
   if (network6Text !== undefined && valueAt(input, ['ipv6Subnet']) === undefined && storeType === 'static') {
     problems.push({ path: ['ipv6Subnet'], message: 'is required with ipv6Network and the static store: this host\'s IPv6 subnet, like 2001:db8:18:1::/64' });
   }
+  // Only the static store hands out IPv6 subnets: elsewhere `run` would start without the IPv6 overlay.
+  if (network6Text !== undefined && storeType !== 'static') {
+    problems.push({ path: ['ipv6Network'], message: `needs the static store: the ${String(storeType)} store allocates no IPv6 subnets yet, so the host would run without an IPv6 overlay`, value: network6Text });
+  }
   if (subnet6Text !== undefined && storeType !== 'static') problems.push({ path: ['ipv6Subnet'], message: `fixes this host's IPv6 subnet, which only the static store does (store.type is ${String(storeType)})`, value: subnet6Text });
 
   if (subnetText !== undefined && storeType !== 'static') problems.push({ path: ['subnet'], message: `fixes this host's subnet, which only the static store does (store.type is ${String(storeType)})`, value: subnetText });
@@ -118,6 +123,14 @@ export function crossChecks(input: unknown): Problem[] {
       // The key itself is never printed.
       if (typeof decoded === 'string') problems.push({ path: ['store', 'key'], message: decoded });
     }
+  }
+
+  // What the etcd store refuses when it opens, reported here with its words.
+  const endpoints = valueAt(input, ['store', 'endpoints']);
+  if (storeType === 'etcd' && Array.isArray(endpoints)) {
+    endpoints.forEach((e, i) => {
+      if (typeof e === 'string' && e.startsWith('https://')) problems.push({ path: ['store', 'endpoints', i], message: `is not allowed; allowed: ${HTTP_ONLY}`, value: e });
+    });
   }
 
   const stateDir = valueAt(input, ['stateDir']);

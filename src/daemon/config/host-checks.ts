@@ -16,6 +16,8 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import * as wire from '../../wire/index.js';
 import { containsCidr, formatCidr4, overlaps4, parseCidr4, prefixOf } from '../../util/cidr.js';
+import { gossipSeed, seedsOnlySelf } from '../../gossip/seeds.js';
+import { formatHostPort } from '../../gossip/udp-transport.js';
 import { probeControl } from '../control-client.js';
 import { DEFAULT_STATE_DIR, defaultStateDir, socketPath } from '../state-dir.js';
 import { defaultPort } from '../ports.js';
@@ -100,6 +102,11 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
   if (storeType === 'gossip' && underlay !== undefined) {
     const gossipPort = valid(input, ['store', 'port'], port) ?? 7946;
     if (await udpPortBusy(underlay.address, gossipPort)) problems.push({ path: ['store', 'port'], message: `UDP port ${gossipPort} on ${underlay.address} is in use by another program`, value: gossipPort });
+    const peers = valueAt(input, ['store', 'peers']);
+    if (Array.isArray(peers) && peers.every((p) => typeof p === 'string')) {
+      const selfOnly = seedsOnlySelf(peers.map((p) => gossipSeed(p, gossipPort)), formatHostPort(underlay.address, gossipPort));
+      if (selfOnly !== undefined) problems.push({ path: ['store', 'peers'], message: selfOnly });
+    }
   }
   const metrics = valid(input, ['metricsAddress'], hostPort);
   if (metrics !== undefined) {

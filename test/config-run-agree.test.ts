@@ -1,0 +1,41 @@
+// `tulle config check` says what `tulle run` will do: for each configuration
+// that run refuses (or would have run while ignoring part of it), both are
+// run on the same file, on the same host, and must refuse it with the same
+// exit code and the same words.
+import t from 'tap';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { switchedHosts } from '../src/lab/topology.js';
+import { rootLab } from './helpers/lab.js';
+import { tulle } from './helpers/daemon.js';
+
+const lab = rootLab(t);
+if (lab) {
+  const dir = mkdtempSync(join(tmpdir(), 'tulle-config-run-'));
+  chmodSync(dir, 0o755);
+  lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
+  const [h] = switchedHosts(lab, ['cr']);
+  const key = randomBytes(32).toString('base64');
+  const base = { network: '198.18.0.0/16', underlay: { address: h.underlay }, backend: { type: 'vxlan' }, stateDir: join(dir, 'state') };
+  const cases: { name: string; config: object; says: RegExp }[] = [
+    { name: 'an https etcd endpoint', config: { ...base, store: { type: 'etcd', endpoints: ['https://192.0.2.10:2379'] } }, says: /store\.endpoints\[0\].*TLS to etcd is not supported yet/ },
+    { name: 'ipv6Network with the gossip store', config: { ...base, ipv6Network: '2001:db8:18::/48', store: { type: 'gossip', key } }, says: /ipv6Network.*needs the static store: the gossip store allocates no IPv6 subnets yet/ },
+    { name: 'ipv6Network with the etcd store', config: { ...base, network: undefined, ipv6Network: '2001:db8:18::/48', store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] } }, says: /ipv6Network.*needs the static store: the etcd store allocates no IPv6 subnets yet/ },
+    { name: 'gossip seeds that name only this host', config: { ...base, store: { type: 'gossip', key, peers: [h.underlay] } }, says: /store\.peers.*name only this host's own address 192\.0\.2\.1:7946/ },
+  ];
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const file = join(dir, `${c.name.replace(/\W+/g, '-')}.yaml`);
+      writeFileSync(file, stringify(c.config));
+      const check = tulle(h.ns, ['config', 'check', file]);
+      const run = tulle(h.ns, ['run', '-c', file]);
+      t.equal(check.status, 2, 'config check: invalid (exit 2)');
+      t.match(check.stderr.replace(/\s+/g, ' '), c.says, 'config check names the problem'); // long lines are folded
+      t.equal(run.status, check.status, 'run refuses it with the same exit code');
+      t.equal(run.stderr, check.stderr, 'and the same words');
+    });
+  }
+}
