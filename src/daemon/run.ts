@@ -34,7 +34,9 @@ import { checkAdjacent } from './host-gw.js';
 import { LeaseFeed } from './lease-feed.js';
 import { LeaseRouter } from './lease-router.js';
 import { planRoutes, type PlanContext } from './lease-routes.js';
-import { createRegistry, serveMetrics, type Health } from './metrics.js';
+import { createRegistry, serveMetrics } from './metrics.js';
+import { HealthMonitor } from './health.js';
+import { serveHealth } from './health-server.js';
 import { agreeOnNetwork, openStore } from './open-store.js';
 import { listenPort, networkPort } from './ports.js';
 import { readSavedLease, socketPath, SUBNET_FILE, writeSavedLease } from './state-dir.js';
@@ -160,15 +162,11 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
 
   /** The own lease as the store last sent it (renewals move its expiration). */
   const current = () => router.table.get(own.subnet) ?? own;
-  const health = (): Health => {
-    const problems: string[] = [];
-    if (!(current().expiration > Date.now())) problems.push(`own lease ${own.subnet} expired at ${new Date(current().expiration).toISOString()}`);
-    if (hasHealth(opened.store)) {
-      const h = opened.store.health();
-      if (!h.ok) problems.push(`store: ${h.detail ?? 'unhealthy'}`);
-    }
-    return { ok: problems.length === 0, problems };
-  };
+  const store = opened.store;
+  const monitor = new HealthMonitor({ ownSubnet: own.subnet, ownExpiration: () => current().expiration, ...(hasHealth(store) ? { store: () => store.health() } : {}) }, log);
+  teardown.push('stopping the health monitor', () => monitor.stop());
+  const health = () => monitor.check();
+  let healthAddress: string | undefined;
   const counters = (): CounterValues | undefined => engine?.counters();
   const leaseViews = (): LeaseView[] => {
     const statuses = router.statuses();
@@ -176,16 +174,16 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
     if (!statuses.some((s) => s.state === 'own')) views.unshift(describeLease(own, 'own'));
     return views;
   };
-  const status = (): StatusView => ({
+  const status = (h = health()): StatusView => ({
     version: packageVersion(), pid: process.pid, startedAt: new Date(startedAt).toISOString(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
     network: network.network, subnetLen: network.subnetLen, subnet: own.subnet, expiration: describeLease(current(), 'own').expires,
     backend: { type: backend.type, ...(port !== undefined ? { port } : {}), ...(backend.type === 'vxlan' ? { vni: backend.vni, vtepMac: ownMac } : {}) },
     underlay: { address: facts.underlay.address, device: facts.underlay.device },
     tun: engine !== undefined ? { name: engine.tunName, address: tunAddress!, mtu, offloads: engine.offloads } : undefined,
     mtu,
-    store: { type: config.store.type, description: opened.description, ...(hasHealth(opened.store) ? { health: opened.store.health() } : {}) },
+    store: { type: config.store.type, description: opened.description, ...(h.store ? { health: h.store } : {}) },
     leases: router.table.size, peers: router.routed,
-    health: health(),
+    health: h, ...(healthAddress ? { healthAddress } : {}),
     ipMasq: config.ipMasq, subnetFile, ...(config.dockerOptsFile ? { dockerOptsFile: config.dockerOptsFile } : {}),
     stateDir, ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
     counters: counters(),
@@ -195,6 +193,9 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
   signals.onReload(() => reload({ log, initial, host: hostState, running: () => signals.reloadable, ...(options.reread ? { reread: options.reread } : {}) }));
   teardown.push('ending reloads', () => signals.onReload(undefined));
   signals.onStatus(() => logStatus(log, status()));
+  const healthServer = await serveHealth(config.healthAddress, config.metricsAddress, health, log);
+  if (healthServer) teardown.push('closing the health endpoint', () => healthServer.close());
+  healthAddress = healthServer?.address ?? config.metricsAddress; // the metrics server answers /healthz too
   if (config.metricsAddress !== undefined) {
     const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
     if (hasMetrics(opened.store)) opened.store.registerMetrics(registry);

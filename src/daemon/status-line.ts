@@ -3,12 +3,13 @@
  * who has the log but not the control socket.
  */
 import type { Logger } from 'pino';
+import { describeHealth } from './health.js';
 import type { StatusView } from './status-view.js';
 
 export function statusLine(s: StatusView): string {
   const parts = [
     `subnet ${s.subnet}`, s.backend.type, `${s.peers} peers routed of ${s.leases} leases`,
-    `health ${s.health.ok ? 'ok' : `not ok: ${s.health.problems.join('; ')}`}`,
+    `health ${describeHealth(s.health)}`,
     `store ${s.store.description}`, `up ${s.uptimeSeconds} s`,
   ];
   if (s.counters !== undefined) parts.push(`tx ${s.counters.txPackets} packets, rx ${s.counters.rxPackets} packets`);
