@@ -150,4 +150,27 @@ if (lab) {
     t.equal(alone.state, 'degraded', 'the seedless host alone: degraded');
     t.match(alone.reasons.join('\n'), /store: alone in its cluster \(no seeds configured\)/, 'saying it is alone and has no seeds');
   });
+
+  t.test('healthAddress: another address, or off; the default taken by another daemon is a warning, not a failure', async (t) => {
+    const one = join(dir, 'state-addr-1');
+    const first = await startDaemon(lab, e.ns, write('addr-1', { network: '198.18.0.0/16', subnet: '198.18.7.0/24', underlay: { address: e.underlay }, backend: { type: 'udp' }, stateDir: one }), one);
+    t.teardown(() => first.stop());
+    t.match(healthz(e.ns), { status: 200, body: { state: 'ok', reasons: [] } }, 'the default address');
+    // A second daemon in the same namespace: the default is taken.
+    const two = join(dir, 'state-addr-2');
+    const file2 = write('addr-2', { network: '198.18.0.0/16', subnet: '198.18.8.0/24', underlay: { address: e.underlay, port: 8286 }, backend: { type: 'udp' }, tun: { name: 'tulle1' }, stateDir: two });
+    const second = await startDaemon(lab, e.ns, file2, two);
+    t.match(second.log(), /"event":"no health endpoint"[^\n]*127\.0\.0\.1:9465[^\n]*EADDRINUSE/, 'the second says it has no /healthz there, and why');
+    t.equal((await second.status()).subnet, '198.18.8.0/24', 'and runs');
+    t.equal(await second.stop(), 0);
+    const elsewhere = await startDaemon(lab, e.ns, file2, two, ['--health-address', '127.0.0.1:9470']);
+    const r = get(e.ns, 'http://127.0.0.1:9470/healthz');
+    t.same([r.status, (JSON.parse(r.body) as HealthView).state], [200, 'ok'], '--health-address 127.0.0.1:9470 serves there');
+    t.match(tulle(e.ns, ['status', '--state-dir', two]).stdout, /^healthz +http:\/\/127\.0\.0\.1:9470\/healthz$/m, 'and tulle status says where');
+    t.equal(await elsewhere.stop(), 0);
+    t.equal(await first.stop(), 0);
+    const off = await startDaemon(lab, e.ns, file2, two, ['--health-address', 'off']);
+    t.match(healthz(e.ns), { status: 0, body: /ECONNREFUSED/ }, '--health-address off: nothing on the default');
+    t.equal(await off.stop(), 0);
+  });
 }
