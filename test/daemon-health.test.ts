@@ -1,7 +1,8 @@
 // Health that tells the truth, from real daemons in lab namespaces: a host on
 // etcd whose etcd is killed reports itself degraded (`tulle status`, its
 // JSON and /healthz name the reason and since when) while it keeps
-// forwarding, and ok again once etcd is back; a gossip host whose only seed
+// forwarding, failing (503) once its own lease has run out, and ok again
+// once etcd is back; a gossip host whose only seed
 // does not answer is degraded ("alone"), a seedless one alone says so, and
 // hosts with their peers are ok. /healthz answers on its default address
 // without metricsAddress.
@@ -57,7 +58,7 @@ if (lab) {
     return h;
   };
 
-  t.test('etcd killed: degraded, with the reason and since when; etcd back: ok', async (t) => {
+  t.test('etcd killed: degraded, with the reason and since when; failing once the own lease runs out; etcd back: ok', async (t) => {
     const endpoint = `http://${e.underlay}:2379`;
     const env = Object.entries(unsupportedArchEnv()).map(([k, v]) => `${k}=${v}`);
     const etcdctl = (...args: string[]) => lab.exec(e.ns, ['env', 'ETCDCTL_API=3', 'etcdctl', '--endpoints', endpoint, ...args]);
@@ -83,7 +84,7 @@ if (lab) {
     });
     etcdctl('put', '/coreos.com/network/config', '{"Network":"198.18.0.0/16","SubnetLen":24,"Backend":{"Type":"udp"}}');
     const state = join(dir, 'state-etcd');
-    const d = await startDaemon(lab, a.ns, write('etcd', { underlay: { address: a.underlay }, backend: { type: 'udp' }, store: { type: 'etcd', endpoints: [endpoint] }, stateDir: state }), state);
+    const d = await startDaemon(lab, a.ns, write('etcd', { underlay: { address: a.underlay }, backend: { type: 'udp' }, store: { type: 'etcd', endpoints: [endpoint], ttlSeconds: 20 }, stateDir: state }), state);
     t.teardown(() => d.stop());
 
     const up = await until(d, 'ok', 10);
@@ -105,6 +106,12 @@ if (lab) {
     t.match(table.stdout, /^store +etcd http:\/\/192\.0\.2\.4:2379, degraded: etcd unreachable since /m, 'and on the store line');
     const degraded = healthz(a.ns);
     t.match(degraded, { status: 200, body: { state: 'degraded', reasons: [/etcd unreachable since/] } }, '/healthz: 200 (it still forwards), state degraded and the reason');
+
+    // etcd stays away past the own lease's 20 s TTL: another host could now be given the subnet.
+    const expired = await until(d, 'failing', 45);
+    t.equal(expired.state, 'failing', `the own lease ran out: failing (${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill)`);
+    t.match(expired.reasons, [/^own lease 198\.18\.\d+\.0\/24 expired at \d{4}-/, /^store: etcd unreachable since/], 'naming the lease and the store');
+    t.match(healthz(a.ns), { status: 503, body: { state: 'failing' } }, '/healthz: 503');
 
     await startEtcd();
     const back = await until(d, 'ok', 30);
