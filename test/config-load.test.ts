@@ -125,6 +125,7 @@ underlay: { address: 192.0.2, port: 70000 }
 tun: { nmae: tulle1, mtu: 40 }
 logLevel: loud
 metricsAddress: localhost
+healthAddress: 9465
 `);
   const found = await problems({ file: path });
   t.same(found, [
@@ -136,6 +137,7 @@ metricsAddress: localhost
     'tun.mtu: must be an integer from 68 to 65535 (got 40)',
     'tun.nmae: unknown key; allowed here: name, mtu (got "tulle1")',
     'metricsAddress: must be address:port like 127.0.0.1:9464 or [::1]:9464 (got "localhost")',
+    'healthAddress: must be address:port like 127.0.0.1:9465, or off (got 9465)',
     'logLevel: must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
   ]);
 });

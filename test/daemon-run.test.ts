@@ -113,7 +113,7 @@ if (lab) {
       }
       t.ok(metric(after.body, 'tulle_bytes_total{direction="tx"}') - metric(before.body, 'tulle_bytes_total{direction="tx"}') >= 5 * 84, 'and the bytes (5 × 84-byte echo requests)');
       const health = get(a.ns, 'http://127.0.0.1:9464/healthz');
-      t.same({ status: health.status, body: JSON.parse(health.body) }, { status: 200, body: { status: 'ok', problems: [] } });
+      t.same({ status: health.status, body: JSON.parse(health.body) }, { status: 200, body: { state: 'ok', reasons: [] } }, 'a static store has no store health of its own');
       t.equal(get(a.ns, 'http://127.0.0.1:9464/nothing').status, 404);
     });
 

@@ -1,6 +1,7 @@
 /**
  * `tulle status` and `tulle leases` as text for people. Pure.
  */
+import { describeHealth } from '../daemon/health.js';
 import type { LeaseView, StatusView } from '../daemon/status-view.js';
 
 /** Columns padded to their widest cell; the last column is not padded. */
@@ -38,7 +39,7 @@ export function expiry(iso: string | null, now = Date.now()): string {
 export function formatStatus(s: StatusView, now = Date.now()): string {
   const rows: [string, string][] = [
     ['tulle', `${s.version}, pid ${s.pid}, up ${duration(s.uptimeSeconds)}`],
-    ['health', s.health.ok ? 'ok' : `unhealthy: ${s.health.problems.join('; ')}`],
+    ['health', describeHealth(s.health)],
     ['network', `${s.network} (subnets /${s.subnetLen})`],
     ['subnet', `${s.subnet} (lease expires ${expiry(s.expiration, now)})`],
     ['backend', [s.backend.type, s.backend.port !== undefined ? `port ${s.backend.port}` : '', s.backend.vni !== undefined ? `vni ${s.backend.vni}` : '', s.backend.vtepMac ? `vtep ${s.backend.vtepMac}` : ''].filter(Boolean).join(', ')],
@@ -47,7 +48,7 @@ export function formatStatus(s: StatusView, now = Date.now()): string {
   if (s.tun) rows.push(['device', `${s.tun.name} ${s.tun.address} mtu ${s.tun.mtu}; offloads ${Object.entries(s.tun.offloads).map(([k, v]) => `${k} ${v ? 'on' : 'off'}`).join(', ')}`]);
   else rows.push(['mtu', String(s.mtu)]);
   rows.push(
-    ['store', `${s.store.description}${s.store.health ? `, ${s.store.health.ok ? 'healthy' : `unhealthy: ${s.store.health.detail ?? ''}`}` : ''}`],
+    ['store', `${s.store.description}${s.store.health ? `, ${s.store.health.state}${s.store.health.state === 'ok' ? ` (${s.store.health.detail})` : `: ${s.store.health.detail}`}` : ''}`],
     ['leases', `${s.leases} (${s.peers} peers routed)`],
     ['ip masq', s.ipMasq ? 'on' : 'off'],
     ['subnet file', s.subnetFile],
@@ -55,6 +56,7 @@ export function formatStatus(s: StatusView, now = Date.now()): string {
   if (s.dockerOptsFile) rows.push(['docker opts', s.dockerOptsFile]);
   rows.push(['state dir', s.stateDir]);
   if (s.metricsAddress) rows.push(['metrics', `http://${s.metricsAddress}/metrics`]);
+  if (s.healthAddress) rows.push(['healthz', `http://${s.healthAddress}/healthz`]);
   if (s.counters) {
     const c = s.counters;
     const drops = Object.entries(c).filter(([k, v]) => (k.startsWith('drop') || k.endsWith('Errors')) && v > 0).map(([k, v]) => `${k} ${v}`);

@@ -1,6 +1,7 @@
 /**
  * `tulle run`: load and check the configuration (all problems at once, exit
- * 2, nothing changed), then run the daemon until SIGTERM/SIGINT (exit 0).
+ * 2, nothing changed), then run the daemon until SIGTERM, SIGINT or SIGQUIT
+ * (exit 0); SIGHUP reads the configuration again (src/daemon/signals.ts).
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../daemon/config/problems.js';
@@ -34,7 +35,7 @@ export function exitOnConfigError(error: unknown): never {
 export function registerRun(program: Command): void {
   const run = program
     .command('run')
-    .description('run the overlay on this host until SIGTERM/SIGINT (needs root)')
+    .description('run the overlay on this host until SIGTERM, SIGINT or SIGQUIT; SIGHUP reloads (needs root)')
     .option('-c, --config <file>', 'configuration file, YAML or JSON (tulle\'s keys or flannel\'s net-conf.json) [TULLE_CONFIG]')
     .option('--stats-file <file>', 'write the data-plane counters here as JSON, twice a second');
   addSettingFlags(run).action(async (options: Record<string, unknown> & { config?: string; statsFile?: string }) => {
@@ -42,7 +43,9 @@ export function registerRun(program: Command): void {
     const loaded = await loadConfig({ file, env: process.env, flags: options, host: true }).catch(exitOnConfigError);
     const log = createLogger(loaded.config.logLevel);
     try {
-      await runDaemon(loaded.config, { log, facts: loaded.facts!, statsFile: options.statsFile });
+      // SIGHUP reads the same sources again; the host was checked at start and is not checked again.
+      const reread = async () => (await loadConfig({ file, env: process.env, flags: options })).config;
+      await runDaemon(loaded.config, { log, facts: loaded.facts!, statsFile: options.statsFile, reread });
     } catch (error) {
       // A run-time failure (store, host set-up, data plane): one line that names it, no stack trace.
       log.fatal({ event: 'failed', error: (error as Error).message }, `tulle: ${(error as Error).message}`);

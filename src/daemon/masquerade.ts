@@ -47,3 +47,13 @@ export function installMasquerade(network: string, subnet: string): void {
 export function removeMasquerade(): void {
   nft(`table ip ${TABLE}\ndelete table ip ${TABLE}\n`);
 }
+
+/** Whether the table is there (ours, or one a killed daemon left). */
+export function hasMasquerade(): boolean {
+  try {
+    execFileSync('nft', ['list', 'table', 'ip', TABLE], { stdio: ['ignore', 'ignore', 'ignore'] });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -9,6 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { CounterName, CounterValues } from '../engine/counters.js';
+import { healthResponse, type Health } from './health.js';
 
 export interface MetricsSources {
   /** The engine's counters; undefined for host-gw, which has no data plane of its own. */
@@ -17,10 +18,6 @@ export interface MetricsSources {
   peers(): number;
 }
 
-export interface Health {
-  ok: boolean;
-  problems: string[];
-}
 
 /** Drop reasons as label values, from the engine's counter names. */
 export const DROP_REASONS: Partial<Record<CounterName, string>> = {
@@ -87,8 +84,8 @@ export async function serveMetrics(host: string, port: number, registry: Registr
         (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
       );
     } else if (path === '/healthz') {
-      const h = health();
-      response.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: h.ok ? 'ok' : 'unhealthy', problems: h.problems })}\n`);
+      const { status, body } = healthResponse(health());
+      response.writeHead(status, { 'content-type': 'application/json' }).end(body);
     } else {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
     }

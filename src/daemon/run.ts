@@ -13,8 +13,11 @@
  *      the TUN's address, MTU and route; host-gw removes stale routes
  *   4. routes follow the leases from then on (lease-router.ts)
  *   5. masquerade, subnet.env and Docker options, control socket, metrics
- *   6. wait for a signal; undo everything, newest first; exit 0 (or 1 when
- *      the data plane fails or the store revokes this host's lease)
+ *   6. wait for a stop signal; undo everything, newest first; exit 0 (or 1
+ *      when the data plane fails or the store revokes this host's lease).
+ *      Other signals: signals.ts.
+ *
+ * Before step 1, what a killed earlier run left is removed (leftovers.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -32,13 +35,18 @@ import { checkAdjacent } from './host-gw.js';
 import { LeaseFeed } from './lease-feed.js';
 import { LeaseRouter } from './lease-router.js';
 import { planRoutes, type PlanContext } from './lease-routes.js';
-import { installMasquerade, removeMasquerade, TABLE } from './masquerade.js';
-import { createRegistry, serveMetrics, type Health } from './metrics.js';
+import { createRegistry, serveMetrics } from './metrics.js';
+import { HealthMonitor } from './health.js';
+import { serveHealth } from './health-server.js';
 import { agreeOnNetwork, openStore } from './open-store.js';
 import { listenPort, networkPort } from './ports.js';
 import { HostState } from '../lease/state-file.js';
 import { socketPath, SUBNET_FILE } from './state-dir.js';
-import { dockerOpts, subnetEnv } from './subnet-env.js';
+import { HostOutputs } from './host-outputs.js';
+import { removeLeftovers } from './leftovers.js';
+import { reload } from './reload.js';
+import { DaemonSignals } from './signals.js';
+import { logStatus } from './status-line.js';
 import { hasHealth, hasMetrics } from './store-hooks.js';
 import { describeLease, type LeaseView, type StatusView } from './status-view.js';
 import { Teardown } from './teardown.js';
@@ -49,6 +57,8 @@ export interface RunOptions {
   facts: HostFacts;
   /** Write the data-plane counters here as JSON twice a second (tests, benches). */
   statsFile?: string;
+  /** Loads the configuration again from the same sources (SIGHUP). */
+  reread?: () => Promise<DaemonConfig>;
 }
 
 /** How long to wait for a store's first batch of leases before starting with none. */
@@ -56,23 +66,26 @@ const FIRST_BATCH_MS = 10_000;
 
 export async function runDaemon(config: DaemonConfig, options: RunOptions): Promise<void> {
   const { log } = options;
-  const stop = stopSignal(log);
+  const signals = new DaemonSignals(log);
   const teardown = new Teardown(log);
   const startedAt = Date.now();
   try {
-    await serve(config, options, stop.promise, teardown, startedAt);
+    await serve(config, options, signals, teardown, startedAt);
     log.info({ event: 'stopping' }, 'tulle: stopping');
   } finally {
     await teardown.run();
-    stop.dispose();
+    signals.dispose();
   }
 }
 
-async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise<string>, teardown: Teardown, startedAt: number): Promise<void> {
+async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonSignals, teardown: Teardown, startedAt: number): Promise<void> {
   const { log, facts } = options;
+  const stopped = signals.stopped;
+  const initial = structuredClone(config);
   const stateDir = facts.stateDir;
   const backend = config.backend;
   if (facts.namespaceStateDir) teardown.push('removing the namespace\'s state dir', () => rmSync(stateDir, { recursive: true, force: true }));
+  await removeLeftovers(socketPath(stateDir), config.ipMasq, log);
 
   // 1. The lease. The state dir has one owner, this HostState: the store keeps its own record through it too.
   const state = new HostState(stateDir, (message, fields) => log.warn({ event: 'state', ...fields }, message));
@@ -150,27 +163,17 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   feed.attach((events) => router.onBatch(events));
 
   // 5. What the host and its operators see.
-  if (config.ipMasq) {
-    installMasquerade(network.network, own.subnet);
-    teardown.push('removing the masquerade table', () => removeMasquerade());
-    log.info({ event: 'masquerade on', table: `ip ${TABLE}` }, `masquerading traffic leaving ${network.network} (nftables table ip ${TABLE})`);
-  }
   const subnetFile = config.subnetFile ?? join(stateDir, SUBNET_FILE);
-  const hostLease = { network: network.network, subnet: own.subnet, mtu, ipMasq: config.ipMasq };
-  writeFileAtomic(subnetFile, subnetEnv(hostLease));
-  if (config.dockerOptsFile !== undefined) writeFileAtomic(config.dockerOptsFile, dockerOpts(hostLease));
+  const hostOutputs = new HostOutputs({ lease: { network: network.network, subnet: own.subnet, mtu, ipMasq: config.ipMasq }, subnetFile, ...(config.dockerOptsFile !== undefined ? { dockerOptsFile: config.dockerOptsFile } : {}) });
+  hostOutputs.apply(log, teardown);
 
   /** The own lease as the store last sent it (renewals move its expiration). */
   const current = () => router.table.get(own.subnet) ?? own;
-  const health = (): Health => {
-    const problems: string[] = [];
-    if (!(current().expiration > Date.now())) problems.push(`own lease ${own.subnet} expired at ${new Date(current().expiration).toISOString()}`);
-    if (hasHealth(opened.store)) {
-      const h = opened.store.health();
-      if (!h.ok) problems.push(`store: ${h.detail ?? 'unhealthy'}`);
-    }
-    return { ok: problems.length === 0, problems };
-  };
+  const store = opened.store;
+  const monitor = new HealthMonitor({ ownSubnet: own.subnet, ownExpiration: () => current().expiration, ...(hasHealth(store) ? { store: () => store.health() } : {}) }, log);
+  teardown.push('stopping the health monitor', () => monitor.stop());
+  const health = () => monitor.check();
+  let healthAddress: string | undefined;
   const counters = (): CounterValues | undefined => engine?.counters();
   const leaseViews = (): LeaseView[] => {
     const statuses = router.statuses();
@@ -178,22 +181,28 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
     if (!statuses.some((s) => s.state === 'own')) views.unshift(describeLease(own, 'own'));
     return views;
   };
-  const status = (): StatusView => ({
+  const status = (h = health()): StatusView => ({
     version: packageVersion(), pid: process.pid, startedAt: new Date(startedAt).toISOString(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
     network: network.network, subnetLen: network.subnetLen, subnet: own.subnet, expiration: describeLease(current(), 'own').expires,
     backend: { type: backend.type, ...(port !== undefined ? { port } : {}), ...(backend.type === 'vxlan' ? { vni: backend.vni, vtepMac: ownMac } : {}) },
     underlay: { address: facts.underlay.address, device: facts.underlay.device },
     tun: engine !== undefined ? { name: engine.tunName, address: tunAddress!, mtu, offloads: engine.offloads } : undefined,
     mtu,
-    store: { type: config.store.type, description: opened.description, ...(hasHealth(opened.store) ? { health: opened.store.health() } : {}) },
+    store: { type: config.store.type, description: opened.description, ...(h.store ? { health: h.store } : {}) },
     leases: router.table.size, peers: router.routed,
-    health: health(),
+    health: h, ...(healthAddress ? { healthAddress } : {}),
     ipMasq: config.ipMasq, subnetFile, ...(config.dockerOptsFile ? { dockerOptsFile: config.dockerOptsFile } : {}),
     stateDir, ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
     counters: counters(),
   });
   const control = await serveControl(socketPath(stateDir), { status, leases: leaseViews });
   teardown.push('closing the control socket', () => control.close());
+  signals.onReload(() => reload({ log, initial, host: hostOutputs, running: () => signals.reloadable, ...(options.reread ? { reread: options.reread } : {}) }));
+  teardown.push('ending reloads', () => signals.onReload(undefined));
+  signals.onStatus(() => logStatus(log, status()));
+  const healthServer = await serveHealth(config.healthAddress, config.metricsAddress, health, log);
+  if (healthServer) teardown.push('closing the health endpoint', () => healthServer.close());
+  healthAddress = healthServer?.address ?? config.metricsAddress; // the metrics server answers /healthz too
   if (config.metricsAddress !== undefined) {
     const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
     if (hasMetrics(opened.store)) opened.store.registerMetrics(registry);
@@ -233,31 +242,14 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   const outcome = await Promise.race([stopped.then((signal) => ({ signal })), failed.then((error) => ({ error })), lost.then((why) => ({ lost: why }))]);
   if ('error' in outcome) throw new Error(`the data plane failed: ${outcome.error.message}`);
   if ('lost' in outcome) throw new Error(`${outcome.lost}; stopping, so that a restart acquires a new lease`);
-  log.info({ event: 'signal', signal: outcome.signal }, `received ${outcome.signal}`);
 }
 
-/** A promise that resolves with the first SIGTERM or SIGINT; a second one during teardown ends the process. */
 const STOPPED = Symbol('stopped');
 
 /** `work`, or STOPPED if a stop signal comes first (a later failure of `work` is then of no interest). */
 async function unlessStopped<T>(work: Promise<T>, stopped: Promise<string>): Promise<T | typeof STOPPED> {
   work.catch(() => undefined);
   return Promise.race([work, stopped.then((): typeof STOPPED => STOPPED)]);
-}
-
-function stopSignal(log: Logger): { promise: Promise<string>; dispose(): void } {
-  let resolve!: (signal: string) => void;
-  const promise = new Promise<string>((r) => (resolve = r));
-  let count = 0;
-  const handler = (signal: NodeJS.Signals) => {
-    count += 1;
-    if (count === 1) return resolve(signal);
-    log.error({ event: 'forced exit', signal }, `second ${signal} while stopping: exiting without finishing the teardown`);
-    process.exit(1);
-  };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
-  return { promise, dispose: () => { process.off('SIGTERM', handler); process.off('SIGINT', handler); } };
 }
 
 /** A random locally administered unicast MAC for this host's VTEP. */

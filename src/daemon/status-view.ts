@@ -7,7 +7,8 @@ import type { Offloads } from '../engine/engine.js';
 import type { BackendData, Lease } from '../lease/lease.js';
 import { NEVER_EXPIRES } from '../lease/static-store.js';
 import type { LeaseState } from './lease-routes.js';
-import type { Health } from './metrics.js';
+import type { StoreHealthReport } from '../lease/store-health.js';
+import type { Health } from './health.js';
 
 export interface LeaseView {
   subnet: string;
@@ -34,7 +35,7 @@ export interface StatusView {
   underlay: { address: string; device: string };
   tun?: { name: string; address: string; mtu: number; offloads: Offloads };
   mtu: number;
-  store: { type: string; description: string; health?: { ok: boolean; detail?: string } };
+  store: { type: string; description: string; health?: StoreHealthReport };
   leases: number;
   peers: number;
   health: Health;
@@ -43,6 +44,8 @@ export interface StatusView {
   dockerOptsFile?: string;
   stateDir: string;
   metricsAddress?: string;
+  /** Where GET /healthz answers (healthAddress, its default, or metricsAddress). */
+  healthAddress?: string;
   counters?: CounterValues;
 }
 

@@ -4,15 +4,16 @@
  */
 import type { Registry } from 'prom-client';
 import type { LeaseStore } from '../lease/lease.js';
+import type { StoreHealthReport } from '../lease/store-health.js';
 
 /** A store with metrics of its own (gossip: members, suspects, probes …) registers them here. */
 export interface StoreMetrics {
   registerMetrics(registry: Registry): void;
 }
 
-/** A store that can say whether it is healthy; /healthz and `tulle status` report it. */
+/** A store that can say how it is doing (src/lease/store-health.ts); /healthz and `tulle status` report it. */
 export interface StoreHealth {
-  health(): { ok: boolean; detail?: string };
+  health(): StoreHealthReport;
 }
 
 export function hasMetrics(store: LeaseStore): store is LeaseStore & StoreMetrics {

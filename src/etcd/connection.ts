@@ -41,6 +41,9 @@ export interface ConnectionOptions {
 export class Connection {
   #state: ConnectionState = 'connecting';
   #downSince = 0;
+  /** When the state last changed (ms). */
+  #since = Date.now();
+  #lastError: string | undefined;
   #wakers = new Set<() => void>();
   readonly #recovered = new Set<() => void>();
   readonly #abort = new AbortController();
@@ -50,6 +53,16 @@ export class Connection {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** When the state last changed, in ms since the epoch. */
+  get since(): number {
+    return this.#since;
+  }
+
+  /** Why the last call failed (while down). */
+  get lastError(): string | undefined {
+    return this.#lastError;
   }
 
   get signal(): AbortSignal {
@@ -71,6 +84,8 @@ export class Connection {
     if (this.#state === 'up' || this.closed) return;
     const was = this.#state;
     this.#state = 'up';
+    this.#since = Date.now();
+    this.#lastError = undefined;
     if (was === 'connecting') this.options.log(`etcd: connected (${this.options.endpoints.join(', ')})`);
     else this.options.log(`etcd: reachable again after ${((Date.now() - this.#downSince) / 1000).toFixed(1)} s`);
     this.#wakeAll();
@@ -82,6 +97,8 @@ export class Connection {
     if (this.#state === 'down' || this.closed) return;
     this.#state = 'down';
     this.#downSince = Date.now();
+    this.#since = this.#downSince;
+    this.#lastError = describeError(error);
     this.options.log(`etcd: unreachable (${describeError(error)}); keeping the known leases, retrying`);
   }
 

@@ -14,6 +14,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import type { Lease, LeaseAttrs, LeaseEvent, LeaseStore } from '../lease/lease.js';
+import type { StoreHealthReport } from '../lease/store-health.js';
 import * as wire from '../wire/index.js';
 import { Connection, PermanentError, StoreClosedError, type ConnectionState } from './connection.js';
 import { connectEtcd, describeError } from './etcd-client.js';
@@ -123,6 +124,21 @@ export class EtcdStore implements LeaseStore {
   /** Reachability as last seen: 'connecting' until the first answer. */
   get state(): ConnectionState {
     return this.#connection.state;
+  }
+
+  /**
+   * For /healthz and `tulle status` (src/daemon/store-hooks.ts). Unreachable is degraded, not failing: the
+   * daemon forwards on the leases it last knew, as flannel does, until its own lease would run out.
+   */
+  health(): StoreHealthReport {
+    const c = this.#connection;
+    const since = new Date(c.since).toISOString();
+    const where = this.o.endpoints.join(', ');
+    switch (c.state) {
+      case 'up': return { state: 'ok', since, detail: `etcd connected (${where})` };
+      case 'connecting': return { state: 'degraded', since, detail: `etcd not reached yet (${where})` };
+      default: return { state: 'degraded', since, detail: `etcd unreachable since ${since}: ${c.lastError ?? 'no answer'}` };
+    }
   }
 
   /** Counts since open(): refused lease values, watch reconnects, resyncs. */

@@ -63,10 +63,16 @@ export function registerGossipMetrics(registry: Registry, source: GossipSource):
   });
 }
 
-/** Healthy while some other member is alive, or while this node was told of none (a cluster of one). */
-export function gossipHealth(source: GossipSource, selfId: string, seeded: boolean): { ok: boolean; detail?: string } {
+/**
+ * ok while some other member is alive. Alone is degraded: the host forwards on the leases it has, but
+ * learns of no change and nobody renews its view. A host with seeds says how many answer; a seedless
+ * one (the first of a cluster) says it has none to call, so only others joining it can end that.
+ */
+export function gossipHealth(source: GossipSource, selfId: string, seeds: number): { state: 'ok' | 'degraded'; detail: string; membersAlive: number } {
   const others = source.members().filter((m) => m.id !== selfId);
   const alive = others.filter((m) => m.state === ALIVE).length;
-  if (alive > 0 || (!seeded && others.length === 0)) return { ok: true, detail: `${alive} other members alive` };
-  return { ok: false, detail: others.length === 0 ? 'no member reached yet' : `none of ${others.length} other members alive` };
+  if (alive > 0) return { state: 'ok', detail: `${alive} of ${others.length} other members alive`, membersAlive: alive };
+  const known = others.length > 0 ? `none of ${others.length} known members alive` : 'no other member has joined';
+  if (seeds > 0) return { state: 'degraded', detail: `alone: 0 of ${seeds} seeds reachable; ${known}`, membersAlive: 0 };
+  return { state: 'degraded', detail: `alone in its cluster (no seeds configured): ${known}`, membersAlive: 0 };
 }

@@ -20,6 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { HostState, HOST_ID } from '../lease/state-file.js';
 import type { BackendType, Lease, LeaseAttrs, LeaseEvent, LeaseStore, NetworkConfig } from '../lease/lease.js';
+import { HealthClock, type StoreHealthReport } from '../lease/store-health.js';
 import { LEAVE_ROUNDS, makeConfig, type GossipConfig, type PresetName } from './config.js';
 import type { Registry } from 'prom-client';
 import type { GossipCounters } from './counters.js';
@@ -63,7 +64,8 @@ export class GossipStore implements LeaseStore {
   readonly #watchers = new Set<(events: LeaseEvent[]) => void>();
   #saved: LeaseRecord | undefined;
   #closed = false;
-  readonly #seeded: boolean;
+  readonly #seeds: number;
+  readonly #healthClock = new HealthClock();
 
   private constructor(node: GossipNode, replica: LeaseReplica, pool: SubnetPool, transport: UdpTransport, config: GossipConfig, o: GossipStoreOptions) {
     this.node = node;
@@ -73,7 +75,7 @@ export class GossipStore implements LeaseStore {
     this.#config = config;
     this.#state = o.state;
     this.#log = o.log;
-    this.#seeded = (o.seeds ?? []).length > 0;
+    this.#seeds = (o.seeds ?? []).length;
     replica.onChanges = (changes) => this.#onChanges(changes);
   }
 
@@ -129,8 +131,9 @@ export class GossipStore implements LeaseStore {
   }
 
   /** For /healthz and `tulle status`. */
-  health(): { ok: boolean; detail?: string } {
-    return gossipHealth({ counters: this.node.counters, members: () => this.members(), healthScore: () => this.node.awareness.score }, this.node.id, this.#seeded);
+  health(): StoreHealthReport {
+    const h = gossipHealth({ counters: this.node.counters, members: () => this.members(), healthScore: () => this.node.awareness.score }, this.node.id, this.#seeds);
+    return { ...h, since: new Date(this.#healthClock.since(h.state)).toISOString() };
   }
 
   async networkConfig(): Promise<NetworkConfig> {

@@ -22,7 +22,7 @@ import { probeControl } from '../control-client.js';
 import { DEFAULT_STATE_DIR, defaultStateDir, socketPath } from '../state-dir.js';
 import { defaultPort } from '../ports.js';
 import { valueAt, type Path, type Problem } from './problems.js';
-import { address, cidr4, hostPort, parseHostPort, port } from './schema.js';
+import { address, cidr4, hostPort, hostPortOrOff, parseHostPort, port } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
 
 /** What the checks learnt about the host, for the daemon to use. */
@@ -113,6 +113,13 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
     const { host, port: tcpPort } = parseHostPort(metrics)!;
     const problem = await tcpPortProblem(host, tcpPort);
     if (problem !== undefined) problems.push({ path: ['metricsAddress'], message: problem, value: metrics });
+  }
+  // An address set here must be free; the default is best effort (health-server.ts).
+  const health = valid(input, ['healthAddress'], hostPortOrOff);
+  if (health !== undefined && health !== 'off' && health !== metrics) {
+    const { host, port: tcpPort } = parseHostPort(health)!;
+    const problem = await tcpPortProblem(host, tcpPort);
+    if (problem !== undefined) problems.push({ path: ['healthAddress'], message: problem, value: health });
   }
 
   // Files the daemon will read or write.

@@ -56,6 +56,9 @@ export const mac = z.string({ error: 'must be a MAC address like 02:00:5e:00:53:
 /** "host:port" with an IPv4 address or a bracketed IPv6 one. */
 export const hostPort = z.string({ error: 'must be address:port like 127.0.0.1:9464' }).refine((v) => parseHostPort(v) !== undefined, 'must be address:port like 127.0.0.1:9464 or [::1]:9464');
 
+export const hostPortOrOff = z.string({ error: 'must be address:port like 127.0.0.1:9465, or off' })
+  .refine((v) => v === 'off' || parseHostPort(v) !== undefined, 'must be address:port like 127.0.0.1:9465 or [::1]:9465, or off');
+
 export function parseHostPort(value: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
   if (m === null) return undefined;
@@ -177,6 +180,8 @@ export const DaemonConfigSchema = object({
   ipMasq: z.boolean({ error: 'must be true or false' }).default(false),
   /** Where /metrics and /healthz are served (address:port); off unless set. */
   metricsAddress: hostPort.optional(),
+  /** Where /healthz alone is served (address:port, or "off"); default 127.0.0.1:9465 (health-server.ts). */
+  healthAddress: hostPortOrOff.optional(),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** Packets per data-plane batch. */
   batch: int(1, 256).default(64),
