@@ -50,3 +50,22 @@ t.test('seeds that name only the host\'s own address are refused', async (t) => 
   await t.rejects(GossipStore.open({ bind: '127.0.0.1:7999', seeds: ['127.0.0.1:7999'], hostId: 'alone', keys: [randomBytes(32).toString('base64')], label: 'x', network: network('udp') }),
     /gossip seeds: 127\.0\.0\.1:7999 name only this host's own address 127\.0\.0\.1:7999\. .*--iface or --public-ip/);
 });
+
+t.test('two hosts that met only after both took a lease with one public IP: health says so, naming the other', async (t) => {
+  const keys = [randomBytes(32).toString('base64')];
+  const logged: string[] = [];
+  const a = await GossipStore.open({ bind: '127.0.0.1:0', hostId: 'early', keys, label: 'late-twins', network: network('udp'), preset: 'local', log: (level, msg) => logged.push(`${level} ${msg}`) });
+  t.teardown(() => a.close());
+  const b = await GossipStore.open({ bind: '127.0.0.1:0', hostId: 'late', keys, label: 'late-twins', network: network('udp'), preset: 'local' });
+  t.teardown(() => b.close());
+  await a.acquire({ publicIP: '203.0.113.15', backendType: 'udp', backendData: {} });
+  await b.acquire({ publicIP: '203.0.113.15', backendType: 'udp', backendData: {} });
+  t.equal(a.health().state, 'degraded', 'alone at first (no seeds)');
+  t.notMatch(a.health().detail ?? '', /another host/);
+  b.node.startSync(a.address, false);
+  for (let i = 0; i < 100 && !/another host/.test(a.health().detail ?? ''); i++) await new Promise((r) => setTimeout(r, 50));
+  t.match(a.health(), { state: 'degraded', detail: /another host \(gossip host id late\) announces this host's own public IP 203\.0\.113\.15.*--iface or --public-ip/ });
+  t.ok(logged.some((l) => /^error another host \(gossip host id late\)/.test(l)), 'logged');
+  a.health();
+  t.equal(logged.filter((l) => l.startsWith('error another host')).length, 1, 'not again');
+});

@@ -66,6 +66,7 @@ export class GossipStore implements LeaseStore {
   #closed = false;
   readonly #seeds: number;
   readonly #healthClock = new HealthClock();
+  readonly #twinsLogged = new Set<string>();
 
   private constructor(node: GossipNode, replica: LeaseReplica, pool: SubnetPool, transport: UdpTransport, config: GossipConfig, o: GossipStoreOptions) {
     this.node = node;
@@ -132,8 +133,31 @@ export class GossipStore implements LeaseStore {
 
   /** For /healthz and `tulle status`. */
   health(): StoreHealthReport {
-    const h = gossipHealth({ counters: this.node.counters, members: () => this.members(), healthScore: () => this.node.awareness.score }, this.node.id, this.#seeds);
+    let h = gossipHealth({ counters: this.node.counters, members: () => this.members(), healthScore: () => this.node.awareness.score }, this.node.id, this.#seeds);
+    const twin = this.#twin();
+    if (twin !== undefined) h = { ...h, state: 'degraded', detail: `${twin}; ${h.detail}` };
     return { ...h, since: new Date(this.#healthClock.since(h.state)).toISOString() };
+  }
+
+  /**
+   * Another live host that announces this host's gossip address or public IP (two hosts sharing one
+   * address, arrived after our lease was taken), in words, or undefined. Logged once per host.
+   */
+  #twin(): string | undefined {
+    const live = this.members().filter((m) => m.id !== this.hostId && (m.state === ALIVE || m.state === SUSPECT));
+    const byAddr = live.find((m) => m.addr === this.address);
+    const own = this.replica.own;
+    const liveIds = new Set(live.map((m) => m.id));
+    const byIp = own === undefined ? undefined : this.replica.othersAt(own.publicIP).find((r) => liveIds.has(r.hostId));
+    const other = byAddr?.id ?? byIp?.hostId;
+    if (other === undefined) return undefined;
+    const what = byAddr !== undefined ? `gossip address ${this.address}` : `public IP ${own!.publicIP}`;
+    const text = `another host (gossip host id ${other}) announces this host's own ${what}: two hosts cannot share one address; give each its own with --iface or --public-ip`;
+    if (!this.#twinsLogged.has(other)) {
+      this.#twinsLogged.add(other);
+      this.#log?.('error', text, { other });
+    }
+    return text;
   }
 
   async networkConfig(): Promise<NetworkConfig> {
