@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { RouteSink } from './lease-router.js';
 import type { Target } from './lease-routes.js';
+import type { OwnRoute } from './route-audit.js';
 
 /** rtnetlink protocol number tagging tulle's routes (unassigned in iproute2's rt_protos). */
 export const ROUTE_PROTO = '201';
@@ -93,6 +94,11 @@ export class HostGwRoutes implements RouteSink {
       }
     }
     return failures;
+  }
+
+  /** The routes installed, as the kernel should hold them. */
+  routes(): OwnRoute[] {
+    return [...this.#installed].map(([subnet, r]) => ({ family: 4, dst: subnet, gateway: r.via, dev: r.dev, protocol: ROUTE_PROTO, metric: 0 }));
   }
 
   get size(): number {

@@ -8,6 +8,7 @@ import type { BackendData, Lease } from '../lease/lease.js';
 import { NEVER_EXPIRES } from '../lease/static-store.js';
 import type { LeaseState } from './lease-routes.js';
 import type { Health } from './metrics.js';
+import type { RoutesView } from './route-reconciler.js';
 
 export interface LeaseView {
   subnet: string;
@@ -44,6 +45,8 @@ export interface StatusView {
   stateDir: string;
   metricsAddress?: string;
   counters?: CounterValues;
+  /** The route check: its mode and the foreign routes that shadow a lease. */
+  routes?: RoutesView;
 }
 
 export function describeLease(lease: Lease, state: LeaseState, reason?: string): LeaseView {

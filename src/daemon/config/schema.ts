@@ -177,6 +177,11 @@ export const DaemonConfigSchema = object({
   ipMasq: z.boolean({ error: 'must be true or false' }).default(false),
   /** Where /metrics and /healthz are served (address:port); off unless set. */
   metricsAddress: hostPort.optional(),
+  /**
+   * Foreign routes into the overlay that shadow a lease (route-audit.ts): `report` logs them and lists them in
+   * `tulle status` and /metrics; `replace` removes them as well. tulle's own routes are put right either way.
+   */
+  reconcileRoutes: z.enum(['report', 'replace'], { error: 'must be report or replace' }).default('report'),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** Packets per data-plane batch. */
   batch: int(1, 256).default(64),
