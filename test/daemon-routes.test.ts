@@ -4,8 +4,8 @@
 // such a route by name (log, `tulle status`, /metrics), removes it with
 // `--reconcile-routes replace`, puts its own routes right (a protocol-201
 // route left by an earlier host-gw run, a deleted TUN route, a host-gw route
-// someone replaced) and leaves a container bridge on its own subnet alone —
-// at start, and while it runs.
+// someone replaced, before the start or while it runs) and leaves a
+// container bridge on its own subnet alone — at start, and while it runs.
 import t, { type Test } from 'tap';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,6 +135,28 @@ if (lab) {
     });
   });
 
+  t.test('vxlan: replace removes a hijack left on the underlay device; a container behind b is reached', async (t) => {
+    const mac = { a: '02:00:5e:00:53:01', b: '02:00:5e:00:53:02' };
+    const vx = (host: 'a' | 'b', state: string) => ({
+      ...config(host, 'vxlan', state), backend: { type: 'vxlan', mac: mac[host] },
+      peers: [host === 'a' ? { ...peers.b, mac: mac.b } : { ...peers.a, mac: mac.a }],
+    });
+    const stateA = join(dir, 'vx-a');
+    const stateB = join(dir, 'vx-b');
+    const db = await startDaemon(lab, b.ns, write('vx-b', vx('b', stateB)), stateB);
+    t.teardown(() => db.stop());
+    lab.ip(a.ns, 'route', 'add', '198.18.2.0/24', 'via', '192.0.2.99', 'dev', 'eth0');
+    const da = await startDaemon(lab, a.ns, write('vx-a', vx('a', stateA)), stateA, ['--reconcile-routes', 'replace']);
+    t.teardown(() => da.stop());
+    const s = await until(stateA, (x) => (x.routes?.foreignRemoved ?? 0) > 0);
+    t.same([s.routes?.mode, s.routes?.foreign, s.routes?.foreignRemoved], ['replace', [], 1]);
+    t.equal(routes(a.ns, '198.18.2.0/24'), '', 'the hijack is gone');
+    await logged(t, da, /removed the foreign route 198\.18\.2\.0\/24 via 192\.0\.2\.99 dev eth0 proto boot/);
+    t.match(ping(a.ns, '198.18.2.2'), / 0% packet loss/, 'a → the container behind b, over vxlan');
+    t.equal(await da.stop(), 0);
+    t.equal(await db.stop(), 0);
+  });
+
   t.test('host-gw: a more specific hijack is reported then removed; a replaced own route is restored', async (t) => {
     const stateA = join(dir, 'gw-a');
     const stateB = join(dir, 'gw-b');
@@ -142,9 +164,13 @@ if (lab) {
     const db = await startDaemon(lab, b.ns, write('gw-b', only('b', stateB)), stateB);
     t.teardown(() => db.stop());
     lab.ip(a.ns, 'route', 'add', '198.18.2.0/25', 'via', '192.0.2.99', 'dev', 'eth0');
+    // One with exactly the key of tulle's route for b's lease: the kernel holds one, and it is tulle's.
+    lab.ip(a.ns, 'route', 'add', '198.18.2.0/24', 'via', '192.0.2.97', 'dev', 'eth0');
     const fileA = write('gw-a', only('a', stateA));
     const da = await startDaemon(lab, a.ns, fileA, stateA);
     t.teardown(() => da.stop());
+    t.match(routes(a.ns, '198.18.2.0/24'), /via 192\.0\.2\.2 dev eth0 proto 201/, 'tulle\'s route holds b\'s lease');
+    await logged(t, da, /the foreign route 198\.18\.2\.0\/24 via 192\.0\.2\.97 dev eth0 proto boot held the place of tulle's route for the lease 198\.18\.2\.0\/24: replaced/);
     const s = await until(stateA, (x) => foreignTo(x, '198.18.2.0/25').length > 0);
     t.same(s.routes?.foreign.map((f) => [f.route, f.shadows]), [['198.18.2.0/25 via 192.0.2.99 dev eth0 proto boot', ['198.18.2.0/24 (192.0.2.2)']]],
       'the /25 shadows part of b\'s lease; the bridge on a\'s own subnet is not reported');

@@ -28,7 +28,9 @@
  * looked at only after `main` never win over tulle's and are left alone.
  */
 import { contains, overlaps, parseCidr, type Cidr } from '../util/cidr.js';
-import { ROUTE_PROTO } from './host-gw.js';
+
+/** rtnetlink protocol number tagging tulle's routes (unassigned in iproute2's rt_protos). */
+export const ROUTE_PROTO = '201';
 
 /** A route as `ip -j route show table all` prints it (absent fields take the kernel's defaults). */
 export interface KernelRoute {
