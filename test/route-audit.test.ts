@@ -37,6 +37,7 @@ t.test('the hijack: a peer\'s subnet via the underlay', async (t) => {
 t.test('the own subnet: a bridge or veth is fine; a gateway or the underlay device is not', async (t) => {
   t.same(foreign([...base, { dst: '198.18.1.128/25', gateway: '192.0.2.99', dev: 'eth0' }]), [['198.18.1.128/25 via 192.0.2.99 dev eth0 proto boot', ['198.18.1.0/24 (192.0.2.1, this host)']]]);
   t.same(foreign([{ dst: '198.18.1.0/24', dev: 'eth0', scope: 'link' }]).map(([d]) => d), ['198.18.1.0/24 dev eth0 proto boot'], 'on the underlay device');
+  t.same(foreign([...base, { dst: '198.18.1.64/26', gateway: '198.18.1.2', dev: 'docker0' }]), [], 'via a container on this host: stays here');
 });
 
 t.test('tables: main by specificity, tables looked at before main always, the others never', async (t) => {

@@ -11,11 +11,12 @@
  *   - on one of tulle's devices (the TUN, its tunnel TAP): tulle's own
  *   - protocol 201 in `main`: tulle's own if it is one tulle wants now (a
  *     host-gw route), otherwise stale, from an earlier run
- *   - inside this host's own subnet: legitimate when directly connected
- *     (no gateway) on a device other than the underlay one — a container
- *     bridge (docker0, cni0), a veth of a point-to-point CNI, the bridge's
- *     own local and broadcast entries; via a gateway, on the underlay device,
- *     or a blackhole, it takes the own subnet's traffic away: foreign
+ *   - inside this host's own subnet: legitimate when it stays on this host:
+ *     on a device other than the underlay one, with no gateway or one inside
+ *     the own subnet — a container bridge (docker0, cni0), a veth of a
+ *     point-to-point CNI, the bridge's own local and broadcast entries; via a
+ *     gateway elsewhere, on the underlay device, or a blackhole, it takes the
+ *     own subnet's traffic away: foreign
  *   - otherwise foreign when it shadows a routed lease: it overlaps the
  *     lease's subnet and the kernel picks it before tulle's route for the
  *     lease — any such route in a table looked at before `main` (`local`,
@@ -228,8 +229,16 @@ export function auditRoutes(kernel: KernelView, ctx: AuditContext): Audit {
       if (NOT_SHADOWING.has(typeOf(r))) continue;
       const shadows: string[] = [];
       if (ownSubnet !== undefined && contains(ownSubnet, dst)) {
-        const connected = gatewaysOf(r).length === 0 && CONNECTED.has(typeOf(r)) && r.dev !== undefined && r.dev !== ctx.underlayDevice;
-        if (!connected) shadows.push(ownName);
+        const local = (gateway: string) => {
+          try {
+            return contains(ownSubnet, parseCidr(`${gateway}/${family === 4 ? 32 : 128}`));
+          } catch {
+            return false;
+          }
+        };
+        const stays = CONNECTED.has(typeOf(r)) && gatewaysOf(r).every(local)
+          && devicesOf(r).length > 0 && devicesOf(r).every((d) => d !== ctx.underlayDevice);
+        if (!stays) shadows.push(ownName);
       } else {
         for (const lease of leases) {
           if (!overlaps(dst, lease.cidr)) continue;

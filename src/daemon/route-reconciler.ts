@@ -95,6 +95,9 @@ export class RouteReconciler {
   #soon: NodeJS.Timeout | undefined;
   #failing: string | undefined;
   #stopped = false;
+  /** Failures to change a route, by route: each is logged when it first happens, not at every pass. */
+  #complaints = new Set<string>();
+  #complainedNow = new Set<string>();
   readonly #totals = { restored: 0, staleRemoved: 0, foreignRemoved: 0 };
 
   constructor(private readonly ctx: ReconcilerContext, private readonly sources: ReconcilerSources, private readonly log: Logger) {}
@@ -146,7 +149,22 @@ export class RouteReconciler {
     };
   }
 
+  /** Logs a failure to change `route` unless the last pass logged it already. */
+  #complain(route: string, event: string, message: string, reason: string): void {
+    this.#complainedNow.add(route);
+    if (!this.#complaints.has(route)) this.log.warn({ event, route, reason }, `${message}: ${reason}`);
+  }
+
   #pass(): void {
+    this.#complainedNow = new Set();
+    try {
+      this.#repair();
+    } finally {
+      this.#complaints = this.#complainedNow;
+    }
+  }
+
+  #repair(): void {
     const own = this.sources.own();
     let audit = auditRoutes(this.#read(), { ...this.ctx, leases: this.sources.leases(), own });
     let changed = false;
@@ -154,7 +172,7 @@ export class RouteReconciler {
       try {
         ip(replaceArgs(route));
       } catch (error) {
-        this.log.warn({ event: 'own route not restored', route: route.dst, dev: route.dev, reason: stderrOf(error) }, `could not restore tulle's route ${route.dst} dev ${route.dev}: ${stderrOf(error)}`);
+        this.#complain(`${route.dst} dev ${route.dev}`, 'own route not restored', `could not restore tulle's route ${route.dst} dev ${route.dev}`, stderrOf(error));
         continue;
       }
       changed = true;
@@ -167,7 +185,7 @@ export class RouteReconciler {
       try {
         ip(deleteArgs(family, route));
       } catch (error) {
-        this.log.warn({ event: 'stale route not removed', route: describeRoute(route), reason: stderrOf(error) }, `could not remove the stale route ${describeRoute(route)}: ${stderrOf(error)}`);
+        this.#complain(describeRoute(route), 'stale route not removed', `could not remove the stale route ${describeRoute(route)}`, stderrOf(error));
         continue;
       }
       changed = true;
@@ -182,7 +200,7 @@ export class RouteReconciler {
     for (const f of audit.foreign) {
       if (!previous.has(f.description)) {
         this.log.warn({ event: 'foreign route', route: f.description, destination: f.route.dst, dev: f.route.dev, gateway: f.route.gateway, protocol: protocolOf(f.route), table: tableOf(f.route), shadows: f.shadows },
-          `foreign route ${f.description} shadows the lease ${f.shadows.join(', ')}: traffic to it does not go through tulle${this.ctx.mode === 'report' ? ' (reconcileRoutes: replace removes such routes)' : ''}`);
+          `foreign route ${f.description} shadows the lease${f.shadows.length > 1 ? 's' : ''} ${f.shadows.join(', ')}: traffic to it does not go through tulle${this.ctx.mode === 'report' ? ' (reconcileRoutes: replace removes such routes)' : ''}`);
       }
       if (this.ctx.mode === 'replace') {
         try {
@@ -191,7 +209,7 @@ export class RouteReconciler {
           this.log.warn({ event: 'foreign route removed', route: f.description, shadows: f.shadows }, `removed the foreign route ${f.description}`);
           continue;
         } catch (error) {
-          if (!previous.has(f.description)) this.log.warn({ event: 'foreign route not removed', route: f.description, reason: stderrOf(error) }, `could not remove the foreign route ${f.description}: ${stderrOf(error)}`);
+          this.#complain(f.description, 'foreign route not removed', `could not remove the foreign route ${f.description}`, stderrOf(error));
         }
       }
       remaining.push(f);
