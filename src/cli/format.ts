@@ -57,6 +57,12 @@ export function formatStatus(s: StatusView, now = Date.now()): string {
   rows.push(['state dir', s.stateDir]);
   if (s.metricsAddress) rows.push(['metrics', `http://${s.metricsAddress}/metrics`]);
   if (s.healthAddress) rows.push(['healthz', `http://${s.healthAddress}/healthz`]);
+  if (s.routes) {
+    const r = s.routes;
+    const repairs = r.restored + r.staleRemoved + r.foreignRemoved > 0 ? `; restored ${r.restored}, stale removed ${r.staleRemoved}, foreign removed ${r.foreignRemoved}` : '';
+    rows.push(['routes', `reconcile ${r.mode}; ${r.foreign.length === 0 ? 'no foreign routes' : `${r.foreign.length} foreign`}${repairs}`]);
+    for (const f of r.foreign) rows.push(['foreign route', `${f.route} shadows ${f.shadows.join(', ')}`]);
+  }
   if (s.counters) {
     const c = s.counters;
     const drops = Object.entries(c).filter(([k, v]) => (k.startsWith('drop') || k.endsWith('Errors')) && v > 0).map(([k, v]) => `${k} ${v}`);

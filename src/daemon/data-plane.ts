@@ -21,6 +21,7 @@ import type { DaemonConfig } from './config/schema.js';
 import { EngineSink } from './engine-sink.js';
 import { HostGwRoutes } from './host-gw.js';
 import type { RouteSink } from './lease-router.js';
+import type { OwnRoute } from './route-audit.js';
 import { overhead } from './mtu.js';
 import type { Teardown } from './teardown.js';
 
@@ -31,6 +32,10 @@ export interface DataPlane {
   mtu: number;
   /** The TUN's address (udp, vxlan). */
   tunAddress?: string;
+  /** The routes into the overlay that are tulle's, as they should be now (route-reconciler.ts keeps them so). */
+  ownRoutes(): OwnRoute[];
+  /** tulle's devices: every route through them is its own. */
+  ownDevices: string[];
 }
 
 export interface DataPlaneSpec {
@@ -55,7 +60,7 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
     HostGwRoutes.removeStale(log);
     const routes = new HostGwRoutes(log);
     teardown.push('removing host-gw routes', () => routes.removeAll());
-    return { sink: routes, mtu: facts.underlay.deviceMtu };
+    return { sink: routes, mtu: facts.underlay.deviceMtu, ownRoutes: () => routes.routes(), ownDevices: [] };
   }
   const derived = facts.underlay.deviceMtu - overhead(backend.type, facts.underlay.address.includes(':'));
   const mtu = config.tun.mtu ?? derived;
@@ -85,5 +90,13 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
     throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
   }
-  return { engine, sink: new EngineSink(snapshot, backend.type, spec.ownMac), mtu, tunAddress: tunAddress6 ? `${tunAddress} ${tunAddress6}` : tunAddress };
+  // The kernel's prefix routes for the TUN's addresses: the whole overlay into the TUN.
+  const ownRoutes: OwnRoute[] = [
+    { family: 4, dst: spec.network, dev: engine.tunName, protocol: 'kernel', metric: 0, scope: 'link', prefsrc: tunAddress.split('/')[0] },
+    ...(tunAddress6 !== undefined ? [{ family: 6 as const, dst: spec.ipv6Network!, dev: engine.tunName, protocol: 'kernel', metric: 256 }] : []),
+  ];
+  return {
+    engine, sink: new EngineSink(snapshot, backend.type, spec.ownMac), mtu, tunAddress: tunAddress6 ? `${tunAddress} ${tunAddress6}` : tunAddress,
+    ownRoutes: () => ownRoutes, ownDevices: [engine.tunName],
+  };
 }

@@ -10,9 +10,7 @@ import { execFileSync } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { RouteSink } from './lease-router.js';
 import type { Target } from './lease-routes.js';
-
-/** rtnetlink protocol number tagging tulle's routes (unassigned in iproute2's rt_protos). */
-export const ROUTE_PROTO = '201';
+import { describeRoute, ROUTE_PROTO, type KernelRoute, type OwnRoute } from './route-audit.js';
 
 export class HostGwError extends Error {
   override name = 'HostGwError';
@@ -85,7 +83,7 @@ export class HostGwRoutes implements RouteSink {
       if (this.#installed.has(target.subnet)) continue;
       try {
         const dev = directDevice(target.address);
-        ip(['route', 'replace', target.subnet, 'via', target.address, 'dev', dev, 'proto', ROUTE_PROTO]);
+        this.#install(target.subnet, target.address, dev);
         this.#installed.set(target.subnet, { via: target.address, dev });
         this.log.info({ event: 'route added', subnet: target.subnet, via: target.address, dev }, `route added: ${target.subnet} via ${target.address} dev ${dev}`);
       } catch (error) {
@@ -95,12 +93,36 @@ export class HostGwRoutes implements RouteSink {
     return failures;
   }
 
+  /** The routes installed, as the kernel should hold them. */
+  routes(): OwnRoute[] {
+    return [...this.#installed].map(([subnet, r]) => ({ family: 4, dst: subnet, gateway: r.via, dev: r.dev, protocol: ROUTE_PROTO, metric: 0 }));
+  }
+
   get size(): number {
     return this.#installed.size;
   }
 
   removeAll(): void {
     for (const [subnet, route] of this.#installed) this.#remove(subnet, route);
+  }
+
+  /**
+   * A route of someone else's with the same key (destination, metric 0, main) gives way to ours, as it
+   * always has (the kernel holds one): it is named in the log, as route-reconciler.ts names foreign routes.
+   */
+  #install(subnet: string, via: string, dev: string): void {
+    const args = [subnet, 'via', via, 'dev', dev, 'proto', ROUTE_PROTO];
+    try {
+      ip(['route', 'add', ...args]);
+      return;
+    } catch (error) {
+      if (!/File exists/.test(stderrOf(error))) throw error;
+    }
+    const there = (JSON.parse(ip(['-j', 'route', 'show', 'exact', subnet, 'table', 'main'])) as KernelRoute[]).filter((r) => (r.metric ?? 0) === 0);
+    ip(['route', 'replace', ...args]);
+    for (const r of there) {
+      this.log.warn({ event: 'foreign route replaced', route: describeRoute(r), subnet }, `the foreign route ${describeRoute(r)} held the place of tulle's route for the lease ${subnet}: replaced`);
+    }
   }
 
   #remove(subnet: string, route: Installed): void {

@@ -11,7 +11,9 @@
  *      refuse a peer that is not on the segment before anything changes
  *   3. data plane: udp/vxlan start the engine (TUN, socket, workers) and set
  *      the TUN's address, MTU and route; host-gw removes stale routes
- *   4. routes follow the leases from then on (lease-router.ts)
+ *   4. routes follow the leases from then on (lease-router.ts); the host's
+ *      routes into the overlay are checked against them now and every 10 s
+ *      (route-reconciler.ts)
  *   5. masquerade, subnet.env and Docker options, control socket, metrics
  *   6. wait for a stop signal; undo everything, newest first; exit 0 (or 1
  *      when the data plane fails or the store revokes this host's lease).
@@ -47,6 +49,7 @@ import { removeLeftovers } from './leftovers.js';
 import { reload } from './reload.js';
 import { DaemonSignals } from './signals.js';
 import { logStatus } from './status-line.js';
+import { RouteReconciler, routedLeases } from './route-reconciler.js';
 import { hasHealth, hasMetrics } from './store-hooks.js';
 import { describeLease, type LeaseView, type StatusView } from './status-view.js';
 import { Teardown } from './teardown.js';
@@ -150,7 +153,7 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
   }
 
   // 3. The data plane.
-  const { engine, sink, mtu, tunAddress } = await startDataPlane({
+  const { engine, sink, mtu, tunAddress, ownRoutes, ownDevices } = await startDataPlane({
     config, facts, network: network.network, subnet: own.subnet, ownMac, port,
     ...(own.ipv6Subnet !== undefined && config.ipv6Network !== undefined ? { ipv6Network: config.ipv6Network, ipv6Subnet: own.ipv6Subnet } : {}),
   }, log, teardown);
@@ -160,7 +163,16 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
   const lost = new Promise<string>((resolve) => (ownLost = resolve));
   const router = new LeaseRouter(planContext, sink, log, { ownPublicIP: own.publicIP, onOwnLost: (why) => ownLost(why) });
   teardown.push('stopping the lease router', () => router.stop());
-  feed.attach((events) => router.onBatch(events));
+  const routeCheck = new RouteReconciler({
+    mode: config.reconcileRoutes, network: network.network, ownSubnet: own.subnet, ownPublicIP: facts.underlay.address, ownDevices, underlayDevice: facts.underlay.device,
+    ...(own.ipv6Subnet !== undefined && config.ipv6Network !== undefined ? { ipv6Network: config.ipv6Network, ownIpv6Subnet: own.ipv6Subnet } : {}),
+  }, { leases: () => routedLeases(router.statuses()), own: ownRoutes }, log);
+  teardown.push('stopping the route check', () => routeCheck.stop());
+  feed.attach((events) => {
+    router.onBatch(events);
+    routeCheck.soon();
+  });
+  routeCheck.start();
 
   // 5. What the host and its operators see.
   const subnetFile = config.subnetFile ?? join(stateDir, SUBNET_FILE);
@@ -193,7 +205,7 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
     health: h, ...(healthAddress ? { healthAddress } : {}),
     ipMasq: config.ipMasq, subnetFile, ...(config.dockerOptsFile ? { dockerOptsFile: config.dockerOptsFile } : {}),
     stateDir, ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
-    counters: counters(),
+    counters: counters(), routes: routeCheck.view(),
   });
   const control = await serveControl(socketPath(stateDir), { status, leases: leaseViews });
   teardown.push('closing the control socket', () => control.close());
@@ -206,6 +218,7 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
   if (config.metricsAddress !== undefined) {
     const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
     if (hasMetrics(opened.store)) opened.store.registerMetrics(registry);
+    routeCheck.registerMetrics(registry);
     const { host, port: metricsPort } = parseHostPort(config.metricsAddress)!;
     const metrics = await serveMetrics(host, metricsPort, registry, health);
     teardown.push('closing the metrics server', () => metrics.close());

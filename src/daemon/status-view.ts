@@ -9,6 +9,7 @@ import { NEVER_EXPIRES } from '../lease/static-store.js';
 import type { LeaseState } from './lease-routes.js';
 import type { StoreHealthReport } from '../lease/store-health.js';
 import type { Health } from './health.js';
+import type { RoutesView } from './route-reconciler.js';
 
 export interface LeaseView {
   subnet: string;
@@ -47,6 +48,8 @@ export interface StatusView {
   /** Where GET /healthz answers (healthAddress, its default, or metricsAddress). */
   healthAddress?: string;
   counters?: CounterValues;
+  /** The route check: its mode and the foreign routes that shadow a lease. */
+  routes?: RoutesView;
 }
 
 export function describeLease(lease: Lease, state: LeaseState, reason?: string): LeaseView {

@@ -182,6 +182,11 @@ export const DaemonConfigSchema = object({
   metricsAddress: hostPort.optional(),
   /** Where /healthz alone is served (address:port, or "off"); default 127.0.0.1:9465 (health-server.ts). */
   healthAddress: hostPortOrOff.optional(),
+  /**
+   * Foreign routes into the overlay that shadow a lease (route-audit.ts): `report` logs them and lists them in
+   * `tulle status` and /metrics; `replace` removes them as well. tulle's own routes are put right either way.
+   */
+  reconcileRoutes: z.enum(['report', 'replace'], { error: 'must be report or replace' }).default('report'),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** Packets per data-plane batch. */
   batch: int(1, 256).default(64),

@@ -43,6 +43,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'ipMasq', env: 'TULLE_IP_MASQ', flag: 'ip-masq', kind: 'bool', help: 'masquerade traffic leaving the overlay' },
   { path: 'metricsAddress', env: 'TULLE_METRICS_ADDRESS', flag: 'metrics-address', kind: 'string', help: 'serve /metrics and /healthz here (address:port)' },
   { path: 'healthAddress', env: 'TULLE_HEALTH_ADDRESS', flag: 'health-address', kind: 'string', help: 'serve /healthz here (address:port, or off; default 127.0.0.1:9465)' },
+  { path: 'reconcileRoutes', env: 'TULLE_RECONCILE_ROUTES', flag: 'reconcile-routes', kind: 'string', help: 'foreign routes shadowing a lease: report, or replace (remove them)' },
   { path: 'logLevel', env: 'TULLE_LOG_LEVEL', flag: 'log-level', kind: 'string', help: 'fatal, error, warn, info, debug, trace, silent' },
   { path: 'batch', env: 'TULLE_BATCH', flag: 'batch', kind: 'int', help: 'packets per data-plane batch' },
   { path: 'threads', env: 'TULLE_THREADS', flag: 'threads', kind: 'int', help: 'data-plane threads: 1 (both directions) or 2 (TX, RX)' },
