@@ -11,7 +11,8 @@
  *   3. data plane: udp/vxlan start the engine (TUN, socket, workers) and set
  *      the TUN's address, MTU and route; host-gw removes stale routes
  *   4. routes follow the leases from then on (lease-router.ts)
- *   5. masquerade, subnet.env and Docker options, control socket, metrics
+ *   5. masquerade, accept rules in forward chains that drop by policy,
+ *      subnet.env and Docker options, control socket, metrics
  *   6. wait for a signal; undo everything, newest first; exit 0 (or 1 when
  *      the data plane fails or the store revokes this host's lease)
  */
@@ -31,6 +32,7 @@ import { checkAdjacent } from './host-gw.js';
 import { LeaseFeed } from './lease-feed.js';
 import { LeaseRouter } from './lease-router.js';
 import { planRoutes, type PlanContext } from './lease-routes.js';
+import { startForwardAccept } from './forward-accept.js';
 import { installMasquerade, removeMasquerade, TABLE } from './masquerade.js';
 import { createRegistry, serveMetrics, type Health } from './metrics.js';
 import { agreeOnNetwork, openStore } from './open-store.js';
@@ -148,6 +150,8 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
     teardown.push('removing the masquerade table', () => removeMasquerade());
     log.info({ event: 'masquerade on', table: `ip ${TABLE}` }, `masquerading traffic leaving ${network.network} (nftables table ip ${TABLE})`);
   }
+  const forward = config.forwardAccept ? await startForwardAccept({ ipv4: network.network, ...(config.ipv6Network !== undefined ? { ipv6: config.ipv6Network } : {}) }, log) : undefined;
+  if (forward) teardown.push('removing the forward accept rules', () => forward.stop());
   const subnetFile = config.subnetFile ?? join(stateDir, SUBNET_FILE);
   const hostLease = { network: network.network, subnet: own.subnet, mtu, ipMasq: config.ipMasq };
   writeFileAtomic(subnetFile, subnetEnv(hostLease));
@@ -188,7 +192,7 @@ async function serve(config: DaemonConfig, options: RunOptions, stopped: Promise
   const control = await serveControl(socketPath(stateDir), { status, leases: leaseViews });
   teardown.push('closing the control socket', () => control.close());
   if (config.metricsAddress !== undefined) {
-    const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
+    const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed, forwardRestores: () => forward?.restores ?? 0 }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
     if (hasMetrics(opened.store)) opened.store.registerMetrics(registry);
     const { host, port: metricsPort } = parseHostPort(config.metricsAddress)!;
     const metrics = await serveMetrics(host, metricsPort, registry, health);

@@ -175,6 +175,8 @@ export const DaemonConfigSchema = object({
   dockerOptsFile: text('a file path').optional(),
   /** Masquerade traffic from the overlay that leaves it (nftables table `ip tulle`). */
   ipMasq: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Accept forwarded packets from and to the overlay in forward chains that drop by policy (Docker's FORWARD DROP). */
+  forwardAccept: z.boolean({ error: 'must be true or false' }).default(true),
   /** Where /metrics and /healthz are served (address:port); off unless set. */
   metricsAddress: hostPort.optional(),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),

@@ -41,6 +41,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'subnetFile', env: 'TULLE_SUBNET_FILE', flag: 'subnet-file', kind: 'string', help: 'where to write subnet.env' },
   { path: 'dockerOptsFile', env: 'TULLE_DOCKER_OPTS_FILE', flag: 'docker-opts-file', kind: 'string', help: 'where to write Docker options (--bip, --mtu)' },
   { path: 'ipMasq', env: 'TULLE_IP_MASQ', flag: 'ip-masq', kind: 'bool', help: 'masquerade traffic leaving the overlay' },
+  { path: 'forwardAccept', env: 'TULLE_FORWARD_ACCEPT', flag: 'forward-accept', kind: 'bool', help: 'accept the overlay\'s traffic in forward chains that drop by policy' },
   { path: 'metricsAddress', env: 'TULLE_METRICS_ADDRESS', flag: 'metrics-address', kind: 'string', help: 'serve /metrics and /healthz here (address:port)' },
   { path: 'logLevel', env: 'TULLE_LOG_LEVEL', flag: 'log-level', kind: 'string', help: 'fatal, error, warn, info, debug, trace, silent' },
   { path: 'batch', env: 'TULLE_BATCH', flag: 'batch', kind: 'int', help: 'packets per data-plane batch' },
