@@ -2,9 +2,9 @@
 // FORWARD policy to DROP: flannel #609, #799) would cut every container off
 // from the overlay: tulle accepts the overlay's traffic at the head of each
 // chain on the forward hook that drops by policy (iptables-nft,
-// iptables-legacy, a table of plain nftables), puts the rules back within
-// its check interval when someone flushes them, replaces what a killed daemon
-// left, and leaves nothing behind after a stop. Two hosts on the vxlan backend,
+// iptables-legacy, a table of plain nftables), puts the rules back at the head
+// within its check interval when someone flushes them or inserts a rule above
+// them, replaces what a killed daemon left, and leaves nothing behind after a stop. Two hosts on the vxlan backend,
 // dual-stack, each with a container on a bridge in its subnet.
 import t, { type Test } from 'tap';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -146,10 +146,19 @@ if (lab) {
     t.same(tulleLines(a.ns), [], 'flushed');
     const back = await within(2 * CHECK_S + 10, () => lab.exec(a.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4) && lab.exec(a.ns, ['ip6tables-nft', '-S', 'FORWARD']).startsWith(HEAD_V6));
     t.ok(back !== undefined && back <= 2 * CHECK_S, `the rules are back within ${2 * CHECK_S} s (after ${back ?? 'more than 30'} s)`);
-    const putBack = /forward accept rules were removed from iptables-nft filter FORWARD: put back \(-s 198\.18\.0\.0\/16 -j ACCEPT, -d 198\.18\.0\.0\/16 -j ACCEPT\)/;
+    const putBack = /forward accept rules in iptables-nft filter FORWARD: they were removed; put back at the head \(-s 198\.18\.0\.0\/16 -j ACCEPT, -d 198\.18\.0\.0\/16 -j ACCEPT\)/;
     t.ok(await within(10, () => putBack.test(da.log())) !== undefined, 'the log says so');
     t.equal(metric(a.ns, 'tulle_forward_rules_restored_total'), 2, '/metrics counts the two chains put back');
     reachable(t, 'after the flush');
+
+    // Docker inserts its rules at the top of FORWARD when it starts or creates a network: here the jump to
+    // the chain whose rule drops traffic into the bridge lands above tulle's rules on b.
+    lab.exec(b.ns, ['iptables-nft', '-I', 'FORWARD', '1', '-o', 'cbr0', '-j', 'DOCKER']);
+    const first = await within(2 * CHECK_S + 10, () => lab.exec(b.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4));
+    t.ok(first !== undefined && first <= 2 * CHECK_S, `a rule inserted above them: they head the chain again within ${2 * CHECK_S} s (after ${first ?? 'more than 30'} s)`);
+    t.ok(await within(10, () => /forward accept rules in iptables-nft filter FORWARD: a rule was inserted above them; put back at the head/.test(db.log())) !== undefined, 'the log says so');
+    t.match(lab.exec(b.ns, ['iptables-nft', '-S', 'FORWARD']), /^-A FORWARD -o cbr0 -j DOCKER$/m, 'the other rule stays, below them');
+    reachable(t, 'after a rule was inserted above them');
 
     t.equal(await da.stop(), 0, 'a stops: exit 0');
     t.equal(await db.stop(), 0, 'b stops: exit 0');
@@ -199,15 +208,22 @@ if (lab) {
     t.same(tulleLines(b.ns), [], 'flushed');
     const back = await within(2 * CHECK_S + 10, () => chain(b.ns).slice(3, 7).join('\n') === HEAD.join('\n'));
     t.ok(back !== undefined && back <= 2 * CHECK_S, `the rules are back within ${2 * CHECK_S} s (after ${back ?? 'more than 30'} s)`);
-    t.ok(await within(10, () => /forward accept rules were removed from nftables inet fwdrop chain forwarding: put back/.test(db.log())) !== undefined, 'the log says so');
+    t.ok(await within(10, () => /forward accept rules in nftables inet fwdrop chain forwarding: they were removed; put back at the head/.test(db.log())) !== undefined, 'the log says so');
     reachable(t, 'after the flush');
+
+    // A drop inserted above them (nft insert puts it at the head).
+    lab.exec(b.ns, ['nft', 'insert', 'rule', 'inet', 'fwdrop', 'forwarding', 'oifname', 'cbr0', 'drop']);
+    const first = await within(2 * CHECK_S + 10, () => chain(b.ns).slice(3, 7).join('\n') === HEAD.join('\n'));
+    t.ok(first !== undefined && first <= 2 * CHECK_S, `a rule inserted above them: they head the chain again within ${2 * CHECK_S} s (after ${first ?? 'more than 30'} s)`);
+    t.ok(await within(10, () => /forward accept rules in nftables inet fwdrop chain forwarding: a rule was inserted above them; put back at the head/.test(db.log())) !== undefined, 'the log says so');
+    t.equal(chain(b.ns)[7], 'oifname "cbr0" drop', 'the other rule stays, below them');
+    reachable(t, 'after a rule was inserted above them');
 
     t.equal(await da.stop(), 0, 'a stops: exit 0');
     t.equal(await db.stop(), 0, 'b stops: exit 0');
     for (const host of hosts) {
       t.same(tulleLines(host.ns), [], `${host.ns}: nothing of tulle's is left`);
-      // b's chain was flushed above, its own rule with it.
-      t.match(lab.exec(host.ns, ['nft', 'list', 'chain', 'inet', 'fwdrop', 'forwarding']), host === a ? /policy drop;\n\s*oifname "cbr0" drop\n\s*\}/ : /policy drop;\n\s*\}/, `${host.ns}: the chain is as it was`);
+      t.match(lab.exec(host.ns, ['nft', 'list', 'chain', 'inet', 'fwdrop', 'forwarding']), /policy drop;\n\s*oifname "cbr0" drop\n\s*\}/, `${host.ns}: the chain holds its own rule alone`);
     }
   });
 
@@ -246,10 +262,20 @@ if (lab) {
     for (const host of hosts) t.same(tulleLines(host.ns), [], `${host.ns}: no rule of tulle's`);
   });
 
-  t.test('no chain drops by policy: nothing is added', async (t) => {
+  t.test('no chain drops by policy: nothing is added, until one does (Docker started after tulle)', async (t) => {
     const [da] = await startBoth(t);
     t.match(da.log(), /no forward chain drops by policy: no accept rules needed/, 'the log says none are needed');
     for (const host of hosts) t.same(tulleLines(host.ns), [], `${host.ns}: no rule of tulle's`);
     reachable(t, 'without a firewall');
+
+    for (const host of hosts) {
+      t.teardown(() => reset(host.ns));
+      lab.exec(host.ns, ['iptables-nft', '-P', 'FORWARD', 'DROP']);
+    }
+    const added = await within(2 * CHECK_S + 10, () => hosts.every((host) => lab.exec(host.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4)));
+    t.ok(added !== undefined && added <= 2 * CHECK_S, `the policy turned to DROP: the rules are there within ${2 * CHECK_S} s (after ${added ?? 'more than 30'} s)`);
+    t.ok(await within(10, () => /iptables-nft filter FORWARD drops forwarded packets by policy: accepting the overlay's/.test(da.log())) !== undefined, 'the log says so');
+    t.equal(metric(a.ns, 'tulle_forward_rules_restored_total'), 0, 'a first addition is not counted as putting back');
+    reachable(t, 'through the new policy');
   });
 }

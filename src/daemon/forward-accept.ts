@@ -1,18 +1,19 @@
 /**
  * Overlay traffic through firewalls that drop forwarded packets by policy.
- * Docker sets iptables' FORWARD policy to DROP (flannel #609, #799); then
- * every packet between containers on different hosts is forwarded twice (from
- * the container bridge into the TUN, and from the TUN into the peer's bridge)
- * and dropped both times. As flannel does, tulle accepts forwarded packets from
- * and to the overlay networks in each chain that drops by policy: at the
- * head of the chain (forward-firewalls.ts says why), in that chain itself,
- * since an accept elsewhere does not outweigh its drop.
+ * Docker sets iptables' FORWARD policy to DROP (flannel #609, #799); a packet
+ * between containers on different hosts is forwarded on both (from the
+ * container bridge into the TUN, and from the TUN into the peer's bridge), so
+ * such a policy on either host drops it. As flannel does, tulle accepts
+ * forwarded packets from and to the overlay networks in each chain that drops
+ * by policy: in that chain itself, since an accept elsewhere does not outweigh
+ * its drop, and at its head (forward-firewalls.ts says why).
  *
- * A chain that drops nothing by policy gets nothing. The rules carry tulle's
+ * A chain whose policy accepts gets nothing. The rules carry tulle's
  * comment: those a killed daemon left are removed before adding, so they never
  * pile up; every CHECK_MS the firewalls are read again, and rules that someone
- * flushed are put back (as are rules for a chain that started dropping since,
- * like Docker's when it starts after tulle). A stop removes them all.
+ * flushed, or that no longer head their chain, are put back at its head (as
+ * are rules for a chain that started dropping since, like Docker's when it
+ * starts after tulle). A stop removes them all.
  */
 import type { Logger } from 'pino';
 import {
@@ -29,7 +30,7 @@ export interface OverlayNetworks {
 }
 
 export interface ForwardAccept {
-  /** How many times rules that went missing were put back. */
+  /** How many times rules were put back at the head of a chain, after they were removed or a rule was inserted above them. */
   readonly restores: number;
   /** Stops checking and removes every rule of tulle's. */
   stop(): Promise<void>;
@@ -72,7 +73,10 @@ export async function startForwardAccept(networks: OverlayNetworks, log: Logger,
       if (rules.length === 0) continue;
       dropping += 1;
       const present = now.ours.filter((r) => r.chain.label === chain.label);
-      if (rules.every((rule) => present.some((p) => p.comment === rule.comment))) continue;
+      // At the head, or a drop inserted above them (Docker inserts its rules at the top when it starts or
+      // creates a network) catches the overlay's packets first.
+      if (rules.every((rule) => present.some((p) => p.comment === rule.comment && p.position < rules.length))) continue;
+      const there = rules.every((rule) => present.some((p) => p.comment === rule.comment));
       try {
         await replaceRules(chain, present, rules, tools);
       } catch (error) {
@@ -82,7 +86,8 @@ export async function startForwardAccept(networks: OverlayNetworks, log: Logger,
       const text = rules.map((rule) => describeRule(chain, rule)).join(', ');
       if (installed.has(chain.label)) {
         restores += 1;
-        log.warn({ event: 'forward rules restored', chain: chain.label, rules: text }, `forward accept rules were removed from ${chain.label}: put back (${text})`);
+        const why = there ? 'a rule was inserted above them' : 'they were removed';
+        log.warn({ event: 'forward rules restored', chain: chain.label, rules: text, why }, `forward accept rules in ${chain.label}: ${why}; put back at the head (${text})`);
       } else {
         installed.add(chain.label);
         log.info({ event: 'forward rules added', chain: chain.label, rules: text }, `${chain.label} drops forwarded packets by policy: accepting the overlay's (${text})`);

@@ -40,6 +40,8 @@ export interface AcceptRule {
 export interface FoundRule {
   chain: ForwardChain;
   comment: string;
+  /** Where the rule is in its chain, 0 at the head. */
+  position: number;
   /** nftables: the rule's handle. */
   handle?: number;
   /** iptables: the rule as `-S` prints it, without `-A FORWARD`. */
@@ -140,22 +142,21 @@ export async function readForward(tools: FirewallTools): Promise<ForwardView & {
   const byIptables = new Set<string>();
   for (const { tool, family, variant } of tools.iptables) {
     if (variant === 'legacy' && !legacyTables(family)) continue;
+    if (variant === 'nft') byIptables.add(`${family === 4 ? 'ip' : 'ip6'} filter FORWARD`);
     let listing: string;
     try {
       listing = await command(tool, ['-w', '5', '-S', 'FORWARD']);
     } catch (error) {
       view.errors.push((error as Error).message);
-      if (variant === 'nft') byIptables.add(`${family === 4 ? 'ip' : 'ip6'} filter FORWARD`);
       continue;
     }
-    if (variant === 'nft') byIptables.add(`${family === 4 ? 'ip' : 'ip6'} filter FORWARD`);
     const chain: ForwardChain = { kind: 'iptables', tool, family, label: `${tool} filter FORWARD` };
     if (/^-P FORWARD DROP$/m.test(listing)) view.dropping.push(chain);
-    for (const line of listing.split('\n')) {
-      const w = words(line);
+    const rules = listing.split('\n').map(words).filter((w) => w[0] === '-A');
+    rules.forEach((w, position) => {
       const at = w.indexOf('--comment');
-      if (w[0] === '-A' && at > 0 && w[at + 1]?.startsWith(COMMENT_PREFIX)) view.ours.push({ chain, comment: w[at + 1], spec: w.slice(2) });
-    }
+      if (at > 0 && w[at + 1]?.startsWith(COMMENT_PREFIX)) view.ours.push({ chain, comment: w[at + 1], position, spec: w.slice(2) });
+    });
   }
   if (tools.nft !== undefined) {
     let parsed: { nftables?: { chain?: NftChain; rule?: NftRule }[] };
@@ -176,11 +177,17 @@ export async function readForward(tools: FirewallTools): Promise<ForwardView & {
       }
       return found;
     };
+    /** Rules seen so far in each chain: the listing gives a chain's rules in their order. */
+    const seen = new Map<string, number>();
     for (const { chain, rule } of parsed.nftables ?? []) {
       if (chain !== undefined && chain.hook === 'forward' && chain.policy === 'drop' && NFT_FAMILIES.has(chain.family) && !byIptables.has(`${chain.family} ${chain.table} ${chain.name}`)) {
         view.dropping.push(nftChain(chain.family, chain.table, chain.name));
       }
-      if (rule?.comment?.startsWith(COMMENT_PREFIX)) view.ours.push({ chain: nftChain(rule.family, rule.table, rule.chain), comment: rule.comment, handle: rule.handle });
+      if (rule === undefined) continue;
+      const where = nftChain(rule.family, rule.table, rule.chain);
+      const position = seen.get(where.label) ?? 0;
+      seen.set(where.label, position + 1);
+      if (rule.comment?.startsWith(COMMENT_PREFIX)) view.ours.push({ chain: where, comment: rule.comment, position, handle: rule.handle });
     }
   }
   return view;
