@@ -7,11 +7,12 @@
 // them, replaces what a killed daemon left, and leaves nothing behind after a stop. Two hosts on the vxlan backend,
 // dual-stack, each with a container on a bridge in its subnet.
 import t, { type Test } from 'tap';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { run } from '../src/lab/netns.js';
 import { container, switchedHosts, type Host } from '../src/lab/topology.js';
 import { rootLab } from './helpers/lab.js';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
@@ -54,17 +55,17 @@ if (lab) {
     }));
     return file;
   };
-  const start = (host: Host, extra: object = {}) => {
+  const start = (host: Host, extra: object = {}, env?: NodeJS.ProcessEnv) => {
     const i = hosts.indexOf(host);
-    return startDaemon(lab, host.ns, configFile(host, i, extra), join(dir, `state-${i + 1}`));
+    return startDaemon(lab, host.ns, configFile(host, i, extra), join(dir, `state-${i + 1}`), [], env);
   };
   /** tulle on both hosts, stopped when the test ends (if it has not stopped them itself). */
-  const startBoth = async (t: Test, extra: object = {}): Promise<RunningDaemon[]> => {
+  const startBoth = async (t: Test, extra: object = {}, env?: NodeJS.ProcessEnv): Promise<RunningDaemon[]> => {
     const daemons: RunningDaemon[] = [];
     t.teardown(async () => {
       for (const d of daemons) await d.stop();
     });
-    for (const host of hosts) daemons.push(await start(host, extra));
+    for (const host of hosts) daemons.push(await start(host, extra, env));
     return daemons;
   };
 
@@ -247,6 +248,27 @@ if (lab) {
         `${host.ns}: and the nftables chain (IPv4 only: an ip table sees no IPv6)`);
     }
     t.match(da.log(), /iptables-legacy filter FORWARD drops forwarded packets by policy/, 'the log names iptables-legacy');
+    t.equal(await da.stop(), 0, 'a stops: exit 0');
+    t.equal(await db.stop(), 0, 'b stops: exit 0');
+    for (const host of hosts) t.same(tulleLines(host.ns), [], `${host.ns}: nothing of tulle's is left`);
+  });
+
+  t.test('without the nft and iptables-legacy commands: iptables-nft\'s own do it, and the log names what could not be read', async (t) => {
+    // A PATH holding only what the daemon needs besides: ip, and iptables-nft as Docker hosts often have it.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const tool of ['ip', 'iptables-nft', 'ip6tables-nft']) symlinkSync(run(['sh', '-c', `command -v ${tool}`]).trim(), join(bin, tool));
+    t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+    for (const host of hosts) {
+      t.teardown(() => reset(host.ns));
+      for (const tool of ['iptables-nft', 'ip6tables-nft']) lab.exec(host.ns, [tool, '-P', 'FORWARD', 'DROP']);
+    }
+    const [da, db] = await startBoth(t, {}, { PATH: bin });
+    reachable(t, 'through FORWARD DROP, with iptables-nft alone');
+    t.ok(lab.exec(a.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4), 'tulle\'s rules head the chain');
+    t.match(da.log(), /forward chains not checked for a drop policy: [^"]*nftables tables other than iptables' \(no nft command\)/, 'the log names what it could not read, and why');
+    // The subtest above left legacy tables in the namespace (they stay once created).
+    if (legacyTables(a.ns, 4)) t.match(da.log(), /iptables-legacy \(legacy iptables tables exist, but no iptables-legacy command\)/, 'legacy tables without their command: named too');
     t.equal(await da.stop(), 0, 'a stops: exit 0');
     t.equal(await db.stop(), 0, 'b stops: exit 0');
     for (const host of hosts) t.same(tulleLines(host.ns), [], `${host.ns}: nothing of tulle's is left`);
