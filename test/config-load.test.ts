@@ -54,6 +54,7 @@ peers:
   t.same(a.store, { type: 'static' });
   t.equal(a.logLevel, 'info');
   t.equal(a.ipMasq, false);
+  t.equal(a.forwardAccept, true, 'accept rules in forward chains that drop by policy, as flannel adds them');
   t.equal(a.batch, 64);
   t.equal(a.threads, 1, 'one data-plane thread');
   t.same(networkFromConfig(a), { network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.255.0', backendType: 'vxlan' },
@@ -83,6 +84,7 @@ t.test('merge order: defaults < file < environment < flags', async (t) => {
   t.equal(both.ipMasq, false, 'a negated flag (--no-ip-masq) over the environment');
   t.equal(both.logLevel, 'debug');
   t.equal(both.tun.name, 'tulle0', 'the default where nothing sets it');
+  t.equal((await loadConfig({ file: path, flags: { forwardAccept: false } })).config.forwardAccept, false, '--no-forward-accept');
   // No file at all: everything from the environment.
   const fromEnv = (await loadConfig({ env: { TULLE_NETWORK: '198.18.0.0/16', TULLE_BACKEND: 'vxlan', TULLE_VNI: '7', TULLE_ETCD_ENDPOINTS: '' } })).config;
   t.same(fromEnv.backend, { type: 'vxlan', vni: 7 });

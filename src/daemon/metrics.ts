@@ -16,6 +16,8 @@ export interface MetricsSources {
   counters(): CounterValues | undefined;
   leases(): number;
   peers(): number;
+  /** Times the forward accept rules were put back after someone removed them (forward-accept.ts). */
+  forwardRestores(): number;
 }
 
 
@@ -62,6 +64,7 @@ export function createRegistry(sources: MetricsSources, info: Record<string, str
       for (const [counter, reason] of Object.entries(DROP_REASONS)) this.labels(reason).inc(c[counter as CounterName]);
     },
   });
+  new Counter({ name: 'tulle_forward_rules_restored_total', help: 'Times the accept rules in forward chains that drop by policy were put back at the head, after being removed or displaced.', registers: [registry], collect() { this.reset(); this.inc(sources.forwardRestores()); } });
   new Gauge({ name: 'tulle_leases', help: 'Leases in the table, own included.', registers: [registry], collect() { this.set(sources.leases()); } });
   new Gauge({ name: 'tulle_peers', help: 'Peers routed to.', registers: [registry], collect() { this.set(sources.peers()); } });
   new Gauge({ name: 'tulle_info', help: 'This daemon: version, backend, subnet (value 1).', labelNames: Object.keys(info), registers: [registry] }).labels(info).set(1);

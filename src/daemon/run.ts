@@ -14,7 +14,8 @@
  *   4. routes follow the leases from then on (lease-router.ts); the host's
  *      routes into the overlay are checked against them now and every 10 s
  *      (route-reconciler.ts)
- *   5. masquerade, subnet.env and Docker options, control socket, metrics
+ *   5. masquerade, accept rules in forward chains that drop by policy,
+ *      subnet.env and Docker options, control socket, metrics
  *   6. wait for a stop signal; undo everything, newest first; exit 0 (or 1
  *      when the data plane fails or the store revokes this host's lease).
  *      Other signals: signals.ts.
@@ -40,6 +41,7 @@ import { planRoutes, type PlanContext } from './lease-routes.js';
 import { createRegistry, serveMetrics } from './metrics.js';
 import { HealthMonitor } from './health.js';
 import { serveHealth } from './health-server.js';
+import { startForwardAccept } from './forward-accept.js';
 import { agreeOnNetwork, openStore } from './open-store.js';
 import { listenPort, networkPort } from './ports.js';
 import { HostState } from '../lease/state-file.js';
@@ -175,6 +177,8 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
   routeCheck.start();
 
   // 5. What the host and its operators see.
+  const forward = config.forwardAccept ? await startForwardAccept({ ipv4: network.network, ...(config.ipv6Network !== undefined ? { ipv6: config.ipv6Network } : {}) }, log) : undefined;
+  if (forward) teardown.push('removing the forward accept rules', () => forward.stop());
   const subnetFile = config.subnetFile ?? join(stateDir, SUBNET_FILE);
   const hostOutputs = new HostOutputs({ lease: { network: network.network, subnet: own.subnet, mtu, ipMasq: config.ipMasq }, subnetFile, ...(config.dockerOptsFile !== undefined ? { dockerOptsFile: config.dockerOptsFile } : {}) });
   hostOutputs.apply(log, teardown);
@@ -216,7 +220,7 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
   if (healthServer) teardown.push('closing the health endpoint', () => healthServer.close());
   healthAddress = healthServer?.address ?? config.metricsAddress; // the metrics server answers /healthz too
   if (config.metricsAddress !== undefined) {
-    const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
+    const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed, forwardRestores: () => forward?.restores ?? 0 }, { version: packageVersion(), backend: backend.type, subnet: own.subnet });
     if (hasMetrics(opened.store)) opened.store.registerMetrics(registry);
     routeCheck.registerMetrics(registry);
     const { host, port: metricsPort } = parseHostPort(config.metricsAddress)!;

@@ -44,10 +44,10 @@ export interface RunningDaemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `tulle run -c FILE` in `ns`; resolves once its control socket answers. */
-export async function startDaemon(lab: Lab, ns: string, file: string, stateDir: string, extra: string[] = []): Promise<RunningDaemon> {
+/** Starts `tulle run -c FILE` in `ns` (with `env` over this process's environment); resolves once its control socket answers. */
+export async function startDaemon(lab: Lab, ns: string, file: string, stateDir: string, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<RunningDaemon> {
   requireBuilt();
-  const child = lab.spawn(ns, [process.execPath, CLI, 'run', '-c', file, ...extra]);
+  const child = lab.spawn(ns, [process.execPath, CLI, 'run', '-c', file, ...extra], env !== undefined ? { env: { ...process.env, ...env } } : {});
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -178,6 +178,8 @@ export const DaemonConfigSchema = object({
   dockerOptsFile: text('a file path').optional(),
   /** Masquerade traffic from the overlay that leaves it (nftables table `ip tulle`). */
   ipMasq: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Accept forwarded packets from and to the overlay in forward chains that drop by policy (Docker's FORWARD DROP). */
+  forwardAccept: z.boolean({ error: 'must be true or false' }).default(true),
   /** Where /metrics and /healthz are served (address:port); off unless set. */
   metricsAddress: hostPort.optional(),
   /** Where /healthz alone is served (address:port, or "off"); default 127.0.0.1:9465 (health-server.ts). */

@@ -41,6 +41,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'subnetFile', env: 'TULLE_SUBNET_FILE', flag: 'subnet-file', kind: 'string', help: 'where to write subnet.env' },
   { path: 'dockerOptsFile', env: 'TULLE_DOCKER_OPTS_FILE', flag: 'docker-opts-file', kind: 'string', help: 'where to write Docker options (--bip, --mtu)' },
   { path: 'ipMasq', env: 'TULLE_IP_MASQ', flag: 'ip-masq', kind: 'bool', help: 'masquerade traffic leaving the overlay' },
+  { path: 'forwardAccept', env: 'TULLE_FORWARD_ACCEPT', flag: 'forward-accept', kind: 'bool', help: 'accept the overlay\'s traffic in forward chains that drop by policy' },
   { path: 'metricsAddress', env: 'TULLE_METRICS_ADDRESS', flag: 'metrics-address', kind: 'string', help: 'serve /metrics and /healthz here (address:port)' },
   { path: 'healthAddress', env: 'TULLE_HEALTH_ADDRESS', flag: 'health-address', kind: 'string', help: 'serve /healthz here (address:port, or off; default 127.0.0.1:9465)' },
   { path: 'reconcileRoutes', env: 'TULLE_RECONCILE_ROUTES', flag: 'reconcile-routes', kind: 'string', help: 'foreign routes shadowing a lease: report, or replace (remove them)' },
