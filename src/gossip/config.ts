@@ -30,8 +30,8 @@ export interface GossipConfig {
   /** How often a node pings one random dead member to notice a healed partition, ms. */
   reconnectIntervalMs: number;
   /**
-   * While a node knows no live member, or fewer live members than it has seeds, it pings a seed
-   * every reconnectIntervalMs at first, doubling the gap (with jitter) after each try up to this, ms.
+   * While a node knows no live member, or has a seed that is neither live nor departed, it pings
+   * such seeds every reconnectIntervalMs at first, doubling the gap (with jitter) up to this, ms.
    */
   seedRetryMaxMs: number;
   /** Least time between two syncs started because a member came back, ms. */

@@ -9,8 +9,8 @@
  *   3. the message acts: ping → ack, ping-req → relay, ack/nack → probe, sync legs
  *   4. timers: probe (one member per protocol period), gossip (queued
  *      broadcasts to a few members), sync (digests with one member),
- *      reconnect (one dead member; a seed, with backoff, while too few are
- *      live), sweep (forget the long dead)
+ *      reconnect (one dead member; with backoff, seeds out of reach),
+ *      sweep (forget the long dead)
  *
  * Membership knows nothing about leases: another record kind (the lease
  * replica) plugs in as a RecordDelegate and uses broadcast() and the digest.
@@ -67,8 +67,8 @@ export interface NodeOptions {
   keyring: Keyring;
   label: string;
   /**
-   * Addresses to join through, and to try again while members are dead or while fewer members
-   * than seeds are live (own address is skipped).
+   * Addresses to join through, and to try again while members are dead, while no member is
+   * live, or while a seed is neither live nor departed (own address is skipped).
    */
   seeds?: string[];
   /** Join through the seeds on start (default true; the simulator's converged nodes skip it). */
