@@ -17,8 +17,7 @@
  * gone within rejoinTargetMs, and every running host must hold every other live.
  * Before a cut-off host kept trying its seeds, such runs never settled.
  */
-import type { GossipConfig } from '../config.js';
-import { makeConfig } from '../config.js';
+import { makeConfig, type GossipConfig } from '../config.js';
 import { Sfc32 } from '../prng.js';
 import { SUSPECT } from '../records.js';
 import { SimCluster } from './cluster.js';
@@ -72,7 +71,8 @@ export function rejoinRun(kind: RejoinKind, seed: number, o: { config?: GossipCo
   const n0 = 3 + r.int(6);
   const cutJoins = kind === 'boot-unreachable' ? 1 + r.int(2) : r.int(2);
   const mainJoins = r.int(3);
-  // A pool with one or two spare subnets (every host that ever joins needs one), so the two sides collide often.
+  // A pool with two or three spare subnets (every host that ever joins needs one, and a host restarted
+  // without its state one more while its old lease lives), so the two sides collide often.
   const poolSize = n0 + cutJoins + mainJoins + 1 + 1 + r.int(2);
   const last = 16 * poolSize;
   const network = {
