@@ -4,13 +4,14 @@
  * against issue 6's targets. Prints a table; `--json` prints one object.
  *
  *   node dist/bench/gossip.js [--quick] [--json] [--seed N] [--alloc-runs N]
- *        [--steady-min M] [--big N] [--trials N]
+ *        [--rejoin-runs N] [--steady-min M] [--big N] [--trials N]
  *
  * The full run takes many minutes (10,000 nodes, 10,000 allocation runs, a
  * simulated hour); --quick runs the same scenarios smaller.
  */
 import { parseArgs } from 'node:util';
 import { makeConfig } from '../src/gossip/config.js';
+import { LOST_ALL_RETENTION_MS, rejoinOneTryMs, rejoinRun, rejoinTargetMs, type RejoinKind } from '../src/gossip/sim/rejoin.js';
 import { allocationRun, crashDetection, dissemination, percentile, steadyState } from '../src/gossip/sim/scenarios.js';
 
 interface Row {
@@ -28,11 +29,12 @@ interface Row {
   wall_s: number;
 }
 
-const USAGE = `usage: node dist/bench/gossip.js [--quick] [--json] [--seed N] [--alloc-runs N] [--steady-min M] [--big N] [--trials N]
+const USAGE = `usage: node dist/bench/gossip.js [--quick] [--json] [--seed N] [--alloc-runs N] [--rejoin-runs N] [--steady-min M] [--big N] [--trials N]
   --quick          the same scenarios, smaller (a few minutes)
   --json           print one JSON object instead of the table
   --seed N         the simulator's seed (1)
   --alloc-runs N   seeded partition/heal/restart runs (10000; 500 with --quick)
+  --rejoin-runs N  seeded runs of each cut-off-host scenario (2000; 300 with --quick)
   --steady-min M   simulated minutes of the steady cluster at 10% loss (60; 5 with --quick)
   --big N          nodes of the large cluster (10000; 2000 with --quick)
   --trials N       new leases per dissemination scenario (20; 8 with --quick)`;
@@ -41,7 +43,7 @@ try {
   parsed = parseArgs({
     options: {
       quick: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      seed: { type: 'string' }, 'alloc-runs': { type: 'string' }, 'steady-min': { type: 'string' }, big: { type: 'string' }, trials: { type: 'string' },
+      seed: { type: 'string' }, 'alloc-runs': { type: 'string' }, 'rejoin-runs': { type: 'string' }, 'steady-min': { type: 'string' }, big: { type: 'string' }, trials: { type: 'string' },
     },
   }).values;
 } catch (error) {
@@ -56,10 +58,11 @@ const quick = parsed.quick === true;
 const json = parsed.json === true;
 const seed = Number(parsed.seed ?? 1);
 const allocRuns = Number(parsed['alloc-runs'] ?? (quick ? 500 : 10_000));
+const rejoinRuns = Number(parsed['rejoin-runs'] ?? (quick ? 300 : 2_000));
 const steadyMin = Number(parsed['steady-min'] ?? (quick ? 5 : 60));
 const big = Number(parsed.big ?? (quick ? 2_000 : 10_000));
 const trials = Number(parsed.trials ?? (quick ? 8 : 20));
-for (const [name, v] of Object.entries({ seed, allocRuns, steadyMin, big, trials })) {
+for (const [name, v] of Object.entries({ seed, allocRuns, rejoinRuns, steadyMin, big, trials })) {
   if (!Number.isFinite(v) || v <= 0) {
     console.error(`bench:gossip: ${name} = ${v}: must be a positive number`);
     process.exit(2);
@@ -153,6 +156,44 @@ log(`allocation: ${allocRuns} seeded partition / heal / restart runs …`);
     double_allocations: r.doubles, convergence_p50_s: percentile(r.settles, 50), convergence_p99_s: percentile(r.settles, 99), convergence_max_s: Math.max(...r.settles),
     target: allocRuns >= 10_000 ? 'zero in ≥ 10,000 runs; settled ≤ 2 s after heal' : 'zero; settled ≤ 2 s after heal (10,000 runs in the full bench)',
     met: r.doubles === 0 && r.mismatches === 0 && Math.max(...r.settles) <= 2 && allocRuns >= 10_000, wall_s: wall,
+  });
+}
+
+// Hosts cut off from every seed: nobody else can end a double allocation they made.
+for (const [kind, what] of [
+  ['boot-unreachable', 'a host booted where no seed is reachable'],
+  ['lost-all', `a host cut off from every member (dead retention ${LOST_ALL_RETENTION_MS / 1000} s)`],
+] as [RejoinKind, string][]) {
+  log(`rejoin: ${rejoinRuns} seeded runs, ${what} …`);
+  const target = rejoinTargetMs(config) / 1000;
+  const [r, wall] = timed(() => {
+    let standing = 0;
+    let left = 0;
+    let late = 0;
+    let mismatches = 0;
+    let notRejoined = 0;
+    const settles: number[] = [];
+    for (let s = 1; s <= rejoinRuns; s++) {
+      const a = rejoinRun(kind, seed * 1_000_003 + s, { config });
+      if (a.atHeal > 0) {
+        standing++;
+        settles.push(a.settleS);
+      }
+      if (a.settleS > target) late++;
+      if (!(a.rejoinS <= target)) notRejoined++;
+      left += a.doubleAllocations;
+      mismatches += a.viewMismatches;
+    }
+    return { standing, left, late, mismatches, notRejoined, settles };
+  });
+  const oneTry = r.settles.filter((x) => x <= rejoinOneTryMs(config) / 1000).length;
+  rows.push({
+    scenario: `double allocations after ${what}: ${r.standing} of ${rejoinRuns} runs had one at the heal, ${oneTry} settled within the first try (${rejoinOneTryMs(config) / 1000} s), ${r.notRejoined} not rejoined, ${r.mismatches} stale views`,
+    nodes: 12, loss: 0.05, ...empty,
+    double_allocations: r.late, convergence_p50_s: percentile(r.settles, 50), convergence_p99_s: percentile(r.settles, 99),
+    convergence_max_s: r.settles.length > 0 ? Math.max(...r.settles) : 0,
+    target: `none lasting past ${target} s (two seed retry gaps) after heal`,
+    met: r.late === 0 && r.left === 0 && r.mismatches === 0 && r.notRejoined === 0, wall_s: wall,
   });
 }
 

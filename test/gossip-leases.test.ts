@@ -1,11 +1,13 @@
 // Leases over gossip on the simulator: allocation in the pool, conflicts
 // settled by the earlier claim, restarts that get their subnet back (with or
 // without their state), release on leave, expiry of a dead host's lease,
-// renewal, event batches, and many seeded partition/heal/restart runs.
+// renewal, event batches, and many seeded partition/heal/restart runs,
+// among them hosts cut off from every seed (at boot, or losing every member).
 import t from 'tap';
 import { LEAVE_ROUNDS, makeConfig } from '../src/gossip/config.js';
 import { SimCluster } from '../src/gossip/sim/cluster.js';
-import { allocationRun, doubles } from '../src/gossip/sim/scenarios.js';
+import { rejoinOneTryMs, rejoinRun, rejoinTargetMs, type RejoinKind } from '../src/gossip/sim/rejoin.js';
+import { allocationRun, doubles, percentile } from '../src/gossip/sim/scenarios.js';
 import { SubnetPool } from '../src/gossip/subnet-pool.js';
 import type { LeaseChange } from '../src/gossip/lease-replica.js';
 
@@ -135,6 +137,49 @@ t.test('seeded partition / heal / restart runs: no subnet held by two hosts afte
   const within2 = settles.filter((s) => s <= 2).length;
   t.ok(worstSettle <= 2, `settled within 2 s of the heal in ${within2} of ${runs} runs (worst ${worstSettle.toFixed(1)} s)`);
 });
+
+// A host cut off from its seeds is known to nobody (or forgotten): only its own seed retries end a
+// double allocation it made. Before it kept trying them, these runs never settled.
+for (const [kind, what] of [
+  ['boot-unreachable', 'a host (or two) booted where no seed is reachable'],
+  ['lost-all', 'a host cut off from every member, past the dead retention'],
+] as [RejoinKind, string][]) {
+  t.test(`seeded runs, ${what}: no double allocation outlasts the target after the heal`, async (t) => {
+    const runs = Number(process.env.GOSSIP_REJOIN_RUNS ?? 150);
+    const config = makeConfig('lan');
+    const target = rejoinTargetMs(config) / 1000;
+    let atHeal = 0;
+    let withDoubles = 0;
+    let left = 0;
+    let mismatches = 0;
+    let unleased = 0;
+    let late = 0;
+    let notRejoined = 0;
+    const settles: number[] = [];
+    for (let seed = 1; seed <= runs; seed++) {
+      const r = rejoinRun(kind, seed, { config });
+      atHeal += r.atHeal;
+      if (r.atHeal > 0) {
+        withDoubles++;
+        settles.push(r.settleS);
+      }
+      if (r.settleS > target) late++;
+      if (!(r.rejoinS <= target)) notRejoined++;
+      left += r.doubleAllocations;
+      mismatches += r.viewMismatches;
+      unleased += r.unleased;
+    }
+    const worst = Math.max(0, ...settles);
+    t.ok(withDoubles > runs / 10, `double allocations stood at the heal in ${withDoubles} of ${runs} runs (${atHeal} subnets)`);
+    t.equal(late, 0, `double allocations outlasting ${target} s after the heal: in ${late} of ${runs} runs (settled: p50 ${percentile(settles, 50).toFixed(1)} s, worst ${worst.toFixed(1)} s)`);
+    const oneTry = settles.filter((s) => s <= rejoinOneTryMs(config) / 1000).length;
+    t.ok(oneTry >= 0.95 * settles.length, `${oneTry} of ${settles.length} within the first try's ${rejoinOneTryMs(config) / 1000} s`);
+    t.equal(notRejoined, 0, `every running host holds every other live by then (not so in ${notRejoined} runs)`);
+    t.equal(left, 0, `no double allocation at the end (${left} subnets)`);
+    t.equal(mismatches, 0, 'every node routes each held subnet to its holder');
+    t.equal(unleased, 0, 'every running host has a lease');
+  });
+}
 
 // At 30% loss, with the third host just crashed: the release must still reach the last host before the
 // leaver stops. Without repeats (the old close: 3 rounds, one release budget) some runs lose it.

@@ -53,6 +53,7 @@ t.test('config: presets, and errors naming the field', async (t) => {
   t.throws(() => makeConfig('lan', { probeIntervalMs: -1 }), /probeIntervalMs = -1: must be a positive number/);
   t.throws(() => makeConfig('lan', { probeTimeoutMs: 900 }), /probeTimeoutMs = 900: must be below probeIntervalMs/);
   t.throws(() => makeConfig('lan', { maxDatagramBytes: 100 }), /maxDatagramBytes = 100/);
+  t.throws(() => makeConfig('lan', { seedRetryMaxMs: 500 }), /seedRetryMaxMs = 500: must be at least reconnectIntervalMs \(1000\)/);
 });
 
 t.test('broadcast queue: fewest transmits first, newest replaces, limit honoured', async (t) => {
@@ -161,6 +162,37 @@ t.test('a partition: each side declares the other dead; after the heal all are a
     if (c.live().every((s) => s.node!.memberList().every((m) => m.state === ALIVE))) back = c.now - healed;
   }
   t.ok(back <= 10_000, `every node sees every node alive ${(back / 1000).toFixed(1)} s after the heal`);
+});
+
+t.test('a node whose seeds are unreachable keeps trying them, backing off up to seedRetryMaxMs, until they answer', async (t) => {
+  const c = new SimCluster({ nodes: 3, seed: 15 });
+  const { reconnectIntervalMs: base, seedRetryMaxMs: cap } = c.config;
+  c.run(1_000);
+  c.partition(() => 0);
+  const lone = c.addNode(1);
+  const tries: number[] = [];
+  const send = c.net.send.bind(c.net);
+  c.net.send = (src, addr, data) => {
+    if (src === lone.index && ['sim:0', 'sim:1', 'sim:2'].includes(addr) && tries.at(-1) !== c.now) tries.push(c.now);
+    send(src, addr, data);
+  };
+  const start = c.now;
+  c.run(600_000);
+  const gaps = tries.slice(1).map((at, i) => at - tries[i]);
+  // The join (a sync every joinRetryMs) ends at joinTimeoutMs; the retries follow.
+  const retries = gaps.filter((_, i) => tries[i] - start >= c.config.joinTimeoutMs);
+  t.ok(retries.length >= 600_000 / cap, `${retries.length} tries in 10 simulated minutes`);
+  t.ok(retries.slice(0, 3).every((g) => g <= 4 * base + base), `the first gaps are short: ${retries.slice(0, 3).map((g) => (g / 1000).toFixed(1)).join(', ')} s`);
+  t.ok(Math.max(...retries) <= cap + base, `no gap above seedRetryMaxMs + a tick: longest ${(Math.max(...retries) / 1000).toFixed(1)} s`);
+  t.ok(retries.slice(-5).every((g) => g >= cap / 2), `backed off: the last gaps ${retries.slice(-5).map((g) => (g / 1000).toFixed(1)).join(', ')} s`);
+  t.ok(tries.at(-1)! > c.now - cap - base, 'still trying at the end');
+  t.equal(lone.node!.liveCount, 1, 'alone all along');
+  c.heal();
+  c.run(cap + 5_000);
+  t.equal(lone.node!.liveCount, 4, 'after the heal it found the others');
+  const pings = lone.node!.counters.seedPings;
+  c.run(120_000);
+  t.equal(lone.node!.counters.seedPings, pings, `and, its seeds live, it stopped trying them (${pings} seed pings in all)`);
 });
 
 t.test('1,000 nodes at 10% loss: a new lease everywhere within 2.4 s; crashes found within 12 s', async (t) => {

@@ -29,6 +29,11 @@ export interface GossipConfig {
   syncIntervalMs: number;
   /** How often a node pings one random dead member to notice a healed partition, ms. */
   reconnectIntervalMs: number;
+  /**
+   * While a node knows no live member, or has a seed that is neither live nor departed, it pings
+   * such seeds every reconnectIntervalMs at first, doubling the gap (with jitter) up to this, ms.
+   */
+  seedRetryMaxMs: number;
   /** Least time between two syncs started because a member came back, ms. */
   triggeredSyncMinGapMs: number;
   /** How long a dead or departed member is remembered, ms. */
@@ -66,6 +71,7 @@ export const LAN: Readonly<GossipConfig> = Object.freeze({
   gossipToTheDeadMs: 30_000, // memberlist: 30 s
   syncIntervalMs: 10_000, // memberlist push-pull: 30 s; an agreeing digest exchange is ~200 bytes, so 10 s and no scaling with N
   reconnectIntervalMs: 1_000, // memberlist has none (Serf reconnects every 30 s); tulle wants a heal noticed in seconds
+  seedRetryMaxMs: 30_000, // Serf's reconnect interval: a node cut off from its seeds tries one at least every 30 s
   triggeredSyncMinGapMs: 1_000, // bounds the sync burst when a partition heals
   deadRetentionMs: 3_600_000, // 1 h: long enough to reconnect after a partition (Serf keeps 24 h)
   joinRetryMs: 300, // ms
@@ -89,6 +95,7 @@ export const LOCAL: Readonly<GossipConfig> = Object.freeze({
   gossipToTheDeadMs: 15_000, // memberlist: 15 s
   syncIntervalMs: 5_000, // memberlist: 15 s
   reconnectIntervalMs: 500, // ms
+  seedRetryMaxMs: 10_000, // ms: a lab heals in seconds
 });
 
 export const PRESETS = { lan: LAN, local: LOCAL } as const;
@@ -97,7 +104,7 @@ export type PresetName = keyof typeof PRESETS;
 const POSITIVE: (keyof GossipConfig)[] = [
   'probeIntervalMs', 'probeTimeoutMs', 'retransmitMult', 'suspicionMult', 'suspicionMaxTimeoutMult',
   'awarenessMaxMultiplier', 'gossipIntervalMs', 'gossipNodes', 'gossipToTheDeadMs', 'syncIntervalMs',
-  'reconnectIntervalMs', 'deadRetentionMs', 'joinRetryMs', 'joinTimeoutMs', 'leaseTtlMs',
+  'reconnectIntervalMs', 'seedRetryMaxMs', 'deadRetentionMs', 'joinRetryMs', 'joinTimeoutMs', 'leaseTtlMs',
   'releasedRetentionMs', 'leaseSweepIntervalMs',
 ];
 
@@ -117,6 +124,7 @@ export function makeConfig(preset: PresetName | GossipConfig = 'lan', overrides:
   }
   if (!Number.isInteger(c.indirectChecks) || c.indirectChecks < 0) throw new Error(`gossip indirectChecks = ${c.indirectChecks}: must be an integer ≥ 0`);
   if (c.probeTimeoutMs >= c.probeIntervalMs) throw new Error(`gossip probeTimeoutMs = ${c.probeTimeoutMs}: must be below probeIntervalMs (${c.probeIntervalMs})`);
+  if (c.seedRetryMaxMs < c.reconnectIntervalMs) throw new Error(`gossip seedRetryMaxMs = ${c.seedRetryMaxMs}: must be at least reconnectIntervalMs (${c.reconnectIntervalMs})`);
   if (c.maxDatagramBytes < 512 || c.maxDatagramBytes > 65_000) throw new Error(`gossip maxDatagramBytes = ${c.maxDatagramBytes}: must be in 512..65000`);
   if (!(c.leaseRenewBeforeMs > 0 && c.leaseRenewBeforeMs < c.leaseTtlMs)) throw new Error(`gossip leaseRenewBeforeMs = ${c.leaseRenewBeforeMs}: must be in (0, leaseTtlMs = ${c.leaseTtlMs})`);
   return c;

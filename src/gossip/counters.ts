@@ -29,11 +29,13 @@ export interface GossipCounters {
   suspicionsRaised: number;
   refutations: number;
   syncsStarted: number;
+  /** Pings to a seed while the node knew fewer live members than seeds (reconnect with backoff). */
+  seedPings: number;
 }
 
 export function newCounters(): GossipCounters {
   return {
     sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, dropped: newDropCounters(),
-    probes: 0, probesFailed: 0, suspicionsRaised: 0, refutations: 0, syncsStarted: 0,
+    probes: 0, probesFailed: 0, suspicionsRaised: 0, refutations: 0, syncsStarted: 0, seedPings: 0,
   };
 }

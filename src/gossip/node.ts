@@ -9,7 +9,8 @@
  *   3. the message acts: ping → ack, ping-req → relay, ack/nack → probe, sync legs
  *   4. timers: probe (one member per protocol period), gossip (queued
  *      broadcasts to a few members), sync (digests with one member),
- *      reconnect (one dead member), sweep (forget the long dead)
+ *      reconnect (one dead member; with backoff, seeds out of reach),
+ *      sweep (forget the long dead)
  *
  * Membership knows nothing about leases: another record kind (the lease
  * replica) plugs in as a RecordDelegate and uses broadcast() and the digest.
@@ -65,7 +66,10 @@ export interface NodeOptions {
   random: Random;
   keyring: Keyring;
   label: string;
-  /** Addresses to join through, and to try again while members are dead (own address is skipped). */
+  /**
+   * Addresses to join through, and to try again while members are dead, while no member is
+   * live, or while a seed is neither live nor departed (own address is skipped).
+   */
   seeds?: string[];
   /** Join through the seeds on start (default true; the simulator's converged nodes skip it). */
   joinOnStart?: boolean;
@@ -125,6 +129,8 @@ export class GossipNode {
   /** When each dead or departed member was declared so (own changes only). */
   readonly #deadAt = new Map<string, number>();
   readonly #seeds: string[];
+  /** The member last seen at each seed address (so a seed's state is a lookup, not a scan). */
+  readonly #seedIds = new Map<string, string>();
   readonly #joinOnStart: boolean;
   #delegate: RecordDelegate | undefined;
   #liveCount: number;
@@ -133,6 +139,9 @@ export class GossipNode {
   #running = false;
   #leaving = false;
   #lastTriggeredSync = -Infinity;
+  /** Seed retries: the next gap (doubling up to seedRetryMaxMs) and when the next try is due. */
+  #seedGap: number;
+  #seedRetryAt = 0;
   /** Address of the datagram being handled (for direct answers to stale news about us). */
   #from = '';
   // Probe order: a pseudo-random permutation of the member slots per round.
@@ -164,8 +173,16 @@ export class GossipNode {
     this.digest = new Digest(o.base?.digest);
     this.#liveCount = o.base?.members.map.size ?? 0;
     this.awareness = new Awareness(o.config.awarenessMaxMultiplier);
-    this.#seeds = (o.seeds ?? []).filter((s) => s !== o.addr);
+    this.#seeds = [...new Set((o.seeds ?? []).filter((s) => s !== o.addr))];
+    if (o.base && this.#seeds.length > 0) {
+      const byAddr = addrIndex(o.base.members);
+      for (const s of this.#seeds) {
+        const id = byAddr.get(s);
+        if (id !== undefined) this.#seedIds.set(s, id);
+      }
+    }
     this.#joinOnStart = o.joinOnStart ?? true;
+    this.#seedGap = o.config.reconnectIntervalMs;
     const prev = this.members.get(o.id);
     const incarnation = Math.max(o.incarnation ?? 0, prev ? prev.rec.incarnation : 0);
     if (!prev || prev.rec.incarnation !== incarnation || prev.rec.state !== ALIVE || prev.rec.addr !== o.addr) {
@@ -440,6 +457,7 @@ export class GossipNode {
     this.#liveCount += (isLive ? 1 : 0) - (wasLive ? 1 : 0);
     if (rec.state >= DEAD) this.#deadAt.set(rec.id, this.now());
     else this.#deadAt.delete(rec.id);
+    if (this.#seeds.length > 0 && this.#seeds.includes(rec.addr)) this.#seedIds.set(rec.addr, rec.id);
     if (broadcast) this.#queue.enqueue(rec.id, e.bytes);
     this.#onMember?.(rec, prev?.rec);
   }
@@ -684,11 +702,13 @@ export class GossipNode {
    * While some member is dead, pings one of them and one seed address:
    * an answer from a node we hold dead (or do not know) triggers a sync, which
    * is how the two sides of a healed partition find each other, even when
-   * every member they had in common has gone.
+   * every member they had in common has gone. Seeds are also retried on their
+   * own schedule (#retrySeeds), for nodes that hold no one dead.
    */
   #reconnectTick(): void {
     if (!this.#running) return;
     this.#timers[3] = this.#clock.setTimer(this.config.reconnectIntervalMs, () => this.#reconnectTick());
+    this.#retrySeeds();
     let pick: string | undefined;
     let seen = 0;
     for (const [id] of this.#deadAt) {
@@ -704,6 +724,42 @@ export class GossipNode {
       const seed = this.#seeds[this.#rng.int(this.#seeds.length)];
       if (seed !== e.rec.addr) this.#ping(seed, 0, '');
     }
+  }
+
+  /**
+   * A node that knows no live member but itself, or has a seed that is neither
+   * live nor departed, pings such a seed: its seeds were unreachable when it
+   * booted (the join timed out, and nobody knows it to ping it), or it lost
+   * every member, or a seed stayed away past deadRetentionMs and both sides
+   * forgot each other. An answering seed syncs with it, and the leases of both
+   * sides meet. The gap doubles after each try (with jitter, so nodes that
+   * booted together spread out) up to seedRetryMaxMs, for as long as the node
+   * runs; it starts again from reconnectIntervalMs once every seed is live.
+   */
+  #retrySeeds(): void {
+    const candidates = this.#joining ? [] : this.#liveCount <= 1 ? this.#seeds : this.#seeds.filter((s) => !this.#seedAnswers(s));
+    if (candidates.length === 0) {
+      this.#seedGap = this.config.reconnectIntervalMs;
+      this.#seedRetryAt = 0;
+      return;
+    }
+    const now = this.now();
+    if (now < this.#seedRetryAt) return;
+    // Two pings (two seeds when there are), so that one lost datagram does not cost a whole gap.
+    const i = this.#rng.int(candidates.length);
+    const j = candidates.length > 1 ? (i + 1 + this.#rng.int(candidates.length - 1)) % candidates.length : i;
+    this.counters.seedPings += 2;
+    this.#ping(candidates[i], 0, '');
+    this.#ping(candidates[j], 0, '');
+    this.#seedRetryAt = now + this.#seedGap * (0.5 + 0.5 * this.#rng.next());
+    this.#seedGap = Math.min(this.config.seedRetryMaxMs, this.#seedGap * 2);
+  }
+
+  /** The seed address belongs to a live member, or to one that left on purpose (not worth pinging). */
+  #seedAnswers(addr: string): boolean {
+    const id = this.#seedIds.get(addr);
+    const e = id === undefined ? undefined : this.members.get(id);
+    return e !== undefined && e.rec.addr === addr && (e.rec.state <= SUSPECT || e.rec.state === LEFT);
   }
 
   #sweepTick(): void {
@@ -903,6 +959,18 @@ export class GossipNode {
     }
     return out;
   }
+}
+
+/** Member id by address in a shared base, built once per base (the simulator's thousands of nodes share one). */
+const addrIndexes = new WeakMap<SharedBase<MemberEntry>, Map<string, string>>();
+function addrIndex(base: SharedBase<MemberEntry>): Map<string, string> {
+  let index = addrIndexes.get(base);
+  if (!index) {
+    index = new Map();
+    for (const [id, e] of base.map) index.set(e.rec.addr, id);
+    addrIndexes.set(base, index);
+  }
+  return index;
 }
 
 function gcd(a: number, b: number): number {

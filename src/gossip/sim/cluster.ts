@@ -145,7 +145,10 @@ export class SimCluster {
     // Seeds the host can reach (its own side of a partition).
     const reachable = (s: Slot): boolean => !net.partitioned || net.group[s.index] === net.group[slot.index];
     // Everyone's configured seeds (the first few hosts), plus, for a join, a few live hosts it can reach.
-    const configured = this.slots.slice(0, this.#seedCount).map((s) => s.addr);
+    // A converged node knows them all, even those whose slot is built after its own.
+    const configured = base
+      ? Array.from({ length: Math.min(this.#seedCount, base.members.map.size) }, (_, i) => `sim:${i}`)
+      : this.slots.slice(0, this.#seedCount).map((s) => s.addr);
     const seeds = base ? configured : [...new Set([...this.#randomLive(3, reachable).map((s) => s.addr), ...configured])];
     const node = new GossipNode({
       id: slot.id, addr: slot.addr, config: this.config, clock: net.clock, transport: net.transport(slot.index),
