@@ -7,12 +7,11 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
 import { switchedHosts } from '../src/lab/topology.js';
 import { rootLab } from './helpers/lab.js';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { unsupportedArchEnv } from './helpers/etcd-server.js';
+import { LabEtcd } from './helpers/lab-etcd.js';
 import { trafficTools } from './helpers/tools.js';
 
 const lab = rootLab(t);
@@ -22,25 +21,10 @@ if (lab) {
   lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   const hosts = switchedHosts(lab, ['ea', 'eb', 'ec', 'ed']);
   const etcdHost = hosts.pop()!;
-  const endpoint = `http://${etcdHost.underlay}:2379`;
-  const env = Object.entries(unsupportedArchEnv()).map(([k, v]) => `${k}=${v}`);
-  const etcdctl = (...args: string[]) => lab.exec(etcdHost.ns, ['env', 'ETCDCTL_API=3', 'etcdctl', '--endpoints', endpoint, ...args]);
-  let etcd: ChildProcess | undefined;
-  const startEtcd = async () => {
-    etcd = lab.spawn(etcdHost.ns, ['env', ...env, 'etcd', '--name', 'lab', '--data-dir', join(dir, 'etcd'),
-      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
-      '--initial-cluster', 'lab=http://127.0.0.1:2380', '--log-level', 'warn']);
-    for (let i = 0; i < 100; i++) {
-      try {
-        etcdctl('--command-timeout', '1s', 'get', 'health-probe'); // answers once etcd serves
-        return;
-      } catch {
-        await sleep(200);
-      }
-    }
-    throw new Error('etcd did not become healthy');
-  };
+  const etcd = new LabEtcd(lab, etcdHost, dir);
+  const endpoint = etcd.endpoint;
+  const etcdctl = (...args: string[]) => etcd.etcdctl(...args);
+  const startEtcd = () => etcd.start();
   const ping = (ns: string, to: string) => lab.exec(ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', to], { allowFailure: true });
   const { tcpTransfer } = trafficTools(lab);
 
@@ -85,8 +69,7 @@ if (lab) {
     t.equal(received.sha256, sent.sha256, 'a verified TCP transfer across the overlay');
 
     // etcd goes away: the data plane keeps forwarding on the leases it knows, nothing is dropped from the table.
-    etcd!.kill('SIGKILL');
-    await new Promise((resolve) => etcd!.once('exit', resolve));
+    await etcd.kill('SIGKILL');
     await sleep(1500);
     t.match(ping(hosts[1].ns, address(subnets[0])), / 0% packet loss/, 'with etcd gone, traffic still flows');
     t.same(await Promise.all(daemons.map(async (d) => (await d.leases()).length)), [3, 3, 3], 'and every host still knows three leases');

@@ -12,12 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
 import { switchedHosts } from '../src/lab/topology.js';
 import { rootLab } from './helpers/lab.js';
 import { startDaemon, tulle, type RunningDaemon } from './helpers/daemon.js';
-import { unsupportedArchEnv } from './helpers/etcd-server.js';
+import { LabEtcd } from './helpers/lab-etcd.js';
 
 interface HealthView {
   state: string;
@@ -59,29 +58,12 @@ if (lab) {
   };
 
   t.test('etcd killed: degraded, with the reason and since when; failing once the own lease runs out; etcd back: ok', async (t) => {
-    const endpoint = `http://${e.underlay}:2379`;
-    const env = Object.entries(unsupportedArchEnv()).map(([k, v]) => `${k}=${v}`);
-    const etcdctl = (...args: string[]) => lab.exec(e.ns, ['env', 'ETCDCTL_API=3', 'etcdctl', '--endpoints', endpoint, ...args]);
-    let etcd: ChildProcess | undefined;
-    const startEtcd = async () => {
-      etcd = lab.spawn(e.ns, ['env', ...env, 'etcd', '--name', 'lab', '--data-dir', join(dir, 'etcd'),
-        '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-        '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
-        '--initial-cluster', 'lab=http://127.0.0.1:2380', '--log-level', 'warn']);
-      for (let i = 0; i < 100; i++) {
-        try {
-          etcdctl('--command-timeout', '1s', 'get', 'health-probe');
-          return;
-        } catch {
-          await sleep(200);
-        }
-      }
-      throw new Error('etcd did not become healthy');
-    };
+    const etcd = new LabEtcd(lab, e, dir);
+    const endpoint = etcd.endpoint;
+    const etcdctl = (...args: string[]) => etcd.etcdctl(...args);
+    const startEtcd = () => etcd.start();
     await startEtcd();
-    t.teardown(() => {
-      if (etcd?.exitCode === null) etcd.kill('SIGKILL');
-    });
+    t.teardown(() => etcd.kill());
     etcdctl('put', '/coreos.com/network/config', '{"Network":"198.18.0.0/16","SubnetLen":24,"Backend":{"Type":"udp"}}');
     const state = join(dir, 'state-etcd');
     const d = await startDaemon(lab, a.ns, write('etcd', { underlay: { address: a.underlay }, backend: { type: 'udp' }, store: { type: 'etcd', endpoints: [endpoint], ttlSeconds: 20 }, stateDir: state }), state);
@@ -94,8 +76,7 @@ if (lab) {
     t.match(probe, { status: 200, body: { state: 'ok' } }, '/healthz answers on 127.0.0.1:9465 with no metricsAddress');
 
     const killedAt = Date.now();
-    etcd!.kill('SIGKILL');
-    await new Promise((resolve) => etcd!.once('exit', resolve));
+    await etcd.kill('SIGKILL');
     const down = await until(d, 'degraded', 30);
     t.equal(down.state, 'degraded', `etcd killed: degraded (noticed ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill)`);
     t.match(down.reasons.join('\n'), /store: etcd unreachable since \d{4}-\d\d-\d\dT[\d:.]+Z: /, 'the reason names etcd and since when');

@@ -9,13 +9,11 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
 import { switchedHosts, type Host } from '../src/lab/topology.js';
 import { rootLab } from './helpers/lab.js';
 import { startDaemon, tulle } from './helpers/daemon.js';
-import { unsupportedArchEnv } from './helpers/etcd-server.js';
+import { LabEtcd } from './helpers/lab-etcd.js';
 
 const SHARED = '203.0.113.15';
 
@@ -43,25 +41,12 @@ if (lab) {
   };
 
   t.test('etcd: the second host with the same public IP refuses the first one\'s lease', async (t) => {
-    const endpoint = `http://${etcdHost.underlay}:2379`;
-    const env = Object.entries(unsupportedArchEnv()).map(([k, v]) => `${k}=${v}`);
-    const etcd: ChildProcess = lab.spawn(etcdHost.ns, ['env', ...env, 'etcd', '--name', 'lab', '--data-dir', join(dir, 'etcd'),
-      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
-      '--initial-cluster', 'lab=http://127.0.0.1:2380', '--log-level', 'warn']);
-    t.teardown(() => {
-      etcd.kill('SIGTERM');
-    });
-    const etcdctl = (...args: string[]) => lab.exec(etcdHost.ns, ['env', 'ETCDCTL_API=3', 'etcdctl', '--endpoints', endpoint, '--command-timeout', '1s', ...args]);
-    for (let i = 0; ; i++) {
-      try {
-        etcdctl('put', '/coreos.com/network/config', '{"Network":"198.18.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan"}}');
-        break;
-      } catch (err) {
-        if (i === 100) throw err;
-        await sleep(200);
-      }
-    }
+    const etcd = new LabEtcd(lab, etcdHost, dir);
+    await etcd.start();
+    t.teardown(() => etcd.kill());
+    etcd.putNetwork('vxlan');
+    const endpoint = etcd.endpoint;
+    const etcdctl = (...args: string[]) => etcd.etcdctl(...args);
     const store = { type: 'etcd', endpoints: [endpoint] };
     const first = await startDaemon(lab, h1.ns, write('etcd-1', { store }), join(dir, 'state-etcd-1'));
     t.teardown(() => first.stop());
