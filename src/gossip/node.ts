@@ -68,7 +68,7 @@ export interface NodeOptions {
   label: string;
   /**
    * Addresses to join through, and to try again while members are dead, while no member is
-   * live, or while a seed is neither live nor departed (own address is skipped).
+   * live, or while a seed is not live (own address is skipped).
    */
   seeds?: string[];
   /** Join through the seeds on start (default true; the simulator's converged nodes skip it). */
@@ -727,11 +727,11 @@ export class GossipNode {
   }
 
   /**
-   * A node that knows no live member but itself, or has a seed that is neither
-   * live nor departed, pings such a seed: its seeds were unreachable when it
-   * booted (the join timed out, and nobody knows it to ping it), or it lost
-   * every member, or a seed stayed away past deadRetentionMs and both sides
-   * forgot each other. An answering seed syncs with it, and the leases of both
+   * A node that knows no live member but itself, or has a seed that is not
+   * live, pings such a seed: its seeds were unreachable when it booted (the
+   * join timed out, and nobody knows it to ping it), or it lost every member,
+   * or a seed stayed away past deadRetentionMs and both sides forgot each
+   * other, or a seed left and came back (a graceful restart) knowing nobody. An answering seed syncs with it, and the leases of both
    * sides meet. The gap doubles after each try (with jitter, so nodes that
    * booted together spread out) up to seedRetryMaxMs, for as long as the node
    * runs; it starts again from reconnectIntervalMs once every seed is live.
@@ -755,11 +755,13 @@ export class GossipNode {
     this.#seedGap = Math.min(this.config.seedRetryMaxMs, this.#seedGap * 2);
   }
 
-  /** The seed address belongs to a live member, or to one that left on purpose (not worth pinging). */
+  /** The seed address belongs to a live member (alive or suspect). */
   #seedAnswers(addr: string): boolean {
     const id = this.#seedIds.get(addr);
     const e = id === undefined ? undefined : this.members.get(id);
-    return e !== undefined && e.rec.addr === addr && (e.rec.state <= SUSPECT || e.rec.state === LEFT);
+    // A seed that left is tried too: a graceful restart is how seeds leave most often, and a restarted seed
+    // with no seeds of its own knows nobody to announce itself to (two pings a gap is all it costs).
+    return e !== undefined && e.rec.addr === addr && e.rec.state <= SUSPECT;
   }
 
   #sweepTick(): void {
