@@ -6,6 +6,8 @@
 // inner source and destination, what reached it (nft counters); the decoy
 // namespace counts the same. No packet may reach a host that does not own its
 // destination, none may go to a decoy, and the counters explain every packet.
+// With vxlan each peer's template differs (its VTEP MAC): every datagram that
+// reaches a host must carry that host's MAC, i.e. have left with its template.
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
@@ -29,15 +31,20 @@ if (lab) {
    * destination subnet) of tulle's port. The udp backend's payload is the inner IPv4 packet, so its source
    * address is at bit 64 + 96 of the transport header and its destination at 64 + 128.
    */
-  const tally = (ns: string) => {
+  const tally = (ns: string, backend: 'udp' | 'vxlan', ownMac: string | undefined) => {
+    // vxlan: the inner packet follows the VXLAN header (8 bytes) and the inner Ethernet header (14).
+    const port = backend === 'vxlan' ? 4789 : 8285;
+    const inner = backend === 'vxlan' ? 64 + 64 + 112 : 64;
     const rules = [];
     for (let s = 0; s < HOSTS; s++) {
       for (let d = 0; d < HOSTS; d++) {
         const hex = (h: number) => `0xc612${(h + 1).toString(16).padStart(2, '0')}`;
-        rules.push(`add rule inet tally in udp dport 8285 @th,160,24 ${hex(s)} @th,192,24 ${hex(d)} counter comment "s${s}d${d}"`);
+        rules.push(`add rule inet tally in udp dport ${port} @th,${inner + 96},24 ${hex(s)} @th,${inner + 128},24 ${hex(d)} counter comment "s${s}d${d}"`);
       }
     }
-    rules.push('add rule inet tally in udp dport 8285 counter comment "all"');
+    rules.push(`add rule inet tally in udp dport ${port} counter comment "all"`);
+    // The inner Ethernet destination (after UDP and VXLAN headers) is the VTEP MAC of the template used.
+    if (ownMac !== undefined) rules.push(`add rule inet tally in udp dport ${port} @th,128,48 != 0x${ownMac.replaceAll(':', '')} counter comment "othermac"`);
     // Made afresh for each run: `nft reset counters` leaves a rule's own counter alone.
     const script = ['add table inet tally', 'delete table inet tally', 'add table inet tally', 'add chain inet tally in { type filter hook prerouting priority -300; policy accept; }', ...rules].join('\n');
     lab.exec(ns, ['nft', '-f', '-'], { input: script + '\n' });
@@ -52,9 +59,10 @@ if (lab) {
   const child = fileURLToPath(new URL('./helpers/route-churn-child.ts', import.meta.url));
   const loader = import.meta.resolve('@tapjs/typescript/import');
 
-  for (const threads of [1, 2] as const) {
-    t.test(`${threads === 1 ? 'one data-plane thread' : 'two data-plane threads'}: 1,000 publishes a second never send a packet to the wrong host`, async (t) => {
-      for (const host of hosts) tally(host.ns);
+  const hostMac = (h: number) => `02:00:00:00:00:${(h + 1).toString(16).padStart(2, '0')}`; // as the child's
+  for (const [backend, threads] of [['udp', 1], ['udp', 2], ['vxlan', 1], ['vxlan', 2]] as const) {
+    t.test(`${backend}, ${threads === 1 ? 'one data-plane thread' : 'two data-plane threads'}: 1,000 publishes a second never send a packet to the wrong host`, async (t) => {
+      hosts.forEach((host, h) => tally(host.ns, backend, backend === 'vxlan' && h < HOSTS ? hostMac(h) : undefined));
       const children: ChildProcess[] = [];
       const outputs: string[] = [];
       const ready: Promise<void>[] = [];
@@ -62,7 +70,7 @@ if (lab) {
       for (let i = 0; i < HOSTS; i++) {
         const plan: ChurnPlan = {
           index: i, hosts: hosts.slice(0, HOSTS).map((h) => h.underlay), decoys, durationMs: DURATION_MS,
-          publishesPerSecond: 1000, packetsPerSecond: 3000, addressesPerHost: 4, threads,
+          publishesPerSecond: 1000, packetsPerSecond: 3000, addressesPerHost: 4, threads, backend,
         };
         const c = lab.spawn(hosts[i].ns, [process.execPath, '--import', loader, child, JSON.stringify(plan)], { stdio: ['pipe', 'pipe', 'pipe'] });
         children.push(c);
@@ -100,6 +108,10 @@ if (lab) {
       t.equal(misdelivered, 0, 'no datagram reached a host that does not own its inner destination');
       t.equal(toDecoys, 0, 'no datagram went toward a decoy peer');
       t.equal(notOurs, 0, 'no receiving engine dropped a packet as not its own');
+      if (backend === 'vxlan') {
+        const otherMac = tallies.slice(0, HOSTS).reduce((sum, tl) => sum + (tl.othermac ?? 0), 0);
+        t.equal(otherMac, 0, `every datagram that reached a host carried that host's VTEP MAC: it left with the right template (${otherMac} did not)`);
+      }
       t.ok(publishes >= HOSTS * 1000 * (DURATION_MS / 1000) * 0.9, `the routes really churned (${publishes} publishes)`);
       for (const r of reports) t.equal(r.wrongAddress, 0, `host ${r.index}: nothing arrived at an address it was not sent to`);
 
@@ -120,8 +132,8 @@ if (lab) {
       }
       for (const r of reports) {
         const c = r.counters;
-        t.equal(c.dropNoRoute + c.sendErrors + c.encapErrors + c.writeErrors + c.dropUnknownSender + c.dropMalformed, 0,
-          `host ${r.index}: no other drop (noRoute ${c.dropNoRoute}, sendErrors ${c.sendErrors}, encapErrors ${c.encapErrors}, writeErrors ${c.writeErrors}, unknownSender ${c.dropUnknownSender}, malformed ${c.dropMalformed})`);
+        t.equal(c.dropNoRoute + c.sendErrors + c.encapErrors + c.writeErrors + c.dropUnknownSender + c.dropMalformed + c.dropUnknownVtep + c.dropWrongVni, 0,
+          `host ${r.index}: no other drop (noRoute ${c.dropNoRoute}, sendErrors ${c.sendErrors}, encapErrors ${c.encapErrors}, writeErrors ${c.writeErrors}, unknownSender ${c.dropUnknownSender}, malformed ${c.dropMalformed}, unknownVtep ${c.dropUnknownVtep})`);
       }
     });
   }

@@ -23,6 +23,8 @@ export interface ChurnPlan {
   /** Destination addresses per host (198.18.<host+1>.10 onwards). */
   addressesPerHost: number;
   threads: 1 | 2;
+  /** udp: the payload is the inner packet; vxlan: each peer's template carries its own VTEP MAC. */
+  backend: 'udp' | 'vxlan';
 }
 
 export interface ChurnReport {
@@ -42,7 +44,10 @@ const me = plan.index;
 const subnetOf = (host: number) => `198.18.${host + 1}.0/24`;
 const addressOf = (host: number, k: number) => `198.18.${host + 1}.${10 + k}`;
 const PORT = 9000;
-const LISTEN = 8285;
+const LISTEN = plan.backend === 'vxlan' ? 4789 : 8285;
+/** VTEP MACs: host h is 02:00:00:00:00:<h+1>, decoy k is 02:00:00:00:01:<k>. */
+const hostMac = (h: number) => `02:00:00:00:00:${(h + 1).toString(16).padStart(2, '0')}`;
+const decoyMac = (k: number) => `02:00:00:00:01:${k.toString(16).padStart(2, '0')}`;
 
 const sh = (...args: string[]) => execFileSync(args[0], args.slice(1), { encoding: 'utf8' });
 
@@ -62,16 +67,16 @@ const shuffle = <T>(items: T[]) => {
   return items;
 };
 
-const template = wire.udpBackend.template();
+const templateTo = (mac: string) => plan.backend === 'vxlan' ? wire.vxlan.template({ vni: 1, srcMac: hostMac(me), dstMac: mac }) : wire.udpBackend.template();
 const others = plan.hosts.map((_, i) => i).filter((i) => i !== me);
 
 /** One routing state: every other host owns its subnet; a random set of decoys, in a random order. */
 function churn(snapshot: RouteSnapshot): void {
   type Entry = { peer: Peer; subnets: string[] };
-  const entries: Entry[] = others.map((h) => ({ peer: { address: plan.hosts[h], port: LISTEN, template }, subnets: [subnetOf(h)] }));
+  const entries: Entry[] = others.map((h) => ({ peer: { address: plan.hosts[h], port: LISTEN, template: templateTo(hostMac(h)) }, subnets: [subnetOf(h)] }));
   plan.decoys.forEach((address, k) => {
     // A decoy owns a subnet nobody sends to (198.18.100+k.0/24); about half of them are present at a time.
-    if (random() < 0.5) entries.push({ peer: { address, port: LISTEN, template }, subnets: [`198.18.${100 + k}.0/24`] });
+    if (random() < 0.5) entries.push({ peer: { address, port: LISTEN, template: templateTo(decoyMac(k)) }, subnets: [`198.18.${100 + k}.0/24`] });
   });
   shuffle(entries);
   const routes: Route[] = shuffle(entries.flatMap((e, i) => e.subnets.map((subnet) => ({ subnet, peer: i }))));
@@ -81,12 +86,12 @@ function churn(snapshot: RouteSnapshot): void {
 const snapshot = new RouteSnapshot();
 churn(snapshot);
 const engine = await Engine.start({
-  tunName: 'tl0', listenAddress: plan.hosts[me], listenPort: LISTEN, backend: 'udp', subnet: subnetOf(me), mtu: 1472, threads: plan.threads,
+  tunName: 'tl0', listenAddress: plan.hosts[me], listenPort: LISTEN, backend: plan.backend, vni: 1, subnet: subnetOf(me), mtu: plan.backend === 'vxlan' ? 1450 : 1472, threads: plan.threads,
 }, snapshot);
 const own = addressOf(me, 0).replace(/\.10$/, '.1');
 // IPv4 only: the kernel's own IPv6 chatter on a new link would be counted as dropped for want of a route.
 sh('sysctl', '-q', '-w', 'net.ipv6.conf.tl0.disable_ipv6=1');
-sh('ip', 'link', 'set', 'tl0', 'up', 'mtu', '1472');
+sh('ip', 'link', 'set', 'tl0', 'up', 'mtu', plan.backend === 'vxlan' ? '1450' : '1472');
 sh('ip', 'addr', 'add', `${own}/32`, 'dev', 'tl0');
 sh('ip', 'route', 'add', '198.18.0.0/16', 'dev', 'tl0', 'src', own);
 // Every address of our subnet is local: the receivers below bind to several of them.
