@@ -3,7 +3,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { contains, formatCidr, parseCidr, type Cidr } from '../src/util/cidr.js';
-import { RouteReader, RouteSnapshot, type Peer } from '../src/engine/routes.js';
+import { ADDR_STRIDE, RouteReader, RouteSnapshot, type Peer } from '../src/engine/routes.js';
 import * as wire from '../src/wire/index.js';
 
 const template = wire.udpBackend.template();
@@ -97,6 +97,32 @@ t.test('a lookup asked again after the routes changed gets the new answer', (t) 
   snapshot.publish([peer(0, false)], []);
   reader.refresh();
   t.equal(reader.lookup(dst), -1, 'no route once the table is empty');
+  t.end();
+});
+
+t.test("the send table is the reader's own copy: a publish changes nothing a decided batch sends with", (t) => {
+  const snapshot = new RouteSnapshot();
+  const reader = new RouteReader(snapshot);
+  const vxlanTo = (mac: string) => wire.vxlan.template({ vni: 1, srcMac: '02:00:00:00:00:01', dstMac: mac });
+  snapshot.publish([{ address: '192.0.2.2', port: 4789, template: vxlanTo('02:00:00:00:00:02') }, { address: '192.0.2.3', port: 4789, template: vxlanTo('02:00:00:00:00:03') }],
+    [{ subnet: '198.18.2.0/24', peer: 0 }, { subnet: '198.18.3.0/24', peer: 1 }]);
+  reader.refresh();
+  const peer = reader.lookup(wire.parseIPv4('198.18.3.1'));
+  const send = reader.send;
+  const entry = () => wire.formatIP(send.addrs.subarray(peer * ADDR_STRIDE + 4, peer * ADDR_STRIDE + 8));
+  const mac = () => Array.from(send.templateBytes.subarray(peer * wire.TEMPLATE_STRIDE + 8, peer * wire.TEMPLATE_STRIDE + 14), (b) => b.toString(16)).join(':');
+  t.equal(entry(), '192.0.2.3', 'the verdict names the owner in the send table');
+  t.equal(mac(), '2:0:0:0:0:3', 'and its template');
+  // The control plane swaps the peers' positions: the shared table's entry 1 is now 192.0.2.2.
+  snapshot.publish([{ address: '192.0.2.3', port: 4789, template: vxlanTo('02:00:00:00:00:03') }, { address: '192.0.2.2', port: 4789, template: vxlanTo('02:00:00:00:00:02') }],
+    [{ subnet: '198.18.2.0/24', peer: 1 }, { subnet: '198.18.3.0/24', peer: 0 }]);
+  t.equal(entry(), '192.0.2.3', 'a batch decided before the publish still sends to the owner');
+  t.equal(mac(), '2:0:0:0:0:3', "with the owner's template");
+  t.ok(reader.refresh(), 'the next batch takes the new version');
+  t.not(reader.send, send, 'as a new table: the old one is never written into');
+  const now = reader.lookup(wire.parseIPv4('198.18.3.1'));
+  t.equal(wire.formatIP(reader.send.addrs.subarray(now * ADDR_STRIDE + 4, now * ADDR_STRIDE + 8)), '192.0.2.3', 'its verdicts and its table agree');
+  t.equal(reader.send.addrs.length, 2 * ADDR_STRIDE, 'one entry per peer of the version: no stale entries beyond them');
   t.end();
 });
 

@@ -4,6 +4,11 @@
  * publishes a new snapshot into shared memory; each worker checks the
  * version once per batch and copies the snapshot into its own lookup
  * structures when it changed (a seqlock: odd version = being written).
+ *
+ * A batch's verdicts are peer indices, and publish re-indexes peers by
+ * position: so everything a verdict refers to (lookups, and the addresses
+ * and templates the addon sends with) is taken from one private copy of one
+ * version. Nothing at send time reads the shared buffers.
  */
 import * as wire from '../wire/index.js';
 import { parseCidr, prefixMask, wordMask } from '../util/cidr.js';
@@ -116,9 +121,25 @@ export function writeAddr(table: Uint8Array, offset: number, address: string, po
   table.set(bytes, offset + 4);
 }
 
+/** What txBatch needs per peer, indexed as the verdicts of the version it was copied from. */
+export interface SendTable {
+  addrs: Uint8Array;
+  templateBytes: Uint8Array;
+  templateMeta: Int32Array;
+}
+
 /**
  * A worker's private copy of the snapshot, with the per-packet lookups:
  * longest-prefix match on the destination, and sender address → peer.
+ *
+ * It also copies each peer's address and template (`send`), under the same
+ * version check as the lookups. Why a copy rather than double-buffering the
+ * shared snapshot per version: a copy costs one pass over a few hundred bytes
+ * per peer per route change, in the worker, and publish stays a lock-free
+ * single writer that never waits for a worker to let go of a version. With
+ * the addon reading the shared table instead, a publish landing between
+ * decideTx and txBatch paired a verdict with whichever peer then sat at that
+ * index: packets left for the wrong host (test/engine-route-churn.test.ts).
  */
 export class RouteReader {
   private seen = -1;
@@ -141,6 +162,8 @@ export class RouteReader {
   private lastDstPeer = -1;
   private lastSender = -1;
   private lastSenderPeer = -1;
+  /** Peer addresses and templates for txBatch, of the same version as the lookups; replaced whole, never written into. */
+  send: SendTable = emptySendTable(0);
 
   constructor(private readonly snapshot: RouteSnapshot) {}
 
@@ -168,28 +191,34 @@ export class RouteReader {
       if (table === undefined) groups.set(prefix, (table = new Map()));
       if (!table.has(this.snapshot.routes[at + 2] >>> 0)) table.set(this.snapshot.routes[at + 2] >>> 0, peer);
     }
+    // The per-peer part, copied first; everything below is derived from the copy.
+    const send = emptySendTable(peers);
+    send.addrs.set(this.snapshot.addrs.subarray(0, peers * ADDR_STRIDE));
+    send.templateBytes.set(this.snapshot.templates.bytes.subarray(0, peers * wire.TEMPLATE_STRIDE));
+    send.templateMeta.set(this.snapshot.templates.meta.subarray(0, peers * wire.META_STRIDE));
+    const { addrs, templateBytes, templateMeta } = send;
     const bySender = new Map<number, number>();
     const senders6: { words: number[]; value: number }[] = [];
     for (let i = 0; i < peers; i++) {
       const at = i * ADDR_STRIDE;
-      if (this.snapshot.addrs[at] === 4) bySender.set(wire.readU32(this.snapshot.addrs, at + 4), i);
-      else if (this.snapshot.addrs[at] === 6) senders6.push({ words: [0, 1, 2, 3].map((w) => wire.readU32(this.snapshot.addrs, at + 4 + w * 4)), value: i });
+      if (addrs[at] === 4) bySender.set(wire.readU32(addrs, at + 4), i);
+      else if (addrs[at] === 6) senders6.push({ words: [0, 1, 2, 3].map((w) => wire.readU32(addrs, at + 4 + w * 4)), value: i });
     }
     const checksummedPeers = new Uint8Array(peers);
     for (let i = 0; i < peers; i++) {
       const at = i * ADDR_STRIDE;
       // Over IPv6 a UDP checksum is mandatory: the kernel drops datagrams without one.
-      checksummedPeers[i] = (this.snapshot.addrs[at + 1] & ADDR_CHECKSUMMED) !== 0 || this.snapshot.addrs[at] === 6 ? 1 : 0;
+      checksummedPeers[i] = (addrs[at + 1] & ADDR_CHECKSUMMED) !== 0 || addrs[at] === 6 ? 1 : 0;
     }
     const macs = new Uint8Array(peers * 6);
     const hasMac = new Uint8Array(peers);
     for (let i = 0; i < peers; i++) {
       const m = i * wire.META_STRIDE;
-      const headerLength = this.snapshot.templates.meta[m + wire.META_HEADER_LENGTH];
-      if ((this.snapshot.templates.meta[m + wire.META_FLAGS] & wire.TPL_ETHERNET) === 0 || headerLength < wire.ethernet.HEADER) continue;
+      const headerLength = templateMeta[m + wire.META_HEADER_LENGTH];
+      if ((templateMeta[m + wire.META_FLAGS] & wire.TPL_ETHERNET) === 0 || headerLength < wire.ethernet.HEADER) continue;
       // The template ends with the inner Ethernet header, whose destination is the peer's VTEP.
       const at = i * wire.TEMPLATE_STRIDE + headerLength - wire.ethernet.HEADER;
-      macs.set(this.snapshot.templates.bytes.subarray(at, at + 6), i * 6);
+      macs.set(templateBytes.subarray(at, at + 6), i * 6);
       hasMac[i] = 1;
     }
     if (Atomics.load(this.snapshot.header, 0) !== version) return false; // torn: retry next batch
@@ -202,6 +231,7 @@ export class RouteReader {
     this.macs = macs;
     this.checksummedPeers = checksummedPeers;
     this.hasMac = hasMac;
+    this.send = send;
     this.lastDst = -1;
     this.lastSender = -1;
     this.seen = version;
@@ -266,4 +296,17 @@ export class RouteReader {
   sender6(bytes: Uint8Array, offset: number): number {
     return this.bySender6.get(wire.readU32(bytes, offset), wire.readU32(bytes, offset + 4), wire.readU32(bytes, offset + 8), wire.readU32(bytes, offset + 12));
   }
+}
+
+/**
+ * Send tables for `peers` peers, zeroed. At least one entry, so the addon never gets an empty array;
+ * an entry no route names has address family 0 and header length -1, which the addon refuses.
+ */
+function emptySendTable(peers: number): SendTable {
+  const capacity = Math.max(1, peers);
+  return {
+    addrs: new Uint8Array(capacity * ADDR_STRIDE),
+    templateBytes: new Uint8Array(capacity * wire.TEMPLATE_STRIDE),
+    templateMeta: wire.TemplateTable.emptyMeta(capacity) as Int32Array,
+  };
 }

@@ -107,7 +107,9 @@ class TxPipeline {
     routes.refresh();
     decideTx(slab, desc, n, routes, this.policy, counters);
     this.tooBig.answer(slab, desc, n);
-    const datagrams = native.txBatch(sendFds, slab, desc, n, snapshot.templates.bytes, snapshot.templates.meta, snapshot.addrs, this.arena, this.options, this.status,
+    // The reader's own copy of the version decideTx used, never the shared snapshot (routes.ts).
+    const { addrs, templateBytes, templateMeta } = routes.send;
+    const datagrams = native.txBatch(sendFds, slab, desc, n, templateBytes, templateMeta, addrs, this.arena, this.options, this.status,
       config.tunnelFd, this.tunnelParams);
     // The kernel refused UDP_SEGMENT (EIO: a device on the path cannot segment): off for good.
     if (this.status[1] > 0) this.options &= ~native.layout.TX_UDP_GSO;
