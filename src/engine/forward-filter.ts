@@ -9,6 +9,7 @@
  * some forwarded packets under an accepting policy is the operator's to know.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** The chains on the forward hook whose policy is drop, described for a log line. */
 export function forwardDropPolicies(): string[] {
@@ -25,11 +26,21 @@ export function forwardDropPolicies(): string[] {
     }
   }
   // iptables (nft or legacy behind it: Docker hosts often have it without the nft tool) and iptables-legacy.
-  for (const tool of ['iptables', 'iptables-legacy']) {
+  // iptables-legacy only where legacy tables exist: listing them would create them (and iptables-nft then
+  // warns "iptables-legacy tables present" on every command).
+  for (const tool of legacyTables() ? ['iptables', 'iptables-legacy'] : ['iptables']) {
     const rules = run(tool, ['-S', 'FORWARD']);
     if (rules !== undefined && /^-P FORWARD DROP$/m.test(rules)) found.push(`${tool} FORWARD (policy DROP)`);
   }
   return [...new Set(found)];
+}
+
+function legacyTables(): boolean {
+  try {
+    return readFileSync('/proc/net/ip_tables_names', 'utf8').split('\n').includes('filter');
+  } catch {
+    return false;
+  }
 }
 
 /** A tool's output, or undefined when it is not installed or fails. */
