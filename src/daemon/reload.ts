@@ -3,7 +3,7 @@
  * again from the same file, variables and flags; its log level takes effect
  * at once, and any other key that differs is named as needing a restart
  * (the lease, the device and the sockets are not swapped under traffic).
- * Then what the daemon keeps on the host is put back (host-state.ts). A
+ * Then what the daemon keeps on the host is put back (host-outputs.ts). A
  * configuration that no longer loads is reported and the running one kept.
  */
 import type { Logger } from 'pino';
