@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { switchedHosts } from '../src/lab/topology.js';
 import { rootLab } from './helpers/lab.js';
-import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
+import { startDaemon, type RunningDaemon, httpGet } from './helpers/daemon.js';
 
 const lab = rootLab(t);
 if (lab) {
@@ -47,8 +47,7 @@ if (lab) {
     const subnets = await Promise.all(daemons.map(async (d) => (await d.status()).subnet));
     t.equal(new Set(subnets).size, 3, `three different subnets (${subnets.join(', ')})`);
     // Gossip health in /metrics and /healthz (the metrics address is the namespace's own loopback).
-    const get = (ns: string, url: string) => JSON.parse(lab.exec(ns, [process.execPath, '-e',
-      `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })))`])) as { status: number; body: string };
+    const get = (ns: string, url: string) => httpGet(lab, ns, url);
     const metrics = get(hosts[1].ns, 'http://127.0.0.1:9464/metrics').body;
     t.match(metrics, /^tulle_gossip_members\{state="alive"\} 3$/m, '/metrics: three members alive');
     t.match(metrics, /^tulle_gossip_datagrams_total\{direction="rx"\} [1-9]\d*$/m, '/metrics: gossip traffic counted');

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { switchedHosts } from '../src/lab/topology.js';
 import { rootLab } from './helpers/lab.js';
-import { startDaemon, tulle, type RunningDaemon } from './helpers/daemon.js';
+import { startDaemon, tulle, type RunningDaemon, httpGet } from './helpers/daemon.js';
 import { LabEtcd } from './helpers/lab-etcd.js';
 
 interface HealthView {
@@ -36,8 +36,7 @@ if (lab) {
     return file;
   };
   /** GET a URL from inside a namespace: status and body, or the error. */
-  const get = (ns: string, url: string) => JSON.parse(lab.exec(ns, [process.execPath, '-e',
-    `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })), (e) => console.log(JSON.stringify({ status: 0, body: String(e.cause ?? e) })))`])) as { status: number; body: string };
+  const get = (ns: string, url: string) => httpGet(lab, ns, url);
   const healthz = (ns: string) => {
     const r = get(ns, 'http://127.0.0.1:9465/healthz');
     return { status: r.status, body: r.status === 0 ? r.body : JSON.parse(r.body) as HealthView };

@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { container, switchedHosts } from '../src/lab/topology.js';
 import type { StatusView } from '../src/daemon/status-view.js';
 import { rootLab } from './helpers/lab.js';
-import { startDaemon, tulle, type RunningDaemon } from './helpers/daemon.js';
+import { startDaemon, tulle, type RunningDaemon, httpGet } from './helpers/daemon.js';
 
 const lab = rootLab(t);
 if (lab) {
@@ -32,8 +32,7 @@ if (lab) {
     return file;
   };
   const ping = (ns: string, to: string, count = 3) => lab.exec(ns, ['ping', '-c', String(count), '-i', '0.2', '-W', '2', to], { allowFailure: true });
-  const get = (ns: string, url: string) => JSON.parse(lab.exec(ns, [process.execPath, '-e',
-    `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })))`])) as { status: number; body: string };
+  const get = (ns: string, url: string) => httpGet(lab, ns, url);
   const routes = (ns: string, dst: string) => lab.ip(ns, 'route', 'show', 'exact', dst).trim();
   const statusJson = (state: string) => JSON.parse(tulle(a.ns, ['status', '--json', '--state-dir', state]).stdout) as StatusView;
   /** Polls `tulle status` until `ok` holds (the periodic check runs every 10 s); the last status either way. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { container, switchedHosts } from '../src/lab/topology.js';
 import { rootLab } from './helpers/lab.js';
-import { startDaemon, tulle } from './helpers/daemon.js';
+import { startDaemon, tulle, httpGet } from './helpers/daemon.js';
 
 const lab = rootLab(t);
 if (lab) {
@@ -27,8 +27,7 @@ if (lab) {
   };
   const ping = (ns: string, to: string, count = 3) => lab.exec(ns, ['ping', '-c', String(count), '-i', '0.2', '-W', '2', to], { allowFailure: true });
   /** GET a URL from inside a namespace (the metrics address is the namespace's loopback). */
-  const get = (ns: string, url: string) => JSON.parse(lab.exec(ns, [process.execPath, '-e',
-    `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })))`])) as { status: number; body: string };
+  const get = (ns: string, url: string) => httpGet(lab, ns, url);
   const metric = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
 
   const stateA = join(dir, 'state-a');

@@ -139,6 +139,12 @@ export class GossipStore implements LeaseStore {
     return { ...h, since: new Date(this.#healthClock.since(h.state)).toISOString() };
   }
 
+  /** Another host's claim announcing `publicIP`, when that host is live (alive or suspect) in `members`. */
+  #liveClaimAt(publicIP: string, members = this.members()): LeaseRecord | undefined {
+    const live = new Set(members.filter((m) => m.state === ALIVE || m.state === SUSPECT).map((m) => m.id));
+    return this.replica.othersAt(publicIP).find((r) => live.has(r.hostId));
+  }
+
   /**
    * Another live host that announces this host's gossip address or public IP (two hosts sharing one
    * address, arrived after our lease was taken), in words, or undefined. Logged once per host.
@@ -147,8 +153,7 @@ export class GossipStore implements LeaseStore {
     const live = this.members().filter((m) => m.id !== this.hostId && (m.state === ALIVE || m.state === SUSPECT));
     const byAddr = live.find((m) => m.addr === this.address);
     const own = this.replica.own;
-    const liveIds = new Set(live.map((m) => m.id));
-    const byIp = own === undefined ? undefined : this.replica.othersAt(own.publicIP).find((r) => liveIds.has(r.hostId));
+    const byIp = own === undefined ? undefined : this.#liveClaimAt(own.publicIP, live);
     const other = byAddr?.id ?? byIp?.hostId;
     if (other === undefined) return undefined;
     const what = byAddr !== undefined ? `gossip address ${this.address}` : `public IP ${own!.publicIP}`;
@@ -176,8 +181,7 @@ export class GossipStore implements LeaseStore {
     const synced = await this.node.joined();
     if (!synced) this.#log?.('warn', 'acquiring a lease without a completed join: a conflict, if any, is settled when peers are reached');
     // Another live host that announces our address would get our traffic, or we its: refuse rather than run both.
-    const alive = new Set(this.members().filter((m) => m.state === ALIVE || m.state === SUSPECT).map((m) => m.id));
-    const twin = this.replica.othersAt(attrs.publicIP).find((r) => alive.has(r.hostId));
+    const twin = this.#liveClaimAt(attrs.publicIP);
     if (twin !== undefined) {
       throw new Error(`another host (gossip host id ${twin.hostId}) already announces public IP ${attrs.publicIP} with ${this.pool.format(twin.subnet)}: `
         + 'two hosts cannot share one public IP; give this host its own underlay address with --iface or --public-ip');

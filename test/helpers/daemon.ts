@@ -32,6 +32,12 @@ export function tulle(ns: string, args: string[], options: { env?: NodeJS.Proces
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
+/** GET `url` from inside `ns` (a daemon's /metrics or /healthz is on the namespace's loopback); status 0 when unreachable. */
+export function httpGet(lab: Lab, ns: string, url: string): { status: number; body: string } {
+  return JSON.parse(lab.exec(ns, [process.execPath, '-e',
+    `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })), (e) => console.log(JSON.stringify({ status: 0, body: String(e.cause ?? e) })))`])) as { status: number; body: string };
+}
+
 export interface RunningDaemon {
   child: ChildProcess;
   ns: string;

@@ -21,7 +21,7 @@ import { makeConfig, type GossipConfig } from '../config.js';
 import { Sfc32 } from '../prng.js';
 import { SUSPECT } from '../records.js';
 import { SimCluster } from './cluster.js';
-import { doubles } from './scenarios.js';
+import { doubles, views } from './scenarios.js';
 
 export type RejoinKind = 'boot-unreachable' | 'lost-all';
 
@@ -122,15 +122,7 @@ export function rejoinRun(kind: RejoinKind, seed: number, o: { config?: GossipCo
     if (rejoinedAt < 0 && everyoneLive(c)) rejoinedAt = c.now;
     o.trace?.(c, c.now - healedAt);
   }
-  let viewMismatches = 0;
-  let moves = 0;
-  let unleased = 0;
-  const owners = c.live().filter((s) => s.replica?.own && !s.replica.own.released);
-  for (const s of c.slots) moves += s.replica?.conflictsLost ?? 0;
-  for (const s of c.live()) {
-    if (!s.replica?.own) unleased++;
-    for (const o2 of owners) if (s.replica?.winner(o2.replica!.own!.subnet)?.hostId !== o2.id) viewMismatches++;
-  }
+  const { viewMismatches, moves, unleased } = views(c);
   const since = (at: number) => (at < 0 ? Infinity : (at - healedAt) / 1000);
   return {
     atHeal, doubleAllocations: doubles(c), viewMismatches, settleS: since(settledAt), rejoinS: since(rejoinedAt),

@@ -243,15 +243,7 @@ export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs
     o.trace?.(c, c.now - healedAt);
   }
   if (episodeStart >= 0) longestEpisode = Math.max(longestEpisode, c.now - episodeStart);
-  let viewMismatches = 0;
-  let moves = 0;
-  let unleased = 0;
-  const owners = c.live().filter((s) => s.replica?.own && !s.replica.own.released);
-  for (const s of c.slots) moves += s.replica?.conflictsLost ?? 0;
-  for (const s of c.live()) {
-    if (!s.replica?.own) unleased++;
-    for (const o2 of owners) if (s.replica?.winner(o2.replica!.own!.subnet)?.hostId !== o2.id) viewMismatches++;
-  }
+  const { viewMismatches, moves, unleased } = views(c);
   return {
     doubleAllocations: doubles(c), viewMismatches, settleS: settledAt < 0 ? Infinity : (settledAt - healedAt) / 1000,
     laterConflictS: longestEpisode / 1000, moves, unleased, cluster: c,
@@ -259,6 +251,23 @@ export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs
 }
 
 /** Subnets held as own lease by more than one running host. */
+/**
+ * After a run: how many (node, owner) pairs disagree on who holds the owner's subnet, how many moves
+ * conflicts caused, and how many live nodes hold no lease.
+ */
+export function views(c: SimCluster): { viewMismatches: number; moves: number; unleased: number } {
+  let viewMismatches = 0;
+  let moves = 0;
+  let unleased = 0;
+  const owners = c.live().filter((s) => s.replica?.own && !s.replica.own.released);
+  for (const s of c.slots) moves += s.replica?.conflictsLost ?? 0;
+  for (const s of c.live()) {
+    if (!s.replica?.own) unleased++;
+    for (const o of owners) if (s.replica?.winner(o.replica!.own!.subnet)?.hostId !== o.id) viewMismatches++;
+  }
+  return { viewMismatches, moves, unleased };
+}
+
 export function doubles(c: SimCluster): number {
   const seen = new Map<number, number>();
   for (const s of c.slots) {
