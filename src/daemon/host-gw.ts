@@ -6,7 +6,7 @@
  * protocol ROUTE_PROTO, so routes left by a daemon that was killed are found
  * and removed at the next start, and all of them go on stop.
  */
-import { execFileSync } from 'node:child_process';
+import { ip, stderrOf } from './ip-command.js';
 import type { Logger } from 'pino';
 import type { RouteSink } from './lease-router.js';
 import type { Target } from './lease-routes.js';
@@ -22,13 +22,6 @@ interface RouteGet {
   dev?: string;
 }
 
-function ip(args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function stderrOf(error: unknown): string {
-  return (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
-}
 
 /** The device through which `address` is directly reachable; throws HostGwError when it is not. */
 export function directDevice(address: string): string {

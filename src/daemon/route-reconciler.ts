@@ -9,7 +9,7 @@
  * Each pass runs synchronously, so it never interleaves with the lease
  * router's own route changes.
  */
-import { execFileSync } from 'node:child_process';
+import { ip, stderrOf } from './ip-command.js';
 import type { Logger } from 'pino';
 import type { LeaseStatus } from './lease-routes.js';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -71,13 +71,6 @@ export function routedLeases(statuses: readonly LeaseStatus[]): AuditLease[] {
   }));
 }
 
-function ip(args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
-}
-
-function stderrOf(error: unknown): string {
-  return (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
-}
 
 function viewOf(f: ForeignRoute): ForeignRouteView {
   const r = f.route;
