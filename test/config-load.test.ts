@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type LoadOptions } from '../src/daemon/config/load.js';
 import { ConfigError } from '../src/daemon/config/problems.js';
-import { networkFromConfig } from '../src/daemon/open-store.js';
+import { networkFromConfig } from '../src/daemon/config/network.js';
 import { SETTINGS } from '../src/daemon/config/settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tulle-config-'));

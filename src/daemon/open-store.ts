@@ -5,17 +5,16 @@
  * the daemon knows store types. Optional extras (metrics, health) are found
  * through store-hooks.ts.
  */
-import * as wire from '../wire/index.js';
 import type { Logger } from 'pino';
-import type { LeaseStore, NetworkConfig } from '../lease/lease.js';
+import type { LeaseStore } from '../lease/lease.js';
 import { StaticStore } from '../lease/static-store.js';
 import { readFileSync } from 'node:fs';
 import { EtcdStore } from '../etcd/etcd-store.js';
 import { GossipStore } from '../gossip/gossip-store.js';
 import { gossipSeed } from '../gossip/seeds.js';
 import { formatHostPort } from '../gossip/udp-transport.js';
-import { defaultSubnetRange, parseCidr4 } from '../util/cidr.js';
 import type { HostState } from '../lease/state-file.js';
+import { networkFromConfig } from './config/network.js';
 import type { DaemonConfig } from './config/schema.js';
 
 export interface StoreContext {
@@ -78,34 +77,4 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         leasesAreConfig: false,
       };
   }
-}
-
-/** The network as the configuration describes it, flannel's defaults filled in; undefined when it names none (etcd holds it). */
-export function networkFromConfig(config: DaemonConfig): NetworkConfig | undefined {
-  if (config.network === undefined) return undefined;
-  const network = parseCidr4(config.network);
-  const subnetLen = config.subnetLen ?? (config.subnet !== undefined ? parseCidr4(config.subnet).prefix : 24);
-  const range = defaultSubnetRange(network, subnetLen);
-  return {
-    network: config.network,
-    subnetLen,
-    subnetMin: config.subnetMin ?? wire.formatIPv4(range.min),
-    subnetMax: config.subnetMax ?? wire.formatIPv4(range.max),
-    backendType: config.backend.type,
-  };
-}
-
-/**
- * The network the daemon runs on: the store's. Where the configuration also
- * names one, the two must agree: a host on another network than its peers
- * would route into the void.
- */
-export function agreeOnNetwork(config: DaemonConfig, fromStore: NetworkConfig, description: string): NetworkConfig {
-  const mine = networkFromConfig(config);
-  const clash = (what: string, store: unknown, file: unknown) =>
-    new Error(`the ${description} store's network has ${what} ${String(store)}, the configuration ${String(file)}: make them agree`);
-  if (mine !== undefined && mine.network !== fromStore.network) throw clash('network', fromStore.network, mine.network);
-  if (config.subnetLen !== undefined && config.subnetLen !== fromStore.subnetLen) throw clash('subnetLen', fromStore.subnetLen, config.subnetLen);
-  if (fromStore.backendType !== config.backend.type) throw clash('backend type', fromStore.backendType, config.backend.type);
-  return fromStore;
 }
