@@ -1,5 +1,5 @@
 /**
- * Step 5: a short throughput run of the bench harness (bench/run.ts) in labs
+ * Step 5: a short throughput run of the bench harness (src/bench/run.ts) in labs
  * of its own: underlay, kernel vxlan and tulle's udp, vxlan and host-gw
  * backends, 1 s per test, 1 repetition, no ladder, no other overlays and
  * no multi-stream TCP test (a quick run). It
@@ -8,10 +8,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Row } from '../../../bench/aggregate.js';
-import { parseBenchOptions } from '../../../bench/options.js';
-import { runBench } from '../../../bench/run.js';
-import { OTHER_IDS, SYSTEM_IDS } from '../../../bench/systems.js';
+import type { Row } from '../../bench/aggregate.js';
+import { parseBenchOptions } from '../../bench/options.js';
+import { runBench } from '../../bench/run.js';
+import { OTHER_IDS, SYSTEM_IDS } from '../../bench/systems.js';
 import { table } from '../../cli/format.js';
 
 export interface ThroughputResult {

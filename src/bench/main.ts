@@ -1,16 +1,10 @@
-/** The bench's command-line shell, shared by `npm run bench` (bench/overlay.ts) and `tulle bench`. */
-import { OPTION_HELP, BenchUsageError, parseBenchOptions, type RawOptions } from './options.js';
+/** The bench's command-line shell for `tulle bench` (also `npm run bench`): parse, check, run, exit code. */
+import { BenchUsageError, parseBenchOptions, type RawOptions } from './options.js';
 import { OTHER_IDS, SYSTEM_IDS } from './systems.js';
 import { BenchRefusal, runBench } from './run.js';
 
-export function usage(command: string): string {
-  const width = Math.max(...OPTION_HELP.map(([flag]) => flag.length));
-  return [`usage: ${command} [options]`, ...OPTION_HELP.map(([flag, help]) => `  ${flag.padEnd(width)}  ${help}`),
-    `systems: ${SYSTEM_IDS.join(', ')}`].join('\n');
-}
-
 /** Parses, checks and runs; resolves with the exit code (2: bad options or a refusal, 1: a measurement failed). */
-export async function benchMain(raw: RawOptions, command: string, usageCommand: string): Promise<number> {
+export async function benchMain(raw: RawOptions, command: string): Promise<number> {
   try {
     const options = parseBenchOptions(raw, SYSTEM_IDS, OTHER_IDS);
     return await runBench(options, {
@@ -20,7 +14,7 @@ export async function benchMain(raw: RawOptions, command: string, usageCommand: 
     });
   } catch (error) {
     if (error instanceof BenchUsageError) {
-      process.stderr.write(`tulle bench: ${error.message} (${usageCommand} --help lists the options)\n`);
+      process.stderr.write(`tulle bench: ${error.message} (tulle bench --help lists the options)\n`);
       return 2;
     }
     if (error instanceof BenchRefusal) {
