@@ -41,5 +41,5 @@ t.test('--keep says how to explore and how to take it down', async (t) => {
   t.match(text, 'ip netns exec tulle-abc123-h1c1 ip addr');
   t.match(text, 'tulle status --state-dir /x/host1');
   t.match(text, 'ping 198.18.3.3');
-  t.match(text, /\n  tulle lab down$/);
+  t.match(text, /\n {2}tulle lab down$/);
 });

@@ -15,7 +15,7 @@ export function cpuSeconds(pid: number): number {
 
 /** Udp counters of the namespace (RcvbufErrors, InErrors, …) from /proc/net/snmp; {} where cat is missing. */
 export function udpSnmp(lab: Lab, ns: string): Record<string, number> {
-  let text = '';
+  let text: string;
   try {
     text = lab.exec(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 5_000, allowFailure: true });
   } catch {
