@@ -18,7 +18,12 @@ export async function benchMain(raw: RawOptions, command: string): Promise<numbe
       return 2;
     }
     if (error instanceof BenchRefusal) {
-      process.stderr.write(`tulle bench: will not start:\n${error.message.split('\n').map((l) => `  - ${l}`).join('\n')}\n`);
+      process.stderr.write(
+        `tulle bench: will not start:\n${error.message
+          .split('\n')
+          .map((l) => `  - ${l}`)
+          .join('\n')}\n`,
+      );
       return 2;
     }
     throw error;

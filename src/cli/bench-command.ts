@@ -17,7 +17,9 @@ export function registerBench(program: Command): Command {
   command.action(async (options: Record<string, string | undefined>) => {
     const { benchMain } = await import('../bench/main.js');
     // The command for the report, from what commander parsed (argv may hold options of the parent program).
-    const given = Object.entries(options).filter(([, v]) => v !== undefined).map(([k, v]) => `--${k} ${v}`);
+    const given = Object.entries(options)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `--${k} ${v}`);
     process.exitCode = await benchMain(options, ['tulle bench', ...given].join(' '));
   });
   return command;

@@ -27,11 +27,18 @@ export const DEMO_BENCH = { backends: 'udp,vxlan,host-gw', ladder: 'off', others
 
 export async function runThroughput(out: string, onLine: (line: string) => void): Promise<ThroughputResult> {
   const options = { ...parseBenchOptions({ ...DEMO_BENCH, out }, SYSTEM_IDS, OTHER_IDS), quick: true };
-  const command = `tulle bench ${Object.entries(DEMO_BENCH).map(([k, v]) => `--${k} ${v}`).join(' ')} --out ${out}` + ' (quick: no multi-stream TCP)';
+  const command =
+    `tulle bench ${Object.entries(DEMO_BENCH)
+      .map(([k, v]) => `--${k} ${v}`)
+      .join(' ')} --out ${out}` + ' (quick: no multi-stream TCP)';
   const code = await runBench(options, { say: onLine, print: () => {}, command, ignoreLeftovers: true });
   const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { rows: Row[]; tools: { throughput: string }; notes: string[]; errors: string[] };
   return {
-    code, rows: json.rows, tool: json.tools.throughput, notes: json.notes, errors: json.errors,
+    code,
+    rows: json.rows,
+    tool: json.tools.throughput,
+    notes: json.notes,
+    errors: json.errors,
     files: ['results.json', 'results.md', 'results.svg'].map((f) => join(out, f)),
   };
 }
