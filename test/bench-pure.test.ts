@@ -1,15 +1,15 @@
 // The bench's pure parts: statistics, round-robin order, ratios, option
 // validation, system selection, refusals, tool choice, notes and the chart.
 import t from 'tap';
-import { aggregate, offloadsInForce, withPerCore, type Sample } from '../bench/aggregate.js';
-import { escapeXml, niceStep, svgChart } from '../bench/chart-svg.js';
-import { generatorNotes } from '../bench/notes.js';
-import { BenchUsageError, DEFAULTS, parseBenchOptions } from '../bench/options.js';
-import { chooseTools, preflightProblems } from '../bench/preflight.js';
-import { markdownTable } from '../bench/report-md.js';
-import { roundRobin } from '../bench/schedule.js';
-import { median, perCore, quantile, ratio, spread } from '../bench/stats.js';
-import { OTHER_IDS, SYSTEM_IDS, selectSystems, type SystemSpec } from '../bench/systems.js';
+import { aggregate, offloadsInForce, withPerCore, type Sample } from '../src/bench/aggregate.js';
+import { escapeXml, niceStep, svgChart } from '../src/bench/chart-svg.js';
+import { generatorNotes } from '../src/bench/notes.js';
+import { BenchUsageError, DEFAULTS, parseBenchOptions } from '../src/bench/options.js';
+import { chooseTools, preflightProblems } from '../src/bench/preflight.js';
+import { markdownTable } from '../src/bench/report-md.js';
+import { roundRobin } from '../src/bench/schedule.js';
+import { median, perCore, quantile, ratio, spread } from '../src/bench/stats.js';
+import { OTHER_IDS, SYSTEM_IDS, selectSystems, type SystemSpec } from '../src/bench/systems.js';
 
 t.test('median, quantiles and spread', async (t) => {
   t.equal(median([3, 1, 2]), 2);
@@ -216,7 +216,7 @@ t.test('generator notes: says when the built-in generator cannot fill the pipe',
 
 t.test('tulle bench: registered on a commander program with every option', async (t) => {
   const { Command } = await import('commander');
-  const { registerBench } = await import('../src/bench-cli/register.js');
+  const { registerBench } = await import('../src/cli/bench-command.js');
   const program = new Command('tulle');
   const bench = registerBench(program);
   t.equal(program.commands.find((c) => c.name() === 'bench'), bench);
@@ -224,5 +224,5 @@ t.test('tulle bench: registered on a commander program with every option', async
   for (const flag of ['--systems', '--rows', '--backends', '--ladder', '--others', '--hosts', '--duration', '--streams', '--size', '--reps', '--offloads', '--gro', '--tool', '--out']) {
     t.ok(longs.includes(flag), `${flag}`);
   }
-  t.same(Object.keys(DEFAULTS).filter((k) => !longs.includes(`--${k}`)), [], 'every option of bench/options.ts is a flag');
+  t.same(Object.keys(DEFAULTS).filter((k) => !longs.includes(`--${k}`)), [], 'every option of src/bench/options.ts is a flag');
 });

@@ -10,7 +10,7 @@ import { Lab, leftoverNamespaces } from '../src/lab/netns.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { rootLab } from './helpers/lab.js';
 
-const overlay = join(packageRoot(), 'dist', 'bench', 'overlay.js');
+const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 const SHORT = ['--duration', '1', '--others', 'none', '--ladder', 'off'];
 
 if (rootLab(t)) {
@@ -18,11 +18,11 @@ if (rootLab(t)) {
     // As user nobody where it can read the checkout; otherwise (a checkout under a private home) the
     // child is told it is not root through process.getuid, the one fact the refusal reads.
     const asNobody = { uid: 65534, gid: 65534 };
-    const readable = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(overlay)})`], { ...asNobody, timeout: 30_000 }).status === 0;
+    const readable = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(cli)})`], { ...asNobody, timeout: 30_000 }).status === 0;
     if (!readable) t.comment('user nobody cannot read the checkout: overriding process.getuid instead');
     const r = readable
-      ? spawnSync(process.execPath, [overlay, ...SHORT, '--reps', '1'], { encoding: 'utf8', ...asNobody, timeout: 60_000 })
-      : spawnSync(process.execPath, ['--input-type=module', '-e', `process.getuid = () => 1000; process.argv.push(...${JSON.stringify(SHORT)}); await import(${JSON.stringify(overlay)});`],
+      ? spawnSync(process.execPath, [cli, 'bench', ...SHORT, '--reps', '1'], { encoding: 'utf8', ...asNobody, timeout: 60_000 })
+      : spawnSync(process.execPath, ['--input-type=module', '-e', `process.getuid = () => 1000; process.argv.push('bench', ...${JSON.stringify(SHORT)}); await import(${JSON.stringify(cli)});`],
         { encoding: 'utf8', timeout: 60_000 });
     t.equal(r.status, 2, 'exit 2');
     t.match(r.stderr, /will not start:\n\s+- needs root/);
@@ -32,14 +32,14 @@ if (rootLab(t)) {
     const stale = new Lab(`bench${Math.random().toString(16).slice(2, 8)}`);
     t.teardown(() => stale.dispose());
     const ns = stale.namespace('a');
-    const r = spawnSync(process.execPath, [overlay, ...SHORT, '--reps', '1'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [cli, 'bench', ...SHORT, '--reps', '1'], { encoding: 'utf8', timeout: 60_000 });
     t.equal(r.status, 2, 'exit 2');
     // (Other runs' namespaces may be listed too: the machine may be running another bench.)
     t.match(r.stderr, new RegExp(`namespaces of an earlier bench run still exist \\([^)]*\\b${ns}\\b[^)]*\\).*tulle lab down`, 's'));
   });
 
   t.test('bad options: exit 2 naming the option', async (t) => {
-    const r = spawnSync(process.execPath, [overlay, '--hosts', '1'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [cli, 'bench', '--hosts', '1'], { encoding: 'utf8', timeout: 60_000 });
     t.equal(r.status, 2);
     t.match(r.stderr, /--hosts must be a whole number from 2 to 8, got "1"/);
   });
@@ -54,7 +54,7 @@ if (rootLab(t)) {
     for (const tool of ['ip', 'bridge']) symlinkSync(spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim(), join(bin, tool));
     symlinkSync(process.execPath, join(bin, 'node'));
     const before = leftoverNamespaces();
-    const r = spawnSync(process.execPath, [overlay, ...SHORT, '--systems', 'tulle-udp', '--reps', '2', '--out', out], {
+    const r = spawnSync(process.execPath, [cli, 'bench', ...SHORT, '--systems', 'tulle-udp', '--reps', '2', '--out', out], {
       encoding: 'utf8', timeout: 300_000, env: { ...process.env, PATH: bin },
     });
     t.equal(r.status, 0, `exit 0 (stderr tail: ${r.stderr.slice(-1500)})`);

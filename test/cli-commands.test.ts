@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './helpers/daemon.js';
 import { SETTINGS } from '../src/daemon/config/settings.js';
+import { OPTION_HELP } from '../src/bench/options.js';
+import { SYSTEM_IDS } from '../src/bench/systems.js';
 
 const cli = (...args: string[]) => {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -15,7 +17,7 @@ const cli = (...args: string[]) => {
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 t.test('--help for every command, exit 0', async (t) => {
-  for (const command of [[], ['run'], ['status'], ['leases'], ['config'], ['config', 'check'], ['version'], ['demo'], ['lab'], ['lab', 'down']]) {
+  for (const command of [[], ['run'], ['status'], ['leases'], ['config'], ['config', 'check'], ['version'], ['demo'], ['lab'], ['lab', 'down'], ['bench']]) {
     const r = cli(...command, '--help');
     t.equal(r.status, 0, `tulle ${command.join(' ')} --help`);
     t.match(r.stdout, new RegExp(`^Usage: tulle${command.length ? ` ${command.join(' ')}` : ''}`), 'starts with the usage line');
@@ -24,7 +26,16 @@ t.test('--help for every command, exit 0', async (t) => {
   for (const s of SETTINGS.filter((x) => x.flag !== undefined)) t.match(run, `--${s.flag}`, `run --help lists --${s.flag}`);
   t.notMatch(run, /gossip-key\b(?!-file)/, 'no flag carries the gossip key itself (it would show in ps)');
   const top = cli('--help').stdout;
-  for (const name of ['run', 'status', 'leases', 'config', 'version', 'demo', 'lab']) t.match(top, new RegExp(`^  ${name}\\b`, 'm'), `lists ${name}`);
+  for (const name of ['run', 'status', 'leases', 'config', 'version', 'demo', 'lab', 'bench']) t.match(top, new RegExp(`^  ${name}\\b`, 'm'), `lists ${name}`);
+});
+
+t.test('tulle bench --help: every option and every system id; npm run bench is the same command', async (t) => {
+  const help = cli('bench', '--help').stdout;
+  for (const [flag] of OPTION_HELP) t.match(help, flag, `lists ${flag}`);
+  const systems = /Systems \(ids for --systems\):\n\s+(.*)/.exec(help);
+  t.same(systems?.[1].split(', '), SYSTEM_IDS, 'lists the system ids');
+  const scripts = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  t.equal(scripts.bench, 'node dist/src/cli/main.js bench', 'npm run bench runs tulle bench');
 });
 
 t.test('the version', async (t) => {

@@ -5,7 +5,7 @@ import { hostAddress } from '../src/lab/demo/containers.js';
 import { daemonConfig } from '../src/lab/demo/daemons.js';
 import { exploreText } from '../src/lab/demo/explore.js';
 import { throughputTable } from '../src/lab/demo/throughput.js';
-import type { Row } from '../bench/aggregate.js';
+import type { Row } from '../src/bench/aggregate.js';
 
 t.test('container addresses come from the host subnet', async (t) => {
   t.equal(hostAddress('198.18.166.0/24', 1), '198.18.166.1');
@@ -41,5 +41,5 @@ t.test('--keep says how to explore and how to take it down', async (t) => {
   t.match(text, 'ip netns exec tulle-abc123-h1c1 ip addr');
   t.match(text, 'tulle status --state-dir /x/host1');
   t.match(text, 'ping 198.18.3.3');
-  t.match(text, /\n  tulle lab down$/);
+  t.match(text, /\n {2}tulle lab down$/);
 });

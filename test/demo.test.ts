@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { leftoverNamespaces } from '../src/lab/netns.js';
 import { packageRoot } from '../src/util/package-root.js';
-import { onPath } from '../bench/tools.js';
+import { onPath } from '../src/bench/tools.js';
 
 const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 const NEEDED = ['ip', 'bridge', 'sh', 'nft'];

@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { EtcdServer, LinkCut, haveEtcd } from './helpers/etcd-server.js';
 import {
-  EtcdStore, NetworkConfigError, PermanentError, encodeLeaseValue, readNetworkConfig, writeNetworkConfig,
+  EtcdStore, NetworkConfigError, PermanentError, readNetworkConfig, writeNetworkConfig,
   type EtcdStoreOptions,
 } from '../src/etcd/index.js';
 import { LeaseTable, type Lease, type LeaseAttrs, type LeaseEvent } from '../src/lease/lease.js';
@@ -231,7 +231,7 @@ t.test('hosts see each other\'s leases; racing hosts never share a subnet; a ful
   }
 
   // Four more hosts at once for the four subnets left: each create is a transaction that fails if the key exists.
-  const racers = await Promise.all([3, 4, 5, 6].map(async (n) => (await openStore(t, { prefix })).store));
+  const racers = await Promise.all([3, 4, 5, 6].map(async () => (await openStore(t, { prefix })).store));
   const got = await Promise.all(racers.map((s, i) => s.acquire(vxlan(3 + i))));
   const all = new Set([la.subnet, lb.subnet, ...got.map((l) => l.subnet)]);
   t.equal(all.size, 6, `six hosts, six subnets: ${[...all].sort().join(' ')}`);

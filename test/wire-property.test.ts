@@ -276,8 +276,8 @@ function viaDecode(name: string, run: (b: Uint8Array, off: number, len: number) 
     try {
       return serialize({ value: run(b, off, len) });
     } catch (e) {
-      if (!(e instanceof WireError)) throw new Error(`${name}: threw ${String(e)}`);
-      if (e.code.length === 0 || e.field.length === 0 || !e.message.includes(e.field)) throw new Error(`${name}: WireError without code/field: ${e.message}`);
+      if (!(e instanceof WireError)) throw new Error(`${name}: threw ${String(e)}`, { cause: e });
+      if (e.code.length === 0 || e.field.length === 0 || !e.message.includes(e.field)) throw new Error(`${name}: WireError without code/field: ${e.message}`, { cause: e });
       return serialize({ code: e.code, field: e.field, value: e.value, allowed: e.allowed, message: e.message });
     }
   }] as const;

@@ -12,7 +12,7 @@ import { registerConfig } from './config-command.js';
 import { registerDaemonCommands } from './daemon-commands.js';
 import { EXIT } from './exit-codes.js';
 import { registerRun } from './run-command.js';
-import { registerBench } from '../bench-cli/register.js';
+import { registerBench } from './bench-command.js';
 
 const program = new Command('tulle')
   .description('a userspace overlay network')

@@ -47,7 +47,7 @@ export async function serveHealth(address: string | undefined, metricsAddress: s
       server.listen({ host, port }, () => resolve());
     });
   } catch (error) {
-    if (address !== undefined) throw new Error(`healthAddress ${address}: ${(error as Error).message}`);
+    if (address !== undefined) throw new Error(`healthAddress ${address}: ${(error as Error).message}`, { cause: error });
     log.warn({ event: 'no health endpoint', address: where, error: (error as Error).message },
       `warning: no /healthz on the default ${where} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set healthAddress to serve it elsewhere, or "off"`);
     return undefined;

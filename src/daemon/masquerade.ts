@@ -31,7 +31,7 @@ function nft(script: string): void {
   try {
     execFileSync('nft', ['-f', '-'], { input: script, stdio: ['pipe', 'ignore', 'pipe'] });
   } catch (error) {
-    throw new Error(`nft: ${(error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message}`);
+    throw new Error(`nft: ${(error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message}`, { cause: error });
   }
 }
 

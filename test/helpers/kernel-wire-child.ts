@@ -93,7 +93,7 @@ const outer = wire.newOuterPacket();
 const frame = wire.vxlan.newFrame();
 let reverse: Record<string, unknown> = { found: false };
 for (let tries = 0; tries < 200 && reverse.found === false; tries++) {
-  let n = 0;
+  let n: number;
   try {
     n = readSync(tun.fd, buf, 0, buf.length, null);
   } catch (error) {

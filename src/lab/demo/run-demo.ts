@@ -46,7 +46,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   let daemons: DemoDaemon[] = [];
   let labUp = true;
-  let keepLab = () => {};
+  let keepLab: () => void;
   const teardown = async () => {
     if (!labUp) return;
     labUp = false;

@@ -1,5 +1,5 @@
 /**
- * Step 5: a short throughput run of the bench harness (bench/run.ts) in labs
+ * Step 5: a short throughput run of the bench harness (src/bench/run.ts) in labs
  * of its own: underlay, kernel vxlan and tulle's udp, vxlan and host-gw
  * backends, 1 s per test, 1 repetition, no ladder, no other overlays and
  * no multi-stream TCP test (a quick run). It
@@ -8,10 +8,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Row } from '../../../bench/aggregate.js';
-import { parseBenchOptions } from '../../../bench/options.js';
-import { runBench } from '../../../bench/run.js';
-import { OTHER_IDS, SYSTEM_IDS } from '../../../bench/systems.js';
+import type { Row } from '../../bench/aggregate.js';
+import { parseBenchOptions } from '../../bench/options.js';
+import { runBench } from '../../bench/run.js';
+import { OTHER_IDS, SYSTEM_IDS } from '../../bench/systems.js';
 import { table } from '../../cli/format.js';
 
 export interface ThroughputResult {
@@ -27,11 +27,18 @@ export const DEMO_BENCH = { backends: 'udp,vxlan,host-gw', ladder: 'off', others
 
 export async function runThroughput(out: string, onLine: (line: string) => void): Promise<ThroughputResult> {
   const options = { ...parseBenchOptions({ ...DEMO_BENCH, out }, SYSTEM_IDS, OTHER_IDS), quick: true };
-  const command = `tulle bench ${Object.entries(DEMO_BENCH).map(([k, v]) => `--${k} ${v}`).join(' ')} --out ${out}` + ' (quick: no multi-stream TCP)';
+  const command =
+    `tulle bench ${Object.entries(DEMO_BENCH)
+      .map(([k, v]) => `--${k} ${v}`)
+      .join(' ')} --out ${out}` + ' (quick: no multi-stream TCP)';
   const code = await runBench(options, { say: onLine, print: () => {}, command, ignoreLeftovers: true });
   const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { rows: Row[]; tools: { throughput: string }; notes: string[]; errors: string[] };
   return {
-    code, rows: json.rows, tool: json.tools.throughput, notes: json.notes, errors: json.errors,
+    code,
+    rows: json.rows,
+    tool: json.tools.throughput,
+    notes: json.notes,
+    errors: json.errors,
     files: ['results.json', 'results.md', 'results.svg'].map((f) => join(out, f)),
   };
 }

@@ -11,8 +11,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { run, type Lab } from '../src/lab/netns.js';
-import type { Host } from '../src/lab/topology.js';
+import { run, type Lab } from '../lab/netns.js';
+import type { Host } from '../lab/topology.js';
 import type { Availability } from './systems.js';
 import { installHint, onPath } from './tools.js';
 

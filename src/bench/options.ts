@@ -1,6 +1,6 @@
 /**
  * The overlay bench's options: defaults, and validation of raw command-line
- * strings (pure: both `npm run bench` and `tulle bench` parse through here).
+ * strings (pure: `tulle bench` and the demo's throughput step parse through here).
  */
 
 export type OnOff = 'on' | 'off';
@@ -145,7 +145,7 @@ export function parseBenchOptions(raw: RawOptions, knownSystems: readonly string
   };
 }
 
-/** The options' help, one line each; shared by both front ends. */
+/** The options' help, one line each (`tulle bench --help`). */
 export const OPTION_HELP: [flag: string, help: string][] = [
   ['--systems <list>', 'exactly these systems (comma-separated ids; the references underlay and kernel-vxlan are always added)'],
   ['--backends <list>', `tulle backends to measure: ${TULLE_BACKENDS.join(', ')} or none (default all)`],

@@ -4,10 +4,10 @@
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Lab, leftoverNamespaces } from '../src/lab/netns.js';
-import { switchedHosts } from '../src/lab/topology.js';
-import { LabProbes } from '../src/probe/lab-probes.js';
-import { fullyReachable, formatMatrix } from '../src/probe/matrix.js';
+import { Lab, leftoverNamespaces } from '../lab/netns.js';
+import { switchedHosts } from '../lab/topology.js';
+import { LabProbes } from '../probe/lab-probes.js';
+import { fullyReachable, formatMatrix } from '../probe/matrix.js';
 import { withPerCore, type Sample } from './aggregate.js';
 import type { BenchOptions } from './options.js';
 import { cpuSeconds, txDropped, udpSnmp } from './counters.js';

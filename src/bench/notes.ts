@@ -1,6 +1,6 @@
 /** What the report must say about the traffic generator (pure). */
 import type { Row, Sample } from './aggregate.js';
-import { CPU_BOUND_PCT } from '../src/probe/summary.js';
+import { CPU_BOUND_PCT } from '../probe/summary.js';
 import type { ToolChoice } from './preflight.js';
 
 /** A calibration: the underlay measured once more with iperf3 (and ping), next to the built-in probes. */

@@ -3,8 +3,8 @@
  * tulle's own probes (src/probe). Both sides report what the receiver saw.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Lab } from '../src/lab/netns.js';
-import { LabProbes } from '../src/probe/lab-probes.js';
+import type { Lab } from '../lab/netns.js';
+import { LabProbes } from '../probe/lab-probes.js';
 import { round } from './stats.js';
 
 export interface TcpFigure {

@@ -6,9 +6,9 @@
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { featureSummary, setFeatures } from '../src/lab/features.js';
-import type { Lab } from '../src/lab/netns.js';
-import { startDaemon, type Daemon, type Host } from '../src/lab/topology.js';
+import { featureSummary, setFeatures } from '../lab/features.js';
+import type { Lab } from '../lab/netns.js';
+import { startDaemon, type Daemon, type Host } from '../lab/topology.js';
 import type { Metric } from './aggregate.js';
 import { startOther } from './others.js';
 import { ALL_OFFLOADS, type SystemSpec } from './systems.js';

@@ -1,7 +1,7 @@
 /** What the kernel counts for a row: CPU time of processes, UDP drops, device TX drops. */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { Lab } from '../src/lab/netns.js';
+import type { Lab } from '../lab/netns.js';
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5_000 }).stdout?.trim()) || 100;
 
@@ -15,7 +15,7 @@ export function cpuSeconds(pid: number): number {
 
 /** Udp counters of the namespace (RcvbufErrors, InErrors, …) from /proc/net/snmp; {} where cat is missing. */
 export function udpSnmp(lab: Lab, ns: string): Record<string, number> {
-  let text = '';
+  let text: string;
   try {
     text = lab.exec(ns, ['cat', '/proc/net/snmp'], { timeoutMs: 5_000, allowFailure: true });
   } catch {
