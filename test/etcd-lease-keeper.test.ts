@@ -169,6 +169,18 @@ t.test('a subnet another host holds by renewal time is reported lost and never t
   t.same(f.calls.filter((c) => c.call !== 'ping'), [], 'no renewal after the loss');
 });
 
+t.test('a renewal whose reply was lost is done again, and no etcd lease is left behind', async (t) => {
+  const f = fixture(t, { ttlSeconds: 60, renewMarginSeconds: 10 });
+  const keeper = await f.acquire();
+  const key = f.key(keeper.lease);
+  f.registry.failNext('replace', 1, 'after'); // the write applies; the reply never comes
+  await f.clock.until(() => f.logs.some((l) => l.startsWith('etcd: renewed')), 60 * S);
+  const entry = await f.registry.getSubnet(key);
+  t.equal(entry?.value, encodeLeaseValue(vxlan(1)));
+  t.equal(await f.registry.remaining(entry!.leaseId), 60);
+  t.equal(f.registry.leaseCount, 1, 'the lease before the lost reply and the one it wrote are both revoked');
+});
+
 t.test('acquire: a create whose reply was lost is found by its PublicIP and reused, not a second subnet', async (t) => {
   const f = fixture(t);
   f.registry.failNext('create', 1, 'after');

@@ -126,6 +126,7 @@ export class LeaseKeeper {
         await registry.revoke(grant.id);
         throw new Error(`${subnet} was taken while being re-created; reading it again`);
       }
+      await this.#revokeOld([this.#leaseId], grant.id);
       this.#set(grant.id, grant.ttl);
       this.o.log(`etcd: ${subnet} had expired; re-created it for ${attrs.publicIP}`);
       return;
@@ -149,9 +150,15 @@ export class LeaseKeeper {
       await registry.revoke(grant.id);
       throw new Error(`${subnet} changed while being renewed; reading it again`);
     }
-    if (entry.leaseId !== grant.id) await registry.revoke(entry.leaseId);
+    // The key's etcd lease, and ours if they differ: a renewal whose reply was lost had moved the key off ours.
+    await this.#revokeOld([entry.leaseId, this.#leaseId], grant.id);
     this.#set(grant.id, grant.ttl);
     this.o.log(`etcd: renewed ${subnet} for ${grant.ttl} s`);
+  }
+
+  /** Gives back etcd leases the key no longer uses (best effort: they would run out anyway, a TTL later). */
+  async #revokeOld(ids: string[], current: string): Promise<void> {
+    for (const id of new Set(ids)) if (id !== current) await this.o.registry.revoke(id);
   }
 
   #set(leaseId: string, ttl: number): void {
