@@ -198,3 +198,11 @@ for (const [name, make] of Object.entries(makers)) {
     });
   });
 }
+
+t.test('memory registry: bad arguments to its test controls are refused, naming the value and what is allowed', async (t) => {
+  const registry = new MemoryRegistry({ clock: new VirtualClock() });
+  t.throws(() => registry.failNext('grant', 0), /failNext: count 0 is not allowed; allowed: an integer, at least 1/);
+  t.throws(() => registry.failNext('watchSubnets', 1, 'after'), /failNext: when "after" is not allowed for watchSubnets; allowed: "before"/);
+  t.throws(() => registry.compact(5), /compact: revision 5 is not allowed; allowed: 1\.\.1, the current revision/);
+  await t.rejects(registry.grant(0), /grant: ttlSeconds 0 is not allowed; allowed: an integer number of seconds, at least 1/);
+});

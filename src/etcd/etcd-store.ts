@@ -21,7 +21,7 @@ import { connectEtcd, describeError } from './etcd-client.js';
 import { BACKEND_TYPES, NetworkConfigError, parseNetworkConfig, type FlannelNetworkConfig } from './flannel-config.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { EtcdRegistry } from './etcd-registry.js';
-import { DEFAULT_PREFIX } from './registry.js';
+import { DEFAULT_PREFIX, type Registry } from './registry.js';
 import { SubnetWatch, type WatchCounters } from './subnet-watch.js';
 import { show } from './json-fields.js';
 
@@ -71,7 +71,7 @@ const FLANNEL_VXLAN_PORT = 8472;
 
 export class EtcdStore implements LeaseStore {
   readonly #client: Etcd3;
-  readonly #registry: EtcdRegistry;
+  readonly #registry: Registry;
   readonly #connection: Connection;
   readonly #watches = new Set<SubnetWatch>();
   readonly #counters: WatchCounters = { malformed: 0, reconnects: 0, resyncs: 0 };

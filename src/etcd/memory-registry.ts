@@ -230,6 +230,8 @@ export class MemoryRegistry implements Registry {
   /** The next `count` calls of `call` fail: before they apply, or after (applied, but the reply is lost). */
   failNext(call: RegistryCall, count = 1, when: FailWhen = 'before', reason = `injected failure of ${call}`): void {
     if (!Number.isInteger(count) || count < 1) throw new Error(`failNext: count ${count} is not allowed; allowed: an integer, at least 1`);
+    // Opening a watch applies nothing, so it has no lost reply: it can only fail before.
+    if (call === 'watchSubnets' && when === 'after') throw new Error(`failNext: when "after" is not allowed for watchSubnets; allowed: "before"`);
     this.#failures.push({ call, when, count, reason });
   }
 
