@@ -7,6 +7,7 @@
  * and tells the watches and the lease keeper to catch up.
  */
 import { Backoff } from './backoff.js';
+import { realClock, type Clock, type ClockTimer } from './clock.js';
 import { describeError } from './etcd-client.js';
 
 export class StoreClosedError extends Error {
@@ -36,20 +37,26 @@ export interface ConnectionOptions {
   retryMaxMs: number;
   random?: () => number;
   ping: () => Promise<void>;
+  /** Time and timers (default: the real ones). */
+  clock?: Clock;
 }
 
 export class Connection {
   #state: ConnectionState = 'connecting';
   #downSince = 0;
   /** When the state last changed (ms). */
-  #since = Date.now();
+  #since: number;
   #lastError: string | undefined;
   #wakers = new Set<() => void>();
   readonly #recovered = new Set<() => void>();
   readonly #abort = new AbortController();
-  #pingTimer: NodeJS.Timeout | undefined;
+  #pingTimer: ClockTimer | undefined;
+  readonly #clock: Clock;
 
-  constructor(private readonly options: ConnectionOptions) {}
+  constructor(private readonly options: ConnectionOptions) {
+    this.#clock = options.clock ?? realClock;
+    this.#since = this.#clock.now();
+  }
 
   get state(): ConnectionState {
     return this.#state;
@@ -84,10 +91,10 @@ export class Connection {
     if (this.#state === 'up' || this.closed) return;
     const was = this.#state;
     this.#state = 'up';
-    this.#since = Date.now();
+    this.#since = this.#clock.now();
     this.#lastError = undefined;
     if (was === 'connecting') this.options.log(`etcd: connected (${this.options.endpoints.join(', ')})`);
-    else this.options.log(`etcd: reachable again after ${((Date.now() - this.#downSince) / 1000).toFixed(1)} s`);
+    else this.options.log(`etcd: reachable again after ${((this.#clock.now() - this.#downSince) / 1000).toFixed(1)} s`);
     this.#wakeAll();
     if (was === 'down') for (const fn of this.#recovered) fn();
   }
@@ -96,7 +103,7 @@ export class Connection {
   failed(error: unknown): void {
     if (this.#state === 'down' || this.closed) return;
     this.#state = 'down';
-    this.#downSince = Date.now();
+    this.#downSince = this.#clock.now();
     this.#since = this.#downSince;
     this.#lastError = describeError(error);
     this.options.log(`etcd: unreachable (${describeError(error)}); keeping the known leases, retrying`);
@@ -129,11 +136,11 @@ export class Connection {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        this.#clock.clearTimer(timer);
         this.#wakers.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = this.#clock.setTimer(ms, done);
       this.#wakers.add(done);
     });
   }
@@ -148,14 +155,14 @@ export class Connection {
       } catch (error) {
         this.failed(error);
       }
-      if (!this.closed) this.#pingTimer = setTimeout(tick, this.options.pingIntervalMs);
+      if (!this.closed) this.#pingTimer = this.#clock.setTimer(this.options.pingIntervalMs, () => void tick());
     };
-    this.#pingTimer = setTimeout(tick, 0);
+    this.#pingTimer = this.#clock.setTimer(0, () => void tick());
   }
 
   close(): void {
     this.#abort.abort();
-    if (this.#pingTimer !== undefined) clearTimeout(this.#pingTimer);
+    if (this.#pingTimer !== undefined) this.#clock.clearTimer(this.#pingTimer);
     this.#wakeAll();
   }
 

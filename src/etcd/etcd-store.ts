@@ -20,7 +20,8 @@ import { Connection, PermanentError, StoreClosedError, type ConnectionState } fr
 import { connectEtcd, describeError } from './etcd-client.js';
 import { BACKEND_TYPES, NetworkConfigError, parseNetworkConfig, type FlannelNetworkConfig } from './flannel-config.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { DEFAULT_PREFIX, Registry } from './registry.js';
+import { EtcdRegistry } from './etcd-registry.js';
+import { DEFAULT_PREFIX, type Registry } from './registry.js';
 import { SubnetWatch, type WatchCounters } from './subnet-watch.js';
 import { show } from './json-fields.js';
 
@@ -81,7 +82,7 @@ export class EtcdStore implements LeaseStore {
   private constructor(private readonly o: Required<Omit<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost'>> & Pick<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost'>) {
     this.#log = o.log;
     this.#client = connectEtcd({ endpoints: o.endpoints, callTimeoutMs: o.callTimeoutMs });
-    this.#registry = new Registry(this.#client, o.prefix);
+    this.#registry = new EtcdRegistry(this.#client, o.prefix);
     this.#connection = new Connection({
       endpoints: o.endpoints,
       log: o.log,
@@ -154,7 +155,7 @@ export class EtcdStore implements LeaseStore {
   /** Reads and checks `<prefix>/config`, waiting while etcd is away. Throws NetworkConfigError when it is missing or invalid. */
   async networkConfig(): Promise<FlannelNetworkConfig> {
     this.#checkOpen();
-    const key = this.#registry.configKey;
+    const key = this.#registry.keys.configKey;
     const text = await this.#connection.retry(() => this.#registry.getConfig());
     if (text === undefined) {
       throw new NetworkConfigError(key, [`the key is missing; allowed: a flannel network config, written with e.g. etcdctl put ${key} '{"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}'`]);

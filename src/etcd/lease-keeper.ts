@@ -14,11 +14,12 @@
  * a subnet that another host took meanwhile is never taken back.
  */
 import type { Lease, LeaseAttrs } from '../lease/lease.js';
+import { realClock, type Clock, type ClockTimer } from './clock.js';
 import type { Connection } from './connection.js';
 import { PermanentError } from './connection.js';
 import type { FlannelNetworkConfig } from './flannel-config.js';
 import { decodeLeaseValue, encodeLeaseValue, parseSubnetKey } from './lease-value.js';
-import type { Registry, SubnetEntry } from './registry.js';
+import { NO_LEASE, type Registry, type SubnetEntry } from './registry.js';
 import { fitsNetwork, pickSubnet } from './subnet-pool.js';
 import { describeError } from './etcd-client.js';
 
@@ -35,18 +36,22 @@ export interface KeeperOptions {
   random: () => number;
   log: (line: string) => void;
   onLost?: (lease: Lease) => void;
+  /** Time and timers (default: the real ones). */
+  clock?: Clock;
 }
 
 export class LeaseKeeper {
   #lease: Lease;
   #leaseId: string;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ClockTimer | undefined;
   #renewing: Promise<void> | undefined;
   #stopped = false;
   readonly #value: string;
   readonly #stopRecovered: () => void;
+  readonly #clock: Clock;
 
   private constructor(private readonly o: KeeperOptions, lease: Lease, leaseId: string) {
+    this.#clock = o.clock ?? realClock;
     this.#lease = lease;
     this.#leaseId = leaseId;
     this.#value = encodeLeaseValue(o.attrs);
@@ -58,7 +63,7 @@ export class LeaseKeeper {
   static async acquire(o: KeeperOptions): Promise<LeaseKeeper> {
     const { lease, leaseId } = await o.connection.retry(async () => {
       for (let i = 0; i < RACE_RETRIES; i++) {
-        const got = await tryAcquire(o);
+        const got = await tryAcquire(o, o.clock ?? realClock);
         if (got !== undefined) return got;
       }
       throw new PermanentError(`no subnet acquired after ${RACE_RETRIES} attempts: other hosts kept taking the one picked`);
@@ -89,9 +94,9 @@ export class LeaseKeeper {
   async stop(release: boolean): Promise<void> {
     this.#stopped = true;
     this.#stopRecovered();
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
     if (!release) return;
-    const key = this.o.registry.subnetKey(this.#lease.subnet, this.#lease.ipv6Subnet);
+    const key = this.o.registry.keys.subnetKey(this.#lease.subnet, this.#lease.ipv6Subnet);
     const entry = await this.o.registry.getSubnet(key);
     if (entry !== undefined && entry.value === this.#value && entry.leaseId === this.#leaseId) {
       await this.o.registry.deleteIfUnchanged(key, entry.modRevision);
@@ -101,20 +106,18 @@ export class LeaseKeeper {
   }
 
   #schedule(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
     if (this.#stopped || !Number.isFinite(this.#lease.expiration)) return; // a reservation needs no renewal
-    const due = this.#lease.expiration - this.o.renewMarginSeconds * 1000 - Date.now();
-    // setTimeout holds at most ~24.8 days; longer TTLs are re-armed on the way.
-    this.#timer = setTimeout(() => void this.renew(), Math.min(Math.max(0, due), 2 ** 31 - 1));
-    this.#timer.unref();
+    const due = this.#lease.expiration - this.o.renewMarginSeconds * 1000;
+    this.#timer = this.#clock.setTimer(due - this.#clock.now(), () => void this.renew(), { unref: true });
   }
 
   /** One renewal attempt; throws (to be retried) on etcd errors and lost races. */
   async #renewOnce(): Promise<void> {
     const { registry, attrs } = this.o;
     const subnet = this.#lease.subnet;
-    const key = registry.subnetKey(subnet, this.#lease.ipv6Subnet);
+    const key = registry.keys.subnetKey(subnet, this.#lease.ipv6Subnet);
     const entry = await registry.getSubnet(key);
     if (entry === undefined) {
       // Expired while etcd was away (or deleted): take the same subnet again if nobody has.
@@ -123,6 +126,7 @@ export class LeaseKeeper {
         await registry.revoke(grant.id);
         throw new Error(`${subnet} was taken while being re-created; reading it again`);
       }
+      await this.#revokeOld([this.#leaseId], grant.id);
       this.#set(grant.id, grant.ttl);
       this.o.log(`etcd: ${subnet} had expired; re-created it for ${attrs.publicIP}`);
       return;
@@ -135,9 +139,9 @@ export class LeaseKeeper {
       this.o.onLost?.(this.#lease);
       return;
     }
-    if (entry.leaseId === '0') {
+    if (entry.leaseId === NO_LEASE) {
       this.#lease = { ...this.#lease, expiration: Number.POSITIVE_INFINITY };
-      this.#leaseId = '0';
+      this.#leaseId = NO_LEASE;
       this.o.log(`etcd: ${subnet} is a reservation now; no renewal needed`);
       return;
     }
@@ -146,14 +150,20 @@ export class LeaseKeeper {
       await registry.revoke(grant.id);
       throw new Error(`${subnet} changed while being renewed; reading it again`);
     }
-    if (entry.leaseId !== grant.id) await registry.revoke(entry.leaseId);
+    // The key's etcd lease, and ours if they differ: a renewal whose reply was lost had moved the key off ours.
+    await this.#revokeOld([entry.leaseId, this.#leaseId], grant.id);
     this.#set(grant.id, grant.ttl);
     this.o.log(`etcd: renewed ${subnet} for ${grant.ttl} s`);
   }
 
+  /** Gives back etcd leases the key no longer uses (best effort: they would run out anyway, a TTL later). */
+  async #revokeOld(ids: string[], current: string): Promise<void> {
+    for (const id of new Set(ids)) if (id !== current) await this.o.registry.revoke(id);
+  }
+
   #set(leaseId: string, ttl: number): void {
     this.#leaseId = leaseId;
-    this.#lease = { ...this.#lease, ...leaseFields(this.o.attrs), expiration: Date.now() + ttl * 1000 };
+    this.#lease = { ...this.#lease, ...leaseFields(this.o.attrs), expiration: this.#clock.now() + ttl * 1000 };
   }
 }
 
@@ -166,13 +176,13 @@ function leaseFields(attrs: LeaseAttrs): Pick<Lease, 'publicIP' | 'publicIPv6' |
 }
 
 /** One pass of flannel's acquire; undefined when a race was lost and it should run again. */
-async function tryAcquire(o: KeeperOptions): Promise<{ lease: Lease; leaseId: string } | undefined> {
+async function tryAcquire(o: KeeperOptions, clock: Clock): Promise<{ lease: Lease; leaseId: string } | undefined> {
   const { registry, config, attrs } = o;
   const value = encodeLeaseValue(attrs);
   const { entries } = await registry.listSubnets();
   // A key is taken whatever its value: a malformed one is still someone's.
   const named = entries.flatMap((e) => {
-    const k = parseSubnetKey(e.key.slice(registry.subnetsPrefix.length));
+    const k = parseSubnetKey(e.key.slice(registry.keys.subnetsPrefix.length));
     return k === undefined ? [] : [{ entry: e, subnet: k.subnet, ipv6: k.ipv6Subnet }];
   });
   let taken = named.map((n) => n.subnet);
@@ -185,13 +195,13 @@ async function tryAcquire(o: KeeperOptions): Promise<{ lease: Lease; leaseId: st
   });
   const other = sameAddress.find((n) => n.hostId !== undefined && attrs.hostId !== undefined && n.hostId !== attrs.hostId);
   if (other !== undefined) {
-    const until = other.entry.leaseId === '0' ? 'a reservation' : 'its etcd lease is live';
+    const until = other.entry.leaseId === NO_LEASE ? 'a reservation' : 'its etcd lease is live';
     throw new PermanentError(`another host (tulle host id ${other.hostId}) already announces public IP ${attrs.publicIP} with ${other.subnet} (${until}): `
       + `two hosts cannot share one public IP; give this host its own underlay address with --iface or --public-ip`);
   }
   const mine = sameAddress.find((n) => n.hostId === undefined || n.hostId === attrs.hostId);
   const made = (subnet: string, leaseId: string, ttl: number | undefined): { lease: Lease; leaseId: string } => ({
-    lease: { subnet, ...leaseFields(attrs), expiration: ttl === undefined ? Number.POSITIVE_INFINITY : Date.now() + ttl * 1000 },
+    lease: { subnet, ...leaseFields(attrs), expiration: ttl === undefined ? Number.POSITIVE_INFINITY : clock.now() + ttl * 1000 },
     leaseId,
   });
 
@@ -217,7 +227,7 @@ async function tryAcquire(o: KeeperOptions): Promise<{ lease: Lease; leaseId: st
     throw new PermanentError(`no free subnet in ${config.subnetMin}..${config.subnetMax} (/${config.subnetLen}): ${taken.length} taken`);
   }
   const grant = await registry.grant(o.ttlSeconds);
-  if (!(await registry.create(registry.subnetKey(subnet), value, grant.id))) {
+  if (!(await registry.create(registry.keys.subnetKey(subnet), value, grant.id))) {
     await registry.revoke(grant.id);
     return undefined;
   }
@@ -228,8 +238,8 @@ async function tryAcquire(o: KeeperOptions): Promise<{ lease: Lease; leaseId: st
 /** Rewrites our existing lease with our current attributes and a fresh TTL (a reservation stays one). */
 async function reuse(o: KeeperOptions, entry: SubnetEntry, value: string): Promise<{ leaseId: string; ttl: number | undefined } | undefined> {
   const { registry } = o;
-  if (entry.leaseId === '0') {
-    return (await registry.replace(entry.key, value, '0', entry.modRevision)) ? { leaseId: '0', ttl: undefined } : undefined;
+  if (entry.leaseId === NO_LEASE) {
+    return (await registry.replace(entry.key, value, NO_LEASE, entry.modRevision)) ? { leaseId: NO_LEASE, ttl: undefined } : undefined;
   }
   const grant = await registry.grant(o.ttlSeconds);
   if (!(await registry.replace(entry.key, value, grant.id, entry.modRevision))) {

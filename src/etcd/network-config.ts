@@ -5,7 +5,8 @@
  */
 import { connectEtcd } from './etcd-client.js';
 import { formatNetworkConfig, NetworkConfigError, parseNetworkConfig, type FlannelNetworkConfig, type NetworkConfigInput } from './flannel-config.js';
-import { DEFAULT_PREFIX, Registry } from './registry.js';
+import { EtcdRegistry } from './etcd-registry.js';
+import { DEFAULT_PREFIX } from './registry.js';
 
 export interface EtcdTarget {
   endpoints: string[];
@@ -19,8 +20,8 @@ export interface EtcdTarget {
 export async function readNetworkConfig(target: EtcdTarget): Promise<FlannelNetworkConfig> {
   return withRegistry(target, async (registry) => {
     const text = await registry.getConfig();
-    if (text === undefined) throw new NetworkConfigError(registry.configKey, ['the key is missing; allowed: a flannel network config like {"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}']);
-    return parseNetworkConfig(text, registry.configKey);
+    if (text === undefined) throw new NetworkConfigError(registry.keys.configKey, ['the key is missing; allowed: a flannel network config like {"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}']);
+    return parseNetworkConfig(text, registry.keys.configKey);
   });
 }
 
@@ -35,10 +36,10 @@ export async function writeNetworkConfig(target: EtcdTarget, config: NetworkConf
   return text;
 }
 
-async function withRegistry<T>(target: EtcdTarget, fn: (registry: Registry) => Promise<T>): Promise<T> {
+async function withRegistry<T>(target: EtcdTarget, fn: (registry: EtcdRegistry) => Promise<T>): Promise<T> {
   const client = connectEtcd({ endpoints: target.endpoints, callTimeoutMs: target.callTimeoutMs });
   try {
-    return await fn(new Registry(client, target.prefix ?? DEFAULT_PREFIX));
+    return await fn(new EtcdRegistry(client, target.prefix ?? DEFAULT_PREFIX));
   } finally {
     client.close();
   }

@@ -13,14 +13,15 @@
  * A malformed value is counted, logged and skipped; a listener that throws is
  * logged and does not stop the watch.
  */
-import type { IEvent, IWatchResponse } from 'etcd3';
 import type { LeaseEvent } from '../lease/lease.js';
 import { Backoff } from './backoff.js';
+import { realClock, type Clock } from './clock.js';
 import type { Connection } from './connection.js';
-import { describeError, prefixRangeEnd } from './etcd-client.js';
+import { describeError } from './etcd-client.js';
 import { KnownLeases } from './known-leases.js';
 import { parseSubnetKey } from './lease-value.js';
-import type { Registry } from './registry.js';
+import { NO_LEASE, type Registry, type SubnetChange, type WatchMessage } from './registry.js';
+import { entriesToLeases, entryToLease, remainingTtls } from './subnet-entry.js';
 
 export interface WatchCounters {
   /** Lease values refused (malformed or unusable), since the store opened. */
@@ -41,6 +42,10 @@ export interface WatchOptions {
   fallbackTtlSeconds: number;
   retryInitialMs: number;
   retryMaxMs: number;
+  /** Jitter of the reconnect backoff, [0, 1) (default Math.random). */
+  random?: () => number;
+  /** Time, for the expiration of the leases reported (default: the real clock). */
+  clock?: Clock;
 }
 
 type StreamEnd = { kind: 'broken'; reason: string } | { kind: 'compacted'; revision: number } | { kind: 'restart' } | { kind: 'stopped' };
@@ -58,10 +63,12 @@ export class SubnetWatch {
   #endStream: ((end: StreamEnd) => void) | undefined;
   readonly #stopRecovered: () => void;
   readonly #backoff: Backoff;
+  readonly #clock: Clock;
   readonly done: Promise<void>;
 
   constructor(private readonly o: WatchOptions) {
-    this.#backoff = new Backoff(o.retryInitialMs, o.retryMaxMs);
+    this.#backoff = new Backoff(o.retryInitialMs, o.retryMaxMs, o.random);
+    this.#clock = o.clock ?? realClock;
     // After an outage, reopen at once rather than trusting a stream that may have stalled.
     this.#stopRecovered = o.connection.onRecovered(() => this.#endStream?.({ kind: 'restart' }));
     this.done = this.#run().catch((error) => {
@@ -81,7 +88,7 @@ export class SubnetWatch {
       if (this.#needList) {
         await this.#chain;
         const { entries, revision } = await connection.retry(() => this.o.registry.listSubnets(), () => this.#stopped);
-        const { leases, refused } = await this.o.registry.toLeases(entries, this.o.fallbackTtlSeconds);
+        const { leases, refused } = await entriesToLeases(this.o.registry, entries, this.o.fallbackTtlSeconds, () => this.#clock.now());
         for (const reason of refused) this.#refuse(reason);
         if (this.#stopped) return;
         const events = this.#known.resync(leases);
@@ -106,95 +113,73 @@ export class SubnetWatch {
   }
 
   /** One watch stream from #revision + 1, until it breaks, is compacted, restarted or stopped. */
-  async #stream(): Promise<StreamEnd> {
-    let stream: Awaited<ReturnType<Registry['client']['watchClient']['watch']>>;
-    try {
-      stream = await this.o.registry.client.watchClient.watch();
-    } catch (error) {
-      return { kind: 'broken', reason: describeError(error) };
-    }
-    if (this.#stopped) {
-      stream.cancel();
-      return { kind: 'stopped' };
-    }
+  #stream(): Promise<StreamEnd> {
+    if (this.#stopped) return Promise.resolve({ kind: 'stopped' });
     return new Promise<StreamEnd>((resolve) => {
       let ended = false;
       const end = (e: StreamEnd) => {
         if (ended) return;
         ended = true;
         this.#endStream = undefined;
-        try {
-          stream.cancel();
-        } catch {
-          // already closed
-        }
+        handle.cancel();
         resolve(e);
       };
-      this.#endStream = end;
-      stream.on('error', (error) => end({ kind: 'broken', reason: describeError(error) }));
-      stream.on('end', () => end({ kind: 'broken', reason: 'the watch stream ended' }));
-      stream.on('data', (res: IWatchResponse) => {
-        if (ended) return;
-        try {
-          this.#receive(res, end);
-        } catch (error) {
-          // Never let a surprising response escape into the gRPC stream's emitter.
-          end({ kind: 'broken', reason: `unreadable watch response: ${describeError(error)}` });
-        }
+      const handle = this.o.registry.watchSubnets(this.#revision + 1, (message) => {
+        if (!ended) this.#receive(message, end);
       });
-      const key = Buffer.from(this.o.registry.subnetsPrefix);
-      stream.write({ create_request: { key, range_end: prefixRangeEnd(key), start_revision: this.#revision + 1, progress_notify: true } });
+      this.#endStream = end;
     });
   }
 
-  /** One response of the stream: created, canceled (compacted?), changes, or a progress notification. */
-  #receive(res: IWatchResponse, end: (e: StreamEnd) => void): void {
-    if (res.canceled) {
-      const compacted = Number(res.compact_revision);
-      end(compacted > 0 ? { kind: 'compacted', revision: compacted } : { kind: 'broken', reason: res.cancel_reason || 'the watch was canceled' });
-      return;
-    }
-    if (res.created) {
-      this.o.connection.ok();
-      this.#backoff.reset();
-      if (this.#broken) {
-        this.o.counters.reconnects++;
-        this.o.log(`etcd: watch resumed from revision ${this.#revision + 1}`);
+  /** One message of the stream: created, changes, a progress notification, or its end. */
+  #receive(message: WatchMessage, end: (e: StreamEnd) => void): void {
+    switch (message.kind) {
+      case 'broken':
+        end({ kind: 'broken', reason: message.reason });
+        return;
+      case 'compacted':
+        end({ kind: 'compacted', revision: message.compactRevision });
+        return;
+      case 'created':
+        this.o.connection.ok();
+        this.#backoff.reset();
+        if (this.#broken) {
+          this.o.counters.reconnects++;
+          this.o.log(`etcd: watch resumed from revision ${this.#revision + 1}`);
+        }
+        this.#broken = false;
+        return;
+      case 'changes': {
+        this.#revision = Math.max(this.#revision, message.revision);
+        const changes = message.changes;
+        this.#chain = this.#chain.then(() => this.#handle(changes)).catch((error) => {
+          this.o.log(`etcd: a watch response could not be handled: ${describeError(error)}`);
+        });
+        return;
       }
-      this.#broken = false;
-      return;
-    }
-    if (res.events.length > 0) {
-      this.#revision = Math.max(this.#revision, Number(res.events[res.events.length - 1].kv.mod_revision));
-      const events = res.events;
-      this.#chain = this.#chain.then(() => this.#handle(events)).catch((error) => {
-        this.o.log(`etcd: a watch response could not be handled: ${describeError(error)}`);
-      });
-    } else {
-      // A progress notification: every change up to its revision has been sent.
-      this.#revision = Math.max(this.#revision, Number(res.header.revision));
+      case 'progress':
+        // Every change up to its revision has been sent.
+        this.#revision = Math.max(this.#revision, message.revision);
     }
   }
 
   /** One watch response → one batch. */
-  async #handle(events: IEvent[]): Promise<void> {
+  async #handle(changes: SubnetChange[]): Promise<void> {
     const { registry } = this.o;
-    const puts = events.filter((e) => e.type === 'Put').map((e) => e.kv.lease || '0');
-    const ids = [...new Set(puts.filter((id) => id !== '0'))];
-    const ttls = new Map(await Promise.all(ids.map(async (id) => [id, await registry.remaining(id).catch(() => this.o.fallbackTtlSeconds)] as const)));
-    const now = Date.now();
+    const prefix = registry.keys.subnetsPrefix;
+    const ttls = await remainingTtls(registry, changes.flatMap((c) => (c.type === 'put' ? [c.entry.leaseId] : [])), this.o.fallbackTtlSeconds);
+    const now = this.#clock.now();
     const batch: LeaseEvent[] = [];
-    for (const ev of events) {
-      const key = ev.kv.key.toString();
-      const name = parseSubnetKey(key.slice(registry.subnetsPrefix.length));
-      if (ev.type === 'Delete') {
+    for (const change of changes) {
+      const key = change.type === 'put' ? change.entry.key : change.key;
+      const name = parseSubnetKey(key.slice(prefix.length));
+      if (change.type === 'delete') {
         const removed = name === undefined ? undefined : this.#known.delete(name.subnet);
         if (removed !== undefined) batch.push(removed);
         continue;
       }
-      const leaseId = ev.kv.lease || '0';
-      const entry = { key, value: ev.kv.value.toString(), leaseId, modRevision: Number(ev.kv.mod_revision) };
-      const r = registry.toLease(entry, leaseId === '0' ? undefined : ttls.get(leaseId), now);
+      const { entry } = change;
+      const r = entryToLease(prefix, entry, entry.leaseId === NO_LEASE ? undefined : ttls.get(entry.leaseId), now);
       if (r.ok) {
         batch.push(this.#known.put(r.lease));
       } else {
