@@ -14,9 +14,9 @@
  * - changes of the derived table reach the listener as batches.
  */
 import { ByteWriter, type ByteReader } from './bytes.js';
-import type { GossipConfig } from './config.js';
 import { bucketOf } from './digest.js';
 import { LayeredMap, type SharedBase } from './layered-map.js';
+import type { LeaseConfig } from './lease-config.js';
 import type { GossipNode, RecordDelegate, Via } from './node.js';
 import type { Random } from './prng.js';
 import { decodeLease, encodeLease, leaseContentHash, leaseKeyHash, TAG_LEASE, type LeaseRecord } from './records.js';
@@ -42,7 +42,7 @@ export type LeaseClaimAttrs = Pick<LeaseRecord, 'publicIP' | 'publicIPv6' | 'ipv
 export interface LeaseReplicaOptions {
   node: GossipNode;
   pool: SubnetPool;
-  config: GossipConfig;
+  config: LeaseConfig;
   clock: Clock;
   random: Random;
   /** Simulator only: converged lease records shared by all nodes, and who claims which subnet. */
@@ -56,7 +56,7 @@ export class LeaseReplica implements RecordDelegate {
   readonly records: LayeredMap<LeaseEntry>;
   readonly #node: GossipNode;
   readonly #pool: SubnetPool;
-  readonly #config: GossipConfig;
+  readonly #config: LeaseConfig;
   readonly #clock: Clock;
   readonly #rng: Random;
   readonly #log: LogFn | undefined;
@@ -360,9 +360,9 @@ export class LeaseReplica implements RecordDelegate {
       const entry = own && this.records.get(own.hostId);
       if (!entry || !own.released || left-- <= 0 || !this.#node.running) return;
       this.#node.broadcast('l' + own.hostId, entry.bytes);
-      this.#repeatTimer = this.#clock.setTimer(this.#config.gossipIntervalMs, again);
+      this.#repeatTimer = this.#clock.setTimer(this.#node.config.gossipIntervalMs, again);
     };
-    this.#repeatTimer = this.#clock.setTimer(this.#config.gossipIntervalMs, again);
+    this.#repeatTimer = this.#clock.setTimer(this.#node.config.gossipIntervalMs, again);
   }
 
   #publish(rec: LeaseRecord): void {

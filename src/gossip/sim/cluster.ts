@@ -6,6 +6,7 @@
  */
 import type { NetworkConfig } from '../../lease/lease.js';
 import { LEAVE_ROUNDS, makeConfig, type GossipConfig } from '../config.js';
+import { LEASE, type LeaseConfig } from '../lease-config.js';
 import { Digest } from '../digest.js';
 import type { Keyring } from '../envelope.js';
 import { SharedBase } from '../layered-map.js';
@@ -27,6 +28,8 @@ export interface SimClusterOptions {
   nodes: number;
   seed: number;
   config?: GossipConfig;
+  /** Lease timings (default: LEASE). */
+  lease?: LeaseConfig;
   loss?: number;
   latencyMs?: number;
   jitterMs?: number;
@@ -64,6 +67,7 @@ export function networkFor(n: number): NetworkConfig {
 export class SimCluster {
   readonly net: SimNetwork;
   readonly config: GossipConfig;
+  readonly lease: LeaseConfig;
   readonly pool: SubnetPool;
   readonly slots: Slot[] = [];
   readonly keyring: Keyring;
@@ -81,6 +85,7 @@ export class SimCluster {
     this.#seedCount = o.seeds ?? 3;
     this.rng = new Sfc32(o.seed, 0xc1);
     this.config = o.config ?? makeConfig('lan');
+    this.lease = o.lease ?? LEASE;
     this.net = new SimNetwork({ seed: o.seed, loss: o.loss, latencyMs: o.latencyMs, jitterMs: o.jitterMs });
     this.pool = new SubnetPool(o.network ?? networkFor(o.nodes));
     this.label = o.label ?? 'sim';
@@ -127,7 +132,7 @@ export class SimCluster {
       members.push([id, { rec, bytes: w.take(), keyHash: mk }]);
       digest.toggle(mk, memberContentHash(mk, rec));
       const subnet = this.pool.at(order[i]);
-      const lease: LeaseRecord = { hostId: id, subnet, claimedAt: 0, version: 1, expiresAt: this.config.leaseTtlMs, released: false, ...this.#attrs(i) };
+      const lease: LeaseRecord = { hostId: id, subnet, claimedAt: 0, version: 1, expiresAt: this.lease.leaseTtlMs, released: false, ...this.#attrs(i) };
       w.reset();
       encodeLease(w, lease);
       const lk = leaseKeyHash(id);
@@ -158,7 +163,7 @@ export class SimCluster {
       onMember: (rec, prev) => this.onMember?.(slot, rec, prev),
     });
     const replica = new LeaseReplica({
-      node, pool: this.pool, config: this.config, clock: net.clock, random: new Sfc32(this.#seed, slot.index * 104729 + 17 + net.now),
+      node, pool: this.pool, config: this.lease, clock: net.clock, random: new Sfc32(this.#seed, slot.index * 104729 + 17 + net.now),
       base: base ? { records: base.leases, claims: base.claims } : undefined,
       onChanges: (changes) => this.onLeaseChanges?.(slot, changes),
     });
