@@ -17,7 +17,8 @@ import { ByteWriter, type ByteReader } from './bytes.js';
 import { bucketOf } from './digest.js';
 import { LayeredMap, type SharedBase } from './layered-map.js';
 import type { LeaseConfig } from './lease-config.js';
-import type { GossipNode, RecordDelegate, Via } from './node.js';
+import type { RecordDelegate, Via } from './delegate.js';
+import type { GossipNode } from './node.js';
 import type { Random } from './prng.js';
 import { decodeLease, encodeLease, leaseContentHash, leaseKeyHash, TAG_LEASE, type LeaseRecord } from './records.js';
 import type { Clock, LogFn } from './runtime.js';
@@ -45,10 +46,14 @@ export interface LeaseReplicaOptions {
   config: LeaseConfig;
   clock: Clock;
   random: Random;
-  /** Simulator only: converged lease records shared by all nodes, and who claims which subnet. */
-  base?: { records: SharedBase<LeaseEntry>; claims: Map<number, string[]> };
   onChanges?: (changes: LeaseChange[]) => void;
   log?: LogFn;
+}
+
+/** Simulator only: converged lease records shared by all nodes, and who claims which subnet. */
+export interface ConvergedLeases {
+  records: SharedBase<LeaseEntry>;
+  claims: Map<number, string[]>;
 }
 
 export class LeaseReplica implements RecordDelegate {
@@ -78,7 +83,8 @@ export class LeaseReplica implements RecordDelegate {
   /** Claims this host lost to an earlier one and moved away from. */
   conflictsLost = 0;
 
-  constructor(o: LeaseReplicaOptions) {
+  /** `base`: simulator only. */
+  constructor(o: LeaseReplicaOptions, base?: ConvergedLeases) {
     this.#node = o.node;
     this.#pool = o.pool;
     this.#config = o.config;
@@ -86,10 +92,10 @@ export class LeaseReplica implements RecordDelegate {
     this.#rng = o.random;
     this.#log = o.log;
     this.#onChanges = o.onChanges;
-    this.records = new LayeredMap(o.base?.records);
-    this.#baseClaims = o.base?.claims;
-    if (o.base) {
-      for (const e of o.base.records.map.values()) {
+    this.records = new LayeredMap(base?.records);
+    this.#baseClaims = base?.claims;
+    if (base) {
+      for (const e of base.records.map.values()) {
         this.#nextExpiry = Math.min(this.#nextExpiry, e.rec.expiresAt);
         this.#summary ^= leaseContentHash(e.keyHash, e.rec);
       }

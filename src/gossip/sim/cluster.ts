@@ -12,7 +12,8 @@ import type { Keyring } from '../envelope.js';
 import { SharedBase } from '../layered-map.js';
 import { LeaseReplica, type LeaseChange, type LeaseEntry } from '../lease-replica.js';
 import { hmacSha256 } from '../mac.js';
-import { GossipNode, type MemberEntry } from '../node.js';
+import type { MemberEntry } from '../member-table.js';
+import { GossipNode } from '../node.js';
 import { Sfc32, shuffle } from '../prng.js';
 import { ByteWriter } from '../bytes.js';
 import {
@@ -158,15 +159,12 @@ export class SimCluster {
     const node = new GossipNode({
       id: slot.id, addr: slot.addr, config: this.config, clock: net.clock, transport: net.transport(slot.index),
       random: new Sfc32(this.#seed, slot.index * 7919 + net.now), keyring: this.keyring, label: this.label, seeds,
-      epoch: net.now, incarnation: o.incarnation,
-      base: base ? { members: base.members, digest: base.digest } : undefined, joinOnStart: !base,
       onMember: (rec, prev) => this.onMember?.(slot, rec, prev),
-    });
+    }, { base: base ? { members: base.members, digest: base.digest } : undefined, incarnation: o.incarnation });
     const replica = new LeaseReplica({
       node, pool: this.pool, config: this.lease, clock: net.clock, random: new Sfc32(this.#seed, slot.index * 104729 + 17 + net.now),
-      base: base ? { records: base.leases, claims: base.claims } : undefined,
       onChanges: (changes) => this.onLeaseChanges?.(slot, changes),
-    });
+    }, base ? { records: base.leases, claims: base.claims } : undefined);
     slot.node = node;
     slot.replica = replica;
     slot.up = true;
