@@ -108,6 +108,7 @@ export class GossipNode {
     this.members = core.table.members;
     this.awareness = core.awareness;
     this.#sync = new Sync(core);
+    // Merge rules start suspicions, and a suspicion that runs out merges a death: the callback closes the loop.
     this.#suspicions = new SuspicionTimers(core, (rec) => merge.apply(rec, 'local'));
     const merge = new MergeRules(core, this.#suspicions, (addr) => this.#sync.trigger(addr));
     this.#probes = new Prober(core, merge);
