@@ -5,6 +5,7 @@
 // among them hosts cut off from every seed (at boot, or losing every member).
 import t from 'tap';
 import { LEAVE_ROUNDS, makeConfig } from '../src/gossip/config.js';
+import { makeLeaseConfig } from '../src/gossip/lease-config.js';
 import { SimCluster } from '../src/gossip/sim/cluster.js';
 import { rejoinOneTryMs, rejoinRun, rejoinTargetMs, type RejoinKind } from '../src/gossip/sim/rejoin.js';
 import { allocationRun, doubles, percentile } from '../src/gossip/sim/scenarios.js';
@@ -12,6 +13,13 @@ import { SubnetPool } from '../src/gossip/subnet-pool.js';
 import type { LeaseChange } from '../src/gossip/lease-replica.js';
 
 const net = { network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.10.0', subnetMax: '198.18.40.0', backendType: 'udp' as const };
+
+t.test('lease timings: defaults, and errors naming the field', async (t) => {
+  t.equal(makeLeaseConfig().leaseTtlMs, 24 * 3_600_000, "flannel's 24 h");
+  t.equal(makeLeaseConfig({ leaseSweepIntervalMs: 1_000 }).leaseRenewBeforeMs, 3_600_000, 'an override keeps the other defaults');
+  t.throws(() => makeLeaseConfig({ leaseSweepIntervalMs: 0 }), /leaseSweepIntervalMs = 0: must be a positive number/);
+  t.throws(() => makeLeaseConfig({ leaseTtlMs: 60_000 }), /leaseRenewBeforeMs = 3600000: must be in \(0, leaseTtlMs = 60000\)/);
+});
 
 t.test('the subnet pool: bounds and errors naming the field', async (t) => {
   const p = new SubnetPool(net);
@@ -69,8 +77,8 @@ t.test('a restarting host gets its subnet back, with or without its state', asyn
 
 t.test('leave releases; a dead host keeps its lease until the TTL; live hosts renew', async (t) => {
   // Short TTL so expiry and renewal happen within the run; the rules are the same at 24 h.
-  const config = makeConfig('lan', { leaseTtlMs: 60_000, leaseRenewBeforeMs: 10_000, leaseSweepIntervalMs: 1_000 });
-  const c = new SimCluster({ nodes: 15, seed: 34, network: net, config });
+  const lease = makeLeaseConfig({ leaseTtlMs: 60_000, leaseRenewBeforeMs: 10_000, leaseSweepIntervalMs: 1_000 });
+  const c = new SimCluster({ nodes: 15, seed: 34, network: net, lease });
   const batches: LeaseChange[][] = [];
   c.onLeaseChanges = (slot, changes) => {
     if (slot.index === 0) batches.push(changes);

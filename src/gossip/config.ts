@@ -1,7 +1,8 @@
 /**
  * Gossip configuration: typed presets with a unit on every default. The LAN
  * preset follows hashicorp/memberlist's DefaultLANConfig where it has one;
- * the differences (and why) are noted next to the field.
+ * the differences (and why) are noted next to the field. Lease timings are
+ * the lease replica's own (lease-config.ts).
  */
 
 export interface GossipConfig {
@@ -44,14 +45,6 @@ export interface GossipConfig {
   joinTimeoutMs: number;
   /** Largest datagram sent or accepted, bytes (below a 1500-byte underlay MTU less IP/UDP). */
   maxDatagramBytes: number;
-  /** Lease time to live (flannel: 24 h), ms. */
-  leaseTtlMs: number;
-  /** Renew this long before the lease runs out (flannel: 1 h), ms. */
-  leaseRenewBeforeMs: number;
-  /** How long a released lease is remembered as released, ms. */
-  releasedRetentionMs: number;
-  /** How often expired leases are swept, ms. */
-  leaseSweepIntervalMs: number;
 }
 
 /**
@@ -77,10 +70,6 @@ export const LAN: Readonly<GossipConfig> = Object.freeze({
   joinRetryMs: 300, // ms
   joinTimeoutMs: 5_000, // ms
   maxDatagramBytes: 1400, // memberlist UDPBufferSize: 1400
-  leaseTtlMs: 24 * 3_600_000, // flannel: 24 h
-  leaseRenewBeforeMs: 3_600_000, // flannel: 1 h
-  releasedRetentionMs: 3_600_000, // 1 h
-  leaseSweepIntervalMs: 10_000, // 10 s
 });
 
 /** One machine or a lab (loopback, namespaces): memberlist's local defaults. */
@@ -104,8 +93,7 @@ export type PresetName = keyof typeof PRESETS;
 const POSITIVE: (keyof GossipConfig)[] = [
   'probeIntervalMs', 'probeTimeoutMs', 'retransmitMult', 'suspicionMult', 'suspicionMaxTimeoutMult',
   'awarenessMaxMultiplier', 'gossipIntervalMs', 'gossipNodes', 'gossipToTheDeadMs', 'syncIntervalMs',
-  'reconnectIntervalMs', 'seedRetryMaxMs', 'deadRetentionMs', 'joinRetryMs', 'joinTimeoutMs', 'leaseTtlMs',
-  'releasedRetentionMs', 'leaseSweepIntervalMs',
+  'reconnectIntervalMs', 'seedRetryMaxMs', 'deadRetentionMs', 'joinRetryMs', 'joinTimeoutMs',
 ];
 
 /** A preset with overrides, checked: throws naming the field, the value and what is allowed. */
@@ -126,7 +114,6 @@ export function makeConfig(preset: PresetName | GossipConfig = 'lan', overrides:
   if (c.probeTimeoutMs >= c.probeIntervalMs) throw new Error(`gossip probeTimeoutMs = ${c.probeTimeoutMs}: must be below probeIntervalMs (${c.probeIntervalMs})`);
   if (c.seedRetryMaxMs < c.reconnectIntervalMs) throw new Error(`gossip seedRetryMaxMs = ${c.seedRetryMaxMs}: must be at least reconnectIntervalMs (${c.reconnectIntervalMs})`);
   if (c.maxDatagramBytes < 512 || c.maxDatagramBytes > 65_000) throw new Error(`gossip maxDatagramBytes = ${c.maxDatagramBytes}: must be in 512..65000`);
-  if (!(c.leaseRenewBeforeMs > 0 && c.leaseRenewBeforeMs < c.leaseTtlMs)) throw new Error(`gossip leaseRenewBeforeMs = ${c.leaseRenewBeforeMs}: must be in (0, leaseTtlMs = ${c.leaseTtlMs})`);
   return c;
 }
 

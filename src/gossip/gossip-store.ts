@@ -15,6 +15,7 @@
  *                   fine where a peer is reached, the peers remember the lease by host id
  *   stateDir        a state dir to open `state` in, for a process that keeps nothing else there
  *   preset          'lan' (default) or 'local'; overrides: partial GossipConfig
+ *   leaseOverrides  partial LeaseConfig (lease timings; the same for both presets)
  *   log             (level, msg, fields) callback
  */
 import { randomBytes } from 'node:crypto';
@@ -22,6 +23,7 @@ import { HostState, HOST_ID } from '../lease/state-file.js';
 import type { BackendType, Lease, LeaseAttrs, LeaseEvent, LeaseStore, NetworkConfig } from '../lease/lease.js';
 import { HealthClock, type StoreHealthReport } from '../lease/store-health.js';
 import { LEAVE_ROUNDS, makeConfig, type GossipConfig, type PresetName } from './config.js';
+import { makeLeaseConfig, type LeaseConfig } from './lease-config.js';
 import type { Registry } from 'prom-client';
 import type { GossipCounters } from './counters.js';
 import { gossipHealth, registerGossipMetrics } from './gossip-metrics.js';
@@ -47,6 +49,7 @@ export interface GossipStoreOptions {
   stateDir?: string;
   preset?: PresetName;
   overrides?: Partial<GossipConfig>;
+  leaseOverrides?: Partial<LeaseConfig>;
   log?: LogFn;
 }
 
@@ -90,6 +93,7 @@ export class GossipStore implements LeaseStore {
     if (selfOnly !== undefined) throw new Error(`gossip seeds: ${selfOnly}`);
     const keyring = parseKeyring(o.keys ?? []);
     const config = makeConfig(o.preset ?? 'lan', o.overrides);
+    const leaseConfig = makeLeaseConfig(o.leaseOverrides);
     const pool = new SubnetPool(o.network);
     if (o.state === undefined && o.stateDir !== undefined) o = { ...o, state: new HostState(o.stateDir, (message, fields) => o.log?.('warn', message, fields)) };
     const hostId = resolveHostId(o);
@@ -101,7 +105,7 @@ export class GossipStore implements LeaseStore {
       id: hostId, addr, config, clock: realClock, transport, random: new Sfc32(seed, 1), keyring, label: o.label,
       seeds: o.seeds ?? [], log: o.log,
     });
-    const replica = new LeaseReplica({ node, pool, config, clock: realClock, random: new Sfc32(seed, 2), log: o.log });
+    const replica = new LeaseReplica({ node, pool, config: leaseConfig, clock: realClock, random: new Sfc32(seed, 2), log: o.log });
     const store = new GossipStore(node, replica, pool, transport, config, o);
     store.#restore();
     node.start();

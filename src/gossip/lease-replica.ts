@@ -14,10 +14,11 @@
  * - changes of the derived table reach the listener as batches.
  */
 import { ByteWriter, type ByteReader } from './bytes.js';
-import type { GossipConfig } from './config.js';
 import { bucketOf } from './digest.js';
 import { LayeredMap, type SharedBase } from './layered-map.js';
-import type { GossipNode, RecordDelegate, Via } from './node.js';
+import type { LeaseConfig } from './lease-config.js';
+import type { RecordDelegate, Via } from './delegate.js';
+import type { GossipNode } from './node.js';
 import type { Random } from './prng.js';
 import { decodeLease, encodeLease, leaseContentHash, leaseKeyHash, TAG_LEASE, type LeaseRecord } from './records.js';
 import type { Clock, LogFn } from './runtime.js';
@@ -42,13 +43,17 @@ export type LeaseClaimAttrs = Pick<LeaseRecord, 'publicIP' | 'publicIPv6' | 'ipv
 export interface LeaseReplicaOptions {
   node: GossipNode;
   pool: SubnetPool;
-  config: GossipConfig;
+  config: LeaseConfig;
   clock: Clock;
   random: Random;
-  /** Simulator only: converged lease records shared by all nodes, and who claims which subnet. */
-  base?: { records: SharedBase<LeaseEntry>; claims: Map<number, string[]> };
   onChanges?: (changes: LeaseChange[]) => void;
   log?: LogFn;
+}
+
+/** Simulator only: converged lease records shared by all nodes, and who claims which subnet. */
+export interface ConvergedLeases {
+  records: SharedBase<LeaseEntry>;
+  claims: Map<number, string[]>;
 }
 
 export class LeaseReplica implements RecordDelegate {
@@ -56,7 +61,7 @@ export class LeaseReplica implements RecordDelegate {
   readonly records: LayeredMap<LeaseEntry>;
   readonly #node: GossipNode;
   readonly #pool: SubnetPool;
-  readonly #config: GossipConfig;
+  readonly #config: LeaseConfig;
   readonly #clock: Clock;
   readonly #rng: Random;
   readonly #log: LogFn | undefined;
@@ -78,7 +83,8 @@ export class LeaseReplica implements RecordDelegate {
   /** Claims this host lost to an earlier one and moved away from. */
   conflictsLost = 0;
 
-  constructor(o: LeaseReplicaOptions) {
+  /** `base`: simulator only. */
+  constructor(o: LeaseReplicaOptions, base?: ConvergedLeases) {
     this.#node = o.node;
     this.#pool = o.pool;
     this.#config = o.config;
@@ -86,10 +92,10 @@ export class LeaseReplica implements RecordDelegate {
     this.#rng = o.random;
     this.#log = o.log;
     this.#onChanges = o.onChanges;
-    this.records = new LayeredMap(o.base?.records);
-    this.#baseClaims = o.base?.claims;
-    if (o.base) {
-      for (const e of o.base.records.map.values()) {
+    this.records = new LayeredMap(base?.records);
+    this.#baseClaims = base?.claims;
+    if (base) {
+      for (const e of base.records.map.values()) {
         this.#nextExpiry = Math.min(this.#nextExpiry, e.rec.expiresAt);
         this.#summary ^= leaseContentHash(e.keyHash, e.rec);
       }
@@ -360,9 +366,9 @@ export class LeaseReplica implements RecordDelegate {
       const entry = own && this.records.get(own.hostId);
       if (!entry || !own.released || left-- <= 0 || !this.#node.running) return;
       this.#node.broadcast('l' + own.hostId, entry.bytes);
-      this.#repeatTimer = this.#clock.setTimer(this.#config.gossipIntervalMs, again);
+      this.#repeatTimer = this.#clock.setTimer(this.#node.config.gossipIntervalMs, again);
     };
-    this.#repeatTimer = this.#clock.setTimer(this.#config.gossipIntervalMs, again);
+    this.#repeatTimer = this.#clock.setTimer(this.#node.config.gossipIntervalMs, again);
   }
 
   #publish(rec: LeaseRecord): void {

@@ -6,12 +6,14 @@
  */
 import type { NetworkConfig } from '../../lease/lease.js';
 import { LEAVE_ROUNDS, makeConfig, type GossipConfig } from '../config.js';
+import { LEASE, type LeaseConfig } from '../lease-config.js';
 import { Digest } from '../digest.js';
 import type { Keyring } from '../envelope.js';
 import { SharedBase } from '../layered-map.js';
 import { LeaseReplica, type LeaseChange, type LeaseEntry } from '../lease-replica.js';
 import { hmacSha256 } from '../mac.js';
-import { GossipNode, type MemberEntry } from '../node.js';
+import type { MemberEntry } from '../member-table.js';
+import { GossipNode } from '../node.js';
 import { Sfc32, shuffle } from '../prng.js';
 import { ByteWriter } from '../bytes.js';
 import {
@@ -27,6 +29,8 @@ export interface SimClusterOptions {
   nodes: number;
   seed: number;
   config?: GossipConfig;
+  /** Lease timings (default: LEASE). */
+  lease?: LeaseConfig;
   loss?: number;
   latencyMs?: number;
   jitterMs?: number;
@@ -64,6 +68,7 @@ export function networkFor(n: number): NetworkConfig {
 export class SimCluster {
   readonly net: SimNetwork;
   readonly config: GossipConfig;
+  readonly lease: LeaseConfig;
   readonly pool: SubnetPool;
   readonly slots: Slot[] = [];
   readonly keyring: Keyring;
@@ -81,6 +86,7 @@ export class SimCluster {
     this.#seedCount = o.seeds ?? 3;
     this.rng = new Sfc32(o.seed, 0xc1);
     this.config = o.config ?? makeConfig('lan');
+    this.lease = o.lease ?? LEASE;
     this.net = new SimNetwork({ seed: o.seed, loss: o.loss, latencyMs: o.latencyMs, jitterMs: o.jitterMs });
     this.pool = new SubnetPool(o.network ?? networkFor(o.nodes));
     this.label = o.label ?? 'sim';
@@ -127,7 +133,7 @@ export class SimCluster {
       members.push([id, { rec, bytes: w.take(), keyHash: mk }]);
       digest.toggle(mk, memberContentHash(mk, rec));
       const subnet = this.pool.at(order[i]);
-      const lease: LeaseRecord = { hostId: id, subnet, claimedAt: 0, version: 1, expiresAt: this.config.leaseTtlMs, released: false, ...this.#attrs(i) };
+      const lease: LeaseRecord = { hostId: id, subnet, claimedAt: 0, version: 1, expiresAt: this.lease.leaseTtlMs, released: false, ...this.#attrs(i) };
       w.reset();
       encodeLease(w, lease);
       const lk = leaseKeyHash(id);
@@ -153,15 +159,12 @@ export class SimCluster {
     const node = new GossipNode({
       id: slot.id, addr: slot.addr, config: this.config, clock: net.clock, transport: net.transport(slot.index),
       random: new Sfc32(this.#seed, slot.index * 7919 + net.now), keyring: this.keyring, label: this.label, seeds,
-      epoch: net.now, incarnation: o.incarnation,
-      base: base ? { members: base.members, digest: base.digest } : undefined, joinOnStart: !base,
       onMember: (rec, prev) => this.onMember?.(slot, rec, prev),
-    });
+    }, { base: base ? { members: base.members, digest: base.digest } : undefined, incarnation: o.incarnation });
     const replica = new LeaseReplica({
-      node, pool: this.pool, config: this.config, clock: net.clock, random: new Sfc32(this.#seed, slot.index * 104729 + 17 + net.now),
-      base: base ? { records: base.leases, claims: base.claims } : undefined,
+      node, pool: this.pool, config: this.lease, clock: net.clock, random: new Sfc32(this.#seed, slot.index * 104729 + 17 + net.now),
       onChanges: (changes) => this.onLeaseChanges?.(slot, changes),
-    });
+    }, base ? { records: base.leases, claims: base.claims } : undefined);
     slot.node = node;
     slot.replica = replica;
     slot.up = true;
