@@ -14,9 +14,23 @@ import * as wire from '../wire/index.js';
 import { parseCidr, prefixMask, wordMask } from '../util/cidr.js';
 import { Table6 } from './table6.js';
 
-export const MAX_PEERS = 4096;
+/**
+ * The most peers a route table holds: the /24 subnets of a /8 network, so a cluster whose network is cut
+ * in /24s always fits, with room above the 10,000 hosts the gossip layer is measured at. A host past it is
+ * refused with an error naming the limit (publish below; the daemon reports it per lease, engine-sink.ts).
+ *
+ * The shared buffers are allocated once, for this many, when the engine starts: the workers get them then
+ * and could not be handed larger ones later. That costs address space, not memory: Linux commits a page
+ * of a SharedArrayBuffer when it is first written, so a table holding N peers keeps about N entries
+ * resident (measured: the 65,536-entry buffers add 1 MB of RSS, the empty template metadata, until
+ * peers are published). A growable SharedArrayBuffer would buy nothing over that and add a length
+ * every view has to follow.
+ */
+export const MAX_PEERS = 65_536;
 export const ADDR_STRIDE = 20; // native/src/io.h kAddrStride
 const HEADER_WORDS = 4; // version, peer count, route count, reserved
+/** Each peer may own one IPv4 and one IPv6 subnet. */
+const ROUTES_PER_PEER = 2;
 const ROUTE_WORDS = 6; // family << 8 | prefix length, peer index, network address in 4 words (IPv4: the first)
 
 export interface Peer {
@@ -45,21 +59,28 @@ export class RouteSnapshot {
   readonly routes: Int32Array;
   readonly addrs: Uint8Array;
   readonly templates: wire.TemplateTable;
+  /** How many peers this snapshot holds: MAX_PEERS unless allocated smaller. */
+  readonly capacity: number;
 
   constructor(readonly buffers = RouteSnapshot.allocate()) {
     this.header = new Int32Array(buffers.header);
     this.routes = new Int32Array(buffers.routes);
     this.addrs = new Uint8Array(buffers.addrs);
-    this.templates = new SharedTemplateTable(buffers.templateBytes, buffers.templateMeta);
+    this.capacity = this.addrs.length / ADDR_STRIDE;
+    this.templates = new wire.TemplateTable(this.capacity, new Uint8Array(buffers.templateBytes), new Int32Array(buffers.templateMeta));
   }
 
-  static allocate(maxRoutes = MAX_PEERS) {
+  /** Shared buffers for `capacity` peers and their routes (a smaller table is for tests). */
+  static allocate(capacity = MAX_PEERS) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_PEERS) {
+      throw new Error(`RouteSnapshot capacity: ${capacity} is not a whole number of peers in 1..${MAX_PEERS} (MAX_PEERS)`);
+    }
     return {
       header: new SharedArrayBuffer(HEADER_WORDS * 4),
-      routes: new SharedArrayBuffer(maxRoutes * ROUTE_WORDS * 4),
-      addrs: new SharedArrayBuffer(MAX_PEERS * ADDR_STRIDE),
-      templateBytes: new SharedArrayBuffer(MAX_PEERS * wire.TEMPLATE_STRIDE),
-      templateMeta: emptyMeta(),
+      routes: new SharedArrayBuffer(capacity * ROUTES_PER_PEER * ROUTE_WORDS * 4),
+      addrs: new SharedArrayBuffer(capacity * ADDR_STRIDE),
+      templateBytes: new SharedArrayBuffer(capacity * wire.TEMPLATE_STRIDE),
+      templateMeta: emptyMeta(capacity),
     };
   }
 
@@ -69,8 +90,9 @@ export class RouteSnapshot {
 
   /** Publishes a whole new routing state. Peers are indexed by their position. */
   publish(peers: Peer[], routes: Route[]): void {
-    if (peers.length > MAX_PEERS) throw new Error(`too many peers: ${peers.length} (at most ${MAX_PEERS})`);
-    if (routes.length > this.routes.length / ROUTE_WORDS) throw new Error(`too many routes: ${routes.length}`);
+    if (peers.length > this.capacity) throw new Error(`${peers.length} peers: ${tableLimit(this.capacity)}`);
+    const maxRoutes = this.routes.length / ROUTE_WORDS;
+    if (routes.length > maxRoutes) throw new Error(`${routes.length} routes: the route table holds at most ${maxRoutes} (${ROUTES_PER_PEER} per peer)`);
     const parsed = routes.map((r) => {
       if (!Number.isInteger(r.peer) || r.peer < 0 || r.peer >= peers.length) throw new Error(`route ${r.subnet} names peer ${r.peer}, which does not exist`);
       return { ...parseCidr(r.subnet), peer: r.peer };
@@ -93,15 +115,14 @@ export class RouteSnapshot {
   }
 }
 
-class SharedTemplateTable extends wire.TemplateTable {
-  constructor(bytes: SharedArrayBuffer, meta: SharedArrayBuffer) {
-    super(MAX_PEERS, new Uint8Array(bytes), new Int32Array(meta));
-  }
+/** Why a table of `capacity` peers takes no more: the words every refusal of a peer past it uses. */
+export function tableLimit(capacity: number): string {
+  return `the route table holds at most ${capacity} peers${capacity === MAX_PEERS ? ' (MAX_PEERS)' : ''}`;
 }
 
-function emptyMeta(): SharedArrayBuffer {
-  const buffer = new SharedArrayBuffer(MAX_PEERS * wire.META_STRIDE * 4);
-  wire.TemplateTable.emptyMeta(MAX_PEERS, new Int32Array(buffer));
+function emptyMeta(capacity: number): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(capacity * wire.META_STRIDE * 4);
+  wire.TemplateTable.emptyMeta(capacity, new Int32Array(buffer));
   return buffer;
 }
 
