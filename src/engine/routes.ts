@@ -11,7 +11,8 @@
  * version. Nothing at send time reads the shared buffers.
  */
 import * as wire from '../wire/index.js';
-import { parseCidr, prefixMask, wordMask } from '../util/cidr.js';
+import { parseCidr, wordMask } from '../util/cidr.js';
+import { Table4, type Route4 } from './table4.js';
 import { Table6 } from './table6.js';
 
 /**
@@ -164,8 +165,8 @@ export interface SendTable {
  */
 export class RouteReader {
   private seen = -1;
-  /** One Map per distinct prefix length, longest first: one or two lookups per packet in practice. */
-  private byPrefix: { mask: number; table: Map<number, number> }[] = [];
+  /** IPv4 longest-prefix match: a stride table, one to three reads per packet at any table size. */
+  private table4 = new Table4([]);
   /** IPv6: one exact-match table per prefix length, longest first, with the prefix's mask words. */
   private byPrefix6: { m0: number; m1: number; m2: number; m3: number; table: Table6 }[] = [];
   private bySender = new Map<number, number>();
@@ -195,28 +196,28 @@ export class RouteReader {
     const header = this.snapshot.header;
     const peers = header[1];
     const count = header[2];
-    const groups = new Map<number, Map<number, number>>();
-    const groups6 = new Map<number, { words: number[]; value: number }[]>();
-    for (let i = 0; i < count; i++) {
-      const at = i * ROUTE_WORDS;
-      const family = this.snapshot.routes[at] >>> 8;
-      const prefix = this.snapshot.routes[at] & 0xff;
-      const peer = this.snapshot.routes[at + 1];
-      if (family === 6) {
-        let list = groups6.get(prefix);
-        if (list === undefined) groups6.set(prefix, (list = []));
-        list.push({ words: [0, 1, 2, 3].map((w) => this.snapshot.routes[at + 2 + w] >>> 0), value: peer });
-        continue;
-      }
-      let table = groups.get(prefix);
-      if (table === undefined) groups.set(prefix, (table = new Map()));
-      if (!table.has(this.snapshot.routes[at + 2] >>> 0)) table.set(this.snapshot.routes[at + 2] >>> 0, peer);
-    }
-    // The per-peer part, copied first; everything below is derived from the copy.
+    // Everything is copied first and checked against the version; all below is derived from the copy.
+    const routeWords = this.snapshot.routes.slice(0, count * ROUTE_WORDS);
     const send = emptySendTable(peers);
     send.addrs.set(this.snapshot.addrs.subarray(0, peers * ADDR_STRIDE));
     send.templateBytes.set(this.snapshot.templates.bytes.subarray(0, peers * wire.TEMPLATE_STRIDE));
     send.templateMeta.set(this.snapshot.templates.meta.subarray(0, peers * wire.META_STRIDE));
+    if (Atomics.load(this.snapshot.header, 0) !== version) return false; // torn: retry next batch
+    const routes4: Route4[] = [];
+    const groups6 = new Map<number, { words: number[]; value: number }[]>();
+    for (let i = 0; i < count; i++) {
+      const at = i * ROUTE_WORDS;
+      const family = routeWords[at] >>> 8;
+      const prefix = routeWords[at] & 0xff;
+      const peer = routeWords[at + 1];
+      if (family === 6) {
+        let list = groups6.get(prefix);
+        if (list === undefined) groups6.set(prefix, (list = []));
+        list.push({ words: [0, 1, 2, 3].map((w) => routeWords[at + 2 + w] >>> 0), value: peer });
+      } else {
+        routes4.push({ network: routeWords[at + 2] >>> 0, prefix, value: peer });
+      }
+    }
     const { addrs, templateBytes, templateMeta } = send;
     const bySender = new Map<number, number>();
     const senders6: { words: number[]; value: number }[] = [];
@@ -242,8 +243,7 @@ export class RouteReader {
       macs.set(templateBytes.subarray(at, at + 6), i * 6);
       hasMac[i] = 1;
     }
-    if (Atomics.load(this.snapshot.header, 0) !== version) return false; // torn: retry next batch
-    this.byPrefix = [...groups.entries()].sort((a, b) => b[0] - a[0]).map(([prefix, table]) => ({ mask: prefixMask(prefix), table }));
+    this.table4 = new Table4(routes4);
     this.byPrefix6 = [...groups6.entries()].sort((a, b) => b[0] - a[0]).map(([prefix, list]) => ({
       m0: wordMask(prefix, 0), m1: wordMask(prefix, 32), m2: wordMask(prefix, 64), m3: wordMask(prefix, 96), table: new Table6(list),
     }));
@@ -263,15 +263,7 @@ export class RouteReader {
   lookup(address: number): number {
     const dst = address >>> 0;
     if (dst === this.lastDst) return this.lastDstPeer;
-    let found = -1;
-    for (let i = 0; i < this.byPrefix.length; i++) {
-      const group = this.byPrefix[i];
-      const peer = group.table.get((dst & group.mask) >>> 0);
-      if (peer !== undefined) {
-        found = peer;
-        break;
-      }
-    }
+    const found = this.table4.get(dst);
     this.lastDst = dst;
     this.lastDstPeer = found;
     return found;
