@@ -14,6 +14,9 @@
  * longer than /16 and per /24 holding one longer than /24. A network cut in
  * /24s needs one second-level block per /16 it spans (10,000 /24s: 40 KB).
  *
+ * The first level is taken over from the table this one replaces, cleared where that one wrote: a
+ * fresh 256 KB array per route change cost more than the rest of a small table's refresh.
+ *
  * An entry: 0 no route, v > 0 the value v - 1, v < 0 block -v - 1 of the next level.
  */
 const BLOCK = 256;
@@ -26,12 +29,23 @@ export interface Route4 {
 }
 
 export class Table4 {
-  private readonly top = new Int32Array(1 << 16);
+  private readonly top: Int32Array;
   private readonly mid: Int32Array;
   private readonly low: Int32Array;
+  /** The first-level ranges written, [from, to) pairs: what to clear when the array is taken over. */
+  private readonly written: number[] = [];
 
-  /** Among routes with the same prefix, the first one listed wins. */
-  constructor(routes: readonly Route4[]) {
+  /**
+   * Among routes with the same prefix, the first one listed wins. `previous`, the table this one
+   * replaces, gives up its first level: it answers nothing afterwards and must not be asked.
+   */
+  constructor(routes: readonly Route4[], previous?: Table4) {
+    if (previous === undefined) {
+      this.top = new Int32Array(1 << 16);
+    } else {
+      this.top = previous.top;
+      for (let i = 0; i < previous.written.length; i += 2) this.top.fill(0, previous.written[i], previous.written[i + 1]);
+    }
     const mids = new Set<number>();
     const lows = new Set<number>();
     for (const r of routes) {
@@ -50,6 +64,7 @@ export class Table4 {
       const entry = value + 1;
       if (prefix <= 16) {
         this.top.fill(entry, network >>> 16, (network >>> 16) + (1 << (16 - prefix)));
+        this.written.push(network >>> 16, (network >>> 16) + (1 << (16 - prefix)));
         continue;
       }
       let e = this.top[network >>> 16];
@@ -57,6 +72,7 @@ export class Table4 {
         // A block for this /16, starting out as the shorter route (or none) that covered it whole.
         this.mid.fill(e, midBlocks * BLOCK, (midBlocks + 1) * BLOCK);
         e = this.top[network >>> 16] = -++midBlocks;
+        this.written.push(network >>> 16, (network >>> 16) + 1);
       }
       const m = (-e - 1) * BLOCK + ((network >>> 8) & 0xff);
       if (prefix <= 24) {
