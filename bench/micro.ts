@@ -162,8 +162,34 @@ interface RouteTask { peers: number; what: 'publish' | 'publish + refresh' | 'de
 const routeTasks: RouteTask[] = scales.flatMap((scale): RouteTask[] => [
   { peers: scale.peers, what: 'publish', packets: 0, run: (n) => scale.publish(n) },
   { peers: scale.peers, what: 'publish + refresh', packets: 0, run: (n) => scale.publishRefresh(n) },
-  { peers: scale.peers, what: 'decideTx', packets: ROUTE_BATCH, run: (n) => scale.decide(n) },
 ]);
+const decideTasks: RouteTask[] = scales.map((scale): RouteTask => ({ peers: scale.peers, what: 'decideTx', packets: ROUTE_BATCH, run: (n) => scale.decide(n) }));
+
+/** Samples a task takes in a row when tasks take turns: about 1 ms, the first sample dropped. */
+const TURN_SAMPLES = 20;
+
+/**
+ * Sorted per-operation times (ns) of `tasks`, taking turns (a millisecond of samples of each, then
+ * again) for `ms` each in all. These tasks are compared with each other: taking turns, they see the
+ * same machine, whereas one after another a machine that slows down for a while (other processes, a
+ * busy sibling hyperthread) makes a size look slow that is not. A turn's first sample is dropped: it
+ * pays for bringing the task's table back into the cache after the others ran, which a worker with
+ * one table never does.
+ */
+function interleaved(tasks: RouteTask[], reps: number[], ms: number): number[][] {
+  const samples = tasks.map((): number[] => []);
+  const end = process.hrtime.bigint() + BigInt(Math.round(ms * tasks.length * 1e6));
+  while (process.hrtime.bigint() < end || samples[0].length < 10) {
+    tasks.forEach((task, i) => {
+      for (let k = 0; k < TURN_SAMPLES; k++) {
+        const start = process.hrtime.bigint();
+        task.run(reps[i]);
+        if (k > 0) samples[i].push(Number(process.hrtime.bigint() - start) / reps[i]);
+      }
+    });
+  }
+  return samples.map((s) => s.sort((a, b) => a - b));
+}
 
 /** Warms `task` up for WARMUP_MS and returns how many operations make one ~SAMPLE_NS sample. */
 function calibrate(task: { run(n: number): void }): number {
@@ -211,6 +237,8 @@ routeTasks.forEach((task, i) => bench.add(`route table ${task.peers} peers ${tas
   routeCpu[i].ops += routeReps[i];
 }));
 bench.runSync();
+const decideReps = decideTasks.map(calibrate);
+const decideSamples = interleaved(decideTasks, decideReps, timeMs);
 if (firstDiff(tsSlab, natSlab) >= 0 || firstDiff(tsDesc, natDesc) >= 0) die('the timed TS and native slabs differ after the run');
 
 /** Sorted per-operation times (ns) of bench task `index`, which ran `reps` operations a sample. */
@@ -246,13 +274,14 @@ for (const r of results) {
 say('');
 say(`median and p25–p75 of per-sample times (${timeMs} ms per task; a sample = reps operations, divided by reps); GB/s = inner bytes / median (10^9 B/s)`);
 
-const routeResults = routeTasks.map((task, i) => {
-  const perOp = perOperation(tasks.length + i, routeReps[i]);
+const routeResults = [...routeTasks, ...decideTasks].map((task, i) => {
+  const decide = i >= routeTasks.length;
+  const perOp = decide ? decideSamples[i - routeTasks.length] : perOperation(tasks.length + i, routeReps[i]);
   const per = Math.max(1, task.packets); // decideTx: per packet; publish: per table
   return {
-    peers: task.peers, what: task.what, reps: routeReps[i], samples: perOp.length,
+    peers: task.peers, what: task.what, reps: decide ? decideReps[i - routeTasks.length] : routeReps[i], samples: perOp.length,
     medianNs: quantile(perOp, 0.5) / per, p25Ns: quantile(perOp, 0.25) / per, p75Ns: quantile(perOp, 0.75) / per,
-    cpuNs: (routeCpu[i].us * 1000) / routeCpu[i].ops / per,
+    cpuNs: decide ? null : (routeCpu[i].us * 1000) / routeCpu[i].ops / per,
     overSmallest: null as number | null,
   };
 });
@@ -268,10 +297,10 @@ say('|--:|--:|--:|--:|--:|--:|');
 for (const peers of ROUTE_SCALE_PEERS) {
   const decide = routeRow(peers, 'decideTx');
   const publish = routeRow(peers, 'publish'), both = routeRow(peers, 'publish + refresh');
-  say(`| ${peers} | ${us(publish.medianNs)} (${us(publish.cpuNs)}) | ${us(both.medianNs)} (${us(both.cpuNs)}) | ${decide.medianNs.toFixed(2)} | ${decide.p25Ns.toFixed(2)}–${decide.p75Ns.toFixed(2)} | ${decide.overSmallest!.toFixed(2)}× |`);
+  say(`| ${peers} | ${us(publish.medianNs)} (${us(publish.cpuNs!)}) | ${us(both.medianNs)} (${us(both.cpuNs!)}) | ${decide.medianNs.toFixed(2)} | ${decide.p25Ns.toFixed(2)}–${decide.p75Ns.toFixed(2)} | ${decide.overSmallest!.toFixed(2)}× |`);
 }
 say('');
-say(`each peer owns a /24; decideTx: batches of ${ROUTE_BATCH} packets to random peers, median per-sample time / ${ROUTE_BATCH}; publish: one whole table;`);
+say(`each peer owns a /24; decideTx: batches of ${ROUTE_BATCH} packets to random peers, median per-sample time / ${ROUTE_BATCH}, the sizes sampled in turn; publish: one whole table;`);
 say('(CPU): the process\'s CPU time per operation, the mean over the run');
 
 const nativeBatch = results.find((r) => r.group === 'encap 64 × 1400 B' && r.impl === 'native')!;
