@@ -13,6 +13,11 @@
  * least read all of it, so a plain copy of the same, cache-resident bytes shows what
  * this machine's memory system allows, separating "slow code" from "slow machine".
  *
+ * Then the route table at 10, 1,000 and 10,000 peers (route-scale.ts): one publish, one publish
+ * with the worker's refresh that copies it, and decideTx on 64 packets to random peers, whose
+ * per-packet cost must stay within 10% of its cost at 10 peers. Every destination's verdict is
+ * checked against its owner before timing.
+ *
  * Each tinybench sample runs an operation `reps` times (calibrated during warm-up to
  * ~50 µs per sample) so timer overhead does not swamp sub-microsecond operations.
  * Reported: median and p25–p75 of the per-sample times divided by reps.
@@ -31,6 +36,7 @@ import {
   checksum, encapsulateBatch, newFault, newOuterPacket, parseOuter, TemplateTable, vxlan,
   DESC_LENGTH, DESC_OFFSET, DESC_OUT_LENGTH, DESC_OUT_OFFSET, DESC_SRC_PORT, DESC_STRIDE, DESC_VERDICT,
 } from '../src/wire/index.js';
+import { ROUTE_BATCH, ROUTE_SCALE_PEERS, routeScale } from './route-scale.js';
 
 const PACKET = 1400;
 const BATCH = 64;
@@ -40,6 +46,7 @@ const SAMPLE_NS = 50_000;
 const WARMUP_MS = 150;
 const TARGET_NATIVE_US = 20; // native encap + checksum of 64 × 1400 B, per batch (= 4.48 GB/s)
 const TARGET_RATIO = 5; // TS batch encapsulation within 5× of native
+const TARGET_LOOKUP_RATIO = 1.1; // decideTx per packet at any table size within 10% of its cost at 10 peers
 
 const { values: args } = parseArgs({ options: { time: { type: 'string', default: '500' }, json: { type: 'string' } } });
 const timeMs = Number(args.time);
@@ -150,8 +157,42 @@ const tasks: Task[] = [
   { group: 'copy 64 × 1400 B', impl: 'reference', packets: BATCH, run(n) { for (let r = 0; r < n; r++) for (let i = 0; i < BATCH; i++) copyDst.set(copyViews[i], offsets[i]); } },
 ];
 
+const scales = ROUTE_SCALE_PEERS.map(routeScale);
+interface RouteTask { peers: number; what: 'publish' | 'publish + refresh' | 'decideTx'; packets: number; run(n: number): void }
+const routeTasks: RouteTask[] = scales.flatMap((scale): RouteTask[] => [
+  { peers: scale.peers, what: 'publish', packets: 0, run: (n) => scale.publish(n) },
+  { peers: scale.peers, what: 'publish + refresh', packets: 0, run: (n) => scale.publishRefresh(n) },
+]);
+const decideTasks: RouteTask[] = scales.map((scale): RouteTask => ({ peers: scale.peers, what: 'decideTx', packets: ROUTE_BATCH, run: (n) => scale.decide(n) }));
+
+/** Samples a task takes in a row when tasks take turns: about 1 ms, the first sample dropped. */
+const TURN_SAMPLES = 20;
+
+/**
+ * Sorted per-operation times (ns) of `tasks`, taking turns (a millisecond of samples of each, then
+ * again) for `ms` each in all. These tasks are compared with each other: taking turns, they see the
+ * same machine, whereas one after another a machine that slows down for a while (other processes, a
+ * busy sibling hyperthread) makes a size look slow that is not. A turn's first sample is dropped: it
+ * pays for bringing the task's table back into the cache after the others ran, which a worker with
+ * one table never does.
+ */
+function interleaved(tasks: RouteTask[], reps: number[], ms: number): number[][] {
+  const samples = tasks.map((): number[] => []);
+  const end = process.hrtime.bigint() + BigInt(Math.round(ms * tasks.length * 1e6));
+  while (process.hrtime.bigint() < end || samples[0].length < 10) {
+    tasks.forEach((task, i) => {
+      for (let k = 0; k < TURN_SAMPLES; k++) {
+        const start = process.hrtime.bigint();
+        task.run(reps[i]);
+        if (k > 0) samples[i].push(Number(process.hrtime.bigint() - start) / reps[i]);
+      }
+    });
+  }
+  return samples.map((s) => s.sort((a, b) => a - b));
+}
+
 /** Warms `task` up for WARMUP_MS and returns how many operations make one ~SAMPLE_NS sample. */
-function calibrate(task: Task): number {
+function calibrate(task: { run(n: number): void }): number {
   const start = process.hrtime.bigint();
   for (let n = 1; ;) {
     const t = process.hrtime.bigint();
@@ -173,17 +214,42 @@ const machine = { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, n
 say(`machine: ${machine.cpu}, ${machine.cores} cores, node ${machine.node} (${machine.platform})`);
 
 verify();
+for (const scale of scales) {
+  const wrong = scale.check();
+  if (wrong !== undefined) {
+    process.stderr.write(`micro: decideTx sent a packet to the wrong peer, not timing anything: ${wrong}\n`);
+    process.exit(1);
+  }
+}
 
 const bench = new Bench({ time: timeMs, iterations: 10, warmupTime: 50, warmupIterations: 5, now: hrtimeNow, throws: true });
 const reps = tasks.map(calibrate);
 tasks.forEach((task, i) => bench.add(`${task.group} ${task.impl}`, () => task.run(reps[i])));
+const routeReps = routeTasks.map(calibrate);
+// Process CPU time too, per task: on a loaded machine a millisecond-long publish is preempted, and its
+// wall time says more about the other processes than about the publish.
+const routeCpu = routeTasks.map(() => ({ us: 0, ops: 0 }));
+routeTasks.forEach((task, i) => bench.add(`route table ${task.peers} peers ${task.what}`, () => {
+  const start = process.cpuUsage();
+  task.run(routeReps[i]);
+  const used = process.cpuUsage(start);
+  routeCpu[i].us += used.user + used.system;
+  routeCpu[i].ops += routeReps[i];
+}));
 bench.runSync();
+const decideReps = decideTasks.map(calibrate);
+const decideSamples = interleaved(decideTasks, decideReps, timeMs);
 if (firstDiff(tsSlab, natSlab) >= 0 || firstDiff(tsDesc, natDesc) >= 0) die('the timed TS and native slabs differ after the run');
 
+/** Sorted per-operation times (ns) of bench task `index`, which ran `reps` operations a sample. */
+function perOperation(index: number, reps: number): number[] {
+  const r = bench.tasks[index].result;
+  if (r === undefined || r.error !== undefined) throw r?.error ?? new Error(`no result for ${bench.tasks[index].name}`);
+  return r.latency.samples.map((ms) => (ms * 1e6) / reps);
+}
+
 const results = tasks.map((task, i) => {
-  const r = bench.tasks[i].result;
-  if (r === undefined || r.error !== undefined) throw r?.error ?? new Error(`no result for ${task.group} ${task.impl}`);
-  const perOp = r.latency.samples.map((ms) => (ms * 1e6) / reps[i]); // sorted, ns per operation
+  const perOp = perOperation(i, reps[i]);
   const medianNs = quantile(perOp, 0.5);
   const bytes = task.packets * PACKET;
   return {
@@ -208,18 +274,51 @@ for (const r of results) {
 say('');
 say(`median and p25–p75 of per-sample times (${timeMs} ms per task; a sample = reps operations, divided by reps); GB/s = inner bytes / median (10^9 B/s)`);
 
+const routeResults = [...routeTasks, ...decideTasks].map((task, i) => {
+  const decide = i >= routeTasks.length;
+  const perOp = decide ? decideSamples[i - routeTasks.length] : perOperation(tasks.length + i, routeReps[i]);
+  const per = Math.max(1, task.packets); // decideTx: per packet; publish: per table
+  return {
+    peers: task.peers, what: task.what, reps: decide ? decideReps[i - routeTasks.length] : routeReps[i], samples: perOp.length,
+    medianNs: quantile(perOp, 0.5) / per, p25Ns: quantile(perOp, 0.25) / per, p75Ns: quantile(perOp, 0.75) / per,
+    cpuNs: decide ? null : (routeCpu[i].us * 1000) / routeCpu[i].ops / per,
+    overSmallest: null as number | null,
+  };
+});
+for (const r of routeResults) {
+  const base = routeResults.find((b) => b.what === r.what && b.peers === ROUTE_SCALE_PEERS[0])!;
+  r.overSmallest = r.medianNs / base.medianNs;
+}
+const routeRow = (peers: number, what: RouteTask['what']) => routeResults.find((r) => r.peers === peers && r.what === what)!;
+const us = (v: number): string => (v / 1000 >= 100 ? (v / 1000).toFixed(0) : (v / 1000).toFixed(1));
+say('');
+say('| peers | publish µs (CPU) | publish + refresh µs (CPU) | decideTx ns/packet | p25–p75 ns/packet | × 10 peers |');
+say('|--:|--:|--:|--:|--:|--:|');
+for (const peers of ROUTE_SCALE_PEERS) {
+  const decide = routeRow(peers, 'decideTx');
+  const publish = routeRow(peers, 'publish'), both = routeRow(peers, 'publish + refresh');
+  say(`| ${peers} | ${us(publish.medianNs)} (${us(publish.cpuNs!)}) | ${us(both.medianNs)} (${us(both.cpuNs!)}) | ${decide.medianNs.toFixed(2)} | ${decide.p25Ns.toFixed(2)}–${decide.p75Ns.toFixed(2)} | ${decide.overSmallest!.toFixed(2)}× |`);
+}
+say('');
+say(`each peer owns a /24; decideTx: batches of ${ROUTE_BATCH} packets to random peers, median per-sample time / ${ROUTE_BATCH}, the sizes sampled in turn; publish: one whole table;`);
+say('(CPU): the process\'s CPU time per operation, the mean over the run');
+
 const nativeBatch = results.find((r) => r.group === 'encap 64 × 1400 B' && r.impl === 'native')!;
 const tsBatch = results.find((r) => r.group === 'encap 64 × 1400 B' && r.impl === 'TS')!;
 const targets = [
   { name: 'native encap + checksum of 64 × 1400 B, µs per batch', value: nativeBatch.medianNs / 1000, limit: TARGET_NATIVE_US },
   { name: 'TS / native time, encap + checksum of 64 × 1400 B', value: tsBatch.tsOverNative!, limit: TARGET_RATIO },
+  ...ROUTE_SCALE_PEERS.slice(1).map((peers) => ({
+    name: `decideTx ns/packet at ${peers} peers over its cost at ${ROUTE_SCALE_PEERS[0]}`, value: routeRow(peers, 'decideTx').overSmallest!, limit: TARGET_LOOKUP_RATIO,
+  })),
 ].map((t) => ({ ...t, pass: t.value <= t.limit }));
 say('');
 say(`${targets[0].pass ? 'PASS' : 'FAIL'} ${targets[0].name}: ${targets[0].value.toFixed(2)} µs (${nativeBatch.gbPerS.toFixed(2)} GB/s), limit ${TARGET_NATIVE_US} µs`);
 say(`${targets[1].pass ? 'PASS' : 'FAIL'} ${targets[1].name}: ${targets[1].value.toFixed(2)}×, limit ${TARGET_RATIO}×`);
+for (const t of targets.slice(2)) say(`${t.pass ? 'PASS' : 'FAIL'} ${t.name}: ${t.value.toFixed(2)}×, limit ${t.limit}×`);
 
 if (args.json !== undefined) {
-  const report = JSON.stringify({ machine, timeMs, packetBytes: PACKET, spread: 'p25-p75 of per-sample ns/op', results, targets }, null, 2);
+  const report = JSON.stringify({ machine, timeMs, packetBytes: PACKET, spread: 'p25-p75 of per-sample ns/op', results, routeTable: routeResults, targets }, null, 2);
   if (jsonToStdout) process.stdout.write(report + '\n');
   else writeFileSync(args.json, report + '\n');
 }

@@ -10,7 +10,8 @@ import type { Lease, LeaseEvent, NetworkConfig } from '../src/lease/lease.js';
 import { NEVER_EXPIRES, StaticStore } from '../src/lease/static-store.js';
 import { planRoutes, type PlanContext, type Target } from '../src/daemon/lease-routes.js';
 import { LeaseRouter, type RouteSink } from '../src/daemon/lease-router.js';
-import { engineRoutes } from '../src/daemon/engine-sink.js';
+import { EngineSink, engineRoutes } from '../src/daemon/engine-sink.js';
+import { RouteReader, RouteSnapshot } from '../src/engine/routes.js';
 import { dockerOpts, subnetEnv } from '../src/daemon/subnet-env.js';
 import { masqueradeRules } from '../src/daemon/masquerade.js';
 import { parseRequest } from '../src/daemon/control-protocol.js';
@@ -131,6 +132,32 @@ t.test('targets become engine peers: vxlan templates from our VTEP to theirs', a
   t.equal(wire.formatMac(bytes, wire.vxlan.HEADER + 6), '02:00:5e:00:53:01', 'inner source: ours');
   const udp = engineRoutes([{ subnet: '198.18.2.0/24', address: '192.0.2.2', port: 8285 }], 'udp');
   t.equal(udp.peers[0].template.headerLength, 0, 'udp: the inner packet is the payload');
+});
+
+t.test('leases past what the route table holds are reported not routed, naming the limit; the rest are routed', async (t) => {
+  const snapshot = new RouteSnapshot(RouteSnapshot.allocate(2));
+  const reader = new RouteReader(snapshot);
+  const lines: { level: number; subnet?: string; reason?: string }[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const router = new LeaseRouter({ ...ctx }, new EngineSink(snapshot, 'vxlan', '02:00:5e:00:53:01'), log);
+  t.teardown(() => router.stop());
+  router.onBatch(['198.18.4.0/24', '198.18.2.0/24', '198.18.3.0/24', '198.18.1.0/24'].map((subnet, i) => ({ type: 'added', lease: lease(subnet, `192.0.2.${i + 2}`) })));
+  const why = 'the route table holds at most 2 peers; 3 leases to route';
+  t.same(router.statuses().map((s) => [s.lease.subnet, s.state, s.reason]), [
+    ['198.18.1.0/24', 'own', undefined],
+    ['198.18.2.0/24', 'routed', undefined],
+    ['198.18.3.0/24', 'routed', undefined],
+    ['198.18.4.0/24', 'skipped', why],
+  ], 'the first subnets in order are routed, the one past the limit is not');
+  t.equal(router.routed, 2);
+  t.same(lines.map((l) => [l.subnet, l.reason]), [['198.18.4.0/24', why]], 'and it is logged as a warning');
+  reader.refresh();
+  t.equal(reader.lookup(wire.parseIPv4('198.18.3.1')), 1, 'the routed leases are in the table');
+  t.equal(reader.lookup(wire.parseIPv4('198.18.4.1')), -1, 'the one past the limit is not');
+  router.onBatch([{ type: 'removed', lease: lease('198.18.2.0/24', '192.0.2.3') }]);
+  t.same(router.statuses().filter((s) => s.state === 'skipped'), [], 'once a lease goes, the one past the limit fits');
+  reader.refresh();
+  t.equal(reader.lookup(wire.parseIPv4('198.18.4.1')), 1);
 });
 
 t.test('subnet.env, Docker options and the masquerade rules', async (t) => {

@@ -11,12 +11,27 @@
  * version. Nothing at send time reads the shared buffers.
  */
 import * as wire from '../wire/index.js';
-import { parseCidr, prefixMask, wordMask } from '../util/cidr.js';
+import { parseCidr, wordMask } from '../util/cidr.js';
+import { Table4, type Route4 } from './table4.js';
 import { Table6 } from './table6.js';
 
-export const MAX_PEERS = 4096;
+/**
+ * The most peers a route table holds: the /24 subnets of a /8 network, so a cluster whose network is cut
+ * in /24s always fits, with room above the 10,000 hosts the gossip layer is measured at. A host past it is
+ * refused with an error naming the limit (publish below; the daemon reports it per lease, engine-sink.ts).
+ *
+ * The shared buffers are allocated once, for this many, when the engine starts: the workers get them then
+ * and could not be handed larger ones later. That costs address space, not memory: Linux commits a page
+ * of a SharedArrayBuffer when it is first written, so a table holding N peers keeps about N entries
+ * resident (measured: the 65,536-entry buffers add 1 MB of RSS, the empty template metadata, until
+ * peers are published). A growable SharedArrayBuffer would buy nothing over that and add a length
+ * every view has to follow.
+ */
+export const MAX_PEERS = 65_536;
 export const ADDR_STRIDE = 20; // native/src/io.h kAddrStride
 const HEADER_WORDS = 4; // version, peer count, route count, reserved
+/** Each peer may own one IPv4 and one IPv6 subnet. */
+const ROUTES_PER_PEER = 2;
 const ROUTE_WORDS = 6; // family << 8 | prefix length, peer index, network address in 4 words (IPv4: the first)
 
 export interface Peer {
@@ -45,21 +60,28 @@ export class RouteSnapshot {
   readonly routes: Int32Array;
   readonly addrs: Uint8Array;
   readonly templates: wire.TemplateTable;
+  /** How many peers this snapshot holds: MAX_PEERS unless allocated smaller. */
+  readonly capacity: number;
 
   constructor(readonly buffers = RouteSnapshot.allocate()) {
     this.header = new Int32Array(buffers.header);
     this.routes = new Int32Array(buffers.routes);
     this.addrs = new Uint8Array(buffers.addrs);
-    this.templates = new SharedTemplateTable(buffers.templateBytes, buffers.templateMeta);
+    this.capacity = this.addrs.length / ADDR_STRIDE;
+    this.templates = new wire.TemplateTable(this.capacity, new Uint8Array(buffers.templateBytes), new Int32Array(buffers.templateMeta));
   }
 
-  static allocate(maxRoutes = MAX_PEERS) {
+  /** Shared buffers for `capacity` peers and their routes (a smaller table is for tests). */
+  static allocate(capacity = MAX_PEERS) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_PEERS) {
+      throw new Error(`RouteSnapshot capacity: ${capacity} is not a whole number of peers in 1..${MAX_PEERS} (MAX_PEERS)`);
+    }
     return {
       header: new SharedArrayBuffer(HEADER_WORDS * 4),
-      routes: new SharedArrayBuffer(maxRoutes * ROUTE_WORDS * 4),
-      addrs: new SharedArrayBuffer(MAX_PEERS * ADDR_STRIDE),
-      templateBytes: new SharedArrayBuffer(MAX_PEERS * wire.TEMPLATE_STRIDE),
-      templateMeta: emptyMeta(),
+      routes: new SharedArrayBuffer(capacity * ROUTES_PER_PEER * ROUTE_WORDS * 4),
+      addrs: new SharedArrayBuffer(capacity * ADDR_STRIDE),
+      templateBytes: new SharedArrayBuffer(capacity * wire.TEMPLATE_STRIDE),
+      templateMeta: emptyMeta(capacity),
     };
   }
 
@@ -69,8 +91,9 @@ export class RouteSnapshot {
 
   /** Publishes a whole new routing state. Peers are indexed by their position. */
   publish(peers: Peer[], routes: Route[]): void {
-    if (peers.length > MAX_PEERS) throw new Error(`too many peers: ${peers.length} (at most ${MAX_PEERS})`);
-    if (routes.length > this.routes.length / ROUTE_WORDS) throw new Error(`too many routes: ${routes.length}`);
+    if (peers.length > this.capacity) throw new Error(`${peers.length} peers: ${tableLimit(this.capacity)}`);
+    const maxRoutes = this.routes.length / ROUTE_WORDS;
+    if (routes.length > maxRoutes) throw new Error(`${routes.length} routes: the route table holds at most ${maxRoutes} (${ROUTES_PER_PEER} per peer)`);
     const parsed = routes.map((r) => {
       if (!Number.isInteger(r.peer) || r.peer < 0 || r.peer >= peers.length) throw new Error(`route ${r.subnet} names peer ${r.peer}, which does not exist`);
       return { ...parseCidr(r.subnet), peer: r.peer };
@@ -93,15 +116,14 @@ export class RouteSnapshot {
   }
 }
 
-class SharedTemplateTable extends wire.TemplateTable {
-  constructor(bytes: SharedArrayBuffer, meta: SharedArrayBuffer) {
-    super(MAX_PEERS, new Uint8Array(bytes), new Int32Array(meta));
-  }
+/** Why a table of `capacity` peers takes no more: the words every refusal of a peer past it uses. */
+export function tableLimit(capacity: number): string {
+  return `the route table holds at most ${capacity} peers${capacity === MAX_PEERS ? ' (MAX_PEERS)' : ''}`;
 }
 
-function emptyMeta(): SharedArrayBuffer {
-  const buffer = new SharedArrayBuffer(MAX_PEERS * wire.META_STRIDE * 4);
-  wire.TemplateTable.emptyMeta(MAX_PEERS, new Int32Array(buffer));
+function emptyMeta(capacity: number): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(capacity * wire.META_STRIDE * 4);
+  wire.TemplateTable.emptyMeta(capacity, new Int32Array(buffer));
   return buffer;
 }
 
@@ -143,8 +165,8 @@ export interface SendTable {
  */
 export class RouteReader {
   private seen = -1;
-  /** One Map per distinct prefix length, longest first: one or two lookups per packet in practice. */
-  private byPrefix: { mask: number; table: Map<number, number> }[] = [];
+  /** IPv4 longest-prefix match: a stride table, one to three reads per packet at any table size. */
+  private table4 = new Table4([]);
   /** IPv6: one exact-match table per prefix length, longest first, with the prefix's mask words. */
   private byPrefix6: { m0: number; m1: number; m2: number; m3: number; table: Table6 }[] = [];
   private bySender = new Map<number, number>();
@@ -174,28 +196,28 @@ export class RouteReader {
     const header = this.snapshot.header;
     const peers = header[1];
     const count = header[2];
-    const groups = new Map<number, Map<number, number>>();
-    const groups6 = new Map<number, { words: number[]; value: number }[]>();
-    for (let i = 0; i < count; i++) {
-      const at = i * ROUTE_WORDS;
-      const family = this.snapshot.routes[at] >>> 8;
-      const prefix = this.snapshot.routes[at] & 0xff;
-      const peer = this.snapshot.routes[at + 1];
-      if (family === 6) {
-        let list = groups6.get(prefix);
-        if (list === undefined) groups6.set(prefix, (list = []));
-        list.push({ words: [0, 1, 2, 3].map((w) => this.snapshot.routes[at + 2 + w] >>> 0), value: peer });
-        continue;
-      }
-      let table = groups.get(prefix);
-      if (table === undefined) groups.set(prefix, (table = new Map()));
-      if (!table.has(this.snapshot.routes[at + 2] >>> 0)) table.set(this.snapshot.routes[at + 2] >>> 0, peer);
-    }
-    // The per-peer part, copied first; everything below is derived from the copy.
+    // Everything is copied first and checked against the version; all below is derived from the copy.
+    const routeWords = this.snapshot.routes.slice(0, count * ROUTE_WORDS);
     const send = emptySendTable(peers);
     send.addrs.set(this.snapshot.addrs.subarray(0, peers * ADDR_STRIDE));
     send.templateBytes.set(this.snapshot.templates.bytes.subarray(0, peers * wire.TEMPLATE_STRIDE));
     send.templateMeta.set(this.snapshot.templates.meta.subarray(0, peers * wire.META_STRIDE));
+    if (Atomics.load(this.snapshot.header, 0) !== version) return false; // torn: retry next batch
+    const routes4: Route4[] = [];
+    const groups6 = new Map<number, { words: number[]; value: number }[]>();
+    for (let i = 0; i < count; i++) {
+      const at = i * ROUTE_WORDS;
+      const family = routeWords[at] >>> 8;
+      const prefix = routeWords[at] & 0xff;
+      const peer = routeWords[at + 1];
+      if (family === 6) {
+        let list = groups6.get(prefix);
+        if (list === undefined) groups6.set(prefix, (list = []));
+        list.push({ words: [0, 1, 2, 3].map((w) => routeWords[at + 2 + w] >>> 0), value: peer });
+      } else {
+        routes4.push({ network: routeWords[at + 2] >>> 0, prefix, value: peer });
+      }
+    }
     const { addrs, templateBytes, templateMeta } = send;
     const bySender = new Map<number, number>();
     const senders6: { words: number[]; value: number }[] = [];
@@ -221,8 +243,7 @@ export class RouteReader {
       macs.set(templateBytes.subarray(at, at + 6), i * 6);
       hasMac[i] = 1;
     }
-    if (Atomics.load(this.snapshot.header, 0) !== version) return false; // torn: retry next batch
-    this.byPrefix = [...groups.entries()].sort((a, b) => b[0] - a[0]).map(([prefix, table]) => ({ mask: prefixMask(prefix), table }));
+    this.table4 = new Table4(routes4, this.table4);
     this.byPrefix6 = [...groups6.entries()].sort((a, b) => b[0] - a[0]).map(([prefix, list]) => ({
       m0: wordMask(prefix, 0), m1: wordMask(prefix, 32), m2: wordMask(prefix, 64), m3: wordMask(prefix, 96), table: new Table6(list),
     }));
@@ -242,15 +263,7 @@ export class RouteReader {
   lookup(address: number): number {
     const dst = address >>> 0;
     if (dst === this.lastDst) return this.lastDstPeer;
-    let found = -1;
-    for (let i = 0; i < this.byPrefix.length; i++) {
-      const group = this.byPrefix[i];
-      const peer = group.table.get((dst & group.mask) >>> 0);
-      if (peer !== undefined) {
-        found = peer;
-        break;
-      }
-    }
+    const found = this.table4.get(dst);
     this.lastDst = dst;
     this.lastDstPeer = found;
     return found;
