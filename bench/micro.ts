@@ -300,7 +300,7 @@ for (const peers of ROUTE_SCALE_PEERS) {
   say(`| ${peers} | ${us(publish.medianNs)} (${us(publish.cpuNs!)}) | ${us(both.medianNs)} (${us(both.cpuNs!)}) | ${decide.medianNs.toFixed(2)} | ${decide.p25Ns.toFixed(2)}–${decide.p75Ns.toFixed(2)} | ${decide.overSmallest!.toFixed(2)}× |`);
 }
 say('');
-say(`each peer owns a /24; decideTx: batches of ${ROUTE_BATCH} packets to random peers, median per-sample time / ${ROUTE_BATCH}, the sizes sampled in turn; publish: one whole table;`);
+say(`each peer owns a /29 of 198.18.0.0/15; decideTx: batches of ${ROUTE_BATCH} packets to random peers, median per-sample time / ${ROUTE_BATCH}, the sizes sampled in turn; publish: one whole table;`);
 say('(CPU): the process\'s CPU time per operation, the mean over the run');
 
 const nativeBatch = results.find((r) => r.group === 'encap 64 × 1400 B' && r.impl === 'native')!;

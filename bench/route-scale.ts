@@ -1,18 +1,18 @@
 /**
- * The route table at cluster scale, timed by micro.ts: a table of N peers, each owning a /24, with
+ * The route table at cluster scale, timed by micro.ts: a table of N peers, each owning a /29, with
  *   - publish: the control plane writing the whole table into the shared snapshot;
  *   - publish + refresh: that, and a worker's reader copying it into its own lookups and send table;
  *   - decide: the TX decision (decideTx, whose per-packet work is the longest-prefix lookup) over a
  *     batch of 64 packets to random peers.
  *
  * The destinations are 65,536 addresses drawn once (xorshift32: the same every run), each inside a
- * random peer's /24. Before each decideTx the batch's 64 packets get the next 64 of them, as a TUN
+ * random peer's /29. Before each decideTx the batch's 64 packets get the next 64 of them, as a TUN
  * read would write them: the lookups range over the whole table instead of over 64 entries that stay
  * in cache. Those 64 writes are timed with the batch, the same work at every table size.
  *
- * Addresses, never sent anywhere: the /24s are cut from 100.64.0.0/10 (16,384 of them; the overlay
- * documentation range 198.18.0.0/15 holds only 512 /24s), the peers' underlay addresses are hosts of
- * 198.18.0.0/15.
+ * Addresses, never sent anywhere: the subnets are /29s of the lab overlay 198.18.0.0/15 (16,384 of
+ * them; it holds only 512 /24s), so every lookup walks all three levels of the stride table, at every
+ * size alike; the peers' underlay addresses are IPv6 documentation addresses (2001:db8::/32).
  */
 import { decideTx } from '../src/engine/decide.js';
 import { newCounterBuffer } from '../src/engine/counters.js';
@@ -22,8 +22,8 @@ import * as wire from '../src/wire/index.js';
 export const ROUTE_SCALE_PEERS = [10, 1_000, 10_000];
 export const ROUTE_BATCH = 64;
 const DESTINATIONS = 65_536; // a power of two: the batches wrap around it with a mask
-const OVERLAY = wire.parseIPv4('100.64.0.0');
-const UNDERLAY = wire.parseIPv4('198.18.0.0');
+const OVERLAY = wire.parseIPv4('198.18.0.0');
+const SUBNET_BITS = 3; // /29s
 const STRIDE = 2048;
 const HEADROOM = 128;
 const PACKET = 1400;
@@ -46,19 +46,19 @@ function u32(value: number): string {
   return wire.formatIP(bytes);
 }
 
-/** `count` peers, peer i at the i-th host of the underlay range and owning the i-th /24. */
+/** `count` peers, peer i at 2001:db8::i+1 and owning the i-th /29. */
 export function clusterTable(count: number): { peers: Peer[]; routes: Route[] } {
   const mac = (i: number) => `02:00:00:${((i >>> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >>> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
   const peers = Array.from({ length: count }, (_, i): Peer => ({
-    address: u32(UNDERLAY + i + 1), port: 4789, checksummed: true,
+    address: `2001:db8::${((i + 1) >>> 16).toString(16)}:${((i + 1) & 0xffff).toString(16)}`, port: 4789, checksummed: true,
     template: wire.vxlan.template({ vni: 1, srcMac: '02:00:00:ff:ff:ff', dstMac: mac(i) }),
   }));
-  const routes = peers.map((_, i): Route => ({ subnet: `${u32(OVERLAY + i * 256)}/24`, peer: i }));
+  const routes = peers.map((_, i): Route => ({ subnet: `${u32(OVERLAY + (i << SUBNET_BITS))}/${32 - SUBNET_BITS}`, peer: i }));
   return { peers, routes };
 }
 
 export function routeScale(count: number): RouteScale {
-  if (count * 256 > 1 << 22) throw new Error(`route-scale: ${count} peers do not fit 100.64.0.0/10 in /24s (at most ${(1 << 22) / 256})`);
+  if (count << SUBNET_BITS > 1 << 17) throw new Error(`route-scale: ${count} peers do not fit 198.18.0.0/15 in /29s (at most ${(1 << 17) >> SUBNET_BITS})`);
   const { peers, routes } = clusterTable(count);
   const snapshot = new RouteSnapshot();
   const reader = new RouteReader(snapshot);
@@ -74,7 +74,7 @@ export function routeScale(count: number): RouteScale {
   };
   for (let i = 0; i < DESTINATIONS; i++) {
     owners[i] = random() % count;
-    destinations[i] = (OVERLAY + owners[i] * 256 + 1 + (random() % 254)) >>> 0;
+    destinations[i] = (OVERLAY + (owners[i] << SUBNET_BITS) + 1 + (random() % 6)) >>> 0;
   }
 
   const slab = new Uint8Array(ROUTE_BATCH * STRIDE);
