@@ -97,7 +97,7 @@ export class LeaseReplica implements RecordDelegate {
     if (base) {
       for (const e of base.records.map.values()) {
         this.#nextExpiry = Math.min(this.#nextExpiry, e.rec.expiresAt);
-        this.#summary ^= leaseContentHash(e.keyHash, e.rec);
+        this.#summary = (this.#summary ^ leaseContentHash(e.keyHash, e.rec)) >>> 0;
       }
     }
     o.node.attach(this);
