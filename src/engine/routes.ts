@@ -12,10 +12,11 @@
  */
 import * as wire from '../wire/index.js';
 import { parseCidr, prefixMask, wordMask } from '../util/cidr.js';
+import { ADDR_CHECKSUMMED, ADDR_STRIDE } from './batch.js';
 import { Table6 } from './table6.js';
 
+export { ADDR_STRIDE };
 export const MAX_PEERS = 4096;
-export const ADDR_STRIDE = 20; // native/src/io.h kAddrStride
 const HEADER_WORDS = 4; // version, peer count, route count, reserved
 const ROUTE_WORDS = 6; // family << 8 | prefix length, peer index, network address in 4 words (IPv4: the first)
 
@@ -104,12 +105,6 @@ function emptyMeta(): SharedArrayBuffer {
   wire.TemplateTable.emptyMeta(MAX_PEERS, new Int32Array(buffer));
   return buffer;
 }
-
-/**
- * Address-table flag (byte 1 of an entry; native/src/io.h kAddrChecksummed): the peer checksums its datagrams.
- * The addon sends whole super-packets only to such peers (tulle hosts, which trust those checksums in turn).
- */
-const ADDR_CHECKSUMMED = 1;
 
 export function writeAddr(table: Uint8Array, offset: number, address: string, port: number, flags = 0): void {
   const bytes = wire.parseIP(address);
