@@ -16,6 +16,8 @@ const peers: Peer[] = [
   { address: '192.0.2.2', port: 4789, template: vxlan, checksummed: false }, // 1: not a tulle host
   { address: '2001:db8:2::3', port: 4789, template: vxlan, checksummed: true }, // 2: IPv6 underlay
   { address: '192.0.2.4', port: 8285, template: udp, checksummed: true }, // 3: udp backend
+  // 4: a template with its own outer headers (the frame's outer headers are the addon's to build)
+  { address: '192.0.2.5', port: 4789, template: wire.vxlan.template({ ...macs, vni: 1, underlay: { src: '192.0.2.9', dst: '192.0.2.5', dstPort: 4789 } }), checksummed: true },
 ];
 const snapshot = new RouteSnapshot();
 snapshot.publish(peers, [
@@ -68,6 +70,8 @@ t.test('each condition on its own keeps the flag off', async (t) => {
   t.notOk(whole(decide('198.18.3.7', wire.GSO_TCPV4, 1400)), 'the peer is over IPv6');
   t.equal(desc[wire.DESC_VERDICT], 2, 'yet it is routed');
   t.notOk(whole(decide('198.18.4.7', wire.GSO_TCPV4, 1400)), 'the peer is a udp-backend peer (no vxlan template)');
+  t.notOk(whole(decide('198.18.5.7', wire.GSO_TCPV4, 1400)), 'the template is not payload-only');
+  t.equal(desc[wire.DESC_VERDICT], 4, 'yet it is routed');
   t.notOk(whole(decide('198.18.1.7', wire.GSO_UDP_L4, 1400)), 'a UDP super-packet');
   t.notOk(whole(decide('198.18.1.7', 0, 0)), 'a single packet');
   t.notOk(whole(decide('198.18.200.7', wire.GSO_TCPV4, 1400)), 'no route');
