@@ -84,7 +84,7 @@ export function routeScale(count: number): RouteScale {
     desc[i * wire.DESC_STRIDE + wire.DESC_OFFSET] = i * STRIDE + HEADROOM;
     desc[i * wire.DESC_STRIDE + wire.DESC_LENGTH] = PACKET;
   }
-  const policy = { mtu: PACKET, sockets: 1 };
+  const policy = { mtu: PACKET, sockets: 1, whole: false };
   const counters = new Float64Array(newCounterBuffer());
   let next = 0;
   const batch = (): void => {

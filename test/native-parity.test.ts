@@ -1,23 +1,47 @@
-// The addon and src/wire must agree byte for byte: the same layout numbers,
+// The addon and TypeScript must agree byte for byte: the same layout numbers,
 // the same checksums, the same encapsulated packets, on thousands of random inputs.
 import t from 'tap';
 import fc from 'fast-check';
 import { loadNative } from '../src/native/load.js';
 import * as wire from '../src/wire/index.js';
+import * as batch from '../src/engine/batch.js';
+import * as verdicts from '../src/engine/verdicts.js';
+import { ADDR_STRIDE } from '../src/engine/routes.js';
+import { LAYOUT } from '../src/native/layout.js';
 import { buildInnerPacket } from './helpers/packets.js';
 
 const native = loadNative();
 
-t.test('layout constants match src/wire', async (t) => {
-  const expected: Record<string, number> = {
-    DESC_STRIDE: wire.DESC_STRIDE, DESC_OFFSET: wire.DESC_OFFSET, DESC_LENGTH: wire.DESC_LENGTH,
-    DESC_VERDICT: wire.DESC_VERDICT, DESC_SRC_PORT: wire.DESC_SRC_PORT, DESC_OUT_OFFSET: wire.DESC_OUT_OFFSET,
-    DESC_OUT_LENGTH: wire.DESC_OUT_LENGTH, DESC_GSO_SIZE: wire.DESC_GSO_SIZE, DESC_FLAGS: wire.DESC_FLAGS, RX_VERIFY: wire.RX_VERIFY,
-    VERDICT_ENCAP_FAILED: wire.VERDICT_ENCAP_FAILED, TEMPLATE_STRIDE: wire.TEMPLATE_STRIDE, META_STRIDE: wire.META_STRIDE,
-    META_HEADER_LENGTH: wire.META_HEADER_LENGTH, META_IP_VERSION: wire.META_IP_VERSION, META_FLAGS: wire.META_FLAGS,
-    TPL_ETHERNET: wire.TPL_ETHERNET, TPL_UDP_CHECKSUM: wire.TPL_UDP_CHECKSUM,
+t.test('every shared constant: the same names and values on both sides', async (t) => {
+  const addon: Record<string, number> = { ...native.layout };
+  const ours: Record<string, number> = { ...LAYOUT };
+  // Both ways: a constant one side adds and the other lacks fails here, not in the data plane.
+  t.same(Object.keys(addon).filter((name) => !(name in ours)), [], 'the addon exports nothing src/native/layout.ts lacks');
+  t.same(Object.keys(ours).filter((name) => !(name in addon)), [], 'src/native/layout.ts has nothing the addon lacks');
+  for (const [name, value] of Object.entries(ours)) t.equal(addon[name], value, name);
+});
+
+t.test('the shared table is the constants the code uses', async (t) => {
+  // LAYOUT gathers constants from their modules; these are the ones other files import by name.
+  const used: Record<string, number> = {
+    DESC_STRIDE: wire.DESC_STRIDE, DESC_SRC_PORT: wire.DESC_SRC_PORT, DESC_SOCKET: wire.DESC_SOCKET, DESC_FLAGS: wire.DESC_FLAGS,
+    FLAG_SEND_WHOLE: wire.FLAG_SEND_WHOLE, VERDICT_ENCAP_FAILED: wire.VERDICT_ENCAP_FAILED, ADDR_STRIDE, ADDR_CHECKSUMMED: batch.ADDR_CHECKSUMMED,
+    TX_STATUS_WHOLE_REFUSED: batch.TX_STATUS_WHOLE_REFUSED, COALESCE_STATUS_MERGED: batch.COALESCE_STATUS_MERGED,
+    DROP_NO_ROUTE: verdicts.DROP_NO_ROUTE, VERDICT_BAD_VNET: verdicts.VERDICT_BAD_VNET,
   };
-  for (const [name, value] of Object.entries(expected)) t.equal(native.layout[name as keyof typeof native.layout], value, name);
+  for (const [name, value] of Object.entries(used)) t.equal(LAYOUT[name as keyof typeof LAYOUT], value, name);
+});
+
+t.test('verdicts: every drop reason has a number of its own', async (t) => {
+  const codes = Object.entries(LAYOUT).filter(([name]) => name.startsWith('VERDICT_') || name.startsWith('DROP_'));
+  t.ok(codes.length >= 12, `${codes.length} verdicts`);
+  t.ok(codes.every(([, value]) => value < 0), 'all negative: >= 0 is a peer');
+  t.equal(new Set(codes.map(([, value]) => value)).size, codes.length, 'no two share a value');
+});
+
+t.test('descriptor fields: distinct words inside the stride', async (t) => {
+  const fields = Object.entries(LAYOUT).filter(([name]) => name.startsWith('DESC_') && name !== 'DESC_STRIDE').map(([, value]) => value);
+  t.same([...fields].sort((a, b) => a - b), Array.from({ length: wire.DESC_STRIDE }, (_, i) => i), 'every word of the stride is one field');
 });
 
 t.test('checksum parity on random ranges', async (t) => {
@@ -106,6 +130,8 @@ t.test('encapBatch parity with encapsulateBatch on random batches', async (t) =>
 
 t.test('encapBatch validates its arguments', async (t) => {
   const table = new wire.TemplateTable(1);
-  t.throws(() => native.encapBatch(new Uint8Array(100), new Int32Array(8), 2, table.bytes, table.meta), { name: 'RangeError', message: /count 2 needs 16 descriptor words, desc has 8/ });
-  t.throws(() => native.encapBatch(new Uint8Array(100), new Uint32Array(8) as unknown as Int32Array, 1, table.bytes, table.meta), { name: 'TypeError' });
+  const one = new Int32Array(wire.DESC_STRIDE);
+  t.throws(() => native.encapBatch(new Uint8Array(100), one, 2, table.bytes, table.meta),
+    { name: 'RangeError', message: `count 2 needs ${2 * wire.DESC_STRIDE} descriptor words, desc has ${wire.DESC_STRIDE}` });
+  t.throws(() => native.encapBatch(new Uint8Array(100), new Uint32Array(wire.DESC_STRIDE) as unknown as Int32Array, 1, table.bytes, table.meta), { name: 'TypeError' });
 });

@@ -16,8 +16,6 @@
 #include "tunnel.h"
 #include "tx.h"
 
-#include <linux/if_tun.h>
-
 namespace {
 
 using tulle::kDescStride;
@@ -86,7 +84,7 @@ Napi::Value EncapBatch(const Napi::CallbackInfo& info) {
 }
 
 // Runs a syscall-level function; a std::system_error becomes a JS Error
-// whose message names the syscall, with `errno` and `code` set.
+// whose message names the syscall, with `errno` set.
 template <typename F>
 auto Syscall(Napi::Env env, F fn) -> decltype(fn()) {
   try {
@@ -175,16 +173,18 @@ Napi::Value UdpProbeGso(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), tulle::UdpProbeGso(static_cast<int>(ArgUint(info, 0, "fd"))));
 }
 
-// txBatch(fd, slab, desc, count, templateBytes, templateMeta, addrs, arena, options, status): datagrams sent.
+// txBatch(fds, slab, desc, count, templateBytes, templateMeta, addrs, arena, options, status, tunnelFd, tunnelParams): datagrams sent.
 Napi::Value TxBatch(const Napi::CallbackInfo& info) {
-  // One socket (a number), or a pool (an Int32Array) that SRC_PORT indexes.
+  // One socket (a number), or a pool (an Int32Array) that each descriptor's SOCKET indexes.
   int32_t one = 0;
   const int32_t* fds = &one;
   int fdCount = 1;
   Napi::Int32Array pool;
   if (info.Length() > 0 && info[0].IsTypedArray()) {
     pool = ArgArray<Napi::Int32Array>(info, 0, "fds", napi_int32_array);
-    if (pool.ElementLength() == 0 || pool.ElementLength() > 64) ThrowRange(info.Env(), "txBatch: fds must hold 1 to 64 sockets");
+    if (pool.ElementLength() == 0 || pool.ElementLength() > static_cast<size_t>(tulle::kMaxSockets)) {
+      ThrowRange(info.Env(), "txBatch: fds must hold 1 to " + std::to_string(tulle::kMaxSockets) + " sockets, got " + std::to_string(pool.ElementLength()));
+    }
     fds = pool.Data();
     fdCount = static_cast<int>(pool.ElementLength());
   } else {
@@ -199,7 +199,9 @@ Napi::Value TxBatch(const Napi::CallbackInfo& info) {
   uint32_t options = ArgUint(info, 8, "options");
   auto status = ArgArray<Napi::Int32Array>(info, 9, "status", napi_int32_array);
   CheckDesc(info, desc, count, "txBatch");
-  if (status.ElementLength() < static_cast<size_t>(tulle::kTxStatusWords)) ThrowRange(info.Env(), "txBatch: status needs 4 words");
+  if (status.ElementLength() < static_cast<size_t>(tulle::kTxStatusWords)) {
+    ThrowRange(info.Env(), "txBatch: status needs " + std::to_string(tulle::kTxStatusWords) + " words, got " + std::to_string(status.ElementLength()));
+  }
   int tunnelFd = -1;
   const uint8_t* tunnelParams = nullptr;
   if (options & tulle::kTxWhole) {
@@ -244,7 +246,7 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
   }));
 }
 
-// tunWriteCoalesced(fd, slab, desc, count, status, verify = true): packets delivered; status[0] = super-packets written.
+// tunWriteCoalesced(fd, slab, desc, count, status, verify = true, mtu): packets delivered; status[COALESCE_STATUS_MERGED] = super-packets written.
 Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
   auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
@@ -252,13 +254,15 @@ Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
   uint32_t count = ArgUint(info, 3, "count");
   auto status = ArgArray<Napi::Int32Array>(info, 4, "status", napi_int32_array);
   CheckDesc(info, desc, count, "tunWriteCoalesced");
-  if (status.ElementLength() < 1) ThrowRange(info.Env(), "tunWriteCoalesced: status needs 1 word");
+  if (status.ElementLength() < static_cast<size_t>(tulle::kCoalesceStatusWords)) {
+    ThrowRange(info.Env(), "tunWriteCoalesced: status needs " + std::to_string(tulle::kCoalesceStatusWords) + " words, got " + std::to_string(status.ElementLength()));
+  }
   const bool verify = info.Length() <= 5 || info[5].ToBoolean().Value();
   const uint32_t mtu = info.Length() > 6 && !info[6].IsUndefined() ? ArgUint(info, 6, "mtu") : 0xffff;
   int merged = 0;
   int written = tulle::TunWriteCoalesced(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), verify,
                                          static_cast<int>(mtu), &merged);
-  status[0] = merged;
+  status[tulle::kCoalesceStatusMerged] = merged;
   return Napi::Number::New(info.Env(), written);
 }
 
@@ -318,45 +322,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ethtoolSet", Napi::Function::New(env, EthtoolSetFn, "ethtoolSet"));
   exports.Set("udpRecvBatch", Napi::Function::New(env, UdpRecvBatch, "udpRecvBatch"));
   Napi::Object layout = Napi::Object::New(env);
-  layout.Set("DESC_STRIDE", tulle::kDescStride);
-  layout.Set("DESC_OFFSET", tulle::kDescOffset);
-  layout.Set("DESC_LENGTH", tulle::kDescLength);
-  layout.Set("DESC_VERDICT", tulle::kDescVerdict);
-  layout.Set("DESC_SRC_PORT", tulle::kDescSrcPort);
-  layout.Set("DESC_OUT_OFFSET", tulle::kDescOutOffset);
-  layout.Set("DESC_OUT_LENGTH", tulle::kDescOutLength);
-  layout.Set("DESC_GSO_SIZE", tulle::kDescGsoSize);
-  layout.Set("DESC_FLAGS", tulle::kDescFlags);
-  layout.Set("RX_VERIFY", tulle::kRxVerify);
-  layout.Set("VERDICT_ENCAP_FAILED", tulle::kVerdictEncapFailed);
-  layout.Set("TEMPLATE_STRIDE", tulle::kTemplateStride);
-  layout.Set("META_STRIDE", tulle::kMetaStride);
-  layout.Set("META_HEADER_LENGTH", tulle::kMetaHeaderLength);
-  layout.Set("META_IP_VERSION", tulle::kMetaIpVersion);
-  layout.Set("META_FLAGS", tulle::kMetaFlags);
-  layout.Set("TPL_ETHERNET", tulle::kTplEthernet);
-  layout.Set("TPL_UDP_CHECKSUM", tulle::kTplUdpChecksum);
-  layout.Set("TUN_VNET_HDR", tulle::kTunVnetHdr);
-  layout.Set("TUN_NONBLOCK", tulle::kTunNonBlock);
-  layout.Set("ADDR_STRIDE", tulle::kAddrStride);
-  layout.Set("VERDICT_SEND_FAILED", tulle::kVerdictSendFailed);
-  layout.Set("VERDICT_WRITE_FAILED", tulle::kVerdictWriteFailed);
-  layout.Set("VERDICT_TRUNCATED", tulle::kVerdictTruncated);
-  layout.Set("VERDICT_BAD_VNET", tulle::kVerdictBadVnet);
-  layout.Set("VNET_HDR_LEN", tulle::kVnetHdrLen);
-  layout.Set("TUN_F_CSUM", TUN_F_CSUM);
-  layout.Set("TUN_F_TSO4", TUN_F_TSO4);
-  layout.Set("TUN_F_TSO6", TUN_F_TSO6);
-  layout.Set("TUN_F_USO4", 0x20);
-  layout.Set("TUN_F_USO6", 0x40);
-  layout.Set("TX_UDP_GSO", tulle::kTxUdpGso);
-  layout.Set("TX_VNET", tulle::kTxVnet);
-  layout.Set("TX_WHOLE", tulle::kTxWhole);
-  layout.Set("TUN_TAP", tulle::kTunTap);
-  layout.Set("TUN_VNET_TUNNEL", tulle::kTunVnetTunnel);
-  layout.Set("TUN_F_UDP_TUNNEL_GSO", 0x80);
-  layout.Set("TUN_F_UDP_TUNNEL_GSO_CSUM", 0x100);
-  layout.Set("TUNNEL_PARAMS_BYTES", tulle::kTunnelParamsBytes);
+  for (const tulle::LayoutEntry& entry : tulle::kLayout) layout.Set(entry.name, entry.value);
   exports.Set("layout", layout);
   return exports;
 }

@@ -6,11 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "layout.h"
+
 namespace tulle {
 
-constexpr int kVnetHdrLen = 10;
 constexpr uint8_t kVnetNeedsCsum = 1;
-constexpr uint8_t kGsoNone = 0, kGsoTcpV4 = 1, kGsoUdp = 3, kGsoTcpV6 = 4, kGsoUdpL4 = 5, kGsoEcn = 0x80;
+// The GSO types TypeScript reads (TCP, UDP L4) are in layout.h.
+constexpr uint8_t kGsoNone = 0, kGsoUdp = 3, kGsoEcn = 0x80;
 
 struct VnetHdr {
   uint8_t flags;

@@ -40,18 +40,18 @@ thread_local Scratch scratch;
 
 socklen_t ToSockaddr(const uint8_t* entry, sockaddr_storage* out) {
   std::memset(out, 0, sizeof *out);
-  uint16_t port = static_cast<uint16_t>((entry[2] << 8) | entry[3]);
-  if (entry[0] == 6) {
+  uint16_t port = static_cast<uint16_t>((entry[kAddrPort] << 8) | entry[kAddrPort + 1]);
+  if (entry[kAddrFamily] == 6) {
     auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
     sin6->sin6_family = AF_INET6;
     sin6->sin6_port = htons(port);
-    std::memcpy(&sin6->sin6_addr, entry + 4, 16);
+    std::memcpy(&sin6->sin6_addr, entry + kAddrAddress, 16);
     return sizeof(sockaddr_in6);
   }
   auto* sin = reinterpret_cast<sockaddr_in*>(out);
   sin->sin_family = AF_INET;
   sin->sin_port = htons(port);
-  std::memcpy(&sin->sin_addr, entry + 4, 4);
+  std::memcpy(&sin->sin_addr, entry + kAddrAddress, 4);
   return sizeof(sockaddr_in);
 }
 
@@ -59,18 +59,18 @@ void FromSockaddr(const sockaddr_storage& in, uint8_t* entry) {
   std::memset(entry, 0, kAddrStride);
   if (in.ss_family == AF_INET6) {
     const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(in);
-    entry[0] = 6;
+    entry[kAddrFamily] = 6;
     uint16_t port = ntohs(sin6.sin6_port);
-    entry[2] = port >> 8;
-    entry[3] = port & 0xff;
-    std::memcpy(entry + 4, &sin6.sin6_addr, 16);
+    entry[kAddrPort] = port >> 8;
+    entry[kAddrPort + 1] = port & 0xff;
+    std::memcpy(entry + kAddrAddress, &sin6.sin6_addr, 16);
   } else {
     const auto& sin = reinterpret_cast<const sockaddr_in&>(in);
-    entry[0] = 4;
+    entry[kAddrFamily] = 4;
     uint16_t port = ntohs(sin.sin_port);
-    entry[2] = port >> 8;
-    entry[3] = port & 0xff;
-    std::memcpy(entry + 4, &sin.sin_addr, 4);
+    entry[kAddrPort] = port >> 8;
+    entry[kAddrPort + 1] = port & 0xff;
+    std::memcpy(entry + kAddrAddress, &sin.sin_addr, 4);
   }
 }
 
@@ -127,6 +127,7 @@ int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int ti
     d[kDescOutLength] = 0;
     d[kDescGsoSize] = 0;
     d[kDescFlags] = 0;
+    d[kDescSocket] = 0;
     if (vnet) {
       VnetHdr hdr;
       GsoInfo info;
@@ -135,7 +136,7 @@ int TunReadBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int ti
         d[kDescVerdict] = kVerdictBadVnet;
       } else if (info.gsoSize > 0) {
         d[kDescGsoSize] = info.gsoSize;
-        d[kDescFlags] = info.gsoType | (info.hdrLen << 16);
+        d[kDescFlags] = info.gsoType | (info.hdrLen << kFlagsHeaderLengthShift);
       }
     }
     count++;
@@ -316,6 +317,7 @@ int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int ti
       d[kDescOutLength] = 0;
       d[kDescGsoSize] = 0;
       d[kDescFlags] = 0;
+      d[kDescSocket] = 0;
       FromSockaddr(scratch.names[i], srcAddrs + static_cast<ptrdiff_t>(out) * kAddrStride);
       out++;
       if (len == 0) break;

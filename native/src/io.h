@@ -5,23 +5,13 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "layout.h"
+
 namespace tulle {
 
-// Peer address table entries (kAddrStride bytes each): byte 0 = 4 or 6, byte 1 = flags,
-// bytes 2-3 = port (big-endian), bytes 4-19 = address (IPv4 in 4-7).
-constexpr int kAddrStride = 20;
-// Flag: the peer is a tulle host (its datagrams always carry a UDP checksum, and it trusts ours).
-constexpr uint8_t kAddrChecksummed = 1;
-
-// Address table entry <-> socket address.
+// Address table entry (layout.h) <-> socket address.
 socklen_t ToSockaddr(const uint8_t* entry, sockaddr_storage* out);
 void FromSockaddr(const sockaddr_storage& in, uint8_t* entry);
-
-// Descriptor verdicts written by the I/O calls.
-constexpr int32_t kVerdictSendFailed = -2;
-constexpr int32_t kVerdictWriteFailed = -3;
-constexpr int32_t kVerdictTruncated = -4;
-constexpr int32_t kVerdictBadVnet = -5;  // a virtio-net header the packet contradicts
 
 // The batch geometry of a read: slot i starts at i * stride, its packet at + headroom.
 struct Slots {

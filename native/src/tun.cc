@@ -37,12 +37,17 @@ TunHandle TunOpen(const std::string& name, int flags) {
   return TunHandle{fd, std::string(ifr.ifr_name)};
 }
 
-int TunSetOffload(int fd, int flags) {
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#define TUN_F_USO6 0x40
+// layout.h spells the bits out (older headers lack the newer ones); they must be the kernel's.
+static_assert(kTunFCsum == TUN_F_CSUM && kTunFTso4 == TUN_F_TSO4 && kTunFTso6 == TUN_F_TSO6, "TUN_F_* bits differ from linux/if_tun.h");
+#ifdef TUN_F_USO4
+static_assert(kTunFUso4 == TUN_F_USO4 && kTunFUso6 == TUN_F_USO6, "TUN_F_USO* bits differ from linux/if_tun.h");
 #endif
-  const int attempts[] = {flags, flags & ~(TUN_F_USO4 | TUN_F_USO6), flags & TUN_F_CSUM, 0};
+#ifdef TUN_F_UDP_TUNNEL_GSO
+static_assert(kTunFUdpTunnelGso == TUN_F_UDP_TUNNEL_GSO && kTunFUdpTunnelGsoCsum == TUN_F_UDP_TUNNEL_GSO_CSUM, "TUN_F_UDP_TUNNEL_GSO* bits differ from linux/if_tun.h");
+#endif
+
+int TunSetOffload(int fd, int flags) {
+  const int attempts[] = {flags, flags & ~(kTunFUso4 | kTunFUso6), flags & kTunFCsum, 0};
   for (int attempt : attempts) {
     if (ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(attempt)) == 0) return attempt;
     if (errno != EINVAL) throw std::system_error(errno, std::generic_category(), "tunSetOffload: ioctl(TUNSETOFFLOAD)");

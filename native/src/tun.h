@@ -1,12 +1,11 @@
 #pragma once
 #include <string>
 
+#include "layout.h"
+
 namespace tulle {
 
-constexpr int kTunVnetHdr = 1;    // IFF_VNET_HDR: a virtio-net header leads every packet
-constexpr int kTunNonBlock = 2;   // O_NONBLOCK on the fd
-constexpr int kTunTap = 4;        // IFF_TAP: Ethernet frames instead of IP packets
-constexpr int kTunVnetTunnel = 8; // the 24-byte virtio-net header with UDP-tunnel offsets (TUNSETVNETHDRSZ)
+// tunOpen's flags (kTunVnetHdr, kTunNonBlock, kTunTap, kTunVnetTunnel) are in layout.h.
 
 struct TunHandle {
   int fd;

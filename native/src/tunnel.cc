@@ -26,15 +26,12 @@ void PutLe16(uint8_t* p, int v) {
 }  // namespace
 
 bool Whole(int64_t off, int len, const GsoInfo& info, const TemplateTable& table, int peer, const uint8_t* addrs) {
-  // TCP only (over IPv4 or IPv6): a UDP super-packet's datagram boundaries would not survive a
-  // receiver that takes it whole.
+  // Whether the peer may get whole frames is the engine's decision (kFlagSendWhole, src/engine/decide.ts);
+  // these are what the frame built here needs. TCP only: a UDP super-packet's datagram boundaries
+  // would not survive a receiver that takes it whole. An IPv4 peer: the outer header is IPv4.
   if (info.gsoType != kGsoTcpV4 && info.gsoType != kGsoTcpV6) return false;
   const uint8_t* entry = addrs + static_cast<ptrdiff_t>(peer) * kAddrStride;
-  if (entry[0] != 4) return false;
-  // Only to a peer that trusts our outer checksum: a frame that crosses a veth whole, or is cut by the
-  // kernel in software, arrives with its inner checksums unfinished, and a receiver that verifies them
-  // (one that takes us for a Linux vxlan device without checksums) would drop every segment.
-  if (!(entry[1] & kAddrChecksummed)) return false;
+  if (entry[kAddrFamily] != 4) return false;
   const int32_t* meta = table.meta + static_cast<ptrdiff_t>(peer) * kMetaStride;
   if (meta[kMetaIpVersion] != 0 || !(meta[kMetaFlags] & kTplEthernet)) return false;  // vxlan payload templates only
   const int tpl = meta[kMetaHeaderLength];
@@ -66,10 +63,10 @@ int SendWhole(int fd, const uint8_t* params, uint8_t* slab, size_t slabLength, i
   ip[9] = kUdpProto;
   Put16(ip + 10, 0);
   std::memcpy(ip + 12, params + 6, 4);
-  std::memcpy(ip + 16, entry + 4, 4);
+  std::memcpy(ip + 16, entry + kAddrAddress, 4);
   Put16(ip + 10, Checksum(ip, 20, 0));
   Put16(udp, static_cast<uint32_t>(srcPort));
-  std::memcpy(udp + 2, entry + 2, 2);
+  std::memcpy(udp + 2, entry + kAddrPort, 2);
   Put16(udp + 4, static_cast<uint32_t>(udpLength));
   // The outer checksum is the kernel's to finish per segment (UDP_TUNNEL_CSUM): the pseudo-header sum.
   Put16(udp + 6, PseudoHeaderSum(ip, kUdpProto, static_cast<uint32_t>(udpLength)));

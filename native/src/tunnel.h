@@ -9,13 +9,11 @@
 
 #include "encap.h"
 #include "gso.h"
+#include "layout.h"
 
 namespace tulle {
 
-// The TAP's side of every frame, built once by the engine:
-// [0..5] the TAP's MAC, [6..9] our underlay IPv4 address, [10..11] the listening port
-// (big-endian), then one big-endian port per socket of the source-port pool.
-constexpr int kTunnelParamsBytes = 12 + 2 * 64;
+// The TAP's side of every frame, built once by the engine: kTunnelParamsBytes (layout.h).
 // virtio_net_hdr_v1_hash_tunnel: the 12-byte v1 header, 8 bytes of hash report, then
 // the outer transport and inner network header offsets.
 constexpr int kTunnelVnetLen = 24;
@@ -23,8 +21,9 @@ constexpr int kTunnelVnetLen = 24;
 // Ethernet, outer IPv4 and UDP; the peer's template (VXLAN, inner Ethernet) comes on top.
 constexpr int kTunnelFrontBytes = kTunnelVnetLen + 14 + 20 + 8;
 
-// Whether SendWhole would take this packet: TCP (inner IPv4 or IPv6) to a vxlan peer on
-// an IPv4 underlay, small enough for one IPv4 datagram, with room in front of it.
+// Whether SendWhole can take this packet: TCP (inner IPv4 or IPv6) to a vxlan peer on
+// an IPv4 underlay, small enough for one IPv4 datagram, with room in front of it. Whether
+// it may is not asked here: the engine flags such packets kFlagSendWhole (layout.h).
 bool Whole(int64_t off, int len, const GsoInfo& info, const TemplateTable& table, int peer, const uint8_t* addrs);
 
 // Writes the super-packet at slab[off, off+len) (inspected as `info`, read with

@@ -87,7 +87,7 @@ class Batch {
     while (done < sender.n) {
       int r = sendmmsg(fd_, sender.msgs + done, static_cast<unsigned>(sender.n - done), 0);
       if (r > 0) {
-        for (int k = done; k < done + r; k++) status_[0] += sender.segments[k];
+        for (int k = done; k < done + r; k++) status_[kTxStatusSent] += sender.segments[k];
         done += r;
         continue;
       }
@@ -98,7 +98,7 @@ class Batch {
         continue;
       }
       const bool gso = sender.msgs[done].msg_hdr.msg_controllen != 0;
-      if (gso && (errno == EIO || errno == EINVAL)) status_[1]++;
+      if (gso && (errno == EIO || errno == EINVAL)) status_[kTxStatusGsoRefused]++;
       desc_[static_cast<ptrdiff_t>(sender.descIndex[done]) * kDescStride + kDescVerdict] = kVerdictSendFailed;
       done++;
     }
@@ -117,10 +117,7 @@ class Batch {
 int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table,
             const uint8_t* addrs, int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status, int tunnelFd,
             const uint8_t* tunnelParams) {
-  status[0] = 0;
-  status[1] = 0;
-  status[2] = 0;
-  status[3] = 0;
+  for (int w = 0; w < kTxStatusWords; w++) status[w] = 0;
   Batch batch(fds[0], desc, addrs, status);
   size_t used = 0;
   for (int i = 0; i < count; i++) {
@@ -129,7 +126,8 @@ int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, i
     d[kDescOutOffset] = 0;
     d[kDescOutLength] = 0;
     if (peer < 0) continue;
-    const int32_t socket = fdCount > 1 ? d[kDescSrcPort] : 0;
+    const int32_t socket = d[kDescSocket];
+    const int32_t srcPort = d[kDescSrcPort];
     if (peer >= addrCount || peer >= table.capacity || socket < 0 || socket >= fdCount) {
       d[kDescVerdict] = kVerdictEncapFailed;
       continue;
@@ -138,7 +136,7 @@ int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, i
     const int64_t off = d[kDescOffset];
     const int len = d[kDescLength];
     if (d[kDescGsoSize] == 0) {
-      const int64_t start = ApplyTemplate(slab, slabLength, off, len, table, peer, fdCount > 1 ? 0 : d[kDescSrcPort]);
+      const int64_t start = ApplyTemplate(slab, slabLength, off, len, table, peer, srcPort);
       if (start < 0) {
         d[kDescVerdict] = kVerdictEncapFailed;
         continue;
@@ -159,19 +157,20 @@ int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, i
       d[kDescVerdict] = kVerdictBadVnet;
       continue;
     }
-    if ((options & kTxWhole) && tunnelParams != nullptr && Whole(off, len, info, table, peer, addrs)) {
-      // The flow's source port: its pool socket's port, so its small packets and its super-packets
-      // travel as one flow on the underlay (one receive queue, no reordering between the two).
-      int port = fdCount > 1 ? Get16(tunnelParams + 12 + 2 * socket) : (d[kDescSrcPort] != 0 ? d[kDescSrcPort] : Get16(tunnelParams + 10));
+    // Whether it may leave whole is the engine's decision (the flag); whether it can is checked here.
+    if ((d[kDescFlags] & kFlagSendWhole) && (options & kTxWhole) && tunnelParams != nullptr && Whole(off, len, info, table, peer, addrs)) {
+      // Without a port of its own, the flow's pool socket's port: its small packets and its super-packets
+      // then travel as one flow on the underlay (one receive queue, no reordering between the two).
+      const int port = srcPort != 0 ? srcPort : Get16(tunnelParams + (fdCount > 1 ? 12 + 2 * socket : 10));
       batch.Flush();  // what is queued for the sockets leaves first: the flow's order holds
       const int frame = SendWhole(tunnelFd, tunnelParams, slab, slabLength, off, len, info, vnet, table, peer, addrs, port);
       if (frame > 0) {
         d[kDescOutLength] = frame;
-        status[0] += SegmentCount(len, info);
-        status[3]++;
+        status[kTxStatusSent] += SegmentCount(len, info);
+        status[kTxStatusWholeSent]++;
         continue;
       }
-      if (frame < 0) status[2]++;
+      if (frame < 0) status[kTxStatusWholeRefused]++;
     }
     const int headerLength = table.meta[static_cast<ptrdiff_t>(peer) * kMetaStride + kMetaHeaderLength];
     // An unset slot holds -1: refuse it before any segment is written in front of its headroom.
@@ -197,7 +196,7 @@ int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, i
     for (int s = 0; s < segments; s++) {
       uint8_t* at = arena + used;
       const int segLen = WriteSegment(slab + off, len, info, s, at + headerLength);
-      const int64_t start = ApplyTemplate(arena, arenaLength, at + headerLength - arena, segLen, table, peer, fdCount > 1 ? 0 : d[kDescSrcPort]);
+      const int64_t start = ApplyTemplate(arena, arenaLength, at + headerLength - arena, segLen, table, peer, srcPort);
       if (start != at - arena) {
         failed = true;
         break;
@@ -222,7 +221,7 @@ int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, i
     if (failed) d[kDescVerdict] = kVerdictEncapFailed;
   }
   batch.Flush();
-  return status[0];
+  return status[kTxStatusSent];
 }
 
 }  // namespace tulle

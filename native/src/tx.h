@@ -3,26 +3,18 @@
 #include <cstdint>
 
 #include "encap.h"
+#include "layout.h"
 
 namespace tulle {
-
-constexpr int kTxUdpGso = 1;     // send GSO super-packets' segments with one UDP_SEGMENT send each
-constexpr int kTxVnet = 2;       // the slab was read from a TUN with a virtio-net header
-constexpr int kTxWhole = 4;      // TCP super-packets to tulle hosts' vxlan leave whole through the tunnel TAP (tunnel.h)
-
-
-// Per-call results: [0] datagrams sent, [1] UDP_SEGMENT sends the kernel refused (EIO/EINVAL),
-// [2] whole frames the TAP refused (those packets were split and sent as usual),
-// [3] super-packets sent whole.
-constexpr int kTxStatusWords = 4;
 
 // Encapsulates and sends a TUN batch whose verdicts the engine has decided:
 // single packets in place, GSO super-packets split into `arena` (the vnet
 // header sits right before each packet in the slab). Each packet leaves on
-// socket fds[SRC_PORT] (with more than one socket; the pool's ports are the
-// per-flow source ports). With kTxWhole, TCP super-packets to vxlan peers are
-// written whole to the TAP `tunnelFd` instead (tunnel.h; `tunnelParams` holds
-// kTunnelParamsBytes). Returns datagrams sent.
+// socket fds[SOCKET] (the pool's ports are the per-flow source ports). With
+// kTxWhole, super-packets the engine flagged kFlagSendWhole are written whole
+// to the TAP `tunnelFd` instead when they can be (tunnel.h; `tunnelParams`
+// holds kTunnelParamsBytes), and split as usual when they cannot or the TAP
+// refuses. Writes the kTxStatus* words; returns datagrams sent.
 int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table, const uint8_t* addrs,
             int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status, int tunnelFd, const uint8_t* tunnelParams);
 

@@ -6,27 +6,38 @@
  */
 import * as wire from '../wire/index.js';
 import { C } from './counters.js';
-import { ADDR_STRIDE, type RouteReader } from './routes.js';
+import {
+  ADDR_CHECKSUMMED, ADDR_FAMILY, ADDR_FLAGS, ADDR_STRIDE, DESC_FLAGS, DESC_GSO_SIZE, DESC_LENGTH, DESC_OFFSET, DESC_SOCKET,
+  DESC_SRC_PORT, DESC_STRIDE, DESC_VERDICT, FLAG_SEND_WHOLE, FLAGS_GSO_TYPE_MASK, FLAGS_HEADER_LENGTH_SHIFT, GSO_TCPV4, GSO_TCPV6,
+} from './batch.js';
+import type { RouteReader } from './routes.js';
 import { DROP_MALFORMED, DROP_NO_ROUTE, DROP_NOT_OURS, DROP_OVERSIZE, DROP_UNKNOWN_SENDER, DROP_UNKNOWN_VTEP, DROP_WRONG_VNI, VERDICT_TRUNCATED } from './verdicts.js';
-
-const { DESC_STRIDE, DESC_OFFSET, DESC_LENGTH, DESC_VERDICT, DESC_SRC_PORT, DESC_GSO_SIZE, DESC_FLAGS } = wire;
 
 export interface TxPolicy {
   /** Largest inner packet a peer can take (overlay MTU). */
   mtu: number;
   /** Sockets to spread flows over (their ports are the outer source ports); 1: no choice to make. */
   sockets: number;
+  /**
+   * TCP super-packets to tulle hosts may leave whole (a tunnel TAP is open, and has not refused a frame):
+   * decideTx flags them FLAG_SEND_WHOLE.
+   */
+  whole: boolean;
 }
 
-/** TUN → peers: pick each packet's peer by longest-prefix match on its destination. */
+/**
+ * TUN → peers: pick each packet's peer by longest-prefix match on its destination, its socket by its
+ * flow, and whether it may leave whole.
+ */
 export function decideTx(slab: Uint8Array, desc: Int32Array, count: number, routes: RouteReader, policy: TxPolicy, counters: Float64Array): void {
   for (let i = 0; i < count; i++) {
     const d = i * DESC_STRIDE;
     const off = desc[d + DESC_OFFSET];
     const len = desc[d + DESC_LENGTH];
     const gsoSize = desc[d + DESC_GSO_SIZE];
+    const flags = desc[d + DESC_FLAGS];
     // A GSO super-packet leaves as segments of header + gsoSize bytes: those must fit the MTU.
-    const wireLength = gsoSize > 0 ? (desc[d + DESC_FLAGS] >>> 16) + gsoSize : len;
+    const wireLength = gsoSize > 0 ? (flags >>> FLAGS_HEADER_LENGTH_SHIFT) + gsoSize : len;
     let verdict = desc[d + DESC_VERDICT];
     const version = len >= 1 ? slab[off] >>> 4 : 0;
     if (verdict < 0) {
@@ -41,11 +52,32 @@ export function decideTx(slab: Uint8Array, desc: Int32Array, count: number, rout
     }
     desc[d + DESC_VERDICT] = verdict;
     // The socket (so the source port) follows the flow: packets of one flow keep their order.
-    desc[d + DESC_SRC_PORT] = policy.sockets > 1 && verdict >= 0 ? Math.floor(((wire.flowHash(slab, off, len) >>> 0) * policy.sockets) / 0x100000000) : 0;
+    desc[d + DESC_SOCKET] = policy.sockets > 1 && verdict >= 0 ? Math.floor(((wire.flowHash(slab, off, len) >>> 0) * policy.sockets) / 0x100000000) : 0;
+    desc[d + DESC_SRC_PORT] = 0; // the socket's port (or, for a whole frame, the same port as the socket's)
+    const whole = gsoSize > 0 && policy.whole && verdict >= 0 && mayLeaveWhole(flags, verdict, routes);
+    desc[d + DESC_FLAGS] = whole ? flags | FLAG_SEND_WHOLE : flags & ~FLAG_SEND_WHOLE;
     if (verdict === DROP_NO_ROUTE) counters[C.dropNoRoute]++;
     else if (verdict === DROP_OVERSIZE) counters[C.dropOversize]++;
     else if (verdict === DROP_MALFORMED) counters[C.dropMalformed]++;
   }
+}
+
+/**
+ * Whether a super-packet (read with `flags`) to `peer` may leave whole. Only TCP: a UDP super-packet's
+ * datagram boundaries would not survive a receiver that takes it whole. Only to a tulle host: a frame that
+ * crosses a veth whole, or that the kernel cuts in software, arrives with its inner checksums unfinished,
+ * and a receiver that verifies them (one that takes us for a Linux vxlan device without checksums) would
+ * drop every segment. Only over IPv4, and only for vxlan: the frame's outer headers are IPv4, and its
+ * payload is the peer's VXLAN template. Read from the send table the verdict indexes (same version).
+ */
+function mayLeaveWhole(flags: number, peer: number, routes: RouteReader): boolean {
+  const type = flags & FLAGS_GSO_TYPE_MASK;
+  if (type !== GSO_TCPV4 && type !== GSO_TCPV6) return false;
+  const { addrs, templateMeta } = routes.send;
+  const a = peer * ADDR_STRIDE;
+  if (addrs[a + ADDR_FAMILY] !== 4 || (addrs[a + ADDR_FLAGS] & ADDR_CHECKSUMMED) === 0) return false;
+  const m = peer * wire.META_STRIDE;
+  return templateMeta[m + wire.META_IP_VERSION] === 0 && (templateMeta[m + wire.META_FLAGS] & wire.TPL_ETHERNET) !== 0;
 }
 
 export interface RxPolicy {

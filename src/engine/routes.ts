@@ -12,8 +12,11 @@
  */
 import * as wire from '../wire/index.js';
 import { parseCidr, wordMask } from '../util/cidr.js';
+import { ADDR_CHECKSUMMED, ADDR_STRIDE } from './batch.js';
 import { Table4, type Route4 } from './table4.js';
 import { Table6 } from './table6.js';
+
+export { ADDR_STRIDE };
 
 /**
  * The most peers a route table holds: the /24 subnets of a /8 network, so a cluster whose network is cut
@@ -28,7 +31,6 @@ import { Table6 } from './table6.js';
  * every view has to follow.
  */
 export const MAX_PEERS = 65_536;
-export const ADDR_STRIDE = 20; // native/src/io.h kAddrStride
 const HEADER_WORDS = 4; // version, peer count, route count, reserved
 /** Each peer may own one IPv4 and one IPv6 subnet. */
 const ROUTES_PER_PEER = 2;
@@ -126,12 +128,6 @@ function emptyMeta(capacity: number): SharedArrayBuffer {
   wire.TemplateTable.emptyMeta(capacity, new Int32Array(buffer));
   return buffer;
 }
-
-/**
- * Address-table flag (byte 1 of an entry; native/src/io.h kAddrChecksummed): the peer checksums its datagrams.
- * The addon sends whole super-packets only to such peers (tulle hosts, which trust those checksums in turn).
- */
-const ADDR_CHECKSUMMED = 1;
 
 export function writeAddr(table: Uint8Array, offset: number, address: string, port: number, flags = 0): void {
   const bytes = wire.parseIP(address);

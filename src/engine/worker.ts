@@ -29,6 +29,9 @@ import { loadNative } from '../native/load.js';
 import * as wire from '../wire/index.js';
 import { C } from './counters.js';
 import { decideRx, decideTx } from './decide.js';
+import {
+  COALESCE_STATUS_MERGED, COALESCE_STATUS_WORDS, TX_STATUS_GSO_REFUSED, TX_STATUS_WHOLE_REFUSED, TX_STATUS_WHOLE_SENT, TX_STATUS_WORDS,
+} from './batch.js';
 import { ADDR_STRIDE, RouteReader, RouteSnapshot } from './routes.js';
 import { TooBigResponder } from './too-big.js';
 import { VERDICT_BAD_VNET, VERDICT_ENCAP_FAILED, VERDICT_SEND_FAILED, VERDICT_WRITE_FAILED } from './verdicts.js';
@@ -87,8 +90,8 @@ class TxPipeline {
   private readonly slab: Uint8Array;
   private readonly desc: Int32Array;
   private readonly arena = new Uint8Array(config.arenaBytes);
-  private readonly status = new Int32Array(4);
-  private readonly policy = { mtu: config.mtu, sockets: sendFds.length };
+  private readonly status = new Int32Array(TX_STATUS_WORDS);
+  private readonly policy = { mtu: config.mtu, sockets: sendFds.length, whole: config.tunnelFd >= 0 };
   private readonly tooBig = new TooBigResponder(native, config.tunFd, config.vnet, config.mtu, counters, config.tooBigBucket);
   private readonly tunnelParams = Uint8Array.from(config.tunnelParams);
   private options = (config.vnet ? native.layout.TX_VNET : 0) | (config.udpGso ? native.layout.TX_UDP_GSO : 0) |
@@ -112,10 +115,10 @@ class TxPipeline {
     const datagrams = native.txBatch(sendFds, slab, desc, n, templateBytes, templateMeta, addrs, this.arena, this.options, this.status,
       config.tunnelFd, this.tunnelParams);
     // The kernel refused UDP_SEGMENT (EIO: a device on the path cannot segment): off for good.
-    if (this.status[1] > 0) this.options &= ~native.layout.TX_UDP_GSO;
+    if (this.status[TX_STATUS_GSO_REFUSED] > 0) this.options &= ~native.layout.TX_UDP_GSO;
     // The TAP refused a whole frame (those packets were split and sent instead): off for good too.
-    if (this.status[2] > 0) this.options &= ~native.layout.TX_WHOLE;
-    counters[C.txWhole] += this.status[3];
+    if (this.status[TX_STATUS_WHOLE_REFUSED] > 0) this.policy.whole = false;
+    counters[C.txWhole] += this.status[TX_STATUS_WHOLE_SENT];
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const v = desc[i * DESC_STRIDE + DESC_VERDICT];
@@ -163,7 +166,7 @@ class RxPipeline {
   private readonly desc: Int32Array;
   private readonly srcAddrs: Uint8Array;
   private readonly descriptors: number;
-  private readonly status = new Int32Array(2);
+  private readonly status = new Int32Array(COALESCE_STATUS_WORDS);
   private readonly policy = {
     backend: config.backend, vni: config.vni, subnet: config.subnet, subnetMask: config.subnetMask,
     subnet6: Int32Array.from(config.subnet6), subnet6Mask: Int32Array.from(config.subnet6Mask), ipv6: config.ipv6,
@@ -191,7 +194,7 @@ class RxPipeline {
     const verify = false;
     if (config.vnet) {
       native.tunWriteCoalesced(config.tunFd, slab, desc, n, status, verify, config.mtu);
-      counters[C.rxMerged] += status[0];
+      counters[C.rxMerged] += status[COALESCE_STATUS_MERGED];
     } else {
       native.tunWriteBatch(config.tunFd, slab, desc, n, false, config.mtu);
     }

@@ -1,36 +1,58 @@
 /**
- * The batch layout shared with the native addon (native/src/layout.h mirrors
- * these numbers; a test checks them against the addon's exported constants).
+ * The batch layout shared with the native addon (native/src/layout.h holds
+ * the same numbers; test/native-parity.test.ts checks every one of them
+ * against the addon's exported table, src/native/layout.ts).
  *
  * A batch is a slab (one Uint8Array) holding packets at known offsets with
  * headroom before each, and an Int32Array of fixed-stride descriptors. The
- * TypeScript side decides (writes VERDICT and SRC_PORT); the encapsulator,
- * native or this file's reference, writes OUT_OFFSET and OUT_LENGTH.
+ * TypeScript side decides (writes VERDICT, SRC_PORT, SOCKET and the decision
+ * flags); the encapsulator, native or this file's reference, writes OUT_OFFSET
+ * and OUT_LENGTH.
  */
 import { applyTemplate, MAX_HEADER, type OuterTemplate } from './outer.js';
 import { WireError } from './fault.js';
 
-export const DESC_STRIDE = 8;
+/** Words per descriptor. Index descriptors with it, never with a literal: it grows when a field is added. */
+export const DESC_STRIDE = 9;
 /** Offset of the inner packet in the slab. */
 export const DESC_OFFSET = 0;
 /** Length of the inner packet. */
 export const DESC_LENGTH = 1;
 /** >= 0: template (peer) index to encapsulate with; < 0: drop, the value names why. */
 export const DESC_VERDICT = 2;
-/** Outer UDP source port; 0 keeps the template's. */
+/**
+ * Outer UDP source port written into a template's UDP header; 0 keeps the template's. A datagram sent
+ * through a socket (payload-only template) leaves with its socket's port instead: see DESC_SOCKET.
+ */
 export const DESC_SRC_PORT = 3;
 /** Written by the encapsulator: where the outer packet starts, and its length (0 if not sent). */
 export const DESC_OUT_OFFSET = 4;
 export const DESC_OUT_LENGTH = 5;
-/** Reserved for GSO (segment size) and per-packet flags. */
+/** TX: the segment size of a GSO super-packet read from a TUN, 0 for a single packet. */
 export const DESC_GSO_SIZE = 6;
+/** Per-packet flags: RX_VERIFY on receive; the GSO type, header length and FLAG_SEND_WHOLE on send. */
 export const DESC_FLAGS = 7;
+/** TX: which socket of the addon's send pool the packet leaves on (so its outer source port); 0 with one socket. */
+export const DESC_SOCKET = 8;
 /**
  * Receive flag in DESC_FLAGS: the datagram's outer UDP checksum may have been
  * zero (Linux vxlan's default over IPv4), so the inner TCP checksums are
  * verified before segments are merged for the TUN.
  */
 export const RX_VERIFY = 1;
+/** Send side of DESC_FLAGS, as a TUN read writes it: the virtio-net GSO type in the low byte... */
+export const FLAGS_GSO_TYPE_MASK = 0xff;
+/** ...and the super-packet's IP + L4 header length from this bit on. */
+export const FLAGS_HEADER_LENGTH_SHIFT = 16;
+/**
+ * Send flag in DESC_FLAGS, the engine's decision: this TCP super-packet may leave whole, as one
+ * UDP-tunnel GSO frame, instead of split into datagrams. The addon honours it when it can.
+ */
+export const FLAG_SEND_WHOLE = 0x100;
+/** virtio-net GSO types (linux/virtio_net.h) as they appear under FLAGS_GSO_TYPE_MASK (the ECN bit cleared). */
+export const GSO_TCPV4 = 1;
+export const GSO_TCPV6 = 4;
+export const GSO_UDP_L4 = 5;
 
 /** Verdict written by the encapsulator when a packet cannot be encapsulated (no headroom, too long). */
 export const VERDICT_ENCAP_FAILED = -1;

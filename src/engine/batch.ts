@@ -1,0 +1,57 @@
+/**
+ * The rest of the batch the data plane hands the addon, beside the slab and
+ * the descriptors (src/wire/batch.ts): the peer address table, txBatch's
+ * options and the status words the I/O calls write back. The same numbers
+ * are in native/src/layout.h; test/native-parity.test.ts compares them all.
+ */
+export {
+  DESC_STRIDE, DESC_OFFSET, DESC_LENGTH, DESC_VERDICT, DESC_SRC_PORT, DESC_OUT_OFFSET, DESC_OUT_LENGTH, DESC_GSO_SIZE,
+  DESC_FLAGS, DESC_SOCKET, RX_VERIFY, FLAGS_GSO_TYPE_MASK, FLAGS_HEADER_LENGTH_SHIFT, FLAG_SEND_WHOLE, GSO_TCPV4, GSO_TCPV6,
+  GSO_UDP_L4,
+} from '../wire/batch.js';
+
+/**
+ * Address table: one ADDR_STRIDE-byte entry per peer (txBatch's `addrs`) or per received datagram
+ * (udpRecvBatch's `srcAddrs`): the family (4 or 6), flags, the port (big-endian) and the address
+ * (IPv4 in its first 4 bytes).
+ */
+export const ADDR_STRIDE = 20;
+export const ADDR_FAMILY = 0;
+export const ADDR_FLAGS = 1;
+export const ADDR_PORT = 2;
+export const ADDR_ADDRESS = 4;
+/**
+ * Address flag: the peer is a tulle host. Its datagrams always carry an outer UDP checksum, and it trusts
+ * ours, so it may be sent whole super-packets (decideTx sets FLAG_SEND_WHOLE only for such peers).
+ */
+export const ADDR_CHECKSUMMED = 1;
+
+/** txBatch options: split super-packets leave in UDP_SEGMENT sends. */
+export const TX_UDP_GSO = 1;
+/** txBatch options: the slab was read from a TUN with a virtio-net header (super-packets possible). */
+export const TX_VNET = 2;
+/** txBatch options: `tunnelFd` and `tunnelParams` are given, for packets flagged FLAG_SEND_WHOLE. */
+export const TX_WHOLE = 4;
+
+/** txBatch status words, rewritten by each call: datagrams sent (also the return value). */
+export const TX_STATUS_SENT = 0;
+/** UDP_SEGMENT sends the kernel refused (EIO/EINVAL: a device on the path cannot segment). */
+export const TX_STATUS_GSO_REFUSED = 1;
+/** Whole frames the TAP refused; those packets were split and sent as usual. */
+export const TX_STATUS_WHOLE_REFUSED = 2;
+/** Super-packets sent whole. */
+export const TX_STATUS_WHOLE_SENT = 3;
+export const TX_STATUS_WORDS = 4;
+/** tunWriteCoalesced status words: super-packets written. */
+export const COALESCE_STATUS_MERGED = 0;
+export const COALESCE_STATUS_WORDS = 1;
+
+/** Bytes of the virtio-net header before each packet read from (or written to) a TUN that has one. */
+export const VNET_HDR_LEN = 10;
+/** Most sockets a txBatch send pool may hold. */
+export const MAX_SOCKETS = 64;
+/**
+ * Bytes of txBatch's `tunnelParams`: [0..5] the TAP's MAC, [6..9] our underlay IPv4 address, [10..11] the
+ * listening port, then the source-port pool's ports (all big-endian), one per socket of `fds`.
+ */
+export const TUNNEL_PARAMS_BYTES = 12 + 2 * MAX_SOCKETS;
