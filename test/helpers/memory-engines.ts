@@ -56,14 +56,23 @@ export function counterValues(counters: Float64Array): CounterValues {
 }
 
 /** Two hosts, a and b, each routing the other's subnet to it over `backend`. */
-export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions, 'clock'>, batch = 64): MemoryPair {
+export interface PairOptions {
+  /** Packets per batch (default 64). */
+  batch?: number;
+  /** vxlan: the source-port sockets each host sends from (default 4; 1 sends from the listening port). */
+  sourcePorts?: number;
+}
+
+export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions, 'clock'>, options: PairOptions = {}): MemoryPair {
+  const batch = options.batch ?? 64;
+  const pool = backend === 'vxlan' ? options.sourcePorts ?? 4 : 1;
   const clock = new ManualClock();
   const net = new MemoryNetwork({ ...network, clock });
   const port = backend === 'udp' ? wire.udpBackend.PORT : wire.vxlan.PORT_LINUX;
   const hosts = SPECS.map((spec, i) => {
     const other = SPECS[1 - i];
     // vxlan sends from a pool of source ports, as the engine does; the udp backend from its listening port.
-    const sourcePorts = backend === 'vxlan' ? [49160 + i * 8, 49161 + i * 8, 49162 + i * 8, 49163 + i * 8] : [];
+    const sourcePorts = pool > 1 ? Array.from({ length: pool }, (_, k) => 49160 + i * 64 + k) : [];
     const bind = net.bind(spec.underlay, port, sourcePorts);
     const tun = new MemoryTun({ queueLimit: 2048 });
     const snapshot = new RouteSnapshot();
