@@ -51,14 +51,18 @@ export interface MemoryNetworkOptions {
 }
 
 export interface MemoryNetworkStats {
+  /** Datagrams binds sent. */
   sent: number;
+  /** Put in a receiving bind's queue (a duplicate counts twice); some may still be in flight. */
   delivered: number;
   lost: number;
   duplicated: number;
   reordered: number;
-  /** Lost because the receiving bind's queue was full, nobody listened there, or they were too long. */
+  /** Lost because the receiving bind's queue was full. */
   overflowed: number;
+  /** Lost because no bind listens at the destination. */
   unreachable: number;
+  /** Lost because longer than maxDatagram. */
   oversize: number;
 }
 
