@@ -25,7 +25,7 @@ export interface WorkerConfig {
   role: 'tx' | 'rx' | 'duplex';
   tunFd: number;
   udpFd: number;
-  control: SharedArrayBuffer; // Int32 [0] = stop flag, [1] = TUN reader lock
+  control: SharedArrayBuffer; // Int32 [0] = stop flag, [1] = TUN reader lock (control.ts)
   counters: SharedArrayBuffer;
   routes: ReturnType<typeof RouteSnapshot.allocate>;
   batch: number;
@@ -46,7 +46,7 @@ export interface WorkerConfig {
   udpGso: boolean;
   udpGro: boolean;
   arenaBytes: number;
-  /** RX reads and sends what the TUN holds right after each write (see above). */
+  /** RX reads and sends what the TUN holds right after each write (rx-pipeline.ts ReplyInline). */
   replyInline: boolean;
   /** The sockets outer packets leave on; with more than one, a flow's hash picks (its source port). */
   sendFds: number[];
