@@ -1,9 +1,12 @@
 /**
- * The rest of the batch the data plane hands the addon, beside the slab and
- * the descriptors (src/wire/batch.ts): the peer address table, txBatch's
- * options and the status words the I/O calls write back. The same numbers
- * are in native/src/layout.h; test/native-parity.test.ts compares them all.
+ * The batch the data plane hands the addon: the slab and its descriptors
+ * (the descriptor fields are in src/wire/batch.ts, re-exported here), the peer
+ * address table, txBatch's options and the status words the I/O calls write
+ * back. The same numbers are in native/src/layout.h;
+ * test/native-parity.test.ts compares them all.
  */
+import { DESC_STRIDE } from '../wire/batch.js';
+
 export {
   DESC_STRIDE, DESC_OFFSET, DESC_LENGTH, DESC_VERDICT, DESC_SRC_PORT, DESC_OUT_OFFSET, DESC_OUT_LENGTH, DESC_GSO_SIZE,
   DESC_FLAGS, DESC_SOCKET, RX_VERIFY, FLAGS_GSO_TYPE_MASK, FLAGS_HEADER_LENGTH_SHIFT, FLAG_SEND_WHOLE, GSO_TCPV4, GSO_TCPV6,
@@ -55,3 +58,41 @@ export const MAX_SOCKETS = 64;
  * listening port, then the source-port pool's ports (all big-endian), one per socket of `fds`.
  */
 export const TUNNEL_PARAMS_BYTES = 12 + 2 * MAX_SOCKETS;
+
+/**
+ * A batch's memory: the slab its packets sit in and their descriptors.
+ * Made once by a pipeline and reused for every batch; the TUN and socket
+ * sides (tun-device.ts, bind.ts) fill and read it but never keep it.
+ *
+ * Slot i starts at i * stride; its packet starts `headroom` bytes in, so the
+ * outer headers (and a virtio-net header) can be written in front of it in
+ * place. `descriptors` may exceed `slots`: with UDP GRO one received datagram
+ * becomes one descriptor per segment, all inside one slot.
+ */
+export class Batch {
+  readonly slab: Uint8Array;
+  readonly desc: Int32Array;
+
+  constructor(
+    /** Packets (or received datagrams) the slab holds. */
+    readonly slots: number,
+    /** Descriptors: at least `slots`. */
+    readonly descriptors: number,
+    readonly headroom: number,
+    readonly stride: number,
+  ) {
+    for (const [field, value] of [['slots', slots], ['descriptors', descriptors], ['headroom', headroom], ['stride', stride]] as const) {
+      if (!Number.isInteger(value) || value < 0) throw new Error(`Batch: ${field} ${value} is not allowed (a non-negative integer)`);
+    }
+    if (slots < 1) throw new Error(`Batch: slots ${slots} is not allowed (at least 1)`);
+    if (descriptors < slots) throw new Error(`Batch: descriptors ${descriptors} is not allowed (at least slots, ${slots})`);
+    if (headroom >= stride) throw new Error(`Batch: headroom ${headroom} is not allowed (less than stride, ${stride})`);
+    this.slab = new Uint8Array(slots * stride);
+    this.desc = new Int32Array(descriptors * DESC_STRIDE);
+  }
+
+  /** Bytes a slot has for its packet. */
+  get room(): number {
+    return this.stride - this.headroom;
+  }
+}

@@ -7,10 +7,12 @@
  * The budget is one per engine: with two threads, the TX thread and the RX
  * thread (which sends replies inline) share it.
  */
-import type { NativeAddon } from '../native/load.js';
 import * as wire from '../wire/index.js';
+import { Batch } from './batch.js';
+import type { Clock } from './clock.js';
 import { C } from './counters.js';
 import { TokenBucket } from './token-bucket.js';
+import type { TunDevice } from './tun-device.js';
 import { DROP_OVERSIZE } from './verdicts.js';
 
 const MAX_PER_BATCH = 16;
@@ -20,14 +22,13 @@ const RATE_PER_MS = 1; // 1000 per second
 const BURST = 50;
 
 export class TooBigResponder {
-  private readonly slab = new Uint8Array(MAX_PER_BATCH * SLOT);
-  private readonly desc = new Int32Array(MAX_PER_BATCH * wire.DESC_STRIDE);
+  private readonly errors = new Batch(MAX_PER_BATCH, MAX_PER_BATCH, HEADROOM, SLOT);
   private readonly bucket: TokenBucket;
 
   constructor(
-    private readonly native: NativeAddon,
-    private readonly tunFd: number,
-    private readonly vnet: boolean,
+    /** The errors go back into this TUN, as packets the overlay delivered. */
+    private readonly tun: TunDevice,
+    private readonly clock: Clock,
     private readonly mtu: number,
     private readonly counters: Float64Array,
     /** TokenBucket.allocate(), shared by every responder of one engine. */
@@ -38,22 +39,24 @@ export class TooBigResponder {
 
   /** Writes an error for each DROP_OVERSIZE packet of the batch, as the rate allows. */
   answer(slab: Uint8Array, desc: Int32Array, count: number): void {
+    const { slab: out, desc: outDesc } = this.errors;
     let k = 0;
     for (let i = 0; i < count && k < MAX_PER_BATCH; i++) {
       const d = i * wire.DESC_STRIDE;
       if (desc[d + wire.DESC_VERDICT] !== DROP_OVERSIZE) continue;
       const off = desc[d + wire.DESC_OFFSET];
       const at = k * SLOT + HEADROOM;
-      const length = wire.icmp.tooBig(this.slab, at, slab, off, desc[d + wire.DESC_LENGTH], this.mtu);
+      const length = wire.icmp.tooBig(out, at, slab, off, desc[d + wire.DESC_LENGTH], this.mtu);
       // Only errors that would be sent spend the budget (none for non-DF packets, fragments, errors).
-      if (length === 0 || !this.bucket.take()) continue;
+      if (length === 0 || !this.bucket.take(this.clock.now())) continue;
       const e = k * wire.DESC_STRIDE;
-      this.desc[e + wire.DESC_OFFSET] = at;
-      this.desc[e + wire.DESC_LENGTH] = length;
-      this.desc[e + wire.DESC_VERDICT] = 0;
+      outDesc[e + wire.DESC_OFFSET] = at;
+      outDesc[e + wire.DESC_LENGTH] = length;
+      outDesc[e + wire.DESC_VERDICT] = 0;
+      outDesc[e + wire.DESC_FLAGS] = 0;
       k++;
     }
     if (k === 0) return;
-    this.counters[C.icmpTooBig] += this.native.tunWriteBatch(this.tunFd, this.slab, this.desc, k, this.vnet);
+    this.counters[C.icmpTooBig] += this.tun.write(this.errors, k, 0);
   }
 }

@@ -1,0 +1,54 @@
+/**
+ * Puts one data-plane thread together from its parts: the TUN side, the
+ * socket side, a way to wait on both, the thread's route reader, the
+ * engine's counters, a clock and the shared control words. The worker
+ * (worker.ts) passes native parts; tests pass the memory fakes.
+ */
+import type { Bind } from './bind.js';
+import type { Clock } from './clock.js';
+import type { Control } from './control.js';
+import type { RxPolicy } from './decide.js';
+import { DuplexLoop, RxLoop, TxLoop, type Loop } from './loops.js';
+import type { RouteReader } from './routes.js';
+import { RxPipeline } from './rx-pipeline.js';
+import type { TunDevice } from './tun-device.js';
+import { TxPipeline } from './tx-pipeline.js';
+import type { WaitEither } from './wait-either.js';
+
+/** Packets the RX thread takes from the TUN after a write: replies, not a bulk transfer (that stays with TX). */
+const INLINE_BATCH = 8;
+
+export type ThreadRole = 'tx' | 'rx' | 'duplex';
+
+export interface ThreadParts {
+  tun: TunDevice;
+  bind: Bind;
+  /** Duplex only: sleeps on `tun` and `bind` at once. */
+  waitEither: WaitEither;
+  routes: RouteReader;
+  counters: Float64Array;
+  clock: Clock;
+  control: Control;
+}
+
+export interface ThreadConfig {
+  batch: number;
+  headroom: number;
+  stride: number;
+  mtu: number;
+  rx: RxPolicy;
+  /** RX thread (role 'rx'): send what the TUN holds right after each write (rx-pipeline.ts ReplyInline). */
+  replyInline: boolean;
+  /** TokenBucket.allocate(), one per engine. */
+  tooBigBucket: SharedArrayBuffer;
+}
+
+export function buildLoop(role: ThreadRole, p: ThreadParts, c: ThreadConfig): Loop {
+  const tx = (batch: number) => new TxPipeline(p.tun, p.bind, p.routes, p.counters, p.clock,
+    { batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu, tooBigBucket: c.tooBigBucket });
+  const rx = (inline: TxPipeline | undefined) => new RxPipeline(p.tun, p.bind, p.routes, p.counters, c.rx,
+    { batch: c.batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu }, inline === undefined ? undefined : { tx: inline, control: p.control });
+  if (role === 'tx') return new TxLoop(p.tun, tx(c.batch), p.control);
+  if (role === 'rx') return new RxLoop(rx(c.replyInline ? tx(INLINE_BATCH) : undefined));
+  return new DuplexLoop(tx(c.batch), rx(undefined), p.waitEither);
+}
