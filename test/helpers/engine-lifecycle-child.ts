@@ -2,7 +2,7 @@
 // this process and reports open fds, threads and TUN devices after each cycle.
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { Engine } from '../../src/engine/engine.js';
+import { startEngine } from './engine.js';
 import { RouteSnapshot } from '../../src/engine/routes.js';
 import * as wire from '../../src/wire/index.js';
 
@@ -14,7 +14,7 @@ const cycles: { fds: number; threads: number; tunWhileRunning: boolean; tunAfter
 for (let i = 0; i < 3; i++) {
   const routes = new RouteSnapshot();
   routes.publish([{ address: '127.0.0.2', port: 8285, template: wire.udpBackend.template() }], [{ subnet: '198.18.2.0/24', peer: 0 }]);
-  const engine = await Engine.start({ tunName: 'tl0', listenAddress: '127.0.0.1', listenPort: 8285, backend: 'udp', subnet: '198.18.1.0/24', mtu: 1472 }, routes);
+  const engine = await startEngine({ tunName: 'tl0', listenAddress: '127.0.0.1', listenPort: 8285, backend: 'udp', subnet: '198.18.1.0/24', mtu: 1472 }, routes);
   const tunWhileRunning = tunUp();
   await engine.stop();
   cycles.push({ fds: fds(), threads: threads(), tunWhileRunning, tunAfterStop: tunUp(), offloads: JSON.stringify(engine.offloads) });
