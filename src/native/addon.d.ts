@@ -106,7 +106,7 @@ export interface NativeAddon {
    * whole. Returns status[0].
    * `fds` is one socket, or a pool of sockets bound to distinct ports: then each packet leaves on
    * fds[SRC_PORT], so its outer source port follows its flow (templates must be payload-only).
-   * With TX_WHOLE, `tunnelFd` and `tunnelParams` are the TAP of src/engine/tunnel-tap.ts.
+   * With TX_WHOLE, `tunnelFd` and `tunnelParams` are the TAP of src/daemon/tunnel-tap.ts.
    */
   txBatch(fds: number | Int32Array, slab: Uint8Array, desc: Int32Array, count: number, templateBytes: Uint8Array, templateMeta: Int32Array,
     addrs: Uint8Array, arena: Uint8Array, options: number, status: Int32Array, tunnelFd?: number, tunnelParams?: Uint8Array): number;
