@@ -56,7 +56,7 @@ export interface EngineDevices {
   /** vxlan: the source-port pool's sockets, in order (empty: the listening socket sends). */
   sourcePorts: { fd: number; port: number }[];
   /** The tunnel TAP whole super-packets leave through, and its txBatch params (NativeLayout.TUNNEL_PARAMS_BYTES). */
-  tunnel?: { fd: number; name: string; params: Uint8Array };
+  tunnel?: { fd: number; params: Uint8Array };
 }
 
 /** What the host layer opened and found: the engine's devices, the offloads in force and the log lines about them. */
