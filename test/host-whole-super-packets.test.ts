@@ -49,7 +49,9 @@ t.test('auto refused, with the reason', async (t) => {
     ['the feature is off', vxlanAuto, { segments: false }, /^eth0 does not segment UDP tunnels itself \(tx-udp_tnl-csum-segmentation off\)$/],
     ['the kernel has no such feature', vxlanAuto, { segments: undefined }, /^eth0 does not segment UDP tunnels itself/],
     ['the features cannot be read', vxlanAuto, { segments: new Error('ENODEV') }, /^reading eth0's features: ENODEV$/],
-    ['the firewall drops forwarded packets', vxlanAuto, { drops: ['nftables inet fw chain fwd (policy drop)', 'iptables FORWARD (policy DROP)'] },
+    ['one forward chain drops by policy', vxlanAuto, { drops: ['iptables FORWARD (policy DROP)'] },
+      /^the firewall drops forwarded packets by default \(iptables FORWARD \(policy DROP\)\); accept those/],
+    ['two forward chains drop by policy', vxlanAuto, { drops: ['nftables inet fw chain fwd (policy drop)', 'iptables FORWARD (policy DROP)'] },
       /^the firewall drops forwarded packets by default \(nftables inet fw chain fwd \(policy drop\); iptables FORWARD \(policy DROP\)\); accept those from the tunnel TAP and set offloads\.udpTunnelGso: true$/],
   ];
   for (const [what, ask, answers, reason] of cases) {
