@@ -1,7 +1,8 @@
 /**
  * The data plane for the backend, and where routes go:
  *
- *   udp, vxlan  the engine (TUN, socket, its workers); the TUN gets the
+ *   udp, vxlan  the engine's host side (TUN, sockets, tunnel TAP, offloads:
+ *               host-setup.ts), then the engine on it (its workers); the TUN gets the
  *               subnet's first address with the network's prefix (flannel's
  *               convention, so the kernel routes the whole overlay into it),
  *               the MTU, and goes up. Routes go into its snapshot.
@@ -20,6 +21,7 @@ import type { HostFacts } from './config/host-checks.js';
 import type { DaemonConfig } from './config/schema.js';
 import { EngineSink } from './engine-sink.js';
 import { HostGwRoutes } from './host-gw.js';
+import { setUpHost } from './host-setup.js';
 import type { RouteSink } from './lease-router.js';
 import type { OwnRoute } from './route-audit.js';
 import { overhead } from './mtu.js';
@@ -69,12 +71,14 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
       `warning: tun.mtu ${mtu} is above what ${facts.underlay.device} (mtu ${facts.underlay.deviceMtu}) carries with ${backend.type} (${derived}); larger packets will be answered with ICMP "too big"`);
   }
   const snapshot = new RouteSnapshot();
-  const engine = await Engine.start({
+  const host = setUpHost({
     tunName: config.tun.name, listenAddress: facts.underlay.address, listenPort: spec.port!, backend: backend.type,
-    vni: backend.type === 'vxlan' ? backend.vni : undefined, subnet: spec.subnet, ipv6Subnet: spec.ipv6Subnet,
+    offloads: config.offloads, underlayDevice: facts.underlay.device,
+  });
+  const engine = await Engine.start(host, {
+    backend: backend.type, vni: backend.type === 'vxlan' ? backend.vni : undefined, subnet: spec.subnet, ipv6Subnet: spec.ipv6Subnet,
     // Inner packets larger than the underlay carries are answered with ICMP "too big", whatever the TUN's MTU.
-    mtu: Math.min(mtu, derived), batch: config.batch, offloads: config.offloads, threads: config.threads, replyInline: config.replyInline,
-    underlayDevice: facts.underlay.device,
+    mtu: Math.min(mtu, derived), batch: config.batch, threads: config.threads, replyInline: config.replyInline,
   }, snapshot);
   teardown.push('stopping the engine (the TUN goes with it)', () => engine.stop());
   const tunAddress = `${firstAddress(parseCidr4(spec.subnet))}/${parseCidr4(spec.network).prefix}`;

@@ -2,7 +2,7 @@
  * The kernel's UDP sockets through the native addon (bind.ts has the
  * contract): one receiving socket, the sockets outer packets leave on (the
  * receiving one, or a pool of source ports), and the tunnel TAP whole
- * super-packets leave through (tunnel-tap.ts). It borrows every fd.
+ * super-packets leave through (src/daemon/tunnel-tap.ts). It borrows every fd.
  *
  * The offloads it sends with are its own business: the kernel refusing
  * UDP_SEGMENT (EIO: a device on the path cannot segment) or the TAP refusing
@@ -27,7 +27,7 @@ export interface NativeBindOptions {
   gro: boolean;
   /** The kernel takes UDP_SEGMENT sends on the send sockets. */
   udpGso: boolean;
-  /** The tunnel TAP (tunnel-tap.ts) or -1, and its txBatch params. */
+  /** The tunnel TAP (src/daemon/tunnel-tap.ts) or -1, and its txBatch params. */
   tunnelFd: number;
   tunnelParams: number[];
   /** Where super-packets are split before sending; reused once sent. */

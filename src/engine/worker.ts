@@ -52,7 +52,7 @@ export interface WorkerConfig {
   sendFds: number[];
   /** The ICMP "too big" budget both threads draw on (a TokenBucket; used under the TUN reader lock). */
   tooBigBucket: SharedArrayBuffer;
-  /** The tunnel TAP whole super-packets leave through (tunnel-tap.ts), or -1; its txBatch params. */
+  /** The tunnel TAP whole super-packets leave through (src/daemon/tunnel-tap.ts), or -1; its txBatch params. */
   tunnelFd: number;
   tunnelParams: number[];
 }

@@ -50,7 +50,7 @@ export interface NativeAddon {
    * Fills the TX_STATUS_* words of `status` (src/engine/batch.ts) and returns TX_STATUS_SENT.
    * `fds` is one socket, or a pool of up to MAX_SOCKETS sockets bound to distinct ports: each packet
    * leaves on fds[SOCKET], so its outer source port follows its flow (templates must be payload-only).
-   * With TX_WHOLE, `tunnelFd` and `tunnelParams` are the TAP of src/engine/tunnel-tap.ts, and super-packets
+   * With TX_WHOLE, `tunnelFd` and `tunnelParams` are the TAP of src/daemon/tunnel-tap.ts, and super-packets
    * flagged FLAG_SEND_WHOLE leave whole through it when they can (TCP, an IPv4 vxlan peer, small enough
    * for one IPv4 datagram); otherwise, or when the TAP refuses, they are split as usual. Which packets
    * may is decided by the caller (decideTx), never here.

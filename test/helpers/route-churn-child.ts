@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
-import { Engine } from '../../src/engine/engine.js';
+import { startEngine } from './engine.js';
 import { RouteSnapshot, type Peer, type Route } from '../../src/engine/routes.js';
 import * as wire from '../../src/wire/index.js';
 
@@ -85,7 +85,7 @@ function churn(snapshot: RouteSnapshot): void {
 
 const snapshot = new RouteSnapshot();
 churn(snapshot);
-const engine = await Engine.start({
+const engine = await startEngine({
   tunName: 'tl0', listenAddress: plan.hosts[me], listenPort: LISTEN, backend: plan.backend, vni: 1, subnet: subnetOf(me), mtu: plan.backend === 'vxlan' ? 1450 : 1472, threads: plan.threads,
 }, snapshot);
 const own = addressOf(me, 0).replace(/\.10$/, '.1');
