@@ -92,7 +92,7 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
     execFileSync('ip', ['link', 'set', engine.tunName, 'mtu', String(mtu), 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`);
+    throw new Error(`setting up ${engine.tunName} (${tunAddress}, mtu ${mtu}) failed: ${stderr || (error as Error).message}`, { cause: error });
   }
   // The kernel's prefix routes for the TUN's addresses: the whole overlay into the TUN.
   const ownRoutes: OwnRoute[] = [

@@ -2,7 +2,7 @@
  * The packet engine: one TUN device, one UDP socket, one data-plane thread
  * for both directions (or two, TX and RX: options.threads).
  *
- *   TX: TUN → decide (lease lookup) → encapsulate → UDP   (see worker.ts)
+ *   TX: TUN → decide (lease lookup) → encapsulate → UDP   (see tx-pipeline.ts)
  *   RX: UDP → decide (known sender, VNI, our subnet) → TUN
  *
  * The engine opens nothing and runs no commands: the host layer
@@ -40,10 +40,10 @@ export interface EngineOptions {
   pollMs?: number;
   /**
    * Data-plane threads (default 1): 1 serves both directions in one loop; 2 runs a TX and an RX thread,
-   * so each direction can have a core of its own (see worker.ts).
+   * so each direction can have a core of its own (see loops.ts).
    */
   threads?: 1 | 2;
-  /** threads 2: whether the RX thread sends the replies its own TUN writes provoke (default true; see worker.ts). */
+  /** threads 2: whether the RX thread sends the replies its own TUN writes provoke (default true; see rx-pipeline.ts). */
   replyInline?: boolean;
 }
 
