@@ -42,8 +42,15 @@ let parsed;
 try {
   parsed = parseArgs({
     options: {
-      quick: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      seed: { type: 'string' }, 'alloc-runs': { type: 'string' }, 'rejoin-runs': { type: 'string' }, 'steady-min': { type: 'string' }, big: { type: 'string' }, trials: { type: 'string' },
+      quick: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      seed: { type: 'string' },
+      'alloc-runs': { type: 'string' },
+      'rejoin-runs': { type: 'string' },
+      'steady-min': { type: 'string' },
+      big: { type: 'string' },
+      trials: { type: 'string' },
     },
   }).values;
 } catch (error) {
@@ -73,7 +80,14 @@ const rows: Row[] = [];
 const log = (s: string) => {
   if (!json) process.stderr.write(`${s}\n`);
 };
-const empty = { convergence_p50_s: null, convergence_p99_s: null, convergence_max_s: null, false_deaths: null, double_allocations: null, bytes_per_node_per_s: null };
+const empty = {
+  convergence_p50_s: null,
+  convergence_p99_s: null,
+  convergence_max_s: null,
+  false_deaths: null,
+  double_allocations: null,
+  bytes_per_node_per_s: null,
+};
 
 function timed<T>(fn: () => T): [T, number] {
   const t0 = performance.now();
@@ -87,9 +101,17 @@ function spread(nodes: number, loss: number, n: number, target: string, check: (
   const p99 = percentile(d.times, 99);
   const max = Math.max(...d.times);
   rows.push({
-    scenario: 'new lease reaches every live node', nodes, loss, ...empty,
-    convergence_p50_s: percentile(d.times, 50), convergence_p99_s: p99, convergence_max_s: max,
-    bytes_per_node_per_s: d.bytesPerNodePerS, target, met: check(p99, max), wall_s: wall,
+    scenario: 'new lease reaches every live node',
+    nodes,
+    loss,
+    ...empty,
+    convergence_p50_s: percentile(d.times, 50),
+    convergence_p99_s: p99,
+    convergence_max_s: max,
+    bytes_per_node_per_s: d.bytesPerNodePerS,
+    target,
+    met: check(p99, max),
+    wall_s: wall,
   });
 }
 
@@ -102,15 +124,29 @@ log(`crash detection: 1000 nodes, 10% loss …`);
   const [k, wall] = timed(() => crashDetection({ nodes: 1000, loss: 0.1, seed, crashes: trials, gapMs: 1_000, waitMs: 20_000, config }));
   const p99 = percentile(k.firstDetection, 99);
   rows.push({
-    scenario: 'crash detected (first node declares it dead)', nodes: 1000, loss: 0.1, ...empty,
-    convergence_p50_s: percentile(k.firstDetection, 50), convergence_p99_s: p99, convergence_max_s: Math.max(...k.firstDetection),
-    target: 'p99 ≤ 12 s', met: p99 <= 12, wall_s: wall,
+    scenario: 'crash detected (first node declares it dead)',
+    nodes: 1000,
+    loss: 0.1,
+    ...empty,
+    convergence_p50_s: percentile(k.firstDetection, 50),
+    convergence_p99_s: p99,
+    convergence_max_s: Math.max(...k.firstDetection),
+    target: 'p99 ≤ 12 s',
+    met: p99 <= 12,
+    wall_s: wall,
   });
   const all = percentile(k.allKnow, 99);
   rows.push({
-    scenario: 'crash known to every live node', nodes: 1000, loss: 0.1, ...empty,
-    convergence_p50_s: percentile(k.allKnow, 50), convergence_p99_s: all, convergence_max_s: Math.max(...k.allKnow),
-    target: '(reported)', met: true, wall_s: 0,
+    scenario: 'crash known to every live node',
+    nodes: 1000,
+    loss: 0.1,
+    ...empty,
+    convergence_p50_s: percentile(k.allKnow, 50),
+    convergence_p99_s: all,
+    convergence_max_s: Math.max(...k.allKnow),
+    target: '(reported)',
+    met: true,
+    wall_s: 0,
   });
 }
 
@@ -118,9 +154,15 @@ log(`steady state: 1000 nodes, 10% loss, ${steadyMin} simulated minutes …`);
 {
   const [h, wall] = timed(() => steadyState({ nodes: 1000, loss: 0.1, seed, durationMs: steadyMin * 60_000, config }));
   rows.push({
-    scenario: `healthy nodes declared dead in ${steadyMin} min (suspicions ${h.suspicions}, refuted ${h.refutations})`, nodes: 1000, loss: 0.1, ...empty,
-    false_deaths: h.falseDeaths, bytes_per_node_per_s: h.bytesPerNodePerS,
-    target: steadyMin >= 60 ? 'zero over an hour' : `zero (an hour with --steady-min 60)`, met: h.falseDeaths === 0 && steadyMin >= 60, wall_s: wall,
+    scenario: `healthy nodes declared dead in ${steadyMin} min (suspicions ${h.suspicions}, refuted ${h.refutations})`,
+    nodes: 1000,
+    loss: 0.1,
+    ...empty,
+    false_deaths: h.falseDeaths,
+    bytes_per_node_per_s: h.bytesPerNodePerS,
+    target: steadyMin >= 60 ? 'zero over an hour' : `zero (an hour with --steady-min 60)`,
+    met: h.falseDeaths === 0 && steadyMin >= 60,
+    wall_s: wall,
   });
 }
 
@@ -128,8 +170,15 @@ log('idle traffic: 1000 nodes, no loss, 2 simulated minutes …');
 {
   const [h, wall] = timed(() => steadyState({ nodes: 1000, loss: 0, seed, durationMs: 120_000, config }));
   rows.push({
-    scenario: 'idle traffic', nodes: 1000, loss: 0, ...empty, false_deaths: h.falseDeaths, bytes_per_node_per_s: h.bytesPerNodePerS,
-    target: '≤ 1 KB/s per node', met: h.bytesPerNodePerS <= 1024, wall_s: wall,
+    scenario: 'idle traffic',
+    nodes: 1000,
+    loss: 0,
+    ...empty,
+    false_deaths: h.falseDeaths,
+    bytes_per_node_per_s: h.bytesPerNodePerS,
+    target: '≤ 1 KB/s per node',
+    met: h.bytesPerNodePerS <= 1024,
+    wall_s: wall,
   });
 }
 
@@ -152,10 +201,17 @@ log(`allocation: ${allocRuns} seeded partition / heal / restart runs …`);
     return { doubles, mismatches, moves, settles, later };
   });
   rows.push({
-    scenario: `double allocations after heal (${allocRuns} runs of 4–16 hosts, ${r.moves} moves, ${r.mismatches} stale views, later conflicts ≤ ${r.later.toFixed(1)} s)`, nodes: 16, loss: 0.05, ...empty,
-    double_allocations: r.doubles, convergence_p50_s: percentile(r.settles, 50), convergence_p99_s: percentile(r.settles, 99), convergence_max_s: Math.max(...r.settles),
+    scenario: `double allocations after heal (${allocRuns} runs of 4–16 hosts, ${r.moves} moves, ${r.mismatches} stale views, later conflicts ≤ ${r.later.toFixed(1)} s)`,
+    nodes: 16,
+    loss: 0.05,
+    ...empty,
+    double_allocations: r.doubles,
+    convergence_p50_s: percentile(r.settles, 50),
+    convergence_p99_s: percentile(r.settles, 99),
+    convergence_max_s: Math.max(...r.settles),
     target: allocRuns >= 10_000 ? 'zero in ≥ 10,000 runs; settled ≤ 2 s after heal' : 'zero; settled ≤ 2 s after heal (10,000 runs in the full bench)',
-    met: r.doubles === 0 && r.mismatches === 0 && Math.max(...r.settles) <= 2 && allocRuns >= 10_000, wall_s: wall,
+    met: r.doubles === 0 && r.mismatches === 0 && Math.max(...r.settles) <= 2 && allocRuns >= 10_000,
+    wall_s: wall,
   });
 }
 
@@ -189,27 +245,55 @@ for (const [kind, what] of [
   const oneTry = r.settles.filter((x) => x <= rejoinOneTryMs(config) / 1000).length;
   rows.push({
     scenario: `double allocations after ${what}: ${r.standing} of ${rejoinRuns} runs had one at the heal, ${oneTry} settled within the first try (${rejoinOneTryMs(config) / 1000} s), ${r.notRejoined} not rejoined, ${r.mismatches} stale views`,
-    nodes: 12, loss: 0.05, ...empty,
-    double_allocations: r.late, convergence_p50_s: percentile(r.settles, 50), convergence_p99_s: percentile(r.settles, 99),
+    nodes: 12,
+    loss: 0.05,
+    ...empty,
+    double_allocations: r.late,
+    convergence_p50_s: percentile(r.settles, 50),
+    convergence_p99_s: percentile(r.settles, 99),
     convergence_max_s: r.settles.length > 0 ? Math.max(...r.settles) : 0,
     target: `none lasting past ${target} s (two seed retry gaps) after heal`,
-    met: r.late === 0 && r.left === 0 && r.mismatches === 0 && r.notRejoined === 0, wall_s: wall,
+    met: r.late === 0 && r.left === 0 && r.mismatches === 0 && r.notRejoined === 0,
+    wall_s: wall,
   });
 }
 
 const headline = rows[0];
 if (json) {
-  console.log(JSON.stringify({
-    nodes: headline.nodes, loss: headline.loss, convergence_p50_s: headline.convergence_p50_s, convergence_p99_s: headline.convergence_p99_s,
-    false_deaths: rows.find((r) => r.false_deaths !== null && r.loss > 0)?.false_deaths ?? null,
-    double_allocations: rows.find((r) => r.double_allocations !== null)?.double_allocations ?? null,
-    bytes_per_node_per_s: rows.find((r) => r.scenario === 'idle traffic')?.bytes_per_node_per_s ?? null,
-    quick, seed, preset: 'lan', runs: rows,
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        nodes: headline.nodes,
+        loss: headline.loss,
+        convergence_p50_s: headline.convergence_p50_s,
+        convergence_p99_s: headline.convergence_p99_s,
+        false_deaths: rows.find((r) => r.false_deaths !== null && r.loss > 0)?.false_deaths ?? null,
+        double_allocations: rows.find((r) => r.double_allocations !== null)?.double_allocations ?? null,
+        bytes_per_node_per_s: rows.find((r) => r.scenario === 'idle traffic')?.bytes_per_node_per_s ?? null,
+        quick,
+        seed,
+        preset: 'lan',
+        runs: rows,
+      },
+      null,
+      2,
+    ),
+  );
 } else {
   const f = (v: number | null, d = 2) => (v === null ? '–' : Number.isFinite(v) ? v.toFixed(d) : '∞');
-  const table = rows.map((r) => [r.scenario, String(r.nodes), `${r.loss * 100}%`, f(r.convergence_p50_s), f(r.convergence_p99_s), f(r.convergence_max_s),
-    r.false_deaths === null ? '–' : String(r.false_deaths), r.double_allocations === null ? '–' : String(r.double_allocations), f(r.bytes_per_node_per_s, 0), r.target, r.met ? 'yes' : 'NO']);
+  const table = rows.map((r) => [
+    r.scenario,
+    String(r.nodes),
+    `${r.loss * 100}%`,
+    f(r.convergence_p50_s),
+    f(r.convergence_p99_s),
+    f(r.convergence_max_s),
+    r.false_deaths === null ? '–' : String(r.false_deaths),
+    r.double_allocations === null ? '–' : String(r.double_allocations),
+    f(r.bytes_per_node_per_s, 0),
+    r.target,
+    r.met ? 'yes' : 'NO',
+  ]);
   const head = ['scenario', 'nodes', 'loss', 'p50 s', 'p99 s', 'max s', 'false deaths', 'double alloc', 'B/s/node', 'target', 'met'];
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

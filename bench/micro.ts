@@ -33,8 +33,20 @@ import { parseArgs } from 'node:util';
 import { Bench, hrtimeNow } from 'tinybench';
 import { loadNative } from '../src/native/load.js';
 import {
-  checksum, encapsulateBatch, newFault, newOuterPacket, parseOuter, TemplateTable, vxlan,
-  DESC_LENGTH, DESC_OFFSET, DESC_OUT_LENGTH, DESC_OUT_OFFSET, DESC_SRC_PORT, DESC_STRIDE, DESC_VERDICT,
+  checksum,
+  encapsulateBatch,
+  newFault,
+  newOuterPacket,
+  parseOuter,
+  TemplateTable,
+  vxlan,
+  DESC_LENGTH,
+  DESC_OFFSET,
+  DESC_OUT_LENGTH,
+  DESC_OUT_OFFSET,
+  DESC_SRC_PORT,
+  DESC_STRIDE,
+  DESC_VERDICT,
 } from '../src/wire/index.js';
 import { ROUTE_BATCH, ROUTE_SCALE_PEERS, routeScale } from './route-scale.js';
 
@@ -59,7 +71,9 @@ const say = (line: string): void => void (jsonToStdout ? process.stderr : proces
 
 const addon = loadNative();
 const tpl = vxlan.template({
-  vni: 1, srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02',
+  vni: 1,
+  srcMac: '02:00:00:00:00:01',
+  dstMac: '02:00:00:00:00:02',
   underlay: { src: '192.0.2.1', dst: '192.0.2.2', dstPort: 4789 },
 });
 const table = new TemplateTable(1);
@@ -70,7 +84,9 @@ function makeSlab(count: number): Uint8Array {
   const slab = new Uint8Array(count * STRIDE);
   let x = 0x2545f491;
   for (let i = 0; i < slab.length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5; // xorshift32: same bytes every run
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5; // xorshift32: same bytes every run
     slab[i] = x & 0xff;
   }
   for (let p = 0; p < count; p++) slab[p * STRIDE + HEADROOM] = 0x45;
@@ -101,8 +117,10 @@ function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Once, before timing: same bytes from both sides, and checksums that verify. */
 function verify(): void {
-  const ts = makeSlab(BATCH), nat = makeSlab(BATCH);
-  const tsDesc = makeDesc(BATCH), natDesc = makeDesc(BATCH);
+  const ts = makeSlab(BATCH),
+    nat = makeSlab(BATCH);
+  const tsDesc = makeDesc(BATCH),
+    natDesc = makeDesc(BATCH);
   const done = [encapsulateBatch(ts, tsDesc, BATCH, table), addon.encapBatch(nat, natDesc, BATCH, table.bytes, table.meta)];
   if (done[0] !== BATCH || done[1] !== BATCH) die(`encapsulated ${done[0]} (TS) and ${done[1]} (native) of ${BATCH} packets`);
   const at = firstDiff(ts, nat);
@@ -113,12 +131,15 @@ function verify(): void {
   const fault = newFault();
   for (let i = 0; i < BATCH; i++) {
     const o = i * DESC_STRIDE;
-    if (!parseOuter(ts, tsDesc[o + DESC_OUT_OFFSET], tsDesc[o + DESC_OUT_LENGTH], outer, fault)) die(`packet ${i} does not parse: ${fault.field} ${fault.value}`);
+    if (!parseOuter(ts, tsDesc[o + DESC_OUT_OFFSET], tsDesc[o + DESC_OUT_LENGTH], outer, fault))
+      die(`packet ${i} does not parse: ${fault.field} ${fault.value}`);
     if (outer.srcPort !== tsDesc[o + DESC_SRC_PORT] || outer.payloadLength !== vxlan.PAYLOAD_OVERHEAD + PACKET) die(`packet ${i}: wrong source port or length`);
-    const a = checksum(nat, i * STRIDE + HEADROOM, PACKET), b = addon.checksum(nat, i * STRIDE + HEADROOM, PACKET);
+    const a = checksum(nat, i * STRIDE + HEADROOM, PACKET),
+      b = addon.checksum(nat, i * STRIDE + HEADROOM, PACKET);
     if (a !== b) die(`checksum of packet ${i}: TS 0x${a.toString(16)}, native 0x${b.toString(16)}`);
   }
-  const one = makeSlab(1), oneNat = makeSlab(1);
+  const one = makeSlab(1),
+    oneNat = makeSlab(1);
   vxlan.encapsulate(one, HEADROOM, PACKET, tpl, 49152);
   addon.encapBatch(oneNat, makeDesc(1), 1, table.bytes, table.meta);
   if (firstDiff(one, oneNat) >= 0) die('single-packet encapsulation differs');
@@ -126,44 +147,142 @@ function verify(): void {
 
 // The timed state. Encapsulation rewrites the same headroom in place each time; the inner bytes never change.
 const ck = makeSlab(1);
-const one = makeSlab(1), oneNat = makeSlab(1), desc1 = makeDesc(1);
-const tsSlab = makeSlab(BATCH), natSlab = makeSlab(BATCH), tsDesc = makeDesc(BATCH), natDesc = makeDesc(BATCH);
+const one = makeSlab(1),
+  oneNat = makeSlab(1),
+  desc1 = makeDesc(1);
+const tsSlab = makeSlab(BATCH),
+  natSlab = makeSlab(BATCH),
+  tsDesc = makeDesc(BATCH),
+  natDesc = makeDesc(BATCH);
 const offsets = Array.from({ length: BATCH }, (_, i) => i * STRIDE + HEADROOM);
-const copySrc = makeSlab(BATCH), copyDst = new Uint8Array(BATCH * STRIDE);
+const copySrc = makeSlab(BATCH),
+  copyDst = new Uint8Array(BATCH * STRIDE);
 const copyViews = offsets.map((o) => copySrc.subarray(o, o + PACKET));
 let sink = 0; // results are folded in here so no call is dead code
 
-interface Task { group: string; impl: 'TS' | 'native' | 'reference'; packets: number; run(n: number): void }
+interface Task {
+  group: string;
+  impl: 'TS' | 'native' | 'reference';
+  packets: number;
+  run(n: number): void;
+}
 // Each run() is its own function literal, so each hot loop has its own type feedback.
 const tasks: Task[] = [
-  { group: 'checksum 1 × 1400 B', impl: 'TS', packets: 1, run(n) { let s = 0; for (let r = 0; r < n; r++) s ^= checksum(ck, HEADROOM, PACKET); sink ^= s; } },
-  { group: 'checksum 1 × 1400 B', impl: 'native', packets: 1, run(n) { let s = 0; for (let r = 0; r < n; r++) s ^= addon.checksum(ck, HEADROOM, PACKET); sink ^= s; } },
   {
-    group: 'checksum 64 × 1400 B', impl: 'TS', packets: BATCH,
-    run(n) { let s = 0; for (let r = 0; r < n; r++) for (let i = 0; i < BATCH; i++) s ^= checksum(tsSlab, offsets[i], PACKET); sink ^= s; },
+    group: 'checksum 1 × 1400 B',
+    impl: 'TS',
+    packets: 1,
+    run(n) {
+      let s = 0;
+      for (let r = 0; r < n; r++) s ^= checksum(ck, HEADROOM, PACKET);
+      sink ^= s;
+    },
   },
   {
-    group: 'checksum 64 × 1400 B', impl: 'native', packets: BATCH,
-    run(n) { let s = 0; for (let r = 0; r < n; r++) for (let i = 0; i < BATCH; i++) s ^= addon.checksum(natSlab, offsets[i], PACKET); sink ^= s; },
+    group: 'checksum 1 × 1400 B',
+    impl: 'native',
+    packets: 1,
+    run(n) {
+      let s = 0;
+      for (let r = 0; r < n; r++) s ^= addon.checksum(ck, HEADROOM, PACKET);
+      sink ^= s;
+    },
   },
-  { group: 'encap 1 × 1400 B', impl: 'TS', packets: 1, run(n) { let s = 0; for (let r = 0; r < n; r++) s ^= vxlan.encapsulate(one, HEADROOM, PACKET, tpl, 49152); sink ^= s; } },
-  { group: 'encap 1 × 1400 B', impl: 'native', packets: 1, run(n) { let s = 0; for (let r = 0; r < n; r++) s ^= addon.encapBatch(oneNat, desc1, 1, table.bytes, table.meta); sink ^= s; } },
-  { group: 'encap 64 × 1400 B', impl: 'TS', packets: BATCH, run(n) { let s = 0; for (let r = 0; r < n; r++) s ^= encapsulateBatch(tsSlab, tsDesc, BATCH, table); sink ^= s; } },
   {
-    group: 'encap 64 × 1400 B', impl: 'native', packets: BATCH,
-    run(n) { let s = 0; for (let r = 0; r < n; r++) s ^= addon.encapBatch(natSlab, natDesc, BATCH, table.bytes, table.meta); sink ^= s; },
+    group: 'checksum 64 × 1400 B',
+    impl: 'TS',
+    packets: BATCH,
+    run(n) {
+      let s = 0;
+      for (let r = 0; r < n; r++) for (let i = 0; i < BATCH; i++) s ^= checksum(tsSlab, offsets[i], PACKET);
+      sink ^= s;
+    },
   },
-  { group: 'copy 1 × 1400 B', impl: 'reference', packets: 1, run(n) { for (let r = 0; r < n; r++) copyDst.set(copyViews[0], HEADROOM); } },
-  { group: 'copy 64 × 1400 B', impl: 'reference', packets: BATCH, run(n) { for (let r = 0; r < n; r++) for (let i = 0; i < BATCH; i++) copyDst.set(copyViews[i], offsets[i]); } },
+  {
+    group: 'checksum 64 × 1400 B',
+    impl: 'native',
+    packets: BATCH,
+    run(n) {
+      let s = 0;
+      for (let r = 0; r < n; r++) for (let i = 0; i < BATCH; i++) s ^= addon.checksum(natSlab, offsets[i], PACKET);
+      sink ^= s;
+    },
+  },
+  {
+    group: 'encap 1 × 1400 B',
+    impl: 'TS',
+    packets: 1,
+    run(n) {
+      let s = 0;
+      for (let r = 0; r < n; r++) s ^= vxlan.encapsulate(one, HEADROOM, PACKET, tpl, 49152);
+      sink ^= s;
+    },
+  },
+  {
+    group: 'encap 1 × 1400 B',
+    impl: 'native',
+    packets: 1,
+    run(n) {
+      let s = 0;
+      for (let r = 0; r < n; r++) s ^= addon.encapBatch(oneNat, desc1, 1, table.bytes, table.meta);
+      sink ^= s;
+    },
+  },
+  {
+    group: 'encap 64 × 1400 B',
+    impl: 'TS',
+    packets: BATCH,
+    run(n) {
+      let s = 0;
+      for (let r = 0; r < n; r++) s ^= encapsulateBatch(tsSlab, tsDesc, BATCH, table);
+      sink ^= s;
+    },
+  },
+  {
+    group: 'encap 64 × 1400 B',
+    impl: 'native',
+    packets: BATCH,
+    run(n) {
+      let s = 0;
+      for (let r = 0; r < n; r++) s ^= addon.encapBatch(natSlab, natDesc, BATCH, table.bytes, table.meta);
+      sink ^= s;
+    },
+  },
+  {
+    group: 'copy 1 × 1400 B',
+    impl: 'reference',
+    packets: 1,
+    run(n) {
+      for (let r = 0; r < n; r++) copyDst.set(copyViews[0], HEADROOM);
+    },
+  },
+  {
+    group: 'copy 64 × 1400 B',
+    impl: 'reference',
+    packets: BATCH,
+    run(n) {
+      for (let r = 0; r < n; r++) for (let i = 0; i < BATCH; i++) copyDst.set(copyViews[i], offsets[i]);
+    },
+  },
 ];
 
 const scales = ROUTE_SCALE_PEERS.map(routeScale);
-interface RouteTask { peers: number; what: 'publish' | 'publish + refresh' | 'decideTx'; packets: number; run(n: number): void }
+interface RouteTask {
+  peers: number;
+  what: 'publish' | 'publish + refresh' | 'decideTx';
+  packets: number;
+  run(n: number): void;
+}
 const routeTasks: RouteTask[] = scales.flatMap((scale): RouteTask[] => [
   { peers: scale.peers, what: 'publish', packets: 0, run: (n) => scale.publish(n) },
   { peers: scale.peers, what: 'publish + refresh', packets: 0, run: (n) => scale.publishRefresh(n) },
 ]);
-const decideTasks: RouteTask[] = scales.map((scale): RouteTask => ({ peers: scale.peers, what: 'decideTx', packets: ROUTE_BATCH, run: (n) => scale.decide(n) }));
+const decideTasks: RouteTask[] = scales.map((scale): RouteTask => ({
+  peers: scale.peers,
+  what: 'decideTx',
+  packets: ROUTE_BATCH,
+  run: (n) => scale.decide(n),
+}));
 
 /** Samples a task takes in a row when tasks take turns: about 1 ms, the first sample dropped. */
 const TURN_SAMPLES = 20;
@@ -205,7 +324,8 @@ function calibrate(task: { run(n: number): void }): number {
 }
 
 function quantile(sorted: number[], q: number): number {
-  const at = (sorted.length - 1) * q, lo = Math.floor(at);
+  const at = (sorted.length - 1) * q,
+    lo = Math.floor(at);
   return lo + 1 < sorted.length ? sorted[lo] + (at - lo) * (sorted[lo + 1] - sorted[lo]) : sorted[lo];
 }
 
@@ -229,13 +349,15 @@ const routeReps = routeTasks.map(calibrate);
 // Process CPU time too, per task: on a loaded machine a millisecond-long publish is preempted, and its
 // wall time says more about the other processes than about the publish.
 const routeCpu = routeTasks.map(() => ({ us: 0, ops: 0 }));
-routeTasks.forEach((task, i) => bench.add(`route table ${task.peers} peers ${task.what}`, () => {
-  const start = process.cpuUsage();
-  task.run(routeReps[i]);
-  const used = process.cpuUsage(start);
-  routeCpu[i].us += used.user + used.system;
-  routeCpu[i].ops += routeReps[i];
-}));
+routeTasks.forEach((task, i) =>
+  bench.add(`route table ${task.peers} peers ${task.what}`, () => {
+    const start = process.cpuUsage();
+    task.run(routeReps[i]);
+    const used = process.cpuUsage(start);
+    routeCpu[i].us += used.user + used.system;
+    routeCpu[i].ops += routeReps[i];
+  }),
+);
 bench.runSync();
 const decideReps = decideTasks.map(calibrate);
 const decideSamples = interleaved(decideTasks, decideReps, timeMs);
@@ -253,9 +375,20 @@ const results = tasks.map((task, i) => {
   const medianNs = quantile(perOp, 0.5);
   const bytes = task.packets * PACKET;
   return {
-    group: task.group, impl: task.impl, packets: task.packets, bytes, reps: reps[i], samples: perOp.length,
-    medianNs, p25Ns: quantile(perOp, 0.25), p75Ns: quantile(perOp, 0.75), minNs: perOp[0], maxNs: perOp[perOp.length - 1],
-    nsPerPacket: medianNs / task.packets, gbPerS: bytes / medianNs, tsOverNative: null as number | null,
+    group: task.group,
+    impl: task.impl,
+    packets: task.packets,
+    bytes,
+    reps: reps[i],
+    samples: perOp.length,
+    medianNs,
+    p25Ns: quantile(perOp, 0.25),
+    p75Ns: quantile(perOp, 0.75),
+    minNs: perOp[0],
+    maxNs: perOp[perOp.length - 1],
+    nsPerPacket: medianNs / task.packets,
+    gbPerS: bytes / medianNs,
+    tsOverNative: null as number | null,
   };
 });
 for (const ts of results) {
@@ -279,8 +412,13 @@ const routeResults = [...routeTasks, ...decideTasks].map((task, i) => {
   const perOp = decide ? decideSamples[i - routeTasks.length] : perOperation(tasks.length + i, routeReps[i]);
   const per = Math.max(1, task.packets); // decideTx: per packet; publish: per table
   return {
-    peers: task.peers, what: task.what, reps: decide ? decideReps[i - routeTasks.length] : routeReps[i], samples: perOp.length,
-    medianNs: quantile(perOp, 0.5) / per, p25Ns: quantile(perOp, 0.25) / per, p75Ns: quantile(perOp, 0.75) / per,
+    peers: task.peers,
+    what: task.what,
+    reps: decide ? decideReps[i - routeTasks.length] : routeReps[i],
+    samples: perOp.length,
+    medianNs: quantile(perOp, 0.5) / per,
+    p25Ns: quantile(perOp, 0.25) / per,
+    p75Ns: quantile(perOp, 0.75) / per,
     cpuNs: decide ? null : (routeCpu[i].us * 1000) / routeCpu[i].ops / per,
     overSmallest: null as number | null,
   };
@@ -296,12 +434,17 @@ say('| peers | publish µs (CPU) | publish + refresh µs (CPU) | decideTx ns/pac
 say('|--:|--:|--:|--:|--:|--:|');
 for (const peers of ROUTE_SCALE_PEERS) {
   const decide = routeRow(peers, 'decideTx');
-  const publish = routeRow(peers, 'publish'), both = routeRow(peers, 'publish + refresh');
-  say(`| ${peers} | ${us(publish.medianNs)} (${us(publish.cpuNs!)}) | ${us(both.medianNs)} (${us(both.cpuNs!)}) | ${decide.medianNs.toFixed(2)} | ${decide.p25Ns.toFixed(2)}–${decide.p75Ns.toFixed(2)} | ${decide.overSmallest!.toFixed(2)}× |`);
+  const publish = routeRow(peers, 'publish'),
+    both = routeRow(peers, 'publish + refresh');
+  say(
+    `| ${peers} | ${us(publish.medianNs)} (${us(publish.cpuNs!)}) | ${us(both.medianNs)} (${us(both.cpuNs!)}) | ${decide.medianNs.toFixed(2)} | ${decide.p25Ns.toFixed(2)}–${decide.p75Ns.toFixed(2)} | ${decide.overSmallest!.toFixed(2)}× |`,
+  );
 }
 say('');
-say(`each peer owns a /29 of 198.18.0.0/15; decideTx: batches of ${ROUTE_BATCH} packets to random peers, median per-sample time / ${ROUTE_BATCH}, the sizes sampled in turn; publish: one whole table;`);
-say('(CPU): the process\'s CPU time per operation, the mean over the run');
+say(
+  `each peer owns a /29 of 198.18.0.0/15; decideTx: batches of ${ROUTE_BATCH} packets to random peers, median per-sample time / ${ROUTE_BATCH}, the sizes sampled in turn; publish: one whole table;`,
+);
+say("(CPU): the process's CPU time per operation, the mean over the run");
 
 const nativeBatch = results.find((r) => r.group === 'encap 64 × 1400 B' && r.impl === 'native')!;
 const tsBatch = results.find((r) => r.group === 'encap 64 × 1400 B' && r.impl === 'TS')!;
@@ -309,16 +452,24 @@ const targets = [
   { name: 'native encap + checksum of 64 × 1400 B, µs per batch', value: nativeBatch.medianNs / 1000, limit: TARGET_NATIVE_US },
   { name: 'TS / native time, encap + checksum of 64 × 1400 B', value: tsBatch.tsOverNative!, limit: TARGET_RATIO },
   ...ROUTE_SCALE_PEERS.slice(1).map((peers) => ({
-    name: `decideTx ns/packet at ${peers} peers over its cost at ${ROUTE_SCALE_PEERS[0]}`, value: routeRow(peers, 'decideTx').overSmallest!, limit: TARGET_LOOKUP_RATIO,
+    name: `decideTx ns/packet at ${peers} peers over its cost at ${ROUTE_SCALE_PEERS[0]}`,
+    value: routeRow(peers, 'decideTx').overSmallest!,
+    limit: TARGET_LOOKUP_RATIO,
   })),
 ].map((t) => ({ ...t, pass: t.value <= t.limit }));
 say('');
-say(`${targets[0].pass ? 'PASS' : 'FAIL'} ${targets[0].name}: ${targets[0].value.toFixed(2)} µs (${nativeBatch.gbPerS.toFixed(2)} GB/s), limit ${TARGET_NATIVE_US} µs`);
+say(
+  `${targets[0].pass ? 'PASS' : 'FAIL'} ${targets[0].name}: ${targets[0].value.toFixed(2)} µs (${nativeBatch.gbPerS.toFixed(2)} GB/s), limit ${TARGET_NATIVE_US} µs`,
+);
 say(`${targets[1].pass ? 'PASS' : 'FAIL'} ${targets[1].name}: ${targets[1].value.toFixed(2)}×, limit ${TARGET_RATIO}×`);
 for (const t of targets.slice(2)) say(`${t.pass ? 'PASS' : 'FAIL'} ${t.name}: ${t.value.toFixed(2)}×, limit ${t.limit}×`);
 
 if (args.json !== undefined) {
-  const report = JSON.stringify({ machine, timeMs, packetBytes: PACKET, spread: 'p25-p75 of per-sample ns/op', results, routeTable: routeResults, targets }, null, 2);
+  const report = JSON.stringify(
+    { machine, timeMs, packetBytes: PACKET, spread: 'p25-p75 of per-sample ns/op', results, routeTable: routeResults, targets },
+    null,
+    2,
+  );
   if (jsonToStdout) process.stdout.write(report + '\n');
   else writeFileSync(args.json, report + '\n');
 }

@@ -48,9 +48,12 @@ function u32(value: number): string {
 
 /** `count` peers, peer i at 2001:db8::i+1 and owning the i-th /29. */
 export function clusterTable(count: number): { peers: Peer[]; routes: Route[] } {
-  const mac = (i: number) => `02:00:00:${((i >>> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >>> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+  const mac = (i: number) =>
+    `02:00:00:${((i >>> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >>> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
   const peers = Array.from({ length: count }, (_, i): Peer => ({
-    address: `2001:db8::${((i + 1) >>> 16).toString(16)}:${((i + 1) & 0xffff).toString(16)}`, port: 4789, checksummed: true,
+    address: `2001:db8::${((i + 1) >>> 16).toString(16)}:${((i + 1) & 0xffff).toString(16)}`,
+    port: 4789,
+    checksummed: true,
     template: wire.vxlan.template({ vni: 1, srcMac: '02:00:00:ff:ff:ff', dstMac: mac(i) }),
   }));
   const routes = peers.map((_, i): Route => ({ subnet: `${u32(OVERLAY + (i << SUBNET_BITS))}/${32 - SUBNET_BITS}`, peer: i }));
@@ -69,7 +72,9 @@ export function routeScale(count: number): RouteScale {
   const owners = new Int32Array(DESTINATIONS);
   let x = 0x2545f491;
   const random = () => {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     return x >>> 0;
   };
   for (let i = 0; i < DESTINATIONS; i++) {

@@ -14,8 +14,24 @@ const OTHERS = ['socat', 'wireguard-go', 'nebula', 'tinc'];
 if (rootLab(t)) {
   const out = mkdtempSync(join(tmpdir(), 'tulle-bench-out-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const r = spawnSync(process.execPath, [join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), 'bench',
-    '--systems', OTHERS.join(','), '--hosts', '3', '--duration', '1', '--reps', '1', '--out', out], { encoding: 'utf8', timeout: 400_000 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(packageRoot(), 'dist', 'src', 'cli', 'main.js'),
+      'bench',
+      '--systems',
+      OTHERS.join(','),
+      '--hosts',
+      '3',
+      '--duration',
+      '1',
+      '--reps',
+      '1',
+      '--out',
+      out,
+    ],
+    { encoding: 'utf8', timeout: 400_000 },
+  );
   t.equal(r.status, 0, `exit 0 (stderr tail: ${r.stderr.slice(-1500)})`);
   const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   t.same(json.skipped, [], 'none skipped: CI installs all four');

@@ -35,15 +35,35 @@ t.test('ratios and per-core figures', async (t) => {
 
 t.test('round-robin: every system once per repetition, in order', async (t) => {
   const order = roundRobin(['u', 'k', 't'], 3);
-  t.same(order.map((s) => `${s.system}${s.rep}`), ['u1', 'k1', 't1', 'u2', 'k2', 't2', 'u3', 'k3', 't3']);
-  t.same(order.map((s) => s.index), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  t.same(
+    order.map((s) => `${s.system}${s.rep}`),
+    ['u1', 'k1', 't1', 'u2', 'k2', 't2', 'u3', 'k3', 't3'],
+  );
+  t.same(
+    order.map((s) => s.index),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],
+  );
   t.same(roundRobin(['x'], 0), []);
 });
 
 function sample(system: string, kind: SystemSpec['kind'], rep: number, values: Partial<Sample>): Sample {
   return withPerCore({
-    system, kind, rep, index: 0, tcp1_gbps: null, tcp_multi_gbps: null, udp_kpps: null, udp_loss_pct: null, rtt_ms: null, cpu_pct: null, gbps_per_core: null,
-    generator_limited: [], not_measured: {}, errors: [], warnings: [], ...values,
+    system,
+    kind,
+    rep,
+    index: 0,
+    tcp1_gbps: null,
+    tcp_multi_gbps: null,
+    udp_kpps: null,
+    udp_loss_pct: null,
+    rtt_ms: null,
+    cpu_pct: null,
+    gbps_per_core: null,
+    generator_limited: [],
+    not_measured: {},
+    errors: [],
+    warnings: [],
+    ...values,
   });
 }
 
@@ -80,7 +100,7 @@ t.test('aggregate: medians, spreads, ratios to both references', async (t) => {
   t.equal(tu.ratios!.vs_underlay.tcp1_gbps, round3(5.5 / 25));
   t.equal(tu.ratios!.vs_kernel_vxlan.rtt_ms, 4, 'RTT ratio: 0.4 / 0.1');
   t.equal(tu.ratios!.vs_kernel_vxlan.udp_kpps, null, 'no ratio where the reference has no figure');
-  t.equal(tu.tcp4_gbps, 6.5, 'tcp4_gbps (the data-plane issue\'s name) with 4 streams');
+  t.equal(tu.tcp4_gbps, 6.5, "tcp4_gbps (the data-plane issue's name) with 4 streams");
   t.equal(tu.gbps_per_core, 4.5, 'median of 6/1.5 and 5/1.0 Gb/s per core');
   t.same(tu.generator_limited, ['tcp1_gbps']);
   t.equal(tu.offloads, 'tun on, udpGso on, udpGro off', 'without a start-up line: the offloads asked for');
@@ -90,8 +110,16 @@ t.test('aggregate: medians, spreads, ratios to both references', async (t) => {
 });
 
 t.test('aggregate: the offloads a row shows are those its daemons said were in force', async (t) => {
-  const spec: SystemSpec = { id: 'tulle-vxlan', system: 'tulle-vxlan', kind: 'tulle', backend: 'vxlan', batch: 64, offloads: { tun: true, udpGso: true, udpGro: true } };
-  const line = 'tulle: vxlan on 192.0.2.1:8472, tulle0 198.18.1.1/16 mtu 1450, subnet 198.18.1.0/24, 1 peers; offloads: tun on, udpGso on, udpGro on, udpTunnelGso on; source ports 49152,49153';
+  const spec: SystemSpec = {
+    id: 'tulle-vxlan',
+    system: 'tulle-vxlan',
+    kind: 'tulle',
+    backend: 'vxlan',
+    batch: 64,
+    offloads: { tun: true, udpGso: true, udpGro: true },
+  };
+  const line =
+    'tulle: vxlan on 192.0.2.1:8472, tulle0 198.18.1.1/16 mtu 1450, subnet 198.18.1.0/24, 1 peers; offloads: tun on, udpGso on, udpGro on, udpTunnelGso on; source ports 49152,49153';
   const [said] = aggregate([spec], [sample('tulle-vxlan', 'tulle', 1, { tcp1_gbps: 8, daemon_log: [line, line] })], 4);
   t.equal(said.offloads, 'tun on, udpGso on, udpGro on, udpTunnelGso on', 'auto resolved, as the start-up line says');
   const [asked] = aggregate([spec], [sample('tulle-vxlan', 'tulle', 1, { tcp1_gbps: 8 })], 4);
@@ -104,7 +132,16 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
   const rows = aggregate(SPECS, SAMPLES, 4);
-  const md = markdownTable(rows, { reps: 3, duration: 5, streams: 4, size: 1400, tool: 'iperf3', gro: 'on', notes: ['a note'], skipped: [{ system: 'tinc', reason: 'not installed' }] });
+  const md = markdownTable(rows, {
+    reps: 3,
+    duration: 5,
+    streams: 4,
+    size: 1400,
+    tool: 'iperf3',
+    gro: 'on',
+    notes: ['a note'],
+    skipped: [{ system: 'tinc', reason: 'not installed' }],
+  });
   t.match(md, /\| underlay \| 25\.00 \(20\.00–30\.00\) \|/);
   t.match(md, /\| tulle-udp \| 5\.50† \(5\.00–6\.00\) \|/, 'a generator-limited figure is marked');
   t.match(md, /\| socat \| [^\n]*\| not measured \|/);
@@ -147,8 +184,28 @@ t.test('SVG chart: one bar per measured row and panel, escaped, no NaN', async (
 t.test('options: defaults, and errors that name the option, value and what is allowed', async (t) => {
   const o = parseBenchOptions({}, SYSTEM_IDS, OTHER_IDS);
   t.same({ ...o, systems: undefined, out: undefined }, { ...DEFAULTS, ladder: true, systems: undefined, out: undefined });
-  const p = parseBenchOptions({ duration: '1', reps: '2', hosts: '3', streams: '8', size: '512', offloads: 'off', gro: 'off', tool: 'builtin', backends: 'udp,vxlan', others: 'none', ladder: 'off', out: 'x' }, SYSTEM_IDS, OTHER_IDS);
-  t.same([p.duration, p.reps, p.hosts, p.streams, p.size, p.offloads, p.gro, p.tool, p.backends, p.others, p.ladder, p.out], [1, 2, 3, 8, 512, 'off', 'off', 'builtin', ['udp', 'vxlan'], [], false, 'x']);
+  const p = parseBenchOptions(
+    {
+      duration: '1',
+      reps: '2',
+      hosts: '3',
+      streams: '8',
+      size: '512',
+      offloads: 'off',
+      gro: 'off',
+      tool: 'builtin',
+      backends: 'udp,vxlan',
+      others: 'none',
+      ladder: 'off',
+      out: 'x',
+    },
+    SYSTEM_IDS,
+    OTHER_IDS,
+  );
+  t.same(
+    [p.duration, p.reps, p.hosts, p.streams, p.size, p.offloads, p.gro, p.tool, p.backends, p.others, p.ladder, p.out],
+    [1, 2, 3, 8, 512, 'off', 'off', 'builtin', ['udp', 'vxlan'], [], false, 'x'],
+  );
   const bad: [Record<string, string>, RegExp][] = [
     [{ duration: '0' }, /--duration must be a whole number from 1 to 600, got "0"/],
     [{ reps: '2.5' }, /--reps must be a whole number from 1 to 50, got "2.5"/],
@@ -168,14 +225,31 @@ t.test('options: defaults, and errors that name the option, value and what is al
 t.test('system selection: references first, skips with reasons', async (t) => {
   const installed = (id: string) => (id === 'socat' ? { ok: true as const } : { ok: false as const, reason: `${id} missing` });
   const all = selectSystems(parseBenchOptions({}, SYSTEM_IDS, OTHER_IDS), installed);
-  t.same(all.systems.map((s) => s.id), ['underlay', 'kernel-vxlan', 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', 'ladder-1', 'ladder-2', 'ladder-3', 'ladder-4', 'ladder-5', 'ladder-6', 'socat']);
-  t.same(all.skipped, [{ system: 'wireguard-go', reason: 'wireguard-go missing' }, { system: 'nebula', reason: 'nebula missing' }, { system: 'tinc', reason: 'tinc missing' }]);
+  t.same(
+    all.systems.map((s) => s.id),
+    ['underlay', 'kernel-vxlan', 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', 'ladder-1', 'ladder-2', 'ladder-3', 'ladder-4', 'ladder-5', 'ladder-6', 'socat'],
+  );
+  t.same(all.skipped, [
+    { system: 'wireguard-go', reason: 'wireguard-go missing' },
+    { system: 'nebula', reason: 'nebula missing' },
+    { system: 'tinc', reason: 'tinc missing' },
+  ]);
   const explicit = selectSystems(parseBenchOptions({ systems: 'tulle-vxlan,nebula' }, SYSTEM_IDS, OTHER_IDS), installed);
-  t.same(explicit.systems.map((s) => s.id), ['underlay', 'kernel-vxlan', 'tulle-vxlan'], 'the references always come along');
-  t.same(explicit.skipped.map((s) => s.system), ['nebula']);
+  t.same(
+    explicit.systems.map((s) => s.id),
+    ['underlay', 'kernel-vxlan', 'tulle-vxlan'],
+    'the references always come along',
+  );
+  t.same(
+    explicit.skipped.map((s) => s.system),
+    ['nebula'],
+  );
   const off = selectSystems(parseBenchOptions({ offloads: 'off', others: 'none', backends: 'udp' }, SYSTEM_IDS, OTHER_IDS), installed);
-  t.same(off.systems.map((s) => s.id), ['underlay', 'kernel-vxlan', 'tulle-udp']);
-  t.same(off.systems[2].offloads, { tun: false, udpGso: false, udpGro: false }, '--offloads off turns tulle\'s offloads off');
+  t.same(
+    off.systems.map((s) => s.id),
+    ['underlay', 'kernel-vxlan', 'tulle-udp'],
+  );
+  t.same(off.systems[2].offloads, { tun: false, udpGso: false, udpGro: false }, "--offloads off turns tulle's offloads off");
   t.match(off.skipped[0].reason, /not with --offloads off/);
 });
 
@@ -203,11 +277,17 @@ t.test('tool choice: iperf3 when installed, else the probes, and it says so', as
 t.test('generator notes: says when the built-in generator cannot fill the pipe', async (t) => {
   const choice = chooseTools('builtin', { iperf3: true, ping: true });
   const rows = aggregate(SPECS, SAMPLES, 4);
-  const calibrated = SAMPLES.map((s) => (s.system === 'underlay' && s.rep === 1 ? { ...s, calibration: { tool: 'iperf 3.12', tcp1_gbps: 40, rtt_ms: 0.03 } } : s));
+  const calibrated = SAMPLES.map((s) =>
+    s.system === 'underlay' && s.rep === 1 ? { ...s, calibration: { tool: 'iperf 3.12', tcp1_gbps: 40, rtt_ms: 0.03 } } : s,
+  );
   const notes = generatorNotes(choice, rows, calibrated);
   t.match(notes.join('\n'), /cannot fill the pipe: on the underlay it reached 20\.00 Gb\/s where iperf 3\.12 reached 40\.00 \(50%\)/);
   t.match(notes.join('\n'), /echo probe read 0\.050 ms where ping read 0\.030 ms/);
-  const keepsUp = generatorNotes(choice, rows, SAMPLES.map((s) => (s.system === 'underlay' && s.rep === 1 ? { ...s, calibration: { tool: 'iperf 3.12', tcp1_gbps: 21, rtt_ms: null } } : s)));
+  const keepsUp = generatorNotes(
+    choice,
+    rows,
+    SAMPLES.map((s) => (s.system === 'underlay' && s.rep === 1 ? { ...s, calibration: { tool: 'iperf 3.12', tcp1_gbps: 21, rtt_ms: null } } : s)),
+  );
   t.match(keepsUp.join('\n'), /keeps up with iperf 3\.12/);
   const alone = generatorNotes(chooseTools('auto', { iperf3: false, ping: false }), rows, SAMPLES);
   t.match(alone.join('\n'), /without iperf3 to compare, the underlay's 25\.00 Gb\/s is the most/);
@@ -219,10 +299,32 @@ t.test('tulle bench: registered on a commander program with every option', async
   const { registerBench } = await import('../src/cli/bench-command.js');
   const program = new Command('tulle');
   const bench = registerBench(program);
-  t.equal(program.commands.find((c) => c.name() === 'bench'), bench);
+  t.equal(
+    program.commands.find((c) => c.name() === 'bench'),
+    bench,
+  );
   const longs = bench.options.map((o) => o.long);
-  for (const flag of ['--systems', '--rows', '--backends', '--ladder', '--others', '--hosts', '--duration', '--streams', '--size', '--reps', '--offloads', '--gro', '--tool', '--out']) {
+  for (const flag of [
+    '--systems',
+    '--rows',
+    '--backends',
+    '--ladder',
+    '--others',
+    '--hosts',
+    '--duration',
+    '--streams',
+    '--size',
+    '--reps',
+    '--offloads',
+    '--gro',
+    '--tool',
+    '--out',
+  ]) {
     t.ok(longs.includes(flag), `${flag}`);
   }
-  t.same(Object.keys(DEFAULTS).filter((k) => !longs.includes(`--${k}`)), [], 'every option of src/bench/options.ts is a flag');
+  t.same(
+    Object.keys(DEFAULTS).filter((k) => !longs.includes(`--${k}`)),
+    [],
+    'every option of src/bench/options.ts is a flag',
+  );
 });

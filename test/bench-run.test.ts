@@ -22,8 +22,15 @@ if (rootLab(t)) {
     if (!readable) t.comment('user nobody cannot read the checkout: overriding process.getuid instead');
     const r = readable
       ? spawnSync(process.execPath, [cli, 'bench', ...SHORT, '--reps', '1'], { encoding: 'utf8', ...asNobody, timeout: 60_000 })
-      : spawnSync(process.execPath, ['--input-type=module', '-e', `process.getuid = () => 1000; process.argv.push('bench', ...${JSON.stringify(SHORT)}); await import(${JSON.stringify(cli)});`],
-        { encoding: 'utf8', timeout: 60_000 });
+      : spawnSync(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `process.getuid = () => 1000; process.argv.push('bench', ...${JSON.stringify(SHORT)}); await import(${JSON.stringify(cli)});`,
+          ],
+          { encoding: 'utf8', timeout: 60_000 },
+        );
     t.equal(r.status, 2, 'exit 2');
     t.match(r.stderr, /will not start:\n\s+- needs root/);
   });
@@ -55,15 +62,23 @@ if (rootLab(t)) {
     symlinkSync(process.execPath, join(bin, 'node'));
     const before = leftoverNamespaces();
     const r = spawnSync(process.execPath, [cli, 'bench', ...SHORT, '--systems', 'tulle-udp', '--reps', '2', '--out', out], {
-      encoding: 'utf8', timeout: 300_000, env: { ...process.env, PATH: bin },
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, PATH: bin },
     });
     t.equal(r.status, 0, `exit 0 (stderr tail: ${r.stderr.slice(-1500)})`);
     t.match(r.stderr, /iperf3 is not installed: throughput measured with tulle's built-in generator/, 'says it fell back');
     t.match(r.stderr, /ping is not installed/);
     const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
-    t.same(json.rows.map((row: { system: string }) => row.system), ['underlay', 'kernel-vxlan', 'tulle-udp']);
-    t.same(json.samples.map((s: { system: string; rep: number }) => `${s.system}/${s.rep}`),
-      ['underlay/1', 'kernel-vxlan/1', 'tulle-udp/1', 'underlay/2', 'kernel-vxlan/2', 'tulle-udp/2'], 'round-robin order');
+    t.same(
+      json.rows.map((row: { system: string }) => row.system),
+      ['underlay', 'kernel-vxlan', 'tulle-udp'],
+    );
+    t.same(
+      json.samples.map((s: { system: string; rep: number }) => `${s.system}/${s.rep}`),
+      ['underlay/1', 'kernel-vxlan/1', 'tulle-udp/1', 'underlay/2', 'kernel-vxlan/2', 'tulle-udp/2'],
+      'round-robin order',
+    );
     t.match(json.tools.throughput, /built-in generator/);
     t.match(json.tools.latency, /echo probe/);
     for (const row of json.rows) {
@@ -79,6 +94,10 @@ if (rootLab(t)) {
     t.same(json.errors, []);
     t.ok(existsSync(join(out, 'results.md')) && existsSync(join(out, 'results.svg')), 'Markdown and SVG written');
     t.match(readFileSync(join(out, 'results.svg'), 'utf8'), /built-in generator/);
-    t.same(leftoverNamespaces().filter((n) => n.startsWith('tulle-bench') && !before.includes(n)), [], 'no bench namespace left behind');
+    t.same(
+      leftoverNamespaces().filter((n) => n.startsWith('tulle-bench') && !before.includes(n)),
+      [],
+      'no bench namespace left behind',
+    );
   });
 }

@@ -18,7 +18,14 @@ if (lab) {
   lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   const [h] = switchedHosts(lab, ['ch']);
   const state = join(dir, 'state');
-  const good = { network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: h.underlay }, backend: { type: 'udp' }, stateDir: state, ipMasq: true };
+  const good = {
+    network: '198.18.0.0/16',
+    subnet: '198.18.1.0/24',
+    underlay: { address: h.underlay },
+    backend: { type: 'udp' },
+    stateDir: state,
+    ipMasq: true,
+  };
   let n = 0;
   const write = (config: object) => {
     const file = join(dir, `c${n++}.yaml`);
@@ -29,7 +36,11 @@ if (lab) {
 
   /** The host as tulle would change it: links, nftables tables, the state dir. */
   const snapshot = () => ({
-    links: lab.ip(h.ns, '-o', 'link', 'show').split('\n').map((l) => l.split(':')[1]?.trim()).filter(Boolean),
+    links: lab
+      .ip(h.ns, '-o', 'link', 'show')
+      .split('\n')
+      .map((l) => l.split(':')[1]?.trim())
+      .filter(Boolean),
     nft: lab.exec(h.ns, ['nft', 'list', 'tables']).trim(),
     state: existsSync(state) ? readdirSync(state) : [],
   });
@@ -58,55 +69,79 @@ if (lab) {
     t.same(snapshot(), before);
   });
 
-  t.test('an invalid CIDR', async (t) => refused(t, { ...good, network: '198.18.0.0/33' }, [
-    'network: must be an IPv4 CIDR like 198.18.0.0/16 (prefix length 0 to 32) (got "198.18.0.0/33")',
-  ]));
+  t.test('an invalid CIDR', async (t) =>
+    refused(t, { ...good, network: '198.18.0.0/33' }, ['network: must be an IPv4 CIDR like 198.18.0.0/16 (prefix length 0 to 32) (got "198.18.0.0/33")']),
+  );
 
-  t.test('overlapping CIDRs', async (t) => refused(t, {
-    ...good, peers: [{ subnet: '198.18.1.0/25', address: '192.0.2.2' }, { subnet: '198.19.0.0/24', address: '198.18.7.7' }],
-  }, [
-    'peers[0].subnet: overlaps subnet (198.18.1.0/24): each subnet belongs to one host (got "198.18.1.0/25")',
-    'peers[1].subnet: must be inside the network 198.18.0.0/16 (got "198.19.0.0/24")',
-    'peers[1].address: is inside the overlay network 198.18.0.0/16: underlay and overlay must not overlap (got "198.18.7.7")',
-  ]));
+  t.test('overlapping CIDRs', async (t) =>
+    refused(
+      t,
+      {
+        ...good,
+        peers: [
+          { subnet: '198.18.1.0/25', address: '192.0.2.2' },
+          { subnet: '198.19.0.0/24', address: '198.18.7.7' },
+        ],
+      },
+      [
+        'peers[0].subnet: overlaps subnet (198.18.1.0/24): each subnet belongs to one host (got "198.18.1.0/25")',
+        'peers[1].subnet: must be inside the network 198.18.0.0/16 (got "198.19.0.0/24")',
+        'peers[1].address: is inside the overlay network 198.18.0.0/16: underlay and overlay must not overlap (got "198.18.7.7")',
+      ],
+    ),
+  );
 
   t.test('the overlay overlapping a network the host is on', async (t) => {
     lab.ip(h.ns, 'addr', 'add', '198.19.9.9/15', 'dev', 'eth0');
     t.teardown(() => lab.ip(h.ns, 'addr', 'del', '198.19.9.9/15', 'dev', 'eth0'));
-    refused(t, good, ['network: overlaps 198.18.0.0/15, the network of 198.19.9.9 on eth0: choose an overlay network this host is not on (got "198.18.0.0/16")']);
+    refused(t, good, [
+      'network: overlaps 198.18.0.0/15, the network of 198.19.9.9 on eth0: choose an overlay network this host is not on (got "198.18.0.0/16")',
+    ]);
   });
 
   t.test('subnetLen out of range, or not longer than the network', async (t) => {
     refused(t, { ...good, subnet: undefined, subnetLen: 33 }, ['subnetLen: must be an integer from 1 to 32 (got 33)']);
-    refused(t, { ...good, subnet: undefined, subnetLen: 12 }, ['subnetLen: must be longer than the network\'s prefix: 17 to 32 for 198.18.0.0/16 (got 12)']);
+    refused(t, { ...good, subnet: undefined, subnetLen: 12 }, ["subnetLen: must be longer than the network's prefix: 17 to 32 for 198.18.0.0/16 (got 12)"]);
   });
 
   t.test('a port in use', async (t) => {
-    const holder = lab.spawn(h.ns, [process.execPath, '-e',
-      `const s = require('node:dgram').createSocket('udp4'); s.bind(8285, ${JSON.stringify(h.underlay)}, () => console.log('bound'));`]);
+    const holder = lab.spawn(h.ns, [
+      process.execPath,
+      '-e',
+      `const s = require('node:dgram').createSocket('udp4'); s.bind(8285, ${JSON.stringify(h.underlay)}, () => console.log('bound'));`,
+    ]);
     await new Promise((resolve) => holder.stdout!.once('data', resolve));
     t.teardown(() => {
       holder.kill();
     });
     refused(t, good, ['underlay.port: UDP port 8285 on 192.0.2.1 is in use by another program (8285 is the udp default); free it or choose another port']);
-    refused(t, { ...good, underlay: { address: h.underlay, port: 8285 } }, ['underlay.port: UDP port 8285 on 192.0.2.1 is in use by another program; free it or choose another port (got 8285)']);
+    refused(t, { ...good, underlay: { address: h.underlay, port: 8285 } }, [
+      'underlay.port: UDP port 8285 on 192.0.2.1 is in use by another program; free it or choose another port (got 8285)',
+    ]);
     const offHost = tulle(h.ns, ['config', 'check', '--no-host-checks', write(good)]);
     t.equal(offHost.status, 0, '--no-host-checks does not look at the host');
     t.match(offHost.stdout, /is valid$/m);
     await sleep(0);
   });
 
-  t.test('a missing gossip key', async (t) => refused(t, { ...good, subnet: undefined, store: { type: 'gossip', peers: ['192.0.2.2'] } }, [
-    'store.key: is missing: the gossip store needs a shared key (store.key, store.keyFile or TULLE_GOSSIP_KEY), at least 16 bytes as hex or base64',
-  ]));
+  t.test('a missing gossip key', async (t) =>
+    refused(t, { ...good, subnet: undefined, store: { type: 'gossip', peers: ['192.0.2.2'] } }, [
+      'store.key: is missing: the gossip store needs a shared key (store.key, store.keyFile or TULLE_GOSSIP_KEY), at least 16 bytes as hex or base64',
+    ]),
+  );
 
   t.test('no permission for /dev/net/tun (an unprivileged user)', async (t) => {
-    refused(t, good, [
-      '(top level): tulle needs CAP_NET_ADMIN to set up devices and routes: run it as root',
-      /^tun: no permission to open \/dev\/net\/tun \(EACCES\): run tulle as root, or give it access to the device and CAP_NET_ADMIN$/,
-      /^stateDir: .* is not writable \(EACCES\)/,
-      // Without the test runner's coverage hooks (NODE_OPTIONS), which would write where this user may not.
-    ], { prefix: ['env', '-u', 'NODE_OPTIONS', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'] });
+    refused(
+      t,
+      good,
+      [
+        '(top level): tulle needs CAP_NET_ADMIN to set up devices and routes: run it as root',
+        /^tun: no permission to open \/dev\/net\/tun \(EACCES\): run tulle as root, or give it access to the device and CAP_NET_ADMIN$/,
+        /^stateDir: .* is not writable \(EACCES\)/,
+        // Without the test runner's coverage hooks (NODE_OPTIONS), which would write where this user may not.
+      ],
+      { prefix: ['env', '-u', 'NODE_OPTIONS', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'] },
+    );
   });
 
   t.test('all problems at once, from the file, a variable and a flag', async (t) => {
@@ -124,7 +159,13 @@ if (lab) {
   });
 
   t.test('an etcd that does not answer: tulle waits for it, changes nothing, and stops cleanly', async (t) => {
-    const child = lab.spawn(h.ns, [process.execPath, CLI, 'run', '-c', write({ ...good, subnet: undefined, store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] } })]);
+    const child = lab.spawn(h.ns, [
+      process.execPath,
+      CLI,
+      'run',
+      '-c',
+      write({ ...good, subnet: undefined, store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] } }),
+    ]);
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

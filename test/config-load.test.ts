@@ -42,14 +42,20 @@ backend:
 peers:
   - { subnet: 198.18.2.0/24, address: 192.0.2.2, mac: 02:00:5e:00:53:02 }
 `);
-  const json = file(JSON.stringify({
-    network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: '192.0.2.1' },
-    backend: { type: 'vxlan', mac: '02:00:5e:00:53:01' }, peers: [{ subnet: '198.18.2.0/24', address: '192.0.2.2', mac: '02:00:5e:00:53:02' }],
-  }), 'json');
+  const json = file(
+    JSON.stringify({
+      network: '198.18.0.0/16',
+      subnet: '198.18.1.0/24',
+      underlay: { address: '192.0.2.1' },
+      backend: { type: 'vxlan', mac: '02:00:5e:00:53:01' },
+      peers: [{ subnet: '198.18.2.0/24', address: '192.0.2.2', mac: '02:00:5e:00:53:02' }],
+    }),
+    'json',
+  );
   const a = (await loadConfig({ file: yaml })).config;
   const b = (await loadConfig({ file: json })).config;
   t.same(a, b);
-  t.equal(a.backend.type === 'vxlan' && a.backend.vni, 1, 'vni defaults to flannel\'s 1');
+  t.equal(a.backend.type === 'vxlan' && a.backend.vni, 1, "vni defaults to flannel's 1");
   t.same(a.tun, { name: 'tulle0' });
   t.same(a.store, { type: 'static' });
   t.equal(a.logLevel, 'info');
@@ -57,16 +63,23 @@ peers:
   t.equal(a.forwardAccept, true, 'accept rules in forward chains that drop by policy, as flannel adds them');
   t.equal(a.batch, 64);
   t.equal(a.threads, 1, 'one data-plane thread');
-  t.same(networkFromConfig(a), { network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.255.0', backendType: 'vxlan' },
-    'subnetLen from the subnet; the range is flannel\'s (second to last subnet)');
+  t.same(
+    networkFromConfig(a),
+    { network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.255.0', backendType: 'vxlan' },
+    "subnetLen from the subnet; the range is flannel's (second to last subnet)",
+  );
 });
 
 t.test('the static configurations of the engine tests load unchanged', async (t) => {
   const legacy = {
-    network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: '192.0.2.1', port: 8472 },
-    backend: { type: 'vxlan', vni: 1, mac: '02:00:5e:00:53:01' }, tun: { name: 'tulle0', mtu: 1450 },
+    network: '198.18.0.0/16',
+    subnet: '198.18.1.0/24',
+    underlay: { address: '192.0.2.1', port: 8472 },
+    backend: { type: 'vxlan', vni: 1, mac: '02:00:5e:00:53:01' },
+    tun: { name: 'tulle0', mtu: 1450 },
     peers: [{ subnet: '198.18.2.0/24', address: '192.0.2.2', port: 8472, mac: '02:00:5e:00:53:02' }],
-    batch: 64, offloads: { tun: false, udpGso: true, udpGro: false },
+    batch: 64,
+    offloads: { tun: false, udpGso: true, udpGro: false },
   };
   const { config } = await loadConfig({ file: file(JSON.stringify(legacy), 'json') });
   t.equal(config.underlay.port, 8472);
@@ -92,30 +105,45 @@ t.test('merge order: defaults < file < environment < flags', async (t) => {
 
 t.test('a type given later replaces the earlier mapping instead of merging into it', async (t) => {
   const path = file('network: 198.18.0.0/16\nbackend: { type: vxlan, vni: 5 }\nstore: { type: gossip, key: 00112233445566778899aabbccddeeff }\n');
-  const { config } = await loadConfig({ file: path, env: { TULLE_BACKEND: 'udp', TULLE_STORE: 'etcd', TULLE_ETCD_ENDPOINTS: 'http://192.0.2.10:2379,http://192.0.2.11:2379' } });
+  const { config } = await loadConfig({
+    file: path,
+    env: { TULLE_BACKEND: 'udp', TULLE_STORE: 'etcd', TULLE_ETCD_ENDPOINTS: 'http://192.0.2.10:2379,http://192.0.2.11:2379' },
+  });
   t.same(config.backend, { type: 'udp' });
   t.same(config.store, { type: 'etcd', endpoints: ['http://192.0.2.10:2379', 'http://192.0.2.11:2379'], prefix: '/coreos.com/network' });
 });
 
-t.test('flannel\'s net-conf.json is read, and its errors use flannel\'s names', async (t) => {
-  const netconf = file(JSON.stringify({ Network: '198.18.0.0/16', SubnetLen: 26, SubnetMin: '198.18.0.64', SubnetMax: '198.18.3.192', Backend: { Type: 'vxlan', VNI: 4, Port: 8472 } }), 'json');
+t.test("flannel's net-conf.json is read, and its errors use flannel's names", async (t) => {
+  const netconf = file(
+    JSON.stringify({
+      Network: '198.18.0.0/16',
+      SubnetLen: 26,
+      SubnetMin: '198.18.0.64',
+      SubnetMax: '198.18.3.192',
+      Backend: { Type: 'vxlan', VNI: 4, Port: 8472 },
+    }),
+    'json',
+  );
   const { config } = await loadConfig({ file: netconf, env: { TULLE_PUBLIC_IP: '192.0.2.1' } });
   t.equal(config.network, '198.18.0.0/16');
   t.equal(config.subnetLen, 26);
   t.equal(config.subnetMin, '198.18.0.64');
   t.equal(config.subnetMax, '198.18.3.192');
   t.same(config.backend, { type: 'vxlan', vni: 4, port: 8472 });
-  t.equal(config.underlay.address, '192.0.2.1', 'tulle\'s own settings come from beside it');
+  t.equal(config.underlay.address, '192.0.2.1', "tulle's own settings come from beside it");
 
   const bad = file(JSON.stringify({ Network: '198.18.0.0/16', SubnetLen: 8, Backend: { Type: 'ipip', GBP: true }, EnableIPv6: true, Frobnicate: 1 }), 'json');
   const found = await problems({ file: bad });
-  t.same(found.sort(), [
-    'Backend.GBP: not supported by tulle; supported: Type, VNI, Port (got true)',
-    'Backend.Type: must be one of udp, vxlan, host-gw (got "ipip")',
-    'EnableIPv6: IPv6 overlays are not supported yet: EnableIPv6 must be false (got true)',
-    'Frobnicate: not a flannel key tulle knows; known: Network, SubnetLen, SubnetMin, SubnetMax, Backend, EnableIPv4, EnableIPv6, EnableNFTables (got 1)',
-    'SubnetLen: must be longer than the network\'s prefix: 17 to 32 for 198.18.0.0/16 (got 8)',
-  ].sort());
+  t.same(
+    found.sort(),
+    [
+      'Backend.GBP: not supported by tulle; supported: Type, VNI, Port (got true)',
+      'Backend.Type: must be one of udp, vxlan, host-gw (got "ipip")',
+      'EnableIPv6: IPv6 overlays are not supported yet: EnableIPv6 must be false (got true)',
+      'Frobnicate: not a flannel key tulle knows; known: Network, SubnetLen, SubnetMin, SubnetMax, Backend, EnableIPv4, EnableIPv6, EnableNFTables (got 1)',
+      "SubnetLen: must be longer than the network's prefix: 17 to 32 for 198.18.0.0/16 (got 8)",
+    ].sort(),
+  );
 });
 
 t.test('every problem at once, each naming the field, the value and what is allowed', async (t) => {
@@ -148,55 +176,110 @@ t.test('the checks across fields', async (t) => {
   const base = { backend: { type: 'udp' }, underlay: { address: '192.0.2.1' } };
   const cases: [string, object, string[]][] = [
     ['a CIDR with host bits set', { network: '198.18.0.1/16' }, ['network: has host bits set; the network would be 198.18.0.0/16 (got "198.18.0.1/16")']],
-    ['subnetLen not longer than the network', { network: '198.18.0.0/16', subnetLen: 16 }, ['subnetLen: must be longer than the network\'s prefix: 17 to 32 for 198.18.0.0/16 (got 16)']],
+    [
+      'subnetLen not longer than the network',
+      { network: '198.18.0.0/16', subnetLen: 16 },
+      ["subnetLen: must be longer than the network's prefix: 17 to 32 for 198.18.0.0/16 (got 16)"],
+    ],
     ['subnetLen below 1', { network: '198.18.0.0/16', subnetLen: 0 }, ['subnetLen: must be an integer from 1 to 32 (got 0)']],
-    ['the subnet outside the network', { network: '198.18.0.0/16', subnet: '198.19.1.0/24' }, ['subnet: must be inside the network 198.18.0.0/16 (got "198.19.1.0/24")']],
-    ['overlapping subnets', { network: '198.18.0.0/16', subnet: '198.18.1.0/24', peers: [{ subnet: '198.18.1.128/25', address: '192.0.2.2' }, { subnet: '198.18.2.0/24', address: '192.0.2.3' }, { subnet: '198.18.2.0/24', address: '192.0.2.4' }] }, [
-      'peers[0].subnet: overlaps subnet (198.18.1.0/24): each subnet belongs to one host (got "198.18.1.128/25")',
-      'peers[2].subnet: overlaps peers[1].subnet (198.18.2.0/24): each subnet belongs to one host (got "198.18.2.0/24")',
-    ]],
-    ['the underlay inside the overlay', { network: '198.18.0.0/15', underlay: { address: '198.19.0.1' } }, ['underlay.address: is inside the overlay network 198.18.0.0/15: underlay and overlay must not overlap (got "198.19.0.1")']],
-    ['subnetMin off the subnet grid and outside', { network: '198.18.0.0/16', subnetMin: '198.18.1.7', subnetMax: '198.19.0.0' }, [
-      'subnetMin: must be the first address of a /24 subnet (got "198.18.1.7")',
-      'subnetMax: must be inside the network 198.18.0.0/16 (got "198.19.0.0")',
-    ]],
+    [
+      'the subnet outside the network',
+      { network: '198.18.0.0/16', subnet: '198.19.1.0/24' },
+      ['subnet: must be inside the network 198.18.0.0/16 (got "198.19.1.0/24")'],
+    ],
+    [
+      'overlapping subnets',
+      {
+        network: '198.18.0.0/16',
+        subnet: '198.18.1.0/24',
+        peers: [
+          { subnet: '198.18.1.128/25', address: '192.0.2.2' },
+          { subnet: '198.18.2.0/24', address: '192.0.2.3' },
+          { subnet: '198.18.2.0/24', address: '192.0.2.4' },
+        ],
+      },
+      [
+        'peers[0].subnet: overlaps subnet (198.18.1.0/24): each subnet belongs to one host (got "198.18.1.128/25")',
+        'peers[2].subnet: overlaps peers[1].subnet (198.18.2.0/24): each subnet belongs to one host (got "198.18.2.0/24")',
+      ],
+    ],
+    [
+      'the underlay inside the overlay',
+      { network: '198.18.0.0/15', underlay: { address: '198.19.0.1' } },
+      ['underlay.address: is inside the overlay network 198.18.0.0/15: underlay and overlay must not overlap (got "198.19.0.1")'],
+    ],
+    [
+      'subnetMin off the subnet grid and outside',
+      { network: '198.18.0.0/16', subnetMin: '198.18.1.7', subnetMax: '198.19.0.0' },
+      ['subnetMin: must be the first address of a /24 subnet (got "198.18.1.7")', 'subnetMax: must be inside the network 198.18.0.0/16 (got "198.19.0.0")'],
+    ],
     ['no network', {}, ['network: is required with the static store (an IPv4 CIDR like 198.18.0.0/16; only the etcd store holds it itself)']],
-    ['a vxlan peer without its VTEP MAC', { network: '198.18.0.0/16', backend: { type: 'vxlan' }, peers: [{ subnet: '198.18.2.0/24', address: '192.0.2.2' }] }, ['peers[0].mac: is required with the vxlan backend: the peer\'s VTEP MAC, like 02:00:5e:00:53:02']],
-    ['a gossip store without a key', { network: '198.18.0.0/16', store: { type: 'gossip', peers: ['192.0.2.2'] } }, ['store.key: is missing: the gossip store needs a shared key (store.key, store.keyFile or TULLE_GOSSIP_KEY), at least 16 bytes as hex or base64']],
-    ['a gossip key too short (and not printed)', { network: '198.18.0.0/16', store: { type: 'gossip', key: 'c2VjcmV0' } }, ['store.key: must be at least 16 bytes, as hex (32+ digits) or base64 (e.g. from `openssl rand -base64 32`)']],
-    ['static peers with another store', { network: '198.18.0.0/16', store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] }, peers: [{ subnet: '198.18.2.0/24', address: '192.0.2.2' }] }, ['peers: lists static peers, which only the static store uses (store.type is etcd)']],
-    ['an etcd endpoint that is not a URL', { store: { type: 'etcd', endpoints: ['192.0.2.10:2379'], prefix: 'coreos.com/network/' } }, [
-      'store.endpoints[0]: must be a URL like http://192.0.2.10:2379 (got "192.0.2.10:2379")',
-      'store.prefix: must be a key prefix like /coreos.com/network (leading /, no trailing /) (got "coreos.com/network/")',
-    ]],
+    [
+      'a vxlan peer without its VTEP MAC',
+      { network: '198.18.0.0/16', backend: { type: 'vxlan' }, peers: [{ subnet: '198.18.2.0/24', address: '192.0.2.2' }] },
+      ["peers[0].mac: is required with the vxlan backend: the peer's VTEP MAC, like 02:00:5e:00:53:02"],
+    ],
+    [
+      'a gossip store without a key',
+      { network: '198.18.0.0/16', store: { type: 'gossip', peers: ['192.0.2.2'] } },
+      ['store.key: is missing: the gossip store needs a shared key (store.key, store.keyFile or TULLE_GOSSIP_KEY), at least 16 bytes as hex or base64'],
+    ],
+    [
+      'a gossip key too short (and not printed)',
+      { network: '198.18.0.0/16', store: { type: 'gossip', key: 'c2VjcmV0' } },
+      ['store.key: must be at least 16 bytes, as hex (32+ digits) or base64 (e.g. from `openssl rand -base64 32`)'],
+    ],
+    [
+      'static peers with another store',
+      { network: '198.18.0.0/16', store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] }, peers: [{ subnet: '198.18.2.0/24', address: '192.0.2.2' }] },
+      ['peers: lists static peers, which only the static store uses (store.type is etcd)'],
+    ],
+    [
+      'an etcd endpoint that is not a URL',
+      { store: { type: 'etcd', endpoints: ['192.0.2.10:2379'], prefix: 'coreos.com/network/' } },
+      [
+        'store.endpoints[0]: must be a URL like http://192.0.2.10:2379 (got "192.0.2.10:2379")',
+        'store.prefix: must be a key prefix like /coreos.com/network (leading /, no trailing /) (got "coreos.com/network/")',
+      ],
+    ],
   ];
   for (const [name, config, expected] of cases) {
     t.same(await problems({ file: file(JSON.stringify({ ...base, ...config }), 'json') }), expected, name);
   }
   // The etcd store holds the network itself: none needed in the file.
-  t.equal((await loadConfig({ file: file(JSON.stringify({ ...base, store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] } }), 'json') })).config.network, undefined);
+  t.equal(
+    (await loadConfig({ file: file(JSON.stringify({ ...base, store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] } }), 'json') })).config.network,
+    undefined,
+  );
 });
 
 t.test('problems from variables and flags name the variable or flag', async (t) => {
-  const found = await problems({ env: { TULLE_NETWORK: '198.18.0.0/16', TULLE_BACKEND: 'udp', TULLE_MTU: 'big', TULLE_IP_MASQ: 'maybe' }, flags: { batch: '999', subnetLen: '8', threads: '3' } });
+  const found = await problems({
+    env: { TULLE_NETWORK: '198.18.0.0/16', TULLE_BACKEND: 'udp', TULLE_MTU: 'big', TULLE_IP_MASQ: 'maybe' },
+    flags: { batch: '999', subnetLen: '8', threads: '3' },
+  });
   t.same(found, [
     'tun.mtu (TULLE_MTU): must be an integer from 68 to 65535 (got "big")',
     'ipMasq (TULLE_IP_MASQ): must be true or false (got "maybe")',
     'batch (--batch): must be an integer from 1 to 256 (got 999)',
     'threads (--threads): must be 1 or 2 (got 3)',
-    'subnetLen (--subnet-len): must be longer than the network\'s prefix: 17 to 32 for 198.18.0.0/16 (got 8)',
+    "subnetLen (--subnet-len): must be longer than the network's prefix: 17 to 32 for 198.18.0.0/16 (got 8)",
   ]);
 });
 
 t.test('a file that cannot be read or parsed says so, and only that', async (t) => {
-  t.same(await problems({ file: join(dir, 'missing.yaml'), env: { TULLE_MTU: 'big' } }), [`(top level): cannot read the configuration file ${join(dir, 'missing.yaml')}: no such file`]);
+  t.same(await problems({ file: join(dir, 'missing.yaml'), env: { TULLE_MTU: 'big' } }), [
+    `(top level): cannot read the configuration file ${join(dir, 'missing.yaml')}: no such file`,
+  ]);
   const [yaml] = await problems({ file: file('network: [198.18.0.0/16\n') });
   t.match(yaml, /is not valid YAML: /);
   const [json] = await problems({ file: file('{ "network": ', 'json') });
   t.match(json, /is not valid JSON: /);
   const [dup] = await problems({ file: file('network: 198.18.0.0/16\nnetwork: 198.18.0.0/15\n') });
   t.match(dup, /not valid YAML: Map keys must be unique/);
-  t.same(await problems({ file: file('- network\n') }), [`(top level): ${join(dir, `c${n - 1}.yaml`)} must hold a mapping of keys (like network: 198.18.0.0/16) (got ["network"])`]);
+  t.same(await problems({ file: file('- network\n') }), [
+    `(top level): ${join(dir, `c${n - 1}.yaml`)} must hold a mapping of keys (like network: 198.18.0.0/16) (got ["network"])`,
+  ]);
 });
 
 t.test('docs/config.md lists every variable and flag', async (t) => {

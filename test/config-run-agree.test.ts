@@ -21,10 +21,26 @@ if (lab) {
   const key = randomBytes(32).toString('base64');
   const base = { network: '198.18.0.0/16', underlay: { address: h.underlay }, backend: { type: 'vxlan' }, stateDir: join(dir, 'state') };
   const cases: { name: string; config: object; says: RegExp }[] = [
-    { name: 'an https etcd endpoint', config: { ...base, store: { type: 'etcd', endpoints: ['https://192.0.2.10:2379'] } }, says: /store\.endpoints\[0\].*TLS to etcd is not supported yet/ },
-    { name: 'ipv6Network with the gossip store', config: { ...base, ipv6Network: '2001:db8:18::/48', store: { type: 'gossip', key } }, says: /ipv6Network.*needs the static store: the gossip store allocates no IPv6 subnets yet/ },
-    { name: 'ipv6Network with the etcd store', config: { ...base, network: undefined, ipv6Network: '2001:db8:18::/48', store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] } }, says: /ipv6Network.*needs the static store: the etcd store allocates no IPv6 subnets yet/ },
-    { name: 'gossip seeds that name only this host', config: { ...base, store: { type: 'gossip', key, peers: [h.underlay] } }, says: /store\.peers.*name only this host's own address 192\.0\.2\.1:7946/ },
+    {
+      name: 'an https etcd endpoint',
+      config: { ...base, store: { type: 'etcd', endpoints: ['https://192.0.2.10:2379'] } },
+      says: /store\.endpoints\[0\].*TLS to etcd is not supported yet/,
+    },
+    {
+      name: 'ipv6Network with the gossip store',
+      config: { ...base, ipv6Network: '2001:db8:18::/48', store: { type: 'gossip', key } },
+      says: /ipv6Network.*needs the static store: the gossip store allocates no IPv6 subnets yet/,
+    },
+    {
+      name: 'ipv6Network with the etcd store',
+      config: { ...base, network: undefined, ipv6Network: '2001:db8:18::/48', store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] } },
+      says: /ipv6Network.*needs the static store: the etcd store allocates no IPv6 subnets yet/,
+    },
+    {
+      name: 'gossip seeds that name only this host',
+      config: { ...base, store: { type: 'gossip', key, peers: [h.underlay] } },
+      says: /store\.peers.*name only this host's own address 192\.0\.2\.1:7946/,
+    },
   ];
   for (const c of cases) {
     t.test(c.name, async (t) => {

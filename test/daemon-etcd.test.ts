@@ -38,10 +38,15 @@ if (lab) {
     });
     for (const [i, h] of hosts.entries()) {
       const file = join(dir, `host-${i}.yaml`);
-      writeFileSync(file, stringify({
-        underlay: { address: h.underlay }, backend: { type: 'vxlan' },
-        store: { type: 'etcd', endpoints: [endpoint] }, stateDir: join(dir, `state-${i}`),
-      }));
+      writeFileSync(
+        file,
+        stringify({
+          underlay: { address: h.underlay },
+          backend: { type: 'vxlan' },
+          store: { type: 'etcd', endpoints: [endpoint] },
+          stateDir: join(dir, `state-${i}`),
+        }),
+      );
       daemons.push(await startDaemon(lab, h.ns, file, join(dir, `state-${i}`)));
     }
     // Leases converge: every host routes to the two others.
@@ -55,10 +60,10 @@ if (lab) {
     const subnets = await Promise.all(daemons.map(async (d) => (await d.status()).subnet));
     t.equal(new Set(subnets).size, 3, `three different subnets (${subnets.join(', ')})`);
     const keys = etcdctl('get', '--prefix', '/coreos.com/network/subnets/', '--keys-only').split('\n').filter(Boolean);
-    t.equal(keys.length, 3, 'three leases in etcd, in flannel\'s layout');
+    t.equal(keys.length, 3, "three leases in etcd, in flannel's layout");
     const value = JSON.parse(etcdctl('get', keys[0], '--print-value-only')) as Record<string, unknown>;
-    t.match(value, { PublicIP: /^192\.0\.2\./, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: /^[0-9a-f:]{17}$/ } }, 'flannel\'s lease JSON');
-    t.match(daemons[0].log(), /vxlan on 192\.0\.2\.1:8472/, 'the port flannel\'s vxlan uses when the network names none');
+    t.match(value, { PublicIP: /^192\.0\.2\./, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: /^[0-9a-f:]{17}$/ } }, "flannel's lease JSON");
+    t.match(daemons[0].log(), /vxlan on 192\.0\.2\.1:8472/, "the port flannel's vxlan uses when the network names none");
 
     const address = (s: string) => s.split('/')[0];
     for (const [i, h] of hosts.entries()) {

@@ -47,12 +47,21 @@ if (lab) {
     const m = 2 - i;
     const peer = hosts[1 - i];
     const file = join(dir, `${host.ns}.yaml`);
-    writeFileSync(file, stringify({
-      network: '198.18.0.0/16', subnet: `198.18.${n}.0/24`, ipv6Network: '2001:db8:18::/48', ipv6Subnet: `2001:db8:18:${n}::/64`,
-      underlay: { address: host.underlay }, backend: { type: 'vxlan', mac: MACS[i] },
-      peers: [{ subnet: `198.18.${m}.0/24`, ipv6Subnet: `2001:db8:18:${m}::/64`, address: peer.underlay, mac: MACS[1 - i] }],
-      stateDir: join(dir, `state-${n}`), ...(i === 0 ? { metricsAddress: '127.0.0.1:9464' } : {}), ...extra,
-    }));
+    writeFileSync(
+      file,
+      stringify({
+        network: '198.18.0.0/16',
+        subnet: `198.18.${n}.0/24`,
+        ipv6Network: '2001:db8:18::/48',
+        ipv6Subnet: `2001:db8:18:${n}::/64`,
+        underlay: { address: host.underlay },
+        backend: { type: 'vxlan', mac: MACS[i] },
+        peers: [{ subnet: `198.18.${m}.0/24`, ipv6Subnet: `2001:db8:18:${m}::/64`, address: peer.underlay, mac: MACS[1 - i] }],
+        stateDir: join(dir, `state-${n}`),
+        ...(i === 0 ? { metricsAddress: '127.0.0.1:9464' } : {}),
+        ...extra,
+      }),
+    );
     return file;
   };
   const start = (host: Host, extra: object = {}, env?: NodeJS.ProcessEnv) => {
@@ -73,25 +82,40 @@ if (lab) {
   /** Container to container across the hosts, both ways, both families. */
   const reachable = (t: Test, what: string) => {
     let ok = true;
-    for (const [from, address] of [[ca, '198.18.2.2'], [cb, '198.18.1.2'], [ca, '2001:db8:18:2::2'], [cb, '2001:db8:18:1::2']]) {
+    for (const [from, address] of [
+      [ca, '198.18.2.2'],
+      [cb, '198.18.1.2'],
+      [ca, '2001:db8:18:2::2'],
+      [cb, '2001:db8:18:1::2'],
+    ]) {
       const out = ping(from, address);
       ok = t.match(out, / 0% packet loss/, `${what}: ${from === ca ? 'container a' : 'container b'} → ${address} (${/\d+% packet loss/.exec(out)?.[0]})`) && ok;
     }
     return ok;
   };
   const legacyTables = (ns: string, family: 4 | 6) =>
-    lab.exec(ns, ['cat', family === 4 ? '/proc/net/ip_tables_names' : '/proc/net/ip6_tables_names'], { allowFailure: true }).split('\n').includes('filter');
+    lab
+      .exec(ns, ['cat', family === 4 ? '/proc/net/ip_tables_names' : '/proc/net/ip6_tables_names'], { allowFailure: true })
+      .split('\n')
+      .includes('filter');
   /** Every line about tulle in the namespace's firewalls, as their tools print them (legacy ones only where legacy tables exist). */
   const tulleLines = (ns: string) => {
     const listings = [lab.exec(ns, ['iptables-nft', '-S']), lab.exec(ns, ['ip6tables-nft', '-S']), lab.exec(ns, ['nft', 'list', 'ruleset'])];
     if (legacyTables(ns, 4)) listings.push(lab.exec(ns, ['iptables-legacy', '-S']));
     if (legacyTables(ns, 6)) listings.push(lab.exec(ns, ['ip6tables-legacy', '-S']));
-    return listings.join('\n').split('\n').filter((line) => /tulle/i.test(line)).map((line) => line.trim());
+    return listings
+      .join('\n')
+      .split('\n')
+      .filter((line) => /tulle/i.test(line))
+      .map((line) => line.trim());
   };
   /** Back to no firewall at all. */
   const reset = (ns: string) => {
     lab.exec(ns, ['nft', 'flush', 'ruleset']);
-    for (const [tool, family] of [['iptables-legacy', 4], ['ip6tables-legacy', 6]] as const) {
+    for (const [tool, family] of [
+      ['iptables-legacy', 4],
+      ['ip6tables-legacy', 6],
+    ] as const) {
       if (!legacyTables(ns, family)) continue;
       lab.exec(ns, [tool, '-P', 'FORWARD', 'ACCEPT']);
       lab.exec(ns, [tool, '-F']);
@@ -111,12 +135,14 @@ if (lab) {
     const body = lab.exec(ns, [process.execPath, '-e', 'fetch("http://127.0.0.1:9464/metrics").then(async (r) => console.log(await r.text()))']);
     return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(body)?.[1] ?? NaN);
   };
-  const HEAD_V4 = '-P FORWARD DROP\n-A FORWARD -s 198.18.0.0/16 -m comment --comment "tulle: accept from 198.18.0.0/16" -j ACCEPT\n' +
+  const HEAD_V4 =
+    '-P FORWARD DROP\n-A FORWARD -s 198.18.0.0/16 -m comment --comment "tulle: accept from 198.18.0.0/16" -j ACCEPT\n' +
     '-A FORWARD -d 198.18.0.0/16 -m comment --comment "tulle: accept to 198.18.0.0/16" -j ACCEPT\n';
-  const HEAD_V6 = '-P FORWARD DROP\n-A FORWARD -s 2001:db8:18::/48 -m comment --comment "tulle: accept from 2001:db8:18::/48" -j ACCEPT\n' +
+  const HEAD_V6 =
+    '-P FORWARD DROP\n-A FORWARD -s 2001:db8:18::/48 -m comment --comment "tulle: accept from 2001:db8:18::/48" -j ACCEPT\n' +
     '-A FORWARD -d 2001:db8:18::/48 -m comment --comment "tulle: accept to 2001:db8:18::/48" -j ACCEPT\n';
 
-  t.test('Docker\'s firewall (iptables-nft, FORWARD policy DROP): containers reach each other; flushed rules come back; a stop leaves nothing', async (t) => {
+  t.test("Docker's firewall (iptables-nft, FORWARD policy DROP): containers reach each other; flushed rules come back; a stop leaves nothing", async (t) => {
     for (const host of hosts) {
       t.teardown(() => reset(host.ns));
       for (const tool of ['iptables-nft', 'ip6tables-nft']) lab.exec(host.ns, [tool, '-P', 'FORWARD', 'DROP']);
@@ -137,18 +163,29 @@ if (lab) {
       t.ok(lab.exec(host.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4), `${host.ns}: tulle's two IPv4 rules head the FORWARD chain`);
       t.ok(lab.exec(host.ns, ['ip6tables-nft', '-S', 'FORWARD']).startsWith(HEAD_V6), `${host.ns}: and its two IPv6 rules`);
     }
-    t.match(da.log(), /iptables-nft filter FORWARD drops forwarded packets by policy: accepting the overlay's \(-s 198\.18\.0\.0\/16 -j ACCEPT, -d 198\.18\.0\.0\/16 -j ACCEPT\)/,
-      'the log names the chain and the rules');
-    t.match(da.log(), /ip6tables-nft filter FORWARD drops forwarded packets by policy: accepting the overlay's \(-s 2001:db8:18::\/48 -j ACCEPT, -d 2001:db8:18::\/48 -j ACCEPT\)/, 'and the IPv6 ones');
+    t.match(
+      da.log(),
+      /iptables-nft filter FORWARD drops forwarded packets by policy: accepting the overlay's \(-s 198\.18\.0\.0\/16 -j ACCEPT, -d 198\.18\.0\.0\/16 -j ACCEPT\)/,
+      'the log names the chain and the rules',
+    );
+    t.match(
+      da.log(),
+      /ip6tables-nft filter FORWARD drops forwarded packets by policy: accepting the overlay's \(-s 2001:db8:18::\/48 -j ACCEPT, -d 2001:db8:18::\/48 -j ACCEPT\)/,
+      'and the IPv6 ones',
+    );
 
     // Someone flushes the chain while tulle runs (iptables -F FORWARD).
     lab.exec(a.ns, ['iptables-nft', '-F', 'FORWARD']);
     lab.exec(a.ns, ['ip6tables-nft', '-F', 'FORWARD']);
     t.same(tulleLines(a.ns), [], 'flushed');
-    const back = await within(2 * CHECK_S + 10, () => lab.exec(a.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4) && lab.exec(a.ns, ['ip6tables-nft', '-S', 'FORWARD']).startsWith(HEAD_V6));
+    const back = await within(
+      2 * CHECK_S + 10,
+      () => lab.exec(a.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4) && lab.exec(a.ns, ['ip6tables-nft', '-S', 'FORWARD']).startsWith(HEAD_V6),
+    );
     t.ok(back !== undefined && back <= 2 * CHECK_S, `the rules are back within ${2 * CHECK_S} s (after ${back ?? 'more than 30'} s)`);
-    const putBack = /forward accept rules in iptables-nft filter FORWARD: they were removed; put back at the head \(-s 198\.18\.0\.0\/16 -j ACCEPT, -d 198\.18\.0\.0\/16 -j ACCEPT\)/;
-    t.ok(await within(10, () => putBack.test(da.log())) !== undefined, 'the log says so');
+    const putBack =
+      /forward accept rules in iptables-nft filter FORWARD: they were removed; put back at the head \(-s 198\.18\.0\.0\/16 -j ACCEPT, -d 198\.18\.0\.0\/16 -j ACCEPT\)/;
+    t.ok((await within(10, () => putBack.test(da.log()))) !== undefined, 'the log says so');
     t.equal(metric(a.ns, 'tulle_forward_rules_restored_total'), 2, '/metrics counts the two chains put back');
     reachable(t, 'after the flush');
 
@@ -156,8 +193,15 @@ if (lab) {
     // the chain whose rule drops traffic into the bridge lands above tulle's rules on b.
     lab.exec(b.ns, ['iptables-nft', '-I', 'FORWARD', '1', '-o', 'cbr0', '-j', 'DOCKER']);
     const first = await within(2 * CHECK_S + 10, () => lab.exec(b.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4));
-    t.ok(first !== undefined && first <= 2 * CHECK_S, `a rule inserted above them: they head the chain again within ${2 * CHECK_S} s (after ${first ?? 'more than 30'} s)`);
-    t.ok(await within(10, () => /forward accept rules in iptables-nft filter FORWARD: a rule was inserted above them; put back at the head/.test(db.log())) !== undefined, 'the log says so');
+    t.ok(
+      first !== undefined && first <= 2 * CHECK_S,
+      `a rule inserted above them: they head the chain again within ${2 * CHECK_S} s (after ${first ?? 'more than 30'} s)`,
+    );
+    t.ok(
+      (await within(10, () => /forward accept rules in iptables-nft filter FORWARD: a rule was inserted above them; put back at the head/.test(db.log()))) !==
+        undefined,
+      'the log says so',
+    );
     t.match(lab.exec(b.ns, ['iptables-nft', '-S', 'FORWARD']), /^-A FORWARD -o cbr0 -j DOCKER$/m, 'the other rule stays, below them');
     reachable(t, 'after a rule was inserted above them');
 
@@ -178,7 +222,11 @@ if (lab) {
     t.equal(tulleLines(a.ns).length, 4, 'it left its four rules (IPv4 and IPv6)');
     const again = await start(a);
     t.teardown(() => again.stop());
-    t.match(again.log(), /removed forward accept rules a previous run left in iptables-nft filter FORWARD, ip6tables-nft filter FORWARD/, 'the next start removes them first, and says so');
+    t.match(
+      again.log(),
+      /removed forward accept rules a previous run left in iptables-nft filter FORWARD, ip6tables-nft filter FORWARD/,
+      'the next start removes them first, and says so',
+    );
     t.ok(lab.exec(a.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4), 'the rules head the chain');
     t.equal(tulleLines(a.ns).length, 4, 'four rules, not eight');
     t.equal(await again.stop(), 0, 'exit 0');
@@ -194,7 +242,12 @@ if (lab) {
     }
     const [da, db] = await startBoth(t);
     reachable(t, 'through the nftables chain');
-    const chain = (ns: string) => lab.exec(ns, ['nft', 'list', 'chain', 'inet', 'fwdrop', 'forwarding']).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const chain = (ns: string) =>
+      lab
+        .exec(ns, ['nft', 'list', 'chain', 'inet', 'fwdrop', 'forwarding'])
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
     const HEAD = [
       'ip saddr 198.18.0.0/16 accept comment "tulle: accept from 198.18.0.0/16"',
       'ip daddr 198.18.0.0/16 accept comment "tulle: accept to 198.18.0.0/16"',
@@ -202,21 +255,36 @@ if (lab) {
       'ip6 daddr 2001:db8:18::/48 accept comment "tulle: accept to 2001:db8:18::/48"',
     ];
     for (const host of hosts) t.same(chain(host.ns).slice(3, 7), HEAD, `${host.ns}: tulle's four rules head the chain, before its own drop`);
-    t.match(db.log(), /nftables inet fwdrop chain forwarding drops forwarded packets by policy: accepting the overlay's \(ip saddr 198\.18\.0\.0\/16 accept, ip daddr 198\.18\.0\.0\/16 accept, ip6 saddr 2001:db8:18::\/48 accept, ip6 daddr 2001:db8:18::\/48 accept\)/,
-      'the log names the chain and the rules');
+    t.match(
+      db.log(),
+      /nftables inet fwdrop chain forwarding drops forwarded packets by policy: accepting the overlay's \(ip saddr 198\.18\.0\.0\/16 accept, ip daddr 198\.18\.0\.0\/16 accept, ip6 saddr 2001:db8:18::\/48 accept, ip6 daddr 2001:db8:18::\/48 accept\)/,
+      'the log names the chain and the rules',
+    );
 
     lab.exec(b.ns, ['nft', 'flush', 'chain', 'inet', 'fwdrop', 'forwarding']);
     t.same(tulleLines(b.ns), [], 'flushed');
     const back = await within(2 * CHECK_S + 10, () => chain(b.ns).slice(3, 7).join('\n') === HEAD.join('\n'));
     t.ok(back !== undefined && back <= 2 * CHECK_S, `the rules are back within ${2 * CHECK_S} s (after ${back ?? 'more than 30'} s)`);
-    t.ok(await within(10, () => /forward accept rules in nftables inet fwdrop chain forwarding: they were removed; put back at the head/.test(db.log())) !== undefined, 'the log says so');
+    t.ok(
+      (await within(10, () => /forward accept rules in nftables inet fwdrop chain forwarding: they were removed; put back at the head/.test(db.log()))) !==
+        undefined,
+      'the log says so',
+    );
     reachable(t, 'after the flush');
 
     // A drop inserted above them (nft insert puts it at the head).
     lab.exec(b.ns, ['nft', 'insert', 'rule', 'inet', 'fwdrop', 'forwarding', 'oifname', 'cbr0', 'drop']);
     const first = await within(2 * CHECK_S + 10, () => chain(b.ns).slice(3, 7).join('\n') === HEAD.join('\n'));
-    t.ok(first !== undefined && first <= 2 * CHECK_S, `a rule inserted above them: they head the chain again within ${2 * CHECK_S} s (after ${first ?? 'more than 30'} s)`);
-    t.ok(await within(10, () => /forward accept rules in nftables inet fwdrop chain forwarding: a rule was inserted above them; put back at the head/.test(db.log())) !== undefined, 'the log says so');
+    t.ok(
+      first !== undefined && first <= 2 * CHECK_S,
+      `a rule inserted above them: they head the chain again within ${2 * CHECK_S} s (after ${first ?? 'more than 30'} s)`,
+    );
+    t.ok(
+      (await within(10, () =>
+        /forward accept rules in nftables inet fwdrop chain forwarding: a rule was inserted above them; put back at the head/.test(db.log()),
+      )) !== undefined,
+      'the log says so',
+    );
     t.equal(chain(b.ns)[7], 'oifname "cbr0" drop', 'the other rule stays, below them');
     reachable(t, 'after a rule was inserted above them');
 
@@ -224,7 +292,11 @@ if (lab) {
     t.equal(await db.stop(), 0, 'b stops: exit 0');
     for (const host of hosts) {
       t.same(tulleLines(host.ns), [], `${host.ns}: nothing of tulle's is left`);
-      t.match(lab.exec(host.ns, ['nft', 'list', 'chain', 'inet', 'fwdrop', 'forwarding']), /policy drop;\n\s*oifname "cbr0" drop\n\s*\}/, `${host.ns}: the chain holds its own rule alone`);
+      t.match(
+        lab.exec(host.ns, ['nft', 'list', 'chain', 'inet', 'fwdrop', 'forwarding']),
+        /policy drop;\n\s*oifname "cbr0" drop\n\s*\}/,
+        `${host.ns}: the chain holds its own rule alone`,
+      );
     }
   });
 
@@ -244,8 +316,11 @@ if (lab) {
     for (const host of hosts) {
       t.ok(lab.exec(host.ns, ['iptables-legacy', '-S', 'FORWARD']).startsWith(HEAD_V4), `${host.ns}: iptables-legacy's FORWARD has tulle's rules at its head`);
       t.ok(lab.exec(host.ns, ['ip6tables-legacy', '-S', 'FORWARD']).startsWith(HEAD_V6), `${host.ns}: and ip6tables-legacy's`);
-      t.match(lab.exec(host.ns, ['nft', 'list', 'chain', 'ip', 'other', 'fwd-in']), /ip saddr 198\.18\.0\.0\/16 accept comment "tulle: accept from 198\.18\.0\.0\/16"/,
-        `${host.ns}: and the nftables chain (IPv4 only: an ip table sees no IPv6)`);
+      t.match(
+        lab.exec(host.ns, ['nft', 'list', 'chain', 'ip', 'other', 'fwd-in']),
+        /ip saddr 198\.18\.0\.0\/16 accept comment "tulle: accept from 198\.18\.0\.0\/16"/,
+        `${host.ns}: and the nftables chain (IPv4 only: an ip table sees no IPv6)`,
+      );
     }
     t.match(da.log(), /iptables-legacy filter FORWARD drops forwarded packets by policy/, 'the log names iptables-legacy');
     t.equal(await da.stop(), 0, 'a stops: exit 0');
@@ -253,7 +328,7 @@ if (lab) {
     for (const host of hosts) t.same(tulleLines(host.ns), [], `${host.ns}: nothing of tulle's is left`);
   });
 
-  t.test('without the nft and iptables-legacy commands: iptables-nft\'s own do it, and the log names what could not be read', async (t) => {
+  t.test("without the nft and iptables-legacy commands: iptables-nft's own do it, and the log names what could not be read", async (t) => {
     // A PATH holding only what the daemon needs besides: ip, and iptables-nft as Docker hosts often have it.
     const bin = join(dir, 'bin');
     mkdirSync(bin, { recursive: true });
@@ -265,16 +340,21 @@ if (lab) {
     }
     const [da, db] = await startBoth(t, {}, { PATH: bin });
     reachable(t, 'through FORWARD DROP, with iptables-nft alone');
-    t.ok(lab.exec(a.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4), 'tulle\'s rules head the chain');
-    t.match(da.log(), /forward chains not checked for a drop policy: [^"]*nftables tables other than iptables' \(no nft command\)/, 'the log names what it could not read, and why');
+    t.ok(lab.exec(a.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4), "tulle's rules head the chain");
+    t.match(
+      da.log(),
+      /forward chains not checked for a drop policy: [^"]*nftables tables other than iptables' \(no nft command\)/,
+      'the log names what it could not read, and why',
+    );
     // The subtest above left legacy tables in the namespace (they stay once created).
-    if (legacyTables(a.ns, 4)) t.match(da.log(), /iptables-legacy \(legacy iptables tables exist, but no iptables-legacy command\)/, 'legacy tables without their command: named too');
+    if (legacyTables(a.ns, 4))
+      t.match(da.log(), /iptables-legacy \(legacy iptables tables exist, but no iptables-legacy command\)/, 'legacy tables without their command: named too');
     t.equal(await da.stop(), 0, 'a stops: exit 0');
     t.equal(await db.stop(), 0, 'b stops: exit 0');
     for (const host of hosts) t.same(tulleLines(host.ns), [], `${host.ns}: nothing of tulle's is left`);
   });
 
-  t.test('forwardAccept: false adds nothing, and the policy drops the overlay\'s traffic', async (t) => {
+  t.test("forwardAccept: false adds nothing, and the policy drops the overlay's traffic", async (t) => {
     for (const host of hosts) {
       t.teardown(() => reset(host.ns));
       lab.exec(host.ns, ['iptables-nft', '-P', 'FORWARD', 'DROP']);
@@ -295,8 +375,14 @@ if (lab) {
       lab.exec(host.ns, ['iptables-nft', '-P', 'FORWARD', 'DROP']);
     }
     const added = await within(2 * CHECK_S + 10, () => hosts.every((host) => lab.exec(host.ns, ['iptables-nft', '-S', 'FORWARD']).startsWith(HEAD_V4)));
-    t.ok(added !== undefined && added <= 2 * CHECK_S, `the policy turned to DROP: the rules are there within ${2 * CHECK_S} s (after ${added ?? 'more than 30'} s)`);
-    t.ok(await within(10, () => /iptables-nft filter FORWARD drops forwarded packets by policy: accepting the overlay's/.test(da.log())) !== undefined, 'the log says so');
+    t.ok(
+      added !== undefined && added <= 2 * CHECK_S,
+      `the policy turned to DROP: the rules are there within ${2 * CHECK_S} s (after ${added ?? 'more than 30'} s)`,
+    );
+    t.ok(
+      (await within(10, () => /iptables-nft filter FORWARD drops forwarded packets by policy: accepting the overlay's/.test(da.log()))) !== undefined,
+      'the log says so',
+    );
     t.equal(metric(a.ns, 'tulle_forward_rules_restored_total'), 0, 'a first addition is not counted as putting back');
     reachable(t, 'through the new policy');
   });

@@ -30,11 +30,17 @@ if (lab) {
     const started = Date.now();
     for (const [i, h] of hosts.entries()) {
       const file = join(dir, `host-${i}.yaml`);
-      writeFileSync(file, stringify({
-        network: '198.18.0.0/16', underlay: { address: h.underlay }, backend: { type: 'vxlan' },
-        store: { type: 'gossip', key, preset: 'local', peers: i === 0 ? [] : [hosts[0].underlay] },
-        stateDir: join(dir, `state-${i}`), metricsAddress: '127.0.0.1:9464',
-      }));
+      writeFileSync(
+        file,
+        stringify({
+          network: '198.18.0.0/16',
+          underlay: { address: h.underlay },
+          backend: { type: 'vxlan' },
+          store: { type: 'gossip', key, preset: 'local', peers: i === 0 ? [] : [hosts[0].underlay] },
+          stateDir: join(dir, `state-${i}`),
+          metricsAddress: '127.0.0.1:9464',
+        }),
+      );
       daemons.push(await startDaemon(lab, h.ns, file, join(dir, `state-${i}`)));
     }
     let counts: number[] = [];
@@ -43,7 +49,11 @@ if (lab) {
       if (counts.every((n) => n === 2)) break;
       await sleep(100);
     }
-    t.same(counts, [2, 2, 2], `the leases converge: each host routes to the two others (${((Date.now() - started) / 1000).toFixed(1)} s after the first started)`);
+    t.same(
+      counts,
+      [2, 2, 2],
+      `the leases converge: each host routes to the two others (${((Date.now() - started) / 1000).toFixed(1)} s after the first started)`,
+    );
     const subnets = await Promise.all(daemons.map(async (d) => (await d.status()).subnet));
     t.equal(new Set(subnets).size, 3, `three different subnets (${subnets.join(', ')})`);
     // Gossip health in /metrics and /healthz (the metrics address is the namespace's own loopback).

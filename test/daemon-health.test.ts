@@ -39,7 +39,7 @@ if (lab) {
   const get = (ns: string, url: string) => httpGet(lab, ns, url);
   const healthz = (ns: string) => {
     const r = get(ns, 'http://127.0.0.1:9465/healthz');
-    return { status: r.status, body: r.status === 0 ? r.body : JSON.parse(r.body) as HealthView };
+    return { status: r.status, body: r.status === 0 ? r.body : (JSON.parse(r.body) as HealthView) };
   };
   /** The daemon's health from its control socket (a daemon without states reads as ok/unhealthy, so a failure shows what it said). */
   const health = async (d: RunningDaemon): Promise<HealthView> => {
@@ -65,7 +65,17 @@ if (lab) {
     t.teardown(() => etcd.kill());
     etcdctl('put', '/coreos.com/network/config', '{"Network":"198.18.0.0/16","SubnetLen":24,"Backend":{"Type":"udp"}}');
     const state = join(dir, 'state-etcd');
-    const d = await startDaemon(lab, a.ns, write('etcd', { underlay: { address: a.underlay }, backend: { type: 'udp' }, store: { type: 'etcd', endpoints: [endpoint], ttlSeconds: 20 }, stateDir: state }), state);
+    const d = await startDaemon(
+      lab,
+      a.ns,
+      write('etcd', {
+        underlay: { address: a.underlay },
+        backend: { type: 'udp' },
+        store: { type: 'etcd', endpoints: [endpoint], ttlSeconds: 20 },
+        stateDir: state,
+      }),
+      state,
+    );
     t.teardown(() => d.stop());
 
     const up = await until(d, 'ok', 10);
@@ -81,11 +91,20 @@ if (lab) {
     t.match(down.reasons.join('\n'), /store: etcd unreachable since \d{4}-\d\d-\d\dT[\d:.]+Z: /, 'the reason names etcd and since when');
     t.ok(Date.parse(down.store?.since ?? '') >= killedAt - 1000, `since ${down.store?.since ?? ''}, not before the kill`);
     const table = tulle(a.ns, ['status', '--state-dir', state]);
-    t.comment(table.stdout.split('\n').filter((l) => /^(health|store) /.test(l)).join('\n'));
+    t.comment(
+      table.stdout
+        .split('\n')
+        .filter((l) => /^(health|store) /.test(l))
+        .join('\n'),
+    );
     t.match(table.stdout, /^health +degraded: store: etcd unreachable since \d{4}-/m, 'tulle status: degraded, with the reason');
     t.match(table.stdout, /^store +etcd http:\/\/192\.0\.2\.4:2379, degraded: etcd unreachable since /m, 'and on the store line');
     const degraded = healthz(a.ns);
-    t.match(degraded, { status: 200, body: { state: 'degraded', reasons: [/etcd unreachable since/] } }, '/healthz: 200 (it still forwards), state degraded and the reason');
+    t.match(
+      degraded,
+      { status: 200, body: { state: 'degraded', reasons: [/etcd unreachable since/] } },
+      '/healthz: 200 (it still forwards), state degraded and the reason',
+    );
 
     // etcd stays away past the own lease's 20 s TTL: another host could now be given the subnet.
     const expired = await until(d, 'failing', 45);
@@ -105,7 +124,17 @@ if (lab) {
     const key = randomBytes(32).toString('base64');
     const gossip = (name: string, host: { underlay: string }, peers: string[]) => {
       const state = join(dir, `state-${name}`);
-      return { state, file: write(name, { network: '198.18.0.0/16', underlay: { address: host.underlay }, backend: { type: 'udp' }, store: { type: 'gossip', key, preset: 'local', peers }, stateDir: state, logLevel: 'warn' }) };
+      return {
+        state,
+        file: write(name, {
+          network: '198.18.0.0/16',
+          underlay: { address: host.underlay },
+          backend: { type: 'udp' },
+          store: { type: 'gossip', key, preset: 'local', peers },
+          stateDir: state,
+          logLevel: 'warn',
+        }),
+      };
     };
     // b's only seed is an address on the segment where no host answers.
     const sb = gossip('gb', b, ['192.0.2.9']);
@@ -126,8 +155,16 @@ if (lab) {
     const da = await startDaemon(lab, a.ns, sa.file, sa.state);
     t.teardown(() => da.stop());
     const both = [await until(da, 'ok', 30), await until(dc, 'ok', 30)];
-    t.same(both.map((h) => h.state), ['ok', 'ok'], 'with its peer: both ok');
-    t.same(both.map((h) => h.store?.membersAlive), [1, 1], 'one other member alive each');
+    t.same(
+      both.map((h) => h.state),
+      ['ok', 'ok'],
+      'with its peer: both ok',
+    );
+    t.same(
+      both.map((h) => h.store?.membersAlive),
+      [1, 1],
+      'one other member alive each',
+    );
     t.match(healthz(c.ns), { status: 200, body: { state: 'ok' } }, '/healthz: ok');
     t.match(tulle(c.ns, ['status', '--state-dir', sc.state]).stdout, /^health +ok$/m, 'tulle status: ok');
 
@@ -140,12 +177,24 @@ if (lab) {
 
   t.test('healthAddress: another address, or off; the default taken by another daemon is a warning, not a failure', async (t) => {
     const one = join(dir, 'state-addr-1');
-    const first = await startDaemon(lab, e.ns, write('addr-1', { network: '198.18.0.0/16', subnet: '198.18.7.0/24', underlay: { address: e.underlay }, backend: { type: 'udp' }, stateDir: one }), one);
+    const first = await startDaemon(
+      lab,
+      e.ns,
+      write('addr-1', { network: '198.18.0.0/16', subnet: '198.18.7.0/24', underlay: { address: e.underlay }, backend: { type: 'udp' }, stateDir: one }),
+      one,
+    );
     t.teardown(() => first.stop());
     t.match(healthz(e.ns), { status: 200, body: { state: 'ok', reasons: [] } }, 'the default address');
     // A second daemon in the same namespace: the default is taken.
     const two = join(dir, 'state-addr-2');
-    const file2 = write('addr-2', { network: '198.18.0.0/16', subnet: '198.18.8.0/24', underlay: { address: e.underlay, port: 8286 }, backend: { type: 'udp' }, tun: { name: 'tulle1' }, stateDir: two });
+    const file2 = write('addr-2', {
+      network: '198.18.0.0/16',
+      subnet: '198.18.8.0/24',
+      underlay: { address: e.underlay, port: 8286 },
+      backend: { type: 'udp' },
+      tun: { name: 'tulle1' },
+      stateDir: two,
+    });
     const second = await startDaemon(lab, e.ns, file2, two);
     t.match(second.log(), /"event":"no health endpoint"[^\n]*127\.0\.0\.1:9465[^\n]*EADDRINUSE/, 'the second says it has no /healthz there, and why');
     t.equal((await second.status()).subnet, '198.18.8.0/24', 'and runs');

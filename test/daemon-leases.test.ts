@@ -21,7 +21,12 @@ import { describeLease } from '../src/daemon/status-view.js';
 const silent = pino({ level: 'silent' });
 const NET: NetworkConfig = { network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.255.0', backendType: 'vxlan' };
 const lease = (subnet: string, publicIP: string, extra: Partial<Lease> = {}): Lease => ({
-  subnet, publicIP, backendType: 'vxlan', backendData: { VtepMAC: '02:00:5e:00:53:02', VNI: 1 }, expiration: NEVER_EXPIRES, ...extra,
+  subnet,
+  publicIP,
+  backendType: 'vxlan',
+  backendData: { VtepMAC: '02:00:5e:00:53:02', VNI: 1 },
+  expiration: NEVER_EXPIRES,
+  ...extra,
 });
 const ctx: PlanContext = { ownSubnet: '198.18.1.0/24', backendType: 'vxlan', networkPort: 8472, vni: 1, ipv6Underlay: false, now: 1_000 };
 /** A seeded generator (mulberry32), so a picked subnet is the same on every run. */
@@ -33,33 +38,47 @@ const seeded = (seed: number) => () => {
 };
 
 t.test('the plan: own, routed, expired and skipped leases, each with its reason', async (t) => {
-  const plan = planRoutes([
-    lease('198.18.1.0/24', '192.0.2.1'),
-    lease('198.18.2.0/24', '192.0.2.2', { expiration: 5_000 }),
-    lease('198.18.3.0/24', '192.0.2.3', { backendData: { VtepMAC: '02:00:5e:00:53:03', Port: 4789, VNI: 9 } }),
-    lease('198.18.4.0/24', '192.0.2.4', { expiration: 1_000 }),
-    lease('198.18.5.0/24', '192.0.2.5', { backendType: 'udp' }),
-    lease('198.18.6.0/24', '192.0.2.6', { backendData: {} }),
-    lease('198.18.1.128/25', '192.0.2.7'),
-    lease('198.18.8.0/24', '0.0.0.0', { publicIPv6: '2001:db8::8' }),
-  ], ctx);
-  t.same(plan.targets, [
-    { subnet: '198.18.2.0/24', address: '192.0.2.2', port: 8472, vtepMac: '02:00:5e:00:53:02', vni: 1 },
-    { subnet: '198.18.3.0/24', address: '192.0.2.3', port: 4789, vtepMac: '02:00:5e:00:53:03', vni: 9 },
-  ], 'the network port unless the lease names one; the lease\'s VNI');
-  t.same(plan.statuses.map((s) => [s.lease.subnet, s.state, s.reason]), [
-    ['198.18.1.0/24', 'own', undefined],
-    ['198.18.2.0/24', 'routed', undefined],
-    ['198.18.3.0/24', 'routed', undefined],
-    ['198.18.4.0/24', 'expired', undefined],
-    ['198.18.5.0/24', 'skipped', 'its backend is udp, ours vxlan'],
-    ['198.18.6.0/24', 'skipped', 'it has no VtepMAC in its BackendData'],
-    ['198.18.1.128/25', 'skipped', 'its subnet overlaps ours (198.18.1.0/24)'],
-    ['198.18.8.0/24', 'skipped', 'it has no IPv4 public address'],
-  ]);
+  const plan = planRoutes(
+    [
+      lease('198.18.1.0/24', '192.0.2.1'),
+      lease('198.18.2.0/24', '192.0.2.2', { expiration: 5_000 }),
+      lease('198.18.3.0/24', '192.0.2.3', { backendData: { VtepMAC: '02:00:5e:00:53:03', Port: 4789, VNI: 9 } }),
+      lease('198.18.4.0/24', '192.0.2.4', { expiration: 1_000 }),
+      lease('198.18.5.0/24', '192.0.2.5', { backendType: 'udp' }),
+      lease('198.18.6.0/24', '192.0.2.6', { backendData: {} }),
+      lease('198.18.1.128/25', '192.0.2.7'),
+      lease('198.18.8.0/24', '0.0.0.0', { publicIPv6: '2001:db8::8' }),
+    ],
+    ctx,
+  );
+  t.same(
+    plan.targets,
+    [
+      { subnet: '198.18.2.0/24', address: '192.0.2.2', port: 8472, vtepMac: '02:00:5e:00:53:02', vni: 1 },
+      { subnet: '198.18.3.0/24', address: '192.0.2.3', port: 4789, vtepMac: '02:00:5e:00:53:03', vni: 9 },
+    ],
+    "the network port unless the lease names one; the lease's VNI",
+  );
+  t.same(
+    plan.statuses.map((s) => [s.lease.subnet, s.state, s.reason]),
+    [
+      ['198.18.1.0/24', 'own', undefined],
+      ['198.18.2.0/24', 'routed', undefined],
+      ['198.18.3.0/24', 'routed', undefined],
+      ['198.18.4.0/24', 'expired', undefined],
+      ['198.18.5.0/24', 'skipped', 'its backend is udp, ours vxlan'],
+      ['198.18.6.0/24', 'skipped', 'it has no VtepMAC in its BackendData'],
+      ['198.18.1.128/25', 'skipped', 'its subnet overlaps ours (198.18.1.0/24)'],
+      ['198.18.8.0/24', 'skipped', 'it has no IPv4 public address'],
+    ],
+  );
   t.equal(plan.nextExpiry, 5_000, 'plan again when the first routed lease runs out');
   const v6 = planRoutes([lease('198.18.8.0/24', '0.0.0.0', { publicIPv6: '2001:db8::8' })], { ...ctx, ipv6Underlay: true });
-  t.same(v6.targets.map((x) => x.address), ['2001:db8::8'], 'an IPv6 underlay routes to publicIPv6');
+  t.same(
+    v6.targets.map((x) => x.address),
+    ['2001:db8::8'],
+    'an IPv6 underlay routes to publicIPv6',
+  );
 });
 
 t.test('the router follows batches and never routes a lease past its expiration', async (t) => {
@@ -74,61 +93,114 @@ t.test('the router follows batches and never routes a lease past its expiration'
     { type: 'added', lease: lease('198.18.2.0/24', '192.0.2.2', { expiration: soon }) },
     { type: 'added', lease: lease('198.18.9.0/24', '192.0.2.9') },
   ]);
-  t.same(applied.at(-1)!.map((x) => x.subnet), ['198.18.2.0/24', '198.18.9.0/24']);
+  t.same(
+    applied.at(-1)!.map((x) => x.subnet),
+    ['198.18.2.0/24', '198.18.9.0/24'],
+  );
   t.equal(router.routed, 1, 'a target the sink could not route does not count');
   t.same(router.statuses().find((s) => s.lease.subnet === '198.18.9.0/24')?.reason, 'not adjacent');
   router.onBatch([{ type: 'removed', lease: lease('198.18.9.0/24', '192.0.2.9') }]);
-  t.same(applied.at(-1)!.map((x) => x.subnet), ['198.18.2.0/24'], 'a removed lease is unrouted');
+  t.same(
+    applied.at(-1)!.map((x) => x.subnet),
+    ['198.18.2.0/24'],
+    'a removed lease is unrouted',
+  );
   await sleep(400);
   t.same(applied.at(-1), [], 'once it expired, the lease is no longer routed, without any event from the store');
   t.equal(router.statuses().find((s) => s.lease.subnet === '198.18.2.0/24')?.state, 'expired');
   t.same(lost, [], 'the own lease is still ours');
   router.onBatch([{ type: 'added', lease: lease('198.18.1.0/24', '192.0.2.66') }]);
   router.onBatch([{ type: 'removed', lease: lease('198.18.1.0/24', '192.0.2.66') }]);
-  t.same(lost, ['the store gave this host\'s subnet 198.18.1.0/24 to 192.0.2.66', 'the store revoked this host\'s lease 198.18.1.0/24'], 'a revoked own lease is reported');
+  t.same(
+    lost,
+    ["the store gave this host's subnet 198.18.1.0/24 to 192.0.2.66", "the store revoked this host's lease 198.18.1.0/24"],
+    'a revoked own lease is reported',
+  );
 });
 
 t.test('the static store: peers and the own lease in the first batch, then the own lease going on release', async (t) => {
-  const store = new StaticStore({ network: NET, subnet: '198.18.1.0/24', peers: [{ subnet: '198.18.2.0/24', address: '192.0.2.2', mac: '02:00:5e:00:53:02', port: 8472 }], vni: 3 });
+  const store = new StaticStore({
+    network: NET,
+    subnet: '198.18.1.0/24',
+    peers: [{ subnet: '198.18.2.0/24', address: '192.0.2.2', mac: '02:00:5e:00:53:02', port: 8472 }],
+    vni: 3,
+  });
   t.same(await store.networkConfig(), NET);
-  const own = await store.acquire({ publicIP: '192.0.2.1', backendType: 'vxlan', backendData: { VtepMAC: '02:00:5e:00:53:01', VNI: 3 }, previousSubnet: '198.18.7.0/24' });
+  const own = await store.acquire({
+    publicIP: '192.0.2.1',
+    backendType: 'vxlan',
+    backendData: { VtepMAC: '02:00:5e:00:53:01', VNI: 3 },
+    previousSubnet: '198.18.7.0/24',
+  });
   t.equal(own.subnet, '198.18.1.0/24', 'a fixed subnet wins over the previous one');
   const batches: LeaseEvent[][] = [];
   const stop = store.watch((events) => batches.push(events));
   await sleep(0);
-  t.same(batches[0].map((e) => [e.type, e.lease.subnet, e.lease.publicIP, e.lease.backendData]), [
-    ['added', '198.18.2.0/24', '192.0.2.2', { VtepMAC: '02:00:5e:00:53:02', VNI: 3, Port: 8472 }],
-    ['added', '198.18.1.0/24', '192.0.2.1', { VtepMAC: '02:00:5e:00:53:01', VNI: 3 }],
-  ]);
+  t.same(
+    batches[0].map((e) => [e.type, e.lease.subnet, e.lease.publicIP, e.lease.backendData]),
+    [
+      ['added', '198.18.2.0/24', '192.0.2.2', { VtepMAC: '02:00:5e:00:53:02', VNI: 3, Port: 8472 }],
+      ['added', '198.18.1.0/24', '192.0.2.1', { VtepMAC: '02:00:5e:00:53:01', VNI: 3 }],
+    ],
+  );
   await store.close({ release: true });
-  t.same(batches[1]?.map((e) => [e.type, e.lease.subnet]), [['removed', '198.18.1.0/24']]);
+  t.same(
+    batches[1]?.map((e) => [e.type, e.lease.subnet]),
+    [['removed', '198.18.1.0/24']],
+  );
   stop();
 });
 
 t.test('the static store picks a free subnet, and the previous one when it is still free', async (t) => {
-  const peers = [{ subnet: '198.18.2.0/24', address: '192.0.2.2' }, { subnet: '198.18.3.0/24', address: '192.0.2.3' }];
+  const peers = [
+    { subnet: '198.18.2.0/24', address: '192.0.2.2' },
+    { subnet: '198.18.3.0/24', address: '192.0.2.3' },
+  ];
   const small: NetworkConfig = { ...NET, backendType: 'udp', subnetMin: '198.18.1.0', subnetMax: '198.18.4.0' };
   const attrs = { publicIP: '192.0.2.1', backendType: 'udp' as const, backendData: {} };
   const picked = new Set<string>();
   for (let seed = 1; seed <= 20; seed++) picked.add((await new StaticStore({ network: small, peers, random: seeded(seed) }).acquire(attrs)).subnet);
   t.same([...picked].sort(), ['198.18.1.0/24', '198.18.4.0/24'], 'only free subnets in subnetMin..subnetMax, and not always the same');
-  t.equal((await new StaticStore({ network: small, peers, random: seeded(1) }).acquire({ ...attrs, previousSubnet: '198.18.4.0/24' })).subnet, '198.18.4.0/24', 'the previous subnet');
-  t.equal((await new StaticStore({ network: small, peers, random: () => 0 }).acquire({ ...attrs, previousSubnet: '198.18.2.0/24' })).subnet, '198.18.1.0/24', 'a previous subnet a peer holds now is not taken');
+  t.equal(
+    (await new StaticStore({ network: small, peers, random: seeded(1) }).acquire({ ...attrs, previousSubnet: '198.18.4.0/24' })).subnet,
+    '198.18.4.0/24',
+    'the previous subnet',
+  );
+  t.equal(
+    (await new StaticStore({ network: small, peers, random: () => 0 }).acquire({ ...attrs, previousSubnet: '198.18.2.0/24' })).subnet,
+    '198.18.1.0/24',
+    'a previous subnet a peer holds now is not taken',
+  );
   const full: NetworkConfig = { ...small, subnetMax: '198.18.3.0' };
-  await t.rejects(new StaticStore({ network: full, peers: [...peers, { subnet: '198.18.1.0/24', address: '192.0.2.4' }] }).acquire(attrs),
-    /no free \/24 subnet left between 198\.18\.1\.0 and 198\.18\.3\.0 in 198\.18\.0\.0\/16/);
+  await t.rejects(
+    new StaticStore({ network: full, peers: [...peers, { subnet: '198.18.1.0/24', address: '192.0.2.4' }] }).acquire(attrs),
+    /no free \/24 subnet left between 198\.18\.1\.0 and 198\.18\.3\.0 in 198\.18\.0\.0\/16/,
+  );
 });
 
 t.test('targets become engine peers: vxlan templates from our VTEP to theirs', async (t) => {
-  const { peers, routes } = engineRoutes([
-    { subnet: '198.18.2.0/24', address: '192.0.2.2', port: 8472, vtepMac: '02:00:5e:00:53:02', vni: 5 },
-    { subnet: '198.18.3.0/24', address: '192.0.2.3', port: 4789, vtepMac: '02:00:5e:00:53:03', vni: 5 },
-  ], 'vxlan', '02:00:5e:00:53:01');
-  t.same(routes, [{ subnet: '198.18.2.0/24', peer: 0 }, { subnet: '198.18.3.0/24', peer: 1 }]);
-  t.same(peers.map((p) => [p.address, p.port]), [['192.0.2.2', 8472], ['192.0.2.3', 4789]]);
+  const { peers, routes } = engineRoutes(
+    [
+      { subnet: '198.18.2.0/24', address: '192.0.2.2', port: 8472, vtepMac: '02:00:5e:00:53:02', vni: 5 },
+      { subnet: '198.18.3.0/24', address: '192.0.2.3', port: 4789, vtepMac: '02:00:5e:00:53:03', vni: 5 },
+    ],
+    'vxlan',
+    '02:00:5e:00:53:01',
+  );
+  t.same(routes, [
+    { subnet: '198.18.2.0/24', peer: 0 },
+    { subnet: '198.18.3.0/24', peer: 1 },
+  ]);
+  t.same(
+    peers.map((p) => [p.address, p.port]),
+    [
+      ['192.0.2.2', 8472],
+      ['192.0.2.3', 4789],
+    ],
+  );
   const bytes = peers[1].template.bytes;
   t.equal(wire.vxlan.decodeHeader(bytes).vni, 5);
-  t.equal(wire.formatMac(bytes, wire.vxlan.HEADER), '02:00:5e:00:53:03', 'inner destination: the peer\'s VTEP');
+  t.equal(wire.formatMac(bytes, wire.vxlan.HEADER), '02:00:5e:00:53:03', "inner destination: the peer's VTEP");
   t.equal(wire.formatMac(bytes, wire.vxlan.HEADER + 6), '02:00:5e:00:53:01', 'inner source: ours');
   const udp = engineRoutes([{ subnet: '198.18.2.0/24', address: '192.0.2.2', port: 8285 }], 'udp');
   t.equal(udp.peers[0].template.headerLength, 0, 'udp: the inner packet is the payload');
@@ -141,21 +213,35 @@ t.test('leases past what the route table holds are reported not routed, naming t
   const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   const router = new LeaseRouter({ ...ctx }, new EngineSink(snapshot, 'vxlan', '02:00:5e:00:53:01'), log);
   t.teardown(() => router.stop());
-  router.onBatch(['198.18.4.0/24', '198.18.2.0/24', '198.18.3.0/24', '198.18.1.0/24'].map((subnet, i) => ({ type: 'added', lease: lease(subnet, `192.0.2.${i + 2}`) })));
+  router.onBatch(
+    ['198.18.4.0/24', '198.18.2.0/24', '198.18.3.0/24', '198.18.1.0/24'].map((subnet, i) => ({ type: 'added', lease: lease(subnet, `192.0.2.${i + 2}`) })),
+  );
   const why = 'the route table holds at most 2 peers; 3 leases to route';
-  t.same(router.statuses().map((s) => [s.lease.subnet, s.state, s.reason]), [
-    ['198.18.1.0/24', 'own', undefined],
-    ['198.18.2.0/24', 'routed', undefined],
-    ['198.18.3.0/24', 'routed', undefined],
-    ['198.18.4.0/24', 'skipped', why],
-  ], 'the first subnets in order are routed, the one past the limit is not');
+  t.same(
+    router.statuses().map((s) => [s.lease.subnet, s.state, s.reason]),
+    [
+      ['198.18.1.0/24', 'own', undefined],
+      ['198.18.2.0/24', 'routed', undefined],
+      ['198.18.3.0/24', 'routed', undefined],
+      ['198.18.4.0/24', 'skipped', why],
+    ],
+    'the first subnets in order are routed, the one past the limit is not',
+  );
   t.equal(router.routed, 2);
-  t.same(lines.map((l) => [l.subnet, l.reason]), [['198.18.4.0/24', why]], 'and it is logged as a warning');
+  t.same(
+    lines.map((l) => [l.subnet, l.reason]),
+    [['198.18.4.0/24', why]],
+    'and it is logged as a warning',
+  );
   reader.refresh();
   t.equal(reader.lookup(wire.parseIPv4('198.18.3.1')), 1, 'the routed leases are in the table');
   t.equal(reader.lookup(wire.parseIPv4('198.18.4.1')), -1, 'the one past the limit is not');
   router.onBatch([{ type: 'removed', lease: lease('198.18.2.0/24', '192.0.2.3') }]);
-  t.same(router.statuses().filter((s) => s.state === 'skipped'), [], 'once a lease goes, the one past the limit fits');
+  t.same(
+    router.statuses().filter((s) => s.state === 'skipped'),
+    [],
+    'once a lease goes, the one past the limit fits',
+  );
   reader.refresh();
   t.equal(reader.lookup(wire.parseIPv4('198.18.4.1')), 1);
 });
@@ -163,12 +249,18 @@ t.test('leases past what the route table holds are reported not routed, naming t
 t.test('subnet.env, Docker options and the masquerade rules', async (t) => {
   const host = { network: '198.18.0.0/16', subnet: '198.18.7.0/24', mtu: 1450, ipMasq: true };
   t.equal(subnetEnv(host), 'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
-  t.equal(dockerOpts(host), 'DOCKER_OPT_BIP="--bip=198.18.7.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=false"\nDOCKER_OPT_MTU="--mtu=1450"\nDOCKER_OPTS=" --bip=198.18.7.1/24 --ip-masq=false --mtu=1450"\n',
-    'Docker does not masquerade when tulle does');
+  t.equal(
+    dockerOpts(host),
+    'DOCKER_OPT_BIP="--bip=198.18.7.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=false"\nDOCKER_OPT_MTU="--mtu=1450"\nDOCKER_OPTS=" --bip=198.18.7.1/24 --ip-masq=false --mtu=1450"\n',
+    'Docker does not masquerade when tulle does',
+  );
   t.match(dockerOpts({ ...host, ipMasq: false }), /--ip-masq=true/);
   const rules = masqueradeRules('198.18.0.0/16', '198.18.7.0/24');
   t.match(rules, /type nat hook postrouting priority srcnat/);
-  t.match(rules, /ip saddr 198\.18\.0\.0\/16 ip daddr 198\.18\.0\.0\/16 return\n.*ip saddr 198\.18\.0\.0\/16 ip daddr != 224\.0\.0\.0\/4 masquerade fully-random\n.*ip saddr != 198\.18\.0\.0\/16 ip daddr 198\.18\.7\.0\/24 return\n.*ip saddr != 198\.18\.0\.0\/16 ip daddr 198\.18\.0\.0\/16 masquerade fully-random/);
+  t.match(
+    rules,
+    /ip saddr 198\.18\.0\.0\/16 ip daddr 198\.18\.0\.0\/16 return\n.*ip saddr 198\.18\.0\.0\/16 ip daddr != 224\.0\.0\.0\/4 masquerade fully-random\n.*ip saddr != 198\.18\.0\.0\/16 ip daddr 198\.18\.7\.0\/24 return\n.*ip saddr != 198\.18\.0\.0\/16 ip daddr 198\.18\.0\.0\/16 masquerade fully-random/,
+  );
 });
 
 t.test('control requests: malformed ones get an error, never a crash', async (t) => {
@@ -180,15 +272,21 @@ t.test('control requests: malformed ones get an error, never a crash', async (t)
 
 t.test('the leases table', async (t) => {
   const now = Date.parse('2026-01-01T00:00:00Z');
-  const text = formatLeases([
-    describeLease(lease('198.18.1.0/24', '192.0.2.1'), 'own'),
-    describeLease(lease('198.18.2.0/24', '192.0.2.2', { expiration: now + 3 * 3600_000 }), 'routed'),
-    describeLease(lease('198.18.5.0/24', '192.0.2.5', { backendType: 'udp', backendData: {}, expiration: now - 5_000 }), 'expired'),
-  ], now);
-  t.equal(text, [
-    'SUBNET         PUBLIC IP  BACKEND  VTEP MAC           PORT  EXPIRES          STATE',
-    '198.18.1.0/24  192.0.2.1  vxlan    02:00:5e:00:53:02  -     never            own',
-    '198.18.2.0/24  192.0.2.2  vxlan    02:00:5e:00:53:02  -     in 3 h           routed',
-    '198.18.5.0/24  192.0.2.5  udp      -                  -     expired 5 s ago  expired',
-  ].join('\n'));
+  const text = formatLeases(
+    [
+      describeLease(lease('198.18.1.0/24', '192.0.2.1'), 'own'),
+      describeLease(lease('198.18.2.0/24', '192.0.2.2', { expiration: now + 3 * 3600_000 }), 'routed'),
+      describeLease(lease('198.18.5.0/24', '192.0.2.5', { backendType: 'udp', backendData: {}, expiration: now - 5_000 }), 'expired'),
+    ],
+    now,
+  );
+  t.equal(
+    text,
+    [
+      'SUBNET         PUBLIC IP  BACKEND  VTEP MAC           PORT  EXPIRES          STATE',
+      '198.18.1.0/24  192.0.2.1  vxlan    02:00:5e:00:53:02  -     never            own',
+      '198.18.2.0/24  192.0.2.2  vxlan    02:00:5e:00:53:02  -     in 3 h           routed',
+      '198.18.5.0/24  192.0.2.5  udp      -                  -     expired 5 s ago  expired',
+    ].join('\n'),
+  );
 });

@@ -21,13 +21,20 @@ const config = (input: object): DaemonConfig => deepFreeze(DaemonConfigSchema.pa
 
 const host: StartFacts = deepFreeze({
   underlay: { address: '192.0.2.1', device: 'eth0', deviceMtu: 1500 },
-  stateDir: '/state', hostId: 'host-a', newMac: '02:00:5e:00:53:99',
+  stateDir: '/state',
+  hostId: 'host-a',
+  newMac: '02:00:5e:00:53:99',
 });
 const host6: StartFacts = deepFreeze({ ...host, underlay: { address: '2001:db8::1', device: 'eth0', deviceMtu: 1500 } });
 
 /** The network as a store serves it; etcd adds flannel's port and VNI. */
 const net = (backendType: NetworkConfig['backendType'], extra: Partial<NetworkConfig> = {}): NetworkConfig => ({
-  network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.255.0', backendType, ...extra,
+  network: '198.18.0.0/16',
+  subnetLen: 24,
+  subnetMin: '198.18.1.0',
+  subnetMax: '198.18.255.0',
+  backendType,
+  ...extra,
 });
 const store = (network: NetworkConfig, extra: Partial<StoreFacts> = {}): StoreFacts =>
   deepFreeze({ description: 'etcd http://192.0.2.10:2379', network, leasesAreConfig: false, ...extra });
@@ -42,36 +49,51 @@ function plan(c: DaemonConfig, s: StoreFacts, h = host, lease: { subnet: string;
   return result;
 }
 
-t.test('a store\'s network settles what the file leaves open, never what it sets', async (t) => {
+t.test("a store's network settles what the file leaves open, never what it sets", async (t) => {
   const cases: { name: string; config: object; network: NetworkConfig; backend: object; listen: number; networkPort: number; backendData: object }[] = [
     {
-      name: 'etcd vxlan: flannel\'s port 8472 and VNI 1 where the file names none',
-      config: { ...etcdBase, backend: { type: 'vxlan' } }, network: net('vxlan', { backendPort: 8472, backendVni: 1 }),
-      backend: { type: 'vxlan', vni: 1, port: 8472 }, listen: 8472, networkPort: 8472,
+      name: "etcd vxlan: flannel's port 8472 and VNI 1 where the file names none",
+      config: { ...etcdBase, backend: { type: 'vxlan' } },
+      network: net('vxlan', { backendPort: 8472, backendVni: 1 }),
+      backend: { type: 'vxlan', vni: 1, port: 8472 },
+      listen: 8472,
+      networkPort: 8472,
       backendData: { VtepMAC: host.newMac, VNI: 1, Port: 8472, UDPChecksum: true },
     },
     {
-      name: 'etcd vxlan: the store\'s VNI 7 over the file\'s default 1',
-      config: { ...etcdBase, backend: { type: 'vxlan' } }, network: net('vxlan', { backendPort: 8472, backendVni: 7 }),
-      backend: { type: 'vxlan', vni: 7, port: 8472 }, listen: 8472, networkPort: 8472,
+      name: "etcd vxlan: the store's VNI 7 over the file's default 1",
+      config: { ...etcdBase, backend: { type: 'vxlan' } },
+      network: net('vxlan', { backendPort: 8472, backendVni: 7 }),
+      backend: { type: 'vxlan', vni: 7, port: 8472 },
+      listen: 8472,
+      networkPort: 8472,
       backendData: { VtepMAC: host.newMac, VNI: 7, Port: 8472, UDPChecksum: true },
     },
     {
-      name: 'etcd vxlan: the file\'s port stays; the store\'s only where the file names none',
-      config: { ...etcdBase, backend: { type: 'vxlan', port: 4789, vni: 7 } }, network: net('vxlan', { backendPort: 8472, backendVni: 7 }),
-      backend: { type: 'vxlan', vni: 7, port: 4789 }, listen: 4789, networkPort: 4789,
+      name: "etcd vxlan: the file's port stays; the store's only where the file names none",
+      config: { ...etcdBase, backend: { type: 'vxlan', port: 4789, vni: 7 } },
+      network: net('vxlan', { backendPort: 8472, backendVni: 7 }),
+      backend: { type: 'vxlan', vni: 7, port: 4789 },
+      listen: 4789,
+      networkPort: 4789,
       backendData: { VtepMAC: host.newMac, VNI: 7, Port: 4789, UDPChecksum: true },
     },
     {
-      name: 'etcd udp: flannel\'s 8285; underlay.port moves only this host\'s listening port',
-      config: { ...etcdBase, backend: { type: 'udp' }, underlay: { port: 9000 } }, network: net('udp', { backendPort: 8285 }),
-      backend: { type: 'udp', port: 8285 }, listen: 9000, networkPort: 8285,
+      name: "etcd udp: flannel's 8285; underlay.port moves only this host's listening port",
+      config: { ...etcdBase, backend: { type: 'udp' }, underlay: { port: 9000 } },
+      network: net('udp', { backendPort: 8285 }),
+      backend: { type: 'udp', port: 8285 },
+      listen: 9000,
+      networkPort: 8285,
       backendData: { Port: 9000, UDPChecksum: true },
     },
     {
-      name: 'gossip vxlan: the store fixes nothing, so RFC 7348\'s 4789',
-      config: { network: '198.18.0.0/16', backend: { type: 'vxlan' }, store: { type: 'gossip', key: '00'.repeat(16) } }, network: net('vxlan'),
-      backend: { type: 'vxlan', vni: 1 }, listen: 4789, networkPort: 4789,
+      name: "gossip vxlan: the store fixes nothing, so RFC 7348's 4789",
+      config: { network: '198.18.0.0/16', backend: { type: 'vxlan' }, store: { type: 'gossip', key: '00'.repeat(16) } },
+      network: net('vxlan'),
+      backend: { type: 'vxlan', vni: 1 },
+      listen: 4789,
+      networkPort: 4789,
       backendData: { VtepMAC: host.newMac, VNI: 1, Port: 4789, UDPChecksum: true },
     },
   ];
@@ -81,27 +103,39 @@ t.test('a store\'s network settles what the file leaves open, never what it sets
     t.equal(p.port, c.listen, `${c.name}: listening port`);
     t.equal(p.routes.networkPort, c.networkPort, `${c.name}: the network's port for leases that name none`);
     t.same(p.attrs.backendData, c.backendData, `${c.name}: what the lease announces`);
-    t.same(p.statusBackend, { type: c.network.backendType, port: c.listen, ...('vni' in c.backend ? { vni: c.backend.vni, vtepMac: host.newMac } : {}) }, `${c.name}: status`);
+    t.same(
+      p.statusBackend,
+      { type: c.network.backendType, port: c.listen, ...('vni' in c.backend ? { vni: c.backend.vni, vtepMac: host.newMac } : {}) },
+      `${c.name}: status`,
+    );
   }
 });
 
 t.test('a file and a store that disagree are refused, naming the field and both values', async (t) => {
   const cases: { name: string; config: object; network: NetworkConfig; error: string }[] = [
     {
-      name: 'VNI chosen in the file', config: { ...etcdBase, backend: { type: 'vxlan', vni: 5 } }, network: net('vxlan', { backendVni: 7 }),
-      error: 'the etcd http://192.0.2.10:2379 store\'s network has VNI 7, the configuration 5: make them agree',
+      name: 'VNI chosen in the file',
+      config: { ...etcdBase, backend: { type: 'vxlan', vni: 5 } },
+      network: net('vxlan', { backendVni: 7 }),
+      error: "the etcd http://192.0.2.10:2379 store's network has VNI 7, the configuration 5: make them agree",
     },
     {
-      name: 'backend type', config: { ...etcdBase, backend: { type: 'udp' } }, network: net('vxlan', { backendVni: 1 }),
-      error: 'the etcd http://192.0.2.10:2379 store\'s network has backend type vxlan, the configuration udp: make them agree',
+      name: 'backend type',
+      config: { ...etcdBase, backend: { type: 'udp' } },
+      network: net('vxlan', { backendVni: 1 }),
+      error: "the etcd http://192.0.2.10:2379 store's network has backend type vxlan, the configuration udp: make them agree",
     },
     {
-      name: 'network', config: { ...etcdBase, network: '198.19.0.0/16', backend: { type: 'vxlan' } }, network: net('vxlan'),
-      error: 'the etcd http://192.0.2.10:2379 store\'s network has network 198.18.0.0/16, the configuration 198.19.0.0/16: make them agree',
+      name: 'network',
+      config: { ...etcdBase, network: '198.19.0.0/16', backend: { type: 'vxlan' } },
+      network: net('vxlan'),
+      error: "the etcd http://192.0.2.10:2379 store's network has network 198.18.0.0/16, the configuration 198.19.0.0/16: make them agree",
     },
     {
-      name: 'subnetLen', config: { ...etcdBase, subnetLen: 26, backend: { type: 'host-gw' } }, network: net('host-gw'),
-      error: 'the etcd http://192.0.2.10:2379 store\'s network has subnetLen 24, the configuration 26: make them agree',
+      name: 'subnetLen',
+      config: { ...etcdBase, subnetLen: 26, backend: { type: 'host-gw' } },
+      network: net('host-gw'),
+      error: "the etcd http://192.0.2.10:2379 store's network has subnetLen 24, the configuration 26: make them agree",
     },
   ];
   for (const c of cases) {
@@ -109,16 +143,26 @@ t.test('a file and a store that disagree are refused, naming the field and both 
   }
 });
 
-t.test('the VTEP MAC: the file\'s, else the last run\'s on this network, else a new one', async (t) => {
-  const saved = (network: string): SavedLease => ({ network, subnet: '198.18.3.0/24', backendType: 'vxlan', vtepMac: '02:00:5e:00:53:33', publicIP: '192.0.2.1' });
+t.test("the VTEP MAC: the file's, else the last run's on this network, else a new one", async (t) => {
+  const saved = (network: string): SavedLease => ({
+    network,
+    subnet: '198.18.3.0/24',
+    backendType: 'vxlan',
+    vtepMac: '02:00:5e:00:53:33',
+    publicIP: '192.0.2.1',
+  });
   const vxlan = { network: '198.18.0.0/16', backend: { type: 'vxlan' } };
-  const fromFile = planLeaseRequest(config({ ...vxlan, backend: { type: 'vxlan', mac: '02:00:5e:00:53:01' } }), store(net('vxlan'), { saved: saved('198.18.0.0/16') }), host);
+  const fromFile = planLeaseRequest(
+    config({ ...vxlan, backend: { type: 'vxlan', mac: '02:00:5e:00:53:01' } }),
+    store(net('vxlan'), { saved: saved('198.18.0.0/16') }),
+    host,
+  );
   t.equal(fromFile.ownMac, '02:00:5e:00:53:01');
-  t.equal(fromFile.attrs.previousSubnet, '198.18.3.0/24', 'the last run\'s subnet is asked for first');
+  t.equal(fromFile.attrs.previousSubnet, '198.18.3.0/24', "the last run's subnet is asked for first");
   const kept = planLeaseRequest(config(vxlan), store(net('vxlan'), { saved: saved('198.18.0.0/16') }), host);
   t.equal(kept.ownMac, '02:00:5e:00:53:33');
   const otherNetwork = planLeaseRequest(config(vxlan), store(net('vxlan'), { saved: saved('198.19.0.0/16') }), host);
-  t.equal(otherNetwork.ownMac, host.newMac, 'a lease on another network is not this one\'s');
+  t.equal(otherNetwork.ownMac, host.newMac, "a lease on another network is not this one's");
   t.equal(otherNetwork.previous, undefined);
   t.notOk('previousSubnet' in otherNetwork.attrs);
   t.equal(planLeaseRequest(config({ ...vxlan, backend: { type: 'udp' } }), store(net('udp')), host).ownMac, undefined, 'udp has no VTEP');
@@ -134,17 +178,28 @@ t.test('host-gw: no port, no checksum claim; static peers are checked for adjace
   t.same(asStatic.statusBackend, { type: 'host-gw' });
   const gossip = plan(config({ ...hostGw, store: { type: 'gossip', key: '00'.repeat(16) } }), store(net('host-gw'), { description: 'gossip 192.0.2.1:7946' }));
   t.equal(gossip.checkAdjacentPeers, false);
-  t.equal(plan(config({ ...hostGw, backend: { type: 'udp' } }), store(net('udp'), { description: 'static', leasesAreConfig: true })).checkAdjacentPeers, false,
-    'udp reaches peers anywhere');
+  t.equal(
+    plan(config({ ...hostGw, backend: { type: 'udp' } }), store(net('udp'), { description: 'static', leasesAreConfig: true })).checkAdjacentPeers,
+    false,
+    'udp reaches peers anywhere',
+  );
 });
 
 t.test('dual stack: the IPv6 network and subnet go to the data plane and the route check once the lease has one', async (t) => {
   const dual = config({ network: '198.18.0.0/16', ipv6Network: '2001:db8:18::/48', ipv6Subnet: '2001:db8:18:7::/64', backend: { type: 'udp' } });
-  const p = plan(dual, store(net('udp'), { description: 'static', leasesAreConfig: true }), host, { subnet: '198.18.7.0/24', ipv6Subnet: '2001:db8:18:7::/64' });
+  const p = plan(dual, store(net('udp'), { description: 'static', leasesAreConfig: true }), host, {
+    subnet: '198.18.7.0/24',
+    ipv6Subnet: '2001:db8:18:7::/64',
+  });
   t.same(p.ipv6, { network: '2001:db8:18::/48', subnet: '2001:db8:18:7::/64' });
   t.same(p.routeCheck, {
-    mode: 'report', network: '198.18.0.0/16', ownSubnet: '198.18.7.0/24', ownPublicIP: '192.0.2.1', underlayDevice: 'eth0',
-    ipv6Network: '2001:db8:18::/48', ownIpv6Subnet: '2001:db8:18:7::/64',
+    mode: 'report',
+    network: '198.18.0.0/16',
+    ownSubnet: '198.18.7.0/24',
+    ownPublicIP: '192.0.2.1',
+    underlayDevice: 'eth0',
+    ipv6Network: '2001:db8:18::/48',
+    ownIpv6Subnet: '2001:db8:18:7::/64',
   });
   t.equal(p.routes.ipv6Network, '2001:db8:18::/48');
   t.same(p.forwardAccept, { ipv4: '198.18.0.0/16', ipv6: '2001:db8:18::/48' });
@@ -152,7 +207,7 @@ t.test('dual stack: the IPv6 network and subnet go to the data plane and the rou
   const v4only = plan(dual, store(net('udp'), { description: 'static', leasesAreConfig: true }));
   t.equal(v4only.ipv6, undefined, 'a lease without an IPv6 subnet gets no IPv6 address');
   t.notOk('ownIpv6Subnet' in v4only.routeCheck);
-  t.equal(v4only.routes.ipv6Network, '2001:db8:18::/48', 'peers\' IPv6 subnets are still routed');
+  t.equal(v4only.routes.ipv6Network, '2001:db8:18::/48', "peers' IPv6 subnets are still routed");
 });
 
 t.test('an IPv6 underlay: the lease announces publicIPv6, the state dir keeps the address', async (t) => {
@@ -164,16 +219,25 @@ t.test('an IPv6 underlay: the lease announces publicIPv6, the state dir keeps th
   t.equal(p.routes.ipv6Underlay, true);
 });
 
-t.test('outputs and servers: defaults under the state dir, the file\'s settings where given', async (t) => {
+t.test("outputs and servers: defaults under the state dir, the file's settings where given", async (t) => {
   const base = { network: '198.18.0.0/16', backend: { type: 'udp' } };
   const defaults = plan(config(base), store(net('udp'), { description: 'static' }));
   t.same(defaults.outputs, { network: '198.18.0.0/16', subnet: own.subnet, ipMasq: false, subnetFile: '/state/subnet.env' });
   t.equal(defaults.controlSocket, '/state/tulle.sock');
   t.equal(defaults.metrics, undefined);
   t.same(defaults.forwardAccept, { ipv4: '198.18.0.0/16' });
-  const set = plan(config({
-    ...base, ipMasq: true, forwardAccept: false, subnetFile: '/etc/subnet.env', dockerOptsFile: '/etc/docker-opts', metricsAddress: '[::1]:9464', reconcileRoutes: 'replace',
-  }), store(net('udp'), { description: 'static' }));
+  const set = plan(
+    config({
+      ...base,
+      ipMasq: true,
+      forwardAccept: false,
+      subnetFile: '/etc/subnet.env',
+      dockerOptsFile: '/etc/docker-opts',
+      metricsAddress: '[::1]:9464',
+      reconcileRoutes: 'replace',
+    }),
+    store(net('udp'), { description: 'static' }),
+  );
   t.same(set.outputs, { network: '198.18.0.0/16', subnet: own.subnet, ipMasq: true, subnetFile: '/etc/subnet.env', dockerOptsFile: '/etc/docker-opts' });
   t.equal(set.forwardAccept, undefined);
   t.same(set.metrics, { address: '[::1]:9464', host: '::1', port: 9464 });

@@ -34,23 +34,31 @@ if (lab) {
   const file = (i: number) => join(dir, `host-${i}.yaml`);
   const stateDir = (i: number) => join(dir, `state-${i}`);
   for (const [i, h] of hosts.entries()) {
-    writeFileSync(file(i), stringify({
-      network: '198.18.0.0/16', subnetMin: '198.18.1.0', subnetMax: '198.18.4.0',
-      underlay: { address: h.underlay }, backend: { type: 'udp' },
-      // h2 is everyone's only seed; it has none itself.
-      store: { type: 'gossip', key, preset: 'local', port: PORT, peers: i === 1 ? [] : [hosts[1].underlay] },
-      stateDir: stateDir(i),
-    }));
+    writeFileSync(
+      file(i),
+      stringify({
+        network: '198.18.0.0/16',
+        subnetMin: '198.18.1.0',
+        subnetMax: '198.18.4.0',
+        underlay: { address: h.underlay },
+        backend: { type: 'udp' },
+        // h2 is everyone's only seed; it has none itself.
+        store: { type: 'gossip', key, preset: 'local', port: PORT, peers: i === 1 ? [] : [hosts[1].underlay] },
+        stateDir: stateDir(i),
+      }),
+    );
   }
-  const partition = () => lab.exec(hosts[0].ns, ['nft', '-f', '-'], {
-    input: `table inet rejoin {
+  const partition = () =>
+    lab.exec(hosts[0].ns, ['nft', '-f', '-'], {
+      input: `table inet rejoin {
   chain input { type filter hook input priority 0; policy accept; udp dport ${PORT} counter drop; }
   chain output { type filter hook output priority 0; policy accept; udp dport ${PORT} counter drop; }
 }
 `,
-  });
+    });
   const heal = () => lab.exec(hosts[0].ns, ['nft', 'delete', 'table', 'inet', 'rejoin']);
-  const dropped = () => [...lab.exec(hosts[0].ns, ['nft', 'list', 'table', 'inet', 'rejoin']).matchAll(/counter packets (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+  const dropped = () =>
+    [...lab.exec(hosts[0].ns, ['nft', 'list', 'table', 'inet', 'rejoin']).matchAll(/counter packets (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
 
   t.test('a host booted while its only seed is unreachable rejoins after the heal', async (t) => {
     const daemons: (RunningDaemon | undefined)[] = [undefined, undefined, undefined, undefined];
@@ -73,7 +81,7 @@ if (lab) {
     partition();
     let boots = 0;
     let mine = '';
-    for (; boots < MAX_BOOTS; ) {
+    for (; boots < MAX_BOOTS;) {
       rmSync(stateDir(0), { recursive: true, force: true });
       await start(0);
       boots++;
@@ -113,9 +121,12 @@ if (lab) {
       await sleep(250);
     }
     const took = (Date.now() - healedAt) / 1000;
-    t.ok(agreed, agreed
-      ? `every host sees all four leases, each subnet at one host, ${took.toFixed(1)} s after the heal`
-      : `no agreement ${took.toFixed(1)} s after the heal: ${last}`);
+    t.ok(
+      agreed,
+      agreed
+        ? `every host sees all four leases, each subnet at one host, ${took.toFixed(1)} s after the heal`
+        : `no agreement ${took.toFixed(1)} s after the heal: ${last}`,
+    );
     t.comment(last);
     if (agreed) t.same(await Promise.all([1, 2, 3].map(subnetOf)), others, 'h2, h3, h4 kept their subnets');
     for (const e of exits) t.comment(e);

@@ -36,7 +36,10 @@ if (lab) {
     }
     return counts;
   }
-  interface Identity { subnet: string; mac: string | undefined }
+  interface Identity {
+    subnet: string;
+    mac: string | undefined;
+  }
   const identity = async (d: RunningDaemon): Promise<Identity> => {
     const s = await d.status();
     return { subnet: s.subnet, mac: s.backend.vtepMac };
@@ -89,13 +92,21 @@ if (lab) {
       for (const signal of ['SIGKILL', 'SIGTERM', 'SIGKILL'] as const) {
         const at = Date.now();
         d[i] = await restart(t, d[i], files[i], signal, first);
-        t.same(await waitRouted(d, 2), [2, 2, 2], `the host ${names[i]}, after ${signal}: each routes to the two others again (${((Date.now() - at) / 1000).toFixed(1)} s after the stop)`);
+        t.same(
+          await waitRouted(d, 2),
+          [2, 2, 2],
+          `the host ${names[i]}, after ${signal}: each routes to the two others again (${((Date.now() - at) / 1000).toFixed(1)} s after the stop)`,
+        );
         const subnets = await Promise.all(d.map(async (x) => (await x.status()).subnet));
         t.equal(new Set(subnets).size, 3, `three different subnets (${subnets.join(', ')})`);
       }
       // A lease lost to a peer would end the daemon ("the store revoked this host's lease"): give it time to show.
       await sleep(3000);
-      t.same(d.map((x) => x.child.exitCode), [null, null, null], 'all still run');
+      t.same(
+        d.map((x) => x.child.exitCode),
+        [null, null, null],
+        'all still run',
+      );
       t.same(await identity(d[i]), first, `the host ${names[i]} still holds its first lease`);
     }
   });
@@ -107,7 +118,15 @@ if (lab) {
     etcd.putNetwork('vxlan');
     const endpoint = etcd.endpoint;
     const file = join(dir, 'etcd.yaml');
-    writeFileSync(file, stringify({ underlay: { address: e1.underlay }, backend: { type: 'vxlan' }, store: { type: 'etcd', endpoints: [endpoint] }, stateDir: join(dir, 'state-etcd') }));
+    writeFileSync(
+      file,
+      stringify({
+        underlay: { address: e1.underlay },
+        backend: { type: 'vxlan' },
+        store: { type: 'etcd', endpoints: [endpoint] },
+        stateDir: join(dir, 'state-etcd'),
+      }),
+    );
     let d = await startDaemon(lab, e1.ns, file, join(dir, 'state-etcd'));
     t.teardown(() => d.stop());
     const first = await identity(d);

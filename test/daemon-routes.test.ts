@@ -52,10 +52,21 @@ if (lab) {
   };
   const foreignTo = (s: StatusView, dst: string) => s.routes?.foreign.filter((f) => f.destination === dst) ?? [];
 
-  const peers = { a: { subnet: '198.18.1.0/24', address: a.underlay }, b: { subnet: '198.18.2.0/24', address: b.underlay }, c: { subnet: '198.18.3.0/24', address: c.underlay } };
+  const peers = {
+    a: { subnet: '198.18.1.0/24', address: a.underlay },
+    b: { subnet: '198.18.2.0/24', address: b.underlay },
+    c: { subnet: '198.18.3.0/24', address: c.underlay },
+  };
   const config = (host: 'a' | 'b' | 'c', backend: string, state: string, extra: object = {}) => ({
-    network: '198.18.0.0/16', subnet: peers[host].subnet, underlay: { address: peers[host].address }, backend: { type: backend },
-    peers: Object.entries(peers).filter(([name]) => name !== host).map(([, p]) => p), stateDir: state, ...extra,
+    network: '198.18.0.0/16',
+    subnet: peers[host].subnet,
+    underlay: { address: peers[host].address },
+    backend: { type: backend },
+    peers: Object.entries(peers)
+      .filter(([name]) => name !== host)
+      .map(([, p]) => p),
+    stateDir: state,
+    ...extra,
   });
 
   t.test('udp: a hijacking route is reported, a stale own route made right; replace removes the hijack', async (t) => {
@@ -78,22 +89,32 @@ if (lab) {
     t.test('report: the log, tulle status and /metrics name the hijack', async (t) => {
       const s = await until(stateA, (x) => foreignTo(x, '198.18.2.0/24').length > 0);
       t.equal(s.routes?.mode, 'report');
-      t.same(s.routes?.foreign.map((f) => [f.destination, f.device, f.gateway, f.protocol, f.table, f.shadows]),
+      t.same(
+        s.routes?.foreign.map((f) => [f.destination, f.device, f.gateway, f.protocol, f.table, f.shadows]),
         [['198.18.2.0/24', 'eth0', '192.0.2.99', 'boot', 'main', ['198.18.2.0/24 (192.0.2.2)']]],
-        'one foreign route, the hijack; the container bridge on a\'s own subnet is not one');
-      await logged(t, da, /"event":"foreign route".*"msg":"foreign route 198\.18\.2\.0\/24 via 192\.0\.2\.99 dev eth0 proto boot shadows the lease 198\.18\.2\.0\/24 \(192\.0\.2\.2\)/, 'a warning names it');
+        "one foreign route, the hijack; the container bridge on a's own subnet is not one",
+      );
+      await logged(
+        t,
+        da,
+        /"event":"foreign route".*"msg":"foreign route 198\.18\.2\.0\/24 via 192\.0\.2\.99 dev eth0 proto boot shadows the lease 198\.18\.2\.0\/24 \(192\.0\.2\.2\)/,
+        'a warning names it',
+      );
       const table = tulle(a.ns, ['status', '--state-dir', stateA]).stdout;
       t.match(table, /^routes +reconcile report; 1 foreign/m);
       t.match(table, /^foreign route +198\.18\.2\.0\/24 via 192\.0\.2\.99 dev eth0 proto boot shadows 198\.18\.2\.0\/24 \(192\.0\.2\.2\)$/m);
       const metrics = get(a.ns, 'http://127.0.0.1:9464/metrics').body;
       t.match(metrics, /^tulle_foreign_routes 1$/m);
-      t.match(metrics, /^tulle_foreign_route\{destination="198\.18\.2\.0\/24",device="eth0",gateway="192\.0\.2\.99",protocol="boot",table="main",shadows="198\.18\.2\.0\/24 \(192\.0\.2\.2\)"\} 1$/m);
+      t.match(
+        metrics,
+        /^tulle_foreign_route\{destination="198\.18\.2\.0\/24",device="eth0",gateway="192\.0\.2\.99",protocol="boot",table="main",shadows="198\.18\.2\.0\/24 \(192\.0\.2\.2\)"\} 1$/m,
+      );
       t.match(routes(a.ns, '198.18.2.0/24'), /via 192\.0\.2\.99 dev eth0/, 'report leaves it in place');
       t.match(ping(a.ns, '198.18.2.0', 2), / 100% packet loss/, 'so b stays unreachable from a');
     });
 
     t.test('the stale protocol-201 route is gone, and c is reached through the overlay', async (t) => {
-      t.equal(routes(a.ns, '198.18.3.0/24'), '', 'no route for c\'s subnet but the TUN\'s');
+      t.equal(routes(a.ns, '198.18.3.0/24'), '', "no route for c's subnet but the TUN's");
       await logged(t, da, /removed a route an earlier run left: 198\.18\.3\.0\/24 via 192\.0\.2\.77 dev eth0 proto 201/);
       t.match(ping(a.ns, '198.18.3.0'), / 0% packet loss/, 'a → c');
     });
@@ -102,9 +123,13 @@ if (lab) {
       lab.ip(a.ns, 'route', 'add', '198.18.3.0/25', 'via', '192.0.2.99', 'dev', 'eth0');
       lab.ip(a.ns, 'route', 'del', '198.18.0.0/16', 'dev', 'tulle0');
       const s = await until(stateA, (x) => foreignTo(x, '198.18.3.0/25').length > 0);
-      t.same(foreignTo(s, '198.18.3.0/25').map((f) => f.shadows), [['198.18.3.0/24 (192.0.2.3)']], 'the periodic check names the new one');
+      t.same(
+        foreignTo(s, '198.18.3.0/25').map((f) => f.shadows),
+        [['198.18.3.0/24 (192.0.2.3)']],
+        'the periodic check names the new one',
+      );
       await logged(t, da, /foreign route 198\.18\.3\.0\/25 via 192\.0\.2\.99 dev eth0 proto boot shadows the lease 198\.18\.3\.0\/24/);
-      t.match(routes(a.ns, '198.18.0.0/16'), /dev tulle0 proto kernel scope link src 198\.18\.1\.0/, 'the TUN\'s route is back');
+      t.match(routes(a.ns, '198.18.0.0/16'), /dev tulle0 proto kernel scope link src 198\.18\.1\.0/, "the TUN's route is back");
       await logged(t, da, /restored tulle's route 198\.18\.0\.0\/16 dev tulle0; it was missing/);
       lab.ip(a.ns, 'route', 'del', '198.18.3.0/25');
       const after = await until(stateA, (x) => foreignTo(x, '198.18.3.0/25').length === 0);
@@ -137,7 +162,8 @@ if (lab) {
   t.test('vxlan: replace removes a hijack left on the underlay device; a container behind b is reached', async (t) => {
     const mac = { a: '02:00:5e:00:53:01', b: '02:00:5e:00:53:02' };
     const vx = (host: 'a' | 'b', state: string) => ({
-      ...config(host, 'vxlan', state), backend: { type: 'vxlan', mac: mac[host] },
+      ...config(host, 'vxlan', state),
+      backend: { type: 'vxlan', mac: mac[host] },
       peers: [host === 'a' ? { ...peers.b, mac: mac.b } : { ...peers.a, mac: mac.a }],
     });
     const stateA = join(dir, 'vx-a');
@@ -168,18 +194,29 @@ if (lab) {
     const fileA = write('gw-a', only('a', stateA));
     const da = await startDaemon(lab, a.ns, fileA, stateA);
     t.teardown(() => da.stop());
-    t.match(routes(a.ns, '198.18.2.0/24'), /via 192\.0\.2\.2 dev eth0 proto 201/, 'tulle\'s route holds b\'s lease');
-    await logged(t, da, /the foreign route 198\.18\.2\.0\/24 via 192\.0\.2\.97 dev eth0 proto boot held the place of tulle's route for the lease 198\.18\.2\.0\/24: replaced/);
+    t.match(routes(a.ns, '198.18.2.0/24'), /via 192\.0\.2\.2 dev eth0 proto 201/, "tulle's route holds b's lease");
+    await logged(
+      t,
+      da,
+      /the foreign route 198\.18\.2\.0\/24 via 192\.0\.2\.97 dev eth0 proto boot held the place of tulle's route for the lease 198\.18\.2\.0\/24: replaced/,
+    );
     const s = await until(stateA, (x) => foreignTo(x, '198.18.2.0/25').length > 0);
-    t.same(s.routes?.foreign.map((f) => [f.route, f.shadows]), [['198.18.2.0/25 via 192.0.2.99 dev eth0 proto boot', ['198.18.2.0/24 (192.0.2.2)']]],
-      'the /25 shadows part of b\'s lease; the bridge on a\'s own subnet is not reported');
+    t.same(
+      s.routes?.foreign.map((f) => [f.route, f.shadows]),
+      [['198.18.2.0/25 via 192.0.2.99 dev eth0 proto boot', ['198.18.2.0/24 (192.0.2.2)']]],
+      "the /25 shadows part of b's lease; the bridge on a's own subnet is not reported",
+    );
     t.match(ping(a.ns, '198.18.2.2', 2), / 100% packet loss/, 'report leaves it: the container behind b is unreachable');
 
     // Someone replaces tulle's route for b's subnet.
     lab.ip(a.ns, 'route', 'replace', '198.18.2.0/24', 'via', '192.0.2.98', 'dev', 'eth0');
     await until(stateA, (x) => (x.routes?.restored ?? 0) > 0);
-    t.match(routes(a.ns, '198.18.2.0/24'), /via 192\.0\.2\.2 dev eth0 proto 201/, 'tulle\'s route is back');
-    await logged(t, da, /restored tulle's route 198\.18\.2\.0\/24 via 192\.0\.2\.2 dev eth0; it had been replaced by 198\.18\.2\.0\/24 via 192\.0\.2\.98 dev eth0 proto boot/);
+    t.match(routes(a.ns, '198.18.2.0/24'), /via 192\.0\.2\.2 dev eth0 proto 201/, "tulle's route is back");
+    await logged(
+      t,
+      da,
+      /restored tulle's route 198\.18\.2\.0\/24 via 192\.0\.2\.2 dev eth0; it had been replaced by 198\.18\.2\.0\/24 via 192\.0\.2\.98 dev eth0 proto boot/,
+    );
 
     t.equal(await da.stop(), 0);
     const again = await startDaemon(lab, a.ns, fileA, stateA, ['--reconcile-routes', 'replace']);
@@ -187,7 +224,7 @@ if (lab) {
     await until(stateA, (x) => (x.routes?.foreignRemoved ?? 0) > 0);
     t.equal(routes(a.ns, '198.18.2.0/25'), '', 'replace removed the hijack');
     t.match(ping(a.ns, '198.18.2.2'), / 0% packet loss/, 'a → the container behind b, by host-gw');
-    t.match(lab.ip(a.ns, 'route', 'show', '198.18.1.0/24'), /dev cbr0 proto kernel/, 'a\'s container bridge route is untouched');
+    t.match(lab.ip(a.ns, 'route', 'show', '198.18.1.0/24'), /dev cbr0 proto kernel/, "a's container bridge route is untouched");
     t.equal(await again.stop(), 0);
   });
 }

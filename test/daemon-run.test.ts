@@ -32,15 +32,25 @@ if (lab) {
 
   const stateA = join(dir, 'state-a');
   const fileA = write('a', {
-    network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { interface: 'eth0' }, backend: { type: 'udp' },
+    network: '198.18.0.0/16',
+    subnet: '198.18.1.0/24',
+    underlay: { interface: 'eth0' },
+    backend: { type: 'udp' },
     peers: [{ subnet: '198.18.2.0/24', address: b.underlay }],
-    stateDir: stateA, subnetFile: join(dir, 'run-a', 'subnet.env'), dockerOptsFile: join(dir, 'run-a', 'docker_opts.env'),
-    ipMasq: true, metricsAddress: '127.0.0.1:9464',
+    stateDir: stateA,
+    subnetFile: join(dir, 'run-a', 'subnet.env'),
+    dockerOptsFile: join(dir, 'run-a', 'docker_opts.env'),
+    ipMasq: true,
+    metricsAddress: '127.0.0.1:9464',
   });
   const stateB = join(dir, 'state-b');
   const fileB = write('b', {
-    network: '198.18.0.0/16', subnet: '198.18.2.0/24', underlay: { address: b.underlay }, backend: { type: 'udp' },
-    peers: [{ subnet: '198.18.1.0/24', address: a.underlay }], stateDir: stateB,
+    network: '198.18.0.0/16',
+    subnet: '198.18.2.0/24',
+    underlay: { address: b.underlay },
+    backend: { type: 'udp' },
+    peers: [{ subnet: '198.18.1.0/24', address: a.underlay }],
+    stateDir: stateB,
   });
 
   t.test('two hosts started from YAML files', async (t) => {
@@ -67,7 +77,13 @@ if (lab) {
       t.match(table.stdout, /^tx +\d+ packets/m);
       const json = tulle(a.ns, ['status', '--json', '--state-dir', stateA]);
       t.equal(json.status, 0);
-      const status = JSON.parse(json.stdout) as { subnet: string; peers: number; leases: number; tun: { name: string; mtu: number }; counters: { txPackets: number } };
+      const status = JSON.parse(json.stdout) as {
+        subnet: string;
+        peers: number;
+        leases: number;
+        tun: { name: string; mtu: number };
+        counters: { txPackets: number };
+      };
       t.equal(status.subnet, '198.18.1.0/24');
       t.equal(status.peers, 1);
       t.equal(status.tun.name, 'tulle0');
@@ -86,15 +102,33 @@ if (lab) {
       t.match(lines[2], /^198\.18\.2\.0\/24 +192\.0\.2\.2 +udp +- +8285 +never +own$/);
       t.equal(lines.length, 3);
       const json = JSON.parse(tulle(b.ns, ['leases', '--json', '--state-dir', stateB]).stdout) as { subnet: string; state: string; publicIP: string }[];
-      t.same(json.map((l) => [l.subnet, l.publicIP, l.state]), [['198.18.1.0/24', '192.0.2.1', 'routed'], ['198.18.2.0/24', '192.0.2.2', 'own']]);
+      t.same(
+        json.map((l) => [l.subnet, l.publicIP, l.state]),
+        [
+          ['198.18.1.0/24', '192.0.2.1', 'routed'],
+          ['198.18.2.0/24', '192.0.2.2', 'own'],
+        ],
+      );
     });
 
     t.test('subnet.env and the Docker options', async (t) => {
-      t.equal(readFileSync(join(dir, 'run-a', 'subnet.env'), 'utf8'), 'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.1.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n');
-      t.equal(readFileSync(join(dir, 'run-a', 'docker_opts.env'), 'utf8'),
-        'DOCKER_OPT_BIP="--bip=198.18.1.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=false"\nDOCKER_OPT_MTU="--mtu=1472"\nDOCKER_OPTS=" --bip=198.18.1.1/24 --ip-masq=false --mtu=1472"\n');
-      t.equal(readFileSync(join(stateB, 'subnet.env'), 'utf8'), 'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.2.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n', 'by default in the state dir');
-      t.same(JSON.parse(readFileSync(join(stateA, 'lease.json'), 'utf8')), { format: 1, lease: { network: '198.18.0.0/16', subnet: '198.18.1.0/24', backendType: 'udp', publicIP: '192.0.2.1' } });
+      t.equal(
+        readFileSync(join(dir, 'run-a', 'subnet.env'), 'utf8'),
+        'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.1.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n',
+      );
+      t.equal(
+        readFileSync(join(dir, 'run-a', 'docker_opts.env'), 'utf8'),
+        'DOCKER_OPT_BIP="--bip=198.18.1.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=false"\nDOCKER_OPT_MTU="--mtu=1472"\nDOCKER_OPTS=" --bip=198.18.1.1/24 --ip-masq=false --mtu=1472"\n',
+      );
+      t.equal(
+        readFileSync(join(stateB, 'subnet.env'), 'utf8'),
+        'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.2.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n',
+        'by default in the state dir',
+      );
+      t.same(JSON.parse(readFileSync(join(stateA, 'lease.json'), 'utf8')), {
+        format: 1,
+        lease: { network: '198.18.0.0/16', subnet: '198.18.1.0/24', backendType: 'udp', publicIP: '192.0.2.1' },
+      });
     });
 
     t.test('/metrics counts the packets of a ping; /healthz says ok', async (t) => {
@@ -108,11 +142,21 @@ if (lab) {
       const after = get(a.ns, 'http://127.0.0.1:9464/metrics');
       for (const direction of ['tx', 'rx']) {
         const key = `tulle_packets_total{direction="${direction}"}`;
-        t.ok(metric(after.body, key) - metric(before.body, key) >= 5, `${direction} packets rose by at least 5 (${metric(before.body, key)} → ${metric(after.body, key)})`);
+        t.ok(
+          metric(after.body, key) - metric(before.body, key) >= 5,
+          `${direction} packets rose by at least 5 (${metric(before.body, key)} → ${metric(after.body, key)})`,
+        );
       }
-      t.ok(metric(after.body, 'tulle_bytes_total{direction="tx"}') - metric(before.body, 'tulle_bytes_total{direction="tx"}') >= 5 * 84, 'and the bytes (5 × 84-byte echo requests)');
+      t.ok(
+        metric(after.body, 'tulle_bytes_total{direction="tx"}') - metric(before.body, 'tulle_bytes_total{direction="tx"}') >= 5 * 84,
+        'and the bytes (5 × 84-byte echo requests)',
+      );
       const health = get(a.ns, 'http://127.0.0.1:9464/healthz');
-      t.same({ status: health.status, body: JSON.parse(health.body) }, { status: 200, body: { state: 'ok', reasons: [] } }, 'a static store has no store health of its own');
+      t.same(
+        { status: health.status, body: JSON.parse(health.body) },
+        { status: 200, body: { state: 'ok', reasons: [] } },
+        'a static store has no store health of its own',
+      );
       t.equal(get(a.ns, 'http://127.0.0.1:9464/nothing').status, 404);
     });
 
@@ -173,14 +217,27 @@ if (lab) {
 
   t.test('host-gw: routes follow the leases; routes a killed daemon left are removed at the next start', async (t) => {
     const state = join(dir, 'state-gw');
-    const withPeer = write('gw', { network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: a.underlay }, backend: { type: 'host-gw' }, peers: [{ subnet: '198.18.2.0/24', address: b.underlay }], stateDir: state });
+    const withPeer = write('gw', {
+      network: '198.18.0.0/16',
+      subnet: '198.18.1.0/24',
+      underlay: { address: a.underlay },
+      backend: { type: 'host-gw' },
+      peers: [{ subnet: '198.18.2.0/24', address: b.underlay }],
+      stateDir: state,
+    });
     const first = await startDaemon(lab, a.ns, withPeer, state);
     t.match(lab.ip(a.ns, 'route', 'show', '198.18.2.0/24'), /198\.18\.2\.0\/24 via 192\.0\.2\.2 dev eth0 proto 201/);
     t.match(tulle(a.ns, ['leases', '--state-dir', state]).stdout, /^198\.18\.2\.0\/24 +192\.0\.2\.2 +host-gw .* routed$/m);
     t.equal(await first.stop('SIGKILL'), null, 'killed');
     t.match(lab.ip(a.ns, 'route', 'show', '198.18.2.0/24'), /via 192\.0\.2\.2/, 'the route outlived it');
     // The next start's configuration no longer has the peer: the stale route must go.
-    const alone = write('gw-alone', { network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: a.underlay }, backend: { type: 'host-gw' }, stateDir: state });
+    const alone = write('gw-alone', {
+      network: '198.18.0.0/16',
+      subnet: '198.18.1.0/24',
+      underlay: { address: a.underlay },
+      backend: { type: 'host-gw' },
+      stateDir: state,
+    });
     const second = await startDaemon(lab, a.ns, alone, state);
     t.equal(lab.ip(a.ns, 'route', 'show', 'proto', '201').trim(), '', 'no tulle route is left');
     t.match(second.log(), /removed host-gw routes a previous run left: 198\.18\.2\.0\/24 via 192\.0\.2\.2/);
@@ -190,7 +247,13 @@ if (lab) {
   t.test('by default each network namespace has a state dir of its own, which a clean stop removes', async (t) => {
     const inode = /\[(\d+)\]/.exec(lab.exec(c.ns, ['readlink', '/proc/self/ns/net']))![1];
     const state = `/run/tulle/netns-${inode}`;
-    const file = write('default-state', { network: '198.18.0.0/16', subnet: '198.18.3.0/24', underlay: { address: c.underlay }, backend: { type: 'udp' }, logLevel: 'warn' });
+    const file = write('default-state', {
+      network: '198.18.0.0/16',
+      subnet: '198.18.3.0/24',
+      underlay: { address: c.underlay },
+      backend: { type: 'udp' },
+      logLevel: 'warn',
+    });
     const d = await startDaemon(lab, c.ns, file, state);
     t.teardown(() => d.stop());
     const status = tulle(c.ns, ['status', '--json']);
@@ -198,6 +261,6 @@ if (lab) {
     t.equal((JSON.parse(status.stdout) as { stateDir: string }).stateDir, state);
     t.ok(existsSync(join(state, 'subnet.env')));
     t.equal(await d.stop(), 0);
-    t.notOk(existsSync(state), 'gone after the stop: the namespace\'s identity does not outlive it');
+    t.notOk(existsSync(state), "gone after the stop: the namespace's identity does not outlive it");
   });
 }

@@ -40,7 +40,7 @@ if (lab) {
     return file;
   };
 
-  t.test('etcd: the second host with the same public IP refuses the first one\'s lease', async (t) => {
+  t.test("etcd: the second host with the same public IP refuses the first one's lease", async (t) => {
     const etcd = new LabEtcd(lab, etcdHost, dir);
     await etcd.start();
     t.teardown(() => etcd.kill());
@@ -54,11 +54,17 @@ if (lab) {
     t.equal(one.underlay.address, SHARED, `host 1 took ${SHARED} from its default-route device`);
     const second = tulle(h2.ns, ['run', '-c', write('etcd-2', { store })]);
     t.equal(second.status, 1, 'host 2 refuses to start');
-    t.match(second.stderr, new RegExp(`another host \\(tulle host id [0-9a-f-]+\\) already announces public IP ${SHARED.replace(/\./g, '\\.')} with ${one.subnet.replace(/\./g, '\\.')}`), 'naming the address, the other host and its subnet');
+    t.match(
+      second.stderr,
+      new RegExp(
+        `another host \\(tulle host id [0-9a-f-]+\\) already announces public IP ${SHARED.replace(/\./g, '\\.')} with ${one.subnet.replace(/\./g, '\\.')}`,
+      ),
+      'naming the address, the other host and its subnet',
+    );
     t.match(second.stderr, /--iface or --public-ip/, 'and the way out');
     t.notMatch(second.stderr, /^\s+at /m, 'no stack trace');
     const keys = etcdctl('get', '--prefix', '/coreos.com/network/subnets/', '--keys-only').split('\n').filter(Boolean);
-    t.equal(keys.length, 1, 'etcd still holds one lease, host 1\'s');
+    t.equal(keys.length, 1, "etcd still holds one lease, host 1's");
     t.equal((await first.status()).subnet, one.subnet, 'host 1 runs on, with its lease');
     // Host 1 restarting is still itself (its host id is in its state dir): it keeps its lease.
     t.equal(await first.stop('SIGKILL'), null);
@@ -67,13 +73,17 @@ if (lab) {
     t.equal(await again.stop(), 0);
   });
 
-  t.test('gossip: seeds that name only this host\'s own (shared) address are refused', async (t) => {
+  t.test("gossip: seeds that name only this host's own (shared) address are refused", async (t) => {
     const key = randomBytes(32).toString('base64');
     const first = await startDaemon(lab, h1.ns, write('g-1', { store: { type: 'gossip', key, preset: 'local', peers: [] } }), join(dir, 'state-g-1'));
     t.teardown(() => first.stop());
     const second = tulle(h2.ns, ['run', '-c', write('g-2', { store: { type: 'gossip', key, preset: 'local', peers: [SHARED] } })]);
     t.equal(second.status, 2, 'host 2 refuses to start instead of running alone (its configuration cannot work here)');
-    t.match(second.stderr.replace(/\s+/g, ' '), new RegExp(`store\\.peers.*: ${SHARED.replace(/\./g, '\\.')}:7946 name only this host's own address`), 'naming the address');
+    t.match(
+      second.stderr.replace(/\s+/g, ' '),
+      new RegExp(`store\\.peers.*: ${SHARED.replace(/\./g, '\\.')}:7946 name only this host's own address`),
+      'naming the address',
+    );
     t.match(second.stderr.replace(/\s+/g, ' '), /--iface or --public-ip/, 'and the way out');
     t.notMatch(second.stderr, /^\s+at /m, 'no stack trace');
   });

@@ -24,8 +24,15 @@ if (lab) {
   const state = join(dir, 'state');
   const subnetFile = join(dir, 'subnet.env');
   const config = {
-    network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: a.underlay }, backend: { type: 'udp' },
-    peers: [{ subnet: '198.18.2.0/24', address: b.underlay }], stateDir: state, subnetFile, ipMasq: true, logLevel: 'info',
+    network: '198.18.0.0/16',
+    subnet: '198.18.1.0/24',
+    underlay: { address: a.underlay },
+    backend: { type: 'udp' },
+    peers: [{ subnet: '198.18.2.0/24', address: b.underlay }],
+    stateDir: state,
+    subnetFile,
+    ipMasq: true,
+    logLevel: 'info',
   };
   const file = join(dir, 'a.yaml');
   const write = (changes: object = {}) => writeFileSync(file, stringify({ ...config, ...changes }));
@@ -73,7 +80,11 @@ if (lab) {
     t.match(d.log(), /"msg":"SIGHUP: [^"]*log level debug/, 'it names the new log level');
     t.match(d.log(), /"event":"restart needed","keys":\["batch"\]/, 'and the key that needs a restart');
     t.ok(hasTable(), 'the masquerade table is back');
-    t.equal(readFileSync(subnetFile, 'utf8'), 'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.1.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n', 'subnet.env is back');
+    t.equal(
+      readFileSync(subnetFile, 'utf8'),
+      'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.1.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n',
+      'subnet.env is back',
+    );
     t.ok((await d.status()).subnet === '198.18.1.0/24', 'and it answers on its socket');
     // A configuration that no longer loads is reported; the daemon runs on as it was.
     write({ batch: 'many' });
@@ -97,7 +108,7 @@ if (lab) {
     await sleep(500);
     t.ok(alive(d), 'still running');
     t.notMatch(d.log(), /Debugger listening/, 'no inspector');
-    t.notMatch(lab.exec(a.ns, ['ss', '-Htln']), /:9229\b/, 'nothing listens on the inspector\'s port');
+    t.notMatch(lab.exec(a.ns, ['ss', '-Htln']), /:9229\b/, "nothing listens on the inspector's port");
     t.equal(await d.stop(), 0);
     clean(t, 'after the stop');
   });

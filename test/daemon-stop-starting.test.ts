@@ -25,10 +25,15 @@ if (lab) {
 
   t.test('SIGTERM while the etcd store is unreachable', async (t) => {
     const file = join(dir, 'host.yaml');
-    writeFileSync(file, stringify({
-      underlay: { address: h.underlay }, backend: { type: 'vxlan' },
-      store: { type: 'etcd', endpoints: [`http://${silent.underlay}:2379`] }, stateDir,
-    }));
+    writeFileSync(
+      file,
+      stringify({
+        underlay: { address: h.underlay },
+        backend: { type: 'vxlan' },
+        store: { type: 'etcd', endpoints: [`http://${silent.underlay}:2379`] },
+        stateDir,
+      }),
+    );
     const child = lab.spawn(h.ns, [process.execPath, CLI, 'run', '-c', file]);
     let log = '';
     child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));

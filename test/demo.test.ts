@@ -50,12 +50,17 @@ if (process.getuid?.() !== 0) {
     for (const system of ['underlay', 'kernel-vxlan', 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw']) {
       t.match(run.stdout, new RegExp(`\\n  ${system}\\s+\\d+\\.\\d\\d\\s`), `the table has a ${system} row with a figure`);
     }
-    for (const file of ['results.json', 'results.md', 'results.svg']) t.ok(existsSync(join(out, file)) && statSync(join(out, file)).size > 0, `${file} written`);
+    for (const file of ['results.json', 'results.md', 'results.svg'])
+      t.ok(existsSync(join(out, file)) && statSync(join(out, file)).size > 0, `${file} written`);
     // Under 2 minutes on an idle 2-core machine; the bound leaves room for a CI machine that is busy.
     t.ok(seconds < 180, `the whole run ends within 3 minutes (${seconds.toFixed(1)} s)`);
     const prefix = prefixOf(run.stdout);
     t.ok(prefix, 'the demo names its lab');
-    t.same(leftoverNamespaces().filter((ns) => prefix && ns.startsWith(prefix)), [], 'no namespace of the demo left');
+    t.same(
+      leftoverNamespaces().filter((ns) => prefix && ns.startsWith(prefix)),
+      [],
+      'no namespace of the demo left',
+    );
     t.notOk(prefix && existsSync(join(tmpdir(), `${prefix}demo`)), 'its state dir removed');
   });
 
@@ -84,15 +89,23 @@ if (process.getuid?.() !== 0) {
     const down = spawnSync(process.execPath, [CLI, 'lab', 'down', '--prefix', prefix], { encoding: 'utf8', env, timeout: 30_000 });
     t.equal(down.status, 0, `lab down exits 0 (${down.stderr})`);
     t.match(down.stdout, /ended 3 process/, 'it ends the daemons');
-    t.same(leftoverNamespaces().filter((ns) => ns.startsWith(prefix)), [], 'no namespace left');
-    t.same(pids.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    }), [], 'no process left');
+    t.same(
+      leftoverNamespaces().filter((ns) => ns.startsWith(prefix)),
+      [],
+      'no namespace left',
+    );
+    t.same(
+      pids.filter((pid) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+      [],
+      'no process left',
+    );
     t.notOk(existsSync(join(tmpdir(), `${prefix}demo`)), 'the state dirs removed');
   });
 }

@@ -72,7 +72,9 @@ for (const backend of ['udp', 'vxlan'] as const satisfies readonly Backend[]) {
     await new Promise((resolve) => setImmediate(resolve));
     observer.disconnect();
     const growth = after - before;
-    t.comment(`${backend}: heap growth ${growth} bytes over ${2 * PACKETS} packets (${(growth / (2 * PACKETS)).toFixed(3)} B/packet), ${collections} GCs during the run`);
+    t.comment(
+      `${backend}: heap growth ${growth} bytes over ${2 * PACKETS} packets (${(growth / (2 * PACKETS)).toFixed(3)} B/packet), ${collections} GCs during the run`,
+    );
     t.equal(delivered, 2 * PACKETS, 'every packet crossed, both ways');
     for (const h of [a, b]) {
       t.same(faults(h.counters), faults(new Float64Array(h.counters.length)), `${h.name}: no drops, no errors`);

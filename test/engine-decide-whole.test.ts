@@ -17,13 +17,15 @@ const peers: Peer[] = [
   { address: '2001:db8:2::3', port: 4789, template: vxlan, checksummed: true }, // 2: IPv6 underlay
   { address: '192.0.2.4', port: 8285, template: udp, checksummed: true }, // 3: udp backend
   // 4: a template with its own outer headers (the frame's outer headers are the addon's to build)
-  { address: '192.0.2.5', port: 4789, template: wire.vxlan.template({ ...macs, vni: 1, underlay: { src: '192.0.2.9', dst: '192.0.2.5', dstPort: 4789 } }), checksummed: true },
+  {
+    address: '192.0.2.5',
+    port: 4789,
+    template: wire.vxlan.template({ ...macs, vni: 1, underlay: { src: '192.0.2.9', dst: '192.0.2.5', dstPort: 4789 } }),
+    checksummed: true,
+  },
 ];
 const snapshot = new RouteSnapshot();
-snapshot.publish(peers, [
-  ...peers.map((_, i) => ({ subnet: `198.18.${i + 1}.0/24`, peer: i })),
-  { subnet: '2001:db8:18:1::/64', peer: 0 },
-]);
+snapshot.publish(peers, [...peers.map((_, i) => ({ subnet: `198.18.${i + 1}.0/24`, peer: i })), { subnet: '2001:db8:18:1::/64', peer: 0 }]);
 const routes = new RouteReader(snapshot);
 routes.refresh();
 const counters = new Float64Array(newCounterBuffer());

@@ -13,7 +13,10 @@ if (lab) {
   const cb = container(lab, b, 'gcb', '198.18.2.2', '198.18.2.1');
   const { tcpTransfer } = trafficTools(lab);
   const config = (own: typeof a, subnet: string, peer: string, peerSubnet: string) => ({
-    network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'host-gw' },
+    network: '198.18.0.0/16',
+    subnet,
+    underlay: { address: own.underlay },
+    backend: { type: 'host-gw' },
     peers: [{ subnet: peerSubnet, address: peer }],
   });
 
@@ -33,8 +36,10 @@ if (lab) {
   t.test('a peer that is not on the same L2 segment is refused by name', async (t) => {
     // 198.51.100.0/24 is reachable from a only through a router (b's address): not L2-adjacent.
     lab.ip(a.ns, 'route', 'add', '198.51.100.0/24', 'via', b.underlay);
-    await t.rejects(startDaemon(lab, a.ns, config(a, '198.18.1.0/24', '198.51.100.7', '198.18.2.0/24')),
-      /host-gw peer 198\.51\.100\.7 is not on the same L2 segment: the route to it goes via 192\.0\.2\.2/);
+    await t.rejects(
+      startDaemon(lab, a.ns, config(a, '198.18.1.0/24', '198.51.100.7', '198.18.2.0/24')),
+      /host-gw peer 198\.51\.100\.7 is not on the same L2 segment: the route to it goes via 192\.0\.2\.2/,
+    );
     t.equal(lab.ip(a.ns, 'route', 'show', '198.18.2.0/24').trim(), '', 'nothing was installed');
   });
 }

@@ -22,8 +22,12 @@ if (lab) {
 
   t.test('a dual-stack overlay over an IPv4 underlay (vxlan, tulle on both ends)', async (t) => {
     const config = (own: typeof a, n: number, peer: typeof a, m: number, mac: string, peerMac: string) => ({
-      network: '198.18.0.0/16', subnet: `198.18.${n}.0/24`, ipv6Network: NET6, ipv6Subnet: `2001:db8:18:${n}::/64`,
-      underlay: { address: own.underlay }, backend: { type: 'vxlan', vni: 1, mac },
+      network: '198.18.0.0/16',
+      subnet: `198.18.${n}.0/24`,
+      ipv6Network: NET6,
+      ipv6Subnet: `2001:db8:18:${n}::/64`,
+      underlay: { address: own.underlay },
+      backend: { type: 'vxlan', vni: 1, mac },
       // Above the 1450 the underlay carries: oversize packets must be answered, not lost.
       tun: { name: 'tulle0', mtu: 1500 },
       peers: [{ subnet: `198.18.${m}.0/24`, ipv6Subnet: `2001:db8:18:${m}::/64`, address: peer.underlay, mac: peerMac }],
@@ -38,11 +42,16 @@ if (lab) {
     t.match(ping(b.ns, '2001:db8:18:1::'), / 0% packet loss/, 'IPv6 ping b → a');
     t.match(ping(a.ns, '198.18.2.0'), / 0% packet loss/, 'IPv4 next to it');
 
-    const big = lab.exec(a.ns, ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', '-M', 'do', '-s', String(1500 - 48), '2001:db8:18:2::'], { allowFailure: true });
+    const big = lab.exec(a.ns, ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', '-M', 'do', '-s', String(1500 - 48), '2001:db8:18:2::'], {
+      allowFailure: true,
+    });
     t.match(big, /Packet too big: mtu=1450|message too long, mtu[:=] ?1450/, 'ICMPv6 packet too big tells the overlay MTU');
     t.ok((await freshStats(da)).icmpTooBig >= 1, 'counted');
 
-    for (const [from, to, address] of [[a, b, '2001:db8:18:2::'], [b, a, '2001:db8:18:1::']] as const) {
+    for (const [from, to, address] of [
+      [a, b, '2001:db8:18:2::'],
+      [b, a, '2001:db8:18:1::'],
+    ] as const) {
       for (const host of [a, b]) lab.exec(host.ns, ['ip', '-6', 'route', 'flush', 'cache']);
       const { sent, received } = await tcpTransfer(from.ns, to.ns, address, 7793, 32 << 20);
       t.equal(received.bytes, 32 << 20, `IPv6 TCP ${from.ns} → ${address}: 32 MiB through path MTU discovery`);
@@ -50,8 +59,11 @@ if (lab) {
     }
     const s = da.stats();
     // (No-route drops are expected: the kernel's own IPv6 link-local multicast, MLD reports, goes into the TUN too.)
-    t.same({ notOurs: s.dropNotOurs, unknownSender: s.dropUnknownSender, malformed: s.dropMalformed, sendErrors: s.sendErrors },
-      { notOurs: 0, unknownSender: 0, malformed: 0, sendErrors: 0 }, 'nothing dropped but the oversize packets');
+    t.same(
+      { notOurs: s.dropNotOurs, unknownSender: s.dropUnknownSender, malformed: s.dropMalformed, sendErrors: s.sendErrors },
+      { notOurs: 0, unknownSender: 0, malformed: 0, sendErrors: 0 },
+      'nothing dropped but the oversize packets',
+    );
   });
 
   t.test('an IPv6 underlay: tulle (vxlan) and a Linux vxlan device, IPv4 and IPv6 inside', async (t) => {
@@ -72,8 +84,12 @@ if (lab) {
     });
 
     const d = await startDaemon(lab, a.ns, {
-      network: '198.18.0.0/16', subnet: '198.18.1.0/24', ipv6Network: NET6, ipv6Subnet: '2001:db8:18:1::/64',
-      underlay: { address: u6a }, backend: { type: 'vxlan', vni: 1, mac: MAC_A },
+      network: '198.18.0.0/16',
+      subnet: '198.18.1.0/24',
+      ipv6Network: NET6,
+      ipv6Subnet: '2001:db8:18:1::/64',
+      underlay: { address: u6a },
+      backend: { type: 'vxlan', vni: 1, mac: MAC_A },
       peers: [{ subnet: '198.18.2.0/24', ipv6Subnet: '2001:db8:18:2::/64', address: u6b, mac: MAC_B }],
     });
     t.teardown(() => d.stop());
@@ -82,7 +98,12 @@ if (lab) {
     t.match(ping(b.ns, '198.18.1.0'), / 0% packet loss/, 'IPv4 inside, kernel → tulle');
     t.match(ping(a.ns, '2001:db8:18:2::'), / 0% packet loss/, 'IPv6 inside, tulle → kernel');
     t.match(ping(b.ns, '2001:db8:18:1::'), / 0% packet loss/, 'IPv6 inside, kernel → tulle');
-    for (const [from, to, address] of [[a, b, '198.18.2.0'], [b, a, '198.18.1.0'], [a, b, '2001:db8:18:2::'], [b, a, '2001:db8:18:1::']] as const) {
+    for (const [from, to, address] of [
+      [a, b, '198.18.2.0'],
+      [b, a, '198.18.1.0'],
+      [a, b, '2001:db8:18:2::'],
+      [b, a, '2001:db8:18:1::'],
+    ] as const) {
       const { sent, received } = await tcpTransfer(from.ns, to.ns, address, 7794, 32 << 20);
       t.equal(received.bytes, 32 << 20, `TCP ${from === a ? 'tulle → kernel' : 'kernel → tulle'} to ${address}: 32 MiB`);
       t.equal(received.sha256, sent.sha256, 'the same bytes');
@@ -93,8 +114,12 @@ if (lab) {
 
   t.test('the udp backend over an IPv6 underlay, dual stack inside', async (t) => {
     const config = (own: string, n: number, peer: string, m: number) => ({
-      network: '198.18.0.0/16', subnet: `198.18.${n}.0/24`, ipv6Network: NET6, ipv6Subnet: `2001:db8:18:${n}::/64`,
-      underlay: { address: own }, backend: { type: 'udp' },
+      network: '198.18.0.0/16',
+      subnet: `198.18.${n}.0/24`,
+      ipv6Network: NET6,
+      ipv6Subnet: `2001:db8:18:${n}::/64`,
+      underlay: { address: own },
+      backend: { type: 'udp' },
       peers: [{ subnet: `198.18.${m}.0/24`, ipv6Subnet: `2001:db8:18:${m}::/64`, address: peer }],
     });
     const da = await startDaemon(lab, a.ns, config(u6a, 1, u6b, 2));

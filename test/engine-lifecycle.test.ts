@@ -25,7 +25,10 @@ if (lab) {
   t.match(cycles[0].offloads, /"tun":true/, 'offloads were in force, so the offload paths were set up and torn down too');
 
   // TUN, listening socket, 8 source ports and (on kernels that take UDP-tunnel GSO frames) the tunnel TAP.
-  t.ok(refused.opened.fds >= 10 && refused.opened.sourcePorts === 8, `the host set-up opened the TUN, the socket and the source ports (${refused.opened.fds} fds)`);
+  t.ok(
+    refused.opened.fds >= 10 && refused.opened.sourcePorts === 8,
+    `the host set-up opened the TUN, the socket and the source ports (${refused.opened.fds} fds)`,
+  );
   t.match(refused.error, /ipv6Subnet "198\.18\.2\.0\/24" is not an IPv6 prefix/, 'Engine.start refuses an IPv4 ipv6Subnet, naming it');
   t.equal(refused.fdsLeft, 0, 'and closes every fd it was given');
   t.equal(refused.devicesLeft, 0, `so the TUN${refused.opened.tap ? ' and the tunnel TAP are' : ' is'} gone`);

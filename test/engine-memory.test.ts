@@ -45,10 +45,19 @@ for (const backend of ['udp', 'vxlan'] as const satisfies readonly Backend[]) {
           drain();
         }
       }
-      for (const [host, from, id] of [[hostA, b.overlay, 0x1a], [hostB, a.overlay, 0x1b]] as const) {
-        t.same(host.replies.map((r) => [r.type, r.src, r.dst, r.id, r.seq]), [1, 2, 3].map((seq) => [ICMP_ECHO_REPLY, from, host.own, id, seq]),
-          'three echo replies from the other host, in order');
-        t.ok(host.replies.every((r) => r.payload.every((v, i) => v === i)), 'each with the request\'s payload');
+      for (const [host, from, id] of [
+        [hostA, b.overlay, 0x1a],
+        [hostB, a.overlay, 0x1b],
+      ] as const) {
+        t.same(
+          host.replies.map((r) => [r.type, r.src, r.dst, r.id, r.seq]),
+          [1, 2, 3].map((seq) => [ICMP_ECHO_REPLY, from, host.own, id, seq]),
+          'three echo replies from the other host, in order',
+        );
+        t.ok(
+          host.replies.every((r) => r.payload.every((v, i) => v === i)),
+          "each with the request's payload",
+        );
       }
       for (const h of [a, b]) {
         t.same(faults(h.counters), faults(new Float64Array(h.counters.length)), `${h.name}: no drops, no errors`);
@@ -84,14 +93,19 @@ for (const backend of ['udp', 'vxlan'] as const satisfies readonly Backend[]) {
         drain();
       }
       const seconds = (performance.now() - started) / 1000;
-      t.comment(`${backend}: ${rounds} rounds, ${seconds.toFixed(1)} s; network ${JSON.stringify(network.stats)}; retransmitted ${senderA.retransmitted}+${senderB.retransmitted}`);
+      t.comment(
+        `${backend}: ${rounds} rounds, ${seconds.toFixed(1)} s; network ${JSON.stringify(network.stats)}; retransmitted ${senderA.retransmitted}+${senderB.retransmitted}`,
+      );
       t.ok(done(), 'both transfers completed');
       t.equal(hostA.receiver!.hash.digest('hex'), senderB.hash.digest('hex'), 'b → a: SHA-256 of what arrived is that of what was sent');
       t.equal(hostB.receiver!.hash.digest('hex'), senderA.hash.digest('hex'), 'a → b: SHA-256 of what arrived is that of what was sent');
       t.ok(CHUNKS * CHUNK >= TRANSFER_BYTES, `${CHUNKS} chunks of ${CHUNK} bytes: at least 64 MiB`);
       t.ok(network.stats.lost > 0 && network.stats.reordered > 0 && network.stats.duplicated > 0, 'the network did lose, reorder and duplicate');
       t.ok(senderA.retransmitted > 0 && senderB.retransmitted > 0, 'and the transfers had to retransmit');
-      for (const [h, host] of [[a, hostA], [b, hostB]] as const) {
+      for (const [h, host] of [
+        [a, hostA],
+        [b, hostB],
+      ] as const) {
         t.same(faults(h.counters), faults(new Float64Array(h.counters.length)), `${h.name}: no drops, no errors in the engine`);
         t.equal(host.badPackets, 0, `${h.name}: every packet its TUN delivered was well-formed and addressed to it`);
       }

@@ -11,10 +11,15 @@ if (lab) {
   const daemons: Daemon[] = [];
   t.before(async () => {
     for (const [i, host] of hosts.entries()) {
-      daemons.push(await startDaemon(lab, host.ns, {
-        network: '198.18.0.0/16', subnet: subnet(i), underlay: { address: host.underlay }, backend: { type: 'udp' },
-        peers: hosts.flatMap((peer, j) => (j === i ? [] : [{ subnet: subnet(j), address: peer.underlay }])),
-      }));
+      daemons.push(
+        await startDaemon(lab, host.ns, {
+          network: '198.18.0.0/16',
+          subnet: subnet(i),
+          underlay: { address: host.underlay },
+          backend: { type: 'udp' },
+          peers: hosts.flatMap((peer, j) => (j === i ? [] : [{ subnet: subnet(j), address: peer.underlay }])),
+        }),
+      );
     }
   });
   t.teardown(async () => {

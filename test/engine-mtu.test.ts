@@ -11,8 +11,12 @@ const lab = rootLab(t);
 if (lab) {
   const [a, b] = switchedHosts(lab, ['fa', 'fb']);
   const config = (own: typeof a, subnet: string, peer: typeof a, peerSubnet: string) => ({
-    network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'udp' },
-    tun: { name: 'tulle0', mtu: 1480 }, peers: [{ subnet: peerSubnet, address: peer.underlay }],
+    network: '198.18.0.0/16',
+    subnet,
+    underlay: { address: own.underlay },
+    backend: { type: 'udp' },
+    tun: { name: 'tulle0', mtu: 1480 },
+    peers: [{ subnet: peerSubnet, address: peer.underlay }],
   });
   const { tcpTransfer } = trafficTools(lab);
 
@@ -24,7 +28,11 @@ if (lab) {
       await db.stop();
     });
     t.match(da.log(), /warning: tun\.mtu 1480 is above what eth0 \(mtu 1500\) carries with udp \(1472\)/, 'the operator is warned');
-    t.match(lab.exec(a.ns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', '-s', String(1472 - 28), '198.18.2.0'], { allowFailure: true }), / 0% packet loss/, 'a packet that fits goes through');
+    t.match(
+      lab.exec(a.ns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', '-s', String(1472 - 28), '198.18.2.0'], { allowFailure: true }),
+      / 0% packet loss/,
+      'a packet that fits goes through',
+    );
     const before = await freshStats(da);
     const out = lab.exec(a.ns, ['ping', '-c', '2', '-i', '0.2', '-W', '1', '-M', 'do', '-s', String(1480 - 28), '198.18.2.0'], { allowFailure: true });
     t.match(out, /Frag(mentation)? needed and DF set \(mtu = 1472\)|message too long, mtu=1472/, 'ping learns the overlay MTU from tulle');

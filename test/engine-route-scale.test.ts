@@ -59,13 +59,36 @@ t.test('a peer past the limit is refused, naming the limit', (t) => {
   t.throws(() => snapshot.publish(over, []), new RegExp(`^${MAX_PEERS + 1} peers: the route table holds at most ${MAX_PEERS} peers \\(MAX_PEERS\\)$`));
   t.notOk(reader.refresh(), 'a refused table publishes nothing');
   t.equal(reader.lookup(wire.parseIPv4('198.18.0.1')), 0, 'the table before it still routes');
-  t.doesNotThrow(() => snapshot.publish(Array.from({ length: MAX_PEERS }, () => peer), []), 'the limit itself fits');
+  t.doesNotThrow(
+    () =>
+      snapshot.publish(
+        Array.from({ length: MAX_PEERS }, () => peer),
+        [],
+      ),
+    'the limit itself fits',
+  );
 
   const small = new RouteSnapshot(RouteSnapshot.allocate(4));
   t.equal(small.capacity, 4);
-  t.throws(() => small.publish(Array.from({ length: 5 }, () => peer), []), /^5 peers: the route table holds at most 4 peers$/);
-  t.throws(() => small.publish([peer], Array.from({ length: 9 }, () => ({ subnet: '198.18.0.0/24', peer: 0 }))),
-    /9 routes: the route table holds at most 8 \(2 per peer\)/);
-  t.throws(() => RouteSnapshot.allocate(MAX_PEERS + 1), new RegExp(`capacity: ${MAX_PEERS + 1} is not a whole number of peers in 1\\.\\.${MAX_PEERS} \\(MAX_PEERS\\)`));
+  t.throws(
+    () =>
+      small.publish(
+        Array.from({ length: 5 }, () => peer),
+        [],
+      ),
+    /^5 peers: the route table holds at most 4 peers$/,
+  );
+  t.throws(
+    () =>
+      small.publish(
+        [peer],
+        Array.from({ length: 9 }, () => ({ subnet: '198.18.0.0/24', peer: 0 })),
+      ),
+    /9 routes: the route table holds at most 8 \(2 per peer\)/,
+  );
+  t.throws(
+    () => RouteSnapshot.allocate(MAX_PEERS + 1),
+    new RegExp(`capacity: ${MAX_PEERS + 1} is not a whole number of peers in 1\\.\\.${MAX_PEERS} \\(MAX_PEERS\\)`),
+  );
   t.end();
 });

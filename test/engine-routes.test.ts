@@ -16,13 +16,16 @@ function bytesOf(words: number[], family: 4 | 6): Uint8Array {
 }
 
 const word = fc.integer({ min: 0, max: 0xffffffff });
-const route = (family: 4 | 6) => fc.record({
-  words: fc.tuple(word, word, word, word),
-  prefix: fc.integer({ min: 0, max: family === 4 ? 32 : 128 }),
-}).map(({ words, prefix }) => {
-  const masked = words.map((w, i) => (family === 4 && i > 0 ? 0 : (w & maskWord(prefix, i * 32)) >>> 0)) as Cidr['words'];
-  return { family, words: masked, prefix } satisfies Cidr;
-});
+const route = (family: 4 | 6) =>
+  fc
+    .record({
+      words: fc.tuple(word, word, word, word),
+      prefix: fc.integer({ min: 0, max: family === 4 ? 32 : 128 }),
+    })
+    .map(({ words, prefix }) => {
+      const masked = words.map((w, i) => (family === 4 && i > 0 ? 0 : (w & maskWord(prefix, i * 32)) >>> 0)) as Cidr['words'];
+      return { family, words: masked, prefix } satisfies Cidr;
+    });
 function maskWord(prefix: number, start: number): number {
   const bits = Math.max(0, Math.min(32, prefix - start));
   return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
@@ -32,28 +35,35 @@ t.test('longest-prefix match agrees with a linear scan', (t) => {
   // One reader for every table, as in a worker: nothing it remembers may outlive a refresh.
   const snapshot = new RouteSnapshot(RouteSnapshot.allocate(64));
   const reader = new RouteReader(snapshot);
-  fc.assert(fc.property(
-    fc.array(fc.oneof(route(4), route(6)), { maxLength: 40 }), fc.array(fc.tuple(word, word, word, word), { minLength: 1, maxLength: 20 }),
-    (routes, probes) => {
-      const peers = routes.map((_, i) => peer(i, false));
-      snapshot.publish(peers, routes.map((r, i) => ({ subnet: formatCidr(r), peer: i })));
-      if (!reader.refresh()) throw new Error('a published table was not taken');
-      for (const family of [4, 6] as const) {
-        // Each probe twice in a row: the second answer may come from the reader's memory of the first.
-        for (const probe of probes.flatMap((p) => [p, p])) {
-          const words = family === 4 ? [probe[0], 0, 0, 0] : [...probe];
-          const host: Cidr = { family, words: words as Cidr['words'], prefix: family === 4 ? 32 : 128 };
-          // The reference: the longest matching prefix; among equal ones, the first published.
-          let best = -1;
-          routes.forEach((r, i) => {
-            if (contains(r, host) && (best < 0 || r.prefix > routes[best].prefix)) best = i;
-          });
-          const got = family === 4 ? reader.lookup(probe[0] >>> 0) : reader.lookup6(bytesOf(words, 6), 0);
-          if (got !== best) throw new Error(`${formatCidr(host)}: got peer ${got}, expected ${best}`);
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(route(4), route(6)), { maxLength: 40 }),
+      fc.array(fc.tuple(word, word, word, word), { minLength: 1, maxLength: 20 }),
+      (routes, probes) => {
+        const peers = routes.map((_, i) => peer(i, false));
+        snapshot.publish(
+          peers,
+          routes.map((r, i) => ({ subnet: formatCidr(r), peer: i })),
+        );
+        if (!reader.refresh()) throw new Error('a published table was not taken');
+        for (const family of [4, 6] as const) {
+          // Each probe twice in a row: the second answer may come from the reader's memory of the first.
+          for (const probe of probes.flatMap((p) => [p, p])) {
+            const words = family === 4 ? [probe[0], 0, 0, 0] : [...probe];
+            const host: Cidr = { family, words: words as Cidr['words'], prefix: family === 4 ? 32 : 128 };
+            // The reference: the longest matching prefix; among equal ones, the first published.
+            let best = -1;
+            routes.forEach((r, i) => {
+              if (contains(r, host) && (best < 0 || r.prefix > routes[best].prefix)) best = i;
+            });
+            const got = family === 4 ? reader.lookup(probe[0] >>> 0) : reader.lookup6(bytesOf(words, 6), 0);
+            if (got !== best) throw new Error(`${formatCidr(host)}: got peer ${got}, expected ${best}`);
+          }
         }
-      }
-    },
-  ), { numRuns: 300 });
+      },
+    ),
+    { numRuns: 300 },
+  );
   t.pass('300 random tables');
   t.end();
 });
@@ -91,7 +101,13 @@ t.test('a lookup asked again after the routes changed gets the new answer', (t) 
   reader.refresh();
   t.equal(reader.lookup(dst), 0);
   t.equal(reader.lookup(dst), 0, 'the same answer twice');
-  snapshot.publish([peer(0, false), peer(1, false)], [{ subnet: '198.18.0.0/16', peer: 0 }, { subnet: '198.18.1.0/24', peer: 1 }]);
+  snapshot.publish(
+    [peer(0, false), peer(1, false)],
+    [
+      { subnet: '198.18.0.0/16', peer: 0 },
+      { subnet: '198.18.1.0/24', peer: 1 },
+    ],
+  );
   reader.refresh();
   t.equal(reader.lookup(dst), 1, 'a longer prefix that arrived takes it');
   snapshot.publish([peer(0, false)], []);
@@ -104,8 +120,16 @@ t.test("the send table is the reader's own copy: a publish changes nothing a dec
   const snapshot = new RouteSnapshot();
   const reader = new RouteReader(snapshot);
   const vxlanTo = (mac: string) => wire.vxlan.template({ vni: 1, srcMac: '02:00:00:00:00:01', dstMac: mac });
-  snapshot.publish([{ address: '192.0.2.2', port: 4789, template: vxlanTo('02:00:00:00:00:02') }, { address: '192.0.2.3', port: 4789, template: vxlanTo('02:00:00:00:00:03') }],
-    [{ subnet: '198.18.2.0/24', peer: 0 }, { subnet: '198.18.3.0/24', peer: 1 }]);
+  snapshot.publish(
+    [
+      { address: '192.0.2.2', port: 4789, template: vxlanTo('02:00:00:00:00:02') },
+      { address: '192.0.2.3', port: 4789, template: vxlanTo('02:00:00:00:00:03') },
+    ],
+    [
+      { subnet: '198.18.2.0/24', peer: 0 },
+      { subnet: '198.18.3.0/24', peer: 1 },
+    ],
+  );
   reader.refresh();
   const peer = reader.lookup(wire.parseIPv4('198.18.3.1'));
   const send = reader.send;
@@ -114,8 +138,16 @@ t.test("the send table is the reader's own copy: a publish changes nothing a dec
   t.equal(entry(), '192.0.2.3', 'the verdict names the owner in the send table');
   t.equal(mac(), '2:0:0:0:0:3', 'and its template');
   // The control plane swaps the peers' positions: the shared table's entry 1 is now 192.0.2.2.
-  snapshot.publish([{ address: '192.0.2.3', port: 4789, template: vxlanTo('02:00:00:00:00:03') }, { address: '192.0.2.2', port: 4789, template: vxlanTo('02:00:00:00:00:02') }],
-    [{ subnet: '198.18.2.0/24', peer: 1 }, { subnet: '198.18.3.0/24', peer: 0 }]);
+  snapshot.publish(
+    [
+      { address: '192.0.2.3', port: 4789, template: vxlanTo('02:00:00:00:00:03') },
+      { address: '192.0.2.2', port: 4789, template: vxlanTo('02:00:00:00:00:02') },
+    ],
+    [
+      { subnet: '198.18.2.0/24', peer: 1 },
+      { subnet: '198.18.3.0/24', peer: 0 },
+    ],
+  );
   t.equal(entry(), '192.0.2.3', 'a batch decided before the publish still sends to the owner');
   t.equal(mac(), '2:0:0:0:0:3', "with the owner's template");
   t.ok(reader.refresh(), 'the next batch takes the new version');
@@ -166,6 +198,12 @@ t.test('decideTx: a flow keeps its socket, and flows spread over the pool', asyn
   const first = sockets(8);
   t.same(sockets(8), first, 'the same packets pick the same sockets again');
   const perSocket = Array.from({ length: 8 }, (_, s) => first.filter((x) => x === s).length);
-  t.ok(perSocket.every((n) => n > flows / 8 / 2), `flows spread over all 8 sockets (${perSocket.join(', ')})`);
-  t.ok(sockets(1).every((x) => x === 0), 'with one socket there is nothing to choose');
+  t.ok(
+    perSocket.every((n) => n > flows / 8 / 2),
+    `flows spread over all 8 sockets (${perSocket.join(', ')})`,
+  );
+  t.ok(
+    sockets(1).every((x) => x === 0),
+    'with one socket there is nothing to choose',
+  );
 });

@@ -46,14 +46,17 @@ t.test('another thread draws on the same budget', async (t) => {
   // The compiled module (npm test builds it first): an eval'd worker has no TypeScript loader.
   const url = new URL('../dist/src/engine/token-bucket.js', import.meta.url);
   const there = await new Promise<number>((resolve, reject) => {
-    const w = new Worker(`
+    const w = new Worker(
+      `
       const { workerData, parentPort } = require('node:worker_threads');
       import(workerData.url).then(({ TokenBucket }) => {
         const bucket = new TokenBucket(workerData.buffer, 1, 50);
         let n = 0;
         for (let i = 0; i < 100; i++) if (bucket.take(7_000)) n++;
         parentPort.postMessage(n);
-      });`, { eval: true, workerData: { buffer, url: url.href } });
+      });`,
+      { eval: true, workerData: { buffer, url: url.href } },
+    );
     w.once('message', resolve);
     w.once('error', reject);
   });

@@ -13,14 +13,23 @@ if (lab) {
   // A container behind host a, on a bridge inside a's subnet: its traffic is forwarded through the overlay.
   const ctr = container(lab, a, 'ctr', '198.18.1.2', '198.18.1.1');
   const config = (own: typeof a, subnet: string, peer: typeof a, peerSubnet: string, offloads: boolean, threads: 1 | 2) => ({
-    network: '198.18.0.0/16', subnet, underlay: { address: own.underlay }, backend: { type: 'udp' },
-    tun: { name: 'tulle0', mtu: MTU }, peers: [{ subnet: peerSubnet, address: peer.underlay }],
-    offloads: { tun: offloads, udpGso: offloads, udpGro: offloads }, threads,
+    network: '198.18.0.0/16',
+    subnet,
+    underlay: { address: own.underlay },
+    backend: { type: 'udp' },
+    tun: { name: 'tulle0', mtu: MTU },
+    peers: [{ subnet: peerSubnet, address: peer.underlay }],
+    offloads: { tun: offloads, udpGso: offloads, udpGro: offloads },
+    threads,
   });
   const { run: tool, spawn: spawnTool, ready: firstLine, tcpTransfer } = trafficTools(lab);
 
   // One data-plane thread (the default) with and without offloads, and two threads (TX, RX).
-  for (const [offloads, threads] of [[true, 1], [false, 1], [true, 2]] as const) {
+  for (const [offloads, threads] of [
+    [true, 1],
+    [false, 1],
+    [true, 2],
+  ] as const) {
     t.test(`${offloads ? 'with every offload the kernel has' : 'with every offload off'}, ${threads === 1 ? 'one thread' : 'two threads'}`, async (t) => {
       const da = await startDaemon(lab, a.ns, config(a, '198.18.1.0/24', b, '198.18.2.0/24', offloads, threads));
       const db = await startDaemon(lab, b.ns, config(b, '198.18.2.0/24', a, '198.18.1.0/24', offloads, threads));
@@ -58,7 +67,10 @@ if (lab) {
         await firstLine(echo);
         const sizes = [1, 2, 3, 63, 64, 512, 1000, 1400, MTU - 28 - 1, MTU - 28];
         const results = JSON.parse(tool(a.ns, 'udp-probe', '198.18.2.0', '7777', ...sizes.map(String))) as { size: number; ok: boolean }[];
-        t.same(results, sizes.map((size) => ({ size, ok: true })));
+        t.same(
+          results,
+          sizes.map((size) => ({ size, ok: true })),
+        );
         echo.kill();
       });
 
@@ -86,7 +98,11 @@ if (lab) {
         const ping = lab.exec(b.ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '198.18.1.0'], { allowFailure: true });
         t.match(ping, / 0% packet loss/, 'the overlay still works');
         const after = await freshStats(da);
-        t.equal(after.dropUnknownSender - before.dropUnknownSender, fromStranger.sent, `all ${fromStranger.sent} datagrams from the stranger dropped as unknown-sender`);
+        t.equal(
+          after.dropUnknownSender - before.dropUnknownSender,
+          fromStranger.sent,
+          `all ${fromStranger.sent} datagrams from the stranger dropped as unknown-sender`,
+        );
         // From the peer: 20 well-formed packets for our subnet are delivered (they are valid overlay
         // traffic from a known host); the rest is malformed.
         const malformed = after.dropMalformed - before.dropMalformed;

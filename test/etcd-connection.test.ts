@@ -22,10 +22,17 @@ function fixture(pingIntervalMs = 20) {
     },
   });
   return {
-    connection, logs,
-    set reachable(v: boolean) { reachable = v; },
-    get reachable() { return reachable; },
-    get pings() { return pings; },
+    connection,
+    logs,
+    set reachable(v: boolean) {
+      reachable = v;
+    },
+    get reachable() {
+      return reachable;
+    },
+    get pings() {
+      return pings;
+    },
   };
 }
 
@@ -48,11 +55,14 @@ t.test('one line per change of state; recovery hooks run once per outage', async
   await sleep(60);
   t.equal(f.connection.state, 'up');
   t.equal(recoveries, 1);
-  t.same(f.logs.map((l) => l.replace(/\d+\.\d s/, 'N s')), [
-    'etcd: connected (http://127.0.0.1:2379)',
-    'etcd: unreachable (14 UNAVAILABLE: No connection established); keeping the known leases, retrying',
-    'etcd: reachable again after N s',
-  ]);
+  t.same(
+    f.logs.map((l) => l.replace(/\d+\.\d s/, 'N s')),
+    [
+      'etcd: connected (http://127.0.0.1:2379)',
+      'etcd: unreachable (14 UNAVAILABLE: No connection established); keeping the known leases, retrying',
+      'etcd: reachable again after N s',
+    ],
+  );
 });
 
 t.test('retry: waits with backoff while failing, wakes when etcd is seen back, returns the value', async (t) => {
@@ -90,10 +100,13 @@ t.test('retry: waits with backoff while failing, wakes when etcd is seen back, r
 t.test('retry: permanent errors at once; closing ends every retry', async (t) => {
   const f = fixture(1000);
   let calls = 0;
-  await t.rejects(f.connection.retry(async () => {
-    calls++;
-    throw new PermanentError('no free subnet');
-  }), { name: 'PermanentError', message: 'no free subnet' });
+  await t.rejects(
+    f.connection.retry(async () => {
+      calls++;
+      throw new PermanentError('no free subnet');
+    }),
+    { name: 'PermanentError', message: 'no free subnet' },
+  );
   t.equal(calls, 1);
   const pending = f.connection.retry(async () => {
     throw new Error('down');
@@ -104,9 +117,12 @@ t.test('retry: permanent errors at once; closing ends every retry', async (t) =>
   let stop = false;
   const g = fixture(1000);
   t.teardown(() => g.connection.close());
-  const cancelled = g.connection.retry(async () => {
-    throw new Error('down');
-  }, () => stop);
+  const cancelled = g.connection.retry(
+    async () => {
+      throw new Error('down');
+    },
+    () => stop,
+  );
   stop = true;
   await t.rejects(cancelled, StoreClosedError, 'a cancelled retry ends after its current wait');
 });

@@ -5,8 +5,14 @@
 import t from 'tap';
 import fc from 'fast-check';
 import {
-  checkNetworkConfig, decodeLeaseValue, encodeLeaseValue, formatNetworkConfig, formatSubnetKey, NetworkConfigError,
-  parseNetworkConfig, parseSubnetKey,
+  checkNetworkConfig,
+  decodeLeaseValue,
+  encodeLeaseValue,
+  formatNetworkConfig,
+  formatSubnetKey,
+  NetworkConfigError,
+  parseNetworkConfig,
+  parseSubnetKey,
 } from '../src/etcd/index.js';
 import { fitsNetwork, freeSubnets, pickSubnet } from '../src/etcd/subnet-pool.js';
 import { KnownLeases } from '../src/etcd/known-leases.js';
@@ -27,17 +33,32 @@ function problems(fn: () => unknown): string[] {
 
 t.test('network config: flannel defaults', async (t) => {
   const c = parseNetworkConfig('{"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}');
-  t.same(c, {
-    network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.255.0',
-    backendType: 'vxlan', backend: { type: 'vxlan', vni: 1 },
-  }, '/16: SubnetLen 24, the first subnet skipped, up to the last; VNI 1');
+  t.same(
+    c,
+    {
+      network: '198.18.0.0/16',
+      subnetLen: 24,
+      subnetMin: '198.18.1.0',
+      subnetMax: '198.18.255.0',
+      backendType: 'vxlan',
+      backend: { type: 'vxlan', vni: 1 },
+    },
+    '/16: SubnetLen 24, the first subnet skipped, up to the last; VNI 1',
+  );
   const small = parseNetworkConfig('{"Network":"198.18.0.0/26","Backend":{"Type":"udp"}}');
   t.same([small.subnetLen, small.subnetMin, small.subnetMax], [28, '198.18.0.16', '198.18.0.48'], 'a network smaller than /22: SubnetLen = prefix + 2');
-  t.equal(parseNetworkConfig('{"Network":"198.18.0.0/15"}').backendType, 'udp', 'no Backend: udp, as flannel\'s parseBackendType');
-  const explicit = parseNetworkConfig(JSON.stringify({
-    Network: '198.18.0.0/16', SubnetLen: 26, SubnetMin: '198.18.10.0', SubnetMax: '198.18.20.192',
-    Backend: { Type: 'vxlan', VNI: 42, Port: 8472, DirectRouting: true }, EnableIPv4: true, EnableIPv6: false,
-  }));
+  t.equal(parseNetworkConfig('{"Network":"198.18.0.0/15"}').backendType, 'udp', "no Backend: udp, as flannel's parseBackendType");
+  const explicit = parseNetworkConfig(
+    JSON.stringify({
+      Network: '198.18.0.0/16',
+      SubnetLen: 26,
+      SubnetMin: '198.18.10.0',
+      SubnetMax: '198.18.20.192',
+      Backend: { Type: 'vxlan', VNI: 42, Port: 8472, DirectRouting: true },
+      EnableIPv4: true,
+      EnableIPv6: false,
+    }),
+  );
   t.same([explicit.subnetLen, explicit.subnetMin, explicit.subnetMax], [26, '198.18.10.0', '198.18.20.192']);
   t.same(explicit.backend, { type: 'vxlan', vni: 42, port: 8472, directRouting: true });
   // Go's encoding/json matches keys case-insensitively; what flannel accepts, tulle reads.
@@ -54,27 +75,60 @@ t.test('network config: each problem names the field, the value and what is allo
     ['SubnetLen too long', { Network: '198.18.0.0/16', SubnetLen: 31 }, /^SubnetLen: 31 is not allowed; allowed: 18..30/],
     ['SubnetLen too short', { Network: '198.18.0.0/16', SubnetLen: 17 }, /^SubnetLen: 17 is not allowed; allowed: 18..30/],
     ['SubnetLen not a number', { Network: '198.18.0.0/16', SubnetLen: '24' }, /^SubnetLen: "24" is not allowed; allowed: an integer/],
-    ['SubnetMin outside', { Network: '198.18.0.0/16', SubnetMin: '198.19.1.0' }, /^SubnetMin: "198.19.1.0" is outside the network; allowed: an address inside 198.18.0.0\/16 on a \/24 boundary/],
+    [
+      'SubnetMin outside',
+      { Network: '198.18.0.0/16', SubnetMin: '198.19.1.0' },
+      /^SubnetMin: "198.19.1.0" is outside the network; allowed: an address inside 198.18.0.0\/16 on a \/24 boundary/,
+    ],
     ['SubnetMax misaligned', { Network: '198.18.0.0/16', SubnetMax: '198.18.9.1' }, /^SubnetMax: "198.18.9.1" is not on a \/24 boundary/],
-    ['SubnetMin above SubnetMax', { Network: '198.18.0.0/16', SubnetMin: '198.18.9.0', SubnetMax: '198.18.8.0' }, /^SubnetMax: "198.18.8.0" is below SubnetMin; allowed: an address not below SubnetMin \(198.18.9.0\)/],
+    [
+      'SubnetMin above SubnetMax',
+      { Network: '198.18.0.0/16', SubnetMin: '198.18.9.0', SubnetMax: '198.18.8.0' },
+      /^SubnetMax: "198.18.8.0" is below SubnetMin; allowed: an address not below SubnetMin \(198.18.9.0\)/,
+    ],
     ['unknown key', { Network: '198.18.0.0/16', Subnetlength: 24 }, /^Subnetlength: 24 is an unknown or repeated key; allowed: the keys Network, SubnetLen/],
     ['repeated key', { Network: '198.18.0.0/16', network: '198.18.0.0/16' }, /^network: .* is an unknown or repeated key/],
-    ['backend type', { Network: '198.18.0.0/16', Backend: { Type: 'wireguard' } }, /^Backend.Type: "wireguard" is not supported; allowed: "udp", "vxlan", "host-gw"/],
+    [
+      'backend type',
+      { Network: '198.18.0.0/16', Backend: { Type: 'wireguard' } },
+      /^Backend.Type: "wireguard" is not supported; allowed: "udp", "vxlan", "host-gw"/,
+    ],
     ['backend without type', { Network: '198.18.0.0/16', Backend: {} }, /^Backend.Type: missing is required/],
-    ['backend key of another type', { Network: '198.18.0.0/16', Backend: { Type: 'udp', VNI: 1 } }, /^Backend.VNI: 1 is an unknown or repeated key; allowed: for udp, the keys Type, Port/],
-    ['VNI out of range', { Network: '198.18.0.0/16', Backend: { Type: 'vxlan', VNI: 16777216 } }, /^Backend.VNI: 16777216 is not allowed; allowed: an integer 0..16777215/],
-    ['port out of range', { Network: '198.18.0.0/16', Backend: { Type: 'udp', Port: 70000 } }, /^Backend.Port: 70000 is not allowed; allowed: an integer 0..65535/],
+    [
+      'backend key of another type',
+      { Network: '198.18.0.0/16', Backend: { Type: 'udp', VNI: 1 } },
+      /^Backend.VNI: 1 is an unknown or repeated key; allowed: for udp, the keys Type, Port/,
+    ],
+    [
+      'VNI out of range',
+      { Network: '198.18.0.0/16', Backend: { Type: 'vxlan', VNI: 16777216 } },
+      /^Backend.VNI: 16777216 is not allowed; allowed: an integer 0..16777215/,
+    ],
+    [
+      'port out of range',
+      { Network: '198.18.0.0/16', Backend: { Type: 'udp', Port: 70000 } },
+      /^Backend.Port: 70000 is not allowed; allowed: an integer 0..65535/,
+    ],
     ['IPv6', { Network: '198.18.0.0/16', EnableIPv6: true }, /^EnableIPv6: true is not allowed; allowed: false/],
     ['no IPv4', { Network: '198.18.0.0/16', EnableIPv4: false }, /^EnableIPv4: false is not allowed; allowed: true/],
   ];
   for (const [name, value, pattern] of cases) {
     const found = problems(() => checkNetworkConfig(value));
-    t.ok(found.some((p) => pattern.test(p)), `${name}: ${found.join(' | ')}`);
+    t.ok(
+      found.some((p) => pattern.test(p)),
+      `${name}: ${found.join(' | ')}`,
+    );
   }
   const many = problems(() => checkNetworkConfig({ Network: '198.18.0.0/16', SubnetLen: 40, Foo: 1, Backend: { Type: 'ipip' } }));
   t.equal(many.length, 3, 'three problems reported together');
-  t.match(problems(() => parseNetworkConfig('{"Network":')), [/^not JSON/]);
-  t.match(problems(() => parseNetworkConfig('[1]')), [/is not an object/]);
+  t.match(
+    problems(() => parseNetworkConfig('{"Network":')),
+    [/^not JSON/],
+  );
+  t.match(
+    problems(() => parseNetworkConfig('[1]')),
+    [/is not an object/],
+  );
   const error = (() => {
     try {
       parseNetworkConfig('{}', '/coreos.com/network/config');
@@ -85,7 +139,7 @@ t.test('network config: each problem names the field, the value and what is allo
   t.match(error?.message, /^invalid network config in \/coreos.com\/network\/config:\n {2}- Network/, 'the message names where the config came from');
 });
 
-t.test('network config: formatNetworkConfig writes flannel\'s form with the defaults filled in', async (t) => {
+t.test("network config: formatNetworkConfig writes flannel's form with the defaults filled in", async (t) => {
   t.equal(
     formatNetworkConfig({ network: '198.18.0.0/16', backend: { type: 'vxlan' } }),
     '{"Network":"198.18.0.0/16","SubnetLen":24,"SubnetMin":"198.18.1.0","SubnetMax":"198.18.255.0","Backend":{"Type":"vxlan","VNI":1}}',
@@ -103,20 +157,34 @@ t.test('network config: formatNetworkConfig writes flannel\'s form with the defa
 
 const vxlanAttrs: LeaseAttrs = { publicIP: '192.0.2.1', backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: 'c6:d2:32:6f:8f:44' } };
 
-t.test('lease value: flannel\'s exact JSON, both ways', async (t) => {
+t.test("lease value: flannel's exact JSON, both ways", async (t) => {
   // As in flannel's Documentation/reservations.md (with a documentation address).
   const flannel = '{"PublicIP":"192.0.2.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}';
   t.equal(encodeLeaseValue(vxlanAttrs), flannel);
   t.same(decodeLeaseValue(flannel), { ok: true, attrs: vxlanAttrs });
-  t.equal(encodeLeaseValue({ publicIP: '192.0.2.2', backendType: 'udp', backendData: {} }), '{"PublicIP":"192.0.2.2","PublicIPv6":null,"BackendType":"udp"}', 'udp: no BackendData (omitempty)');
   t.equal(
-    encodeLeaseValue({ publicIP: '192.0.2.3', publicIPv6: '2001:db8::3', backendType: 'vxlan', backendData: { VNI: 2, VtepMAC: '02:00:5E:00:53:03', Port: 4789 } }),
+    encodeLeaseValue({ publicIP: '192.0.2.2', backendType: 'udp', backendData: {} }),
+    '{"PublicIP":"192.0.2.2","PublicIPv6":null,"BackendType":"udp"}',
+    'udp: no BackendData (omitempty)',
+  );
+  t.equal(
+    encodeLeaseValue({
+      publicIP: '192.0.2.3',
+      publicIPv6: '2001:db8::3',
+      backendType: 'vxlan',
+      backendData: { VNI: 2, VtepMAC: '02:00:5E:00:53:03', Port: 4789 },
+    }),
     '{"PublicIP":"192.0.2.3","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendData":{"VNI":2,"VtepMAC":"02:00:5e:00:53:03","Port":4789}}',
-    'MAC lower case as Go prints it; Port is tulle\'s addition after flannel\'s fields',
+    "MAC lower case as Go prints it; Port is tulle's addition after flannel's fields",
   );
   // Written by a dual-stack flannel host: BackendV6Data is ignored, the rest is read.
-  const dual = decodeLeaseValue('{"PublicIP":"192.0.2.4","PublicIPv6":"2001:db8::4","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:5e:00:53:04"},"BackendV6Data":{"VNI":1,"VtepMAC":"02:00:5e:00:53:05"}}');
-  t.same(dual, { ok: true, attrs: { publicIP: '192.0.2.4', publicIPv6: '2001:db8::4', backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:04' } } });
+  const dual = decodeLeaseValue(
+    '{"PublicIP":"192.0.2.4","PublicIPv6":"2001:db8::4","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:5e:00:53:04"},"BackendV6Data":{"VNI":1,"VtepMAC":"02:00:5e:00:53:05"}}',
+  );
+  t.same(dual, {
+    ok: true,
+    attrs: { publicIP: '192.0.2.4', publicIPv6: '2001:db8::4', backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:04' } },
+  });
 });
 
 t.test('lease value: malformed values are refused with a reason, never thrown', async (t) => {
@@ -147,21 +215,42 @@ t.test('lease value: property: decode(encode(attrs)) = attrs; decoding arbitrary
   const ip = fc.tuple(fc.integer({ min: 1, max: 255 }), octet, octet, octet).map((a) => a.join('.'));
   const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':'));
   const attrs = fc.oneof(
-    fc.record({ publicIP: ip, backendType: fc.constant('vxlan' as const), backendData: fc.record({ VNI: fc.integer({ min: 0, max: 0xffffff }), VtepMAC: mac }) }),
-    fc.record({ publicIP: ip, backendType: fc.constantFrom('udp' as const, 'host-gw' as const), backendData: fc.record({ Port: fc.integer({ min: 1, max: 65535 }) }, { requiredKeys: [] }) }),
+    fc.record({
+      publicIP: ip,
+      backendType: fc.constant('vxlan' as const),
+      backendData: fc.record({ VNI: fc.integer({ min: 0, max: 0xffffff }), VtepMAC: mac }),
+    }),
+    fc.record({
+      publicIP: ip,
+      backendType: fc.constantFrom('udp' as const, 'host-gw' as const),
+      backendData: fc.record({ Port: fc.integer({ min: 1, max: 65535 }) }, { requiredKeys: [] }),
+    }),
   );
-  fc.assert(fc.property(attrs, (a) => {
-    const r = decodeLeaseValue(encodeLeaseValue(a));
-    return r.ok && JSON.stringify(r.attrs) === JSON.stringify(a);
-  }), { numRuns: 500 });
-  fc.assert(fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify({ PublicIP: '192.0.2.1', BackendType: 'vxlan', BackendData: v }))), (text) => {
-    const r = decodeLeaseValue(text);
-    return typeof r.ok === 'boolean';
-  }), { numRuns: 1000 });
+  fc.assert(
+    fc.property(attrs, (a) => {
+      const r = decodeLeaseValue(encodeLeaseValue(a));
+      return r.ok && JSON.stringify(r.attrs) === JSON.stringify(a);
+    }),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.json(),
+        fc.jsonValue().map((v) => JSON.stringify({ PublicIP: '192.0.2.1', BackendType: 'vxlan', BackendData: v })),
+      ),
+      (text) => {
+        const r = decodeLeaseValue(text);
+        return typeof r.ok === 'boolean';
+      },
+    ),
+    { numRuns: 1000 },
+  );
   t.pass('properties hold');
 });
 
-t.test('subnet keys: flannel\'s MakeSubnetKey / ParseSubnetKey', async (t) => {
+t.test("subnet keys: flannel's MakeSubnetKey / ParseSubnetKey", async (t) => {
   t.equal(formatSubnetKey('198.18.1.0/24'), '198.18.1.0-24');
   t.equal(formatSubnetKey('198.18.1.0/24', '2001:db8:1::/64'), '198.18.1.0-24&2001:db8:1::-64');
   t.same(parseSubnetKey('198.18.1.0-24'), { subnet: '198.18.1.0/24' });
@@ -173,7 +262,7 @@ t.test('subnet keys: flannel\'s MakeSubnetKey / ParseSubnetKey', async (t) => {
 
 // ---------------------------------------------------------------- subnet pool
 
-t.test('subnet pool: flannel\'s range, overlap and 100-candidate rules', async (t) => {
+t.test("subnet pool: flannel's range, overlap and 100-candidate rules", async (t) => {
   const config = parseNetworkConfig('{"Network":"198.18.0.0/16","Backend":{"Type":"udp"}}');
   t.ok(fitsNetwork(config, '198.18.1.0/24'));
   t.ok(fitsNetwork(config, '198.18.255.0/24'));
@@ -188,8 +277,15 @@ t.test('subnet pool: flannel\'s range, overlap and 100-candidate rules', async (
   const taken = ['198.18.1.0/24', '198.18.2.0/23', 'not-a-subnet'];
   t.same(freeSubnets(config, taken, 3), ['198.18.4.0/24', '198.18.5.0/24', '198.18.6.0/24'], 'a taken /23 covers two /24s');
   t.same(freeSubnets(config, ['198.18.0.0/16']), [], 'a lease over the whole network leaves nothing');
-  t.equal(pickSubnet(config, taken, () => 0), '198.18.4.0/24');
-  t.equal(pickSubnet(config, taken, () => 0.999999), '198.18.103.0/24', 'the 100th free subnet');
+  t.equal(
+    pickSubnet(config, taken, () => 0),
+    '198.18.4.0/24',
+  );
+  t.equal(
+    pickSubnet(config, taken, () => 0.999999),
+    '198.18.103.0/24',
+    'the 100th free subnet',
+  );
   const tiny = parseNetworkConfig('{"Network":"198.18.0.0/16","SubnetMin":"198.18.7.0","SubnetMax":"198.18.8.0"}');
   t.same(freeSubnets(tiny, []), ['198.18.7.0/24', '198.18.8.0/24']);
   t.equal(pickSubnet(tiny, ['198.18.7.0/24', '198.18.8.0/24']), undefined, 'full range: nothing to pick');
@@ -205,20 +301,34 @@ function lease(subnet: string, publicIP: string, expiration = 1): Lease {
 
 t.test('known leases: stream events and resync diffs', async (t) => {
   const k = new KnownLeases();
-  t.same(k.resync([lease('198.18.1.0/24', '192.0.2.1'), lease('198.18.2.0/24', '192.0.2.2')]).map((e) => [e.type, e.lease.subnet]),
-    [['added', '198.18.1.0/24'], ['added', '198.18.2.0/24']], 'first listing: everything added');
+  t.same(
+    k.resync([lease('198.18.1.0/24', '192.0.2.1'), lease('198.18.2.0/24', '192.0.2.2')]).map((e) => [e.type, e.lease.subnet]),
+    [
+      ['added', '198.18.1.0/24'],
+      ['added', '198.18.2.0/24'],
+    ],
+    'first listing: everything added',
+  );
   t.same(k.put(lease('198.18.1.0/24', '192.0.2.1', 2)), { type: 'added', lease: lease('198.18.1.0/24', '192.0.2.1', 2) }, 'a put (renewal) is reported');
   t.equal(k.delete('198.18.9.0/24'), undefined, 'deleting an unknown subnet reports nothing');
   const events = k.resync([lease('198.18.1.0/24', '192.0.2.1', 3), lease('198.18.2.0/24', '192.0.2.9'), lease('198.18.3.0/24', '192.0.2.3')]);
-  t.same(events.map((e) => [e.type, e.lease.subnet, e.lease.publicIP]), [
-    ['added', '198.18.2.0/24', '192.0.2.9'],
-    ['added', '198.18.3.0/24', '192.0.2.3'],
-  ], 'resync: changed holder and new lease reported; a new expiration alone is not');
+  t.same(
+    events.map((e) => [e.type, e.lease.subnet, e.lease.publicIP]),
+    [
+      ['added', '198.18.2.0/24', '192.0.2.9'],
+      ['added', '198.18.3.0/24', '192.0.2.3'],
+    ],
+    'resync: changed holder and new lease reported; a new expiration alone is not',
+  );
   const gone = k.resync([lease('198.18.3.0/24', '192.0.2.3')]);
-  t.same(gone.map((e) => [e.type, e.lease.subnet, e.lease.publicIP]), [
-    ['removed', '198.18.1.0/24', '192.0.2.1'],
-    ['removed', '198.18.2.0/24', '192.0.2.9'],
-  ], 'resync: gone leases removed, with the lease as last known');
+  t.same(
+    gone.map((e) => [e.type, e.lease.subnet, e.lease.publicIP]),
+    [
+      ['removed', '198.18.1.0/24', '192.0.2.1'],
+      ['removed', '198.18.2.0/24', '192.0.2.9'],
+    ],
+    'resync: gone leases removed, with the lease as last known',
+  );
   t.same(k.delete('198.18.3.0/24')?.type, 'removed');
   t.equal(k.size, 0);
 });

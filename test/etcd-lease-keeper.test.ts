@@ -37,13 +37,28 @@ function fixture(t: Test, o: FixtureOptions = {}) {
   const logs: string[] = [];
   const lost: Lease[] = [];
   const connection = new Connection({
-    endpoints: ['memory'], log: (line) => logs.push(line), pingIntervalMs: 60 * S, retryInitialMs: 200, retryMaxMs: 5000,
-    random: () => 1, ping: () => registry.ping(), clock,
+    endpoints: ['memory'],
+    log: (line) => logs.push(line),
+    pingIntervalMs: 60 * S,
+    retryInitialMs: 200,
+    retryMaxMs: 5000,
+    random: () => 1,
+    ping: () => registry.ping(),
+    clock,
   });
   t.teardown(() => connection.close());
   const options: KeeperOptions = {
-    registry, connection, config, attrs: vxlan(o.host ?? 1), ttlSeconds: o.ttlSeconds ?? 3600, renewMarginSeconds: o.renewMarginSeconds ?? 600,
-    random: () => 0, log: (line) => logs.push(line), onLost: (lease) => lost.push(lease), clock, ...o.keeper,
+    registry,
+    connection,
+    config,
+    attrs: vxlan(o.host ?? 1),
+    ttlSeconds: o.ttlSeconds ?? 3600,
+    renewMarginSeconds: o.renewMarginSeconds ?? 600,
+    random: () => 0,
+    log: (line) => logs.push(line),
+    onLost: (lease) => lost.push(lease),
+    clock,
+    ...o.keeper,
   };
   const acquire = async () => {
     const keeper = await LeaseKeeper.acquire(options);
@@ -83,7 +98,7 @@ t.test('renews at expiration − margin, onto a new etcd lease, and gives the ol
   t.teardown(() => watch.cancel());
   await f.clock.advance(24 * 3600 * S);
   t.same(deletes, [], 'never expired');
-  t.equal(f.logs.filter((l) => l.startsWith('etcd: renewed')).length, 1 + Math.floor(24 * 3600 / 3000));
+  t.equal(f.logs.filter((l) => l.startsWith('etcd: renewed')).length, 1 + Math.floor((24 * 3600) / 3000));
   t.equal(f.registry.leaseCount, 1, 'no etcd lease left behind');
   t.equal(decodeLeaseValue((await f.registry.getSubnet(key))!.value).ok, true);
 });
@@ -114,7 +129,10 @@ t.test('cut off past the TTL: retries with backoff, and on recovery the expired 
   f.calls.length = 0;
   await f.clock.advance(30 * S);
   const attempts = f.calls.filter((c) => c.call === 'getSubnet').map((c) => c.at);
-  t.ok(attempts.every((at, i) => i === 0 || at - attempts[i - 1] === 5 * S), 'retried every retryMaxMs once backed off fully');
+  t.ok(
+    attempts.every((at, i) => i === 0 || at - attempts[i - 1] === 5 * S),
+    'retried every retryMaxMs once backed off fully',
+  );
   t.equal(attempts.length, 6);
 
   // Nobody took the subnet while this host was away: it comes back.
@@ -124,11 +142,15 @@ t.test('cut off past the TTL: retries with backoff, and on recovery the expired 
   t.equal((await f.registry.getSubnet(key))?.value, encodeLeaseValue(vxlan(1)));
   t.equal(keeper.lease.subnet, '198.18.1.0/24');
   t.equal(f.connection.state, 'up');
-  t.same(f.logs.filter((l) => /unreachable|reachable again|had expired/.test(l)).map((l) => l.replace(/after [\d.]+ s/, 'after N s')), [
-    'etcd: unreachable (14 UNAVAILABLE: connection lost); keeping the known leases, retrying',
-    'etcd: 198.18.1.0/24 had expired; re-created it for 192.0.2.1',
-    'etcd: reachable again after N s',
-  ], 'one line per change of state, not per retry');
+  t.same(
+    f.logs.filter((l) => /unreachable|reachable again|had expired/.test(l)).map((l) => l.replace(/after [\d.]+ s/, 'after N s')),
+    [
+      'etcd: unreachable (14 UNAVAILABLE: connection lost); keeping the known leases, retrying',
+      'etcd: 198.18.1.0/24 had expired; re-created it for 192.0.2.1',
+      'etcd: reachable again after N s',
+    ],
+    'one line per change of state, not per retry',
+  );
 });
 
 t.test('backs off 200 ms doubling to 5 s while the registry fails, and recovers with the next renewal on time', async (t) => {
@@ -151,7 +173,10 @@ t.test('backs off 200 ms doubling to 5 s while the registry fails, and recovers 
   // The backoff does not carry over: the next renewal is an ordinary one, on time and at the first try.
   f.calls.length = 0;
   await f.clock.advance(500 * S);
-  t.same(f.calls.filter((c) => c.call === 'getSubnet').map((c) => [c.at - renewedAt, c.failed]), [[500 * S, false]]);
+  t.same(
+    f.calls.filter((c) => c.call === 'getSubnet').map((c) => [c.at - renewedAt, c.failed]),
+    [[500 * S, false]],
+  );
   t.equal(f.logs.filter((l) => l.startsWith('etcd: renewed')).length, 2);
 });
 
@@ -162,11 +187,18 @@ t.test('a subnet another host holds by renewal time is reported lost and never t
   f.registry.delete(key);
   f.registry.put(key, encodeLeaseValue(vxlan(7)));
   await f.clock.advance(50 * S);
-  t.same(f.lost.map((l) => l.subnet), ['198.18.1.0/24']);
+  t.same(
+    f.lost.map((l) => l.subnet),
+    ['198.18.1.0/24'],
+  );
   t.equal((await f.registry.getSubnet(key))?.value, encodeLeaseValue(vxlan(7)), 'the other host keeps it');
   f.calls.length = 0;
   await f.clock.advance(3600 * S);
-  t.same(f.calls.filter((c) => c.call !== 'ping'), [], 'no renewal after the loss');
+  t.same(
+    f.calls.filter((c) => c.call !== 'ping'),
+    [],
+    'no renewal after the loss',
+  );
 });
 
 t.test('a renewal whose reply was lost is done again, and no etcd lease is left behind', async (t) => {
@@ -186,7 +218,10 @@ t.test('acquire: a create whose reply was lost is found by its PublicIP and reus
   f.registry.failNext('create', 1, 'after');
   const keeper = await f.clock.run(f.acquire(), 5 * S);
   const { entries } = await f.registry.listSubnets();
-  t.same(entries.map((e) => e.key), [f.key(keeper.lease)]);
+  t.same(
+    entries.map((e) => e.key),
+    [f.key(keeper.lease)],
+  );
   t.ok(f.logs.some((l) => l.startsWith('etcd: reusing 198.18.1.0/24')));
 });
 

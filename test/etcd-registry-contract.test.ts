@@ -71,9 +71,13 @@ function record(t: Test, s: Subject, from: number) {
 
 /** Messages in a form that is the same for both: kinds, and changes as "put key value" / "delete key". */
 function shown(messages: WatchMessage[], prefix: string): string[] {
-  return messages.flatMap((m) => (m.kind === 'changes'
-    ? m.changes.map((c) => (c.type === 'put' ? `put ${c.entry.key.slice(prefix.length)} ${c.entry.value}` : `delete ${c.key.slice(prefix.length)}`))
-    : m.kind === 'progress' ? [] : [m.kind]));
+  return messages.flatMap((m) =>
+    m.kind === 'changes'
+      ? m.changes.map((c) => (c.type === 'put' ? `put ${c.entry.key.slice(prefix.length)} ${c.entry.value}` : `delete ${c.key.slice(prefix.length)}`))
+      : m.kind === 'progress'
+        ? []
+        : [m.kind],
+  );
 }
 
 for (const [name, make] of Object.entries(makers)) {
@@ -108,7 +112,10 @@ for (const [name, make] of Object.entries(makers)) {
       for (const subnet of ['198.18.2.0/24', '198.18.10.0/24', '198.18.1.0/24']) await r.create(r.keys.subnetKey(subnet), subnet, '0');
       await s.put(r.keys.configKey, 'not a subnet');
       const listed = await r.listSubnets();
-      t.same(listed.entries.map((e) => e.value), ['198.18.1.0/24', '198.18.10.0/24', '198.18.2.0/24']);
+      t.same(
+        listed.entries.map((e) => e.value),
+        ['198.18.1.0/24', '198.18.10.0/24', '198.18.2.0/24'],
+      );
       t.equal(listed.revision, revision + 7);
     });
 
@@ -156,16 +163,34 @@ for (const [name, make] of Object.entries(makers)) {
       await r.replace(k1, 'one again', '0', revision + 1);
       await r.revoke(lease.id); // both its keys, in one revision
       await s.del(k1);
-      const expected = ['created', 'put 198.18.1.0-24 one', 'put 198.18.2.0-24 two', 'put 198.18.3.0-24 three', 'put 198.18.1.0-24 one again',
-        'delete 198.18.2.0-24', 'delete 198.18.3.0-24', 'delete 198.18.1.0-24'];
+      const expected = [
+        'created',
+        'put 198.18.1.0-24 one',
+        'put 198.18.2.0-24 two',
+        'put 198.18.3.0-24 three',
+        'put 198.18.1.0-24 one again',
+        'delete 198.18.2.0-24',
+        'delete 198.18.3.0-24',
+        'delete 198.18.1.0-24',
+      ];
       await w.until('seven changes', () => shown(w.messages, r.keys.subnetsPrefix).length === expected.length);
       t.same(shown(w.messages, r.keys.subnetsPrefix), expected);
       const batches = w.messages.flatMap((m) => (m.kind === 'changes' ? [m] : []));
       const revisionOf = (c: (typeof batches)[number]['changes'][number]) => (c.type === 'put' ? c.entry.modRevision : c.revision);
       const revisions = batches.flatMap((m) => m.changes.map(revisionOf));
-      t.same(revisions, [1, 2, 3, 5, 6, 6, 7].map((n) => revision + n), 'the revision of each write; the config put is skipped; a revoke is one revision');
-      t.ok(batches.every((m) => m.revision === revisionOf(m.changes[m.changes.length - 1])), 'a message\'s revision is its last change\'s');
-      t.ok(batches.every((m, i) => i === 0 || revisionOf(m.changes[0]) > batches[i - 1].revision), 'no revision split across messages');
+      t.same(
+        revisions,
+        [1, 2, 3, 5, 6, 6, 7].map((n) => revision + n),
+        'the revision of each write; the config put is skipped; a revoke is one revision',
+      );
+      t.ok(
+        batches.every((m) => m.revision === revisionOf(m.changes[m.changes.length - 1])),
+        "a message's revision is its last change's",
+      );
+      t.ok(
+        batches.every((m, i) => i === 0 || revisionOf(m.changes[0]) > batches[i - 1].revision),
+        'no revision split across messages',
+      );
 
       // Another watch from the start replays the same history; a cancelled one hears nothing more.
       const replay = record(t, s, revision + 1);

@@ -7,10 +7,7 @@
 // past its compaction.
 import t, { type Test } from 'tap';
 import { EtcdServer, LinkCut, haveEtcd } from './helpers/etcd-server.js';
-import {
-  EtcdStore, NetworkConfigError, PermanentError, readNetworkConfig, writeNetworkConfig,
-  type EtcdStoreOptions,
-} from '../src/etcd/index.js';
+import { EtcdStore, NetworkConfigError, PermanentError, readNetworkConfig, writeNetworkConfig, type EtcdStoreOptions } from '../src/etcd/index.js';
 import { LeaseTable, type Lease, type LeaseAttrs, type LeaseEvent } from '../src/lease/lease.js';
 
 if (!haveEtcd()) {
@@ -89,7 +86,12 @@ t.test('network config: written by the helper or by etcdctl, read strictly', asy
   t.equal(server.etcdctl('get', `${prefix}/config`, '--print-value-only').trim(), written, 'etcdctl reads what was written');
   t.equal(written, '{"Network":"198.18.0.0/16","SubnetLen":24,"SubnetMin":"198.18.1.0","SubnetMax":"198.18.255.0","Backend":{"Type":"vxlan","VNI":1}}');
   t.same(await readNetworkConfig({ endpoints: [server.endpoint], prefix }), {
-    network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.255.0', backendType: 'vxlan', backend: { type: 'vxlan', vni: 1 },
+    network: '198.18.0.0/16',
+    subnetLen: 24,
+    subnetMin: '198.18.1.0',
+    subnetMax: '198.18.255.0',
+    backendType: 'vxlan',
+    backend: { type: 'vxlan', vni: 1 },
   });
 
   // flannel's documented minimal config, put with etcdctl as flannel's docs do.
@@ -108,20 +110,34 @@ t.test('network config: written by the helper or by etcdctl, read strictly', asy
   const { store: badStore } = await openStore(t, { prefix: bad });
   const error = await badStore.networkConfig().catch((e: unknown) => e);
   t.ok(error instanceof NetworkConfigError);
-  t.same((error as NetworkConfigError).problems.map((p) => p.split(':')[0]), ['SubnetLen', 'Backend.Type'], 'both problems, each naming its field');
-  await t.rejects(writeNetworkConfig({ endpoints: [server.endpoint], prefix: bad }, { network: '198.18.0.1/16' }), NetworkConfigError, 'the writer refuses a bad config before writing');
+  t.same(
+    (error as NetworkConfigError).problems.map((p) => p.split(':')[0]),
+    ['SubnetLen', 'Backend.Type'],
+    'both problems, each naming its field',
+  );
+  await t.rejects(
+    writeNetworkConfig({ endpoints: [server.endpoint], prefix: bad }, { network: '198.18.0.1/16' }),
+    NetworkConfigError,
+    'the writer refuses a bad config before writing',
+  );
   t.match(server.etcdctl('get', `${bad}/config`, '--print-value-only'), /"SubnetLen":33/, 'and left the key alone');
 });
 
 t.test('options are checked: field, value, allowed', async (t) => {
-  await t.rejects(EtcdStore.open({ endpoints: [] }), { name: 'EtcdOptionsError', message: /endpoints: \[\] is not allowed; allowed: one or more etcd client URLs/ });
+  await t.rejects(EtcdStore.open({ endpoints: [] }), {
+    name: 'EtcdOptionsError',
+    message: /endpoints: \[\] is not allowed; allowed: one or more etcd client URLs/,
+  });
   await t.rejects(EtcdStore.open({ endpoints: ['127.0.0.1'], prefix: 'coreos.com', ttlSeconds: 1 }), {
-    message: /endpoints\[0\]: "127.0.0.1" is not allowed[\s\S]*prefix: "coreos.com" is not allowed[\s\S]*ttlSeconds: 1 is not allowed; allowed: an integer number of seconds, at least 2/,
+    message:
+      /endpoints\[0\]: "127.0.0.1" is not allowed[\s\S]*prefix: "coreos.com" is not allowed[\s\S]*ttlSeconds: 1 is not allowed; allowed: an integer number of seconds, at least 2/,
   });
   const prefix = freshPrefix();
   await writeNetworkConfig({ endpoints: [server.endpoint], prefix }, { network: '198.18.0.0/16', backend: { type: 'vxlan' } });
   const { store } = await openStore(t, { prefix });
-  await t.rejects(store.acquire({ publicIP: '192.0.2.1', backendType: 'udp', backendData: {} }), { message: /backendType: "udp" is not allowed; allowed: "vxlan", the network's Backend.Type/ });
+  await t.rejects(store.acquire({ publicIP: '192.0.2.1', backendType: 'udp', backendData: {} }), {
+    message: /backendType: "udp" is not allowed; allowed: "vxlan", the network's Backend.Type/,
+  });
   await t.rejects(store.acquire({ publicIP: '192.0.2.256', backendType: 'vxlan', backendData: { VNI: 1 } }), {
     message: /publicIP: "192.0.2.256" is not allowed[\s\S]*backendData.VtepMAC: missing is not allowed/,
   });
@@ -129,7 +145,7 @@ t.test('options are checked: field, value, allowed', async (t) => {
 
 // ---------------------------------------------------------------- acquire, renew, reclaim
 
-t.test('acquire: flannel\'s exact lease value under an etcd lease with the TTL; renewed before it runs out', async (t) => {
+t.test("acquire: flannel's exact lease value under an etcd lease with the TTL; renewed before it runs out", async (t) => {
   const prefix = freshPrefix();
   await writeNetworkConfig({ endpoints: [server.endpoint], prefix }, { network: '198.18.0.0/16', backend: { type: 'vxlan' } });
   const { store, logs } = await openStore(t, { prefix, ttlSeconds: 4 });
@@ -140,16 +156,20 @@ t.test('acquire: flannel\'s exact lease value under an etcd lease with the TTL; 
   t.ok(third >= 1 && third <= 255, `inside SubnetMin..SubnetMax: ${own.subnet}`);
   t.ok(own.expiration >= before + 3000 && own.expiration <= Date.now() + 4000, 'expiration ≈ now + TTL');
   const key = `${prefix}/subnets/${own.subnet.replace('/', '-')}`;
-  t.equal(server.etcdctl('get', key, '--print-value-only').trim(), flannelValue(1), 'etcdctl reads flannel\'s exact JSON');
+  t.equal(server.etcdctl('get', key, '--print-value-only').trim(), flannelValue(1), "etcdctl reads flannel's exact JSON");
   const ttl1 = server.etcdctl('lease', 'timetolive', leaseIdOf(server, key), '--keys');
-  t.match(ttl1, new RegExp(`granted with TTL\\(4s\\), remaining\\(\\d+s\\), attached keys\\(\\[${key}\\]\\)`), 'the key is attached to an etcd lease with the TTL');
+  t.match(
+    ttl1,
+    new RegExp(`granted with TTL\\(4s\\), remaining\\(\\d+s\\), attached keys\\(\\[${key}\\]\\)`),
+    'the key is attached to an etcd lease with the TTL',
+  );
 
   const firstLease = leaseIdOf(server, key);
   await waitFor('a renewal', () => logs.some((l) => l.includes(`renewed ${own.subnet}`)), 6000);
   const renewedLease = leaseIdOf(server, key);
   t.not(renewedLease, firstLease, 'renewal moved the key to a new etcd lease (flannel renews with a new lease and a put)');
   t.match(server.etcdctl('lease', 'timetolive', firstLease), /already expired|not found/i, 'the old lease was revoked, not left to linger');
-  t.ok(store.ownLease!.expiration > own.expiration, 'the own lease\'s expiration moved forward');
+  t.ok(store.ownLease!.expiration > own.expiration, "the own lease's expiration moved forward");
   await sleep(2500);
   t.equal(server.etcdctl('get', key, '--print-value-only').trim(), flannelValue(1), 'still there after more than the TTL');
   await t.rejects(store.acquire(vxlan(1)), PermanentError, 'one acquire per store');
@@ -165,7 +185,10 @@ t.test('reclaim: the same PublicIP gets the same subnet back; release gives it u
   const second = await openStore(t, { prefix });
   const again = await second.store.acquire({ ...vxlan(1), backendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:aa' } });
   t.equal(again.subnet, own.subnet, 'same subnet after a restart');
-  t.ok(second.logs.some((l) => l.includes(`reusing ${own.subnet}, already leased to 192.0.2.1`)), 'and says so');
+  t.ok(
+    second.logs.some((l) => l.includes(`reusing ${own.subnet}, already leased to 192.0.2.1`)),
+    'and says so',
+  );
   t.equal(again.backendData.VtepMAC, '02:00:5e:00:53:aa');
   const key = `${prefix}/subnets/${own.subnet.replace('/', '-')}`;
   t.match(server.etcdctl('get', key, '--print-value-only'), /"VtepMAC":"02:00:5e:00:53:aa"/, 'the stored value carries the new attributes');
@@ -174,7 +197,7 @@ t.test('reclaim: the same PublicIP gets the same subnet back; release gives it u
   t.equal(server.etcdctl('get', key).trim(), '', 'released: the key is gone');
 
   const third = await openStore(t, { prefix, previousSubnet: own.subnet });
-  t.equal((await third.store.acquire(vxlan(2))).subnet, own.subnet, 'a free previous subnet is taken again (flannel\'s subnet.env fallback)');
+  t.equal((await third.store.acquire(vxlan(2))).subnet, own.subnet, "a free previous subnet is taken again (flannel's subnet.env fallback)");
 
   // A lease for our PublicIP outside SubnetMin..SubnetMax (e.g. the config changed): deleted, a fitting one taken.
   server.etcdctl('put', `${prefix}/subnets/198.18.0.0-24`, flannelValue(3));
@@ -193,7 +216,10 @@ t.test('reclaim: the same PublicIP gets the same subnet back; release gives it u
   t.ok(reserved.logs.some((l) => l.includes('reusing 198.18.40.0/24, already leased to 192.0.2.40 (a reservation)')));
   await sleep(2500);
   t.equal(leaseIdOf(server, `${prefix}/subnets/198.18.40.0-24`), '0', 'still without an etcd lease after more than the TTL');
-  t.notOk(reserved.logs.some((l) => l.includes('renewed')), 'never renewed');
+  t.notOk(
+    reserved.logs.some((l) => l.includes('renewed')),
+    'never renewed',
+  );
 });
 
 t.test('a subnet another host holds by renewal time is never taken back: the loss is reported', async (t) => {
@@ -212,9 +238,12 @@ t.test('a subnet another host holds by renewal time is never taken back: the los
   t.equal(lost.length, 1, 'no renewal after the loss');
 });
 
-t.test('hosts see each other\'s leases; racing hosts never share a subnet; a full range is an error', async (t) => {
+t.test("hosts see each other's leases; racing hosts never share a subnet; a full range is an error", async (t) => {
   const prefix = freshPrefix();
-  await writeNetworkConfig({ endpoints: [server.endpoint], prefix }, { network: '198.18.0.0/16', subnetMin: '198.18.1.0', subnetMax: '198.18.6.0', backend: { type: 'vxlan' } });
+  await writeNetworkConfig(
+    { endpoints: [server.endpoint], prefix },
+    { network: '198.18.0.0/16', subnetMin: '198.18.1.0', subnetMax: '198.18.6.0', backend: { type: 'vxlan' } },
+  );
   const a = await openStore(t, { prefix });
   const b = await openStore(t, { prefix });
   const wa = record(t, a.store);
@@ -244,7 +273,10 @@ t.test('hosts see each other\'s leases; racing hosts never share a subnet; a ful
 
 t.test('leases written by etcdctl as flannel writes them are read; TTL expiry is a removal', async (t) => {
   const prefix = freshPrefix();
-  await writeNetworkConfig({ endpoints: [server.endpoint], prefix }, { network: '198.18.0.0/16', subnetMin: '198.18.10.0', subnetMax: '198.18.12.0', backend: { type: 'vxlan' } });
+  await writeNetworkConfig(
+    { endpoints: [server.endpoint], prefix },
+    { network: '198.18.0.0/16', subnetMin: '198.18.10.0', subnetMax: '198.18.12.0', backend: { type: 'vxlan' } },
+  );
   const id = grant(server, 30);
   server.etcdctl('put', `--lease=${id}`, `${prefix}/subnets/198.18.10.0-24`, flannelValue(10));
   server.etcdctl('put', `${prefix}/subnets/198.18.11.0-24`, flannelValue(11)); // a reservation: no TTL
@@ -255,7 +287,7 @@ t.test('leases written by etcdctl as flannel writes them are read; TTL expiry is
   const leased = w.table.get('198.18.10.0/24')!;
   t.same(leased.backendData, { VNI: 1, VtepMAC: '02:00:5e:00:53:0a' });
   t.equal(leased.backendType, 'vxlan');
-  t.ok(Math.abs(leased.expiration - (Date.now() + 30_000)) < 3000, 'expiration from the etcd lease\'s remaining TTL');
+  t.ok(Math.abs(leased.expiration - (Date.now() + 30_000)) < 3000, "expiration from the etcd lease's remaining TTL");
   t.equal(w.table.get('198.18.11.0/24')!.expiration, Number.POSITIVE_INFINITY, 'a reservation never expires');
   t.equal((await store.acquire(vxlan(1))).subnet, '198.18.12.0/24', 'the free one of three');
 
@@ -284,7 +316,10 @@ t.test('leases written by etcdctl as flannel writes them are read; TTL expiry is
 
 t.test('malformed lease values are skipped, counted and logged; the key stays taken', async (t) => {
   const prefix = freshPrefix();
-  await writeNetworkConfig({ endpoints: [server.endpoint], prefix }, { network: '198.18.0.0/16', subnetMin: '198.18.30.0', subnetMax: '198.18.33.0', backend: { type: 'vxlan' } });
+  await writeNetworkConfig(
+    { endpoints: [server.endpoint], prefix },
+    { network: '198.18.0.0/16', subnetMin: '198.18.30.0', subnetMax: '198.18.33.0', backend: { type: 'vxlan' } },
+  );
   server.etcdctl('put', `${prefix}/subnets/198.18.30.0-24`, 'not json');
   server.etcdctl('put', `${prefix}/subnets/198.18.31.0-24`, '{"PublicIP":"192.0.2.300","BackendType":"vxlan"}');
   server.etcdctl('put', `${prefix}/subnets/not-a-subnet`, flannelValue(9));
@@ -294,7 +329,10 @@ t.test('malformed lease values are skipped, counted and logged; the key stays ta
   await waitFor('the first batch', () => w.batches.length > 0);
   t.same(w.batches[0].map(subnetOf), ['added 198.18.32.0/24 192.0.2.32'], 'only the good lease');
   t.equal(store.counters.malformed, 3);
-  t.ok(logs.some((l) => /skipped a lease: .*198\.18\.30\.0-24: not JSON/.test(l)), 'logged with the key and the reason');
+  t.ok(
+    logs.some((l) => /skipped a lease: .*198\.18\.30\.0-24: not JSON/.test(l)),
+    'logged with the key and the reason',
+  );
   t.ok(logs.some((l) => /skipped a lease: .*not-a-subnet: not a subnet key/.test(l)));
 
   // At run time: a good lease overwritten with garbage is no longer anyone's route.
@@ -324,7 +362,14 @@ t.test('etcd killed and restarted on the same data dir: no removals meanwhile, o
   const down = Date.now();
   await waitFor('the store to notice', () => a.store.state === 'down', 3000);
   await sleep(4000); // past the renewal that falls due during the outage
-  t.same(w.events().slice(seen).filter((e) => e.type === 'removed'), [], 'no removal while etcd is away');
+  t.same(
+    w
+      .events()
+      .slice(seen)
+      .filter((e) => e.type === 'removed'),
+    [],
+    'no removal while etcd is away',
+  );
   t.equal(w.table.size, 2, 'the known leases stand');
 
   await own.restart();
@@ -334,14 +379,33 @@ t.test('etcd killed and restarted on the same data dir: no removals meanwhile, o
   await waitFor('own lease renewed', () => a.store.ownLease!.expiration > back + 4000, 10_000);
   t.equal(a.store.ownLease!.subnet, la.subnet, 'same subnet');
   t.equal(a.store.state, 'up');
-  t.same(w.events().filter((e) => e.type === 'removed'), [], 'no removal at all');
-  t.same(w.table.list().map((l) => l.subnet).sort(), [la.subnet, lb.subnet, '198.18.200.0/24'].sort());
+  t.same(
+    w.events().filter((e) => e.type === 'removed'),
+    [],
+    'no removal at all',
+  );
+  t.same(
+    w.table
+      .list()
+      .map((l) => l.subnet)
+      .sort(),
+    [la.subnet, lb.subnet, '198.18.200.0/24'].sort(),
+  );
   const key = `${prefix}/subnets/${la.subnet.replace('/', '-')}`;
   t.equal(own.etcdctl('get', key, '--print-value-only').trim(), flannelValue(1));
   t.match(own.etcdctl('lease', 'timetolive', leaseIdOf(own, key)), /granted with TTL\(6s\)/);
-  t.ok(a.logs.some((l) => l.startsWith('etcd: unreachable (')), 'logged: unreachable');
-  t.ok(a.logs.some((l) => /^etcd: reachable again after \d+\.\d s$/.test(l)), 'logged: back');
-  t.ok(a.logs.some((l) => /^etcd: watch resumed from revision \d+$/.test(l)), 'logged: watch resumed');
+  t.ok(
+    a.logs.some((l) => l.startsWith('etcd: unreachable (')),
+    'logged: unreachable',
+  );
+  t.ok(
+    a.logs.some((l) => /^etcd: reachable again after \d+\.\d s$/.test(l)),
+    'logged: back',
+  );
+  t.ok(
+    a.logs.some((l) => /^etcd: watch resumed from revision \d+$/.test(l)),
+    'logged: watch resumed',
+  );
   t.equal(a.logs.filter((l) => l.startsWith('etcd: unreachable')).length, 1, 'one line per state change, not per retry');
   t.comment(`outage ${back - down} ms`);
 
@@ -357,7 +421,11 @@ t.test('etcd killed and restarted on the same data dir: no removals meanwhile, o
   await waitFor('up again', () => a.store.state === 'up', 5000);
   own.etcdctl('put', `${prefix}/subnets/198.18.201.0-24`, flannelValue(201));
   await waitFor('a write after the pause', () => w.table.get('198.18.201.0/24') !== undefined, 5000);
-  t.same(w.events().filter((e) => e.type === 'removed'), [], 'still no removal');
+  t.same(
+    w.events().filter((e) => e.type === 'removed'),
+    [],
+    'still no removal',
+  );
 });
 
 t.test('cut off from etcd while others write: changes seen after; an own lease that expired meanwhile is re-created on the same subnet', async (t) => {
@@ -378,7 +446,7 @@ t.test('cut off from etcd while others write: changes seen after; an own lease t
   server.etcdctl('put', `--lease=${grant(server, 60)}`, `${prefix}/subnets/198.18.210.0-24`, flannelValue(210));
   await b.store.close({ release: true });
   await sleep(4500); // longer than A's TTL: etcd expires A's lease
-  t.equal(server.etcdctl('get', `${prefix}/subnets/${la.subnet.replace('/', '-')}`).trim(), '', 'A\'s lease expired in etcd');
+  t.equal(server.etcdctl('get', `${prefix}/subnets/${la.subnet.replace('/', '-')}`).trim(), '', "A's lease expired in etcd");
   t.equal(w.events().length, seen, 'nothing reported while cut off');
 
   relay.restore();
@@ -393,7 +461,7 @@ t.test('cut off from etcd while others write: changes seen after; an own lease t
   t.ok(after.includes(`added 198.18.210.0/24 192.0.2.210`) && after.includes(`removed ${lb.subnet} 192.0.2.2`), after.join(', '));
 });
 
-t.test('a watch that fell behind etcd\'s compaction resyncs: the difference is reported, nothing else', async (t) => {
+t.test("a watch that fell behind etcd's compaction resyncs: the difference is reported, nothing else", async (t) => {
   const relay = await LinkCut.open(server.clientPort);
   t.teardown(() => relay.close());
   const prefix = freshPrefix();
@@ -415,7 +483,10 @@ t.test('a watch that fell behind etcd\'s compaction resyncs: the difference is r
   relay.restore();
   await waitFor('the resync', () => a.store.counters.resyncs === 1 && w.events().length > seen);
   t.same(w.events().slice(seen).map(subnetOf).sort(), ['added 198.18.3.0/24 192.0.2.3', 'removed 198.18.1.0/24 192.0.2.1'], 'only the difference');
-  t.same(w.table.list().map((l) => l.subnet), ['198.18.2.0/24', '198.18.3.0/24']);
+  t.same(
+    w.table.list().map((l) => l.subnet),
+    ['198.18.2.0/24', '198.18.3.0/24'],
+  );
   t.ok(a.logs.some((l) => /watch fell behind: revision \d+ was compacted/.test(l)));
   server.etcdctl('put', `${prefix}/subnets/198.18.4.0-24`, flannelValue(4));
   await waitFor('the watch goes on after the resync', () => w.table.size === 3);

@@ -26,8 +26,14 @@ function fixture(t: Test) {
   const registry = new MemoryRegistry({ clock, observe: (c) => calls.push(c) });
   const logs: string[] = [];
   const connection = new Connection({
-    endpoints: ['memory'], log: (line) => logs.push(line), pingIntervalMs: 60 * S, retryInitialMs: 200, retryMaxMs: 5000,
-    random: () => 1, ping: () => registry.ping(), clock,
+    endpoints: ['memory'],
+    log: (line) => logs.push(line),
+    pingIntervalMs: 60 * S,
+    retryInitialMs: 200,
+    retryMaxMs: 5000,
+    random: () => 1,
+    ping: () => registry.ping(),
+    clock,
   });
   const counters: WatchCounters = { malformed: 0, reconnects: 0, resyncs: 0 };
   const batches: LeaseEvent[][] = [];
@@ -37,11 +43,19 @@ function fixture(t: Test) {
   const put = (n: number, leaseId?: string, attrs = vxlan(n)) => registry.put(key(n), encodeLeaseValue(attrs), leaseId);
   const start = () => {
     const watch = new SubnetWatch({
-      registry, connection, counters, log: (line) => logs.push(line), onBatch: (b) => {
+      registry,
+      connection,
+      counters,
+      log: (line) => logs.push(line),
+      onBatch: (b) => {
         batches.push(b);
         if (listenerThrows) throw new Error('listener failed');
       },
-      fallbackTtlSeconds: 3600, retryInitialMs: 200, retryMaxMs: 5000, random: () => 1, clock,
+      fallbackTtlSeconds: 3600,
+      retryInitialMs: 200,
+      retryMaxMs: 5000,
+      random: () => 1,
+      clock,
     });
     t.teardown(async () => {
       watch.stop();
@@ -64,7 +78,7 @@ t.test('the first batch lists every lease; then a put is added, a change added a
   await f.clock.advance(0);
   t.same(f.batches.map(f.shown), [['added 198.18.1.0/24 192.0.2.1', 'added 198.18.2.0/24 192.0.2.2']]);
   const first = f.batches[0];
-  t.equal(first[0].lease.expiration, f.clock.now() + 60 * S, 'expiration from the etcd lease\'s remaining TTL');
+  t.equal(first[0].lease.expiration, f.clock.now() + 60 * S, "expiration from the etcd lease's remaining TTL");
   t.equal(first[1].lease.expiration, Number.POSITIVE_INFINITY, 'a reservation never expires');
 
   f.batches.length = 0;
@@ -164,7 +178,14 @@ t.test('the stream is reopened with backoff, 200 ms doubling to 5 s, reset once 
   const opens = f.calls.filter((c) => c.call === 'watchSubnets');
   t.ok(opens.every((c) => c.failed));
   t.equal(opens[0].at - firstBreak, 200, 'the first reopen 200 ms after the break');
-  t.same(opens.slice(1).map((c, i) => c.at - opens[i].at).slice(0, 7), [400, 800, 1600, 3200, 5000, 5000, 5000], 'then doubling to 5 s');
+  t.same(
+    opens
+      .slice(1)
+      .map((c, i) => c.at - opens[i].at)
+      .slice(0, 7),
+    [400, 800, 1600, 3200, 5000, 5000, 5000],
+    'then doubling to 5 s',
+  );
   f.registry.reconnect();
   await f.clock.advance(5 * S);
   t.equal(f.counters.reconnects, 1);
@@ -174,7 +195,10 @@ t.test('the stream is reopened with backoff, 200 ms doubling to 5 s, reset once 
   const brokeAt = f.clock.now();
   f.registry.disconnect();
   await f.clock.advance(1 * S);
-  t.same(f.calls.filter((c) => c.call === 'watchSubnets').map((c) => c.at - brokeAt), [200, 600]);
+  t.same(
+    f.calls.filter((c) => c.call === 'watchSubnets').map((c) => c.at - brokeAt),
+    [200, 600],
+  );
 });
 
 t.test('a resume point compacted away: the leases are listed again and only the difference is reported', async (t) => {
@@ -199,8 +223,11 @@ t.test('a resume point compacted away: the leases are listed again and only the 
   await f.clock.advance(5 * S);
   t.equal(f.counters.resyncs, 1);
   t.ok(f.logs.some((l) => /^etcd: watch fell behind: revision \d+ was compacted \(now \d+\); listing the leases again$/.test(l)));
-  t.same(f.batches.map((b) => f.shown(b).sort()), [['added 198.18.2.0/24 192.0.2.2', 'added 198.18.4.0/24 192.0.2.4', 'removed 198.18.1.0/24 192.0.2.1']],
-    'one batch: the difference, not the unchanged lease');
+  t.same(
+    f.batches.map((b) => f.shown(b).sort()),
+    [['added 198.18.2.0/24 192.0.2.2', 'added 198.18.4.0/24 192.0.2.4', 'removed 198.18.1.0/24 192.0.2.1']],
+    'one batch: the difference, not the unchanged lease',
+  );
 
   // After the resync the watch follows the stream again, from the listing's revision.
   f.batches.length = 0;

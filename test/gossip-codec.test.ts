@@ -10,8 +10,17 @@ import { MSG } from '../src/gossip/messages.js';
 import { GossipNode } from '../src/gossip/node.js';
 import { Sfc32 } from '../src/gossip/prng.js';
 import {
-  ALIVE, DEAD, decodeLease, decodeMember, encodeLease, encodeMember, SUSPECT, TAG_LEASE, TAG_MEMBER,
-  type LeaseRecord, type MemberRecord,
+  ALIVE,
+  DEAD,
+  decodeLease,
+  decodeMember,
+  encodeLease,
+  encodeMember,
+  SUSPECT,
+  TAG_LEASE,
+  TAG_MEMBER,
+  type LeaseRecord,
+  type MemberRecord,
 } from '../src/gossip/records.js';
 import { ReplayGuard } from '../src/gossip/replay.js';
 import type { Clock } from '../src/gossip/runtime.js';
@@ -27,46 +36,64 @@ t.test('member records round-trip', async (t) => {
     state: fc.constantFrom(ALIVE, SUSPECT, DEAD, 3 as const),
     from: fc.string({ maxLength: 40 }),
   });
-  fc.assert(fc.property(arb, (rec) => {
-    const w = new ByteWriter(512);
-    encodeMember(w, rec as MemberRecord);
-    const r = new ByteReader(w.take());
-    t.equal(r.u8(), TAG_MEMBER);
-    const back = decodeMember(r)!;
-    const expectFrom = rec.state === SUSPECT || rec.state === DEAD ? rec.from : '';
-    return back.id === rec.id && back.addr === rec.addr && back.incarnation === rec.incarnation && back.state === rec.state
-      && back.from === expectFrom && r.remaining === 0;
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(arb, (rec) => {
+      const w = new ByteWriter(512);
+      encodeMember(w, rec as MemberRecord);
+      const r = new ByteReader(w.take());
+      t.equal(r.u8(), TAG_MEMBER);
+      const back = decodeMember(r)!;
+      const expectFrom = rec.state === SUSPECT || rec.state === DEAD ? rec.from : '';
+      return (
+        back.id === rec.id &&
+        back.addr === rec.addr &&
+        back.incarnation === rec.incarnation &&
+        back.state === rec.state &&
+        back.from === expectFrom &&
+        r.remaining === 0
+      );
+    }),
+    { numRuns: 300 },
+  );
 });
 
 t.test('lease records round-trip, optional fields included', async (t) => {
-  const arb = fc.record({
-    hostId: fc.string({ minLength: 1, maxLength: 40 }),
-    subnet: fc.nat({ max: 0xffffffff }),
-    claimedAt: fc.double({ noNaN: true, noDefaultInfinity: true }),
-    version: fc.nat({ max: 0xffffffff }),
-    expiresAt: fc.double({ noNaN: true, noDefaultInfinity: true }),
-    released: fc.boolean(),
-    publicIP: fc.ipV4(),
-    backend: fc.constantFrom(0, 1, 2),
-  }, { requiredKeys: ['hostId', 'subnet', 'claimedAt', 'version', 'expiresAt', 'released', 'publicIP', 'backend'] });
-  const opt = fc.record({
-    vtepMac: fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':')),
-    vni: fc.nat({ max: 0xffffff }),
-    port: fc.nat({ max: 65535 }),
-    publicIPv6: fc.ipV6(),
-    ipv6Subnet: fc.constant('fd00:1::/64'),
-  }, { requiredKeys: [] });
-  fc.assert(fc.property(arb, opt, (base, extra) => {
-    const rec = { ...base, ...extra } as LeaseRecord;
-    const w = new ByteWriter(512);
-    encodeLease(w, rec);
-    const r = new ByteReader(w.take());
-    if (r.u8() !== TAG_LEASE) return false;
-    const back = decodeLease(r);
-    t.same(back, rec);
-    return r.remaining === 0;
-  }), { numRuns: 300 });
+  const arb = fc.record(
+    {
+      hostId: fc.string({ minLength: 1, maxLength: 40 }),
+      subnet: fc.nat({ max: 0xffffffff }),
+      claimedAt: fc.double({ noNaN: true, noDefaultInfinity: true }),
+      version: fc.nat({ max: 0xffffffff }),
+      expiresAt: fc.double({ noNaN: true, noDefaultInfinity: true }),
+      released: fc.boolean(),
+      publicIP: fc.ipV4(),
+      backend: fc.constantFrom(0, 1, 2),
+    },
+    { requiredKeys: ['hostId', 'subnet', 'claimedAt', 'version', 'expiresAt', 'released', 'publicIP', 'backend'] },
+  );
+  const opt = fc.record(
+    {
+      vtepMac: fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':')),
+      vni: fc.nat({ max: 0xffffff }),
+      port: fc.nat({ max: 65535 }),
+      publicIPv6: fc.ipV6(),
+      ipv6Subnet: fc.constant('fd00:1::/64'),
+    },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(arb, opt, (base, extra) => {
+      const rec = { ...base, ...extra } as LeaseRecord;
+      const w = new ByteWriter(512);
+      encodeLease(w, rec);
+      const r = new ByteReader(w.take());
+      if (r.u8() !== TAG_LEASE) return false;
+      const back = decodeLease(r);
+      t.same(back, rec);
+      return r.remaining === 0;
+    }),
+    { numRuns: 300 },
+  );
 });
 
 t.test('a truncated record is reported, not thrown', async (t) => {
@@ -123,20 +150,23 @@ t.test('replay window', async (t) => {
   t.ok(g.accept('a', 2, 1, 0), 'a newer epoch resets');
   t.notOk(g.accept('a', 2, 1, 0));
   // Model check against a set over random sequences within one epoch.
-  fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 200 }), (seqs) => {
-    const guard = new ReplayGuard();
-    const seen = new Set<number>();
-    let top = 0;
-    for (const s of seqs) {
-      const expect = !seen.has(s) && (s > top || top - s <= 64);
-      if (guard.accept('x', 1, s, 0) !== expect) return false;
-      if (expect) {
-        seen.add(s);
-        top = Math.max(top, s);
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 200 }), (seqs) => {
+      const guard = new ReplayGuard();
+      const seen = new Set<number>();
+      let top = 0;
+      for (const s of seqs) {
+        const expect = !seen.has(s) && (s > top || top - s <= 64);
+        if (guard.accept('x', 1, s, 0) !== expect) return false;
+        if (expect) {
+          seen.add(s);
+          top = Math.max(top, s);
+        }
       }
-    }
-    return true;
-  }), { numRuns: 300 });
+      return true;
+    }),
+    { numRuns: 300 },
+  );
 });
 
 /** A node on a fake clock whose sends are captured. */
@@ -144,8 +174,14 @@ function lonelyNode(label = 'c1') {
   const clock: Clock = { now: () => 5000, setTimer: () => 0, clearTimer: () => {} };
   const sent: Uint8Array[] = [];
   const node = new GossipNode({
-    id: 'me', addr: 'a:1', config: makeConfig('lan'), clock, transport: { send: (_a, d) => sent.push(d) },
-    random: new Sfc32(1), keyring: ring('k1'), label,
+    id: 'me',
+    addr: 'a:1',
+    config: makeConfig('lan'),
+    clock,
+    transport: { send: (_a, d) => sent.push(d) },
+    random: new Sfc32(1),
+    keyring: ring('k1'),
+    label,
   });
   node.start();
   return { node, sent };
@@ -202,23 +238,26 @@ t.test('fuzz: random and mutated datagrams never throw; each is counted once', a
     valid.push(w.finish()!);
   }
   let n = 0;
-  fc.assert(fc.property(
-    fc.oneof(
-      fc.uint8Array({ maxLength: 1600 }),
-      fc.tuple(fc.constantFrom(...valid), fc.nat(), fc.nat({ max: 255 })).map(([d, i, b]) => {
-        const m = d.slice();
-        m[i % m.length] ^= b || 1;
-        return m;
-      }),
-      fc.tuple(fc.constantFrom(...valid), fc.nat()).map(([d, cut]) => d.slice(0, cut % d.length)),
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 1600 }),
+        fc.tuple(fc.constantFrom(...valid), fc.nat(), fc.nat({ max: 255 })).map(([d, i, b]) => {
+          const m = d.slice();
+          m[i % m.length] ^= b || 1;
+          return m;
+        }),
+        fc.tuple(fc.constantFrom(...valid), fc.nat()).map(([d, cut]) => d.slice(0, cut % d.length)),
+      ),
+      (data) => {
+        const before = node.counters.receivedDatagrams;
+        node.receive('f:1', data);
+        n++;
+        return node.counters.receivedDatagrams === before + 1;
+      },
     ),
-    (data) => {
-      const before = node.counters.receivedDatagrams;
-      node.receive('f:1', data);
-      n++;
-      return node.counters.receivedDatagrams === before + 1;
-    },
-  ), { numRuns: 2000 });
+    { numRuns: 2000 },
+  );
   const dropped = Object.values(node.counters.dropped).reduce((a, b) => a + b, 0);
   t.ok(dropped > n * 0.9, `${dropped} of ${n} fuzzed datagrams dropped with a reason`);
   t.equal(node.counters.dropped.badMac + node.counters.dropped.malformed + node.counters.dropped.oversize > 0, true);

@@ -40,7 +40,10 @@ t.test('joining hosts get distinct subnets inside [subnetMin, subnetMax], and ev
   c.run(20_000);
   const subnets = c.slots.map((s) => s.replica!.own!.subnet);
   t.equal(new Set(subnets).size, 12, 'distinct');
-  t.ok(subnets.every((s) => c.pool.contains(s)), 'inside the pool');
+  t.ok(
+    subnets.every((s) => c.pool.contains(s)),
+    'inside the pool',
+  );
   for (const s of c.slots) {
     for (const o of c.slots) t.equal(s.replica!.winner(o.replica!.own!.subnet)?.hostId, o.id);
   }
@@ -88,12 +91,15 @@ t.test('leave releases; a dead host keeps its lease until the TTL; live hosts re
   c.leave(3);
   c.run(3_000);
   for (const s of c.live()) t.equal(s.replica!.winner(left.subnet), undefined, `${s.id}: released subnet is free`);
-  t.ok(batches.some((b) => b.some((ch) => ch.subnet === left.subnet && ch.before?.hostId === 'h3' && ch.after === undefined)), 'h0 got a removal event for it');
+  t.ok(
+    batches.some((b) => b.some((ch) => ch.subnet === left.subnet && ch.before?.hostId === 'h3' && ch.after === undefined)),
+    'h0 got a removal event for it',
+  );
 
   const dead = c.slots[4].replica!.own!;
   c.crash(4);
   c.run(30_000);
-  t.equal(c.slots[0].replica!.winner(dead.subnet)?.hostId, 'h4', 'a dead host\'s lease stays until it expires');
+  t.equal(c.slots[0].replica!.winner(dead.subnet)?.hostId, 'h4', "a dead host's lease stays until it expires");
   c.run(dead.expiresAt - c.now + 2_000);
   for (const s of c.live()) t.equal(s.replica!.winner(dead.subnet), undefined, `${s.id}: expired`);
 
@@ -179,7 +185,11 @@ for (const [kind, what] of [
     }
     const worst = Math.max(0, ...settles);
     t.ok(withDoubles > runs / 10, `double allocations stood at the heal in ${withDoubles} of ${runs} runs (${atHeal} subnets)`);
-    t.equal(late, 0, `double allocations outlasting ${target} s after the heal: in ${late} of ${runs} runs (settled: p50 ${percentile(settles, 50).toFixed(1)} s, worst ${worst.toFixed(1)} s)`);
+    t.equal(
+      late,
+      0,
+      `double allocations outlasting ${target} s after the heal: in ${late} of ${runs} runs (settled: p50 ${percentile(settles, 50).toFixed(1)} s, worst ${worst.toFixed(1)} s)`,
+    );
     const oneTry = settles.filter((s) => s <= rejoinOneTryMs(config) / 1000).length;
     t.ok(oneTry >= 0.95 * settles.length, `${oneTry} of ${settles.length} within the first try's ${rejoinOneTryMs(config) / 1000} s`);
     t.equal(notRejoined, 0, `every running host holds every other live by then (not so in ${notRejoined} runs)`);

@@ -64,7 +64,10 @@ t.test('new leases reach every peer about as fast as in the simulator', async (t
   if (Math.abs(median(times) - simulated) > tolerance) times = await round();
   const real = median(times);
   t.ok(Number.isFinite(real), `loopback median ${real.toFixed(3)} s over ${TRIALS} new leases (${times.map((x) => x.toFixed(3)).join(', ')})`);
-  t.ok(Math.abs(real - simulated) <= tolerance, `simulator median ${simulated.toFixed(3)} s; loopback ${real.toFixed(3)} s; allowed ±${tolerance.toFixed(3)} s`);
+  t.ok(
+    Math.abs(real - simulated) <= tolerance,
+    `simulator median ${simulated.toFixed(3)} s; loopback ${real.toFixed(3)} s; allowed ±${tolerance.toFixed(3)} s`,
+  );
 });
 
 t.test('a crashed peer keeps its lease; a peer that leaves releases it', async (t) => {
@@ -74,12 +77,22 @@ t.test('a crashed peer keeps its lease; a peer that leaves releases it', async (
   const leftSubnet = subnetOf(leaving);
   await crashed.crash();
   await leaving.stop();
-  t.ok(leaving.events.some((e) => e.event === 'closed'), 'the leaving peer closed cleanly');
+  t.ok(
+    leaving.events.some((e) => e.event === 'closed'),
+    'the leaving peer closed cleanly',
+  );
   const rest = peers.filter((p) => p.running);
   for (const p of rest) await p.until(() => !p.table.has(leftSubnet), 5_000, `removal of ${leftSubnet}`);
   t.pass(`${rest.length} peers dropped the released ${leftSubnet}`);
   await new Promise((r) => setTimeout(r, 5_000));
-  t.ok(rest.every((p) => p.table.has(crashedSubnet)), `the crashed peer's ${crashedSubnet} stays until its TTL`);
+  t.ok(
+    rest.every((p) => p.table.has(crashedSubnet)),
+    `the crashed peer's ${crashedSubnet} stays until its TTL`,
+  );
   const stats = rest[0].last('stats')!.counters as { dropped: Record<string, number> };
-  t.equal(Object.values(stats.dropped).reduce((a, b) => a + b, 0), 0, 'no datagram was dropped on the way');
+  t.equal(
+    Object.values(stats.dropped).reduce((a, b) => a + b, 0),
+    0,
+    'no datagram was dropped on the way',
+  );
 });

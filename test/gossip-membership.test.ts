@@ -182,9 +182,21 @@ t.test('a node whose seeds are unreachable keeps trying them, backing off up to 
   // The join (a sync every joinRetryMs) ends at joinTimeoutMs; the retries follow.
   const retries = gaps.filter((_, i) => tries[i] - start >= c.config.joinTimeoutMs);
   t.ok(retries.length >= 600_000 / cap, `${retries.length} tries in 10 simulated minutes`);
-  t.ok(retries.slice(0, 3).every((g) => g <= 4 * base + base), `the first gaps are short: ${retries.slice(0, 3).map((g) => (g / 1000).toFixed(1)).join(', ')} s`);
+  t.ok(
+    retries.slice(0, 3).every((g) => g <= 4 * base + base),
+    `the first gaps are short: ${retries
+      .slice(0, 3)
+      .map((g) => (g / 1000).toFixed(1))
+      .join(', ')} s`,
+  );
   t.ok(Math.max(...retries) <= cap + base, `no gap above seedRetryMaxMs + a tick: longest ${(Math.max(...retries) / 1000).toFixed(1)} s`);
-  t.ok(retries.slice(-5).every((g) => g >= cap / 2), `backed off: the last gaps ${retries.slice(-5).map((g) => (g / 1000).toFixed(1)).join(', ')} s`);
+  t.ok(
+    retries.slice(-5).every((g) => g >= cap / 2),
+    `backed off: the last gaps ${retries
+      .slice(-5)
+      .map((g) => (g / 1000).toFixed(1))
+      .join(', ')} s`,
+  );
   t.ok(tries.at(-1)! > c.now - cap - base, 'still trying at the end');
   t.equal(lone.node!.liveCount, 1, 'alone all along');
   c.heal();

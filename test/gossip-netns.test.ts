@@ -33,10 +33,21 @@ if (lab) {
   const network = { network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.20.0', backendType: 'udp' as const };
   const addr = (i: number) => `${hosts[i].underlay}:${PORT}`;
   const launch = (i: number) => (argv: string[]) => lab.spawn(hosts[i].ns, argv);
-  const start = (i: number) => startPeer(`g${i + 1}`, {
-    bind: addr(i), seeds: hosts.map((_, j) => addr(j)).filter((_, j) => j !== i), keys, label: 'netns-test', network,
-    preset: 'local', stateDir: join(state, `g${i + 1}`), publicIP: hosts[i].underlay,
-  }, launch(i));
+  const start = (i: number) =>
+    startPeer(
+      `g${i + 1}`,
+      {
+        bind: addr(i),
+        seeds: hosts.map((_, j) => addr(j)).filter((_, j) => j !== i),
+        keys,
+        label: 'netns-test',
+        network,
+        preset: 'local',
+        stateDir: join(state, `g${i + 1}`),
+        publicIP: hosts[i].underlay,
+      },
+      launch(i),
+    );
   const peers: Peer[] = [];
   const subnetOf = (p: Peer) => p.last('lease')!.subnet as string;
   t.teardown(async () => {

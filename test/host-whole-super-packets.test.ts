@@ -5,7 +5,10 @@
 // a veth without tunnel segmentation) is in test/vxlan-whole.test.ts.
 import t from 'tap';
 import {
-  decideWholeSuperPackets, wholeSuperPacketsOffNote, type WholeSuperPacketsAsk, type WholeSuperPacketsProbes,
+  decideWholeSuperPackets,
+  wholeSuperPacketsOffNote,
+  type WholeSuperPacketsAsk,
+  type WholeSuperPacketsProbes,
 } from '../src/daemon/whole-super-packets.js';
 
 /** A host whose underlay segments UDP tunnels and whose firewall lets forwarded packets through, unless told otherwise. */
@@ -29,7 +32,10 @@ function host(answers: { segments?: boolean | undefined | Error; drops?: string[
 const vxlanAuto: WholeSuperPacketsAsk = { want: 'auto', backend: 'vxlan', tunOffloads: true, underlayDevice: 'eth0' };
 
 t.test('not asked: off, or auto on the udp backend; nothing probed, nothing to log', async (t) => {
-  for (const ask of [{ ...vxlanAuto, want: false }, { ...vxlanAuto, backend: 'udp' }] as WholeSuperPacketsAsk[]) {
+  for (const ask of [
+    { ...vxlanAuto, want: false },
+    { ...vxlanAuto, backend: 'udp' },
+  ] as WholeSuperPacketsAsk[]) {
     const h = host();
     t.same(decideWholeSuperPackets(ask, h.probes), { asked: false }, `want ${ask.want}, ${ask.backend}`);
     t.same(h.asked, []);
@@ -49,10 +55,18 @@ t.test('auto refused, with the reason', async (t) => {
     ['the feature is off', vxlanAuto, { segments: false }, /^eth0 does not segment UDP tunnels itself \(tx-udp_tnl-csum-segmentation off\)$/],
     ['the kernel has no such feature', vxlanAuto, { segments: undefined }, /^eth0 does not segment UDP tunnels itself/],
     ['the features cannot be read', vxlanAuto, { segments: new Error('ENODEV') }, /^reading eth0's features: ENODEV$/],
-    ['one forward chain drops by policy', vxlanAuto, { drops: ['iptables FORWARD (policy DROP)'] },
-      /^the firewall drops forwarded packets by default \(iptables FORWARD \(policy DROP\)\); accept those/],
-    ['two forward chains drop by policy', vxlanAuto, { drops: ['nftables inet fw chain fwd (policy drop)', 'iptables FORWARD (policy DROP)'] },
-      /^the firewall drops forwarded packets by default \(nftables inet fw chain fwd \(policy drop\); iptables FORWARD \(policy DROP\)\); accept those from the tunnel TAP and set offloads\.udpTunnelGso: true$/],
+    [
+      'one forward chain drops by policy',
+      vxlanAuto,
+      { drops: ['iptables FORWARD (policy DROP)'] },
+      /^the firewall drops forwarded packets by default \(iptables FORWARD \(policy DROP\)\); accept those/,
+    ],
+    [
+      'two forward chains drop by policy',
+      vxlanAuto,
+      { drops: ['nftables inet fw chain fwd (policy drop)', 'iptables FORWARD (policy DROP)'] },
+      /^the firewall drops forwarded packets by default \(nftables inet fw chain fwd \(policy drop\); iptables FORWARD \(policy DROP\)\); accept those from the tunnel TAP and set offloads\.udpTunnelGso: true$/,
+    ],
   ];
   for (const [what, ask, answers, reason] of cases) {
     const d = decideWholeSuperPackets(ask, host(answers).probes);
@@ -63,8 +77,11 @@ t.test('auto refused, with the reason', async (t) => {
 
 t.test('asked for outright: only what would break it is checked', async (t) => {
   const h = host({ segments: false, drops: ['iptables FORWARD (policy DROP)'] });
-  t.same(decideWholeSuperPackets({ ...vxlanAuto, want: true }, h.probes), { asked: true, auto: false, refused: undefined },
-    'neither the underlay nor the firewall stops it');
+  t.same(
+    decideWholeSuperPackets({ ...vxlanAuto, want: true }, h.probes),
+    { asked: true, auto: false, refused: undefined },
+    'neither the underlay nor the firewall stops it',
+  );
   t.same(h.asked, [], 'neither was probed');
   t.same(decideWholeSuperPackets({ ...vxlanAuto, want: true, backend: 'udp' }, h.probes), { asked: true, auto: false, refused: 'the backend is not vxlan' });
   t.same(decideWholeSuperPackets({ ...vxlanAuto, want: true, tunOffloads: false }, h.probes), { asked: true, auto: false, refused: 'the TUN has no offloads' });

@@ -26,7 +26,14 @@ else {
   });
 
   t.test('the same packets with a broken checksum or the wrong VNI are not', async (t) => {
-    for (const name of ['udp4-bad-udp-checksum', 'udp4-bad-ip-checksum', 'udp6-bad-udp-checksum', 'vxlan4-bad-inner-udp-checksum', 'vxlan4-wrong-vni', 'vxlan6-bad-outer-udp-checksum']) {
+    for (const name of [
+      'udp4-bad-udp-checksum',
+      'udp4-bad-ip-checksum',
+      'udp6-bad-udp-checksum',
+      'vxlan4-bad-inner-udp-checksum',
+      'vxlan4-wrong-vni',
+      'vxlan6-bad-outer-udp-checksum',
+    ]) {
       t.equal(delivered[name], false, `${name} dropped`);
     }
   });

@@ -38,7 +38,14 @@ function superPacket(kind: 'tcp4' | 'tcp6' | 'udp4', payload: number, gsoSize: n
     wire.ipv6.write(bytes, at, { payloadLength: length - 40, nextHeader: proto, src: wire.parseIPv6('2001:db8:1::1'), dst: wire.parseIPv6('2001:db8:2::1') });
   } else {
     // The kernel sends TSO packets with a checksum-less total length field filled in; ID 1000.
-    wire.ipv4.write(bytes, at, { totalLength: length, protocol: proto, id: 1000, dontFragment: true, src: wire.parseIPv4('198.18.1.2'), dst: wire.parseIPv4('198.18.2.2') });
+    wire.ipv4.write(bytes, at, {
+      totalLength: length,
+      protocol: proto,
+      id: 1000,
+      dontFragment: true,
+      src: wire.parseIPv4('198.18.1.2'),
+      dst: wire.parseIPv4('198.18.2.2'),
+    });
   }
   const h = at + ip;
   if (kind === 'udp4') {
@@ -60,7 +67,10 @@ function superPacket(kind: 'tcp4' | 'tcp6' | 'udp4', payload: number, gsoSize: n
   const vnet = at - L.VNET_HDR_LEN;
   bytes[vnet] = 1;
   bytes[vnet + 1] = kind === 'udp4' ? GSO_UDP_L4 : v6 ? GSO_TCPV6 : GSO_TCPV4;
-  const le16 = (o: number, v: number) => { bytes[vnet + o] = v & 0xff; bytes[vnet + o + 1] = v >>> 8; };
+  const le16 = (o: number, v: number) => {
+    bytes[vnet + o] = v & 0xff;
+    bytes[vnet + o + 1] = v >>> 8;
+  };
   le16(2, ip + l4);
   le16(4, gsoSize);
   le16(6, ip);
@@ -69,7 +79,12 @@ function superPacket(kind: 'tcp4' | 'tcp6' | 'udp4', payload: number, gsoSize: n
 }
 
 /** Sends one super-packet with txBatch to a loopback socket; returns what txBatch said and what arrived. */
-async function sendAndCollect(pkt: Super, gsoSize: number, udpGso: boolean, setTemplate = true): Promise<{ sent: number; refused: number; verdict: number; got: Buffer[] }> {
+async function sendAndCollect(
+  pkt: Super,
+  gsoSize: number,
+  udpGso: boolean,
+  setTemplate = true,
+): Promise<{ sent: number; refused: number; verdict: number; got: Buffer[] }> {
   const rx = dgram.createSocket('udp4');
   rx.bind(0, '127.0.0.1');
   await once(rx, 'listening');
@@ -132,7 +147,7 @@ function checkSegments(t: Test, kind: 'tcp4' | 'tcp6' | 'udp4', pkt: Super, gsoS
       t.same(Array.from(bytes.subarray(ip + 20, ip + 32)), [1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 3], `${where}: options kept`);
     }
     for (let k = 0; k < chunk; k++) {
-      if (bytes[ip + l4 + k] !== ((i * gsoSize + k) * 131 + 7 & 0xff)) {
+      if (bytes[ip + l4 + k] !== (((i * gsoSize + k) * 131 + 7) & 0xff)) {
         t.fail(`${where}: payload byte ${k} differs`);
         return;
       }

@@ -16,18 +16,34 @@ t.test('every shared constant: the same names and values on both sides', async (
   const addon: Record<string, number> = { ...native.layout };
   const ours: Record<string, number> = { ...LAYOUT };
   // Both ways: a constant one side adds and the other lacks fails here, not in the data plane.
-  t.same(Object.keys(addon).filter((name) => !(name in ours)), [], 'the addon exports nothing src/native/layout.ts lacks');
-  t.same(Object.keys(ours).filter((name) => !(name in addon)), [], 'src/native/layout.ts has nothing the addon lacks');
+  t.same(
+    Object.keys(addon).filter((name) => !(name in ours)),
+    [],
+    'the addon exports nothing src/native/layout.ts lacks',
+  );
+  t.same(
+    Object.keys(ours).filter((name) => !(name in addon)),
+    [],
+    'src/native/layout.ts has nothing the addon lacks',
+  );
   for (const [name, value] of Object.entries(ours)) t.equal(addon[name], value, name);
 });
 
 t.test('the shared table is the constants the code uses', async (t) => {
   // LAYOUT gathers constants from their modules; these are the ones other files import by name.
   const used: Record<string, number> = {
-    DESC_STRIDE: wire.DESC_STRIDE, DESC_SRC_PORT: wire.DESC_SRC_PORT, DESC_SOCKET: wire.DESC_SOCKET, DESC_FLAGS: wire.DESC_FLAGS,
-    FLAG_SEND_WHOLE: wire.FLAG_SEND_WHOLE, VERDICT_ENCAP_FAILED: wire.VERDICT_ENCAP_FAILED, ADDR_STRIDE, ADDR_CHECKSUMMED: batch.ADDR_CHECKSUMMED,
-    TX_STATUS_WHOLE_REFUSED: batch.TX_STATUS_WHOLE_REFUSED, COALESCE_STATUS_MERGED: batch.COALESCE_STATUS_MERGED,
-    DROP_NO_ROUTE: verdicts.DROP_NO_ROUTE, VERDICT_BAD_VNET: verdicts.VERDICT_BAD_VNET,
+    DESC_STRIDE: wire.DESC_STRIDE,
+    DESC_SRC_PORT: wire.DESC_SRC_PORT,
+    DESC_SOCKET: wire.DESC_SOCKET,
+    DESC_FLAGS: wire.DESC_FLAGS,
+    FLAG_SEND_WHOLE: wire.FLAG_SEND_WHOLE,
+    VERDICT_ENCAP_FAILED: wire.VERDICT_ENCAP_FAILED,
+    ADDR_STRIDE,
+    ADDR_CHECKSUMMED: batch.ADDR_CHECKSUMMED,
+    TX_STATUS_WHOLE_REFUSED: batch.TX_STATUS_WHOLE_REFUSED,
+    COALESCE_STATUS_MERGED: batch.COALESCE_STATUS_MERGED,
+    DROP_NO_ROUTE: verdicts.DROP_NO_ROUTE,
+    VERDICT_BAD_VNET: verdicts.VERDICT_BAD_VNET,
   };
   for (const [name, value] of Object.entries(used)) t.equal(LAYOUT[name as keyof typeof LAYOUT], value, name);
 });
@@ -35,13 +51,22 @@ t.test('the shared table is the constants the code uses', async (t) => {
 t.test('verdicts: every drop reason has a number of its own', async (t) => {
   const codes = Object.entries(LAYOUT).filter(([name]) => name.startsWith('VERDICT_') || name.startsWith('DROP_'));
   t.ok(codes.length >= 12, `${codes.length} verdicts`);
-  t.ok(codes.every(([, value]) => value < 0), 'all negative: >= 0 is a peer');
+  t.ok(
+    codes.every(([, value]) => value < 0),
+    'all negative: >= 0 is a peer',
+  );
   t.equal(new Set(codes.map(([, value]) => value)).size, codes.length, 'no two share a value');
 });
 
 t.test('descriptor fields: distinct words inside the stride', async (t) => {
-  const fields = Object.entries(LAYOUT).filter(([name]) => name.startsWith('DESC_') && name !== 'DESC_STRIDE').map(([, value]) => value);
-  t.same([...fields].sort((a, b) => a - b), Array.from({ length: wire.DESC_STRIDE }, (_, i) => i), 'every word of the stride is one field');
+  const fields = Object.entries(LAYOUT)
+    .filter(([name]) => name.startsWith('DESC_') && name !== 'DESC_STRIDE')
+    .map(([, value]) => value);
+  t.same(
+    [...fields].sort((a, b) => a - b),
+    Array.from({ length: wire.DESC_STRIDE }, (_, i) => i),
+    'every word of the stride is one field',
+  );
 });
 
 t.test('checksum parity on random ranges', async (t) => {
@@ -49,7 +74,11 @@ t.test('checksum parity on random ranges', async (t) => {
   let mismatches = 0;
   let runs = 0;
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 4000 }), fc.integer({ min: 0, max: 4999 }), fc.integer({ min: 0, max: 0x3ffff }), fc.integer(),
+    fc.property(
+      fc.integer({ min: 0, max: 4000 }),
+      fc.integer({ min: 0, max: 4999 }),
+      fc.integer({ min: 0, max: 0x3ffff }),
+      fc.integer(),
       (offset, length, seed, fill) => {
         for (let i = offset; i < offset + length; i++) buffer[i] = (Math.imul(i + 1, fill | 1) >>> 13) & 0xff;
         runs++;
@@ -57,7 +86,8 @@ t.test('checksum parity on random ranges', async (t) => {
         const c = native.checksum(buffer, offset, length, seed);
         if (ts !== c) mismatches++;
         return ts === c;
-      }),
+      },
+    ),
     { numRuns: 5000, seed: 1071 },
   );
   t.equal(mismatches, 0);
@@ -131,7 +161,11 @@ t.test('encapBatch parity with encapsulateBatch on random batches', async (t) =>
 t.test('encapBatch validates its arguments', async (t) => {
   const table = new wire.TemplateTable(1);
   const one = new Int32Array(wire.DESC_STRIDE);
-  t.throws(() => native.encapBatch(new Uint8Array(100), one, 2, table.bytes, table.meta),
-    { name: 'RangeError', message: `count 2 needs ${2 * wire.DESC_STRIDE} descriptor words, desc has ${wire.DESC_STRIDE}` });
-  t.throws(() => native.encapBatch(new Uint8Array(100), new Uint32Array(wire.DESC_STRIDE) as unknown as Int32Array, 1, table.bytes, table.meta), { name: 'TypeError' });
+  t.throws(() => native.encapBatch(new Uint8Array(100), one, 2, table.bytes, table.meta), {
+    name: 'RangeError',
+    message: `count 2 needs ${2 * wire.DESC_STRIDE} descriptor words, desc has ${wire.DESC_STRIDE}`,
+  });
+  t.throws(() => native.encapBatch(new Uint8Array(100), new Uint32Array(wire.DESC_STRIDE) as unknown as Int32Array, 1, table.bytes, table.meta), {
+    name: 'TypeError',
+  });
 });

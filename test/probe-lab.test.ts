@@ -41,7 +41,13 @@ if (lab) {
   });
 
   t.test('echo: reachability matrix and RTT', async (t) => {
-    const matrix = await probes.echoMatrix([{ name: 'a', ns: a, address: '192.0.2.1' }, { name: 'b', ns: b, address: '192.0.2.2' }], { count: 5, intervalMs: 20 });
+    const matrix = await probes.echoMatrix(
+      [
+        { name: 'a', ns: a, address: '192.0.2.1' },
+        { name: 'b', ns: b, address: '192.0.2.2' },
+      ],
+      { count: 5, intervalMs: 20 },
+    );
     t.ok(fullyReachable(matrix), `every pair answers:\n${formatMatrix(matrix)}`);
     const ab = matrix.cells[0][1]!;
     t.equal(ab.sent, 5);
@@ -53,13 +59,30 @@ if (lab) {
 
   t.test('echo: an address nobody answers on reads as unreachable', async (t) => {
     // 192.0.2.3 is on the segment but not assigned: requests go unanswered.
-    const matrix = await probes.echoMatrix([{ name: 'a', ns: a, address: '192.0.2.1' }, { name: 'b', ns: b, address: '192.0.2.2' }], { count: 2, intervalMs: 10 });
+    const matrix = await probes.echoMatrix(
+      [
+        { name: 'a', ns: a, address: '192.0.2.1' },
+        { name: 'b', ns: b, address: '192.0.2.2' },
+      ],
+      { count: 2, intervalMs: 10 },
+    );
     t.ok(fullyReachable(matrix));
-    const report = JSON.parse(lab.exec(a, probeCommand(['echo', '--to', '192.0.2.3', '--count', '2', '--interval-ms', '10', '--timeout-ms', '300']), { timeoutMs: 20_000 }));
+    const report = JSON.parse(
+      lab.exec(a, probeCommand(['echo', '--to', '192.0.2.3', '--count', '2', '--interval-ms', '10', '--timeout-ms', '300']), { timeoutMs: 20_000 }),
+    );
     t.equal(report.targets[0].received, 0, 'no reply');
     t.equal(report.targets[0].loss_pct, 100);
     t.equal(report.targets[0].rtt_ms, null);
-    t.notOk(fullyReachable({ nodes: ['a', 'x'], cells: [[null, report.targets[0]], [report.targets[0], null]] }), 'such a matrix is not fully reachable');
+    t.notOk(
+      fullyReachable({
+        nodes: ['a', 'x'],
+        cells: [
+          [null, report.targets[0]],
+          [report.targets[0], null],
+        ],
+      }),
+      'such a matrix is not fully reachable',
+    );
   });
 
   t.test('echo server counts and drops garbage, and keeps answering', async (t) => {
@@ -69,12 +92,23 @@ if (lab) {
     const ended = new Promise<void>((r) => server.once('close', () => r()));
     for (let i = 0; i < 100 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 50));
     // Garbage from the root namespace cannot reach b; send it from a with the probe's own process: a short script.
-    lab.exec(a, [process.execPath, '--input-type=module', '-e', `
+    lab.exec(
+      a,
+      [
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        `
             const s = dgram.createSocket('udp4');
       const sends = [Buffer.from('hello'), Buffer.alloc(16), Buffer.from('TLP1\\x09xxxxxxxxxxxxxxxxx')];
       for (const m of sends) await new Promise((r) => s.send(m, 7300, '192.0.2.2', r));
-      s.close();`], { timeoutMs: 20_000 });
-    const report = JSON.parse(lab.exec(a, probeCommand(['echo', '--to', '192.0.2.2', '--port', '7300', '--count', '3', '--interval-ms', '10']), { timeoutMs: 20_000 }));
+      s.close();`,
+      ],
+      { timeoutMs: 20_000 },
+    );
+    const report = JSON.parse(
+      lab.exec(a, probeCommand(['echo', '--to', '192.0.2.2', '--port', '7300', '--count', '3', '--interval-ms', '10']), { timeoutMs: 20_000 }),
+    );
     t.equal(report.targets[0].received, 3, 'still answers after the garbage');
     server.kill('SIGTERM');
     await ended;

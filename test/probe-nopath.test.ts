@@ -37,7 +37,7 @@ if (lab) {
     t.equal(spawnSync('ip', ['-V']).status, 0, 'ip is');
   });
 
-  t.test('GRO, echo matrix, TCP and UDP with tulle\'s probes only', async (t) => {
+  t.test("GRO, echo matrix, TCP and UDP with tulle's probes only", async (t) => {
     const names = ['na', 'nb', 'nc'];
     const nss = names.map((n) => lab.namespace(n));
     const sw = lab.namespace('nsw');
@@ -54,7 +54,10 @@ if (lab) {
     }
     t.same(setFeatures(lab, sw, ['p0:gro=on', 'p1:gro=on', 'p2:gro=on']).map(featureSummary), ['on', 'on', 'on'], 'GRO on on the bridge ports');
     const probes = new LabProbes(lab);
-    const matrix = await probes.echoMatrix(nss.map((ns, i) => ({ name: names[i], ns, address: `192.0.2.${i + 1}` })), { count: 3, intervalMs: 20 });
+    const matrix = await probes.echoMatrix(
+      nss.map((ns, i) => ({ name: names[i], ns, address: `192.0.2.${i + 1}` })),
+      { count: 3, intervalMs: 20 },
+    );
     t.ok(fullyReachable(matrix), `3 × 3 matrix, every pair answers:\n${formatMatrix(matrix)}`);
     t.equal(matrix.cells.flat().filter((c) => c !== null).length, 6);
     const tcp = await probes.tcp(nss[0], nss[1], '192.0.2.2', { seconds: 1, streams: 2 });

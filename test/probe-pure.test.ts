@@ -2,7 +2,18 @@
 // feature requests and the reachability matrix text.
 import t from 'tap';
 import { parseFeatureRequest } from '../src/probe/features.js';
-import { HEADER_LENGTH, KIND_ECHO_REPLY, KIND_ECHO_REQUEST, KIND_STREAM, MAGIC, elapsedUs, markReply, readHeader, writeHeader, type ProbeHeader } from '../src/probe/message.js';
+import {
+  HEADER_LENGTH,
+  KIND_ECHO_REPLY,
+  KIND_ECHO_REQUEST,
+  KIND_STREAM,
+  MAGIC,
+  elapsedUs,
+  markReply,
+  readHeader,
+  writeHeader,
+  type ProbeHeader,
+} from '../src/probe/message.js';
 import { formatMatrix, fullyReachable, matrixCell } from '../src/probe/matrix.js';
 import { cpuPct, gbps, kpps, lossPct, summarizeRtt, type EchoResult } from '../src/probe/summary.js';
 
@@ -16,7 +27,7 @@ t.test('header: round trip, reply in place, garbage refused', async (t) => {
   markReply(bytes);
   t.ok(readHeader(bytes, h));
   t.equal(h.kind, KIND_ECHO_REPLY);
-  t.equal(h.seq, 0xfffffffe, 'the reply keeps the request\'s sequence number and stamp');
+  t.equal(h.seq, 0xfffffffe, "the reply keeps the request's sequence number and stamp");
   const untouched: ProbeHeader = { kind: 9, seq: 9, stampUs: 9 };
   t.notOk(readHeader(bytes.subarray(0, HEADER_LENGTH - 1), untouched), 'too short');
   t.notOk(readHeader(new TextEncoder().encode('hello, this is not a probe'), untouched), 'wrong magic');
@@ -56,13 +67,41 @@ t.test('feature requests', async (t) => {
 });
 
 t.test('matrix text', async (t) => {
-  const ok = (target: string, median: number): EchoResult => ({ target, sent: 3, received: 3, loss_pct: 0, rtt_ms: { min: median, avg: median, median, max: median }, unexpected: 0 });
+  const ok = (target: string, median: number): EchoResult => ({
+    target,
+    sent: 3,
+    received: 3,
+    loss_pct: 0,
+    rtt_ms: { min: median, avg: median, median, max: median },
+    unexpected: 0,
+  });
   const lost: EchoResult = { target: 'b', sent: 3, received: 1, loss_pct: 66.67, rtt_ms: { min: 1, avg: 1, median: 1, max: 1 }, unexpected: 0 };
-  const good = { nodes: ['a', 'b'], cells: [[null, ok('b', 0.25)], [ok('a', 0.5), null]] };
+  const good = {
+    nodes: ['a', 'b'],
+    cells: [
+      [null, ok('b', 0.25)],
+      [ok('a', 0.5), null],
+    ],
+  };
   t.ok(fullyReachable(good));
   t.equal(formatMatrix(good), 'from \\ to  a        b\na          ·        0.25 ms\nb          0.50 ms  ·');
-  const bad = { nodes: ['a', 'b'], cells: [[null, lost], [ok('a', 0.5), null]] };
+  const bad = {
+    nodes: ['a', 'b'],
+    cells: [
+      [null, lost],
+      [ok('a', 0.5), null],
+    ],
+  };
   t.notOk(fullyReachable(bad));
   t.equal(matrixCell(lost), '1/3 ✗');
-  t.notOk(fullyReachable({ nodes: ['a', 'b'], cells: [[null, { ...lost, sent: 0, received: 0 }], [null, null]] }), 'nothing sent is not reachable');
+  t.notOk(
+    fullyReachable({
+      nodes: ['a', 'b'],
+      cells: [
+        [null, { ...lost, sent: 0, received: 0 }],
+        [null, null],
+      ],
+    }),
+    'nothing sent is not reachable',
+  );
 });

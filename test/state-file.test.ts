@@ -11,7 +11,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const lease = { network: '198.18.0.0/16', subnet: '198.18.7.0/24', backendType: 'vxlan', vtepMac: '02:00:00:00:00:07', publicIP: '192.0.2.7' };
 const record = { hostId: 'h7', subnet: 0xc6120700, claimedAt: 5, version: 3, expiresAt: 99, released: false, publicIP: '192.0.2.7', backend: 1 };
 
-t.test('the daemon\'s part and a store\'s part are saved into one document, neither overwriting the other', async (t) => {
+t.test("the daemon's part and a store's part are saved into one document, neither overwriting the other", async (t) => {
   const d = join(dir, 'both');
   const state = new HostState(d);
   t.equal(state.lease, undefined, 'nothing saved yet');
@@ -23,24 +23,29 @@ t.test('the daemon\'s part and a store\'s part are saved into one document, neit
   t.equal(statSync(join(d, 'lease.json')).mode & 0o777, 0o600, 'readable by root only');
   const again = new HostState(d);
   t.same(again.lease, lease, 'a new process reads the lease back');
-  t.same(again.storeRecord('gossip'), { ...record, version: 4 }, 'and the store\'s record');
+  t.same(again.storeRecord('gossip'), { ...record, version: 4 }, "and the store's record");
 });
 
 t.test('files written before the format had a version are read', async (t) => {
   const d = join(dir, 'old');
   mkdirSync(d);
   writeFileSync(join(d, 'lease.json'), JSON.stringify(lease));
-  t.same(new HostState(d).lease, lease, 'the daemon\'s flat lease');
+  t.same(new HostState(d).lease, lease, "the daemon's flat lease");
   writeFileSync(join(d, 'lease.json'), JSON.stringify(record));
   const old = new HostState(d);
   t.equal(old.lease, undefined);
-  t.same(old.storeRecord('gossip'), record, 'the gossip store\'s bare record');
+  t.same(old.storeRecord('gossip'), record, "the gossip store's bare record");
 });
 
 t.test('a broken or unknown file is reported, and the host starts afresh', async (t) => {
   const d = join(dir, 'broken');
   new HostState(d).saveLease(lease);
-  for (const [text, why] of [['{"subnet": "198.18', /not JSON/], ['[1,2]', /not a JSON object/], ['{"format": 9}', /format 9 is not one this version reads \(1\)/], ['{"x": 1}', /not a lease this version knows/]] as const) {
+  for (const [text, why] of [
+    ['{"subnet": "198.18', /not JSON/],
+    ['[1,2]', /not a JSON object/],
+    ['{"format": 9}', /format 9 is not one this version reads \(1\)/],
+    ['{"x": 1}', /not a lease this version knows/],
+  ] as const) {
     writeFileSync(join(d, 'lease.json'), text);
     const warnings: string[] = [];
     const state = new HostState(d, (message) => warnings.push(message));

@@ -24,10 +24,17 @@ if (lab) {
   // Hosts may inherit a reverse-path filter from the machine; these labs' hosts start without one.
   for (const h of [a, b, k]) lab.exec(h.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0']);
   const { tcpTransfer } = trafficTools(lab);
-  const tulle = (host: typeof a, subnet: string, mac: string, peers: object[], offloads: object = {}, extra: object = {}) => startDaemon(lab, host.ns, {
-    network: '198.18.0.0/16', subnet, underlay: { address: host.underlay }, backend: { type: 'vxlan', mac }, tun: { name: 'tulle0', mtu: MTU },
-    peers, offloads, ...extra,
-  });
+  const tulle = (host: typeof a, subnet: string, mac: string, peers: object[], offloads: object = {}, extra: object = {}) =>
+    startDaemon(lab, host.ns, {
+      network: '198.18.0.0/16',
+      subnet,
+      underlay: { address: host.underlay },
+      backend: { type: 'vxlan', mac },
+      tun: { name: 'tulle0', mtu: MTU },
+      peers,
+      offloads,
+      ...extra,
+    });
   const peerB = { subnet: '198.18.2.0/24', address: b.underlay, mac: MAC_B, udpChecksum: true };
   const peerA = { subnet: '198.18.1.0/24', address: a.underlay, mac: MAC_A, udpChecksum: true };
   const verified = async (t: Test, from: string, to: string, address: string, port: number, bytes: number, what: string) => {
@@ -37,7 +44,11 @@ if (lab) {
   };
   // A counter of the namespace's /proc/net/snmp, e.g. ('Tcp', 'InCsumErrors').
   const snmp = (ns: string, group: string, name: string) => {
-    const [names, values] = lab.exec(ns, ['cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith(`${group}:`)).map((l) => l.trim().split(/\s+/));
+    const [names, values] = lab
+      .exec(ns, ['cat', '/proc/net/snmp'])
+      .split('\n')
+      .filter((l) => l.startsWith(`${group}:`))
+      .map((l) => l.trim().split(/\s+/));
     return Number(values[names.indexOf(name)]);
   };
   // TCP segments the receiving kernel refused for their checksum.
@@ -47,7 +58,14 @@ if (lab) {
     if (lacks) t.pass(`skipped: this kernel lacks UDP-tunnel GSO on a TAP`, { skip: true });
     return lacks;
   };
-  interface PairOptions { toB?: object; toA?: object; offloadsA?: object; offloadsB?: object; extraA?: object; extraB?: object }
+  interface PairOptions {
+    toB?: object;
+    toA?: object;
+    offloadsA?: object;
+    offloadsB?: object;
+    extraA?: object;
+    extraB?: object;
+  }
   /** tulle on a and on b, stopped when the test ends; undefined (the test skips) where the kernel lacks the offload. */
   const pair = async (t: Test, o: PairOptions = {}): Promise<{ da: Daemon; db: Daemon } | undefined> => {
     const da = await tulle(a, '198.18.1.0/24', MAC_A, [o.toB ?? peerB], o.offloadsA, o.extraA);
@@ -77,7 +95,7 @@ if (lab) {
     lab.exec(a.ns, ['ethtool', '-K', 'eth0', 'tx-udp_tnl-segmentation', 'off', 'tx-udp_tnl-csum-segmentation', 'off']);
     t.teardown(() => lab.exec(a.ns, ['ethtool', '-K', 'eth0', 'tx-udp_tnl-segmentation', 'on', 'tx-udp_tnl-csum-segmentation', 'on']));
     const refusedBefore = csumErrors(b.ns);
-    await verified(t, a.ns, b.ns, '198.18.2.0', 7802, 64 << 20, 'segmented by the sender\'s kernel');
+    await verified(t, a.ns, b.ns, '198.18.2.0', 7802, 64 << 20, "segmented by the sender's kernel");
     // A segment that tulle wrote alone still holds the sender's partial checksum: it must go as
     // CHECKSUM_PARTIAL, or the kernel refuses it and TCP has to send it again.
     const refused = csumErrors(b.ns) - refusedBefore;
@@ -102,7 +120,10 @@ if (lab) {
   t.test('inner IPv6 (a dual-stack overlay): super-packets leave whole too', async (t) => {
     const dual = (n: number) => ({ ipv6Network: '2001:db8:18::/48', ipv6Subnet: `2001:db8:18:${n}::/64` });
     const hosts = await pair(t, {
-      toB: { ...peerB, ipv6Subnet: dual(2).ipv6Subnet }, toA: { ...peerA, ipv6Subnet: dual(1).ipv6Subnet }, extraA: dual(1), extraB: dual(2),
+      toB: { ...peerB, ipv6Subnet: dual(2).ipv6Subnet },
+      toA: { ...peerA, ipv6Subnet: dual(1).ipv6Subnet },
+      extraA: dual(1),
+      extraB: dual(2),
     });
     if (!hosts) return;
     const { da } = hosts;
@@ -126,7 +147,6 @@ if (lab) {
     t.equal(refused, 0, `every segment it cut had a valid checksum (${refused} refused)`);
   });
 
-
   t.test('a peer not marked as a tulle host gets no whole super-packets, and TCP flows both ways', async (t) => {
     // b does not know a for a tulle host, so it verifies a's inner checksums: a frame that crossed the
     // veth whole would arrive with them unfinished, and every segment would be dropped.
@@ -140,13 +160,20 @@ if (lab) {
 
   t.test('tulle sending whole to a Linux vxlan device (with outer checksums)', async (t) => {
     kernelVxlanHost(lab, k, {
-      mac: MAC_B, address: '198.18.3.0', mtu: MTU, udpcsum: true,
+      mac: MAC_B,
+      address: '198.18.3.0',
+      mtu: MTU,
+      udpcsum: true,
       peer: { subnet: '198.18.1.0/24', address: '198.18.1.0', mac: MAC_A, underlay: a.underlay },
     });
     const d = await startDaemon(lab, a.ns, {
-      network: '198.18.0.0/16', subnet: '198.18.1.0/24', underlay: { address: a.underlay, port: 8472 },
-      backend: { type: 'vxlan', vni: 1, mac: MAC_A }, tun: { name: 'tulle0', mtu: MTU },
-      peers: [{ subnet: '198.18.3.0/24', address: k.underlay, port: 8472, mac: MAC_B, udpChecksum: true }], offloads: { udpTunnelGso: true },
+      network: '198.18.0.0/16',
+      subnet: '198.18.1.0/24',
+      underlay: { address: a.underlay, port: 8472 },
+      backend: { type: 'vxlan', vni: 1, mac: MAC_A },
+      tun: { name: 'tulle0', mtu: MTU },
+      peers: [{ subnet: '198.18.3.0/24', address: k.underlay, port: 8472, mac: MAC_B, udpChecksum: true }],
+      offloads: { udpTunnelGso: true },
     });
     t.teardown(() => d.stop());
     if (kernelLacksIt(t, d)) return;
@@ -159,8 +186,12 @@ if (lab) {
 
   t.test('refused, with the reason in the log: on the udp backend, and where rp_filter would drop the frames', async (t) => {
     const udp = await startDaemon(lab, b.ns, {
-      network: '198.18.0.0/16', subnet: '198.18.2.0/24', underlay: { address: b.underlay }, backend: { type: 'udp' },
-      peers: [{ subnet: '198.18.1.0/24', address: a.underlay }], offloads: { udpTunnelGso: true },
+      network: '198.18.0.0/16',
+      subnet: '198.18.2.0/24',
+      underlay: { address: b.underlay },
+      backend: { type: 'udp' },
+      peers: [{ subnet: '198.18.1.0/24', address: a.underlay }],
+      offloads: { udpTunnelGso: true },
     });
     t.match(udp.log(), /udpTunnelGso off: the backend is not vxlan/, 'udp: the warning names the reason');
     t.notMatch(lab.exec(b.ns, ['ip', '-o', 'link', 'show']), /tulle0-tx/, 'udp: no TAP');
@@ -191,8 +222,11 @@ if (lab) {
     t.teardown(() => da.stop());
     const db = await tulle(b, '198.18.2.0/24', MAC_B, [peerA]);
     t.teardown(() => db.stop());
-    t.match(db.log(), /udpTunnelGso off \(auto\): the firewall drops forwarded packets by default \(nftables inet fwdrop chain forwarding \(policy drop\)\)/,
-      'a forward chain with policy drop: off, naming the chain');
+    t.match(
+      db.log(),
+      /udpTunnelGso off \(auto\): the firewall drops forwarded packets by default \(nftables inet fwdrop chain forwarding \(policy drop\)\)/,
+      'a forward chain with policy drop: off, naming the chain',
+    );
     // TCP from b still flows: its super-packets are split and leave through the sockets.
     await verified(t, b.ns, a.ns, '198.18.1.0', 7807, 16 << 20, 'behind the firewall');
     t.equal((await freshStats(db)).txWhole, 0, 'nothing went through the TAP');

@@ -3,9 +3,33 @@
 import t from 'tap';
 import fc from 'fast-check';
 import {
-  DESC_FLAGS, DESC_GSO_SIZE, DESC_LENGTH, DESC_OFFSET, DESC_OUT_LENGTH, DESC_OUT_OFFSET, DESC_SRC_PORT, DESC_STRIDE, DESC_VERDICT,
-  encapsulate, encapsulateBatch, ipv4, ipv6, META_FLAGS, META_HEADER_LENGTH, META_IP_VERSION, META_STRIDE, parseOuter, newOuterPacket,
-  TEMPLATE_STRIDE, TemplateTable, udp, udpBackend, VERDICT_ENCAP_FAILED, vxlan, WireError, type OuterTemplate,
+  DESC_FLAGS,
+  DESC_GSO_SIZE,
+  DESC_LENGTH,
+  DESC_OFFSET,
+  DESC_OUT_LENGTH,
+  DESC_OUT_OFFSET,
+  DESC_SRC_PORT,
+  DESC_STRIDE,
+  DESC_VERDICT,
+  encapsulate,
+  encapsulateBatch,
+  ipv4,
+  ipv6,
+  META_FLAGS,
+  META_HEADER_LENGTH,
+  META_IP_VERSION,
+  META_STRIDE,
+  parseOuter,
+  newOuterPacket,
+  TEMPLATE_STRIDE,
+  TemplateTable,
+  udp,
+  udpBackend,
+  VERDICT_ENCAP_FAILED,
+  vxlan,
+  WireError,
+  type OuterTemplate,
 } from '../src/wire/index.js';
 
 const MACS = { srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02' };
@@ -44,7 +68,15 @@ function writeInner(slab: Uint8Array, at: number, length: number, v6: boolean, s
   return total;
 }
 
-interface Packet { headroom: number; length: number; v6: boolean; verdict: number; srcPort: number; seed: number; notIP?: boolean }
+interface Packet {
+  headroom: number;
+  length: number;
+  v6: boolean;
+  verdict: number;
+  srcPort: number;
+  seed: number;
+  notIP?: boolean;
+}
 
 /** Lays packets out one after another, each after its own headroom; returns the slab and descriptors. */
 function layout(packets: Packet[], slack = 0): { slab: Uint8Array; desc: Int32Array } {
@@ -108,7 +140,14 @@ t.test('a mixed batch matches encapsulate() one by one', async (t) => {
   const packets: Packet[] = [];
   for (let i = 0; i < 40; i++) {
     const verdict = i % 9 === 8 ? -2 : i % TEMPLATES.length;
-    packets.push({ headroom: TEMPLATES[i % TEMPLATES.length].headerLength + (i % 3), length: 28 + i * 37, v6: i % 2 === 1, verdict, srcPort: i % 4 === 0 ? 0 : 49152 + i, seed: i });
+    packets.push({
+      headroom: TEMPLATES[i % TEMPLATES.length].headerLength + (i % 3),
+      length: 28 + i * 37,
+      v6: i % 2 === 1,
+      verdict,
+      srcPort: i % 4 === 0 ? 0 : 49152 + i,
+      seed: i,
+    });
   }
   const { slab, desc } = layout(packets);
   const want = reference(slab, desc, packets.length, TEMPLATES);
@@ -142,7 +181,11 @@ t.test('negative verdicts are skipped, untouched', async (t) => {
     t.equal(desc[d + DESC_OUT_LENGTH], p.verdict < 0 ? 0 : 150, `packet ${i}: out length`);
     t.equal(desc[d + DESC_OUT_OFFSET], p.verdict < 0 ? 0 : desc[d + DESC_OFFSET] - 50, `packet ${i}: out offset`);
     const region = [desc[d + DESC_OFFSET] - 60, desc[d + DESC_OFFSET] + 100];
-    t.equal(equalBytes(slab.subarray(region[0], region[1]), before.subarray(region[0], region[1])) === -1, p.verdict < 0, `packet ${i}: bytes ${p.verdict < 0 ? 'untouched' : 'written'}`);
+    t.equal(
+      equalBytes(slab.subarray(region[0], region[1]), before.subarray(region[0], region[1])) === -1,
+      p.verdict < 0,
+      `packet ${i}: bytes ${p.verdict < 0 ? 'untouched' : 'written'}`,
+    );
   });
 });
 
@@ -206,7 +249,10 @@ t.test('corrupt template metadata and out-of-slab packets fail cleanly', async (
   desc[2 * DESC_STRIDE + DESC_LENGTH] = slab.length; // runs past the slab
   const before = slab.slice();
   t.equal(encapsulateBatch(slab, desc, 3, table), 0);
-  t.same([0, 1, 2].map((i) => desc[i * DESC_STRIDE + DESC_VERDICT]), [VERDICT_ENCAP_FAILED, VERDICT_ENCAP_FAILED, VERDICT_ENCAP_FAILED]);
+  t.same(
+    [0, 1, 2].map((i) => desc[i * DESC_STRIDE + DESC_VERDICT]),
+    [VERDICT_ENCAP_FAILED, VERDICT_ENCAP_FAILED, VERDICT_ENCAP_FAILED],
+  );
   t.equal(equalBytes(slab, before), -1, 'nothing written');
   // An outer packet over 65,535 bytes is refused too.
   const big = layout([{ headroom: 50, length: 0xffff - 49, v6: false, verdict: 0, srcPort: 0, seed: 0 }]);
@@ -235,11 +281,17 @@ t.test('TemplateTable: set() stores image and metadata, clears the slot, checks 
   table.set(1, TEMPLATES[3]); // 28 bytes: the old tail must be cleared
   const slot = table.bytes.subarray(TEMPLATE_STRIDE, 2 * TEMPLATE_STRIDE);
   t.equal(equalBytes(slot.subarray(0, 28), TEMPLATES[3].bytes), -1, 'image stored');
-  t.ok(slot.subarray(28).every((x) => x === 0), 'rest of the slot zeroed');
+  t.ok(
+    slot.subarray(28).every((x) => x === 0),
+    'rest of the slot zeroed',
+  );
   t.same(Array.from(table.meta.subarray(META_STRIDE, 2 * META_STRIDE)).slice(0, 3), [28, 4, TEMPLATES[3].flags]);
   t.equal(META_HEADER_LENGTH, 0);
   t.same([META_IP_VERSION, META_FLAGS], [1, 2]);
-  t.ok(table.bytes.subarray(0, TEMPLATE_STRIDE).every((x) => x === 0), 'other slots untouched');
+  t.ok(
+    table.bytes.subarray(0, TEMPLATE_STRIDE).every((x) => x === 0),
+    'other slots untouched',
+  );
   for (const index of [-1, 3, 1.5, NaN]) {
     let err: unknown;
     try {
@@ -247,11 +299,20 @@ t.test('TemplateTable: set() stores image and metadata, clears the slot, checks 
     } catch (e) {
       err = e;
     }
-    t.ok(err instanceof WireError && err.code === 'value' && err.field === 'template index' && err.message.includes('template index'), `index ${index} rejected`);
+    t.ok(
+      err instanceof WireError && err.code === 'value' && err.field === 'template index' && err.message.includes('template index'),
+      `index ${index} rejected`,
+    );
   }
-  t.ok(TEMPLATES.every((tpl) => tpl.headerLength <= TEMPLATE_STRIDE), 'every template fits a slot');
+  t.ok(
+    TEMPLATES.every((tpl) => tpl.headerLength <= TEMPLATE_STRIDE),
+    'every template fits a slot',
+  );
   // A fresh table's slots are all unset (header length -1).
-  t.same(Array.from(new TemplateTable(2).meta).filter((_, i) => i % META_STRIDE === META_HEADER_LENGTH), [-1, -1]);
+  t.same(
+    Array.from(new TemplateTable(2).meta).filter((_, i) => i % META_STRIDE === META_HEADER_LENGTH),
+    [-1, -1],
+  );
   // Templates whose image does not match their length, or that do not fit a slot, are refused.
   for (const bad of [
     { ...TEMPLATES[0], headerLength: 49 },
@@ -273,7 +334,11 @@ t.test('TemplateTable: set() stores image and metadata, clears the slot, checks 
     err = e;
   }
   t.ok(err instanceof WireError && err.field === 'TemplateTable', 'too-small arrays refused');
-  const shared = new TemplateTable(2, new Uint8Array(new SharedArrayBuffer(2 * TEMPLATE_STRIDE)), TemplateTable.emptyMeta(2, new Int32Array(new SharedArrayBuffer(2 * META_STRIDE * 4))));
+  const shared = new TemplateTable(
+    2,
+    new Uint8Array(new SharedArrayBuffer(2 * TEMPLATE_STRIDE)),
+    TemplateTable.emptyMeta(2, new Int32Array(new SharedArrayBuffer(2 * META_STRIDE * 4))),
+  );
   shared.set(1, TEMPLATES[0]);
   t.same([shared.meta[META_HEADER_LENGTH], shared.meta[META_STRIDE + META_HEADER_LENGTH]], [-1, 50], 'shared-memory table works');
 });

@@ -11,7 +11,7 @@ function prng(seed: number): () => number {
     a = (a + 0x6d2b79f5) >>> 0;
     let x = Math.imul(a ^ (a >>> 15), a | 1);
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0);
+    return (x ^ (x >>> 14)) >>> 0;
   };
 }
 
@@ -81,7 +81,10 @@ t.test('the reference and fold agree with arithmetic on edge values', async (t) 
   t.equal(fold(0x1fffe), 0xffff);
   t.equal(fold(0x2ddf0), 0xddf2);
   t.equal(fold(Number.MAX_SAFE_INTEGER), naiveFold(Number.MAX_SAFE_INTEGER));
-  fc.assert(fc.property(fc.maxSafeNat(), (x) => fold(x) === naiveFold(x)), { numRuns: 5000 });
+  fc.assert(
+    fc.property(fc.maxSafeNat(), (x) => fold(x) === naiveFold(x)),
+    { numRuns: 5000 },
+  );
   t.pass('fold(x) equals the arithmetic fold for 5000 random x up to 2^53');
 });
 
@@ -161,7 +164,12 @@ t.test('a large random buffer (100,000 bytes) at an odd byteOffset', async (t) =
   const ab = new ArrayBuffer(100_008);
   const view = new Uint8Array(ab, 5, 100_001);
   fillRandom(view, prng(42));
-  for (const [offset, length] of [[0, 100_001], [1, 100_000], [3, 65_535], [7, 99_990]]) {
+  for (const [offset, length] of [
+    [0, 100_001],
+    [1, 100_000],
+    [3, 65_535],
+    [7, 99_990],
+  ]) {
     t.equal(sum16(view, offset, length, 17), naiveSum(view, offset, length, 17), `offset ${offset} length ${length}`);
   }
 });
@@ -277,7 +285,13 @@ t.test('adjustChecksum equals full recomputation after one word changes (RFC 162
   const ws = [0x4500, 0x0000, 0xffff, 0x1234];
   const c = checksum(wordBytes(ws), 0, 8);
   t.equal(adjustChecksum(c, 0x1234, 0x1234), c, 'an unchanged word leaves the checksum');
-  for (const [index, value] of [[1, 0xffff], [2, 0x0000], [3, 0x0000], [3, 0xffff], [1, 0x0001]]) {
+  for (const [index, value] of [
+    [1, 0xffff],
+    [2, 0x0000],
+    [3, 0x0000],
+    [3, 0xffff],
+    [1, 0x0001],
+  ]) {
     const changed = ws.slice();
     changed[index] = value;
     t.equal(adjustChecksum(c, ws[index], value), checksum(wordBytes(changed), 0, 8), `word ${index} -> ${value.toString(16)}`);
@@ -297,31 +311,47 @@ t.test('adjustChecksum32 equals full recomputation after a 32-bit address change
   const header = new Uint8Array(20);
   fc.assert(
     fc.property(
-      fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: 255 }),
-      fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), fc.boolean(),
+      fc.integer({ min: 0, max: 0xffff }),
+      fc.integer({ min: 1, max: 255 }),
+      fc.integer({ min: 0, max: 255 }),
+      fc.nat({ max: 0xffffffff }),
+      fc.nat({ max: 0xffffffff }),
+      fc.nat({ max: 0xffffffff }),
+      fc.boolean(),
       (id, ttl, protocol, src, dst, newAddress, changeSrc) => {
         ipv4.write(header, 0, { totalLength: 20 + (id & 0x3ff), id, ttl, protocol, src, dst });
         const before = (header[10] << 8) | header[11];
         const adjusted = adjustChecksum32(before, changeSrc ? src : dst, newAddress);
         ipv4.write(header, 0, {
-          totalLength: 20 + (id & 0x3ff), id, ttl, protocol, src: changeSrc ? newAddress : src, dst: changeSrc ? dst : newAddress,
+          totalLength: 20 + (id & 0x3ff),
+          id,
+          ttl,
+          protocol,
+          src: changeSrc ? newAddress : src,
+          dst: changeSrc ? dst : newAddress,
         });
         const recomputed = (header[10] << 8) | header[11];
         return adjusted === recomputed;
-      }),
+      },
+    ),
     { numRuns: 5000 },
   );
   t.pass('held for 5000 random headers and address changes');
   // And on bare data, with the address anywhere in the word list.
   fc.assert(
-    fc.property(wordsArb.filter((ws) => ws.length >= 3), fc.nat(), fc.nat({ max: 0xffffffff }), (ws, pick, value) => {
-      const index = 1 + (pick % (ws.length - 2));
-      const oldValue = ((ws[index] << 16) | ws[index + 1]) >>> 0;
-      const before = checksum(wordBytes(ws), 0, ws.length * 2);
-      ws[index] = value >>> 16;
-      ws[index + 1] = value & 0xffff;
-      return adjustChecksum32(before, oldValue, value) === checksum(wordBytes(ws), 0, ws.length * 2);
-    }),
+    fc.property(
+      wordsArb.filter((ws) => ws.length >= 3),
+      fc.nat(),
+      fc.nat({ max: 0xffffffff }),
+      (ws, pick, value) => {
+        const index = 1 + (pick % (ws.length - 2));
+        const oldValue = ((ws[index] << 16) | ws[index + 1]) >>> 0;
+        const before = checksum(wordBytes(ws), 0, ws.length * 2);
+        ws[index] = value >>> 16;
+        ws[index + 1] = value & 0xffff;
+        return adjustChecksum32(before, oldValue, value) === checksum(wordBytes(ws), 0, ws.length * 2);
+      },
+    ),
     { numRuns: 3000 },
   );
   t.pass('held for 3000 random word lists');

@@ -13,7 +13,7 @@ if (process.getuid?.() !== 0) {
   t.equal(run.status, 0, `exit 0 (stderr: ${run.stderr})`);
   t.match(run.stdout, /\| TypeScript \| 64\s+\| 64\s+\|/, 'all 64 TypeScript-encapsulated packets delivered by the kernel');
   t.match(run.stdout, /\| native\s+\| 64\s+\| 64\s+\|/, 'all 64 natively encapsulated packets delivered by the kernel');
-  t.match(run.stdout, /payload\s+\| "hello from the kernel"/, 'the kernel\'s VXLAN packet decoded');
+  t.match(run.stdout, /payload\s+\| "hello from the kernel"/, "the kernel's VXLAN packet decoded");
   // Only this run's namespace: other labs may come and go on the machine meanwhile.
   const ns = /namespace (tulle-[0-9a-f]+-demo):/.exec(run.stdout)?.[1];
   t.ok(ns, 'the demo names its namespace');

@@ -5,9 +5,37 @@
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import {
-  applyTemplate, buildTemplate, checksum, encapsulate, MAX_HEADER, ethernet, formatIP, formatIPv4, formatIPv6, formatMac, ip, ipv4, ipv6, isIPv4, isIPv6,
-  newFault, newOuterPacket, parseIP, parseIPv4, parseIPv6, parseMac, parseOuter, sum16, TPL_ETHERNET, TPL_UDP_CHECKSUM, udp,
-  udpBackend, vxlan, WireError, type Fault, type FaultCode,
+  applyTemplate,
+  buildTemplate,
+  checksum,
+  encapsulate,
+  MAX_HEADER,
+  ethernet,
+  formatIP,
+  formatIPv4,
+  formatIPv6,
+  formatMac,
+  ip,
+  ipv4,
+  ipv6,
+  isIPv4,
+  isIPv6,
+  newFault,
+  newOuterPacket,
+  parseIP,
+  parseIPv4,
+  parseIPv6,
+  parseMac,
+  parseOuter,
+  sum16,
+  TPL_ETHERNET,
+  TPL_UDP_CHECKSUM,
+  udp,
+  udpBackend,
+  vxlan,
+  WireError,
+  type Fault,
+  type FaultCode,
 } from '../src/wire/index.js';
 
 // ---------------------------------------------------------------- helpers
@@ -42,7 +70,13 @@ function innerV4(payload: number, off = 0, pad = 0): { bytes: Uint8Array; off: n
 function innerV6(payload: number, off = 0, pad = 0): { bytes: Uint8Array; off: number; length: number } {
   const length = 48 + payload;
   const bytes = new Uint8Array(off + length + pad);
-  ipv6.write(bytes, off, { payloadLength: 8 + payload, nextHeader: ipv6.NEXT_UDP, src: parseIPv6('2001:db8::1'), dst: parseIPv6('2001:db8::2'), flowLabel: 0xabcde });
+  ipv6.write(bytes, off, {
+    payloadLength: 8 + payload,
+    nextHeader: ipv6.NEXT_UDP,
+    src: parseIPv6('2001:db8::1'),
+    dst: parseIPv6('2001:db8::2'),
+    flowLabel: 0xabcde,
+  });
   udp.write(bytes, off + 40, 5001, 6001, 8 + payload);
   fillPayload(bytes, off + 48, off + length, payload + 1);
   udp.fillChecksum(bytes, off, off + 40, 8 + payload);
@@ -97,8 +131,18 @@ t.test('ipv4: write then parse/decode round trip', async (t) => {
   t.equal(sum16(b, 3, 20), 0xffff, 'written checksum verifies');
   const h = ipv4.decode(b, 3, 60);
   t.same(h, {
-    headerLength: 20, tos: 0xb8, totalLength: 57, id: 0xbeef, dontFragment: true, moreFragments: false, fragmentOffset: 0,
-    ttl: 17, protocol: 6, checksum: (b[13] << 8) | b[14], src: 0xc0000201, dst: 0xcb007101,
+    headerLength: 20,
+    tos: 0xb8,
+    totalLength: 57,
+    id: 0xbeef,
+    dontFragment: true,
+    moreFragments: false,
+    fragmentOffset: 0,
+    ttl: 17,
+    protocol: 6,
+    checksum: (b[13] << 8) | b[14],
+    src: 0xc0000201,
+    dst: 0xcb007101,
   });
   const out = ipv4.newHeader();
   const fault = newFault();
@@ -124,15 +168,28 @@ t.test('ipv4: header with options (IHL 6)', async (t) => {
   t.has(ipv4.decode(b, 0, 32), { headerLength: 24, totalLength: 32 });
   for (let length = 0; length < 32; length++) {
     const [code, field]: [FaultCode, string] = length < 20 ? ['truncated', 'ipv4'] : length < 24 ? ['ihl', 'ipv4.ihl'] : ['length', 'ipv4.totalLength'];
-    rejects(t, `options header cut to ${length}`, (f) => ipv4.parse(b, 0, length, ipv4.newHeader(), f), () => ipv4.decode(b, 0, length), code, field);
+    rejects(
+      t,
+      `options header cut to ${length}`,
+      (f) => ipv4.parse(b, 0, length, ipv4.newHeader(), f),
+      () => ipv4.decode(b, 0, length),
+      code,
+      field,
+    );
   }
 });
 
 t.test('ipv4: every bad input', async (t) => {
   const good = new Uint8Array(28);
   ipv4.write(good, 0, { totalLength: 28, protocol: 17, src: 0x0a000001, dst: 0x0a000002 });
-  const parse = (b: Uint8Array, length = b.length) => (f: Fault) => ipv4.parse(b, 0, length, ipv4.newHeader(), f);
-  const decode = (b: Uint8Array, length = b.length) => () => ipv4.decode(b, 0, length);
+  const parse =
+    (b: Uint8Array, length = b.length) =>
+    (f: Fault) =>
+      ipv4.parse(b, 0, length, ipv4.newHeader(), f);
+  const decode =
+    (b: Uint8Array, length = b.length) =>
+    () =>
+      ipv4.decode(b, 0, length);
   for (let length = 0; length < 20; length++) {
     rejects(t, `truncated to ${length}`, parse(good, length), decode(good, length), 'truncated', 'ipv4');
   }
@@ -192,8 +249,14 @@ t.test('ipv6: write then parse/decode round trip', async (t) => {
 t.test('ipv6: every bad input', async (t) => {
   const good = new Uint8Array(48);
   ipv6.write(good, 0, { payloadLength: 8, nextHeader: 17, src: parseIPv6('::1'), dst: parseIPv6('::2') });
-  const parse = (b: Uint8Array, length = b.length) => (f: Fault) => ipv6.parse(b, 0, length, ipv6.newHeader(), f);
-  const decode = (b: Uint8Array, length = b.length) => () => ipv6.decode(b, 0, length);
+  const parse =
+    (b: Uint8Array, length = b.length) =>
+    (f: Fault) =>
+      ipv6.parse(b, 0, length, ipv6.newHeader(), f);
+  const decode =
+    (b: Uint8Array, length = b.length) =>
+    () =>
+      ipv6.decode(b, 0, length);
   for (let length = 0; length < 40; length++) rejects(t, `truncated to ${length}`, parse(good, length), decode(good, length), 'truncated', 'ipv6');
   for (let length = 40; length < 48; length++) {
     rejects(t, `buffer ${length} < 40 + payloadLength 8`, parse(good, length), decode(good, length), 'length', 'ipv6.payloadLength');
@@ -260,8 +323,14 @@ t.test('udp: write then parse/decode round trip, and checksums', async (t) => {
 t.test('udp: every bad input', async (t) => {
   const good = new Uint8Array(12);
   udp.write(good, 0, 1, 2, 12);
-  const parse = (b: Uint8Array, length = b.length) => (f: Fault) => udp.parse(b, 0, length, udp.newHeader(), f);
-  const decode = (b: Uint8Array, length = b.length) => () => udp.decode(b, 0, length);
+  const parse =
+    (b: Uint8Array, length = b.length) =>
+    (f: Fault) =>
+      udp.parse(b, 0, length, udp.newHeader(), f);
+  const decode =
+    (b: Uint8Array, length = b.length) =>
+    () =>
+      udp.decode(b, 0, length);
   for (let length = 0; length < 8; length++) rejects(t, `truncated to ${length}`, parse(good, length), decode(good, length), 'truncated', 'udp');
   for (let length = 8; length < 12; length++) rejects(t, `buffer ${length} < udp.length 12`, parse(good, length), decode(good, length), 'length', 'udp.length');
   for (const len of [0, 7, 13, 0xffff]) {
@@ -285,7 +354,14 @@ t.test('ethernet: write then parse/decode, and every truncation', async (t) => {
   t.equal(ethernet.etherTypeForIP(0x60), 0x86dd);
   t.equal(ethernet.etherTypeForIP(0x50), 0);
   for (let length = 0; length < 14; length++) {
-    rejects(t, `truncated to ${length}`, (f) => ethernet.parse(b, 1, length, ethernet.newHeader(), f), () => ethernet.decode(b, 1, length), 'truncated', 'ethernet');
+    rejects(
+      t,
+      `truncated to ${length}`,
+      (f) => ethernet.parse(b, 1, length, ethernet.newHeader(), f),
+      () => ethernet.decode(b, 1, length),
+      'truncated',
+      'ethernet',
+    );
   }
 });
 
@@ -305,12 +381,26 @@ t.test('vxlan header: write then parse/decode, and every bad input', async (t) =
   }
   vxlan.writeHeader(b, 0, 77);
   for (let length = 0; length < 8; length++) {
-    rejects(t, `truncated to ${length}`, (f) => vxlan.parseHeader(b, 0, length, vxlan.newHeader(), f), () => vxlan.decodeHeader(b, 0, length), 'truncated', 'vxlan');
+    rejects(
+      t,
+      `truncated to ${length}`,
+      (f) => vxlan.parseHeader(b, 0, length, vxlan.newHeader(), f),
+      () => vxlan.decodeHeader(b, 0, length),
+      'truncated',
+      'vxlan',
+    );
   }
   for (const flags of [0x00, 0xf7, 0x80, 0x01]) {
     const c = b.slice();
     c[0] = flags;
-    rejects(t, `flags 0x${flags.toString(16)} without I`, (f) => vxlan.parseHeader(c, 0, 8, vxlan.newHeader(), f), () => vxlan.decodeHeader(c, 0, 8), 'flags', 'vxlan.flags');
+    rejects(
+      t,
+      `flags 0x${flags.toString(16)} without I`,
+      (f) => vxlan.parseHeader(c, 0, 8, vxlan.newHeader(), f),
+      () => vxlan.decodeHeader(c, 0, 8),
+      'flags',
+      'vxlan.flags',
+    );
   }
   for (const vni of [-1, vxlan.MAX_VNI + 1, 1.5, NaN]) {
     const e = thrown(() => vxlan.writeHeader(b, 0, vni));
@@ -323,11 +413,26 @@ t.test('vxlan header: write then parse/decode, and every bad input', async (t) =
 t.test('vxlan frame: template, encapsulate, decapsulate/decode', async (t) => {
   const tpl = vxlan.template({ vni: 0xabcdef, srcMac: SRC_MAC, dstMac: parseMac(DST_MAC) });
   t.same([tpl.headerLength, tpl.ipVersion, tpl.flags], [22, 0, TPL_ETHERNET]);
-  for (const [name, inner, etherType] of [['IPv4', innerV4(30), 0x0800], ['IPv6', innerV6(31), 0x86dd]] as const) {
+  for (const [name, inner, etherType] of [
+    ['IPv4', innerV4(30), 0x0800],
+    ['IPv6', innerV6(31), 0x86dd],
+  ] as const) {
     const e = encapsulated(tpl, inner);
     t.equal(e.start, e.innerAt - 22, `${name}: outer offset`);
     const f = vxlan.decode(e.bytes, e.start, e.length);
-    t.same(f, { vni: 0xabcdef, reservedClear: true, dstMacOffset: e.start + 8, srcMacOffset: e.start + 14, etherType, innerOffset: e.innerAt, innerLength: inner.length }, name);
+    t.same(
+      f,
+      {
+        vni: 0xabcdef,
+        reservedClear: true,
+        dstMacOffset: e.start + 8,
+        srcMacOffset: e.start + 14,
+        etherType,
+        innerOffset: e.innerAt,
+        innerLength: inner.length,
+      },
+      name,
+    );
     t.equal(formatMac(e.bytes, f.dstMacOffset), DST_MAC);
     t.equal(formatMac(e.bytes, f.srcMacOffset), SRC_MAC);
     t.same(e.bytes.subarray(f.innerOffset, f.innerOffset + f.innerLength), inner.bytes, `${name}: inner bytes untouched`);
@@ -354,8 +459,16 @@ t.test('vxlan frame: every bad input', async (t) => {
   const decode = (b: Uint8Array, off: number, length: number) => () => vxlan.decode(b, off, length);
   const v4 = encapsulated(tpl, innerV4(10)); // 22 + 38
   for (let length = 0; length < v4.length; length++) {
-    const [code, field]: [FaultCode, string] = length < 8 ? ['truncated', 'vxlan'] : length < 22 ? ['truncated', 'vxlan.ethernet']
-      : length === 22 ? ['truncated', 'vxlan.inner'] : length < 42 ? ['truncated', 'ipv4'] : ['length', 'ipv4.totalLength'];
+    const [code, field]: [FaultCode, string] =
+      length < 8
+        ? ['truncated', 'vxlan']
+        : length < 22
+          ? ['truncated', 'vxlan.ethernet']
+          : length === 22
+            ? ['truncated', 'vxlan.inner']
+            : length < 42
+              ? ['truncated', 'ipv4']
+              : ['length', 'ipv4.totalLength'];
     rejects(t, `IPv4 frame cut to ${length}`, parse(v4.bytes, v4.start, length), decode(v4.bytes, v4.start, length), code, field);
   }
   const v6 = encapsulated(tpl, innerV6(3)); // 22 + 51
@@ -416,7 +529,14 @@ t.test('udp backend and ip.packetLength: valid packets', async (t) => {
 
 t.test('udp backend and ip.packetLength: every bad input', async (t) => {
   const cases = (label: string, b: Uint8Array, off: number, length: number, code: FaultCode, field: string) => {
-    rejects(t, `udpBackend: ${label}`, (f) => udpBackend.decapsulate(b, off, length, udpBackend.newFrame(), f), () => udpBackend.decode(b, off, length), code, field);
+    rejects(
+      t,
+      `udpBackend: ${label}`,
+      (f) => udpBackend.decapsulate(b, off, length, udpBackend.newFrame(), f),
+      () => udpBackend.decode(b, off, length),
+      code,
+      field,
+    );
     rejects(t, `packetLength: ${label}`, (f) => ip.packetLength(b, off, length, f) >= 0, null, code, field);
     t.equal(ip.packetLength(b, off, length), -1, `packetLength: ${label}: -1 without a fault object`);
   };
@@ -469,7 +589,10 @@ t.test('outer templates: fields written by encapsulate parse back', async (t) =>
   ] as const;
   for (const [name, tpl, headerLength, ipVersion, flags] of cases) {
     t.same([tpl.headerLength, tpl.ipVersion, tpl.flags], [headerLength, ipVersion, flags], `${name}: template`);
-    for (const [innerName, inner] of [['v4', innerV4(25)], ['v6', innerV6(26)]] as const) {
+    for (const [innerName, inner] of [
+      ['v4', innerV4(25)],
+      ['v6', innerV6(26)],
+    ] as const) {
       for (const srcPort of [0, 55555]) {
         const label = `${name} inner ${innerName} srcPort ${srcPort}`;
         const e = encapsulated(tpl, inner, srcPort);
@@ -477,7 +600,11 @@ t.test('outer templates: fields written by encapsulate parse back', async (t) =>
         let udpAt: number;
         if (ipVersion === 4) {
           const h = ipv4.decode(e.bytes, e.start, e.length);
-          t.has(h, { totalLength: e.length, protocol: 17, ttl: u.ttl, tos: u.tos, dontFragment: flags !== 0, src: parseIPv4(U4.src), dst: parseIPv4(U4.dst) }, `${label}: ipv4`);
+          t.has(
+            h,
+            { totalLength: e.length, protocol: 17, ttl: u.ttl, tos: u.tos, dontFragment: flags !== 0, src: parseIPv4(U4.src), dst: parseIPv4(U4.dst) },
+            `${label}: ipv4`,
+          );
           udpAt = e.start + 20;
         } else {
           const h = ipv6.decode(e.bytes, e.start, e.length);
@@ -491,10 +618,19 @@ t.test('outer templates: fields written by encapsulate parse back', async (t) =>
         t.equal(udp.verifyChecksum(e.bytes, e.start, udpAt, uh.length), true, `${label}: checksum verifies`);
         const o = newOuterPacket();
         t.equal(parseOuter(e.bytes, e.start, e.length, o), true, `${label}: parseOuter`);
-        t.same(o, {
-          ipVersion, src4: ipVersion === 4 ? parseIPv4(U4.src) : 0, srcOffset: e.start + (ipVersion === 4 ? 12 : 8),
-          srcPort: srcPort || u.srcPort, dstPort: u.dstPort, payloadOffset: udpAt + 8, payloadLength: e.length - (udpAt - e.start) - 8,
-        }, `${label}: outer packet`);
+        t.same(
+          o,
+          {
+            ipVersion,
+            src4: ipVersion === 4 ? parseIPv4(U4.src) : 0,
+            srcOffset: e.start + (ipVersion === 4 ? 12 : 8),
+            srcPort: srcPort || u.srcPort,
+            dstPort: u.dstPort,
+            payloadOffset: udpAt + 8,
+            payloadLength: e.length - (udpAt - e.start) - 8,
+          },
+          `${label}: outer packet`,
+        );
         if ((flags & TPL_ETHERNET) !== 0) {
           const f = vxlan.decode(e.bytes, o.payloadOffset, o.payloadLength);
           t.same([f.vni, f.etherType, f.innerOffset, f.innerLength], [42, innerName === 'v4' ? 0x0800 : 0x86dd, e.innerAt, inner.length], `${label}: vxlan`);
@@ -529,7 +665,10 @@ t.test('encapsulate: no headroom, and lengths out of range', async (t) => {
     b.set(inner.bytes, innerOffset);
     const before = b.slice();
     const e = thrown(() => encapsulate(b, innerOffset, inner.length, tpl));
-    t.ok(e instanceof WireError && e.code === 'headroom' && e.field === 'innerOffset' && e.message.includes('innerOffset'), `headroom ${innerOffset} < 50 throws`);
+    t.ok(
+      e instanceof WireError && e.code === 'headroom' && e.field === 'innerOffset' && e.message.includes('innerOffset'),
+      `headroom ${innerOffset} < 50 throws`,
+    );
     for (const enc of [vxlan.encapsulate, udpBackend.encapsulate]) {
       const e2 = thrown(() => enc(b, innerOffset, inner.length, tpl));
       t.ok(e2 instanceof WireError && e2.code === 'headroom', 'backend encapsulate throws too');
@@ -542,7 +681,12 @@ t.test('encapsulate: no headroom, and lengths out of range', async (t) => {
   const b = new Uint8Array(50 + inner.length);
   b.set(inner.bytes, 50);
   t.equal(encapsulate(b, 50, inner.length, tpl), 0, 'exactly enough headroom');
-  for (const [innerOffset, innerLength] of [[50, inner.length + 1], [50, -1], [-1, 5], [60, inner.length]]) {
+  for (const [innerOffset, innerLength] of [
+    [50, inner.length + 1],
+    [50, -1],
+    [-1, 5],
+    [60, inner.length],
+  ]) {
     const e = thrown(() => encapsulate(b, innerOffset, innerLength, tpl));
     t.ok(e instanceof WireError && e.code === 'length' && e.field === 'innerLength', `inner ${innerOffset}+${innerLength} outside a ${b.length}-byte buffer`);
   }
@@ -585,7 +729,10 @@ t.test('encapsulate: no headroom, and lengths out of range', async (t) => {
 });
 
 t.test('templates: the source port defaults to the destination port', async (t) => {
-  for (const underlay of [{ src: '192.0.2.1', dst: '192.0.2.2', dstPort: 8285 }, { src: '2001:db8::1', dst: '2001:db8::2', dstPort: 4789 }]) {
+  for (const underlay of [
+    { src: '192.0.2.1', dst: '192.0.2.2', dstPort: 8285 },
+    { src: '2001:db8::1', dst: '2001:db8::2', dstPort: 4789 },
+  ]) {
     const tpl = udpBackend.template({ underlay });
     const e = encapsulated(tpl, innerV4(3));
     const o = newOuterPacket();
@@ -619,35 +766,214 @@ t.test('parseOuter: every bad input', async (t) => {
     edit(b, v6.start);
     rejects(t, `IPv6: ${label}`, parse(b, v6.start, v6.length), null, code, field);
   };
-  for (const v of [0, 5, 7, 15]) v4case(`version ${v}`, (b, s) => { b[s] = (v << 4) | 5; }, 'version', 'ip.version');
-  for (const ihl of [0, 4]) v4case(`IHL ${ihl}`, (b, s) => { b[s] = 0x40 | ihl; }, 'ihl', 'ipv4.ihl', false);
+  for (const v of [0, 5, 7, 15])
+    v4case(
+      `version ${v}`,
+      (b, s) => {
+        b[s] = (v << 4) | 5;
+      },
+      'version',
+      'ip.version',
+    );
+  for (const ihl of [0, 4])
+    v4case(
+      `IHL ${ihl}`,
+      (b, s) => {
+        b[s] = 0x40 | ihl;
+      },
+      'ihl',
+      'ipv4.ihl',
+      false,
+    );
   {
     const b = v4.bytes.slice();
     b[v4.start] = 0x4f;
     rejects(t, 'IPv4: IHL 15 past a 40-byte buffer', parse(b, v4.start, 40), null, 'ihl', 'ipv4.ihl');
   }
-  v4case('totalLength 19', (b, s) => { b[s + 2] = 0; b[s + 3] = 19; }, 'length', 'ipv4.totalLength');
-  v4case('totalLength past the buffer', (b, s) => { b[s + 3] += 1; }, 'length', 'ipv4.totalLength');
-  for (const at of [1, 4, 8, 12, 19]) v4case(`header byte ${at} changed`, (b, s) => { b[s + at] ^= 0x10; }, 'checksum', 'ipv4.checksum', false);
-  v4case('MF set', (b, s) => { b[s + 6] |= 0x20; }, 'flags', 'ipv4.fragment');
-  v4case('fragment offset 1', (b, s) => { b[s + 7] = 1; }, 'flags', 'ipv4.fragment');
-  v4case('protocol TCP', (b, s) => { b[s + 9] = 6; }, 'value', 'ipv4.protocol');
-  v4case('IP payload shorter than a UDP header', (b, s) => { b[s + 2] = 0; b[s + 3] = 24; }, 'truncated', 'udp');
-  v4case('udp.length past the IP payload', (b, s) => { b[s + 25] += 1; }, 'length', 'udp.length');
-  v4case('udp.length short of the IP payload', (b, s) => { b[s + 25] -= 1; }, 'length', 'udp.length');
-  v4case('udp.length 7', (b, s) => { b[s + 24] = 0; b[s + 25] = 7; }, 'length', 'udp.length');
-  v4case('UDP payload byte changed', (b, s) => { b[s + 60] ^= 0x01; }, 'checksum', 'udp.checksum');
-  v4case('UDP checksum changed', (b, s) => { b[s + 27] ^= 0x80; }, 'checksum', 'udp.checksum');
-  v4case('outer source address changed (pseudo-header)', (b, s) => { b[s + 15] ^= 0x01; }, 'checksum', 'udp.checksum');
-  v6case('version nibble 4 on an IPv6 header (totalLength = flow label bits)', (b, s) => { b[s] = 0x45; b[s + 3] = 0; }, 'length', 'ipv4.totalLength');
-  v6case('payloadLength past the buffer', (b, s) => { b[s + 5] += 1; }, 'length', 'ipv6.payloadLength');
-  v6case('next header TCP', (b, s) => { b[s + 6] = 6; }, 'value', 'ipv6.nextHeader');
-  v6case('next header hop-by-hop (not followed)', (b, s) => { b[s + 6] = 0; }, 'value', 'ipv6.nextHeader');
-  v6case('IP payload shorter than a UDP header', (b, s) => { b[s + 4] = 0; b[s + 5] = 7; }, 'truncated', 'udp');
-  v6case('udp.length short of the IP payload', (b, s) => { b[s + 45] -= 2; }, 'length', 'udp.length');
-  v6case('UDP checksum 0 (not allowed over IPv6)', (b, s) => { b[s + 46] = 0; b[s + 47] = 0; }, 'checksum', 'udp.checksum');
-  v6case('UDP payload byte changed', (b, s) => { b[s + 70] ^= 0x04; }, 'checksum', 'udp.checksum');
-  v6case('outer destination changed (pseudo-header)', (b, s) => { b[s + 39] ^= 0x01; }, 'checksum', 'udp.checksum');
+  v4case(
+    'totalLength 19',
+    (b, s) => {
+      b[s + 2] = 0;
+      b[s + 3] = 19;
+    },
+    'length',
+    'ipv4.totalLength',
+  );
+  v4case(
+    'totalLength past the buffer',
+    (b, s) => {
+      b[s + 3] += 1;
+    },
+    'length',
+    'ipv4.totalLength',
+  );
+  for (const at of [1, 4, 8, 12, 19])
+    v4case(
+      `header byte ${at} changed`,
+      (b, s) => {
+        b[s + at] ^= 0x10;
+      },
+      'checksum',
+      'ipv4.checksum',
+      false,
+    );
+  v4case(
+    'MF set',
+    (b, s) => {
+      b[s + 6] |= 0x20;
+    },
+    'flags',
+    'ipv4.fragment',
+  );
+  v4case(
+    'fragment offset 1',
+    (b, s) => {
+      b[s + 7] = 1;
+    },
+    'flags',
+    'ipv4.fragment',
+  );
+  v4case(
+    'protocol TCP',
+    (b, s) => {
+      b[s + 9] = 6;
+    },
+    'value',
+    'ipv4.protocol',
+  );
+  v4case(
+    'IP payload shorter than a UDP header',
+    (b, s) => {
+      b[s + 2] = 0;
+      b[s + 3] = 24;
+    },
+    'truncated',
+    'udp',
+  );
+  v4case(
+    'udp.length past the IP payload',
+    (b, s) => {
+      b[s + 25] += 1;
+    },
+    'length',
+    'udp.length',
+  );
+  v4case(
+    'udp.length short of the IP payload',
+    (b, s) => {
+      b[s + 25] -= 1;
+    },
+    'length',
+    'udp.length',
+  );
+  v4case(
+    'udp.length 7',
+    (b, s) => {
+      b[s + 24] = 0;
+      b[s + 25] = 7;
+    },
+    'length',
+    'udp.length',
+  );
+  v4case(
+    'UDP payload byte changed',
+    (b, s) => {
+      b[s + 60] ^= 0x01;
+    },
+    'checksum',
+    'udp.checksum',
+  );
+  v4case(
+    'UDP checksum changed',
+    (b, s) => {
+      b[s + 27] ^= 0x80;
+    },
+    'checksum',
+    'udp.checksum',
+  );
+  v4case(
+    'outer source address changed (pseudo-header)',
+    (b, s) => {
+      b[s + 15] ^= 0x01;
+    },
+    'checksum',
+    'udp.checksum',
+  );
+  v6case(
+    'version nibble 4 on an IPv6 header (totalLength = flow label bits)',
+    (b, s) => {
+      b[s] = 0x45;
+      b[s + 3] = 0;
+    },
+    'length',
+    'ipv4.totalLength',
+  );
+  v6case(
+    'payloadLength past the buffer',
+    (b, s) => {
+      b[s + 5] += 1;
+    },
+    'length',
+    'ipv6.payloadLength',
+  );
+  v6case(
+    'next header TCP',
+    (b, s) => {
+      b[s + 6] = 6;
+    },
+    'value',
+    'ipv6.nextHeader',
+  );
+  v6case(
+    'next header hop-by-hop (not followed)',
+    (b, s) => {
+      b[s + 6] = 0;
+    },
+    'value',
+    'ipv6.nextHeader',
+  );
+  v6case(
+    'IP payload shorter than a UDP header',
+    (b, s) => {
+      b[s + 4] = 0;
+      b[s + 5] = 7;
+    },
+    'truncated',
+    'udp',
+  );
+  v6case(
+    'udp.length short of the IP payload',
+    (b, s) => {
+      b[s + 45] -= 2;
+    },
+    'length',
+    'udp.length',
+  );
+  v6case(
+    'UDP checksum 0 (not allowed over IPv6)',
+    (b, s) => {
+      b[s + 46] = 0;
+      b[s + 47] = 0;
+    },
+    'checksum',
+    'udp.checksum',
+  );
+  v6case(
+    'UDP payload byte changed',
+    (b, s) => {
+      b[s + 70] ^= 0x04;
+    },
+    'checksum',
+    'udp.checksum',
+  );
+  v6case(
+    'outer destination changed (pseudo-header)',
+    (b, s) => {
+      b[s + 39] ^= 0x01;
+    },
+    'checksum',
+    'udp.checksum',
+  );
   {
     // No UDP checksum over IPv4: accepted, and payload corruption goes unnoticed by design.
     const tpl = udpBackend.template({ underlay: { ...U4, udpChecksum: false } });
@@ -686,7 +1012,13 @@ function canonicalIPv6(words: number[]): string {
 }
 
 t.test('address: IPv4 text', async (t) => {
-  for (const [text, value] of [['0.0.0.0', 0], ['255.255.255.255', 0xffffffff], ['192.0.2.1', 0xc0000201], ['198.18.0.255', 0xc61200ff], ['1.2.3.4', 0x01020304]] as const) {
+  for (const [text, value] of [
+    ['0.0.0.0', 0],
+    ['255.255.255.255', 0xffffffff],
+    ['192.0.2.1', 0xc0000201],
+    ['198.18.0.255', 0xc61200ff],
+    ['1.2.3.4', 0x01020304],
+  ] as const) {
     t.equal(parseIPv4(text), value, text);
     t.equal(formatIPv4(value), text);
     t.equal(isIPv4(text), true);
@@ -694,9 +1026,29 @@ t.test('address: IPv4 text', async (t) => {
   fc.assert(fc.property(fc.nat({ max: 0xffffffff }), (v) => parseIPv4(formatIPv4(v)) === v));
   fc.assert(fc.property(fc.ipV4(), (s) => formatIPv4(parseIPv4(s)) === s));
   t.pass('round trips over random addresses');
-  for (const text of ['', '1.2.3', '1.2.3.4.5', '256.0.0.1', '1.2.3.256', '01.2.3.4', '1.2.3.-1', ' 1.2.3.4', '1.2.3.4 ', 'a.b.c.d', '1..3.4', '1.2.3.4\n', '0x1.2.3.4', '1e2.0.0.1', '::1', '1.2.3.4/24']) {
+  for (const text of [
+    '',
+    '1.2.3',
+    '1.2.3.4.5',
+    '256.0.0.1',
+    '1.2.3.256',
+    '01.2.3.4',
+    '1.2.3.-1',
+    ' 1.2.3.4',
+    '1.2.3.4 ',
+    'a.b.c.d',
+    '1..3.4',
+    '1.2.3.4\n',
+    '0x1.2.3.4',
+    '1e2.0.0.1',
+    '::1',
+    '1.2.3.4/24',
+  ]) {
     const e = thrown(() => parseIPv4(text));
-    t.ok(e instanceof WireError && e.code === 'value' && e.field === 'ipv4 address' && e.message.includes(`"${text}"`), `rejects ${JSON.stringify(text)} naming it`);
+    t.ok(
+      e instanceof WireError && e.code === 'value' && e.field === 'ipv4 address' && e.message.includes(`"${text}"`),
+      `rejects ${JSON.stringify(text)} naming it`,
+    );
     t.equal(isIPv4(text), false);
   }
 });
@@ -730,25 +1082,60 @@ t.test('address: IPv6 text', async (t) => {
   const padded = new Uint8Array(20);
   padded.set(parseIPv6('2001:db8::7'), 3);
   t.equal(formatIPv6(padded, 3), '2001:db8::7', 'format at an offset');
-  fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => hex(parseIPv6(formatIPv6(b))) === hex(b)), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => hex(parseIPv6(formatIPv6(b))) === hex(b)),
+    { numRuns: 2000 },
+  );
   // Sparse addresses (mostly zero words) exercise the run choice.
-  fc.assert(fc.property(fc.array(fc.constantFrom(0, 0, 0, 1, 0xabcd), { minLength: 8, maxLength: 8 }), (ws) => {
-    const b = new Uint8Array(16);
-    ws.forEach((w, i) => { b[2 * i] = w >>> 8; b[2 * i + 1] = w & 0xff; });
-    return formatIPv6(b) === canonicalIPv6(ws) && hex(parseIPv6(formatIPv6(b))) === hex(b);
-  }), { numRuns: 2000 });
-  fc.assert(fc.property(fc.ipV6(), (s) => {
-    const b = parseIPv6(s);
-    return hex(parseIPv6(formatIPv6(b))) === hex(b);
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(0, 0, 0, 1, 0xabcd), { minLength: 8, maxLength: 8 }), (ws) => {
+      const b = new Uint8Array(16);
+      ws.forEach((w, i) => {
+        b[2 * i] = w >>> 8;
+        b[2 * i + 1] = w & 0xff;
+      });
+      return formatIPv6(b) === canonicalIPv6(ws) && hex(parseIPv6(formatIPv6(b))) === hex(b);
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(fc.ipV6(), (s) => {
+      const b = parseIPv6(s);
+      return hex(parseIPv6(formatIPv6(b))) === hex(b);
+    }),
+    { numRuns: 2000 },
+  );
   t.pass('round trips over random addresses');
   for (const text of [
-    '', ':', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '12345::', 'g::', '1:2:3:4:5:6:7:8::', '::1:2:3:4:5:6:7:8',
-    '1.2.3.4', ':1::', '1::2:', '::1.2.3', '::256.1.1.1', '::1.2.3.4:5', '1.2.3.4::', '1:2.3.4.5::', '1:2:3:4:5:6:7:1.2.3.4', ' ::1', '::1 ',
-    '2001:db8::1%eth0', '[::1]',
+    '',
+    ':',
+    ':::',
+    '1::2::3',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+    '12345::',
+    'g::',
+    '1:2:3:4:5:6:7:8::',
+    '::1:2:3:4:5:6:7:8',
+    '1.2.3.4',
+    ':1::',
+    '1::2:',
+    '::1.2.3',
+    '::256.1.1.1',
+    '::1.2.3.4:5',
+    '1.2.3.4::',
+    '1:2.3.4.5::',
+    '1:2:3:4:5:6:7:1.2.3.4',
+    ' ::1',
+    '::1 ',
+    '2001:db8::1%eth0',
+    '[::1]',
   ]) {
     const e = thrown(() => parseIPv6(text));
-    t.ok(e instanceof WireError && e.code === 'value' && e.field === 'ipv6 address' && e.message.includes(`"${text}"`), `rejects ${JSON.stringify(text)} naming it: ${String(e)}`);
+    t.ok(
+      e instanceof WireError && e.code === 'value' && e.field === 'ipv6 address' && e.message.includes(`"${text}"`),
+      `rejects ${JSON.stringify(text)} naming it: ${String(e)}`,
+    );
     t.equal(isIPv6(text), false);
   }
 });
@@ -760,9 +1147,23 @@ t.test('address: MAC and either-family IP text', async (t) => {
   const padded = new Uint8Array(9);
   padded.set(mac, 2);
   t.equal(formatMac(padded, 2), '02:00:5e:00:53:ff');
-  fc.assert(fc.property(fc.uint8Array({ minLength: 6, maxLength: 6 }), (b) => formatMac(parseMac(formatMac(b))) === formatMac(b) && parseMac(formatMac(b)).every((x, i) => x === b[i])));
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 6, maxLength: 6 }),
+      (b) => formatMac(parseMac(formatMac(b))) === formatMac(b) && parseMac(formatMac(b)).every((x, i) => x === b[i]),
+    ),
+  );
   t.pass('MAC round trips');
-  for (const text of ['', '02:00:5e:00:53', '02-00-5e-00-53-01', '2:0:5e:0:53:1', '02:00:5e:00:53:0g', '02:00:5e:00:53:01:02', '0200.5e00.5301', '02:00:5e:00:53:01 ']) {
+  for (const text of [
+    '',
+    '02:00:5e:00:53',
+    '02-00-5e-00-53-01',
+    '2:0:5e:0:53:1',
+    '02:00:5e:00:53:0g',
+    '02:00:5e:00:53:01:02',
+    '0200.5e00.5301',
+    '02:00:5e:00:53:01 ',
+  ]) {
     const e = thrown(() => parseMac(text));
     t.ok(e instanceof WireError && e.code === 'value' && e.field === 'mac address' && e.message.includes(`"${text}"`), `rejects MAC ${JSON.stringify(text)}`);
   }

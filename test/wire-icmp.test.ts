@@ -45,10 +45,13 @@ t.test('IPv4: no error where none is due', (t) => {
     ['from 0.0.0.0', (p) => p.bytes.fill(0, p.offset + 12, p.offset + 16)],
     ['from a multicast address', (p) => (p.bytes[p.offset + 12] = 239)],
     ['to the broadcast address', (p) => p.bytes.fill(255, p.offset + 16, p.offset + 20)],
-    ['an ICMP error itself', (p) => {
-      p.bytes[p.offset + 9] = ipv4.PROTO_ICMP;
-      p.bytes[p.offset + 20] = icmp.TYPE_DEST_UNREACHABLE;
-    }],
+    [
+      'an ICMP error itself',
+      (p) => {
+        p.bytes[p.offset + 9] = ipv4.PROTO_ICMP;
+        p.bytes[p.offset + 20] = icmp.TYPE_DEST_UNREACHABLE;
+      },
+    ],
     ['a header shorter than 20 bytes', (p) => (p.bytes[p.offset] = 0x44)],
   ];
   for (const [name, spoil] of cases) {

@@ -5,8 +5,26 @@
 import t from 'tap';
 import fc from 'fast-check';
 import {
-  encapsulate, ethernet, flowHash, ip, ipv4, ipv6, newFault, newOuterPacket, parseOuter, sourcePort, SOURCE_PORT_MAX,
-  SOURCE_PORT_MIN, sum16, udp, udpBackend, vxlan, WireError, type Fault, type OuterTemplate, type Underlay,
+  encapsulate,
+  ethernet,
+  flowHash,
+  ip,
+  ipv4,
+  ipv6,
+  newFault,
+  newOuterPacket,
+  parseOuter,
+  sourcePort,
+  SOURCE_PORT_MAX,
+  SOURCE_PORT_MIN,
+  sum16,
+  udp,
+  udpBackend,
+  vxlan,
+  WireError,
+  type Fault,
+  type OuterTemplate,
+  type Underlay,
 } from '../src/wire/index.js';
 
 const u8 = (n: number) => fc.integer({ min: 0, max: 0xff }).map((x) => x & n);
@@ -34,17 +52,36 @@ t.test('ipv4: decode(write(fields)) = fields', async (t) => {
   fc.assert(
     fc.property(
       fc.record({
-        tos: u8(0xff), totalLength: fc.integer({ min: 20, max: 0xffff }), id: u16, dontFragment: fc.boolean(),
-        ttl: u8(0xff), protocol: u8(0xff), src: u32, dst: u32,
+        tos: u8(0xff),
+        totalLength: fc.integer({ min: 20, max: 0xffff }),
+        id: u16,
+        dontFragment: fc.boolean(),
+        ttl: u8(0xff),
+        protocol: u8(0xff),
+        src: u32,
+        dst: u32,
       }),
       fc.nat({ max: 9 }),
       (f, off) => {
         ipv4.write(SCRATCH, off, f);
         const h = ipv4.decode(SCRATCH, off, f.totalLength);
-        return h.headerLength === 20 && h.tos === f.tos && h.totalLength === f.totalLength && h.id === f.id && h.dontFragment === f.dontFragment
-          && !h.moreFragments && h.fragmentOffset === 0 && h.ttl === f.ttl && h.protocol === f.protocol && h.src === f.src && h.dst === f.dst
-          && h.checksum === ((SCRATCH[off + 10] << 8) | SCRATCH[off + 11]) && sum16(SCRATCH, off, 20) === 0xffff;
-      }),
+        return (
+          h.headerLength === 20 &&
+          h.tos === f.tos &&
+          h.totalLength === f.totalLength &&
+          h.id === f.id &&
+          h.dontFragment === f.dontFragment &&
+          !h.moreFragments &&
+          h.fragmentOffset === 0 &&
+          h.ttl === f.ttl &&
+          h.protocol === f.protocol &&
+          h.src === f.src &&
+          h.dst === f.dst &&
+          h.checksum === ((SCRATCH[off + 10] << 8) | SCRATCH[off + 11]) &&
+          sum16(SCRATCH, off, 20) === 0xffff
+        );
+      },
+    ),
     { numRuns: 3000 },
   );
   t.pass('3000 random IPv4 headers round trip');
@@ -54,17 +91,29 @@ t.test('ipv6: decode(write(fields)) = fields', async (t) => {
   fc.assert(
     fc.property(
       fc.record({
-        trafficClass: u8(0xff), flowLabel: fc.integer({ min: 0, max: 0xfffff }), payloadLength: u16,
-        nextHeader: u8(0xff), hopLimit: u8(0xff), src: bytes16, dst: bytes16,
+        trafficClass: u8(0xff),
+        flowLabel: fc.integer({ min: 0, max: 0xfffff }),
+        payloadLength: u16,
+        nextHeader: u8(0xff),
+        hopLimit: u8(0xff),
+        src: bytes16,
+        dst: bytes16,
       }),
       fc.nat({ max: 9 }),
       (f, off) => {
         ipv6.write(SCRATCH, off, f);
         const h = ipv6.decode(SCRATCH, off, 40 + f.payloadLength);
-        return h.trafficClass === f.trafficClass && h.flowLabel === f.flowLabel && h.payloadLength === f.payloadLength
-          && h.nextHeader === f.nextHeader && h.hopLimit === f.hopLimit
-          && h.src.every((x, i) => x === f.src[i]) && h.dst.every((x, i) => x === f.dst[i]);
-      }),
+        return (
+          h.trafficClass === f.trafficClass &&
+          h.flowLabel === f.flowLabel &&
+          h.payloadLength === f.payloadLength &&
+          h.nextHeader === f.nextHeader &&
+          h.hopLimit === f.hopLimit &&
+          h.src.every((x, i) => x === f.src[i]) &&
+          h.dst.every((x, i) => x === f.dst[i])
+        );
+      },
+    ),
     { numRuns: 3000 },
   );
   fc.assert(
@@ -129,18 +178,28 @@ t.test('vxlan header: decode(write(vni)) = vni for 0..2^24-1', async (t) => {
 
 // ---------------------------------------------------------------- packets
 
-interface Inner { version: 4 | 6; payload: Uint8Array; protocol: number; a: number; b: number; addrA: Uint8Array; addrB: Uint8Array }
+interface Inner {
+  version: 4 | 6;
+  payload: Uint8Array;
+  protocol: number;
+  a: number;
+  b: number;
+  addrA: Uint8Array;
+  addrB: Uint8Array;
+}
 
 const innerArb: fc.Arbitrary<Inner> = fc.record({
   version: fc.constantFrom(4 as const, 6 as const),
-  payload: fc.tuple(
-    fc.oneof(
-      { weight: 3, arbitrary: fc.integer({ min: 0, max: 64 }) },
-      { weight: 3, arbitrary: fc.integer({ min: 0, max: 1500 }) },
-      { weight: 1, arbitrary: fc.integer({ min: 1500, max: 9000 }) },
-    ),
-    fc.integer(),
-  ).map(([length, seed]) => seededBytes(length, seed)),
+  payload: fc
+    .tuple(
+      fc.oneof(
+        { weight: 3, arbitrary: fc.integer({ min: 0, max: 64 }) },
+        { weight: 3, arbitrary: fc.integer({ min: 0, max: 1500 }) },
+        { weight: 1, arbitrary: fc.integer({ min: 1500, max: 9000 }) },
+      ),
+      fc.integer(),
+    )
+    .map(([length, seed]) => seededBytes(length, seed)),
   protocol: fc.constantFrom(1, 6, 17, 58, 132, 253),
   a: u32,
   b: u32,
@@ -161,16 +220,17 @@ function writeInner(buf: Uint8Array, at: number, p: Inner): number {
   return 40 + p.payload.length;
 }
 
-const underlayArb = (family: 4 | 6): fc.Arbitrary<Underlay> => fc.record({
-  src: family === 4 ? fc.ipV4() : fc.ipV6(),
-  dst: family === 4 ? fc.ipV4() : fc.ipV6(),
-  dstPort: fc.integer({ min: 1, max: 65535 }),
-  srcPort: fc.integer({ min: 1, max: 65535 }),
-  ttl: u8(0xff),
-  tos: u8(0xff),
-  udpChecksum: fc.boolean(),
-  dontFragment: fc.boolean(),
-});
+const underlayArb = (family: 4 | 6): fc.Arbitrary<Underlay> =>
+  fc.record({
+    src: family === 4 ? fc.ipV4() : fc.ipV6(),
+    dst: family === 4 ? fc.ipV4() : fc.ipV6(),
+    dstPort: fc.integer({ min: 1, max: 65535 }),
+    srcPort: fc.integer({ min: 1, max: 65535 }),
+    ttl: u8(0xff),
+    tos: u8(0xff),
+    udpChecksum: fc.boolean(),
+    dontFragment: fc.boolean(),
+  });
 
 const setupArb = fc.record({
   backend: fc.constantFrom('vxlan' as const, 'udp' as const),
@@ -184,7 +244,13 @@ const setupArb = fc.record({
   tail: fc.nat({ max: 9 }),
 });
 
-interface Setup { backend: 'vxlan' | 'udp'; underlay: Underlay | undefined; vni: number; srcMac: Uint8Array; dstMac: Uint8Array }
+interface Setup {
+  backend: 'vxlan' | 'udp';
+  underlay: Underlay | undefined;
+  vni: number;
+  srcMac: Uint8Array;
+  dstMac: Uint8Array;
+}
 
 function templateFor(s: Setup): OuterTemplate {
   return s.backend === 'vxlan'
@@ -256,72 +322,153 @@ function serialize(value: unknown): string {
 }
 
 /** Runs a parse-style function; a false return must come with a non-empty fault code. */
-function viaParse(name: string, run: (b: Uint8Array, off: number, len: number, fault: Fault) => unknown, check?: (out: unknown, off: number, len: number) => boolean) {
-  return [name, (b: Uint8Array, off: number, len: number): Result => {
-    const fault = newFault();
-    const out = run(b, off, len, fault);
-    const ok = typeof out === 'object' && out !== null ? (out as { ok: boolean }).ok : out;
-    if (ok === false || ok === -1) {
-      if (fault.code === '' || fault.field === '') throw new Error(`${name}: failed with an empty fault`);
-    } else if (check !== undefined && !check(out, off, len)) {
-      throw new Error(`${name}: accepted output breaks an invariant: ${serialize(out)}`);
-    }
-    return serialize([out, ok === false || ok === -1 ? fault : null]);
-  }] as const;
+function viaParse(
+  name: string,
+  run: (b: Uint8Array, off: number, len: number, fault: Fault) => unknown,
+  check?: (out: unknown, off: number, len: number) => boolean,
+) {
+  return [
+    name,
+    (b: Uint8Array, off: number, len: number): Result => {
+      const fault = newFault();
+      const out = run(b, off, len, fault);
+      const ok = typeof out === 'object' && out !== null ? (out as { ok: boolean }).ok : out;
+      if (ok === false || ok === -1) {
+        if (fault.code === '' || fault.field === '') throw new Error(`${name}: failed with an empty fault`);
+      } else if (check !== undefined && !check(out, off, len)) {
+        throw new Error(`${name}: accepted output breaks an invariant: ${serialize(out)}`);
+      }
+      return serialize([out, ok === false || ok === -1 ? fault : null]);
+    },
+  ] as const;
 }
 
 /** Runs a decode-style function: it may return or throw a WireError with a code, nothing else. */
 function viaDecode(name: string, run: (b: Uint8Array, off: number, len: number) => unknown) {
-  return [name, (b: Uint8Array, off: number, len: number): Result => {
-    try {
-      return serialize({ value: run(b, off, len) });
-    } catch (e) {
-      if (!(e instanceof WireError)) throw new Error(`${name}: threw ${String(e)}`, { cause: e });
-      if (e.code.length === 0 || e.field.length === 0 || !e.message.includes(e.field)) throw new Error(`${name}: WireError without code/field: ${e.message}`, { cause: e });
-      return serialize({ code: e.code, field: e.field, value: e.value, allowed: e.allowed, message: e.message });
-    }
-  }] as const;
+  return [
+    name,
+    (b: Uint8Array, off: number, len: number): Result => {
+      try {
+        return serialize({ value: run(b, off, len) });
+      } catch (e) {
+        if (!(e instanceof WireError)) throw new Error(`${name}: threw ${String(e)}`, { cause: e });
+        if (e.code.length === 0 || e.field.length === 0 || !e.message.includes(e.field))
+          throw new Error(`${name}: WireError without code/field: ${e.message}`, { cause: e });
+        return serialize({ code: e.code, field: e.field, value: e.value, allowed: e.allowed, message: e.message });
+      }
+    },
+  ] as const;
 }
 
 const within = (at: number, length: number, off: number, len: number) => at >= off && length >= 0 && at + length <= off + len;
 
 const RUNNERS = [
-  viaParse('ipv4.parse', (b, o, l, f) => { const h = ipv4.newHeader(); return { ok: ipv4.parse(b, o, l, h, f), h }; },
-    (r, o, l) => { const h = (r as { h: ipv4.IPv4Header }).h; return h.totalLength <= l && h.headerLength <= h.totalLength; }),
-  viaParse('ipv4.parse (no checksum)', (b, o, l, f) => { const h = ipv4.newHeader(); return { ok: ipv4.parse(b, o, l, h, f, { verifyChecksum: false }), h }; }),
+  viaParse(
+    'ipv4.parse',
+    (b, o, l, f) => {
+      const h = ipv4.newHeader();
+      return { ok: ipv4.parse(b, o, l, h, f), h };
+    },
+    (r, o, l) => {
+      const h = (r as { h: ipv4.IPv4Header }).h;
+      return h.totalLength <= l && h.headerLength <= h.totalLength;
+    },
+  ),
+  viaParse('ipv4.parse (no checksum)', (b, o, l, f) => {
+    const h = ipv4.newHeader();
+    return { ok: ipv4.parse(b, o, l, h, f, { verifyChecksum: false }), h };
+  }),
   viaDecode('ipv4.decode', (b, o, l) => ipv4.decode(b, o, l)),
-  viaParse('ipv6.parse', (b, o, l, f) => { const h = ipv6.newHeader(); return { ok: ipv6.parse(b, o, l, h, f), h }; },
-    (r, o, l) => 40 + (r as { h: ipv6.IPv6Header }).h.payloadLength <= l),
+  viaParse(
+    'ipv6.parse',
+    (b, o, l, f) => {
+      const h = ipv6.newHeader();
+      return { ok: ipv6.parse(b, o, l, h, f), h };
+    },
+    (r, o, l) => 40 + (r as { h: ipv6.IPv6Header }).h.payloadLength <= l,
+  ),
   viaDecode('ipv6.decode', (b, o, l) => ipv6.decode(b, o, l)),
-  viaParse('udp.parse', (b, o, l, f) => { const h = udp.newHeader(); return { ok: udp.parse(b, o, l, h, f), h }; },
-    (r, o, l) => { const h = (r as { h: udp.UdpHeader }).h; return h.length >= 8 && h.length <= l; }),
+  viaParse(
+    'udp.parse',
+    (b, o, l, f) => {
+      const h = udp.newHeader();
+      return { ok: udp.parse(b, o, l, h, f), h };
+    },
+    (r, o, l) => {
+      const h = (r as { h: udp.UdpHeader }).h;
+      return h.length >= 8 && h.length <= l;
+    },
+  ),
   viaDecode('udp.decode', (b, o, l) => udp.decode(b, o, l)),
-  viaParse('ethernet.parse', (b, o, l, f) => { const h = ethernet.newHeader(); return { ok: ethernet.parse(b, o, l, h, f), h }; }),
+  viaParse('ethernet.parse', (b, o, l, f) => {
+    const h = ethernet.newHeader();
+    return { ok: ethernet.parse(b, o, l, h, f), h };
+  }),
   viaDecode('ethernet.decode', (b, o, l) => ethernet.decode(b, o, l)),
-  viaParse('vxlan.parseHeader', (b, o, l, f) => { const h = vxlan.newHeader(); return { ok: vxlan.parseHeader(b, o, l, h, f), h }; }),
+  viaParse('vxlan.parseHeader', (b, o, l, f) => {
+    const h = vxlan.newHeader();
+    return { ok: vxlan.parseHeader(b, o, l, h, f), h };
+  }),
   viaDecode('vxlan.decodeHeader', (b, o, l) => vxlan.decodeHeader(b, o, l)),
-  viaParse('vxlan.decapsulate', (b, o, l, f) => { const h = vxlan.newFrame(); return { ok: vxlan.decapsulate(b, o, l, h, f), h }; },
-    (r, o, l) => { const h = (r as { h: vxlan.VxlanFrame }).h; return within(h.innerOffset, h.innerLength, o, l) && within(h.dstMacOffset, 12, o, l); }),
+  viaParse(
+    'vxlan.decapsulate',
+    (b, o, l, f) => {
+      const h = vxlan.newFrame();
+      return { ok: vxlan.decapsulate(b, o, l, h, f), h };
+    },
+    (r, o, l) => {
+      const h = (r as { h: vxlan.VxlanFrame }).h;
+      return within(h.innerOffset, h.innerLength, o, l) && within(h.dstMacOffset, 12, o, l);
+    },
+  ),
   viaDecode('vxlan.decode', (b, o, l) => vxlan.decode(b, o, l)),
-  viaParse('udpBackend.decapsulate', (b, o, l, f) => { const h = udpBackend.newFrame(); return { ok: udpBackend.decapsulate(b, o, l, h, f), h }; },
-    (r, o, l) => { const h = (r as { h: udpBackend.UdpFrame }).h; return within(h.innerOffset, h.innerLength, o, l); }),
+  viaParse(
+    'udpBackend.decapsulate',
+    (b, o, l, f) => {
+      const h = udpBackend.newFrame();
+      return { ok: udpBackend.decapsulate(b, o, l, h, f), h };
+    },
+    (r, o, l) => {
+      const h = (r as { h: udpBackend.UdpFrame }).h;
+      return within(h.innerOffset, h.innerLength, o, l);
+    },
+  ),
   viaDecode('udpBackend.decode', (b, o, l) => udpBackend.decode(b, o, l)),
-  viaParse('ip.packetLength', (b, o, l, f) => ip.packetLength(b, o, l, f), (r, o, l) => (r as number) >= 1 && (r as number) <= l),
-  viaParse('parseOuter', (b, o, l, f) => { const h = newOuterPacket(); return { ok: parseOuter(b, o, l, h, f), h }; },
-    (r, o, l) => { const h = (r as { h: ReturnType<typeof newOuterPacket> }).h; return within(h.payloadOffset, h.payloadLength, o, l) && within(h.srcOffset, h.ipVersion === 4 ? 4 : 16, o, l); }),
-  ['flowHash', (b: Uint8Array, o: number, l: number): Result => {
-    const h = flowHash(b, o, l, 7);
-    const p = sourcePort(h);
-    if (!Number.isInteger(h) || h < 0 || h > 0xffffffff || p < SOURCE_PORT_MIN || p > SOURCE_PORT_MAX) throw new Error(`flowHash out of range: ${h}`);
-    return String(h);
-  }] as const,
-  ['ipv6.upperLayer', (b: Uint8Array, o: number, l: number): Result => {
-    if (l < 40) return 'n/a'; // precondition: the fixed header is there
-    const r = [0];
-    const at = ipv6.upperLayer(b, o, o + l, r);
-    if (at !== -1 && !(at >= o + 40 && at <= o + l)) throw new Error(`upperLayer out of range: ${at}`);
-    return serialize([at, at === -1 ? null : r[0]]);
-  }] as const,
+  viaParse(
+    'ip.packetLength',
+    (b, o, l, f) => ip.packetLength(b, o, l, f),
+    (r, o, l) => (r as number) >= 1 && (r as number) <= l,
+  ),
+  viaParse(
+    'parseOuter',
+    (b, o, l, f) => {
+      const h = newOuterPacket();
+      return { ok: parseOuter(b, o, l, h, f), h };
+    },
+    (r, o, l) => {
+      const h = (r as { h: ReturnType<typeof newOuterPacket> }).h;
+      return within(h.payloadOffset, h.payloadLength, o, l) && within(h.srcOffset, h.ipVersion === 4 ? 4 : 16, o, l);
+    },
+  ),
+  [
+    'flowHash',
+    (b: Uint8Array, o: number, l: number): Result => {
+      const h = flowHash(b, o, l, 7);
+      const p = sourcePort(h);
+      if (!Number.isInteger(h) || h < 0 || h > 0xffffffff || p < SOURCE_PORT_MIN || p > SOURCE_PORT_MAX) throw new Error(`flowHash out of range: ${h}`);
+      return String(h);
+    },
+  ] as const,
+  [
+    'ipv6.upperLayer',
+    (b: Uint8Array, o: number, l: number): Result => {
+      if (l < 40) return 'n/a'; // precondition: the fixed header is there
+      const r = [0];
+      const at = ipv6.upperLayer(b, o, o + l, r);
+      if (at !== -1 && !(at >= o + 40 && at <= o + l)) throw new Error(`upperLayer out of range: ${at}`);
+      return serialize([at, at === -1 ? null : r[0]]);
+    },
+  ] as const,
 ];
 
 /**
@@ -363,21 +510,30 @@ t.test('robustness: random byte arrays', async (t) => {
     fc.uint8Array({ maxLength: 120, size: 'max' }),
     fc.tuple(fc.constantFrom(0x45, 0x46, 0x4f, 0x60, 0x08), fc.uint8Array({ maxLength: 120, size: 'max' })).map(([b0, rest]) => Uint8Array.of(b0, ...rest)),
   );
-  fc.assert(fc.property(data, placement, (d, p) => robust(d, p.pre, p.byteOffset, p.noise)), { numRuns: 2500 });
+  fc.assert(
+    fc.property(data, placement, (d, p) => robust(d, p.pre, p.byteOffset, p.noise)),
+    { numRuns: 2500 },
+  );
   t.pass('2500 random inputs: only clean failures, no out-of-range reads');
 });
 
 /** Valid packets of every kind, as plain byte arrays. */
-const validPacketArb = fc.tuple(setupArb, innerArb.map((i) => ({ ...i, payload: i.payload.subarray(0, 80) })), fc.nat({ max: 3 })).map(([s, inner, pick]) => {
-  const tpl = templateFor(s);
-  const innerLength = (inner.version === 4 ? 20 : 40) + inner.payload.length;
-  const buf = new Uint8Array(tpl.headerLength + innerLength);
-  writeInner(buf, tpl.headerLength, inner);
-  encapsulate(buf, tpl.headerLength, innerLength, tpl, s.srcPort);
-  // The whole outer packet, or just what follows the outer IP + UDP headers, or the bare inner packet.
-  const ipUdp = tpl.ipVersion === 4 ? 28 : tpl.ipVersion === 6 ? 48 : 0;
-  return pick === 0 ? buf.subarray(tpl.headerLength) : pick === 1 ? buf.subarray(ipUdp) : buf;
-});
+const validPacketArb = fc
+  .tuple(
+    setupArb,
+    innerArb.map((i) => ({ ...i, payload: i.payload.subarray(0, 80) })),
+    fc.nat({ max: 3 }),
+  )
+  .map(([s, inner, pick]) => {
+    const tpl = templateFor(s);
+    const innerLength = (inner.version === 4 ? 20 : 40) + inner.payload.length;
+    const buf = new Uint8Array(tpl.headerLength + innerLength);
+    writeInner(buf, tpl.headerLength, inner);
+    encapsulate(buf, tpl.headerLength, innerLength, tpl, s.srcPort);
+    // The whole outer packet, or just what follows the outer IP + UDP headers, or the bare inner packet.
+    const ipUdp = tpl.ipVersion === 4 ? 28 : tpl.ipVersion === 6 ? 48 : 0;
+    return pick === 0 ? buf.subarray(tpl.headerLength) : pick === 1 ? buf.subarray(ipUdp) : buf;
+  });
 
 const mutationArb = fc.array(
   fc.oneof(

@@ -8,10 +8,10 @@
 #include "checksum.h"
 #include "encap.h"
 #include "ethtool.h"
-#include "io.h"
-#include "layout.h"
 #include "gro.h"
 #include "gso.h"
+#include "io.h"
+#include "layout.h"
 #include "tun.h"
 #include "tunnel.h"
 #include "tx.h"
@@ -22,9 +22,7 @@ using tulle::kDescStride;
 using tulle::kMetaStride;
 using tulle::kTemplateStride;
 
-[[noreturn]] void ThrowRange(Napi::Env env, const std::string& message) {
-  throw Napi::RangeError::New(env, message);
-}
+[[noreturn]] void ThrowRange(Napi::Env env, const std::string& message) { throw Napi::RangeError::New(env, message); }
 
 uint32_t ArgUint(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
@@ -50,8 +48,8 @@ Napi::Value Checksum(const Napi::CallbackInfo& info) {
   uint32_t length = ArgUint(info, 2, "length");
   uint32_t seed = info.Length() > 3 ? ArgUint(info, 3, "seed") : 0;
   if (static_cast<uint64_t>(offset) + length > bytes.ByteLength()) {
-    ThrowRange(info.Env(), "checksum: range " + std::to_string(offset) + "+" + std::to_string(length) +
-                               " exceeds the buffer (" + std::to_string(bytes.ByteLength()) + " bytes)");
+    ThrowRange(info.Env(), "checksum: range " + std::to_string(offset) + "+" + std::to_string(length) + " exceeds the buffer (" +
+                               std::to_string(bytes.ByteLength()) + " bytes)");
   }
   return Napi::Number::New(info.Env(), tulle::Checksum(bytes.Data() + offset, length, tulle::Fold(seed)));
 }
@@ -126,15 +124,17 @@ Napi::Value TunReadBatch(const Napi::CallbackInfo& info) {
   const bool vnet = info.Length() > 7 && info[7].ToBoolean().Value();
   CheckDesc(info, desc, maxCount, "tunReadBatch");
   return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
-    return tulle::TunReadBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount), static_cast<int>(timeoutMs), vnet);
-  }));
+                             return tulle::TunReadBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount),
+                                                        static_cast<int>(timeoutMs), vnet);
+                           }));
 }
 
 // waitReadable(fd, timeoutMs): whether fd became readable within the time (poll).
 Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
   uint32_t timeoutMs = ArgUint(info, 1, "timeoutMs");
-  return Napi::Boolean::New(info.Env(), Syscall(info.Env(), [&] { return tulle::WaitReadable(static_cast<int>(fd), static_cast<int>(timeoutMs)); }) == 1);
+  return Napi::Boolean::New(info.Env(),
+                            Syscall(info.Env(), [&] { return tulle::WaitReadable(static_cast<int>(fd), static_cast<int>(timeoutMs)); }) == 1);
 }
 
 // waitEither(fdA, fdB, timeoutMs): bit 0 when fdA became readable, bit 1 for fdB (poll).
@@ -142,7 +142,8 @@ Napi::Value WaitEither(const Napi::CallbackInfo& info) {
   uint32_t a = ArgUint(info, 0, "fdA");
   uint32_t b = ArgUint(info, 1, "fdB");
   uint32_t timeoutMs = ArgUint(info, 2, "timeoutMs");
-  return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] { return tulle::WaitEither(static_cast<int>(a), static_cast<int>(b), static_cast<int>(timeoutMs)); }));
+  return Napi::Number::New(
+      info.Env(), Syscall(info.Env(), [&] { return tulle::WaitEither(static_cast<int>(a), static_cast<int>(b), static_cast<int>(timeoutMs)); }));
 }
 
 // tunWriteBatch(fd, slab, desc, count, vnet, mtu): packets written.
@@ -154,8 +155,8 @@ Napi::Value TunWriteBatch(const Napi::CallbackInfo& info) {
   const bool vnet = info.Length() > 4 && info[4].ToBoolean().Value();
   const uint32_t mtu = info.Length() > 5 && !info[5].IsUndefined() ? ArgUint(info, 5, "mtu") : 0;
   CheckDesc(info, desc, count, "tunWriteBatch");
-  return Napi::Number::New(info.Env(), tulle::TunWriteBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), vnet,
-                                                            static_cast<int>(mtu)));
+  return Napi::Number::New(info.Env(), tulle::TunWriteBatch(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(),
+                                                            static_cast<int>(count), vnet, static_cast<int>(mtu)));
 }
 
 // tunSetOffload(fd, flags): the TUN_F_* bits the kernel accepted.
@@ -183,7 +184,8 @@ Napi::Value TxBatch(const Napi::CallbackInfo& info) {
   if (info.Length() > 0 && info[0].IsTypedArray()) {
     pool = ArgArray<Napi::Int32Array>(info, 0, "fds", napi_int32_array);
     if (pool.ElementLength() == 0 || pool.ElementLength() > static_cast<size_t>(tulle::kMaxSockets)) {
-      ThrowRange(info.Env(), "txBatch: fds must hold 1 to " + std::to_string(tulle::kMaxSockets) + " sockets, got " + std::to_string(pool.ElementLength()));
+      ThrowRange(info.Env(),
+                 "txBatch: fds must hold 1 to " + std::to_string(tulle::kMaxSockets) + " sockets, got " + std::to_string(pool.ElementLength()));
     }
     fds = pool.Data();
     fdCount = static_cast<int>(pool.ElementLength());
@@ -200,7 +202,8 @@ Napi::Value TxBatch(const Napi::CallbackInfo& info) {
   auto status = ArgArray<Napi::Int32Array>(info, 9, "status", napi_int32_array);
   CheckDesc(info, desc, count, "txBatch");
   if (status.ElementLength() < static_cast<size_t>(tulle::kTxStatusWords)) {
-    ThrowRange(info.Env(), "txBatch: status needs " + std::to_string(tulle::kTxStatusWords) + " words, got " + std::to_string(status.ElementLength()));
+    ThrowRange(info.Env(),
+               "txBatch: status needs " + std::to_string(tulle::kTxStatusWords) + " words, got " + std::to_string(status.ElementLength()));
   }
   int tunnelFd = -1;
   const uint8_t* tunnelParams = nullptr;
@@ -210,8 +213,8 @@ Napi::Value TxBatch(const Napi::CallbackInfo& info) {
     if (params.ByteLength() < static_cast<size_t>(tulle::kTunnelParamsBytes)) ThrowRange(info.Env(), "txBatch: tunnelParams too small");
     tunnelParams = params.Data();
   }
-  return Napi::Number::New(info.Env(), tulle::TxBatch(fds, fdCount, slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count),
-                                                      table, addrs.Data(), static_cast<int>(addrs.ByteLength() / tulle::kAddrStride), arena.Data(),
+  return Napi::Number::New(info.Env(), tulle::TxBatch(fds, fdCount, slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), table,
+                                                      addrs.Data(), static_cast<int>(addrs.ByteLength() / tulle::kAddrStride), arena.Data(),
                                                       arena.ByteLength(), static_cast<int>(options), status.Data(), tunnelFd, tunnelParams));
 }
 
@@ -225,8 +228,8 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   if (port > 65535) ThrowRange(info.Env(), "udpOpen: port must be 0..65535");
   uint32_t buffer = ArgUint(info, 3, "bufferBytes");
   return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
-    return tulle::UdpOpen(static_cast<int>(family), address.c_str(), static_cast<int>(port), static_cast<int>(buffer));
-  }));
+                             return tulle::UdpOpen(static_cast<int>(family), address.c_str(), static_cast<int>(port), static_cast<int>(buffer));
+                           }));
 }
 
 // udpRecvBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs, srcAddrs, gro): descriptors written.
@@ -240,10 +243,12 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
   auto srcAddrs = ArgArray<Napi::Uint8Array>(info, 7, "srcAddrs", napi_uint8_array);
   const bool gro = info.Length() > 8 && info[8].ToBoolean().Value();
   CheckDesc(info, desc, maxCount, "udpRecvBatch");
-  if (static_cast<uint64_t>(maxCount) * tulle::kAddrStride > srcAddrs.ByteLength()) ThrowRange(info.Env(), "udpRecvBatch: srcAddrs too small for maxCount");
+  if (static_cast<uint64_t>(maxCount) * tulle::kAddrStride > srcAddrs.ByteLength())
+    ThrowRange(info.Env(), "udpRecvBatch: srcAddrs too small for maxCount");
   return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
-    return tulle::UdpRecvBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount), static_cast<int>(timeoutMs), srcAddrs.Data(), gro);
-  }));
+                             return tulle::UdpRecvBatch(static_cast<int>(fd), slots, desc.Data(), static_cast<int>(maxCount),
+                                                        static_cast<int>(timeoutMs), srcAddrs.Data(), gro);
+                           }));
 }
 
 // tunWriteCoalesced(fd, slab, desc, count, status, verify = true, mtu): packets delivered; status[COALESCE_STATUS_MERGED] = super-packets written.
@@ -255,7 +260,8 @@ Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
   auto status = ArgArray<Napi::Int32Array>(info, 4, "status", napi_int32_array);
   CheckDesc(info, desc, count, "tunWriteCoalesced");
   if (status.ElementLength() < static_cast<size_t>(tulle::kCoalesceStatusWords)) {
-    ThrowRange(info.Env(), "tunWriteCoalesced: status needs " + std::to_string(tulle::kCoalesceStatusWords) + " words, got " + std::to_string(status.ElementLength()));
+    ThrowRange(info.Env(), "tunWriteCoalesced: status needs " + std::to_string(tulle::kCoalesceStatusWords) + " words, got " +
+                               std::to_string(status.ElementLength()));
   }
   const bool verify = info.Length() <= 5 || info[5].ToBoolean().Value();
   const uint32_t mtu = info.Length() > 6 && !info[6].IsUndefined() ? ArgUint(info, 6, "mtu") : 0xffff;
@@ -288,7 +294,10 @@ Napi::Value EthtoolSetFn(const Napi::CallbackInfo& info) {
   std::string ifname = info[0].As<Napi::String>().Utf8Value();
   if (!info[2].IsBoolean()) throw Napi::TypeError::New(info.Env(), "ethtoolSet: on must be a boolean");
   bool on = info[2].As<Napi::Boolean>().Value();
-  Syscall(info.Env(), [&] { tulle::EthtoolSet(ifname, feature, on); return 0; });
+  Syscall(info.Env(), [&] {
+    tulle::EthtoolSet(ifname, feature, on);
+    return 0;
+  });
   return info.Env().Undefined();
 }
 

@@ -13,9 +13,7 @@ uint32_t Sum16(const uint8_t* data, size_t length, uint32_t seed);
 uint32_t CopyAndSum16(uint8_t* dst, const uint8_t* src, size_t n);
 
 // The value written into a checksum field.
-inline uint16_t Checksum(const uint8_t* data, size_t length, uint32_t seed) {
-  return static_cast<uint16_t>(~Sum16(data, length, seed));
-}
+inline uint16_t Checksum(const uint8_t* data, size_t length, uint32_t seed) { return static_cast<uint16_t>(~Sum16(data, length, seed)); }
 
 // The folded sum of the pseudo-header of an IPv4 or IPv6 packet (by its version nibble) for
 // transport protocol `proto` and `l4Len` bytes of transport header and payload: what a

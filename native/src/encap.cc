@@ -18,8 +18,8 @@ constexpr int kIPv6Header = 40;
 constexpr int kUdpProto = 17;
 
 // Returns the outer offset, or -1 when the packet cannot be encapsulated.
-int64_t Apply(uint8_t* slab, int64_t innerOffset, int64_t innerLength, const uint8_t* image, int headerLength,
-              int ipVersion, int flags, int srcPort) {
+int64_t Apply(uint8_t* slab, int64_t innerOffset, int64_t innerLength, const uint8_t* image, int headerLength, int ipVersion, int flags,
+              int srcPort) {
   const int64_t start = innerOffset - headerLength;
   if (headerLength < 0 || headerLength > kTemplateStride || start < 0) return -1;
   const int version = innerLength > 0 ? slab[innerOffset] >> 4 : 0;
@@ -53,13 +53,12 @@ int64_t Apply(uint8_t* slab, int64_t innerOffset, int64_t innerLength, const uin
 
 }  // namespace
 
-int64_t ApplyTemplate(uint8_t* buf, size_t bufLength, int64_t innerOffset, int64_t innerLength, const TemplateTable& table, int index,
-                      int srcPort) {
+int64_t ApplyTemplate(uint8_t* buf, size_t bufLength, int64_t innerOffset, int64_t innerLength, const TemplateTable& table, int index, int srcPort) {
   if (index < 0 || index >= table.capacity) return -1;
   if (innerOffset < 0 || innerLength < 0 || innerOffset + innerLength > static_cast<int64_t>(bufLength)) return -1;
   const int32_t* m = table.meta + static_cast<ptrdiff_t>(index) * kMetaStride;
-  return Apply(buf, innerOffset, innerLength, table.bytes + static_cast<ptrdiff_t>(index) * kTemplateStride, m[kMetaHeaderLength],
-               m[kMetaIpVersion], m[kMetaFlags], srcPort);
+  return Apply(buf, innerOffset, innerLength, table.bytes + static_cast<ptrdiff_t>(index) * kTemplateStride, m[kMetaHeaderLength], m[kMetaIpVersion],
+               m[kMetaFlags], srcPort);
 }
 
 int EncapBatch(uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table) {

@@ -13,8 +13,7 @@ struct TemplateTable {
 // Applies template `index` to the inner packet at buf[innerOffset, +innerLength):
 // writes the header image into the headroom and patches lengths, source port,
 // ethertype and checksums. Returns the outer offset, or -1 if it cannot.
-int64_t ApplyTemplate(uint8_t* buf, size_t bufLength, int64_t innerOffset, int64_t innerLength, const TemplateTable& table, int index,
-                      int srcPort);
+int64_t ApplyTemplate(uint8_t* buf, size_t bufLength, int64_t innerOffset, int64_t innerLength, const TemplateTable& table, int index, int srcPort);
 
 // Encapsulates `count` packets described by `desc` in place (see layout.h).
 // Mirrors encapsulateBatch in src/wire/batch.ts byte for byte. Returns the

@@ -26,12 +26,18 @@ struct Commands {
 
 Commands CommandsOf(EthtoolFeature feature) {
   switch (feature) {
-    case EthtoolFeature::kGro: return {ETHTOOL_GGRO, ETHTOOL_SGRO, "GRO"};
-    case EthtoolFeature::kTxChecksum: return {ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM, "TXCSUM"};
-    case EthtoolFeature::kRxChecksum: return {ETHTOOL_GRXCSUM, ETHTOOL_SRXCSUM, "RXCSUM"};
-    case EthtoolFeature::kTso: return {ETHTOOL_GTSO, ETHTOOL_STSO, "TSO"};
-    case EthtoolFeature::kGso: return {ETHTOOL_GGSO, ETHTOOL_SGSO, "GSO"};
-    case EthtoolFeature::kSg: return {ETHTOOL_GSG, ETHTOOL_SSG, "SG"};
+    case EthtoolFeature::kGro:
+      return {ETHTOOL_GGRO, ETHTOOL_SGRO, "GRO"};
+    case EthtoolFeature::kTxChecksum:
+      return {ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM, "TXCSUM"};
+    case EthtoolFeature::kRxChecksum:
+      return {ETHTOOL_GRXCSUM, ETHTOOL_SRXCSUM, "RXCSUM"};
+    case EthtoolFeature::kTso:
+      return {ETHTOOL_GTSO, ETHTOOL_STSO, "TSO"};
+    case EthtoolFeature::kGso:
+      return {ETHTOOL_GGSO, ETHTOOL_SGSO, "GSO"};
+    case EthtoolFeature::kSg:
+      return {ETHTOOL_GSG, ETHTOOL_SSG, "SG"};
   }
   return {0, 0, "?"};
 }
@@ -57,10 +63,16 @@ void Call(const std::string& ifname, void* value, const std::string& what) {
 }  // namespace
 
 bool ParseEthtoolFeature(const std::string& name, EthtoolFeature* out) {
-  static const struct { const char* name; EthtoolFeature feature; } kNames[] = {
-      {"gro", EthtoolFeature::kGro}, {"tx-checksum", EthtoolFeature::kTxChecksum},
-      {"rx-checksum", EthtoolFeature::kRxChecksum}, {"tso", EthtoolFeature::kTso},
-      {"gso", EthtoolFeature::kGso}, {"sg", EthtoolFeature::kSg},
+  static const struct {
+    const char* name;
+    EthtoolFeature feature;
+  } kNames[] = {
+      {"gro", EthtoolFeature::kGro},
+      {"tx-checksum", EthtoolFeature::kTxChecksum},
+      {"rx-checksum", EthtoolFeature::kRxChecksum},
+      {"tso", EthtoolFeature::kTso},
+      {"gso", EthtoolFeature::kGso},
+      {"sg", EthtoolFeature::kSg},
   };
   for (const auto& entry : kNames) {
     if (name == entry.name) {

@@ -20,7 +20,6 @@ constexpr int kMaxSegments = 64;
 constexpr int kTcp = 6;
 constexpr uint8_t kAck = 0x10, kPsh = 0x08;
 
-
 struct Segment {
   uint8_t* pkt;
   int len;
@@ -210,9 +209,12 @@ int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, i
     // Not coalescable: flush what is pending (order matters within a flow), then write it alone.
     written += FlushRun(fd, desc, n, merged, mtu);
     n = 0;
-    if (!check && WritePartialTcp(fd, slab + off, static_cast<int>(len), mtu)) written++;
-    else if (TunWriteOne(fd, slab + off, static_cast<size_t>(len), true)) written++;
-    else d[kDescVerdict] = kVerdictWriteFailed;
+    if (!check && WritePartialTcp(fd, slab + off, static_cast<int>(len), mtu))
+      written++;
+    else if (TunWriteOne(fd, slab + off, static_cast<size_t>(len), true))
+      written++;
+    else
+      d[kDescVerdict] = kVerdictWriteFailed;
   }
   written += FlushRun(fd, desc, n, merged, mtu);
   return written;

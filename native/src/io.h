@@ -54,7 +54,6 @@ bool UdpProbeGso(int fd);
 // Opens a non-blocking UDP socket bound to address:port with the given buffer sizes.
 int UdpOpen(int family, const char* address, int port, int bufferBytes);
 
-
 // Receives datagrams with recvmmsg into slots and describes them in at most
 // maxCount descriptors; with `gro` a coalesced datagram is described as one
 // descriptor per segment. Source addresses go to srcAddrs[descriptor].

@@ -18,7 +18,7 @@ constexpr int kDescOutOffset = 4;  // written: outer packet offset
 constexpr int kDescOutLength = 5;  // written: outer packet length, 0 = not sent
 constexpr int kDescGsoSize = 6;    // TX: segment size of a GSO super-packet, 0 = a single packet
 constexpr int kDescFlags = 7;
-constexpr int kDescSocket = 8;     // TX: index into txBatch's socket pool (the flow's socket)
+constexpr int kDescSocket = 8;  // TX: index into txBatch's socket pool (the flow's socket)
 
 // DESC_FLAGS on RX: the datagram's outer UDP checksum may have been zero (a kernel VXLAN
 // peer's default), so inner TCP checksums are verified before segments merge.
@@ -73,10 +73,10 @@ constexpr int kTxVnet = 2;    // the slab was read from a TUN with a virtio-net 
 constexpr int kTxWhole = 4;   // a tunnel TAP and its params are passed: packets flagged kFlagSendWhole may use it
 
 // txBatch status words, rewritten by every call.
-constexpr int kTxStatusSent = 0;           // datagrams sent
-constexpr int kTxStatusGsoRefused = 1;     // UDP_SEGMENT sends the kernel refused (EIO/EINVAL)
-constexpr int kTxStatusWholeRefused = 2;   // whole frames the TAP refused (those packets were split and sent as usual)
-constexpr int kTxStatusWholeSent = 3;      // super-packets sent whole
+constexpr int kTxStatusSent = 0;          // datagrams sent
+constexpr int kTxStatusGsoRefused = 1;    // UDP_SEGMENT sends the kernel refused (EIO/EINVAL)
+constexpr int kTxStatusWholeRefused = 2;  // whole frames the TAP refused (those packets were split and sent as usual)
+constexpr int kTxStatusWholeSent = 3;     // super-packets sent whole
 constexpr int kTxStatusWords = 4;
 // tunWriteCoalesced status words.
 constexpr int kCoalesceStatusMerged = 0;  // super-packets written

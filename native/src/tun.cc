@@ -43,7 +43,8 @@ static_assert(kTunFCsum == TUN_F_CSUM && kTunFTso4 == TUN_F_TSO4 && kTunFTso6 ==
 static_assert(kTunFUso4 == TUN_F_USO4 && kTunFUso6 == TUN_F_USO6, "TUN_F_USO* bits differ from linux/if_tun.h");
 #endif
 #ifdef TUN_F_UDP_TUNNEL_GSO
-static_assert(kTunFUdpTunnelGso == TUN_F_UDP_TUNNEL_GSO && kTunFUdpTunnelGsoCsum == TUN_F_UDP_TUNNEL_GSO_CSUM, "TUN_F_UDP_TUNNEL_GSO* bits differ from linux/if_tun.h");
+static_assert(kTunFUdpTunnelGso == TUN_F_UDP_TUNNEL_GSO && kTunFUdpTunnelGsoCsum == TUN_F_UDP_TUNNEL_GSO_CSUM,
+              "TUN_F_UDP_TUNNEL_GSO* bits differ from linux/if_tun.h");
 #endif
 
 int TunSetOffload(int fd, int flags) {

@@ -15,8 +15,8 @@
 #include "bytes.h"
 #include "gso.h"
 #include "io.h"
-#include "tunnel.h"
 #include "layout.h"
+#include "tunnel.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103

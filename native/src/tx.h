@@ -15,7 +15,8 @@ namespace tulle {
 // to the TAP `tunnelFd` instead when they can be (tunnel.h; `tunnelParams`
 // holds kTunnelParamsBytes), and split as usual when they cannot or the TAP
 // refuses. Writes the kTxStatus* words; returns datagrams sent.
-int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table, const uint8_t* addrs,
-            int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status, int tunnelFd, const uint8_t* tunnelParams);
+int TxBatch(const int32_t* fds, int fdCount, uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table,
+            const uint8_t* addrs, int addrCount, uint8_t* arena, size_t arenaLength, int options, int32_t* status, int tunnelFd,
+            const uint8_t* tunnelParams);
 
 }  // namespace tulle

@@ -63,14 +63,24 @@ export function aggregate(specs: readonly SystemSpec[], samples: readonly Sample
   const rows: Row[] = specs.map((spec) => {
     const mine = samples.filter((s) => s.system === spec.system);
     const row = {
-      system: spec.system, kind: spec.kind, samples: mine.length, spread: {}, generator_limited: [], not_measured: {},
+      system: spec.system,
+      kind: spec.kind,
+      samples: mine.length,
+      spread: {},
+      generator_limited: [],
+      not_measured: {},
     } as unknown as Row;
     for (const metric of METRICS) {
       const values = mine.map((s) => s[metric]).filter((v): v is number => v !== null && Number.isFinite(v));
       row[metric] = values.length === 0 ? null : round(median(values), DIGITS[metric]);
       if (values.length > 0) {
         const s = spread(values);
-        row.spread[metric] = { min: round(s.min, DIGITS[metric]), max: round(s.max, DIGITS[metric]), q1: round(s.q1, DIGITS[metric]), q3: round(s.q3, DIGITS[metric]) };
+        row.spread[metric] = {
+          min: round(s.min, DIGITS[metric]),
+          max: round(s.max, DIGITS[metric]),
+          q1: round(s.q1, DIGITS[metric]),
+          q3: round(s.q3, DIGITS[metric]),
+        };
       }
       if (mine.some((s) => s.generator_limited.includes(metric))) row.generator_limited.push(metric);
       const why = mine.map((s) => s.not_measured[metric]).find((w) => w !== undefined);
@@ -85,16 +95,21 @@ export function aggregate(specs: readonly SystemSpec[], samples: readonly Sample
     // What the daemons said was in force (udpTunnelGso 'auto' resolves per host), else what was asked for.
     const said = mine.map((s) => offloadsInForce(s.daemon_log)).find((o) => o !== undefined);
     if (said !== undefined) row.offloads = said;
-    else if (spec.offloads !== undefined) row.offloads = Object.entries(spec.offloads).map(([k, v]) => `${k} ${v ? 'on' : 'off'}`).join(', ');
+    else if (spec.offloads !== undefined)
+      row.offloads = Object.entries(spec.offloads)
+        .map(([k, v]) => `${k} ${v ? 'on' : 'off'}`)
+        .join(', ');
     return row;
   });
   const underlay = rows.find((r) => r.system === 'underlay');
   const vxlan = rows.find((r) => r.system === 'kernel-vxlan');
   const against = (row: Row, base: Row | undefined) =>
-    Object.fromEntries(RATIO_METRICS.map((m) => {
-      const r = ratio(row[m], base?.[m]);
-      return [m, r === null ? null : round(r, 3)];
-    })) as Record<RatioMetric, number | null>;
+    Object.fromEntries(
+      RATIO_METRICS.map((m) => {
+        const r = ratio(row[m], base?.[m]);
+        return [m, r === null ? null : round(r, 3)];
+      }),
+    ) as Record<RatioMetric, number | null>;
   for (const row of rows) {
     if (row.kind !== 'reference') row.ratios = { vs_kernel_vxlan: against(row, vxlan), vs_underlay: against(row, underlay) };
   }

@@ -6,8 +6,12 @@ import { join } from 'node:path';
 /** A hash of the compiled JavaScript under dist/src and of the addon, so a rebuild in the middle of a run shows up. */
 export function buildFingerprint(root: string): string {
   const hash = createHash('sha256');
-  const walk = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []) : []);
+  const walk = (dir: string): string[] =>
+    existsSync(dir)
+      ? readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : [],
+        )
+      : [];
   const files = [...walk(join(root, 'dist', 'src')).sort(), join(root, 'native', 'build', 'Release', 'tulle.node')];
   for (const file of files) {
     if (!existsSync(file)) continue;

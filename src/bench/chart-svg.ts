@@ -21,7 +21,12 @@ export const KIND_COLORS: Record<SystemKind, string> = {
   ladder: '#f2b27a', // light orange: tulle with parts of the design switched off
   other: '#3f7fbf', // blue: other userspace overlays
 };
-const KIND_LABELS: Record<SystemKind, string> = { reference: 'kernel (reference)', tulle: 'tulle', ladder: 'tulle, ladder step', other: 'other userspace overlay' };
+const KIND_LABELS: Record<SystemKind, string> = {
+  reference: 'kernel (reference)',
+  tulle: 'tulle',
+  ladder: 'tulle, ladder step',
+  other: 'other userspace overlay',
+};
 
 const FONT = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 /** Average glyph width of DejaVu Sans, in em. */
@@ -61,12 +66,28 @@ export function svgChart(rows: Row[], ctx: ChartContext): string {
   const barH = 26;
   const gap = 10;
   const panels: Panel[] = [
-    { metric: 'tcp1_gbps', title: 'TCP throughput, 1 stream (Gb/s, higher is better)', unit: 'Gb/s', digits: 2,
-      ratioLabel: (r) => (r.ratios?.vs_kernel_vxlan.tcp1_gbps != null ? ` · ${r.ratios.vs_kernel_vxlan.tcp1_gbps.toFixed(2)}× kernel-vxlan` : '') },
-    { metric: 'rtt_ms', title: 'Round-trip time (ms, lower is better)', unit: 'ms', digits: 3,
-      ratioLabel: (r) => (r.ratios?.vs_kernel_vxlan.rtt_ms != null ? ` · ${r.ratios.vs_kernel_vxlan.rtt_ms.toFixed(1)}× kernel-vxlan` : '') },
-    { metric: 'gbps_per_core', title: "TCP ×1 per core of the overlay's own CPU (Gb/s per core, higher is better)", unit: 'Gb/s per core', digits: 2,
-      ratioLabel: () => '', absent: (r) => (r.kind === 'reference' ? 'n/a: kernel work, not attributed to a process' : undefined) },
+    {
+      metric: 'tcp1_gbps',
+      title: 'TCP throughput, 1 stream (Gb/s, higher is better)',
+      unit: 'Gb/s',
+      digits: 2,
+      ratioLabel: (r) => (r.ratios?.vs_kernel_vxlan.tcp1_gbps != null ? ` · ${r.ratios.vs_kernel_vxlan.tcp1_gbps.toFixed(2)}× kernel-vxlan` : ''),
+    },
+    {
+      metric: 'rtt_ms',
+      title: 'Round-trip time (ms, lower is better)',
+      unit: 'ms',
+      digits: 3,
+      ratioLabel: (r) => (r.ratios?.vs_kernel_vxlan.rtt_ms != null ? ` · ${r.ratios.vs_kernel_vxlan.rtt_ms.toFixed(1)}× kernel-vxlan` : ''),
+    },
+    {
+      metric: 'gbps_per_core',
+      title: "TCP ×1 per core of the overlay's own CPU (Gb/s per core, higher is better)",
+      unit: 'Gb/s per core',
+      digits: 2,
+      ratioLabel: () => '',
+      absent: (r) => (r.kind === 'reference' ? 'n/a: kernel work, not attributed to a process' : undefined),
+    },
   ];
   const out: string[] = [];
   let y = 36;
@@ -88,7 +109,7 @@ export function svgChart(rows: Row[], ctx: ChartContext): string {
     body.push(`<text x="24" y="${y}" font-size="16" font-weight="bold" fill="#1a1a1a">${escapeXml(panel.title)}</text>`);
     y += 18;
     const top = y;
-    const max = Math.max(0, ...rows.map((r) => Math.max(r[panel.metric] ?? 0, ctx.reps > 1 ? r.spread[panel.metric]?.max ?? 0 : 0)));
+    const max = Math.max(0, ...rows.map((r) => Math.max(r[panel.metric] ?? 0, ctx.reps > 1 ? (r.spread[panel.metric]?.max ?? 0) : 0)));
     const step = niceStep(max);
     const axisMax = Math.max(step, Math.ceil(max / step - 1e-9) * step);
     const x = (v: number) => left + (v / axisMax) * plotW;
@@ -119,13 +140,16 @@ export function svgChart(rows: Row[], ctx: ChartContext): string {
         const x1 = x(sp.min);
         const x2 = x(sp.max);
         body.push(`<line x1="${x1.toFixed(1)}" y1="${cy}" x2="${x2.toFixed(1)}" y2="${cy}" stroke="#222222" stroke-width="1.5"/>`);
-        for (const xx of [x1, x2]) body.push(`<line x1="${xx.toFixed(1)}" y1="${cy - 6}" x2="${xx.toFixed(1)}" y2="${cy + 6}" stroke="#222222" stroke-width="1.5"/>`);
+        for (const xx of [x1, x2])
+          body.push(`<line x1="${xx.toFixed(1)}" y1="${cy - 6}" x2="${xx.toFixed(1)}" y2="${cy + 6}" stroke="#222222" stroke-width="1.5"/>`);
         labelX = Math.max(labelX, x2 + 8);
       }
       const mark = r.generator_limited.includes(panel.metric) ? ' †' : '';
       const label = `${v.toFixed(panel.digits)} ${panel.unit}${mark}${panel.ratioLabel(r)}`;
       if (labelX + textWidth(label, 14) > W - 8 && textWidth(label, 14) + 16 < w) {
-        body.push(`<text x="${(left + w - 8).toFixed(1)}" y="${cy + 5}" font-size="14" font-weight="bold" fill="#ffffff" text-anchor="end">${escapeXml(label)}</text>`);
+        body.push(
+          `<text x="${(left + w - 8).toFixed(1)}" y="${cy + 5}" font-size="14" font-weight="bold" fill="#ffffff" text-anchor="end">${escapeXml(label)}</text>`,
+        );
       } else {
         body.push(`<text x="${labelX.toFixed(1)}" y="${cy + 5}" font-size="14" font-weight="bold" fill="#1a1a1a">${escapeXml(label)}</text>`);
       }
@@ -138,7 +162,9 @@ export function svgChart(rows: Row[], ctx: ChartContext): string {
   }
   const H = y + 20;
   const width = Math.max(W, ...ctx.footnotes.map((f) => 24 + textWidth(f, 12) + 24), 24 + textWidth(ctx.subtitle, 13) + 24);
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${Math.ceil(width)}" height="${Math.ceil(H)}" viewBox="0 0 ${Math.ceil(width)} ${Math.ceil(H)}" font-family="${FONT}">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.ceil(width)}" height="${Math.ceil(H)}" viewBox="0 0 ${Math.ceil(width)} ${Math.ceil(H)}" font-family="${FONT}">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(...body, '</svg>');
   return out.join('\n') + '\n';

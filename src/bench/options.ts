@@ -85,7 +85,10 @@ function list(raw: RawOptions, name: string): string[] | undefined {
   const value = raw[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new BenchUsageError(`--${name} needs a comma-separated list`);
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -107,10 +110,13 @@ export function parseBenchOptions(raw: RawOptions, knownSystems: readonly string
   const backendsRaw = list(raw, 'backends');
   let backends = DEFAULTS.backends;
   if (backendsRaw !== undefined) {
-    backends = backendsRaw.includes('none') ? [] : backendsRaw.map((b) => {
-      if (!(TULLE_BACKENDS as readonly string[]).includes(b)) throw new BenchUsageError(`--backends: unknown backend "${b}"; backends are: ${TULLE_BACKENDS.join(', ')}, or none`);
-      return b as TulleBackend;
-    });
+    backends = backendsRaw.includes('none')
+      ? []
+      : backendsRaw.map((b) => {
+          if (!(TULLE_BACKENDS as readonly string[]).includes(b))
+            throw new BenchUsageError(`--backends: unknown backend "${b}"; backends are: ${TULLE_BACKENDS.join(', ')}, or none`);
+          return b as TulleBackend;
+        });
   }
   const othersRaw = list(raw, 'others');
   let others: string[] | 'all' = DEFAULTS.others;

@@ -38,7 +38,11 @@ interface OtherOverlay {
 }
 
 const addressOf = (i: number) => `198.18.${i + 1}.1`;
-const nameOf = (lab: Lab, h: Host) => h.ns.slice(lab.prefix.length).replace(/[^a-z0-9]/g, '').slice(0, 6);
+const nameOf = (lab: Lab, h: Host) =>
+  h.ns
+    .slice(lab.prefix.length)
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 6);
 
 function startProcess(lab: Lab, ns: string, name: string, command: string[], env?: NodeJS.ProcessEnv): OverlayProcess {
   const child = lab.spawn(ns, command, env ? { env: { ...process.env, ...env } } : {});
@@ -54,7 +58,8 @@ async function waitForDevice(lab: Lab, ns: string, dev: string, processes: Overl
   for (let i = 0; i < 100; i++) {
     if (run(['ip', '-n', ns, '-o', 'link', 'show'], { allowFailure: true }).includes(` ${dev}:`)) return;
     const dead = processes.find((p) => p.child.exitCode !== null);
-    if (dead) throw new Error(`${dead.name} in ${dead.ns} exited (${dead.child.exitCode}): ${(dead.child as ChildProcess & { tail?: () => string }).tail?.() ?? ''}`);
+    if (dead)
+      throw new Error(`${dead.name} in ${dead.ns} exited (${dead.child.exitCode}): ${(dead.child as ChildProcess & { tail?: () => string }).tail?.() ?? ''}`);
     await sleep(100);
   }
   throw new Error(`${dev} did not appear in ${ns} within 10 s`);
@@ -69,14 +74,21 @@ const OVERLAYS: Record<string, OtherOverlay> = {
       const mtu = 1472;
       const processes = [a, b].map((h, i) => {
         const peer = i === 0 ? b : a;
-        return startProcess(lab, h.ns, 'socat', ['socat', `TUN:${addressOf(i)}/16,tun-name=stun0,iff-up`, `UDP-DATAGRAM:${peer.underlay}:9000,bind=${h.underlay}:9000`]);
+        return startProcess(lab, h.ns, 'socat', [
+          'socat',
+          `TUN:${addressOf(i)}/16,tun-name=stun0,iff-up`,
+          `UDP-DATAGRAM:${peer.underlay}:9000,bind=${h.underlay}:9000`,
+        ]);
       });
       for (const h of [a, b]) {
         await waitForDevice(lab, h.ns, 'stun0', processes);
         lab.ip(h.ns, 'link', 'set', 'stun0', 'mtu', String(mtu));
       }
       return {
-        addresses: hosts.map((_, i) => (i < 2 ? addressOf(i) : null)), dev: 'stun0', mtu, processes,
+        addresses: hosts.map((_, i) => (i < 2 ? addressOf(i) : null)),
+        dev: 'stun0',
+        mtu,
+        processes,
         notes: hosts.length > 2 ? ['socat is point to point: it covers hosts 1 and 2 only'] : [],
       };
     },
@@ -110,7 +122,13 @@ const OVERLAYS: Record<string, OtherOverlay> = {
         lab.ip(h.ns, 'addr', 'add', `${addressOf(i)}/16`, 'dev', devs[i]);
         lab.ip(h.ns, 'link', 'set', devs[i], 'mtu', String(mtu), 'up');
       }
-      return { addresses: hosts.map((_, i) => addressOf(i)), dev: devs[0], mtu, processes, notes: ['wireguard-go encrypts (ChaCha20-Poly1305); it has no mode without crypto'] };
+      return {
+        addresses: hosts.map((_, i) => addressOf(i)),
+        dev: devs[0],
+        mtu,
+        processes,
+        notes: ['wireguard-go encrypts (ChaCha20-Poly1305); it has no mode without crypto'],
+      };
     },
   },
   nebula: {
@@ -122,8 +140,22 @@ const OVERLAYS: Record<string, OtherOverlay> = {
       const processes: OverlayProcess[] = [];
       for (const [i, h] of hosts.entries()) {
         const n = `h${i}`;
-        run(['nebula-cert', 'sign', '-name', n, '-ip', `${addressOf(i)}/16`, '-ca-crt', join(dir, 'ca.crt'), '-ca-key', join(dir, 'ca.key'),
-          '-out-crt', join(dir, `${n}.crt`), '-out-key', join(dir, `${n}.key`)]);
+        run([
+          'nebula-cert',
+          'sign',
+          '-name',
+          n,
+          '-ip',
+          `${addressOf(i)}/16`,
+          '-ca-crt',
+          join(dir, 'ca.crt'),
+          '-ca-key',
+          join(dir, 'ca.key'),
+          '-out-crt',
+          join(dir, `${n}.crt`),
+          '-out-key',
+          join(dir, `${n}.key`),
+        ]);
         const staticMap = Object.fromEntries(hosts.flatMap((p, j) => (j === i ? [] : [[addressOf(j), [`${p.underlay}:4242`]]])));
         // JSON is YAML: no YAML writer needed.
         const config = {
@@ -140,7 +172,13 @@ const OVERLAYS: Record<string, OtherOverlay> = {
         processes.push(startProcess(lab, h.ns, 'nebula', ['nebula', '-config', join(dir, `${n}.yml`)]));
       }
       for (const [i, h] of hosts.entries()) await waitForDevice(lab, h.ns, devs[i], processes);
-      return { addresses: hosts.map((_, i) => addressOf(i)), dev: devs[0], mtu, processes, notes: ['nebula encrypts (AES-GCM); it has no mode without crypto'] };
+      return {
+        addresses: hosts.map((_, i) => addressOf(i)),
+        dev: devs[0],
+        mtu,
+        processes,
+        notes: ['nebula encrypts (AES-GCM); it has no mode without crypto'],
+      };
     },
   },
   tinc: {
@@ -152,10 +190,23 @@ const OVERLAYS: Record<string, OtherOverlay> = {
       for (const [i, h] of hosts.entries()) {
         const d = join(dir, names[i]);
         mkdirSync(join(d, 'hosts'), { recursive: true });
-        writeFileSync(join(d, 'tinc.conf'), [`Name = ${names[i]}`, `Interface = ${devs[i]}`, 'DeviceType = tun', 'Mode = router', 'AddressFamily = ipv4',
-          `BindToAddress = ${h.underlay}`, ...names.filter((_, j) => j !== i).map((p) => `ConnectTo = ${p}`)].join('\n') + '\n');
+        writeFileSync(
+          join(d, 'tinc.conf'),
+          [
+            `Name = ${names[i]}`,
+            `Interface = ${devs[i]}`,
+            'DeviceType = tun',
+            'Mode = router',
+            'AddressFamily = ipv4',
+            `BindToAddress = ${h.underlay}`,
+            ...names.filter((_, j) => j !== i).map((p) => `ConnectTo = ${p}`),
+          ].join('\n') + '\n',
+        );
         // Cipher and Digest none: tinc without crypto, the closest to what tulle does.
-        writeFileSync(join(d, 'hosts', names[i]), [`Address = ${h.underlay}`, `Subnet = 198.18.${i + 1}.0/24`, 'Cipher = none', 'Digest = none'].join('\n') + '\n');
+        writeFileSync(
+          join(d, 'hosts', names[i]),
+          [`Address = ${h.underlay}`, `Subnet = 198.18.${i + 1}.0/24`, 'Cipher = none', 'Digest = none'].join('\n') + '\n',
+        );
         writeFileSync(join(d, 'tinc-up'), `#!/bin/sh\nip addr add ${addressOf(i)}/16 dev "$INTERFACE"\nip link set "$INTERFACE" mtu ${mtu} up\n`);
         chmodSync(join(d, 'tinc-up'), 0o755);
         run(['tincd', '-c', d, '-K', '2048'], { input: '', timeoutMs: 60_000 });
@@ -165,7 +216,9 @@ const OVERLAYS: Record<string, OtherOverlay> = {
           if (i !== j) writeFileSync(join(dir, names[j], 'hosts', names[i]), readFileSync(join(dir, names[i], 'hosts', names[i])));
         }
       }
-      const processes = hosts.map((h, i) => startProcess(lab, h.ns, 'tincd', ['tincd', '-c', join(dir, names[i]), '-D', '-d0', `--pidfile=${join(dir, names[i], 'pid')}`]));
+      const processes = hosts.map((h, i) =>
+        startProcess(lab, h.ns, 'tincd', ['tincd', '-c', join(dir, names[i]), '-D', '-d0', `--pidfile=${join(dir, names[i], 'pid')}`]),
+      );
       for (const [i, h] of hosts.entries()) await waitForDevice(lab, h.ns, devs[i], processes);
       return { addresses: hosts.map((_, i) => addressOf(i)), dev: devs[0], mtu, processes, notes: ['tinc 1.0 with Cipher = none and Digest = none'] };
     },
@@ -177,7 +230,8 @@ export const otherAvailable: Availability = (id) => {
   const overlay = OVERLAYS[id];
   if (overlay === undefined) return { ok: false, reason: 'unknown overlay' };
   const missing = overlay.tools.filter((t) => onPath(t) === undefined);
-  if (missing.length > 0) return { ok: false, reason: `not installed (${missing.join(', ')} missing; Debian: ${[...new Set(missing.map(installHint))].join('; ')})` };
+  if (missing.length > 0)
+    return { ok: false, reason: `not installed (${missing.join(', ')} missing; Debian: ${[...new Set(missing.map(installHint))].join('; ')})` };
   return { ok: true };
 };
 

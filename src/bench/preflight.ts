@@ -28,8 +28,10 @@ export function preflightProblems(facts: Facts): string[] {
   if (!facts.distBuilt) problems.push('dist/ is not built: run `npm run build` (or `npm ci`) first');
   if (!facts.addonBuilt) problems.push('the native addon is not built (native/build/Release/tulle.node): run `npm ci` or `node scripts/build-native.mjs`');
   if (facts.leftovers.length > 0) {
-    problems.push(`namespaces of an earlier bench run still exist (${facts.leftovers.slice(0, 5).join(', ')}${facts.leftovers.length > 5 ? ', …' : ''}); ` +
-      'a bench still running, or one that was killed: remove them with `tulle lab down` (it removes every tulle namespace)');
+    problems.push(
+      `namespaces of an earlier bench run still exist (${facts.leftovers.slice(0, 5).join(', ')}${facts.leftovers.length > 5 ? ', …' : ''}); ` +
+        'a bench still running, or one that was killed: remove them with `tulle lab down` (it removes every tulle namespace)',
+    );
   }
   return problems;
 }
@@ -51,11 +53,15 @@ export function chooseTools(tool: BenchOptions['tool'], installed: { iperf3: boo
   else if (installed.iperf3) throughput = 'iperf3';
   else {
     throughput = 'builtin';
-    notes.push("iperf3 is not installed: throughput measured with tulle's built-in generator (Node, one process per side); install iperf3 for the reference figures");
+    notes.push(
+      "iperf3 is not installed: throughput measured with tulle's built-in generator (Node, one process per side); install iperf3 for the reference figures",
+    );
   }
   const latency: ToolChoice['latency'] = throughput === 'iperf3' && installed.ping ? 'ping' : 'echo';
   if (latency === 'echo') {
-    notes.push(`RTT measured with tulle's echo probe${installed.ping ? '' : ' (ping is not installed)'}: Node on both ends adds event-loop wake-ups, so it reads higher than ping; compare rows, not absolute values`);
+    notes.push(
+      `RTT measured with tulle's echo probe${installed.ping ? '' : ' (ping is not installed)'}: Node on both ends adds event-loop wake-ups, so it reads higher than ping; compare rows, not absolute values`,
+    );
   }
   const calibrate = throughput === 'builtin' && installed.iperf3;
   return { throughput, latency, calibrate, notes };

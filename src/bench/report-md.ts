@@ -32,25 +32,37 @@ export function fmtRatio(x: number | null | undefined): string {
 
 export function markdownTable(rows: Row[], ctx: ReportContext): string {
   const lines: string[] = [];
-  lines.push(`| system | TCP ×1 Gb/s | TCP ×${ctx.streams} Gb/s | UDP ${ctx.size} B kpps | UDP loss % | RTT ms | overlay CPU % of a core (TCP ×1) | Gb/s per core | TCP ×1 vs kernel-vxlan | TCP ×1 vs underlay |`);
+  lines.push(
+    `| system | TCP ×1 Gb/s | TCP ×${ctx.streams} Gb/s | UDP ${ctx.size} B kpps | UDP loss % | RTT ms | overlay CPU % of a core (TCP ×1) | Gb/s per core | TCP ×1 vs kernel-vxlan | TCP ×1 vs underlay |`,
+  );
   lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const r of rows) {
     const kernel = r.kind === 'reference';
-    lines.push(`| ${r.system} | ${cell(r, 'tcp1_gbps', 2, ctx.reps)} | ${cell(r, 'tcp_multi_gbps', 2, ctx.reps)} | ${cell(r, 'udp_kpps', 1, ctx.reps)} | ${cell(r, 'udp_loss_pct', 1, ctx.reps)} | ${cell(r, 'rtt_ms', 3, ctx.reps)} | ${
-      kernel ? 'n/a (kernel)' : cell(r, 'cpu_pct', 0, ctx.reps)} | ${kernel ? 'n/a' : cell(r, 'gbps_per_core', 2, 1)} | ${r.ratios ? fmtRatio(r.ratios.vs_kernel_vxlan.tcp1_gbps) : ''} | ${r.ratios ? fmtRatio(r.ratios.vs_underlay.tcp1_gbps) : ''} |`);
+    lines.push(
+      `| ${r.system} | ${cell(r, 'tcp1_gbps', 2, ctx.reps)} | ${cell(r, 'tcp_multi_gbps', 2, ctx.reps)} | ${cell(r, 'udp_kpps', 1, ctx.reps)} | ${cell(r, 'udp_loss_pct', 1, ctx.reps)} | ${cell(r, 'rtt_ms', 3, ctx.reps)} | ${
+        kernel ? 'n/a (kernel)' : cell(r, 'cpu_pct', 0, ctx.reps)
+      } | ${kernel ? 'n/a' : cell(r, 'gbps_per_core', 2, 1)} | ${r.ratios ? fmtRatio(r.ratios.vs_kernel_vxlan.tcp1_gbps) : ''} | ${r.ratios ? fmtRatio(r.ratios.vs_underlay.tcp1_gbps) : ''} |`,
+    );
   }
   const compared = rows.filter((r) => r.ratios);
   if (compared.length > 0) {
     lines.push('', `| row | vs | TCP ×1 | TCP ×${ctx.streams} | UDP kpps | RTT (lower is better) |`, '|---|---|--:|--:|--:|--:|');
     for (const r of compared) {
-      for (const [label, x] of [['kernel-vxlan', r.ratios!.vs_kernel_vxlan], ['underlay', r.ratios!.vs_underlay]] as const) {
+      for (const [label, x] of [
+        ['kernel-vxlan', r.ratios!.vs_kernel_vxlan],
+        ['underlay', r.ratios!.vs_underlay],
+      ] as const) {
         lines.push(`| ${r.system} | ${label} | ${fmtRatio(x.tcp1_gbps)} | ${fmtRatio(x.tcp_multi_gbps)} | ${fmtRatio(x.udp_kpps)} | ${fmtRatio(x.rtt_ms)} |`);
       }
     }
   }
-  lines.push('', `${ctx.reps > 1 ? `median (min–max) of ${ctx.reps} reps, round-robin` : '1 rep'}; ${ctx.duration} s per throughput test; ${ctx.tool}; veth GRO ${ctx.gro}; ` +
-    'CPU = utime+stime of the overlay\'s processes during TCP ×1, % of one core; Gb/s per core = TCP ×1 / that CPU.');
-  if (rows.some((r) => r.generator_limited.length > 0)) lines.push('', `${MARK} the traffic generator itself was CPU-bound here: the figure is its limit and may understate the system.`);
+  lines.push(
+    '',
+    `${ctx.reps > 1 ? `median (min–max) of ${ctx.reps} reps, round-robin` : '1 rep'}; ${ctx.duration} s per throughput test; ${ctx.tool}; veth GRO ${ctx.gro}; ` +
+      "CPU = utime+stime of the overlay's processes during TCP ×1, % of one core; Gb/s per core = TCP ×1 / that CPU.",
+  );
+  if (rows.some((r) => r.generator_limited.length > 0))
+    lines.push('', `${MARK} the traffic generator itself was CPU-bound here: the figure is its limit and may understate the system.`);
   for (const r of rows) {
     const byReason = new Map<string, string[]>();
     for (const [metric, why] of Object.entries(r.not_measured)) byReason.set(why, [...(byReason.get(why) ?? []), metric]);
@@ -60,8 +72,11 @@ export function markdownTable(rows: Row[], ctx: ReportContext): string {
   }
   const fragmented = rows.filter((r) => r.mtu !== undefined && ctx.size + UDP_IPV4_HEADERS > r.mtu && r.udp_kpps !== null);
   if (fragmented.length > 0) {
-    lines.push('', `UDP datagrams of ${ctx.size} B (${ctx.size + UDP_IPV4_HEADERS} B with IPv4 and UDP headers) exceed the MTU of ${fragmented.map((r) => `${r.system} (${r.mtu})`).join(', ')}: ` +
-      `they are fragmented there, so those UDP figures do not compare with the others (--size ${Math.min(...fragmented.map((r) => r.mtu!)) - UDP_IPV4_HEADERS} fits every row).`);
+    lines.push(
+      '',
+      `UDP datagrams of ${ctx.size} B (${ctx.size + UDP_IPV4_HEADERS} B with IPv4 and UDP headers) exceed the MTU of ${fragmented.map((r) => `${r.system} (${r.mtu})`).join(', ')}: ` +
+        `they are fragmented there, so those UDP figures do not compare with the others (--size ${Math.min(...fragmented.map((r) => r.mtu!)) - UDP_IPV4_HEADERS} fits every row).`,
+    );
   }
   for (const s of ctx.skipped) lines.push('', `skipped ${s.system}: ${s.reason}.`);
   for (const n of ctx.notes) lines.push('', `note: ${n}`);

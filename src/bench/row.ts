@@ -36,9 +36,22 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
   const tag = `${spec.system} (rep ${slot.rep}/${options.reps})`;
   const say = (line: string) => ctx.say(`${tag}: ${line}`);
   const sample: Sample = {
-    system: spec.system, kind: spec.kind, rep: slot.rep, index: slot.index,
-    tcp1_gbps: null, tcp_multi_gbps: null, udp_kpps: null, udp_loss_pct: null, rtt_ms: null, cpu_pct: null, gbps_per_core: null,
-    generator_limited: [], not_measured: {}, errors: [], warnings: [], loadavg_1m: round(os.loadavg()[0], 2),
+    system: spec.system,
+    kind: spec.kind,
+    rep: slot.rep,
+    index: slot.index,
+    tcp1_gbps: null,
+    tcp_multi_gbps: null,
+    udp_kpps: null,
+    udp_loss_pct: null,
+    rtt_ms: null,
+    cpu_pct: null,
+    gbps_per_core: null,
+    generator_limited: [],
+    not_measured: {},
+    errors: [],
+    warnings: [],
+    loadavg_1m: round(os.loadavg()[0], 2),
   };
   const foreign = leftoverNamespaces().filter((ns) => !ns.startsWith(`tulle-bench${ctx.runTag}`));
   if (foreign.length > 0) {
@@ -62,7 +75,9 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
     const latency = ctx.latency(lab);
     await latency.waitForPath(a.ns, b.ns, target);
 
-    const covered = hosts.map((h, i) => ({ name: HOST_NAMES[i], ns: h.ns, address: built!.addresses[i] })).filter((n): n is { name: string; ns: string; address: string } => n.address !== null);
+    const covered = hosts
+      .map((h, i) => ({ name: HOST_NAMES[i], ns: h.ns, address: built!.addresses[i] }))
+      .filter((n): n is { name: string; ns: string; address: string } => n.address !== null);
     if (covered.length > 2) {
       // A mesh overlay may still be setting up paths between other pairs (tinc's meta connections, nebula's
       // handshakes): up to 5 rounds, 1 s apart, before a missing pair counts as an error.
@@ -104,35 +119,42 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       if (procs.length > 0) {
         const per = procs.map((p, i) => ({ name: p.name, ns: p.ns.slice(lab.prefix.length), cpu_pct: round(((after[i] - before[i]) / wall) * 100, 1) }));
         sample.cpu_per_process = per;
-        sample.cpu_pct = round(per.reduce((x, p) => x + p.cpu_pct, 0), 1);
+        sample.cpu_pct = round(
+          per.reduce((x, p) => x + p.cpu_pct, 0),
+          1,
+        );
       }
       return `${r.detail}${sample.cpu_pct !== null ? `; overlay CPU ${sample.cpu_pct}% of a core (${(sample.cpu_per_process as { cpu_pct: number }[]).map((p) => p.cpu_pct).join(' + ')})` : ''}`;
     });
     if (options.quick) sample.not_measured.tcp_multi_gbps = 'a quick run (the demo) leaves it out';
-    else await step(`TCP ${options.streams} streams, ${seconds} s`, async () => {
-      const r = await traffic.tcp(a.ns, b.ns, target, options.streams, seconds);
-      sample.tcp_multi_gbps = r.gbps;
-      if (r.limited) sample.generator_limited.push('tcp_multi_gbps');
-      return r.detail;
-    });
+    else
+      await step(`TCP ${options.streams} streams, ${seconds} s`, async () => {
+        const r = await traffic.tcp(a.ns, b.ns, target, options.streams, seconds);
+        sample.tcp_multi_gbps = r.gbps;
+        if (r.limited) sample.generator_limited.push('tcp_multi_gbps');
+        return r.detail;
+      });
     if (sample.not_measured.udp_kpps !== undefined) say(`UDP not measured: ${sample.not_measured.udp_kpps}`);
-    else await step(`UDP ${options.size} B unpaced, ${seconds} s`, async () => {
-      const snmpBefore = udpSnmp(lab, b.ns);
-      const devBefore = txDropped(lab, a.ns, built!.dev);
-      const r = await traffic.udp(a.ns, b.ns, target, options.size, seconds);
-      const snmpAfter = udpSnmp(lab, b.ns);
-      const devAfter = txDropped(lab, a.ns, built!.dev);
-      const delta = (name: string) => (snmpAfter[name] !== undefined && snmpBefore[name] !== undefined ? snmpAfter[name] - snmpBefore[name] : null);
-      sample.udp_kpps = r.kpps;
-      sample.udp_loss_pct = r.loss_pct;
-      sample.udp_sender_kpps = r.sender_kpps;
-      if (r.limited) sample.generator_limited.push('udp_kpps');
-      sample.udp_drops = {
-        sender_dev: built!.dev, sender_dev_tx_dropped: devBefore !== null && devAfter !== null ? devAfter - devBefore : null,
-        receiver_udp_rcvbuf_errors: delta('RcvbufErrors'), receiver_udp_in_errors: delta('InErrors'),
-      };
-      return r.detail;
-    });
+    else
+      await step(`UDP ${options.size} B unpaced, ${seconds} s`, async () => {
+        const snmpBefore = udpSnmp(lab, b.ns);
+        const devBefore = txDropped(lab, a.ns, built!.dev);
+        const r = await traffic.udp(a.ns, b.ns, target, options.size, seconds);
+        const snmpAfter = udpSnmp(lab, b.ns);
+        const devAfter = txDropped(lab, a.ns, built!.dev);
+        const delta = (name: string) => (snmpAfter[name] !== undefined && snmpBefore[name] !== undefined ? snmpAfter[name] - snmpBefore[name] : null);
+        sample.udp_kpps = r.kpps;
+        sample.udp_loss_pct = r.loss_pct;
+        sample.udp_sender_kpps = r.sender_kpps;
+        if (r.limited) sample.generator_limited.push('udp_kpps');
+        sample.udp_drops = {
+          sender_dev: built!.dev,
+          sender_dev_tx_dropped: devBefore !== null && devAfter !== null ? devAfter - devBefore : null,
+          receiver_udp_rcvbuf_errors: delta('RcvbufErrors'),
+          receiver_udp_in_errors: delta('InErrors'),
+        };
+        return r.detail;
+      });
     if (ctx.calibration && spec.id === 'underlay' && slot.rep === 1) {
       const calTraffic = ctx.calibration.traffic(lab);
       const calLatency = ctx.calibration.latency?.(lab);

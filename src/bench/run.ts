@@ -57,12 +57,19 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   const t0 = Date.now();
   const say = (line: string) => io.say(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}`);
   const iperfPath = onPath('iperf3');
-  const iperfVersion = iperfPath ? spawnSync(iperfPath, ['--version'], { encoding: 'utf8', timeout: 5_000 }).stdout?.split('\n')[0]?.replace(/\s*\(cJSON[^)]*\)/, '').trim() || 'iperf3' : 'not installed';
+  const iperfVersion = iperfPath
+    ? spawnSync(iperfPath, ['--version'], { encoding: 'utf8', timeout: 5_000 })
+        .stdout?.split('\n')[0]
+        ?.replace(/\s*\(cJSON[^)]*\)/, '')
+        .trim() || 'iperf3'
+    : 'not installed';
   const choice = chooseTools(options.tool, { iperf3: iperfPath !== undefined, ping: onPath('ping') !== undefined });
   const cpus = os.cpus();
   const machine = { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, kernel: os.release(), node: process.version, iperf3: iperfVersion };
   say(`machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, node ${machine.node}`);
-  say(`systems: ${selection.systems.map((s) => s.system).join(', ')}; ${options.reps} rep(s) round-robin; ${options.duration} s per test; ${options.hosts} hosts; out: ${outDir}`);
+  say(
+    `systems: ${selection.systems.map((s) => s.system).join(', ')}; ${options.reps} rep(s) round-robin; ${options.duration} s per test; ${options.hosts} hosts; out: ${outDir}`,
+  );
   for (const s of selection.skipped) say(`skipped ${s.system}: ${s.reason}`);
   for (const n of choice.notes) say(`note: ${n}`);
 
@@ -72,10 +79,14 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   const runTag = Math.random().toString(16).slice(2, 8);
   const samples: Sample[] = [];
   const ctx: RowContext = {
-    options, runTag, say,
+    options,
+    runTag,
+    say,
     traffic: (lab) => (choice.throughput === 'iperf3' ? iperfTraffic(lab, iperfVersion) : builtinTraffic(lab)),
     latency: (lab) => (choice.latency === 'ping' ? pingLatency(lab) : echoLatency(lab)),
-    calibration: choice.calibrate ? { traffic: (lab) => iperfTraffic(lab, iperfVersion), latency: onPath('ping') ? (lab) => pingLatency(lab) : undefined } : undefined,
+    calibration: choice.calibrate
+      ? { traffic: (lab) => iperfTraffic(lab, iperfVersion), latency: onPath('ping') ? (lab) => pingLatency(lab) : undefined }
+      : undefined,
   };
   for (const slot of roundRobin(selection.systems, options.reps)) samples.push(await measureRow(slot.system, slot, ctx));
 
@@ -86,21 +97,35 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   const errors = samples.flatMap((s) => s.errors.map((e) => `${s.system} rep ${s.rep}: ${e}`));
   const warnings = samples.flatMap((s) => s.warnings.map((e) => `${s.system} rep ${s.rep}: ${e}`));
   const builds = [...new Set([startBuild, buildFingerprint(root)])];
-  if (builds.length > 1) warnings.push(`dist/ or the native addon changed during the run (builds ${builds.join(' → ')}): rows may have measured different code`);
+  if (builds.length > 1)
+    warnings.push(`dist/ or the native addon changed during the run (builds ${builds.join(' → ')}): rows may have measured different code`);
   if (stale) warnings.push(stale);
   const toolName = choice.throughput === 'iperf3' ? `${iperfVersion} (TCP, UDP)` : "tulle's built-in generator (TCP, UDP)";
   const latencyName = choice.latency === 'ping' ? 'ping (RTT)' : "tulle's echo probe (RTT)";
   const json = {
     rows,
     units: {
-      tcp1_gbps: 'Gb/s, receiver', tcp_multi_gbps: `Gb/s, receiver, ${options.streams} streams`, udp_kpps: `thousand ${options.size}-byte datagrams/s received`,
-      udp_loss_pct: '%', rtt_ms: choice.latency === 'ping' ? 'ms, average of 20 pings 0.05 s apart' : 'ms, median of 20 echo requests 0.05 s apart', cpu_pct: "utime+stime of the overlay's processes during TCP ×1, % of one core; null for kernel rows",
+      tcp1_gbps: 'Gb/s, receiver',
+      tcp_multi_gbps: `Gb/s, receiver, ${options.streams} streams`,
+      udp_kpps: `thousand ${options.size}-byte datagrams/s received`,
+      udp_loss_pct: '%',
+      rtt_ms: choice.latency === 'ping' ? 'ms, average of 20 pings 0.05 s apart' : 'ms, median of 20 echo requests 0.05 s apart',
+      cpu_pct: "utime+stime of the overlay's processes during TCP ×1, % of one core; null for kernel rows",
       gbps_per_core: 'TCP ×1 Gb/s per core of overlay CPU',
     },
     settings: {
-      duration_s: options.duration, reps: options.reps, hosts: options.hosts, streams: options.streams, udp_payload: options.size,
-      offloads: options.offloads, gro: options.gro, tool: options.tool, systems: selection.systems.map((s) => s.system),
-      vxlan_mtu: VXLAN_MTU, tulle_mtu: TULLE_MTU, topology: `${options.hosts} hosts on a Linux bridge, underlay 192.0.2.0/24, overlay 198.18.0.0/16`,
+      duration_s: options.duration,
+      reps: options.reps,
+      hosts: options.hosts,
+      streams: options.streams,
+      udp_payload: options.size,
+      offloads: options.offloads,
+      gro: options.gro,
+      tool: options.tool,
+      systems: selection.systems.map((s) => s.system),
+      vxlan_mtu: VXLAN_MTU,
+      tulle_mtu: TULLE_MTU,
+      topology: `${options.hosts} hosts on a Linux bridge, underlay 192.0.2.0/24, overlay 198.18.0.0/16`,
     },
     tools: { throughput: toolName, latency: latencyName },
     skipped: selection.skipped,
@@ -116,10 +141,19 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   };
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(json, null, 2) + '\n');
-  const table = markdownTable(rows, { reps: options.reps, duration: options.duration, streams: options.streams, size: options.size, tool: `${toolName}, ${latencyName}`, gro, notes, skipped: selection.skipped });
+  const table = markdownTable(rows, {
+    reps: options.reps,
+    duration: options.duration,
+    streams: options.streams,
+    size: options.size,
+    tool: `${toolName}, ${latencyName}`,
+    gro,
+    notes,
+    skipped: selection.skipped,
+  });
   const md = `# Overlay benchmark\n\n${json.date} · ${machine.cpu}, ${machine.cores} cores · Linux ${machine.kernel} · node ${machine.node}\n\n\`${io.command}\`\n\n${table}\n${
-    errors.length ? `\nErrors:\n\n${errors.map((e) => `- ${e}`).join('\n')}\n` : ''}${
-    warnings.length ? `\nWarnings:\n\n${warnings.map((e) => `- ${e}`).join('\n')}\n` : ''}\n![results](results.svg)\n`;
+    errors.length ? `\nErrors:\n\n${errors.map((e) => `- ${e}`).join('\n')}\n` : ''
+  }${warnings.length ? `\nWarnings:\n\n${warnings.map((e) => `- ${e}`).join('\n')}\n` : ''}\n![results](results.svg)\n`;
   writeFileSync(join(outDir, 'results.md'), md);
   const subtitle = `${options.reps > 1 ? `median of ${options.reps} reps, whiskers min–max` : '1 rep'} · ${options.duration} s per test · ${choice.throughput === 'iperf3' ? 'iperf3' : 'built-in generator'} · veth GRO ${gro} · ${machine.cores} cores · Linux ${machine.kernel}`;
   const footnotes = [

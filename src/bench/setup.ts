@@ -41,7 +41,11 @@ export function applyGro(lab: Lab, hosts: Host[], on: boolean): Record<string, s
   const want = on ? 'on' : 'off';
   for (const h of hosts) state[`${h.ns.slice(lab.prefix.length)}:${h.dev}`] = featureSummary(setFeatures(lab, h.ns, [`${h.dev}:gro=${want}`])[0]);
   const ports = hosts.map((h) => `p-${h.ns.slice(lab.prefix.length)}`.slice(0, 15));
-  setFeatures(lab, lab.prefix + 'sw', ports.map((p) => `${p}:gro=${want}`)).forEach((s, i) => (state[`sw:${ports[i]}`] = featureSummary(s)));
+  setFeatures(
+    lab,
+    lab.prefix + 'sw',
+    ports.map((p) => `${p}:gro=${want}`),
+  ).forEach((s, i) => (state[`sw:${ports[i]}`] = featureSummary(s)));
   return state;
 }
 
@@ -70,11 +74,13 @@ export async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<
       lab.ip(h.ns, 'link', 'set', 'vx0', 'mtu', String(VXLAN_MTU), 'up');
       lab.ip(h.ns, 'addr', 'add', `198.18.${i + 1}.1/16`, 'dev', 'vx0');
     });
-    hosts.forEach((h, i) => hosts.forEach((peer, j) => {
-      if (i === j) return;
-      lab.ip(h.ns, 'neigh', 'replace', `198.18.${j + 1}.1`, 'lladdr', macOf(j), 'dev', 'vx0', 'nud', 'permanent');
-      lab.exec(h.ns, ['bridge', 'fdb', 'append', macOf(j), 'dev', 'vx0', 'dst', peer.underlay], { timeoutMs: 10_000 });
-    }));
+    hosts.forEach((h, i) =>
+      hosts.forEach((peer, j) => {
+        if (i === j) return;
+        lab.ip(h.ns, 'neigh', 'replace', `198.18.${j + 1}.1`, 'lladdr', macOf(j), 'dev', 'vx0', 'nud', 'permanent');
+        lab.exec(h.ns, ['bridge', 'fdb', 'append', macOf(j), 'dev', 'vx0', 'dst', peer.underlay], { timeoutMs: 10_000 });
+      }),
+    );
     return { ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.1`), dev: 'vx0', mtu: VXLAN_MTU };
   }
   if (spec.kind === 'tulle' || spec.kind === 'ladder') {
@@ -92,45 +98,78 @@ export async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<
         lab.ip(h.ns, 'link', 'set', 'cbr0', 'up');
       });
       for (const [i, h] of hosts.entries()) {
-        daemons.push(track(await startDaemon(lab, h.ns, {
-          network: '198.18.0.0/16', subnet: subnet(i), underlay: { address: h.underlay }, backend: { type: 'host-gw' },
-          peers: hosts.flatMap((p, j) => (j === i ? [] : [{ subnet: subnet(j), address: p.underlay }])),
-        })));
+        daemons.push(
+          track(
+            await startDaemon(lab, h.ns, {
+              network: '198.18.0.0/16',
+              subnet: subnet(i),
+              underlay: { address: h.underlay },
+              backend: { type: 'host-gw' },
+              peers: hosts.flatMap((p, j) => (j === i ? [] : [{ subnet: subnet(j), address: p.underlay }])),
+            }),
+          ),
+        );
       }
       return {
-        ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.1`), daemons, stop,
+        ...base,
+        addresses: hosts.map((_, i) => `198.18.${i + 1}.1`),
+        daemons,
+        stop,
         processes: daemons.map((d) => ({ name: 'tulle', ns: d.ns, pid: d.process.pid!, exited: () => d.process.exitCode })),
         // iperf3's UDP test hangs against an address on a bridge with no ports in this lab (without tulle too),
         // and the kernel has no dummy devices to put the address on.
         notMeasured: {
-          udp_kpps: 'UDP to a bridge address with no ports hangs in this lab', udp_loss_pct: 'UDP to a bridge address with no ports hangs in this lab',
+          udp_kpps: 'UDP to a bridge address with no ports hangs in this lab',
+          udp_loss_pct: 'UDP to a bridge address with no ports hangs in this lab',
           gbps_per_core: 'host-gw forwards in the kernel; the daemons only install routes',
         },
       };
     }
     const vx = spec.backend === 'vxlan';
     for (const [i, h] of hosts.entries()) {
-      daemons.push(track(await startDaemon(lab, h.ns, {
-        network: '198.18.0.0/16', subnet: subnet(i), underlay: { address: h.underlay },
-        backend: vx ? { type: 'vxlan', vni: 1, mac: macOf(i) } : { type: 'udp' },
-        tun: { name: 'tulle0', mtu: vx ? VXLAN_MTU : TULLE_MTU },
-        // udpChecksum: the peers are tulle hosts, whose datagrams the kernel checksums.
-        peers: hosts.flatMap((p, j) => (j === i ? [] : [{ subnet: subnet(j), address: p.underlay, udpChecksum: true, ...(vx ? { mac: macOf(j) } : {}) }])),
-        batch: spec.batch ?? 64, offloads: spec.offloads ?? ALL_OFFLOADS, threads: spec.threads, replyInline: spec.replyInline ?? true,
-      })));
+      daemons.push(
+        track(
+          await startDaemon(lab, h.ns, {
+            network: '198.18.0.0/16',
+            subnet: subnet(i),
+            underlay: { address: h.underlay },
+            backend: vx ? { type: 'vxlan', vni: 1, mac: macOf(i) } : { type: 'udp' },
+            tun: { name: 'tulle0', mtu: vx ? VXLAN_MTU : TULLE_MTU },
+            // udpChecksum: the peers are tulle hosts, whose datagrams the kernel checksums.
+            peers: hosts.flatMap((p, j) => (j === i ? [] : [{ subnet: subnet(j), address: p.underlay, udpChecksum: true, ...(vx ? { mac: macOf(j) } : {}) }])),
+            batch: spec.batch ?? 64,
+            offloads: spec.offloads ?? ALL_OFFLOADS,
+            threads: spec.threads,
+            replyInline: spec.replyInline ?? true,
+          }),
+        ),
+      );
     }
     return {
-      ...base, addresses: hosts.map((_, i) => `198.18.${i + 1}.0`), dev: 'tulle0', mtu: vx ? VXLAN_MTU : TULLE_MTU, daemons, stop,
+      ...base,
+      addresses: hosts.map((_, i) => `198.18.${i + 1}.0`),
+      dev: 'tulle0',
+      mtu: vx ? VXLAN_MTU : TULLE_MTU,
+      daemons,
+      stop,
       processes: daemons.map((d) => ({ name: 'tulle', ns: d.ns, pid: d.process.pid!, exited: () => d.process.exitCode })),
     };
   }
   const started = await startOther(lab, spec.id, hosts);
   const stop = async () => {
     for (const p of started.processes) if (p.child.exitCode === null) p.child.kill('SIGTERM');
-    await Promise.race([Promise.all(started.processes.map((p) => (p.child.exitCode !== null ? null : new Promise((r) => p.child.once('exit', r))))), sleep(5_000)]);
+    await Promise.race([
+      Promise.all(started.processes.map((p) => (p.child.exitCode !== null ? null : new Promise((r) => p.child.once('exit', r))))),
+      sleep(5_000),
+    ]);
   };
   return {
-    ...base, addresses: started.addresses, dev: started.dev, mtu: started.mtu, stop, notes: started.notes,
+    ...base,
+    addresses: started.addresses,
+    dev: started.dev,
+    mtu: started.mtu,
+    stop,
+    notes: started.notes,
     processes: started.processes.map((p) => ({ name: p.name, ns: p.ns, pid: p.child.pid!, exited: () => p.child.exitCode })),
   };
 }

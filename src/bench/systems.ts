@@ -51,10 +51,25 @@ export function tulleSpec(backend: TulleBackend, offloads: Offloads): SystemSpec
 export const LADDER: SystemSpec[] = [
   { id: 'ladder-1', system: 'tulle-udp: no offloads, batch 1', kind: 'ladder', backend: 'udp', batch: 1, offloads: NO_OFFLOADS, threads: 2 },
   { id: 'ladder-2', system: 'tulle-udp: + batching (64)', kind: 'ladder', backend: 'udp', batch: 64, offloads: NO_OFFLOADS, threads: 2 },
-  { id: 'ladder-3', system: 'tulle-udp: + TUN offloads', kind: 'ladder', backend: 'udp', batch: 64, offloads: { tun: true, udpGso: false, udpGro: false }, threads: 2 },
+  {
+    id: 'ladder-3',
+    system: 'tulle-udp: + TUN offloads',
+    kind: 'ladder',
+    backend: 'udp',
+    batch: 64,
+    offloads: { tun: true, udpGso: false, udpGro: false },
+    threads: 2,
+  },
   { id: 'ladder-4', system: 'tulle-udp: + UDP GSO/GRO', kind: 'ladder', backend: 'udp', batch: 64, offloads: ALL_OFFLOADS, threads: 2, replyInline: false },
   { id: 'ladder-5', system: 'tulle-udp: + replies by the RX thread', kind: 'ladder', backend: 'udp', batch: 64, offloads: ALL_OFFLOADS, threads: 2 },
-  { id: 'ladder-6', system: 'tulle-vxlan: super-packets split here', kind: 'ladder', backend: 'vxlan', batch: 64, offloads: { ...ALL_OFFLOADS, udpTunnelGso: false } },
+  {
+    id: 'ladder-6',
+    system: 'tulle-vxlan: super-packets split here',
+    kind: 'ladder',
+    backend: 'vxlan',
+    batch: 64,
+    offloads: { ...ALL_OFFLOADS, udpTunnelGso: false },
+  },
 ];
 
 export const OTHER_IDS = ['socat', 'wireguard-go', 'nebula', 'tinc'] as const;
@@ -64,9 +79,7 @@ export function otherSpec(id: string): SystemSpec {
 }
 
 /** Every id `--systems` accepts. */
-export const SYSTEM_IDS: string[] = [
-  ...REFERENCES.map((s) => s.id), 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', ...LADDER.map((s) => s.id), ...OTHER_IDS,
-];
+export const SYSTEM_IDS: string[] = [...REFERENCES.map((s) => s.id), 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', ...LADDER.map((s) => s.id), ...OTHER_IDS];
 
 /** Whether another overlay can run here, and if not, why. */
 export type Availability = (id: string) => { ok: true } | { ok: false; reason: string };
@@ -86,7 +99,8 @@ export function selectSystems(options: BenchOptions, available: Availability): S
   } else {
     wanted = options.backends.map((b) => `tulle-${b}`);
     if (options.ladder) {
-      if (options.offloads === 'off') for (const s of LADDER) skipped.push({ system: s.id, reason: 'the ladder adds offloads step by step: not with --offloads off' });
+      if (options.offloads === 'off')
+        for (const s of LADDER) skipped.push({ system: s.id, reason: 'the ladder adds offloads step by step: not with --offloads off' });
       else wanted.push(...LADDER.map((s) => s.id));
     }
     wanted.push(...(options.others === 'all' ? OTHER_IDS : options.others));

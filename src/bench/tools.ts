@@ -12,8 +12,16 @@ export function onPath(name: string): string | undefined {
 
 /** The Debian package that ships each tool the bench may use. */
 export const DEBIAN_PACKAGE: Record<string, string> = {
-  ip: 'iproute2', bridge: 'iproute2', iperf3: 'iperf3', ping: 'iputils-ping', socat: 'socat',
-  'wireguard-go': 'wireguard-go', wg: 'wireguard-tools', nebula: 'nebula', 'nebula-cert': 'nebula', tincd: 'tinc',
+  ip: 'iproute2',
+  bridge: 'iproute2',
+  iperf3: 'iperf3',
+  ping: 'iputils-ping',
+  socat: 'socat',
+  'wireguard-go': 'wireguard-go',
+  wg: 'wireguard-tools',
+  nebula: 'nebula',
+  'nebula-cert': 'nebula',
+  tincd: 'tinc',
   'rsvg-convert': 'librsvg2-bin',
 };
 

@@ -42,7 +42,12 @@ const PINGS = 20;
 const PING_INTERVAL_S = 0.05;
 const IPERF_PORT = 5201;
 
-interface Result { code: number | null; stdout: string; stderr: string; timedOut: boolean }
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
 
 /** Runs `command` in `ns` without blocking the event loop; SIGKILLs it (by PID) after `timeoutMs`. */
 export function execIn(lab: Lab, ns: string, command: string[], timeoutMs: number): Promise<Result> {
@@ -56,10 +61,16 @@ export function execIn(lab: Lab, ns: string, command: string[], timeoutMs: numbe
     const timer = setTimeout(() => {
       timedOut = true;
       if (child.pid !== undefined && child.exitCode === null) {
-        try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
     }, timeoutMs);
-    child.once('error', (error) => { stderr += error.message; });
+    child.once('error', (error) => {
+      stderr += error.message;
+    });
     child.once('close', (code) => {
       clearTimeout(timer);
       resolveResult({ code, stdout, stderr, timedOut });
@@ -88,12 +99,19 @@ export function iperfTraffic(lab: Lab, version: string): Traffic {
         if (i >= 50) throw new Error('iperf3 server did not listen within 5 s');
         await sleep(100);
       }
-      const r = await execIn(lab, from, ['iperf3', '-c', target, '-p', String(IPERF_PORT), '-t', String(seconds), '-J', '--connect-timeout', '5000', ...extra], seconds * 1000 + 20_000);
+      const r = await execIn(
+        lab,
+        from,
+        ['iperf3', '-c', target, '-p', String(IPERF_PORT), '-t', String(seconds), '-J', '--connect-timeout', '5000', ...extra],
+        seconds * 1000 + 20_000,
+      );
       let json: IperfJson;
       try {
         json = JSON.parse(r.stdout) as IperfJson;
       } catch {
-        throw new Error(`iperf3 ${extra.join(' ')} → ${target}: no JSON (exit ${r.code}${r.timedOut ? ', killed after the timeout' : ''}): ${r.stderr.trim().slice(0, 300)}`);
+        throw new Error(
+          `iperf3 ${extra.join(' ')} → ${target}: no JSON (exit ${r.code}${r.timedOut ? ', killed after the timeout' : ''}): ${r.stderr.trim().slice(0, 300)}`,
+        );
       }
       if (json.error) throw new Error(`iperf3 ${extra.join(' ')} → ${target}: ${json.error}`);
       if (!json.end?.sum_received) throw new Error(`iperf3 ${extra.join(' ')} → ${target}: no receiver summary in the JSON`);
@@ -101,7 +119,11 @@ export function iperfTraffic(lab: Lab, version: string): Traffic {
     } finally {
       await Promise.race([srvExit, sleep(2_000)]);
       if (srv.exitCode === null && srv.pid !== undefined) {
-        try { process.kill(srv.pid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(srv.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
         await Promise.race([srvExit, sleep(2_000)]);
       }
     }
@@ -128,7 +150,8 @@ export function iperfTraffic(lab: Lab, version: string): Traffic {
 
 export function builtinTraffic(lab: Lab): Traffic {
   const probes = new LabProbes(lab);
-  const cpu = (r: { sender_cpu_pct: number; receiver_cpu_pct: number }) => `generator CPU: sender ${r.sender_cpu_pct}%, receiver ${r.receiver_cpu_pct}% of a core`;
+  const cpu = (r: { sender_cpu_pct: number; receiver_cpu_pct: number }) =>
+    `generator CPU: sender ${r.sender_cpu_pct}%, receiver ${r.receiver_cpu_pct}% of a core`;
   return {
     name: "tulle's built-in generator",
     async tcp(from, to, target, streams, seconds) {
@@ -138,7 +161,10 @@ export function builtinTraffic(lab: Lab): Traffic {
     async udp(from, to, target, size, seconds) {
       const r = await probes.udp(from, to, target, { seconds, size });
       return {
-        kpps: r.kpps!, loss_pct: r.loss_pct!, sender_kpps: r.sent_kpps!, limited: r.cpu_bound,
+        kpps: r.kpps!,
+        loss_pct: r.loss_pct!,
+        sender_kpps: r.sent_kpps!,
+        limited: r.cpu_bound,
         detail: `${r.kpps} kpps received (sent ${r.sent_kpps} kpps, ${r.loss_pct}% lost; ${cpu(r)}${r.cpu_bound ? ', CPU-bound' : ''})`,
       };
     },

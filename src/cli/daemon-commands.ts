@@ -44,19 +44,21 @@ async function ask(method: Method, options: Options): Promise<unknown> {
 function addCommon(command: Command): Command {
   return command
     .option('--json', 'print JSON instead of a table')
-    .option('--state-dir <dir>', 'the daemon\'s state dir [TULLE_STATE_DIR]')
+    .option('--state-dir <dir>', "the daemon's state dir [TULLE_STATE_DIR]")
     .option('-c, --config <file>', 'take the state dir from this configuration file');
 }
 
 export function registerDaemonCommands(program: Command): void {
-  addCommon(program.command('status').description('show the running daemon: lease, backend, device, peers, counters (exit 3 when none runs)'))
-    .action(async (options: Options) => {
+  addCommon(program.command('status').description('show the running daemon: lease, backend, device, peers, counters (exit 3 when none runs)')).action(
+    async (options: Options) => {
       const status = (await ask('status', options)) as StatusView;
       console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
-    });
-  addCommon(program.command('leases').description('list the leases the running daemon knows and whether each is routed (exit 3 when none runs)'))
-    .action(async (options: Options) => {
+    },
+  );
+  addCommon(program.command('leases').description('list the leases the running daemon knows and whether each is routed (exit 3 when none runs)')).action(
+    async (options: Options) => {
       const leases = (await ask('leases', options)) as LeaseView[];
       console.log(options.json ? JSON.stringify(leases, null, 2) : formatLeases(leases));
-    });
+    },
+  );
 }

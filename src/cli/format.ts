@@ -7,7 +7,11 @@ import type { LeaseView, StatusView } from '../daemon/status-view.js';
 /** Columns padded to their widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -42,13 +46,32 @@ export function formatStatus(s: StatusView, now = Date.now()): string {
     ['health', describeHealth(s.health)],
     ['network', `${s.network} (subnets /${s.subnetLen})`],
     ['subnet', `${s.subnet} (lease expires ${expiry(s.expiration, now)})`],
-    ['backend', [s.backend.type, s.backend.port !== undefined ? `port ${s.backend.port}` : '', s.backend.vni !== undefined ? `vni ${s.backend.vni}` : '', s.backend.vtepMac ? `vtep ${s.backend.vtepMac}` : ''].filter(Boolean).join(', ')],
+    [
+      'backend',
+      [
+        s.backend.type,
+        s.backend.port !== undefined ? `port ${s.backend.port}` : '',
+        s.backend.vni !== undefined ? `vni ${s.backend.vni}` : '',
+        s.backend.vtepMac ? `vtep ${s.backend.vtepMac}` : '',
+      ]
+        .filter(Boolean)
+        .join(', '),
+    ],
     ['underlay', `${s.underlay.address} on ${s.underlay.device}`],
   ];
-  if (s.tun) rows.push(['device', `${s.tun.name} ${s.tun.address} mtu ${s.tun.mtu}; offloads ${Object.entries(s.tun.offloads).map(([k, v]) => `${k} ${v ? 'on' : 'off'}`).join(', ')}`]);
+  if (s.tun)
+    rows.push([
+      'device',
+      `${s.tun.name} ${s.tun.address} mtu ${s.tun.mtu}; offloads ${Object.entries(s.tun.offloads)
+        .map(([k, v]) => `${k} ${v ? 'on' : 'off'}`)
+        .join(', ')}`,
+    ]);
   else rows.push(['mtu', String(s.mtu)]);
   rows.push(
-    ['store', `${s.store.description}${s.store.health ? `, ${s.store.health.state}${s.store.health.state === 'ok' ? ` (${s.store.health.detail})` : `: ${s.store.health.detail}`}` : ''}`],
+    [
+      'store',
+      `${s.store.description}${s.store.health ? `, ${s.store.health.state}${s.store.health.state === 'ok' ? ` (${s.store.health.detail})` : `: ${s.store.health.detail}`}` : ''}`,
+    ],
     ['leases', `${s.leases} (${s.peers} peers routed)`],
     ['ip masq', s.ipMasq ? 'on' : 'off'],
     ['subnet file', s.subnetFile],
@@ -59,13 +82,18 @@ export function formatStatus(s: StatusView, now = Date.now()): string {
   if (s.healthAddress) rows.push(['healthz', `http://${s.healthAddress}/healthz`]);
   if (s.routes) {
     const r = s.routes;
-    const repairs = r.restored + r.staleRemoved + r.foreignRemoved > 0 ? `; restored ${r.restored}, stale removed ${r.staleRemoved}, foreign removed ${r.foreignRemoved}` : '';
+    const repairs =
+      r.restored + r.staleRemoved + r.foreignRemoved > 0
+        ? `; restored ${r.restored}, stale removed ${r.staleRemoved}, foreign removed ${r.foreignRemoved}`
+        : '';
     rows.push(['routes', `reconcile ${r.mode}; ${r.foreign.length === 0 ? 'no foreign routes' : `${r.foreign.length} foreign`}${repairs}`]);
     for (const f of r.foreign) rows.push(['foreign route', `${f.route} shadows ${f.shadows.join(', ')}`]);
   }
   if (s.counters) {
     const c = s.counters;
-    const drops = Object.entries(c).filter(([k, v]) => (k.startsWith('drop') || k.endsWith('Errors')) && v > 0).map(([k, v]) => `${k} ${v}`);
+    const drops = Object.entries(c)
+      .filter(([k, v]) => (k.startsWith('drop') || k.endsWith('Errors')) && v > 0)
+      .map(([k, v]) => `${k} ${v}`);
     rows.push(
       ['tx', `${c.txPackets} packets, ${bytes(c.txBytes)}`],
       ['rx', `${c.rxPackets} packets, ${bytes(c.rxBytes)}`],
@@ -80,8 +108,12 @@ export function formatLeases(leases: LeaseView[], now = Date.now()): string {
   return table(
     ['SUBNET', 'PUBLIC IP', 'BACKEND', 'VTEP MAC', 'PORT', 'EXPIRES', 'STATE'],
     leases.map((l) => [
-      l.subnet, l.publicIPv6 && l.publicIP === '0.0.0.0' ? l.publicIPv6 : l.publicIP, l.backendType, l.backendData.VtepMAC ?? '-',
-      l.backendData.Port !== undefined ? String(l.backendData.Port) : '-', expiry(l.expires, now),
+      l.subnet,
+      l.publicIPv6 && l.publicIP === '0.0.0.0' ? l.publicIPv6 : l.publicIP,
+      l.backendType,
+      l.backendData.VtepMAC ?? '-',
+      l.backendData.Port !== undefined ? String(l.backendData.Port) : '-',
+      expiry(l.expires, now),
       l.reason ? `${l.state}: ${l.reason}` : l.state,
     ]),
   );

@@ -21,7 +21,10 @@ const program = new Command('tulle')
   // Usage errors exit 2 (as invalid configuration does), help and version 0: see the catch below.
   .exitOverride();
 
-program.command('version').description('print the version').action(() => console.log(`tulle ${packageVersion()}`));
+program
+  .command('version')
+  .description('print the version')
+  .action(() => console.log(`tulle ${packageVersion()}`));
 
 registerRun(program);
 registerDaemonCommands(program);
@@ -59,7 +62,7 @@ lab
   });
 lab
   .command('down')
-  .description('end the processes in tulle lab namespaces, remove the namespaces and a kept demo\'s state dirs')
+  .description("end the processes in tulle lab namespaces, remove the namespaces and a kept demo's state dirs")
   .option('--prefix <prefix>', 'only the namespaces and state dirs that start with this (one lab, e.g. tulle-3fa2c1-)')
   .action(async (options: { prefix?: string }) => {
     requireRoot('tulle lab down');

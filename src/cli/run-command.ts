@@ -36,7 +36,7 @@ export function registerRun(program: Command): void {
   const run = program
     .command('run')
     .description('run the overlay on this host until SIGTERM, SIGINT or SIGQUIT; SIGHUP reloads (needs root)')
-    .option('-c, --config <file>', 'configuration file, YAML or JSON (tulle\'s keys or flannel\'s net-conf.json) [TULLE_CONFIG]')
+    .option('-c, --config <file>', "configuration file, YAML or JSON (tulle's keys or flannel's net-conf.json) [TULLE_CONFIG]")
     .option('--stats-file <file>', 'write the data-plane counters here as JSON, twice a second');
   addSettingFlags(run).action(async (options: Record<string, unknown> & { config?: string; statsFile?: string }) => {
     const file = options.config ?? (process.env.TULLE_CONFIG || undefined);

@@ -29,7 +29,8 @@ export async function controlRequest(path: string, method: Method, timeoutMs = 3
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') reject(new NotRunningError(`no tulle daemon is running with this state dir (nothing answers on ${path})`));
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED')
+        reject(new NotRunningError(`no tulle daemon is running with this state dir (nothing answers on ${path})`));
       else if (error.code === 'EACCES') reject(new Error(`permission denied on ${path}: the control socket answers root only`));
       else reject(new Error(`${path}: ${error.message}`));
     });

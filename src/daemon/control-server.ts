@@ -69,8 +69,10 @@ function answer(line: string, handlers: Handlers): Response {
 
 function closeServer(server: Server, sockets: Set<Socket>, path: string): Promise<void> {
   for (const socket of sockets) socket.destroy();
-  return new Promise((resolve) => server.close(() => {
-    rmSync(path, { force: true });
-    resolve();
-  }));
+  return new Promise((resolve) =>
+    server.close(() => {
+      rmSync(path, { force: true });
+      resolve();
+    }),
+  );
 }

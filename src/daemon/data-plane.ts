@@ -67,24 +67,40 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
   const derived = facts.underlay.deviceMtu - overhead(backend.type, facts.underlay.address.includes(':'));
   const mtu = config.tun.mtu ?? derived;
   if (mtu > derived) {
-    log.warn({ event: 'mtu above underlay', mtu, derived },
-      `warning: tun.mtu ${mtu} is above what ${facts.underlay.device} (mtu ${facts.underlay.deviceMtu}) carries with ${backend.type} (${derived}); larger packets will be answered with ICMP "too big"`);
+    log.warn(
+      { event: 'mtu above underlay', mtu, derived },
+      `warning: tun.mtu ${mtu} is above what ${facts.underlay.device} (mtu ${facts.underlay.deviceMtu}) carries with ${backend.type} (${derived}); larger packets will be answered with ICMP "too big"`,
+    );
   }
   const snapshot = new RouteSnapshot();
   const host = setUpHost({
-    tunName: config.tun.name, listenAddress: facts.underlay.address, listenPort: spec.port!, backend: backend.type,
-    offloads: config.offloads, underlayDevice: facts.underlay.device,
+    tunName: config.tun.name,
+    listenAddress: facts.underlay.address,
+    listenPort: spec.port!,
+    backend: backend.type,
+    offloads: config.offloads,
+    underlayDevice: facts.underlay.device,
   });
-  const engine = await Engine.start(host, {
-    backend: backend.type, vni: backend.type === 'vxlan' ? backend.vni : undefined, subnet: spec.subnet, ipv6Subnet: spec.ipv6Subnet,
-    // Inner packets larger than the underlay carries are answered with ICMP "too big", whatever the TUN's MTU.
-    mtu: Math.min(mtu, derived), batch: config.batch, threads: config.threads, replyInline: config.replyInline,
-  }, snapshot);
+  const engine = await Engine.start(
+    host,
+    {
+      backend: backend.type,
+      vni: backend.type === 'vxlan' ? backend.vni : undefined,
+      subnet: spec.subnet,
+      ipv6Subnet: spec.ipv6Subnet,
+      // Inner packets larger than the underlay carries are answered with ICMP "too big", whatever the TUN's MTU.
+      mtu: Math.min(mtu, derived),
+      batch: config.batch,
+      threads: config.threads,
+      replyInline: config.replyInline,
+    },
+    snapshot,
+  );
   teardown.push('stopping the engine (the TUN goes with it)', () => engine.stop());
   const tunAddress = `${firstAddress(parseCidr4(spec.subnet))}/${parseCidr4(spec.network).prefix}`;
   // The same convention for IPv6: the subnet's first address with the network's prefix.
-  const tunAddress6 = spec.ipv6Subnet !== undefined && spec.ipv6Network !== undefined
-    ? `${spec.ipv6Subnet.split('/')[0]}/${spec.ipv6Network.split('/')[1]}` : undefined;
+  const tunAddress6 =
+    spec.ipv6Subnet !== undefined && spec.ipv6Network !== undefined ? `${spec.ipv6Subnet.split('/')[0]}/${spec.ipv6Network.split('/')[1]}` : undefined;
   try {
     execFileSync('ip', ['addr', 'add', tunAddress, 'dev', engine.tunName], { stdio: ['ignore', 'ignore', 'pipe'] });
     // nodad: the address is ours alone on a point-to-point device; duplicate detection would only delay traffic.
@@ -100,7 +116,11 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
     ...(tunAddress6 !== undefined ? [{ family: 6 as const, dst: spec.ipv6Network!, dev: engine.tunName, protocol: 'kernel', metric: 256 }] : []),
   ];
   return {
-    engine, sink: new EngineSink(snapshot, backend.type, spec.ownMac), mtu, tunAddress: tunAddress6 ? `${tunAddress} ${tunAddress6}` : tunAddress,
-    ownRoutes: () => ownRoutes, ownDevices: [engine.tunName],
+    engine,
+    sink: new EngineSink(snapshot, backend.type, spec.ownMac),
+    mtu,
+    tunAddress: tunAddress6 ? `${tunAddress} ${tunAddress6}` : tunAddress,
+    ownRoutes: () => ownRoutes,
+    ownDevices: [engine.tunName],
   };
 }

@@ -16,16 +16,18 @@ export function engineRoutes(targets: readonly Target[], backend: 'udp' | 'vxlan
     address: t.address,
     port: t.port,
     checksummed: t.checksummed === true,
-    template: backend === 'vxlan'
-      ? wire.vxlan.template({ vni: t.vni, srcMac: ownMac!, dstMac: t.vtepMac! })
-      : wire.udpBackend.template(),
+    template: backend === 'vxlan' ? wire.vxlan.template({ vni: t.vni, srcMac: ownMac!, dstMac: t.vtepMac! }) : wire.udpBackend.template(),
   }));
   const routes = targets.flatMap((t, peer) => [t.subnet, ...(t.ipv6Subnet !== undefined ? [t.ipv6Subnet] : [])].map((subnet) => ({ subnet, peer })));
   return { peers, routes };
 }
 
 export class EngineSink implements RouteSink {
-  constructor(private readonly snapshot: RouteSnapshot, private readonly backend: 'udp' | 'vxlan', private readonly ownMac?: string) {}
+  constructor(
+    private readonly snapshot: RouteSnapshot,
+    private readonly backend: 'udp' | 'vxlan',
+    private readonly ownMac?: string,
+  ) {}
 
   apply(targets: readonly Target[]): Map<string, string> {
     // The targets come sorted by subnet: the same ones stay routed from one plan to the next.

@@ -17,8 +17,17 @@
  */
 import type { Logger } from 'pino';
 import {
-  acceptRule, describeRule, findTools, readForward, replaceRules, rulesFor,
-  type AcceptRule, type FirewallTools, type ForwardChain, type ForwardView, type IpFamily,
+  acceptRule,
+  describeRule,
+  findTools,
+  readForward,
+  replaceRules,
+  rulesFor,
+  type AcceptRule,
+  type FirewallTools,
+  type ForwardChain,
+  type ForwardView,
+  type IpFamily,
 } from './forward-firewalls.js';
 
 /** How often the rules are checked, and put back when missing. */
@@ -61,11 +70,12 @@ export async function startForwardAccept(networks: OverlayNetworks, log: Logger,
   const first = await readForward(tools);
   for (const error of first.errors) warnOnce('forward chains unread', error);
   const left = await removeAll(first, tools, warnOnce);
-  if (left.length > 0) log.info({ event: 'forward rules left removed', chains: left }, `removed forward accept rules a previous run left in ${left.join(', ')}`);
+  if (left.length > 0)
+    log.info({ event: 'forward rules left removed', chains: left }, `removed forward accept rules a previous run left in ${left.join(', ')}`);
 
   /** Adds the rules each dropping chain lacks; returns how many chains drop overlay traffic by policy. */
   const check = async (view?: ForwardView & { errors: string[] }): Promise<number> => {
-    const now = view ?? await readForward(tools);
+    const now = view ?? (await readForward(tools));
     for (const error of now.errors) warnOnce('forward chains unread', error);
     let dropping = 0;
     for (const chain of now.dropping) {
@@ -87,21 +97,32 @@ export async function startForwardAccept(networks: OverlayNetworks, log: Logger,
       if (installed.has(chain.label)) {
         restores += 1;
         const why = there ? 'a rule was inserted above them' : 'they were removed';
-        log.warn({ event: 'forward rules restored', chain: chain.label, rules: text, why }, `forward accept rules in ${chain.label}: ${why}; put back at the head (${text})`);
+        log.warn(
+          { event: 'forward rules restored', chain: chain.label, rules: text, why },
+          `forward accept rules in ${chain.label}: ${why}; put back at the head (${text})`,
+        );
       } else {
         installed.add(chain.label);
-        log.info({ event: 'forward rules added', chain: chain.label, rules: text }, `${chain.label} drops forwarded packets by policy: accepting the overlay's (${text})`);
+        log.info(
+          { event: 'forward rules added', chain: chain.label, rules: text },
+          `${chain.label} drops forwarded packets by policy: accepting the overlay's (${text})`,
+        );
       }
     }
     return dropping;
   };
-  if (await check(first.ours.length === 0 ? first : undefined) === 0) log.info({ event: 'forward rules none' }, 'no forward chain drops by policy: no accept rules needed');
+  if ((await check(first.ours.length === 0 ? first : undefined)) === 0)
+    log.info({ event: 'forward rules none' }, 'no forward chain drops by policy: no accept rules needed');
 
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   const timer = setInterval(() => {
     // One check at a time: a slow firewall command must not let two add the same rules.
-    running = running.then(async () => { if (!stopped) await check(); }).catch((error: Error) => warnOnce('forward rules failed', error.message));
+    running = running
+      .then(async () => {
+        if (!stopped) await check();
+      })
+      .catch((error: Error) => warnOnce('forward rules failed', error.message));
   }, checkMs);
   return {
     get restores() {

@@ -89,7 +89,9 @@ async function version(tool: string): Promise<string | undefined> {
 /** The namespace has legacy x_tables tables of this family (the file lists them; absent without the modules). */
 function legacyTables(family: IpFamily): boolean {
   try {
-    return readFileSync(family === 4 ? '/proc/net/ip_tables_names' : '/proc/net/ip6_tables_names', 'utf8').split('\n').includes('filter');
+    return readFileSync(family === 4 ? '/proc/net/ip_tables_names' : '/proc/net/ip6_tables_names', 'utf8')
+      .split('\n')
+      .includes('filter');
   } catch {
     return false;
   }
@@ -111,13 +113,16 @@ export async function findTools(families: readonly IpFamily[]): Promise<Firewall
     const base = family === 4 ? 'iptables' : 'ip6tables';
     const plain = await version(base);
     const nft = (await version(`${base}-nft`)) !== undefined ? `${base}-nft` : plain?.includes('(nf_tables)') ? base : undefined;
-    const legacy = (await version(`${base}-legacy`)) !== undefined ? `${base}-legacy` : plain !== undefined && !plain.includes('(nf_tables)') ? base : undefined;
+    const legacy =
+      (await version(`${base}-legacy`)) !== undefined ? `${base}-legacy` : plain !== undefined && !plain.includes('(nf_tables)') ? base : undefined;
     if (nft !== undefined) tools.iptables.push({ tool: nft, family, variant: 'nft' });
     if (legacy !== undefined) tools.iptables.push({ tool: legacy, family, variant: 'legacy' });
     else if (legacyTables(family)) tools.unread.push(`${base}-legacy (legacy ${base} tables exist, but no ${base}-legacy command)`);
   }
   if (tools.nft === undefined) {
-    tools.unread.push(tools.iptables.some((t) => t.variant === 'nft') ? 'nftables tables other than iptables\' (no nft command)' : 'nftables (no nft or iptables-nft command)');
+    tools.unread.push(
+      tools.iptables.some((t) => t.variant === 'nft') ? "nftables tables other than iptables' (no nft command)" : 'nftables (no nft or iptables-nft command)',
+    );
   }
   return tools;
 }
@@ -127,8 +132,20 @@ function words(line: string): string[] {
   return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]));
 }
 
-interface NftChain { family: string; table: string; name: string; hook?: string; policy?: string }
-interface NftRule { family: string; table: string; chain: string; handle: number; comment?: string }
+interface NftChain {
+  family: string;
+  table: string;
+  name: string;
+  hook?: string;
+  policy?: string;
+}
+interface NftRule {
+  family: string;
+  table: string;
+  chain: string;
+  handle: number;
+  comment?: string;
+}
 
 const NFT_FAMILIES = new Set(['ip', 'ip6', 'inet']);
 
@@ -152,7 +169,10 @@ export async function readForward(tools: FirewallTools): Promise<ForwardView & {
     }
     const chain: ForwardChain = { kind: 'iptables', tool, family, label: `${tool} filter FORWARD` };
     if (/^-P FORWARD DROP$/m.test(listing)) view.dropping.push(chain);
-    const rules = listing.split('\n').map(words).filter((w) => w[0] === '-A');
+    const rules = listing
+      .split('\n')
+      .map(words)
+      .filter((w) => w[0] === '-A');
     rules.forEach((w, position) => {
       const at = w.indexOf('--comment');
       if (at > 0 && w[at + 1]?.startsWith(COMMENT_PREFIX)) view.ours.push({ chain, comment: w[at + 1], position, spec: w.slice(2) });
@@ -180,7 +200,13 @@ export async function readForward(tools: FirewallTools): Promise<ForwardView & {
     /** Rules seen so far in each chain: the listing gives a chain's rules in their order. */
     const seen = new Map<string, number>();
     for (const { chain, rule } of parsed.nftables ?? []) {
-      if (chain !== undefined && chain.hook === 'forward' && chain.policy === 'drop' && NFT_FAMILIES.has(chain.family) && !byIptables.has(`${chain.family} ${chain.table} ${chain.name}`)) {
+      if (
+        chain !== undefined &&
+        chain.hook === 'forward' &&
+        chain.policy === 'drop' &&
+        NFT_FAMILIES.has(chain.family) &&
+        !byIptables.has(`${chain.family} ${chain.table} ${chain.name}`)
+      ) {
         view.dropping.push(nftChain(chain.family, chain.table, chain.name));
       }
       if (rule === undefined) continue;
@@ -215,7 +241,21 @@ export async function replaceRules(chain: ForwardChain, stale: readonly FoundRul
     for (const found of stale) await command(chain.tool, ['-w', '5', '-D', 'FORWARD', ...found.spec!]);
     // Inserted last to first, so that they read in order at the head.
     for (const rule of [...rules].reverse()) {
-      await command(chain.tool, ['-w', '5', '-I', 'FORWARD', '1', rule.direction === 'from' ? '-s' : '-d', rule.network, '-m', 'comment', '--comment', rule.comment, '-j', 'ACCEPT']);
+      await command(chain.tool, [
+        '-w',
+        '5',
+        '-I',
+        'FORWARD',
+        '1',
+        rule.direction === 'from' ? '-s' : '-d',
+        rule.network,
+        '-m',
+        'comment',
+        '--comment',
+        rule.comment,
+        '-j',
+        'ACCEPT',
+      ]);
     }
     return;
   }
@@ -225,9 +265,16 @@ export async function replaceRules(chain: ForwardChain, stale: readonly FoundRul
     commands.push({
       insert: {
         rule: {
-          ...where, comment: rule.comment,
+          ...where,
+          comment: rule.comment,
           expr: [
-            { match: { op: '==', left: { payload: { protocol: rule.family === 4 ? 'ip' : 'ip6', field: rule.direction === 'from' ? 'saddr' : 'daddr' } }, right: prefix(rule.network) } },
+            {
+              match: {
+                op: '==',
+                left: { payload: { protocol: rule.family === 4 ? 'ip' : 'ip6', field: rule.direction === 'from' ? 'saddr' : 'daddr' } },
+                right: prefix(rule.network),
+              },
+            },
             { accept: null },
           ],
         },

@@ -25,7 +25,12 @@ export interface HealthServer {
  * Serves /healthz at `address` (undefined: the default). Resolves undefined when it is "off", when the
  * metrics server already serves /healthz there, or when it is the default and cannot be had.
  */
-export async function serveHealth(address: string | undefined, metricsAddress: string | undefined, health: () => Health, log: Logger): Promise<HealthServer | undefined> {
+export async function serveHealth(
+  address: string | undefined,
+  metricsAddress: string | undefined,
+  health: () => Health,
+  log: Logger,
+): Promise<HealthServer | undefined> {
   if (address === 'off') return undefined;
   const where = address ?? DEFAULT_HEALTH_ADDRESS;
   if (where === metricsAddress) return undefined;
@@ -48,15 +53,18 @@ export async function serveHealth(address: string | undefined, metricsAddress: s
     });
   } catch (error) {
     if (address !== undefined) throw new Error(`healthAddress ${address}: ${(error as Error).message}`, { cause: error });
-    log.warn({ event: 'no health endpoint', address: where, error: (error as Error).message },
-      `warning: no /healthz on the default ${where} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set healthAddress to serve it elsewhere, or "off"`);
+    log.warn(
+      { event: 'no health endpoint', address: where, error: (error as Error).message },
+      `warning: no /healthz on the default ${where} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set healthAddress to serve it elsewhere, or "off"`,
+    );
     return undefined;
   }
   return {
     address: where,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -57,7 +57,11 @@ export class HealthMonitor {
   #last: Health;
   readonly #timer: NodeJS.Timeout;
 
-  constructor(private readonly sources: HealthSources, private readonly log: Logger, intervalMs = 1000) {
+  constructor(
+    private readonly sources: HealthSources,
+    private readonly log: Logger,
+    intervalMs = 1000,
+  ) {
     this.#last = assessHealth(sources);
     this.#report(undefined, this.#last);
     this.#timer = setInterval(() => this.check(), intervalMs);

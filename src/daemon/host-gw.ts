@@ -22,7 +22,6 @@ interface RouteGet {
   dev?: string;
 }
 
-
 /** The device through which `address` is directly reachable; throws HostGwError when it is not. */
 export function directDevice(address: string): string {
   let routes: RouteGet[];
@@ -38,7 +37,8 @@ export function directDevice(address: string): string {
         'host-gw needs peers that are directly reachable (use the udp or vxlan backend across routers)',
     );
   }
-  if (route?.dev === undefined || route.dev === 'lo') throw new HostGwError(`host-gw peer ${address} is not another host on a shared segment (route: ${JSON.stringify(route)})`);
+  if (route?.dev === undefined || route.dev === 'lo')
+    throw new HostGwError(`host-gw peer ${address} is not another host on a shared segment (route: ${JSON.stringify(route)})`);
   return route.dev;
 }
 
@@ -78,7 +78,10 @@ export class HostGwRoutes implements RouteSink {
         const dev = directDevice(target.address);
         this.#install(target.subnet, target.address, dev);
         this.#installed.set(target.subnet, { via: target.address, dev });
-        this.log.info({ event: 'route added', subnet: target.subnet, via: target.address, dev }, `route added: ${target.subnet} via ${target.address} dev ${dev}`);
+        this.log.info(
+          { event: 'route added', subnet: target.subnet, via: target.address, dev },
+          `route added: ${target.subnet} via ${target.address} dev ${dev}`,
+        );
       } catch (error) {
         failures.set(target.subnet, error instanceof HostGwError ? error.message : `installing the route failed: ${stderrOf(error)}`);
       }
@@ -114,7 +117,10 @@ export class HostGwRoutes implements RouteSink {
     const there = (JSON.parse(ip(['-j', 'route', 'show', 'exact', subnet, 'table', 'main'])) as KernelRoute[]).filter((r) => (r.metric ?? 0) === 0);
     ip(['route', 'replace', ...args]);
     for (const r of there) {
-      this.log.warn({ event: 'foreign route replaced', route: describeRoute(r), subnet }, `the foreign route ${describeRoute(r)} held the place of tulle's route for the lease ${subnet}: replaced`);
+      this.log.warn(
+        { event: 'foreign route replaced', route: describeRoute(r), subnet },
+        `the foreign route ${describeRoute(r)} held the place of tulle's route for the lease ${subnet}: replaced`,
+      );
     }
   }
 

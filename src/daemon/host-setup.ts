@@ -76,11 +76,19 @@ export function setUpHost(options: HostOptions): EngineHost {
       pool = openSourcePorts(native, family, options.listenAddress, options.sourcePorts ?? 8, bufferBytes);
     }
     const whole = decideWholeSuperPackets(
-      { want: want.udpTunnelGso, backend: options.backend, tunOffloads: offloads.tun, underlayDevice: options.underlayDevice }, hostProbes);
+      { want: want.udpTunnelGso, backend: options.backend, tunOffloads: offloads.tun, underlayDevice: options.underlayDevice },
+      hostProbes,
+    );
     if (whole.asked) {
-      const opened = whole.refused === undefined
-        ? openTunnelTap(native, { tunName: tun.name, listenAddress: options.listenAddress, listenPort: options.listenPort, poolPorts: pool.map((p) => p.port) })
-        : { refused: whole.refused };
+      const opened =
+        whole.refused === undefined
+          ? openTunnelTap(native, {
+              tunName: tun.name,
+              listenAddress: options.listenAddress,
+              listenPort: options.listenPort,
+              poolPorts: pool.map((p) => p.port),
+            })
+          : { refused: whole.refused };
       if ('tap' in opened) tap = opened.tap;
       else notes.push(wholeSuperPacketsOffNote(whole.auto, opened.refused));
       offloads.udpTunnelGso = tap !== undefined;

@@ -24,11 +24,7 @@ export class LeaseFeed {
 
   /** Resolves 'batch' once the first batch came, 'timeout' after `ms`, or 'stop' when `stopped` resolves first. */
   firstBatch(ms: number, stopped: Promise<unknown>): Promise<'batch' | 'timeout' | 'stop'> {
-    return Promise.race([
-      this.#first.then(() => 'batch' as const),
-      sleep(ms, 'timeout' as const, { ref: false }),
-      stopped.then(() => 'stop' as const),
-    ]);
+    return Promise.race([this.#first.then(() => 'batch' as const), sleep(ms, 'timeout' as const, { ref: false }), stopped.then(() => 'stop' as const)]);
   }
 
   /** What came before a target was attached. */

@@ -57,7 +57,10 @@ export class LeaseRouter {
       this.log.info({ event: 'lease batch', added, removed: others.length - added }, `leases: ${added} added, ${others.length - added} removed`);
     } else {
       for (const e of others) {
-        this.log.info({ event: `lease ${e.type}`, subnet: e.lease.subnet, publicIP: e.lease.publicIP, backendType: e.lease.backendType }, `lease ${e.type}: ${e.lease.subnet} at ${e.lease.publicIP}`);
+        this.log.info(
+          { event: `lease ${e.type}`, subnet: e.lease.subnet, publicIP: e.lease.publicIP, backendType: e.lease.backendType },
+          `lease ${e.type}: ${e.lease.subnet} at ${e.lease.publicIP}`,
+        );
       }
     }
     this.table.apply(events);

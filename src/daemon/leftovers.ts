@@ -23,10 +23,15 @@ export async function removeLeftovers(socket: string, ipMasq: boolean, log: Logg
   }
   if (!hasMasquerade()) return;
   if (ipMasq) {
-    log.info({ event: 'leftover found', what: 'masquerade table', table: `ip ${TABLE}` }, `a masquerade table (nftables table ip ${TABLE}) an earlier run left is replaced`);
+    log.info(
+      { event: 'leftover found', what: 'masquerade table', table: `ip ${TABLE}` },
+      `a masquerade table (nftables table ip ${TABLE}) an earlier run left is replaced`,
+    );
   } else {
     removeMasquerade();
-    log.info({ event: 'leftover removed', what: 'masquerade table', table: `ip ${TABLE}` },
-      `removed the masquerade table (nftables table ip ${TABLE}) an earlier run left: ipMasq is off`);
+    log.info(
+      { event: 'leftover removed', what: 'masquerade table', table: `ip ${TABLE}` },
+      `removed the masquerade table (nftables table ip ${TABLE}) an earlier run left: ipMasq is off`,
+    );
   }
 }

@@ -20,43 +20,59 @@ export interface MetricsSources {
   forwardRestores(): number;
 }
 
-
 /** Drop reasons as label values, from the engine's counter names. */
 export const DROP_REASONS: Partial<Record<CounterName, string>> = {
-  dropNoRoute: 'no_route', dropOversize: 'oversize', dropMalformed: 'malformed', dropUnknownSender: 'unknown_sender',
-  dropWrongVni: 'wrong_vni', dropUnknownVtep: 'unknown_vtep', dropNotOurs: 'not_ours',
-  sendErrors: 'send_error', writeErrors: 'write_error', encapErrors: 'encap_error',
+  dropNoRoute: 'no_route',
+  dropOversize: 'oversize',
+  dropMalformed: 'malformed',
+  dropUnknownSender: 'unknown_sender',
+  dropWrongVni: 'wrong_vni',
+  dropUnknownVtep: 'unknown_vtep',
+  dropNotOurs: 'not_ours',
+  sendErrors: 'send_error',
+  writeErrors: 'write_error',
+  encapErrors: 'encap_error',
 };
 
 export function createRegistry(sources: MetricsSources, info: Record<string, string>): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const perDirection = (name: string, help: string, tx: CounterName, rx: CounterName) => new Counter({
-    name, help, labelNames: ['direction'], registers: [registry],
-    collect() {
-      const c = sources.counters();
-      this.reset();
-      if (c === undefined) return;
-      this.labels('tx').inc(c[tx]);
-      this.labels('rx').inc(c[rx]);
-    },
-  });
+  const perDirection = (name: string, help: string, tx: CounterName, rx: CounterName) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['direction'],
+      registers: [registry],
+      collect() {
+        const c = sources.counters();
+        this.reset();
+        if (c === undefined) return;
+        this.labels('tx').inc(c[tx]);
+        this.labels('rx').inc(c[rx]);
+      },
+    });
   perDirection('tulle_packets_total', 'Inner packets through the data plane (tx: TUN to underlay, rx: underlay to TUN).', 'txPackets', 'rxPackets');
   perDirection('tulle_bytes_total', 'Inner bytes through the data plane.', 'txBytes', 'rxBytes');
   perDirection('tulle_batches_total', 'Data-plane batches (one native call each way).', 'txBatches', 'rxBatches');
-  const total = (name: string, help: string, counter: CounterName) => new Counter({
-    name, help, registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(sources.counters()?.[counter] ?? 0);
-    },
-  });
+  const total = (name: string, help: string, counter: CounterName) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(sources.counters()?.[counter] ?? 0);
+      },
+    });
   total('tulle_rx_merged_total', 'Received TCP segments merged into super-packets for the TUN.', 'rxMerged');
   total('tulle_icmp_too_big_total', 'ICMP "fragmentation needed" / ICMPv6 "packet too big" sent into the TUN for oversize packets.', 'icmpTooBig');
   total('tulle_tx_inline_total', 'Batches of replies the receive thread sent itself, right after its TUN write.', 'txInline');
   total('tulle_tx_whole_total', 'TCP super-packets sent whole, as UDP-tunnel GSO frames through the tunnel TAP (offloads.udpTunnelGso).', 'txWhole');
   new Counter({
-    name: 'tulle_drops_total', help: 'Packets dropped, by reason.', labelNames: ['reason'], registers: [registry],
+    name: 'tulle_drops_total',
+    help: 'Packets dropped, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
     collect() {
       const c = sources.counters();
       this.reset();
@@ -64,10 +80,34 @@ export function createRegistry(sources: MetricsSources, info: Record<string, str
       for (const [counter, reason] of Object.entries(DROP_REASONS)) this.labels(reason).inc(c[counter as CounterName]);
     },
   });
-  new Counter({ name: 'tulle_forward_rules_restored_total', help: 'Times the accept rules in forward chains that drop by policy were put back at the head, after being removed or displaced.', registers: [registry], collect() { this.reset(); this.inc(sources.forwardRestores()); } });
-  new Gauge({ name: 'tulle_leases', help: 'Leases in the table, own included.', registers: [registry], collect() { this.set(sources.leases()); } });
-  new Gauge({ name: 'tulle_peers', help: 'Peers routed to.', registers: [registry], collect() { this.set(sources.peers()); } });
-  new Gauge({ name: 'tulle_info', help: 'This daemon: version, backend, subnet (value 1).', labelNames: Object.keys(info), registers: [registry] }).labels(info).set(1);
+  new Counter({
+    name: 'tulle_forward_rules_restored_total',
+    help: 'Times the accept rules in forward chains that drop by policy were put back at the head, after being removed or displaced.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.forwardRestores());
+    },
+  });
+  new Gauge({
+    name: 'tulle_leases',
+    help: 'Leases in the table, own included.',
+    registers: [registry],
+    collect() {
+      this.set(sources.leases());
+    },
+  });
+  new Gauge({
+    name: 'tulle_peers',
+    help: 'Peers routed to.',
+    registers: [registry],
+    collect() {
+      this.set(sources.peers());
+    },
+  });
+  new Gauge({ name: 'tulle_info', help: 'This daemon: version, backend, subnet (value 1).', labelNames: Object.keys(info), registers: [registry] })
+    .labels(info)
+    .set(1);
   return registry;
 }
 
@@ -99,9 +139,10 @@ export async function serveMetrics(host: string, port: number, registry: Registr
   });
   return {
     address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -53,15 +53,22 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         leasesAreConfig: true,
       };
     case 'gossip': {
-      const keys = store.keyFile !== undefined
-        ? readFileSync(store.keyFile, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean)
-        : [store.key!];
+      const keys =
+        store.keyFile !== undefined
+          ? readFileSync(store.keyFile, 'utf8')
+              .split('\n')
+              .map((line) => line.trim())
+              .filter(Boolean)
+          : [store.key!];
       const gossipStore = await GossipStore.open({
         bind: formatHostPort(ctx.underlayAddress, store.port),
         // A seed without a port listens on the same port as we do.
         seeds: store.peers.map((p) => gossipSeed(p, store.port)),
-        keys, label: store.label, preset: store.preset,
-        network: networkFromConfig(config)!, state: ctx.state,
+        keys,
+        label: store.label,
+        preset: store.preset,
+        network: networkFromConfig(config)!,
+        state: ctx.state,
         log: (level, msg, fields) => ctx.log[level]({ event: 'gossip', ...fields }, `gossip: ${msg}`),
       });
       return { store: gossipStore, description: `gossip ${formatHostPort(ctx.underlayAddress, store.port)}`, leasesAreConfig: false };
@@ -69,7 +76,8 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
     case 'etcd':
       return {
         store: await EtcdStore.open({
-          endpoints: store.endpoints, prefix: store.prefix,
+          endpoints: store.endpoints,
+          prefix: store.prefix,
           ...(store.ttlSeconds !== undefined ? { ttlSeconds: store.ttlSeconds } : {}),
           log: (line) => ctx.log.info({ event: 'etcd' }, line),
         }),

@@ -21,13 +21,27 @@ import { hasHealth, hasMetrics } from './store-hooks.js';
 import type { Teardown } from './teardown.js';
 
 export async function startOperatorServers(
-  r: Running, signals: DaemonSignals, reread: (() => Promise<DaemonConfig>) | undefined, log: Logger, teardown: Teardown,
+  r: Running,
+  signals: DaemonSignals,
+  reread: (() => Promise<DaemonConfig>) | undefined,
+  log: Logger,
+  teardown: Teardown,
 ): Promise<ControlServer> {
-  const { config, plan, own, opened, dataPlane: { engine }, routing: { router, routeCheck } } = r;
+  const {
+    config,
+    plan,
+    own,
+    opened,
+    dataPlane: { engine },
+    routing: { router, routeCheck },
+  } = r;
   /** The own lease as the store last sent it (renewals move its expiration). */
   const current = () => router.table.get(own.subnet) ?? own;
   const store = opened.store;
-  const monitor = new HealthMonitor({ ownSubnet: own.subnet, ownExpiration: () => current().expiration, ...(hasHealth(store) ? { store: () => store.health() } : {}) }, log);
+  const monitor = new HealthMonitor(
+    { ownSubnet: own.subnet, ownExpiration: () => current().expiration, ...(hasHealth(store) ? { store: () => store.health() } : {}) },
+    log,
+  );
   teardown.push('stopping the health monitor', () => monitor.stop());
   const health = () => monitor.check();
   let healthAddress: string | undefined;
@@ -50,7 +64,10 @@ export async function startOperatorServers(
   if (healthServer) teardown.push('closing the health endpoint', () => healthServer.close());
   healthAddress = healthServer?.address ?? config.metricsAddress; // the metrics server answers /healthz too
   if (plan.metrics !== undefined) {
-    const registry = createRegistry({ counters, leases: () => router.table.size, peers: () => router.routed, forwardRestores: () => r.forward?.restores ?? 0 }, { version: packageVersion(), backend: plan.backend.type, subnet: own.subnet });
+    const registry = createRegistry(
+      { counters, leases: () => router.table.size, peers: () => router.routed, forwardRestores: () => r.forward?.restores ?? 0 },
+      { version: packageVersion(), backend: plan.backend.type, subnet: own.subnet },
+    );
     if (hasMetrics(store)) store.registerMetrics(registry);
     routeCheck.registerMetrics(registry);
     const metrics = await serveMetrics(plan.metrics.host, plan.metrics.port, registry, health);
@@ -61,19 +78,38 @@ export async function startOperatorServers(
 
 /** What `tulle status` and SIGUSR1 show. */
 function statusView(r: Running, h: Health, expires: string | null, healthAddress: string | undefined): StatusView {
-  const { config, plan, facts, startedAt, dataPlane: { engine, tunAddress, mtu }, routing: { router, routeCheck } } = r;
+  const {
+    config,
+    plan,
+    facts,
+    startedAt,
+    dataPlane: { engine, tunAddress, mtu },
+    routing: { router, routeCheck },
+  } = r;
   return {
-    version: packageVersion(), pid: process.pid, startedAt: new Date(startedAt).toISOString(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-    network: plan.network.network, subnetLen: plan.network.subnetLen, subnet: plan.subnet, expiration: expires,
+    version: packageVersion(),
+    pid: process.pid,
+    startedAt: new Date(startedAt).toISOString(),
+    uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    network: plan.network.network,
+    subnetLen: plan.network.subnetLen,
+    subnet: plan.subnet,
+    expiration: expires,
     backend: plan.statusBackend,
     underlay: { address: facts.underlay.address, device: facts.underlay.device },
     tun: engine !== undefined ? { name: engine.tunName, address: tunAddress!, mtu, offloads: engine.offloads } : undefined,
     mtu,
     store: { type: config.store.type, description: r.opened.description, ...(h.store ? { health: h.store } : {}) },
-    leases: router.table.size, peers: router.routed,
-    health: h, ...(healthAddress ? { healthAddress } : {}),
-    ipMasq: config.ipMasq, subnetFile: plan.outputs.subnetFile, ...(config.dockerOptsFile ? { dockerOptsFile: config.dockerOptsFile } : {}),
-    stateDir: facts.stateDir, ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
-    counters: engine?.counters(), routes: routeCheck.view(),
+    leases: router.table.size,
+    peers: router.routed,
+    health: h,
+    ...(healthAddress ? { healthAddress } : {}),
+    ipMasq: config.ipMasq,
+    subnetFile: plan.outputs.subnetFile,
+    ...(config.dockerOptsFile ? { dockerOptsFile: config.dockerOptsFile } : {}),
+    stateDir: facts.stateDir,
+    ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
+    counters: engine?.counters(),
+    routes: routeCheck.view(),
   };
 }

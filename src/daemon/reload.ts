@@ -38,7 +38,10 @@ export async function reload(spec: ReloadSpec): Promise<void> {
     log.level = next.logLevel;
     const keys = changedKeys(spec.initial, next);
     if (keys.length > 0) {
-      log.warn({ event: 'restart needed', keys }, `SIGHUP: ${keys.join(', ')} changed in the configuration: ${keys.length === 1 ? 'it takes' : 'they take'} effect at the next start`);
+      log.warn(
+        { event: 'restart needed', keys },
+        `SIGHUP: ${keys.join(', ')} changed in the configuration: ${keys.length === 1 ? 'it takes' : 'they take'} effect at the next start`,
+      );
     }
   }
   if (!spec.running()) {

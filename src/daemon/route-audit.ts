@@ -152,10 +152,16 @@ export function describeRoute(r: KernelRoute): string {
   const gateways = gatewaysOf(r);
   const devices = devicesOf(r);
   return [
-    type !== 'unicast' ? type : '', r.dst,
-    gateways.length > 0 ? `via ${gateways.join(',')}` : '', devices.length > 0 ? `dev ${devices.join(',')}` : '',
-    tableOf(r) !== 'main' ? `table ${tableOf(r)}` : '', `proto ${protocolOf(r)}`, r.metric !== undefined ? `metric ${r.metric}` : '',
-  ].filter(Boolean).join(' ');
+    type !== 'unicast' ? type : '',
+    r.dst,
+    gateways.length > 0 ? `via ${gateways.join(',')}` : '',
+    devices.length > 0 ? `dev ${devices.join(',')}` : '',
+    tableOf(r) !== 'main' ? `table ${tableOf(r)}` : '',
+    `proto ${protocolOf(r)}`,
+    r.metric !== undefined ? `metric ${r.metric}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** Tables the kernel looks at before `main`: `local`, and those named by rules with a lower priority than main's. */
@@ -177,8 +183,15 @@ function sameDst(r: KernelRoute, own: OwnRoute): boolean {
 }
 
 function sameAsOwn(r: KernelRoute, own: OwnRoute): boolean {
-  return tableOf(r) === 'main' && typeOf(r) === 'unicast' && sameDst(r, own)
-    && r.dev === own.dev && r.gateway === own.gateway && protocolOf(r) === own.protocol && metricOf(r) === own.metric;
+  return (
+    tableOf(r) === 'main' &&
+    typeOf(r) === 'unicast' &&
+    sameDst(r, own) &&
+    r.dev === own.dev &&
+    r.gateway === own.gateway &&
+    protocolOf(r) === own.protocol &&
+    metricOf(r) === own.metric
+  );
 }
 
 /** The kernel keys a route in a table by destination, TOS and metric: a route with the own route's key stands in its place. */
@@ -236,8 +249,7 @@ export function auditRoutes(kernel: KernelView, ctx: AuditContext): Audit {
             return false;
           }
         };
-        const stays = CONNECTED.has(typeOf(r)) && gatewaysOf(r).every(local)
-          && devicesOf(r).length > 0 && devicesOf(r).every((d) => d !== ctx.underlayDevice);
+        const stays = CONNECTED.has(typeOf(r)) && gatewaysOf(r).every(local) && devicesOf(r).length > 0 && devicesOf(r).every((d) => d !== ctx.underlayDevice);
         if (!stays) shadows.push(ownName);
       } else {
         for (const lease of leases) {
@@ -247,8 +259,7 @@ export function auditRoutes(kernel: KernelView, ctx: AuditContext): Audit {
             continue;
           }
           // tulle's route for the lease: the most specific of its own that holds the lease's subnet.
-          const carrier = ownRoutes.filter((o) => o.own.family === family && contains(o.cidr, lease.cidr))
-            .sort((a, b) => b.cidr.prefix - a.cidr.prefix)[0];
+          const carrier = ownRoutes.filter((o) => o.own.family === family && contains(o.cidr, lease.cidr)).sort((a, b) => b.cidr.prefix - a.cidr.prefix)[0];
           if (carrier === undefined) continue;
           if (dst.prefix > carrier.cidr.prefix || (dst.prefix === carrier.cidr.prefix && metricOf(r) <= carrier.own.metric)) shadows.push(lease.name);
         }
@@ -263,15 +274,38 @@ export function auditRoutes(kernel: KernelView, ctx: AuditContext): Audit {
 export function deleteArgs(family: 4 | 6, r: KernelRoute): string[] {
   const type = typeOf(r);
   return [
-    `-${family}`, 'route', 'del', ...(type !== 'unicast' ? [type] : []), r.dst, 'table', tableOf(r), 'proto', protocolOf(r), 'metric', String(metricOf(r)),
-    ...(r.tos !== undefined ? ['tos', r.tos] : []), ...(r.gateway !== undefined ? ['via', r.gateway] : []), ...(r.dev !== undefined ? ['dev', r.dev] : []),
+    `-${family}`,
+    'route',
+    'del',
+    ...(type !== 'unicast' ? [type] : []),
+    r.dst,
+    'table',
+    tableOf(r),
+    'proto',
+    protocolOf(r),
+    'metric',
+    String(metricOf(r)),
+    ...(r.tos !== undefined ? ['tos', r.tos] : []),
+    ...(r.gateway !== undefined ? ['via', r.gateway] : []),
+    ...(r.dev !== undefined ? ['dev', r.dev] : []),
   ];
 }
 
 /** `ip` arguments that put an own route in place (over whatever holds its key). */
 export function replaceArgs(own: OwnRoute): string[] {
   return [
-    `-${own.family}`, 'route', 'replace', own.dst, ...(own.gateway !== undefined ? ['via', own.gateway] : []), 'dev', own.dev, 'proto', own.protocol,
-    ...(own.scope !== undefined ? ['scope', own.scope] : []), ...(own.prefsrc !== undefined ? ['src', own.prefsrc] : []), 'metric', String(own.metric),
+    `-${own.family}`,
+    'route',
+    'replace',
+    own.dst,
+    ...(own.gateway !== undefined ? ['via', own.gateway] : []),
+    'dev',
+    own.dev,
+    'proto',
+    own.protocol,
+    ...(own.scope !== undefined ? ['scope', own.scope] : []),
+    ...(own.prefsrc !== undefined ? ['src', own.prefsrc] : []),
+    'metric',
+    String(own.metric),
   ];
 }

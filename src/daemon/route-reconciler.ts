@@ -14,8 +14,21 @@ import type { Logger } from 'pino';
 import type { LeaseStatus } from './lease-routes.js';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
-  auditRoutes, deleteArgs, describeRoute, metricOf, protocolOf, replaceArgs, tableOf, typeOf,
-  type AuditContext, type AuditLease, type ForeignRoute, type KernelRoute, type KernelRule, type KernelView, type OwnRoute,
+  auditRoutes,
+  deleteArgs,
+  describeRoute,
+  metricOf,
+  protocolOf,
+  replaceArgs,
+  tableOf,
+  typeOf,
+  type AuditContext,
+  type AuditLease,
+  type ForeignRoute,
+  type KernelRoute,
+  type KernelRule,
+  type KernelView,
+  type OwnRoute,
 } from './route-audit.js';
 
 export type ReconcileMode = 'report' | 'replace';
@@ -65,19 +78,27 @@ export type ReconcilerContext = Omit<AuditContext, 'leases' | 'own'> & { mode: R
 
 /** The peer leases the router routes now. */
 export function routedLeases(statuses: readonly LeaseStatus[]): AuditLease[] {
-  return statuses.filter((s) => s.state === 'routed').map(({ lease }) => ({
-    subnet: lease.subnet, ...(lease.ipv6Subnet !== undefined ? { ipv6Subnet: lease.ipv6Subnet } : {}),
-    publicIP: lease.publicIP === '0.0.0.0' && lease.publicIPv6 !== undefined ? lease.publicIPv6 : lease.publicIP,
-  }));
+  return statuses
+    .filter((s) => s.state === 'routed')
+    .map(({ lease }) => ({
+      subnet: lease.subnet,
+      ...(lease.ipv6Subnet !== undefined ? { ipv6Subnet: lease.ipv6Subnet } : {}),
+      publicIP: lease.publicIP === '0.0.0.0' && lease.publicIPv6 !== undefined ? lease.publicIPv6 : lease.publicIP,
+    }));
 }
-
 
 function viewOf(f: ForeignRoute): ForeignRouteView {
   const r = f.route;
   return {
-    destination: r.dst, type: typeOf(r), table: tableOf(r), ...(r.dev !== undefined ? { device: r.dev } : {}),
-    ...(r.gateway !== undefined ? { gateway: r.gateway } : {}), protocol: protocolOf(r), metric: metricOf(r),
-    route: f.description, shadows: f.shadows,
+    destination: r.dst,
+    type: typeOf(r),
+    table: tableOf(r),
+    ...(r.dev !== undefined ? { device: r.dev } : {}),
+    ...(r.gateway !== undefined ? { gateway: r.gateway } : {}),
+    protocol: protocolOf(r),
+    metric: metricOf(r),
+    route: f.description,
+    shadows: f.shadows,
   };
 }
 
@@ -93,7 +114,11 @@ export class RouteReconciler {
   #complainedNow = new Set<string>();
   readonly #totals = { restored: 0, staleRemoved: 0, foreignRemoved: 0 };
 
-  constructor(private readonly ctx: ReconcilerContext, private readonly sources: ReconcilerSources, private readonly log: Logger) {}
+  constructor(
+    private readonly ctx: ReconcilerContext,
+    private readonly sources: ReconcilerSources,
+    private readonly log: Logger,
+  ) {}
 
   /** A pass now, then one every `intervalMs`. */
   start(intervalMs = RECONCILE_INTERVAL_MS): void {
@@ -133,12 +158,14 @@ export class RouteReconciler {
   }
 
   #read(): KernelView {
-    const routes = (family: 4 | 6, network: string | undefined) => network === undefined ? []
-      : JSON.parse(ip([`-${family}`, '-j', 'route', 'show', 'table', 'all', 'root', network]) || '[]') as KernelRoute[];
+    const routes = (family: 4 | 6, network: string | undefined) =>
+      network === undefined ? [] : (JSON.parse(ip([`-${family}`, '-j', 'route', 'show', 'table', 'all', 'root', network]) || '[]') as KernelRoute[]);
     const rules = (family: 4 | 6) => JSON.parse(ip([`-${family}`, '-j', 'rule', 'show']) || '[]') as KernelRule[];
     return {
-      routes4: routes(4, this.ctx.network), routes6: routes(6, this.ctx.ipv6Network),
-      rules4: rules(4), rules6: this.ctx.ipv6Network !== undefined ? rules(6) : [],
+      routes4: routes(4, this.ctx.network),
+      routes6: routes(6, this.ctx.ipv6Network),
+      rules4: rules(4),
+      rules6: this.ctx.ipv6Network !== undefined ? rules(6) : [],
     };
   }
 
@@ -165,14 +192,27 @@ export class RouteReconciler {
       try {
         ip(replaceArgs(route));
       } catch (error) {
-        this.#complain(`${route.dst} dev ${route.dev}`, 'own route not restored', `could not restore tulle's route ${route.dst} dev ${route.dev}`, stderrOf(error));
+        this.#complain(
+          `${route.dst} dev ${route.dev}`,
+          'own route not restored',
+          `could not restore tulle's route ${route.dst} dev ${route.dev}`,
+          stderrOf(error),
+        );
         continue;
       }
       changed = true;
       this.#totals.restored += 1;
       const was = instead !== undefined ? `; it had been replaced by ${describeRoute(instead)}` : '; it was missing';
-      this.log.warn({ event: 'own route restored', route: route.dst, via: route.gateway, dev: route.dev, replaced: instead !== undefined ? describeRoute(instead) : undefined },
-        `restored tulle's route ${route.dst}${route.gateway !== undefined ? ` via ${route.gateway}` : ''} dev ${route.dev}${was}`);
+      this.log.warn(
+        {
+          event: 'own route restored',
+          route: route.dst,
+          via: route.gateway,
+          dev: route.dev,
+          replaced: instead !== undefined ? describeRoute(instead) : undefined,
+        },
+        `restored tulle's route ${route.dst}${route.gateway !== undefined ? ` via ${route.gateway}` : ''} dev ${route.dev}${was}`,
+      );
     }
     for (const { family, route } of audit.stale) {
       try {
@@ -192,8 +232,19 @@ export class RouteReconciler {
     const remaining: ForeignRoute[] = [];
     for (const f of audit.foreign) {
       if (!previous.has(f.description)) {
-        this.log.warn({ event: 'foreign route', route: f.description, destination: f.route.dst, dev: f.route.dev, gateway: f.route.gateway, protocol: protocolOf(f.route), table: tableOf(f.route), shadows: f.shadows },
-          `foreign route ${f.description} shadows the lease${f.shadows.length > 1 ? 's' : ''} ${f.shadows.join(', ')}: traffic to it does not go through tulle${this.ctx.mode === 'report' ? ' (reconcileRoutes: replace removes such routes)' : ''}`);
+        this.log.warn(
+          {
+            event: 'foreign route',
+            route: f.description,
+            destination: f.route.dst,
+            dev: f.route.dev,
+            gateway: f.route.gateway,
+            protocol: protocolOf(f.route),
+            table: tableOf(f.route),
+            shadows: f.shadows,
+          },
+          `foreign route ${f.description} shadows the lease${f.shadows.length > 1 ? 's' : ''} ${f.shadows.join(', ')}: traffic to it does not go through tulle${this.ctx.mode === 'report' ? ' (reconcileRoutes: replace removes such routes)' : ''}`,
+        );
       }
       if (this.ctx.mode === 'replace') {
         try {
@@ -217,29 +268,49 @@ export class RouteReconciler {
 
   view(): RoutesView {
     return {
-      mode: this.ctx.mode, ...(this.#checkedAt !== undefined ? { checkedAt: new Date(this.#checkedAt).toISOString() } : {}),
-      foreign: this.#foreign.map(viewOf), ...this.#totals,
+      mode: this.ctx.mode,
+      ...(this.#checkedAt !== undefined ? { checkedAt: new Date(this.#checkedAt).toISOString() } : {}),
+      foreign: this.#foreign.map(viewOf),
+      ...this.#totals,
     };
   }
 
   registerMetrics(registry: Registry): void {
     const foreign = () => this.#foreign;
     const totals = this.#totals;
-    new Gauge({ name: 'tulle_foreign_routes', help: 'Foreign routes that shadow a lease, as of the last route check.', registers: [registry], collect() { this.set(foreign().length); } });
     new Gauge({
-      name: 'tulle_foreign_route', help: `Each foreign route that shadows a lease (value 1; the first ${MAX_ROUTE_SERIES} by destination).`,
-      labelNames: ['destination', 'device', 'gateway', 'protocol', 'table', 'shadows'], registers: [registry],
+      name: 'tulle_foreign_routes',
+      help: 'Foreign routes that shadow a lease, as of the last route check.',
+      registers: [registry],
+      collect() {
+        this.set(foreign().length);
+      },
+    });
+    new Gauge({
+      name: 'tulle_foreign_route',
+      help: `Each foreign route that shadows a lease (value 1; the first ${MAX_ROUTE_SERIES} by destination).`,
+      labelNames: ['destination', 'device', 'gateway', 'protocol', 'table', 'shadows'],
+      registers: [registry],
       collect() {
         this.reset();
         const sorted = [...foreign()].sort((a, b) => a.description.localeCompare(b.description)).slice(0, MAX_ROUTE_SERIES);
         for (const f of sorted) {
-          this.labels({ destination: f.route.dst, device: f.route.dev ?? '', gateway: f.route.gateway ?? '', protocol: protocolOf(f.route), table: tableOf(f.route), shadows: f.shadows.join(' ') }).set(1);
+          this.labels({
+            destination: f.route.dst,
+            device: f.route.dev ?? '',
+            gateway: f.route.gateway ?? '',
+            protocol: protocolOf(f.route),
+            table: tableOf(f.route),
+            shadows: f.shadows.join(' '),
+          }).set(1);
         }
       },
     });
     new Counter({
-      name: 'tulle_route_repairs_total', help: 'Route changes the route check made: own routes restored, stale own routes removed, foreign routes removed.',
-      labelNames: ['action'], registers: [registry],
+      name: 'tulle_route_repairs_total',
+      help: 'Route changes the route check made: own routes restored, stale own routes removed, foreign routes removed.',
+      labelNames: ['action'],
+      registers: [registry],
       collect() {
         this.reset();
         this.labels('restored').inc(totals.restored);

@@ -80,7 +80,7 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
   const { log, facts } = options;
   const stopped = signals.stopped;
   try {
-    if (facts.namespaceStateDir) teardown.push('removing the namespace\'s state dir', () => rmSync(facts.stateDir, { recursive: true, force: true }));
+    if (facts.namespaceStateDir) teardown.push("removing the namespace's state dir", () => rmSync(facts.stateDir, { recursive: true, force: true }));
     await removeLeftovers(socketPath(facts.stateDir), config.ipMasq, log);
 
     // 1. The lease. The state dir has one owner, this HostState: the store keeps its own record through it too.
@@ -120,28 +120,48 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
 /** The data plane's part of the plan; the backend as settled with the store (its VNI), the rest as the file says. */
 function dataPlaneSpec(config: DaemonConfig, plan: HostPlan, facts: HostFacts): DataPlaneSpec {
   return {
-    config: { ...config, backend: plan.backend }, facts, network: plan.network.network, subnet: plan.subnet, ownMac: plan.ownMac, port: plan.port,
+    config: { ...config, backend: plan.backend },
+    facts,
+    network: plan.network.network,
+    subnet: plan.subnet,
+    ownMac: plan.ownMac,
+    port: plan.port,
     ...(plan.ipv6 !== undefined ? { ipv6Network: plan.ipv6.network, ipv6Subnet: plan.ipv6.subnet } : {}),
   };
 }
 
 function logStarted(r: Running, controlPath: string, log: Logger): void {
-  const { config, plan, facts, dataPlane: { engine, tunAddress, mtu }, routing: { router } } = r;
+  const {
+    config,
+    plan,
+    facts,
+    dataPlane: { engine, tunAddress, mtu },
+    routing: { router },
+  } = r;
   for (const note of engine?.notes ?? []) {
     if (note.level === 'warn') log.warn({ event: 'offload refused', reason: note.text }, `warning: ${note.text}`);
     else log.info({ event: 'offload choice', reason: note.text }, note.text);
   }
-  const offloads = engine ? Object.entries(engine.offloads).map(([name, on]) => `${name} ${on ? 'on' : 'off'}`).join(', ') : '';
+  const offloads = engine
+    ? Object.entries(engine.offloads)
+        .map(([name, on]) => `${name} ${on ? 'on' : 'off'}`)
+        .join(', ')
+    : '';
   const where = engine
     ? `${plan.backend.type} on ${facts.underlay.address}:${plan.port}, ${engine.tunName} ${tunAddress} mtu ${mtu}${config.tun.mtu === undefined ? ` (${facts.underlay.device} ${facts.underlay.deviceMtu} − ${facts.underlay.deviceMtu - mtu})` : ''}`
     : `host-gw on ${facts.underlay.address} (${facts.underlay.device}, mtu ${mtu})`;
-  log.info({ event: 'started', subnet: plan.subnet, backend: plan.backend.type, peers: router.routed, leases: router.table.size, control: controlPath },
-    `tulle: ${where}, subnet ${plan.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}; ${engine.threads === 1 ? '1 data-plane thread' : '2 data-plane threads (TX, RX)'}` : ''}${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`);
+  log.info(
+    { event: 'started', subnet: plan.subnet, backend: plan.backend.type, peers: router.routed, leases: router.table.size, control: controlPath },
+    `tulle: ${where}, subnet ${plan.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}; ${engine.threads === 1 ? '1 data-plane thread' : '2 data-plane threads (TX, RX)'}` : ''}${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`,
+  );
 }
 
 /** The counters in `statsFile` twice a second and once more at stop; the last ones logged. */
 function writeStatsWhileRunning(r: Running, statsFile: string | undefined, log: Logger, teardown: Teardown): void {
-  const { dataPlane: { engine }, routing: { router } } = r;
+  const {
+    dataPlane: { engine },
+    routing: { router },
+  } = r;
   const writeStats = () => {
     // Whole or not at all: tests and benches read it while the daemon runs.
     if (statsFile) writeFileAtomic(statsFile, JSON.stringify(engine?.counters() ?? { routes: router.routed }));
@@ -160,7 +180,10 @@ function writeStatsWhileRunning(r: Running, statsFile: string | undefined, log: 
 
 /** Returns on a stop signal; throws when the data plane fails or the store revokes this host's lease. */
 async function runUntilEnd(r: Running, stopped: Promise<string>): Promise<void> {
-  const { dataPlane: { engine }, routing: { lost } } = r;
+  const {
+    dataPlane: { engine },
+    routing: { lost },
+  } = r;
   const failed = engine ? engine.failure() : new Promise<Error>(() => undefined);
   const outcome = await Promise.race([stopped.then((signal) => ({ signal })), failed.then((error) => ({ error })), lost.then((why) => ({ lost: why }))]);
   if ('error' in outcome) throw new Error(`the data plane failed: ${outcome.error.message}`);

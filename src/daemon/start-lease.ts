@@ -18,7 +18,12 @@ import { Stopped, untilStopped } from './until-stopped.js';
 /** How long to wait for a store's first batch of leases before starting with none. */
 const FIRST_BATCH_MS = 10_000;
 
-export async function openLeaseStore(config: DaemonConfig, ctx: StoreContext, teardown: Teardown, stopped: Promise<string>): Promise<{ opened: OpenedStore; network: NetworkConfig }> {
+export async function openLeaseStore(
+  config: DaemonConfig,
+  ctx: StoreContext,
+  teardown: Teardown,
+  stopped: Promise<string>,
+): Promise<{ opened: OpenedStore; network: NetworkConfig }> {
   const opened = await untilStopped(openStore(config, ctx), stopped);
   // A gossip host that leaves gives its lease back (its state dir still asks for the subnet next time);
   // with etcd the lease stays until its TTL, as flannel's does, so a restart finds it.
@@ -30,7 +35,10 @@ export async function openLeaseStore(config: DaemonConfig, ctx: StoreContext, te
 export function keepLease(state: HostState, plan: HostPlan, description: string, log: Logger): void {
   state.saveLease(plan.saved);
   const previous = plan.previous;
-  log.info({ event: 'lease acquired', subnet: plan.subnet, previous: previous?.subnet, store: description }, `lease ${plan.subnet} from the ${description} store${previous?.subnet === plan.subnet ? ' (kept from the last run)' : ''}`);
+  log.info(
+    { event: 'lease acquired', subnet: plan.subnet, previous: previous?.subnet, store: description },
+    `lease ${plan.subnet} from the ${description} store${previous?.subnet === plan.subnet ? ' (kept from the last run)' : ''}`,
+  );
 }
 
 /** The store's first batch of leases, held for the router; later batches go straight to it. */
@@ -39,7 +47,11 @@ export async function firstLeases(opened: OpenedStore, plan: HostPlan, log: Logg
   teardown.push('watching leases', () => feed.close());
   const first = await feed.firstBatch(FIRST_BATCH_MS, stopped);
   if (first === 'stop') throw new Stopped(await stopped);
-  if (first === 'timeout') log.warn({ event: 'no leases yet', store: opened.description }, `the ${opened.description} store sent no leases within ${FIRST_BATCH_MS / 1000} s; starting with none`);
+  if (first === 'timeout')
+    log.warn(
+      { event: 'no leases yet', store: opened.description },
+      `the ${opened.description} store sent no leases within ${FIRST_BATCH_MS / 1000} s; starting with none`,
+    );
   if (plan.checkAdjacentPeers) {
     const table = new LeaseTable();
     table.apply(feed.pending);

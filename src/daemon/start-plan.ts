@@ -121,7 +121,7 @@ export function planLeaseRequest(config: DaemonConfig, store: StoreFacts, host: 
   const backend = settleBackend(config.backend, network, store.description);
   const saved = store.saved;
   const previous = saved !== undefined && saved.network === network.network ? saved : undefined;
-  const ownMac = backend.type === 'vxlan' ? backend.mac ?? previous?.vtepMac ?? host.newMac : undefined;
+  const ownMac = backend.type === 'vxlan' ? (backend.mac ?? previous?.vtepMac ?? host.newMac) : undefined;
   const port = backend.type === 'host-gw' ? undefined : listenPort(backend, config.underlay.port);
   const ipv6Underlay = host.underlay.address.includes(':');
   const attrs: LeaseAttrs = {
@@ -139,8 +139,13 @@ export function planLeaseRequest(config: DaemonConfig, store: StoreFacts, host: 
     hostId: host.hostId,
   };
   return {
-    network, backend, ...(previous !== undefined ? { previous } : {}), ...(ownMac !== undefined ? { ownMac } : {}),
-    ...(port !== undefined ? { port } : {}), ipv6Underlay, attrs,
+    network,
+    backend,
+    ...(previous !== undefined ? { previous } : {}),
+    ...(ownMac !== undefined ? { ownMac } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ipv6Underlay,
+    attrs,
     checkAdjacentPeers: backend.type === 'host-gw' && store.leasesAreConfig,
   };
 }
@@ -155,21 +160,35 @@ export function planHost(config: DaemonConfig, request: LeaseRequest, own: Pick<
     subnet: own.subnet,
     ...(ipv6 !== undefined ? { ipv6 } : {}),
     saved: {
-      network: network.network, subnet: own.subnet, ...(own.ipv6Subnet !== undefined ? { ipv6Subnet: own.ipv6Subnet } : {}),
-      backendType: backend.type, ...(ownMac ? { vtepMac: ownMac } : {}), publicIP: host.underlay.address,
+      network: network.network,
+      subnet: own.subnet,
+      ...(own.ipv6Subnet !== undefined ? { ipv6Subnet: own.ipv6Subnet } : {}),
+      backendType: backend.type,
+      ...(ownMac ? { vtepMac: ownMac } : {}),
+      publicIP: host.underlay.address,
     },
     routes: {
-      ownSubnet: own.subnet, backendType: backend.type, networkPort: backend.type === 'host-gw' ? 0 : networkPort(backend),
-      ...(backend.type === 'vxlan' ? { vni: backend.vni } : {}), ipv6Underlay,
+      ownSubnet: own.subnet,
+      backendType: backend.type,
+      networkPort: backend.type === 'host-gw' ? 0 : networkPort(backend),
+      ...(backend.type === 'vxlan' ? { vni: backend.vni } : {}),
+      ipv6Underlay,
       ...(config.ipv6Network !== undefined ? { ipv6Network: config.ipv6Network } : {}),
     },
     routeCheck: {
-      mode: config.reconcileRoutes, network: network.network, ownSubnet: own.subnet, ownPublicIP: host.underlay.address, underlayDevice: host.underlay.device,
+      mode: config.reconcileRoutes,
+      network: network.network,
+      ownSubnet: own.subnet,
+      ownPublicIP: host.underlay.address,
+      underlayDevice: host.underlay.device,
       ...(ipv6 !== undefined ? { ipv6Network: ipv6.network, ownIpv6Subnet: ipv6.subnet } : {}),
     },
     ...(config.forwardAccept ? { forwardAccept: { ipv4: network.network, ...(config.ipv6Network !== undefined ? { ipv6: config.ipv6Network } : {}) } } : {}),
     outputs: {
-      network: network.network, subnet: own.subnet, ipMasq: config.ipMasq, subnetFile: config.subnetFile ?? join(host.stateDir, SUBNET_FILE),
+      network: network.network,
+      subnet: own.subnet,
+      ipMasq: config.ipMasq,
+      subnetFile: config.subnetFile ?? join(host.stateDir, SUBNET_FILE),
       ...(config.dockerOptsFile !== undefined ? { dockerOptsFile: config.dockerOptsFile } : {}),
     },
     controlSocket: socketPath(host.stateDir),

@@ -24,7 +24,11 @@ export function startRouting(plan: HostPlan, own: Lease, dataPlane: DataPlane, f
   const lost = new Promise<string>((resolve) => (ownLost = resolve));
   const router = new LeaseRouter(plan.routes, dataPlane.sink, log, { ownPublicIP: own.publicIP, onOwnLost: (why) => ownLost(why) });
   teardown.push('stopping the lease router', () => router.stop());
-  const routeCheck = new RouteReconciler({ ...plan.routeCheck, ownDevices: dataPlane.ownDevices }, { leases: () => routedLeases(router.statuses()), own: () => dataPlane.ownRoutes() }, log);
+  const routeCheck = new RouteReconciler(
+    { ...plan.routeCheck, ownDevices: dataPlane.ownDevices },
+    { leases: () => routedLeases(router.statuses()), own: () => dataPlane.ownRoutes() },
+    log,
+  );
   teardown.push('stopping the route check', () => routeCheck.stop());
   feed.attach((events) => {
     router.onBatch(events);

@@ -8,9 +8,12 @@ import type { StatusView } from './status-view.js';
 
 export function statusLine(s: StatusView): string {
   const parts = [
-    `subnet ${s.subnet}`, s.backend.type, `${s.peers} peers routed of ${s.leases} leases`,
+    `subnet ${s.subnet}`,
+    s.backend.type,
+    `${s.peers} peers routed of ${s.leases} leases`,
     `health ${describeHealth(s.health)}`,
-    `store ${s.store.description}`, `up ${s.uptimeSeconds} s`,
+    `store ${s.store.description}`,
+    `up ${s.uptimeSeconds} s`,
   ];
   if (s.counters !== undefined) parts.push(`tx ${s.counters.txPackets} packets, rx ${s.counters.rxPackets} packets`);
   return parts.join(', ');

@@ -54,9 +54,13 @@ export interface StatusView {
 
 export function describeLease(lease: Lease, state: LeaseState, reason?: string): LeaseView {
   return {
-    subnet: lease.subnet, publicIP: lease.publicIP, ...(lease.publicIPv6 ? { publicIPv6: lease.publicIPv6 } : {}),
-    backendType: lease.backendType, backendData: lease.backendData,
+    subnet: lease.subnet,
+    publicIP: lease.publicIP,
+    ...(lease.publicIPv6 ? { publicIPv6: lease.publicIPv6 } : {}),
+    backendType: lease.backendType,
+    backendData: lease.backendData,
     expires: lease.expiration >= NEVER_EXPIRES ? null : new Date(lease.expiration).toISOString(),
-    state, ...(reason !== undefined ? { reason } : {}),
+    state,
+    ...(reason !== undefined ? { reason } : {}),
   };
 }

@@ -36,11 +36,5 @@ export function dockerOpts(lease: HostLease): string {
   const bip = `--bip=${bridgeAddress(lease.subnet)}`;
   const masq = `--ip-masq=${!lease.ipMasq}`;
   const mtu = `--mtu=${lease.mtu}`;
-  return [
-    `DOCKER_OPT_BIP="${bip}"`,
-    `DOCKER_OPT_IPMASQ="${masq}"`,
-    `DOCKER_OPT_MTU="${mtu}"`,
-    `DOCKER_OPTS=" ${bip} ${masq} ${mtu}"`,
-    '',
-  ].join('\n');
+  return [`DOCKER_OPT_BIP="${bip}"`, `DOCKER_OPT_IPMASQ="${masq}"`, `DOCKER_OPT_MTU="${mtu}"`, `DOCKER_OPTS=" ${bip} ${masq} ${mtu}"`, ''].join('\n');
 }

@@ -48,8 +48,9 @@ export function openTunnelTap(native: NativeAddon, o: TunnelTapOptions): { tap: 
   const rpFilter = readSysctl('all/rp_filter');
   if (rpFilter !== undefined && rpFilter !== '0') {
     return {
-      refused: `net.ipv4.conf.all.rp_filter is ${rpFilter}: the kernel would drop the TAP's frames, whose source is our own address ` +
-        '(set it to 0; each interface\'s own rp_filter still applies to it)',
+      refused:
+        `net.ipv4.conf.all.rp_filter is ${rpFilter}: the kernel would drop the TAP's frames, whose source is our own address ` +
+        "(set it to 0; each interface's own rp_filter still applies to it)",
     };
   }
   const name = tunnelTapName(o.tunName);
@@ -64,13 +65,20 @@ export function openTunnelTap(native: NativeAddon, o: TunnelTapOptions): { tap: 
     const accepted = native.tunSetOffload(fd, want);
     if ((accepted & want) !== want) {
       closeSync(fd);
-      return { refused: 'this kernel\'s TAP does not take UDP-tunnel GSO frames (TUN_F_UDP_TUNNEL_GSO, Linux 6.17 or later)' };
+      return { refused: "this kernel's TAP does not take UDP-tunnel GSO frames (TUN_F_UDP_TUNNEL_GSO, Linux 6.17 or later)" };
     }
-    for (const [key, value] of [['forwarding', '1'], ['accept_local', '1'], ['rp_filter', '0']] as const) {
+    for (const [key, value] of [
+      ['forwarding', '1'],
+      ['accept_local', '1'],
+      ['rp_filter', '0'],
+    ] as const) {
       writeFileSync(`/proc/sys/net/ipv4/conf/${name}/${key}`, value);
     }
     execFileSync('ip', ['link', 'set', name, 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const mac = readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim().split(':').map((h) => parseInt(h, 16));
+    const mac = readFileSync(`/sys/class/net/${name}/address`, 'utf8')
+      .trim()
+      .split(':')
+      .map((h) => parseInt(h, 16));
     const params = new Uint8Array(L.TUNNEL_PARAMS_BYTES);
     params.set(mac, 0);
     params.set(octets, 6);

@@ -14,5 +14,10 @@ export class Stopped extends Error {
 /** `work`'s result, or Stopped thrown if a stop signal comes first (a later failure of `work` is then of no interest). */
 export async function untilStopped<T>(work: Promise<T>, stopped: Promise<string>): Promise<T> {
   work.catch(() => undefined);
-  return Promise.race([work, stopped.then((signal): never => { throw new Stopped(signal); })]);
+  return Promise.race([
+    work,
+    stopped.then((signal): never => {
+      throw new Stopped(signal);
+    }),
+  ]);
 }

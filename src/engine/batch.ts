@@ -8,8 +8,22 @@
 import { DESC_STRIDE } from '../wire/batch.js';
 
 export {
-  DESC_STRIDE, DESC_OFFSET, DESC_LENGTH, DESC_VERDICT, DESC_SRC_PORT, DESC_OUT_OFFSET, DESC_OUT_LENGTH, DESC_GSO_SIZE,
-  DESC_FLAGS, DESC_SOCKET, RX_VERIFY, FLAGS_GSO_TYPE_MASK, FLAGS_HEADER_LENGTH_SHIFT, FLAG_SEND_WHOLE, GSO_TCPV4, GSO_TCPV6,
+  DESC_STRIDE,
+  DESC_OFFSET,
+  DESC_LENGTH,
+  DESC_VERDICT,
+  DESC_SRC_PORT,
+  DESC_OUT_OFFSET,
+  DESC_OUT_LENGTH,
+  DESC_GSO_SIZE,
+  DESC_FLAGS,
+  DESC_SOCKET,
+  RX_VERIFY,
+  FLAGS_GSO_TYPE_MASK,
+  FLAGS_HEADER_LENGTH_SHIFT,
+  FLAG_SEND_WHOLE,
+  GSO_TCPV4,
+  GSO_TCPV6,
   GSO_UDP_L4,
 } from '../wire/batch.js';
 
@@ -81,7 +95,12 @@ export class Batch {
     readonly headroom: number,
     readonly stride: number,
   ) {
-    for (const [field, value] of [['slots', slots], ['descriptors', descriptors], ['headroom', headroom], ['stride', stride]] as const) {
+    for (const [field, value] of [
+      ['slots', slots],
+      ['descriptors', descriptors],
+      ['headroom', headroom],
+      ['stride', stride],
+    ] as const) {
       if (!Number.isInteger(value) || value < 0) throw new Error(`Batch: ${field} ${value} is not allowed (a non-negative integer)`);
     }
     if (slots < 1) throw new Error(`Batch: slots ${slots} is not allowed (at least 1)`);

@@ -8,9 +8,26 @@
  * the two collide, so it may read low there.
  */
 export const COUNTERS = [
-  'txPackets', 'txBytes', 'txBatches', 'rxPackets', 'rxBytes', 'rxBatches', 'rxMerged',
-  'dropNoRoute', 'dropOversize', 'dropMalformed', 'dropUnknownSender', 'dropWrongVni', 'dropUnknownVtep', 'dropNotOurs',
-  'sendErrors', 'writeErrors', 'encapErrors', 'icmpTooBig', 'txInline', 'txWhole',
+  'txPackets',
+  'txBytes',
+  'txBatches',
+  'rxPackets',
+  'rxBytes',
+  'rxBatches',
+  'rxMerged',
+  'dropNoRoute',
+  'dropOversize',
+  'dropMalformed',
+  'dropUnknownSender',
+  'dropWrongVni',
+  'dropUnknownVtep',
+  'dropNotOurs',
+  'sendErrors',
+  'writeErrors',
+  'encapErrors',
+  'icmpTooBig',
+  'txInline',
+  'txWhole',
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number];

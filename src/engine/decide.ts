@@ -7,11 +7,35 @@
 import * as wire from '../wire/index.js';
 import { C } from './counters.js';
 import {
-  ADDR_CHECKSUMMED, ADDR_FAMILY, ADDR_FLAGS, ADDR_STRIDE, DESC_FLAGS, DESC_GSO_SIZE, DESC_LENGTH, DESC_OFFSET, DESC_SOCKET,
-  DESC_SRC_PORT, DESC_STRIDE, DESC_VERDICT, FLAG_SEND_WHOLE, FLAGS_GSO_TYPE_MASK, FLAGS_HEADER_LENGTH_SHIFT, GSO_TCPV4, GSO_TCPV6,
+  ADDR_CHECKSUMMED,
+  ADDR_FAMILY,
+  ADDR_FLAGS,
+  ADDR_STRIDE,
+  DESC_FLAGS,
+  DESC_GSO_SIZE,
+  DESC_LENGTH,
+  DESC_OFFSET,
+  DESC_SOCKET,
+  DESC_SRC_PORT,
+  DESC_STRIDE,
+  DESC_VERDICT,
+  FLAG_SEND_WHOLE,
+  FLAGS_GSO_TYPE_MASK,
+  FLAGS_HEADER_LENGTH_SHIFT,
+  GSO_TCPV4,
+  GSO_TCPV6,
 } from './batch.js';
 import type { RouteReader } from './routes.js';
-import { DROP_MALFORMED, DROP_NO_ROUTE, DROP_NOT_OURS, DROP_OVERSIZE, DROP_UNKNOWN_SENDER, DROP_UNKNOWN_VTEP, DROP_WRONG_VNI, VERDICT_TRUNCATED } from './verdicts.js';
+import {
+  DROP_MALFORMED,
+  DROP_NO_ROUTE,
+  DROP_NOT_OURS,
+  DROP_OVERSIZE,
+  DROP_UNKNOWN_SENDER,
+  DROP_UNKNOWN_VTEP,
+  DROP_WRONG_VNI,
+  VERDICT_TRUNCATED,
+} from './verdicts.js';
 
 export interface TxPolicy {
   /** Largest inner packet a peer can take (overlay MTU). */
@@ -103,7 +127,13 @@ const frame = wire.vxlan.newFrame();
  * inner packet for the TUN write.
  */
 export function decideRx(
-  slab: Uint8Array, desc: Int32Array, count: number, srcAddrs: Uint8Array, routes: RouteReader, policy: RxPolicy, counters: Float64Array,
+  slab: Uint8Array,
+  desc: Int32Array,
+  count: number,
+  srcAddrs: Uint8Array,
+  routes: RouteReader,
+  policy: RxPolicy,
+  counters: Float64Array,
 ): void {
   for (let i = 0; i < count; i++) {
     const d = i * DESC_STRIDE;
@@ -136,7 +166,7 @@ export function decideRx(
       if (verdict >= 0) {
         const version = slab[off] >>> 4;
         if (version === 4) {
-          if (((wire.readU32(slab, off + wire.ipv4.OFF_DST) & policy.subnetMask) >>> 0) !== policy.subnet) verdict = DROP_NOT_OURS;
+          if ((wire.readU32(slab, off + wire.ipv4.OFF_DST) & policy.subnetMask) >>> 0 !== policy.subnet) verdict = DROP_NOT_OURS;
         } else if (version !== 6 || !policy.ipv6 || !inSubnet6(slab, off + wire.ipv6.OFF_DST, policy)) {
           verdict = DROP_NOT_OURS;
         }

@@ -115,17 +115,32 @@ export class Engine {
       const subnet6 = options.ipv6Subnet === undefined ? undefined : parseCidr(options.ipv6Subnet);
       if (subnet6 !== undefined && subnet6.family !== 6) throw new Error(`ipv6Subnet "${options.ipv6Subnet}" is not an IPv6 prefix`);
       base = {
-        tunFd: tun.fd, udpFd, control: new SharedArrayBuffer(8), counters: newCounterBuffer(), routes: routes.buffers,
-        batch: options.batch ?? 64, headroom: HEADROOM, stride: STRIDE, pollMs: options.pollMs ?? 50,
-        mtu: options.mtu, backend: options.backend, vni: options.vni ?? 1,
-        subnet: subnet.network, subnetMask: prefixMask(subnet.prefix),
-        subnet6: subnet6?.words ?? [0, 0, 0, 0], subnet6Mask: [0, 32, 64, 96].map((start) => (subnet6 ? wordMask(subnet6.prefix, start) : 0)),
+        tunFd: tun.fd,
+        udpFd,
+        control: new SharedArrayBuffer(8),
+        counters: newCounterBuffer(),
+        routes: routes.buffers,
+        batch: options.batch ?? 64,
+        headroom: HEADROOM,
+        stride: STRIDE,
+        pollMs: options.pollMs ?? 50,
+        mtu: options.mtu,
+        backend: options.backend,
+        vni: options.vni ?? 1,
+        subnet: subnet.network,
+        subnetMask: prefixMask(subnet.prefix),
+        subnet6: subnet6?.words ?? [0, 0, 0, 0],
+        subnet6Mask: [0, 32, 64, 96].map((start) => (subnet6 ? wordMask(subnet6.prefix, start) : 0)),
         ipv6: subnet6 !== undefined,
-        vnet: tun.vnet, udpGso: host.offloads.udpGso, udpGro: host.offloads.udpGro, arenaBytes: ARENA_BYTES,
+        vnet: tun.vnet,
+        udpGso: host.offloads.udpGso,
+        udpGro: host.offloads.udpGro,
+        arenaBytes: ARENA_BYTES,
         replyInline: options.replyInline ?? true,
         sendFds: pool.length > 0 ? pool.map((p) => p.fd) : [udpFd],
         tooBigBucket: TokenBucket.allocate(),
-        tunnelFd: tunnel?.fd ?? -1, tunnelParams: tunnel ? [...tunnel.params] : [],
+        tunnelFd: tunnel?.fd ?? -1,
+        tunnelParams: tunnel ? [...tunnel.params] : [],
       };
     } catch (error) {
       closeAll(fds);
@@ -134,13 +149,27 @@ export class Engine {
     const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     const roles = (options.threads ?? 1) === 1 ? (['duplex'] as const) : (['tx', 'rx'] as const);
     const workers = roles.map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));
-    const engine = new Engine(new Int32Array(base.control), base.counters, workers, fds, tun.name, host.offloads, pool.map((p) => p.port), host.notes);
+    const engine = new Engine(
+      new Int32Array(base.control),
+      base.counters,
+      workers,
+      fds,
+      tun.name,
+      host.offloads,
+      pool.map((p) => p.port),
+      host.notes,
+    );
     try {
-      await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-        w.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
-        w.once('error', reject);
-        w.once('exit', (code) => reject(new Error(`data-plane worker exited with code ${code} while starting`)));
-      })));
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve, reject) => {
+              w.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
+              w.once('error', reject);
+              w.once('exit', (code) => reject(new Error(`data-plane worker exited with code ${code} while starting`)));
+            }),
+        ),
+      );
     } catch (error) {
       await engine.stop();
       throw error;
@@ -167,10 +196,15 @@ export class Engine {
   /** Stops the workers, then closes the fds (which removes the TUN). */
   async stop(): Promise<void> {
     Atomics.store(this.control, 0, 1);
-    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
-      if (w.threadId === -1) return resolve();
-      w.once('exit', () => resolve());
-    })));
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.threadId === -1) return resolve();
+            w.once('exit', () => resolve());
+          }),
+      ),
+    );
     closeAll(this.fds);
   }
 }

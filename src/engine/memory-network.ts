@@ -97,7 +97,8 @@ export class MemoryNetwork {
    */
   bind(address: string, port: number, sourcePorts: number[] = []): MemoryBind {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`MemoryNetwork.bind: port ${port} is not allowed (1..65535)`);
-    for (const p of sourcePorts) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`MemoryNetwork.bind: source port ${p} is not allowed (1..65535)`);
+    for (const p of sourcePorts)
+      if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`MemoryNetwork.bind: source port ${p} is not allowed (1..65535)`);
     const bind = new MemoryBind(this, wire.parseIP(address), port, sourcePorts);
     for (const other of this.binds) if (other.matches(bind.family, bind.address, 0, port)) throw new Error(`MemoryNetwork.bind: ${address}:${port} is taken`);
     this.binds.push(bind);
@@ -233,8 +234,17 @@ export class MemoryBind implements Bind {
       const off = desc[d + DESC_OFFSET];
       const len = desc[d + DESC_LENGTH];
       // As txBatch: a pool's socket sets the source port; else SRC_PORT may set it in a full-header template.
-      const start = wire.applyTemplate(slab, off, len, templateBytes, peer * TEMPLATE_STRIDE, headerLength, templateMeta[m + META_IP_VERSION],
-        templateMeta[m + META_FLAGS], this.sockets > 1 ? 0 : desc[d + DESC_SRC_PORT]);
+      const start = wire.applyTemplate(
+        slab,
+        off,
+        len,
+        templateBytes,
+        peer * TEMPLATE_STRIDE,
+        headerLength,
+        templateMeta[m + META_IP_VERSION],
+        templateMeta[m + META_FLAGS],
+        this.sockets > 1 ? 0 : desc[d + DESC_SRC_PORT],
+      );
       if (start < 0) {
         desc[d + DESC_VERDICT] = VERDICT_ENCAP_FAILED;
         continue;

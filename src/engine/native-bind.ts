@@ -66,14 +66,35 @@ export class NativeBind implements Bind {
   }
 
   receive(batch: Batch, srcAddrs: Uint8Array, timeoutMs: number): number {
-    return this.native.udpRecvBatch(this.fd, batch.slab, batch.desc, batch.descriptors, batch.headroom, batch.stride, timeoutMs, srcAddrs,
-      this.segmentsPerDatagram > 1);
+    return this.native.udpRecvBatch(
+      this.fd,
+      batch.slab,
+      batch.desc,
+      batch.descriptors,
+      batch.headroom,
+      batch.stride,
+      timeoutMs,
+      srcAddrs,
+      this.segmentsPerDatagram > 1,
+    );
   }
 
   send(batch: Batch, count: number, table: SendTable, superPackets: boolean, status: Int32Array): number {
     const s = this.txStatus;
-    const datagrams = this.native.txBatch(this.sendFds, batch.slab, batch.desc, count, table.templateBytes, table.templateMeta, table.addrs,
-      this.arena, this.options | (superPackets ? TX_VNET : 0), s, this.tunnelFd, this.tunnelParams);
+    const datagrams = this.native.txBatch(
+      this.sendFds,
+      batch.slab,
+      batch.desc,
+      count,
+      table.templateBytes,
+      table.templateMeta,
+      table.addrs,
+      this.arena,
+      this.options | (superPackets ? TX_VNET : 0),
+      s,
+      this.tunnelFd,
+      this.tunnelParams,
+    );
     if (s[TX_STATUS_GSO_REFUSED] > 0 && (this.options & TX_UDP_GSO) !== 0) {
       this.options &= ~TX_UDP_GSO;
       this.log('warn', 'udpGso off: the kernel refused a UDP_SEGMENT send (a device on the path cannot segment); super-packets are split from now on');

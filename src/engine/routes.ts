@@ -240,9 +240,15 @@ export class RouteReader {
       hasMac[i] = 1;
     }
     this.table4 = new Table4(routes4, this.table4);
-    this.byPrefix6 = [...groups6.entries()].sort((a, b) => b[0] - a[0]).map(([prefix, list]) => ({
-      m0: wordMask(prefix, 0), m1: wordMask(prefix, 32), m2: wordMask(prefix, 64), m3: wordMask(prefix, 96), table: new Table6(list),
-    }));
+    this.byPrefix6 = [...groups6.entries()]
+      .sort((a, b) => b[0] - a[0])
+      .map(([prefix, list]) => ({
+        m0: wordMask(prefix, 0),
+        m1: wordMask(prefix, 32),
+        m2: wordMask(prefix, 64),
+        m3: wordMask(prefix, 96),
+        table: new Table6(list),
+      }));
     this.bySender = bySender;
     this.bySender6 = new Table6(senders6);
     this.macs = macs;

@@ -44,10 +44,18 @@ export interface ThreadConfig {
 }
 
 export function buildLoop(role: ThreadRole, p: ThreadParts, c: ThreadConfig): Loop {
-  const tx = (batch: number) => new TxPipeline(p.tun, p.bind, p.routes, p.counters, p.clock,
-    { batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu, tooBigBucket: c.tooBigBucket });
-  const rx = (inline: TxPipeline | undefined) => new RxPipeline(p.tun, p.bind, p.routes, p.counters, c.rx,
-    { batch: c.batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu }, inline === undefined ? undefined : { tx: inline, control: p.control });
+  const tx = (batch: number) =>
+    new TxPipeline(p.tun, p.bind, p.routes, p.counters, p.clock, { batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu, tooBigBucket: c.tooBigBucket });
+  const rx = (inline: TxPipeline | undefined) =>
+    new RxPipeline(
+      p.tun,
+      p.bind,
+      p.routes,
+      p.counters,
+      c.rx,
+      { batch: c.batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu },
+      inline === undefined ? undefined : { tx: inline, control: p.control },
+    );
   if (role === 'tx') return new TxLoop(p.tun, tx(c.batch), p.control);
   if (role === 'rx') return new RxLoop(rx(c.replyInline ? tx(INLINE_BATCH) : undefined));
   return new DuplexLoop(tx(c.batch), rx(undefined), p.waitEither);

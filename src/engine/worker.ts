@@ -63,20 +63,48 @@ function start(config: WorkerConfig): { loop: Loop; control: Control; routes: Ro
   const routes = new RouteReader(new RouteSnapshot(config.routes));
   const log = stderrLog({ thread: config.role });
   const tun = new NativeTun(native, config.tunFd, config.vnet);
-  const bind = new NativeBind(native, {
-    fd: config.udpFd, sendFds: config.sendFds, gro: config.udpGro, udpGso: config.udpGso,
-    tunnelFd: config.tunnelFd, tunnelParams: config.tunnelParams, arenaBytes: config.arenaBytes,
-  }, log);
-  const loop = buildLoop(config.role, {
-    tun, bind, waitEither: nativeWaitEither(native, tun, bind), routes, counters: new Float64Array(config.counters), clock: wallClock, control,
-  }, {
-    batch: config.batch, headroom: config.headroom, stride: config.stride, mtu: config.mtu, replyInline: config.replyInline,
-    tooBigBucket: config.tooBigBucket,
-    rx: {
-      backend: config.backend, vni: config.vni, subnet: config.subnet, subnetMask: config.subnetMask,
-      subnet6: Int32Array.from(config.subnet6), subnet6Mask: Int32Array.from(config.subnet6Mask), ipv6: config.ipv6,
+  const bind = new NativeBind(
+    native,
+    {
+      fd: config.udpFd,
+      sendFds: config.sendFds,
+      gro: config.udpGro,
+      udpGso: config.udpGso,
+      tunnelFd: config.tunnelFd,
+      tunnelParams: config.tunnelParams,
+      arenaBytes: config.arenaBytes,
     },
-  });
+    log,
+  );
+  const loop = buildLoop(
+    config.role,
+    {
+      tun,
+      bind,
+      waitEither: nativeWaitEither(native, tun, bind),
+      routes,
+      counters: new Float64Array(config.counters),
+      clock: wallClock,
+      control,
+    },
+    {
+      batch: config.batch,
+      headroom: config.headroom,
+      stride: config.stride,
+      mtu: config.mtu,
+      replyInline: config.replyInline,
+      tooBigBucket: config.tooBigBucket,
+      rx: {
+        backend: config.backend,
+        vni: config.vni,
+        subnet: config.subnet,
+        subnetMask: config.subnetMask,
+        subnet6: Int32Array.from(config.subnet6),
+        subnet6Mask: Int32Array.from(config.subnet6Mask),
+        ipv6: config.ipv6,
+      },
+    },
+  );
   return { loop, control, routes };
 }
 

@@ -6,7 +6,11 @@
 export class Backoff {
   #next: number;
 
-  constructor(readonly initialMs = 200, readonly maxMs = 5000, private readonly random: () => number = Math.random) {
+  constructor(
+    readonly initialMs = 200,
+    readonly maxMs = 5000,
+    private readonly random: () => number = Math.random,
+  ) {
     this.#next = initialMs;
   }
 

@@ -5,12 +5,25 @@
  */
 import type { Etcd3, IEvent, IKeyValue, IRequestOp, ICompare, IWatchResponse } from 'etcd3';
 import { describeError, prefixRangeEnd } from './etcd-client.js';
-import { DEFAULT_PREFIX, KeyLayout, NO_LEASE, type Grant, type Registry, type SubnetChange, type SubnetEntry, type WatchHandle, type WatchMessage } from './registry.js';
+import {
+  DEFAULT_PREFIX,
+  KeyLayout,
+  NO_LEASE,
+  type Grant,
+  type Registry,
+  type SubnetChange,
+  type SubnetEntry,
+  type WatchHandle,
+  type WatchMessage,
+} from './registry.js';
 
 export class EtcdRegistry implements Registry {
   readonly keys: KeyLayout;
 
-  constructor(readonly client: Etcd3, prefix = DEFAULT_PREFIX) {
+  constructor(
+    readonly client: Etcd3,
+    prefix = DEFAULT_PREFIX,
+  ) {
     this.keys = new KeyLayout(prefix);
   }
 
@@ -92,24 +105,27 @@ export class EtcdRegistry implements Registry {
       if (message.kind === 'broken' || message.kind === 'compacted') close();
       onMessage(message);
     };
-    this.client.watchClient.watch().then((opened) => {
-      stream = opened;
-      if (over) return close();
-      opened.on('error', (error) => deliver({ kind: 'broken', reason: describeError(error) }));
-      opened.on('end', () => deliver({ kind: 'broken', reason: 'the watch stream ended' }));
-      opened.on('data', (res: IWatchResponse) => {
-        let message: WatchMessage;
-        try {
-          message = toMessage(res);
-        } catch (error) {
-          // Never let a surprising response escape into the gRPC stream's emitter.
-          message = { kind: 'broken', reason: `unreadable watch response: ${describeError(error)}` };
-        }
-        deliver(message);
-      });
-      const key = Buffer.from(this.keys.subnetsPrefix);
-      opened.write({ create_request: { key, range_end: prefixRangeEnd(key), start_revision: fromRevision, progress_notify: true } });
-    }, (error: unknown) => deliver({ kind: 'broken', reason: describeError(error) }));
+    this.client.watchClient.watch().then(
+      (opened) => {
+        stream = opened;
+        if (over) return close();
+        opened.on('error', (error) => deliver({ kind: 'broken', reason: describeError(error) }));
+        opened.on('end', () => deliver({ kind: 'broken', reason: 'the watch stream ended' }));
+        opened.on('data', (res: IWatchResponse) => {
+          let message: WatchMessage;
+          try {
+            message = toMessage(res);
+          } catch (error) {
+            // Never let a surprising response escape into the gRPC stream's emitter.
+            message = { kind: 'broken', reason: `unreadable watch response: ${describeError(error)}` };
+          }
+          deliver(message);
+        });
+        const key = Buffer.from(this.keys.subnetsPrefix);
+        opened.write({ create_request: { key, range_end: prefixRangeEnd(key), start_revision: fromRevision, progress_notify: true } });
+      },
+      (error: unknown) => deliver({ kind: 'broken', reason: describeError(error) }),
+    );
     return { cancel: close };
   }
 }

@@ -79,7 +79,9 @@ export class EtcdStore implements LeaseStore {
   #keeper: LeaseKeeper | undefined;
   #acquiring = false;
 
-  private constructor(private readonly o: Required<Omit<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost'>> & Pick<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost'>) {
+  private constructor(
+    private readonly o: Required<Omit<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost'>> & Pick<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost'>,
+  ) {
     this.#log = o.log;
     this.#client = connectEtcd({ endpoints: o.endpoints, callTimeoutMs: o.callTimeoutMs });
     this.#registry = new EtcdRegistry(this.#client, o.prefix);
@@ -104,12 +106,16 @@ export class EtcdStore implements LeaseStore {
     const problems: string[] = [];
     const bad = (field: string, value: unknown, allowed: string) => problems.push(`${field}: ${show(value)} is not allowed; allowed: ${allowed}`);
     if (!Array.isArray(o.endpoints) || o.endpoints.length === 0) bad('endpoints', o.endpoints, 'one or more etcd client URLs like "http://127.0.0.1:2379"');
-    else o.endpoints.forEach((e, i) => {
-      if (typeof e !== 'string' || !/^(https?:\/\/)?[^/\s]+:\d{1,5}\/?$/.test(e)) bad(`endpoints[${i}]`, e, 'an etcd client URL like "http://127.0.0.1:2379"');
-      else if (e.startsWith('https://')) bad(`endpoints[${i}]`, e, HTTP_ONLY);
-    });
-    if (typeof o.prefix !== 'string' || !o.prefix.startsWith('/') || o.prefix.replace(/\/+$/, '') === '') bad('prefix', o.prefix, 'a key prefix like "/coreos.com/network"');
-    if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds < MIN_TTL_SECONDS) bad('ttlSeconds', o.ttlSeconds, `an integer number of seconds, at least ${MIN_TTL_SECONDS}`);
+    else
+      o.endpoints.forEach((e, i) => {
+        if (typeof e !== 'string' || !/^(https?:\/\/)?[^/\s]+:\d{1,5}\/?$/.test(e))
+          bad(`endpoints[${i}]`, e, 'an etcd client URL like "http://127.0.0.1:2379"');
+        else if (e.startsWith('https://')) bad(`endpoints[${i}]`, e, HTTP_ONLY);
+      });
+    if (typeof o.prefix !== 'string' || !o.prefix.startsWith('/') || o.prefix.replace(/\/+$/, '') === '')
+      bad('prefix', o.prefix, 'a key prefix like "/coreos.com/network"');
+    if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds < MIN_TTL_SECONDS)
+      bad('ttlSeconds', o.ttlSeconds, `an integer number of seconds, at least ${MIN_TTL_SECONDS}`);
     for (const key of ['renewMarginSeconds', 'callTimeoutMs', 'pingIntervalMs', 'retryInitialMs', 'retryMaxMs'] as const) {
       if (typeof o[key] !== 'number' || !(o[key] > 0)) bad(key, o[key], 'a positive number');
     }
@@ -136,9 +142,12 @@ export class EtcdStore implements LeaseStore {
     const since = new Date(c.since).toISOString();
     const where = this.o.endpoints.join(', ');
     switch (c.state) {
-      case 'up': return { state: 'ok', since, detail: `etcd connected (${where})` };
-      case 'connecting': return { state: 'degraded', since, detail: `etcd not reached yet (${where})` };
-      default: return { state: 'degraded', since, detail: `etcd unreachable since ${since}: ${c.lastError ?? 'no answer'}` };
+      case 'up':
+        return { state: 'ok', since, detail: `etcd connected (${where})` };
+      case 'connecting':
+        return { state: 'degraded', since, detail: `etcd not reached yet (${where})` };
+      default:
+        return { state: 'degraded', since, detail: `etcd unreachable since ${since}: ${c.lastError ?? 'no answer'}` };
     }
   }
 
@@ -158,11 +167,14 @@ export class EtcdStore implements LeaseStore {
     const key = this.#registry.keys.configKey;
     const text = await this.#connection.retry(() => this.#registry.getConfig());
     if (text === undefined) {
-      throw new NetworkConfigError(key, [`the key is missing; allowed: a flannel network config, written with e.g. etcdctl put ${key} '{"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}'`]);
+      throw new NetworkConfigError(key, [
+        `the key is missing; allowed: a flannel network config, written with e.g. etcdctl put ${key} '{"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}'`,
+      ]);
     }
     const config = parseNetworkConfig(text, key);
     // flannel's vxlan leaves the port to Linux (8472) when Backend.Port is unset; its udp backend uses 8285.
-    const port = config.backend.port ?? (config.backend.type === 'vxlan' ? FLANNEL_VXLAN_PORT : config.backend.type === 'udp' ? wire.udpBackend.PORT : undefined);
+    const port =
+      config.backend.port ?? (config.backend.type === 'vxlan' ? FLANNEL_VXLAN_PORT : config.backend.type === 'udp' ? wire.udpBackend.PORT : undefined);
     return {
       ...config,
       ...(port !== undefined ? { backendPort: port } : {}),
@@ -243,12 +255,15 @@ export class EtcdOptionsError extends PermanentError {
 function checkAttrs(attrs: LeaseAttrs, config: FlannelNetworkConfig): void {
   const problems: string[] = [];
   const bad = (field: string, value: unknown, allowed: string) => problems.push(`${field}: ${show(value)} is not allowed; allowed: ${allowed}`);
-  if (typeof attrs.publicIP !== 'string' || !wire.isIPv4(attrs.publicIP) || attrs.publicIP === '0.0.0.0') bad('publicIP', attrs.publicIP, 'the host\'s IPv4 underlay address, like "192.0.2.1"');
-  if (attrs.publicIPv6 !== undefined && (typeof attrs.publicIPv6 !== 'string' || !wire.isIPv6(attrs.publicIPv6))) bad('publicIPv6', attrs.publicIPv6, 'an IPv6 address or nothing');
+  if (typeof attrs.publicIP !== 'string' || !wire.isIPv4(attrs.publicIP) || attrs.publicIP === '0.0.0.0')
+    bad('publicIP', attrs.publicIP, 'the host\'s IPv4 underlay address, like "192.0.2.1"');
+  if (attrs.publicIPv6 !== undefined && (typeof attrs.publicIPv6 !== 'string' || !wire.isIPv6(attrs.publicIPv6)))
+    bad('publicIPv6', attrs.publicIPv6, 'an IPv6 address or nothing');
   if (!(BACKEND_TYPES as readonly string[]).includes(attrs.backendType)) bad('backendType', attrs.backendType, BACKEND_TYPES.join(', '));
   else if (attrs.backendType !== config.backendType) bad('backendType', attrs.backendType, `"${config.backendType}", the network's Backend.Type`);
   const d = attrs.backendData ?? {};
-  if (attrs.backendType === 'vxlan' && (typeof d.VtepMAC !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(d.VtepMAC))) bad('backendData.VtepMAC', d.VtepMAC, 'the VTEP MAC, like "02:00:5e:00:53:01"');
+  if (attrs.backendType === 'vxlan' && (typeof d.VtepMAC !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(d.VtepMAC)))
+    bad('backendData.VtepMAC', d.VtepMAC, 'the VTEP MAC, like "02:00:5e:00:53:01"');
   if (d.VNI !== undefined && (!Number.isInteger(d.VNI) || d.VNI < 0 || d.VNI > 0xffffff)) bad('backendData.VNI', d.VNI, '0..16777215');
   if (d.Port !== undefined && (!Number.isInteger(d.Port) || d.Port < 1 || d.Port > 65535)) bad('backendData.Port', d.Port, '1..65535');
   if (problems.length > 0) throw new PermanentError(`invalid lease attributes:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -41,7 +41,10 @@ export interface NetworkConfigInput {
 }
 
 export class NetworkConfigError extends Error {
-  constructor(readonly source: string, readonly problems: string[]) {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
     super(`invalid network config in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'NetworkConfigError';
   }
@@ -50,8 +53,18 @@ export class NetworkConfigError extends Error {
 export const BACKEND_TYPES: readonly BackendType[] = ['udp', 'vxlan', 'host-gw'];
 
 const TOP_KEYS = [
-  'Network', 'SubnetLen', 'SubnetMin', 'SubnetMax', 'Backend', 'EnableIPv4', 'EnableIPv6', 'EnableNFTables',
-  'IPv6Network', 'IPv6SubnetLen', 'IPv6SubnetMin', 'IPv6SubnetMax',
+  'Network',
+  'SubnetLen',
+  'SubnetMin',
+  'SubnetMax',
+  'Backend',
+  'EnableIPv4',
+  'EnableIPv6',
+  'EnableNFTables',
+  'IPv6Network',
+  'IPv6SubnetLen',
+  'IPv6SubnetMin',
+  'IPv6SubnetMax',
 ] as const;
 
 /** Backend keys flannel's backends read, per type (pkg/backend/*). */
@@ -69,7 +82,9 @@ export function parseNetworkConfig(text: string, source = 'config'): FlannelNetw
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new NetworkConfigError(source, [`not JSON (${(error as Error).message}); allowed: a JSON object like {"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}`]);
+    throw new NetworkConfigError(source, [
+      `not JSON (${(error as Error).message}); allowed: a JSON object like {"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}`,
+    ]);
   }
   return checkNetworkConfig(value, source);
 }
@@ -77,8 +92,7 @@ export function parseNetworkConfig(text: string, source = 'config'): FlannelNetw
 /** Checks a parsed `config` document; see parseNetworkConfig. */
 export function checkNetworkConfig(value: unknown, source = 'config'): FlannelNetworkConfig {
   const problems: string[] = [];
-  const bad = (field: string, got: unknown, allowed: string, why = 'is not allowed') =>
-    problems.push(`${field}: ${show(got)} ${why}; allowed: ${allowed}`);
+  const bad = (field: string, got: unknown, allowed: string, why = 'is not allowed') => problems.push(`${field}: ${show(got)} ${why}; allowed: ${allowed}`);
   if (!isObject(value)) {
     throw new NetworkConfigError(source, [`${show(value)} is not an object; allowed: a JSON object like {"Network":"198.18.0.0/16"}`]);
   }
@@ -118,7 +132,11 @@ export function checkNetworkConfig(value: unknown, source = 'config'): FlannelNe
     const min = net === undefined ? 1 : net.prefix + 2;
     if (!Number.isInteger(lenValue)) bad('SubnetLen', lenValue, 'an integer prefix length');
     else if ((lenValue as number) < min || (lenValue as number) > 30) {
-      bad('SubnetLen', lenValue, net === undefined ? '1..30' : `${Math.min(min, 31)}..30 (at least four subnets of the /${net.prefix} network, each with room for a host)`);
+      bad(
+        'SubnetLen',
+        lenValue,
+        net === undefined ? '1..30' : `${Math.min(min, 31)}..30 (at least four subnets of the /${net.prefix} network, each with room for a host)`,
+      );
     } else subnetLen = lenValue as number;
   } else if (net !== undefined) {
     if (net.prefix > 28) bad('Network', networkText, 'a network of /28 or larger when SubnetLen is not set', 'is too small');
@@ -131,7 +149,7 @@ export function checkNetworkConfig(value: unknown, source = 'config'): FlannelNe
   if (net !== undefined && subnetLen !== undefined) {
     const size = 2 ** (32 - subnetLen);
     const netSize = 2 ** (32 - net.prefix);
-    const inside = (a: number) => ((a & prefixMask(net!.prefix)) >>> 0) === net!.network;
+    const inside = (a: number) => (a & prefixMask(net!.prefix)) >>> 0 === net!.network;
     const bound = (key: 'SubnetMin' | 'SubnetMax', fallback: number): number | undefined => {
       const v = f.get(key);
       if (v === undefined) return fallback;
@@ -139,7 +157,7 @@ export function checkNetworkConfig(value: unknown, source = 'config'): FlannelNe
       if (typeof v !== 'string' || !wire.isIPv4(v)) return void bad(key, v, allowed, 'is not an IPv4 address');
       const a = wire.parseIPv4(v);
       if (!inside(a)) return void bad(key, v, allowed, `is outside the network`);
-      if (((a & prefixMask(subnetLen!)) >>> 0) !== a) return void bad(key, v, allowed, `is not on a /${subnetLen} boundary`);
+      if ((a & prefixMask(subnetLen!)) >>> 0 !== a) return void bad(key, v, allowed, `is not on a /${subnetLen} boundary`);
       return a;
     };
     subnetMin = bound('SubnetMin', net.network + size);
@@ -175,7 +193,8 @@ function checkBackend(value: unknown, bad: (field: string, got: unknown, allowed
   }
   const backendType = type as BackendType;
   const known = BACKEND_KEYS[backendType];
-  for (const key of f.unknownKeys(known)) bad(`Backend.${key}`, value[key], `for ${backendType}, the keys ${known.join(', ')}, each once`, 'is an unknown or repeated key');
+  for (const key of f.unknownKeys(known))
+    bad(`Backend.${key}`, value[key], `for ${backendType}, the keys ${known.join(', ')}, each once`, 'is an unknown or repeated key');
   const out: BackendConfig = { type: backendType };
   const int = (key: string, min: number, max: number): number | undefined => {
     const v = f.get(key);

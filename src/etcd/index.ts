@@ -2,8 +2,13 @@
 export { EtcdStore, EtcdOptionsError, ETCD_DEFAULTS, type EtcdStoreOptions } from './etcd-store.js';
 export { readNetworkConfig, writeNetworkConfig, type EtcdTarget } from './network-config.js';
 export {
-  parseNetworkConfig, checkNetworkConfig, formatNetworkConfig, NetworkConfigError,
-  type FlannelNetworkConfig, type NetworkConfigInput, type BackendConfig,
+  parseNetworkConfig,
+  checkNetworkConfig,
+  formatNetworkConfig,
+  NetworkConfigError,
+  type FlannelNetworkConfig,
+  type NetworkConfigInput,
+  type BackendConfig,
 } from './flannel-config.js';
 export { encodeLeaseValue, decodeLeaseValue, formatSubnetKey, parseSubnetKey } from './lease-value.js';
 export { StoreClosedError, PermanentError, type ConnectionState } from './connection.js';

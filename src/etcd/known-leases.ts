@@ -56,7 +56,14 @@ export class KnownLeases {
 
 /** Same host and same way to reach it; the expiration alone does not count as a change. */
 export function sameHolder(a: Lease, b: Lease): boolean {
-  return a.subnet === b.subnet && a.ipv6Subnet === b.ipv6Subnet && a.publicIP === b.publicIP && a.publicIPv6 === b.publicIPv6
-    && a.backendType === b.backendType && a.backendData.VtepMAC === b.backendData.VtepMAC
-    && a.backendData.VNI === b.backendData.VNI && a.backendData.Port === b.backendData.Port;
+  return (
+    a.subnet === b.subnet &&
+    a.ipv6Subnet === b.ipv6Subnet &&
+    a.publicIP === b.publicIP &&
+    a.publicIPv6 === b.publicIPv6 &&
+    a.backendType === b.backendType &&
+    a.backendData.VtepMAC === b.backendData.VtepMAC &&
+    a.backendData.VNI === b.backendData.VNI &&
+    a.backendData.Port === b.backendData.Port
+  );
 }

@@ -50,7 +50,11 @@ export class LeaseKeeper {
   readonly #stopRecovered: () => void;
   readonly #clock: Clock;
 
-  private constructor(private readonly o: KeeperOptions, lease: Lease, leaseId: string) {
+  private constructor(
+    private readonly o: KeeperOptions,
+    lease: Lease,
+    leaseId: string,
+  ) {
     this.#clock = o.clock ?? realClock;
     this.#lease = lease;
     this.#leaseId = leaseId;
@@ -132,8 +136,16 @@ export class LeaseKeeper {
       return;
     }
     const decoded = decodeLeaseValue(entry.value);
-    if (!decoded.ok || decoded.attrs.publicIP !== attrs.publicIP || (decoded.attrs.hostId !== undefined && attrs.hostId !== undefined && decoded.attrs.hostId !== attrs.hostId)) {
-      const holder = !decoded.ok ? 'a malformed value' : decoded.attrs.publicIP !== attrs.publicIP ? decoded.attrs.publicIP : `another host (tulle host id ${decoded.attrs.hostId})`;
+    if (
+      !decoded.ok ||
+      decoded.attrs.publicIP !== attrs.publicIP ||
+      (decoded.attrs.hostId !== undefined && attrs.hostId !== undefined && decoded.attrs.hostId !== attrs.hostId)
+    ) {
+      const holder = !decoded.ok
+        ? 'a malformed value'
+        : decoded.attrs.publicIP !== attrs.publicIP
+          ? decoded.attrs.publicIP
+          : `another host (tulle host id ${decoded.attrs.hostId})`;
       this.o.log(`etcd: ${subnet} is now held by ${holder}; this host's lease is lost`);
       this.#stopped = true;
       this.o.onLost?.(this.#lease);
@@ -169,7 +181,9 @@ export class LeaseKeeper {
 
 function leaseFields(attrs: LeaseAttrs): Pick<Lease, 'publicIP' | 'publicIPv6' | 'backendType' | 'backendData'> {
   const out: Pick<Lease, 'publicIP' | 'publicIPv6' | 'backendType' | 'backendData'> = {
-    publicIP: attrs.publicIP, backendType: attrs.backendType, backendData: { ...attrs.backendData },
+    publicIP: attrs.publicIP,
+    backendType: attrs.backendType,
+    backendData: { ...attrs.backendData },
   };
   if (attrs.publicIPv6 !== undefined) out.publicIPv6 = attrs.publicIPv6;
   return out;
@@ -196,8 +210,10 @@ async function tryAcquire(o: KeeperOptions, clock: Clock): Promise<{ lease: Leas
   const other = sameAddress.find((n) => n.hostId !== undefined && attrs.hostId !== undefined && n.hostId !== attrs.hostId);
   if (other !== undefined) {
     const until = other.entry.leaseId === NO_LEASE ? 'a reservation' : 'its etcd lease is live';
-    throw new PermanentError(`another host (tulle host id ${other.hostId}) already announces public IP ${attrs.publicIP} with ${other.subnet} (${until}): `
-      + `two hosts cannot share one public IP; give this host its own underlay address with --iface or --public-ip`);
+    throw new PermanentError(
+      `another host (tulle host id ${other.hostId}) already announces public IP ${attrs.publicIP} with ${other.subnet} (${until}): ` +
+        `two hosts cannot share one public IP; give this host its own underlay address with --iface or --public-ip`,
+    );
   }
   const mine = sameAddress.find((n) => n.hostId === undefined || n.hostId === attrs.hostId);
   const made = (subnet: string, leaseId: string, ttl: number | undefined): { lease: Lease; leaseId: string } => ({
@@ -212,7 +228,9 @@ async function tryAcquire(o: KeeperOptions, clock: Clock): Promise<{ lease: Leas
       o.log(`etcd: reusing ${mine.subnet}, already leased to ${attrs.publicIP}${reused.ttl === undefined ? ' (a reservation)' : ''}`);
       return made(mine.subnet, reused.leaseId, reused.ttl);
     }
-    o.log(`etcd: ${mine.subnet} was leased to ${attrs.publicIP} but does not fit the network ${config.network} (/${config.subnetLen}, ${config.subnetMin}..${config.subnetMax}); deleting it`);
+    o.log(
+      `etcd: ${mine.subnet} was leased to ${attrs.publicIP} but does not fit the network ${config.network} (/${config.subnetLen}, ${config.subnetMin}..${config.subnetMax}); deleting it`,
+    );
     if (!(await registry.deleteIfUnchanged(mine.entry.key, mine.entry.modRevision))) return undefined;
     taken = taken.filter((s) => s !== mine.subnet);
   }

@@ -66,17 +66,20 @@ export function decodeLeaseValue(text: string): DecodedLease {
     const d = new Fields(rawData);
     const vni = d.get('VNI');
     if (vni !== undefined) {
-      if (!Number.isInteger(vni) || (vni as number) < 0 || (vni as number) > 0xffffff) return { ok: false, reason: `BackendData.VNI ${show(vni)} is not 0..16777215` };
+      if (!Number.isInteger(vni) || (vni as number) < 0 || (vni as number) > 0xffffff)
+        return { ok: false, reason: `BackendData.VNI ${show(vni)} is not 0..16777215` };
       backendData.VNI = vni as number;
     }
     const mac = d.get('VtepMAC');
     if (mac !== undefined) {
-      if (typeof mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) return { ok: false, reason: `BackendData.VtepMAC ${show(mac)} is not a MAC address` };
+      if (typeof mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
+        return { ok: false, reason: `BackendData.VtepMAC ${show(mac)} is not a MAC address` };
       backendData.VtepMAC = mac.toLowerCase();
     }
     const port = d.get('Port');
     if (port !== undefined) {
-      if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return { ok: false, reason: `BackendData.Port ${show(port)} is not 1..65535` };
+      if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+        return { ok: false, reason: `BackendData.Port ${show(port)} is not 1..65535` };
       backendData.Port = port as number;
     }
     const checksummed = d.get('UDPChecksum');

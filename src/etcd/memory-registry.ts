@@ -16,11 +16,32 @@
  * single calls, before they apply or after (a lost reply).
  */
 import { realClock, type Clock, type ClockTimer } from './clock.js';
-import { DEFAULT_PREFIX, KeyLayout, NO_LEASE, type Grant, type Registry, type SubnetChange, type SubnetEntry, type WatchHandle, type WatchMessage } from './registry.js';
+import {
+  DEFAULT_PREFIX,
+  KeyLayout,
+  NO_LEASE,
+  type Grant,
+  type Registry,
+  type SubnetChange,
+  type SubnetEntry,
+  type WatchHandle,
+  type WatchMessage,
+} from './registry.js';
 
 /** The calls a test can fail or observe. */
-export type RegistryCall = 'getConfig' | 'putConfig' | 'ping' | 'listSubnets' | 'getSubnet' | 'grant' | 'revoke' | 'remaining'
-  | 'create' | 'replace' | 'deleteIfUnchanged' | 'watchSubnets';
+export type RegistryCall =
+  | 'getConfig'
+  | 'putConfig'
+  | 'ping'
+  | 'listSubnets'
+  | 'getSubnet'
+  | 'grant'
+  | 'revoke'
+  | 'remaining'
+  | 'create'
+  | 'replace'
+  | 'deleteIfUnchanged'
+  | 'watchSubnets';
 
 export interface MemoryRegistryOptions {
   prefix?: string;
@@ -112,7 +133,8 @@ export class MemoryRegistry implements Registry {
 
   grant(ttlSeconds: number): Promise<Grant> {
     return this.#call('grant', () => {
-      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw new Error(`grant: ttlSeconds ${ttlSeconds} is not allowed; allowed: an integer number of seconds, at least 1`);
+      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1)
+        throw new Error(`grant: ttlSeconds ${ttlSeconds} is not allowed; allowed: an integer number of seconds, at least 1`);
       const id = (this.#nextLeaseId++).toString(16);
       const timer = this.#clock.setTimer(ttlSeconds * 1000, () => this.#endLease(id), { unref: true });
       this.#leases.set(id, { ttl: ttlSeconds, expiresAt: this.#clock.now() + ttlSeconds * 1000, timer, keys: new Set() });
@@ -305,9 +327,9 @@ export class MemoryRegistry implements Registry {
   }
 
   #sendChanges(w: Watcher, revision: number, changes: KeyChange[]): void {
-    const subnets: SubnetChange[] = changes.filter((c) => c.key.startsWith(this.keys.subnetsPrefix)).map((c) => (c.type === 'put'
-      ? { type: 'put', entry: toEntry(c.key, c.stored) }
-      : { type: 'delete', key: c.key, revision }));
+    const subnets: SubnetChange[] = changes
+      .filter((c) => c.key.startsWith(this.keys.subnetsPrefix))
+      .map((c) => (c.type === 'put' ? { type: 'put', entry: toEntry(c.key, c.stored) } : { type: 'delete', key: c.key, revision }));
     if (subnets.length > 0) this.#send(w, { kind: 'changes', changes: subnets, revision });
   }
 

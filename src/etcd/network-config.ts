@@ -20,7 +20,10 @@ export interface EtcdTarget {
 export async function readNetworkConfig(target: EtcdTarget): Promise<FlannelNetworkConfig> {
   return withRegistry(target, async (registry) => {
     const text = await registry.getConfig();
-    if (text === undefined) throw new NetworkConfigError(registry.keys.configKey, ['the key is missing; allowed: a flannel network config like {"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}']);
+    if (text === undefined)
+      throw new NetworkConfigError(registry.keys.configKey, [
+        'the key is missing; allowed: a flannel network config like {"Network":"198.18.0.0/16","Backend":{"Type":"vxlan"}}',
+      ]);
     return parseNetworkConfig(text, registry.keys.configKey);
   });
 }

@@ -45,8 +45,17 @@ export async function remainingTtls(registry: Registry, leaseIds: readonly strin
 }
 
 /** Entries as leases (see remainingTtls for `fallbackSeconds`), and the reasons for those that are not. */
-export async function entriesToLeases(registry: Registry, entries: readonly SubnetEntry[], fallbackSeconds: number, now: () => number): Promise<{ leases: Lease[]; refused: string[] }> {
-  const ttls = await remainingTtls(registry, entries.map((e) => e.leaseId), fallbackSeconds);
+export async function entriesToLeases(
+  registry: Registry,
+  entries: readonly SubnetEntry[],
+  fallbackSeconds: number,
+  now: () => number,
+): Promise<{ leases: Lease[]; refused: string[] }> {
+  const ttls = await remainingTtls(
+    registry,
+    entries.map((e) => e.leaseId),
+    fallbackSeconds,
+  );
   const at = now();
   const leases: Lease[] = [];
   const refused: string[] = [];

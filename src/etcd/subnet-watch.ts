@@ -87,7 +87,10 @@ export class SubnetWatch {
     while (!this.#stopped && !connection.closed) {
       if (this.#needList) {
         await this.#chain;
-        const { entries, revision } = await connection.retry(() => this.o.registry.listSubnets(), () => this.#stopped);
+        const { entries, revision } = await connection.retry(
+          () => this.o.registry.listSubnets(),
+          () => this.#stopped,
+        );
         const { leases, refused } = await entriesToLeases(this.o.registry, entries, this.o.fallbackTtlSeconds, () => this.#clock.now());
         for (const reason of refused) this.#refuse(reason);
         if (this.#stopped) return;
@@ -152,9 +155,11 @@ export class SubnetWatch {
       case 'changes': {
         this.#revision = Math.max(this.#revision, message.revision);
         const changes = message.changes;
-        this.#chain = this.#chain.then(() => this.#handle(changes)).catch((error) => {
-          this.o.log(`etcd: a watch response could not be handled: ${describeError(error)}`);
-        });
+        this.#chain = this.#chain
+          .then(() => this.#handle(changes))
+          .catch((error) => {
+            this.o.log(`etcd: a watch response could not be handled: ${describeError(error)}`);
+          });
         return;
       }
       case 'progress':
@@ -167,7 +172,11 @@ export class SubnetWatch {
   async #handle(changes: SubnetChange[]): Promise<void> {
     const { registry } = this.o;
     const prefix = registry.keys.subnetsPrefix;
-    const ttls = await remainingTtls(registry, changes.flatMap((c) => (c.type === 'put' ? [c.entry.leaseId] : [])), this.o.fallbackTtlSeconds);
+    const ttls = await remainingTtls(
+      registry,
+      changes.flatMap((c) => (c.type === 'put' ? [c.entry.leaseId] : [])),
+      this.o.fallbackTtlSeconds,
+    );
     const now = this.#clock.now();
     const batch: LeaseEvent[] = [];
     for (const change of changes) {

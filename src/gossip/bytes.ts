@@ -157,7 +157,11 @@ export class ByteReader {
     const n = this.u8();
     if (!this.#need(n)) return '';
     let ascii = true;
-    for (let i = 0; i < n; i++) if (this.buf[this.pos + i] > 127) { ascii = false; break; }
+    for (let i = 0; i < n; i++)
+      if (this.buf[this.pos + i] > 127) {
+        ascii = false;
+        break;
+      }
     let s: string;
     if (ascii) {
       s = '';

@@ -91,9 +91,21 @@ export const PRESETS = { lan: LAN, local: LOCAL } as const;
 export type PresetName = keyof typeof PRESETS;
 
 const POSITIVE: (keyof GossipConfig)[] = [
-  'probeIntervalMs', 'probeTimeoutMs', 'retransmitMult', 'suspicionMult', 'suspicionMaxTimeoutMult',
-  'awarenessMaxMultiplier', 'gossipIntervalMs', 'gossipNodes', 'gossipToTheDeadMs', 'syncIntervalMs',
-  'reconnectIntervalMs', 'seedRetryMaxMs', 'deadRetentionMs', 'joinRetryMs', 'joinTimeoutMs',
+  'probeIntervalMs',
+  'probeTimeoutMs',
+  'retransmitMult',
+  'suspicionMult',
+  'suspicionMaxTimeoutMult',
+  'awarenessMaxMultiplier',
+  'gossipIntervalMs',
+  'gossipNodes',
+  'gossipToTheDeadMs',
+  'syncIntervalMs',
+  'reconnectIntervalMs',
+  'seedRetryMaxMs',
+  'deadRetentionMs',
+  'joinRetryMs',
+  'joinTimeoutMs',
 ];
 
 /** A preset with overrides, checked: throws naming the field, the value and what is allowed. */
@@ -111,8 +123,10 @@ export function makeConfig(preset: PresetName | GossipConfig = 'lan', overrides:
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`gossip ${key} = ${String(v)}: must be a positive number`);
   }
   if (!Number.isInteger(c.indirectChecks) || c.indirectChecks < 0) throw new Error(`gossip indirectChecks = ${c.indirectChecks}: must be an integer ≥ 0`);
-  if (c.probeTimeoutMs >= c.probeIntervalMs) throw new Error(`gossip probeTimeoutMs = ${c.probeTimeoutMs}: must be below probeIntervalMs (${c.probeIntervalMs})`);
-  if (c.seedRetryMaxMs < c.reconnectIntervalMs) throw new Error(`gossip seedRetryMaxMs = ${c.seedRetryMaxMs}: must be at least reconnectIntervalMs (${c.reconnectIntervalMs})`);
+  if (c.probeTimeoutMs >= c.probeIntervalMs)
+    throw new Error(`gossip probeTimeoutMs = ${c.probeTimeoutMs}: must be below probeIntervalMs (${c.probeIntervalMs})`);
+  if (c.seedRetryMaxMs < c.reconnectIntervalMs)
+    throw new Error(`gossip seedRetryMaxMs = ${c.seedRetryMaxMs}: must be at least reconnectIntervalMs (${c.reconnectIntervalMs})`);
   if (c.maxDatagramBytes < 512 || c.maxDatagramBytes > 65_000) throw new Error(`gossip maxDatagramBytes = ${c.maxDatagramBytes}: must be in 512..65000`);
   return c;
 }

@@ -35,7 +35,16 @@ export interface GossipCounters {
 
 export function newCounters(): GossipCounters {
   return {
-    sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, dropped: newDropCounters(),
-    probes: 0, probesFailed: 0, suspicionsRaised: 0, refutations: 0, syncsStarted: 0, seedPings: 0,
+    sentDatagrams: 0,
+    sentBytes: 0,
+    receivedDatagrams: 0,
+    receivedBytes: 0,
+    dropped: newDropCounters(),
+    probes: 0,
+    probesFailed: 0,
+    suspicionsRaised: 0,
+    refutations: 0,
+    syncsStarted: 0,
+    seedPings: 0,
   };
 }

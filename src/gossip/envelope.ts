@@ -39,7 +39,13 @@ export class EnvelopeWriter {
   #count = 0;
   seq = 0;
 
-  constructor(maxBytes: number, label: string, readonly senderId: string, readonly epoch: number, readonly ring: Keyring) {
+  constructor(
+    maxBytes: number,
+    label: string,
+    readonly senderId: string,
+    readonly epoch: number,
+    readonly ring: Keyring,
+  ) {
     this.w = new ByteWriter(maxBytes);
     this.#label = textEncoder.encode(label);
     this.#labelHash = hashBytes(this.#label);
@@ -118,7 +124,11 @@ export class EnvelopeReader {
   readonly #labelHash: number;
   readonly env: Envelope = { senderId: '', epoch: 0, seq: 0, type: 0 };
 
-  constructor(readonly maxBytes: number, label: string, readonly ring: Keyring) {
+  constructor(
+    readonly maxBytes: number,
+    label: string,
+    readonly ring: Keyring,
+  ) {
     this.#label = textEncoder.encode(label);
     this.#labelHash = hashBytes(this.#label);
   }

@@ -15,48 +15,67 @@ export interface GossipSource {
   healthScore(): number;
 }
 
-const STATES = [[ALIVE, 'alive'], [SUSPECT, 'suspect'], [DEAD, 'dead'], [LEFT, 'left']] as const;
+const STATES = [
+  [ALIVE, 'alive'],
+  [SUSPECT, 'suspect'],
+  [DEAD, 'dead'],
+  [LEFT, 'left'],
+] as const;
 
 export function registerGossipMetrics(registry: Registry, source: GossipSource): void {
   new Gauge({
-    name: 'tulle_gossip_members', help: 'Cluster members this node knows, by state.', labelNames: ['state'], registers: [registry],
+    name: 'tulle_gossip_members',
+    help: 'Cluster members this node knows, by state.',
+    labelNames: ['state'],
+    registers: [registry],
     collect() {
       const members = source.members();
       for (const [state, label] of STATES) this.labels(label).set(members.filter((m) => m.state === state).length);
     },
   });
-  const perDirection = (name: string, help: string, tx: 'sentDatagrams' | 'sentBytes', rx: 'receivedDatagrams' | 'receivedBytes') => new Counter({
-    name, help, labelNames: ['direction'], registers: [registry],
-    collect() {
-      this.reset();
-      this.labels('tx').inc(source.counters[tx]);
-      this.labels('rx').inc(source.counters[rx]);
-    },
-  });
+  const perDirection = (name: string, help: string, tx: 'sentDatagrams' | 'sentBytes', rx: 'receivedDatagrams' | 'receivedBytes') =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['direction'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.labels('tx').inc(source.counters[tx]);
+        this.labels('rx').inc(source.counters[rx]);
+      },
+    });
   perDirection('tulle_gossip_datagrams_total', 'Gossip datagrams sent and received.', 'sentDatagrams', 'receivedDatagrams');
   perDirection('tulle_gossip_bytes_total', 'Gossip bytes sent and received.', 'sentBytes', 'receivedBytes');
   new Counter({
-    name: 'tulle_gossip_dropped_total', help: 'Inbound gossip datagrams dropped, by reason (forged, replayed, another cluster, malformed…).',
-    labelNames: ['reason'], registers: [registry],
+    name: 'tulle_gossip_dropped_total',
+    help: 'Inbound gossip datagrams dropped, by reason (forged, replayed, another cluster, malformed…).',
+    labelNames: ['reason'],
+    registers: [registry],
     collect() {
       this.reset();
       for (const reason of DROP_REASONS) this.labels(reason).inc(source.counters.dropped[reason]);
     },
   });
-  const total = (name: string, help: string, key: 'probes' | 'probesFailed' | 'suspicionsRaised' | 'refutations' | 'syncsStarted') => new Counter({
-    name, help, registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(source.counters[key]);
-    },
-  });
+  const total = (name: string, help: string, key: 'probes' | 'probesFailed' | 'suspicionsRaised' | 'refutations' | 'syncsStarted') =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(source.counters[key]);
+      },
+    });
   total('tulle_gossip_probes_total', 'Direct probes sent.', 'probes');
   total('tulle_gossip_probes_failed_total', 'Probes answered neither directly nor indirectly.', 'probesFailed');
   total('tulle_gossip_suspicions_total', 'Members this node suspected.', 'suspicionsRaised');
   total('tulle_gossip_refutations_total', 'Suspicions of this node it refuted.', 'refutations');
   total('tulle_gossip_syncs_total', 'Anti-entropy syncs started.', 'syncsStarted');
   new Gauge({
-    name: 'tulle_gossip_health_score', help: 'Lifeguard local health score (0 healthy; probe timeouts scale with it).', registers: [registry],
+    name: 'tulle_gossip_health_score',
+    help: 'Lifeguard local health score (0 healthy; probe timeouts scale with it).',
+    registers: [registry],
     collect() {
       this.set(source.healthScore());
     },

@@ -88,22 +88,32 @@ export class GossipStore implements LeaseStore {
     if (!bind) throw new Error(`gossip bind "${o.bind}": must be host:port, e.g. 192.0.2.1:7946 (port 0: any free port)`);
     for (const s of o.seeds ?? []) if (!parseHostPort(s)) throw new Error(`gossip seeds: "${s}" must be host:port, e.g. 192.0.2.2:7946`);
     if (o.advertise !== undefined && !parseHostPort(o.advertise)) throw new Error(`gossip advertise "${o.advertise}": must be host:port`);
-    if (typeof o.label !== 'string' || o.label.length === 0 || o.label.length > 128) throw new Error(`gossip label "${String(o.label)}": must be 1–128 characters`);
+    if (typeof o.label !== 'string' || o.label.length === 0 || o.label.length > 128)
+      throw new Error(`gossip label "${String(o.label)}": must be 1–128 characters`);
     const selfOnly = seedsOnlySelf(o.seeds ?? [], o.advertise ?? o.bind);
     if (selfOnly !== undefined) throw new Error(`gossip seeds: ${selfOnly}`);
     const keyring = parseKeyring(o.keys ?? []);
     const config = makeConfig(o.preset ?? 'lan', o.overrides);
     const leaseConfig = makeLeaseConfig(o.leaseOverrides);
     const pool = new SubnetPool(o.network);
-    if (o.state === undefined && o.stateDir !== undefined) o = { ...o, state: new HostState(o.stateDir, (message, fields) => o.log?.('warn', message, fields)) };
+    if (o.state === undefined && o.stateDir !== undefined)
+      o = { ...o, state: new HostState(o.stateDir, (message, fields) => o.log?.('warn', message, fields)) };
     const hostId = resolveHostId(o);
     let node: GossipNode | undefined;
     const transport = await UdpTransport.open({ host: bind.host, port: bind.port, onReceive: (from, data) => node?.receive(from, data), log: o.log });
     const addr = o.advertise ?? transport.address;
     const seed = randomBytes(4).readUInt32LE(0);
     node = new GossipNode({
-      id: hostId, addr, config, clock: realClock, transport, random: new Sfc32(seed, 1), keyring, label: o.label,
-      seeds: o.seeds ?? [], log: o.log,
+      id: hostId,
+      addr,
+      config,
+      clock: realClock,
+      transport,
+      random: new Sfc32(seed, 1),
+      keyring,
+      label: o.label,
+      seeds: o.seeds ?? [],
+      log: o.log,
     });
     const replica = new LeaseReplica({ node, pool, config: leaseConfig, clock: realClock, random: new Sfc32(seed, 2), log: o.log });
     const store = new GossipStore(node, replica, pool, transport, config, o);
@@ -137,7 +147,11 @@ export class GossipStore implements LeaseStore {
 
   /** For /healthz and `tulle status`. */
   health(): StoreHealthReport {
-    let h = gossipHealth({ counters: this.node.counters, members: () => this.members(), healthScore: () => this.node.awareness.score }, this.node.id, this.#seeds);
+    let h = gossipHealth(
+      { counters: this.node.counters, members: () => this.members(), healthScore: () => this.node.awareness.score },
+      this.node.id,
+      this.#seeds,
+    );
     const twin = this.#twin();
     if (twin !== undefined) h = { ...h, state: 'degraded', detail: `${twin}; ${h.detail}` };
     return { ...h, since: new Date(this.#healthClock.since(h.state)).toISOString() };
@@ -187,14 +201,17 @@ export class GossipStore implements LeaseStore {
     // Another live host that announces our address would get our traffic, or we its: refuse rather than run both.
     const twin = this.#liveClaimAt(attrs.publicIP);
     if (twin !== undefined) {
-      throw new Error(`another host (gossip host id ${twin.hostId}) already announces public IP ${attrs.publicIP} with ${this.pool.format(twin.subnet)}: `
-        + 'two hosts cannot share one public IP; give this host its own underlay address with --iface or --public-ip');
+      throw new Error(
+        `another host (gossip host id ${twin.hostId}) already announces public IP ${attrs.publicIP} with ${this.pool.format(twin.subnet)}: ` +
+          'two hosts cannot share one public IP; give this host its own underlay address with --iface or --public-ip',
+      );
     }
     const claim: LeaseClaimAttrs = { publicIP: attrs.publicIP, backend: BACKEND_CODES.indexOf(attrs.backendType) };
     const extra = claim as { publicIPv6?: string; vtepMac?: string; vni?: number; port?: number };
     if (attrs.publicIPv6 !== undefined) extra.publicIPv6 = attrs.publicIPv6;
     if (attrs.backendData.VtepMAC !== undefined) {
-      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(attrs.backendData.VtepMAC)) throw new Error(`backendData.VtepMAC "${attrs.backendData.VtepMAC}": must be six hex bytes like 02:42:c6:12:01:00`);
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(attrs.backendData.VtepMAC))
+        throw new Error(`backendData.VtepMAC "${attrs.backendData.VtepMAC}": must be six hex bytes like 02:42:c6:12:01:00`);
       extra.vtepMac = attrs.backendData.VtepMAC.toLowerCase();
     }
     if (attrs.backendData.VNI !== undefined) extra.vni = attrs.backendData.VNI;
@@ -248,8 +265,11 @@ export class GossipStore implements LeaseStore {
 
   #toLease(r: LeaseRecord): Lease {
     const lease: Lease = {
-      subnet: this.pool.format(r.subnet), publicIP: r.publicIP, backendType: BACKEND_CODES[r.backend] as BackendType,
-      backendData: {}, expiration: r.expiresAt,
+      subnet: this.pool.format(r.subnet),
+      publicIP: r.publicIP,
+      backendType: BACKEND_CODES[r.backend] as BackendType,
+      backendData: {},
+      expiration: r.expiresAt,
     };
     if (r.vtepMac !== undefined) lease.backendData.VtepMAC = r.vtepMac;
     if (r.vni !== undefined) lease.backendData.VNI = r.vni;
@@ -267,7 +287,9 @@ export class GossipStore implements LeaseStore {
     const rec = this.#state?.storeRecord(STATE_KEY) as LeaseRecord | undefined;
     if (rec === undefined) return;
     if (!isOwnRecord(rec, this.hostId) || !this.pool.contains(rec.subnet)) {
-      this.#log?.('warn', 'ignoring the saved gossip lease record: not ours, or outside the network; the peers remember our lease', { file: this.#state!.file });
+      this.#log?.('warn', 'ignoring the saved gossip lease record: not ours, or outside the network; the peers remember our lease', {
+        file: this.#state!.file,
+      });
       return;
     }
     this.replica.restore(rec);
@@ -281,9 +303,18 @@ export class GossipStore implements LeaseStore {
 
 /** A record as #save wrote it, for this host: checked field by field, since the file may be old or edited. */
 function isOwnRecord(r: LeaseRecord, hostId: string): boolean {
-  return typeof r === 'object' && r !== null && r.hostId === hostId && Number.isInteger(r.subnet) && Number.isFinite(r.claimedAt)
-    && Number.isInteger(r.version) && Number.isFinite(r.expiresAt) && typeof r.released === 'boolean' && typeof r.publicIP === 'string'
-    && Number.isInteger(r.backend);
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    r.hostId === hostId &&
+    Number.isInteger(r.subnet) &&
+    Number.isFinite(r.claimedAt) &&
+    Number.isInteger(r.version) &&
+    Number.isFinite(r.expiresAt) &&
+    typeof r.released === 'boolean' &&
+    typeof r.publicIP === 'string' &&
+    Number.isInteger(r.backend)
+  );
 }
 
 function resolveHostId(o: GossipStoreOptions): string {

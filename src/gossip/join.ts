@@ -98,7 +98,8 @@ export class Join {
     if (!this.#joining || !core.running) return;
     if (core.now() - this.#startedAt >= core.config.joinTimeoutMs) {
       core.log?.('warn', 'join: no seed agreed with our state in time; going on with what we have', {
-        seeds: core.table.seeds, waitedMs: core.config.joinTimeoutMs,
+        seeds: core.table.seeds,
+        waitedMs: core.config.joinTimeoutMs,
       });
       return this.#finish(false);
     }

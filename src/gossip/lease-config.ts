@@ -30,6 +30,7 @@ export function makeLeaseConfig(overrides: Partial<LeaseConfig> = {}): LeaseConf
     const v = c[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`gossip ${key} = ${String(v)}: must be a positive number`);
   }
-  if (!(c.leaseRenewBeforeMs > 0 && c.leaseRenewBeforeMs < c.leaseTtlMs)) throw new Error(`gossip leaseRenewBeforeMs = ${c.leaseRenewBeforeMs}: must be in (0, leaseTtlMs = ${c.leaseTtlMs})`);
+  if (!(c.leaseRenewBeforeMs > 0 && c.leaseRenewBeforeMs < c.leaseTtlMs))
+    throw new Error(`gossip leaseRenewBeforeMs = ${c.leaseRenewBeforeMs}: must be in (0, leaseTtlMs = ${c.leaseTtlMs})`);
   return c;
 }

@@ -250,7 +250,9 @@ export class LeaseReplica implements RecordDelegate {
       return;
     }
     this.#log?.('info', 'subnet claimed earlier by another host; moving', {
-      lost: this.#pool.format(own.subnet), holder: w.hostId, now: this.#pool.format(subnet),
+      lost: this.#pool.format(own.subnet),
+      holder: w.hostId,
+      now: this.#pool.format(subnet),
     });
     const now = this.#clock.now();
     this.#publish({ ...own, subnet, claimedAt: now, version: own.version + 1, expiresAt: now + this.#config.leaseTtlMs });
@@ -305,7 +307,11 @@ export class LeaseReplica implements RecordDelegate {
       const free = holder === undefined || holder.hostId === this.hostId;
       if (!remembered.released || free) {
         rec = {
-          ...remembered, ...attrs, released: false, version: remembered.version + 1, expiresAt: now + ttl,
+          ...remembered,
+          ...attrs,
+          released: false,
+          version: remembered.version + 1,
+          expiresAt: now + ttl,
           claimedAt: remembered.released ? now : remembered.claimedAt,
         };
       }

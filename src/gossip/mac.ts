@@ -21,7 +21,8 @@ export function parseKeyring(keys: readonly string[]): Keyring {
   if (keys.length === 0) throw new Error('keyring: at least one key is needed (base64 or hex, ≥ 16 bytes)');
   const parsed = keys.map((k, i) => {
     const bytes = /^[0-9a-fA-F]+$/.test(k) && k.length % 2 === 0 ? Buffer.from(k, 'hex') : Buffer.from(k, 'base64');
-    if (bytes.length < MIN_KEY_BYTES) throw new Error(`keyring key #${i + 1}: ${bytes.length} bytes after decoding; must be at least ${MIN_KEY_BYTES} (base64 or hex)`);
+    if (bytes.length < MIN_KEY_BYTES)
+      throw new Error(`keyring key #${i + 1}: ${bytes.length} bytes after decoding; must be at least ${MIN_KEY_BYTES} (base64 or hex)`);
     return new Uint8Array(bytes);
   });
   return { keys: parsed, mac: hmacSha256 };

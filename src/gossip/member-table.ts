@@ -43,7 +43,12 @@ export class MemberTable {
   #liveCount: number;
 
   constructor(o: {
-    selfId: string; seeds: string[]; clock: Clock; random: Random; queue: BroadcastQueue; base: ConvergedMembers | undefined;
+    selfId: string;
+    seeds: string[];
+    clock: Clock;
+    random: Random;
+    queue: BroadcastQueue;
+    base: ConvergedMembers | undefined;
     onMember: ((rec: MemberRecord, prev: MemberRecord | undefined) => void) | undefined;
   }) {
     this.#selfId = o.selfId;

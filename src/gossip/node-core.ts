@@ -54,12 +54,21 @@ export class NodeCore {
     this.log = o.log;
     this.awareness = new Awareness(o.config.awarenessMaxMultiplier);
     this.out = new Outbox({
-      env: o.env, transport: o.transport, counters: this.counters, log: o.log,
+      env: o.env,
+      transport: o.transport,
+      counters: this.counters,
+      log: o.log,
       limit: () => retransmitLimit(this.config.retransmitMult, this.table.liveCount),
       summary: () => this.summary(),
     });
     this.table = new MemberTable({
-      selfId: o.id, seeds: o.seeds, clock: o.clock, random: o.random, queue: this.out.queue, base: o.base, onMember: o.onMember,
+      selfId: o.id,
+      seeds: o.seeds,
+      clock: o.clock,
+      random: o.random,
+      queue: this.out.queue,
+      base: o.base,
+      onMember: o.onMember,
     });
   }
 

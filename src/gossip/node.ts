@@ -94,10 +94,17 @@ export class GossipNode {
     if (o.keyring.keys.length === 0) throw new Error('gossip keyring: needs at least one key');
     const epoch = o.clock.now();
     const core = new NodeCore({
-      id: o.id, addr: o.addr, config: o.config, clock: o.clock, transport: o.transport, random: o.random,
+      id: o.id,
+      addr: o.addr,
+      config: o.config,
+      clock: o.clock,
+      transport: o.transport,
+      random: o.random,
       env: new EnvelopeWriter(o.config.maxDatagramBytes, o.label, o.id, epoch, o.keyring),
       seeds: [...new Set((o.seeds ?? []).filter((s) => s !== o.addr))],
-      base: sim.base, log: o.log, onMember: o.onMember,
+      base: sim.base,
+      log: o.log,
+      onMember: o.onMember,
     });
     this.#core = core;
     this.id = o.id;
@@ -252,8 +259,10 @@ export class GossipNode {
     const now = core.now();
     const toDead = this.config.gossipToTheDeadMs;
     const deadAt = core.table.deadAt;
-    const targets = core.table.pickRandom(this.config.gossipNodes, (e) =>
-      e.rec.state <= SUSPECT || (e.rec.state === DEAD && now - (deadAt.get(e.rec.id) ?? 0) < toDead));
+    const targets = core.table.pickRandom(
+      this.config.gossipNodes,
+      (e) => e.rec.state <= SUSPECT || (e.rec.state === DEAD && now - (deadAt.get(e.rec.id) ?? 0) < toDead),
+    );
     for (const t of targets) {
       if (core.out.queueLength === 0) break;
       core.out.gossip(t.rec.addr);

@@ -23,10 +23,7 @@ export class Outbox {
   /** The delegate's fingerprint that pings and acks carry. */
   readonly #summary: () => number;
 
-  constructor(o: {
-    env: EnvelopeWriter; transport: Transport; counters: GossipCounters; log: LogFn | undefined;
-    limit: () => number; summary: () => number;
-  }) {
+  constructor(o: { env: EnvelopeWriter; transport: Transport; counters: GossipCounters; log: LogFn | undefined; limit: () => number; summary: () => number }) {
     this.env = o.env;
     this.#transport = o.transport;
     this.#counters = o.counters;

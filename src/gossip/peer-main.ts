@@ -16,7 +16,8 @@ async function main(): Promise<void> {
   if (!raw) throw new Error('usage: peer-main.js <json options>');
   const o = JSON.parse(raw) as GossipStoreOptions & { publicIP: string; backendType?: 'udp' | 'vxlan' | 'host-gw' };
   const store = await GossipStore.open({
-    ...o, log: (level, msg, fields) => process.stderr.write(`${level} ${msg} ${fields ? JSON.stringify(fields) : ''}\n`),
+    ...o,
+    log: (level, msg, fields) => process.stderr.write(`${level} ${msg} ${fields ? JSON.stringify(fields) : ''}\n`),
   });
   out({ event: 'up', hostId: store.hostId, addr: store.address });
   const lease = await store.acquire({ publicIP: o.publicIP, backendType: o.backendType ?? 'udp', backendData: {} });
@@ -27,7 +28,11 @@ async function main(): Promise<void> {
     // before the table change that shows it.
     const now = store.ownLease()?.subnet;
     if (now !== undefined && now !== own) out({ event: 'lease', subnet: (own = now) });
-    out({ event: 'batch', added: events.filter((e) => e.type === 'added').map((e) => e.lease.subnet), removed: events.filter((e) => e.type === 'removed').map((e) => e.lease.subnet) });
+    out({
+      event: 'batch',
+      added: events.filter((e) => e.type === 'added').map((e) => e.lease.subnet),
+      removed: events.filter((e) => e.type === 'removed').map((e) => e.lease.subnet),
+    });
   });
   const stats = setInterval(() => out({ event: 'stats', counters: store.counters, members: store.members().filter((m) => m.state === 0).length }), 1000);
   stats.unref();

@@ -50,10 +50,12 @@ export class Prober {
     p.relayTo = requester;
     p.relaySeq = seq;
     core.out.ping(targetAddr, mySeq, target);
-    p.timers.push(core.clock.setTimer(core.config.probeTimeoutMs, () => {
-      if (p.acked || !core.running) return;
-      core.out.nack(requester, seq);
-    }));
+    p.timers.push(
+      core.clock.setTimer(core.config.probeTimeoutMs, () => {
+        if (p.acked || !core.running) return;
+        core.out.nack(requester, seq);
+      }),
+    );
     p.timers.push(core.clock.setTimer(core.config.probeIntervalMs, () => this.#probes.delete(mySeq)));
   }
 

@@ -93,8 +93,13 @@ export function encodeLease(w: ByteWriter, r: LeaseRecord): void {
   w.f64(r.claimedAt);
   w.u32(r.version);
   w.f64(r.expiresAt);
-  const flags = (r.released ? F_RELEASED : 0) | (r.vtepMac !== undefined ? F_MAC : 0) | (r.vni !== undefined ? F_VNI : 0)
-    | (r.port !== undefined ? F_PORT : 0) | (r.publicIPv6 !== undefined ? F_V6 : 0) | (r.ipv6Subnet !== undefined ? F_V6NET : 0);
+  const flags =
+    (r.released ? F_RELEASED : 0) |
+    (r.vtepMac !== undefined ? F_MAC : 0) |
+    (r.vni !== undefined ? F_VNI : 0) |
+    (r.port !== undefined ? F_PORT : 0) |
+    (r.publicIPv6 !== undefined ? F_V6 : 0) |
+    (r.ipv6Subnet !== undefined ? F_V6NET : 0);
   w.u8(flags);
   w.str(r.publicIP);
   w.u8(r.backend);

@@ -15,7 +15,9 @@ export function gossipSeed(peer: string, port: number): string {
  */
 export function seedsOnlySelf(seeds: string[], own: string): string | undefined {
   if (seeds.length === 0 || !seeds.every((seed) => seed === own)) return undefined;
-  return `${seeds.join(', ')} name only this host's own address ${own}. If another host announces the same address `
-    + '(two hosts sharing one public IP, like Vagrant\'s NAT address on eth0), give each host its own underlay address with --iface or --public-ip; '
-    + 'a host that starts a cluster has no seeds (peers: [])';
+  return (
+    `${seeds.join(', ')} name only this host's own address ${own}. If another host announces the same address ` +
+    "(two hosts sharing one public IP, like Vagrant's NAT address on eth0), give each host its own underlay address with --iface or --public-ip; " +
+    'a host that starts a cluster has no seeds (peers: [])'
+  );
 }

@@ -40,7 +40,7 @@ export class SubnetPool {
     const text = value.split('/')[0];
     if (!wire.isIPv4(text)) throw new Error(`${field} "${value}": must be an IPv4 address`);
     const a = wire.parseIPv4(text);
-    const inNet = ((a & prefixMask(this.networkPrefix)) >>> 0) === this.network;
+    const inNet = (a & prefixMask(this.networkPrefix)) >>> 0 === this.network;
     if (!inNet || a % this.#step !== 0) {
       throw new Error(`${field} "${value}": must be a /${this.subnetLen} subnet address inside ${this.config.network}`);
     }

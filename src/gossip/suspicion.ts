@@ -13,7 +13,13 @@ export class Suspicion {
    * k: confirmations expected; minMs/maxMs: the timeout with k and with none;
    * `from`: who raised it (does not count as a confirmation).
    */
-  constructor(readonly k: number, readonly minMs: number, readonly maxMs: number, readonly startedAt: number, from: string) {
+  constructor(
+    readonly k: number,
+    readonly minMs: number,
+    readonly maxMs: number,
+    readonly startedAt: number,
+    from: string,
+  ) {
     this.#from.add(from);
   }
 

@@ -27,7 +27,11 @@ export class UdpTransport implements Transport {
   /** Datagrams that could not be sent (unparsable address, socket error). */
   sendErrors = 0;
 
-  private constructor(socket: Socket, readonly address: string, log: LogFn | undefined) {
+  private constructor(
+    socket: Socket,
+    readonly address: string,
+    log: LogFn | undefined,
+  ) {
     this.#socket = socket;
     this.#log = log;
   }

@@ -23,7 +23,10 @@ export interface LabDownReport {
 
 function pidsIn(ns: string): number[] {
   const out = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
-  return out.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0 && n !== process.pid);
+  return out
+    .split('\n')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0 && n !== process.pid);
 }
 
 function alive(pid: number): boolean {
@@ -54,7 +57,9 @@ export async function labDown(prefix?: string, graceMs = 5_000): Promise<LabDown
   const stubborn = ended.filter(alive);
   for (const pid of stubborn) signal(pid, 'SIGKILL');
   for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-  const dirs = readdirSync(tmpdir()).filter((name) => DEMO_DIR_PATTERN.test(name) && mine(name)).map((name) => join(tmpdir(), name));
+  const dirs = readdirSync(tmpdir())
+    .filter((name) => DEMO_DIR_PATTERN.test(name) && mine(name))
+    .map((name) => join(tmpdir(), name));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   return { namespaces, ended, killed: stubborn.length, dirs };
 }

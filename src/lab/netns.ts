@@ -11,7 +11,11 @@ import { randomBytes } from 'node:crypto';
 export const LAB_PREFIX = 'tulle-';
 
 export class CommandError extends Error {
-  constructor(readonly command: string[], readonly status: number | null, readonly stderr: string) {
+  constructor(
+    readonly command: string[],
+    readonly status: number | null,
+    readonly stderr: string,
+  ) {
     super(`${command.join(' ')} failed (exit ${status}): ${stderr.trim() || '(no output)'}`);
     this.name = 'CommandError';
   }
@@ -20,7 +24,10 @@ export class CommandError extends Error {
 /** Runs a command to completion; throws CommandError naming it when it fails. */
 export function run(command: string[], options: { input?: string; timeoutMs?: number; allowFailure?: boolean } = {}): string {
   const result = spawnSync(command[0], command.slice(1), {
-    input: options.input, encoding: 'utf8', timeout: options.timeoutMs ?? 30_000, stdio: ['pipe', 'pipe', 'pipe'],
+    input: options.input,
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 30_000,
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   if (result.error) throw new CommandError(command, null, result.error.message);
   if (result.status !== 0 && !options.allowFailure) throw new CommandError(command, result.status, result.stderr);
@@ -138,5 +145,8 @@ export class Lab {
 /** Namespaces left by earlier runs (any lab prefix). */
 export function leftoverNamespaces(): string[] {
   const out = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  return out.split('\n').map((line) => line.split(' ')[0]).filter((name) => name.startsWith(LAB_PREFIX));
+  return out
+    .split('\n')
+    .map((line) => line.split(' ')[0])
+    .filter((name) => name.startsWith(LAB_PREFIX));
 }

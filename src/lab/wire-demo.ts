@@ -73,11 +73,10 @@ export async function insideWireDemo(): Promise<void> {
     }
     const before = received;
     const t0 = process.hrtime.bigint();
-    const done = path === 'native'
-      ? native.encapBatch(slab, desc, PACKETS, table.bytes, table.meta)
-      : wire.encapsulateBatch(slab, desc, PACKETS, table);
+    const done = path === 'native' ? native.encapBatch(slab, desc, PACKETS, table.bytes, table.meta) : wire.encapsulateBatch(slab, desc, PACKETS, table);
     const micros = Number(process.hrtime.bigint() - t0) / 1000;
-    for (let i = 0; i < done; i++) writeSync(tun.fd, slab, desc[i * wire.DESC_STRIDE + wire.DESC_OUT_OFFSET], desc[i * wire.DESC_STRIDE + wire.DESC_OUT_LENGTH]);
+    for (let i = 0; i < done; i++)
+      writeSync(tun.fd, slab, desc[i * wire.DESC_STRIDE + wire.DESC_OUT_OFFSET], desc[i * wire.DESC_STRIDE + wire.DESC_OUT_LENGTH]);
     await sleep(200);
     rows.push([path, String(done), String(received - before), `${micros.toFixed(1)} µs`]);
   }
@@ -107,13 +106,16 @@ export async function insideWireDemo(): Promise<void> {
     }
     const inner = wire.ipv4.decode(buf, frame.innerOffset, frame.innerLength);
     console.log('\nthe kernel encapsulates, tulle decodes what comes out of the TUN:');
-    printTable(['field', 'value'], [
-      ['outer', `${wire.formatIPv4(outer.src4)}:${outer.srcPort} → port ${outer.dstPort}, ${n} bytes`],
-      ['VNI', String(frame.vni)],
-      ['inner MACs', `${wire.formatMac(buf, frame.srcMacOffset)} → ${wire.formatMac(buf, frame.dstMacOffset)}`],
-      ['inner IP', `${wire.formatIPv4(inner.src)} → ${wire.formatIPv4(inner.dst)}, ${inner.totalLength} bytes`],
-      ['payload', JSON.stringify(Buffer.from(buf.subarray(frame.innerOffset + inner.headerLength + 8, frame.innerOffset + inner.totalLength)).toString())],
-    ]);
+    printTable(
+      ['field', 'value'],
+      [
+        ['outer', `${wire.formatIPv4(outer.src4)}:${outer.srcPort} → port ${outer.dstPort}, ${n} bytes`],
+        ['VNI', String(frame.vni)],
+        ['inner MACs', `${wire.formatMac(buf, frame.srcMacOffset)} → ${wire.formatMac(buf, frame.dstMacOffset)}`],
+        ['inner IP', `${wire.formatIPv4(inner.src)} → ${wire.formatIPv4(inner.dst)}, ${inner.totalLength} bytes`],
+        ['payload', JSON.stringify(Buffer.from(buf.subarray(frame.innerOffset + inner.headerLength + 8, frame.innerOffset + inner.totalLength)).toString())],
+      ],
+    );
     break;
   }
   socket.close();

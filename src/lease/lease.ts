@@ -123,6 +123,10 @@ export class LeaseTable {
 }
 
 function compareSubnets(a: string, b: string): number {
-  const key = (s: string) => s.split(/[./]/).map((n) => n.padStart(3, '0')).join('.');
+  const key = (s: string) =>
+    s
+      .split(/[./]/)
+      .map((n) => n.padStart(3, '0'))
+      .join('.');
   return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 }

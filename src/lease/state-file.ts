@@ -90,7 +90,8 @@ export class HostState {
     const file = join(this.dir, HOST_ID_FILE);
     if (existsSync(file)) {
       const id = readFileSync(file, 'utf8').trim();
-      if (!HOST_ID.test(id)) throw new Error(`${file}: "${id}" is not a valid host id (1–64 characters of A–Z a–z 0–9 . _ : -); remove the file to get a new one`);
+      if (!HOST_ID.test(id))
+        throw new Error(`${file}: "${id}" is not a valid host id (1–64 characters of A–Z a–z 0–9 . _ : -); remove the file to get a new one`);
       return id;
     }
     const id = derivedHostId(this.dir) ?? randomUUID();
@@ -114,7 +115,9 @@ function derivedHostId(dir: string): string | undefined {
     return undefined;
   }
   if (!/^[0-9a-f]{32}$/.test(machine)) return undefined;
-  const h = createHash('sha256').update(`tulle host id\0${machine}\0${netns}\0${resolve(dir)}`).digest('hex');
+  const h = createHash('sha256')
+    .update(`tulle host id\0${machine}\0${netns}\0${resolve(dir)}`)
+    .digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -159,8 +162,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function isSavedLease(value: unknown): value is SavedLease {
-  return isObject(value) && typeof value.subnet === 'string' && typeof value.network === 'string'
-    && typeof value.backendType === 'string' && typeof value.publicIP === 'string'
-    && (value.vtepMac === undefined || typeof value.vtepMac === 'string')
-    && (value.ipv6Subnet === undefined || typeof value.ipv6Subnet === 'string');
+  return (
+    isObject(value) &&
+    typeof value.subnet === 'string' &&
+    typeof value.network === 'string' &&
+    typeof value.backendType === 'string' &&
+    typeof value.publicIP === 'string' &&
+    (value.vtepMac === undefined || typeof value.vtepMac === 'string') &&
+    (value.ipv6Subnet === undefined || typeof value.ipv6Subnet === 'string')
+  );
 }

@@ -56,8 +56,13 @@ export class StaticStore implements LeaseStore {
     if (this.#own !== undefined) return this.#own;
     const subnet = this.#options.subnet ?? this.#pick(attrs.previousSubnet);
     this.#own = {
-      subnet, ...(this.#options.ipv6Subnet ? { ipv6Subnet: this.#options.ipv6Subnet } : {}), publicIP: attrs.publicIP, ...(attrs.publicIPv6 ? { publicIPv6: attrs.publicIPv6 } : {}),
-      backendType: attrs.backendType, backendData: { ...attrs.backendData }, expiration: NEVER_EXPIRES,
+      subnet,
+      ...(this.#options.ipv6Subnet ? { ipv6Subnet: this.#options.ipv6Subnet } : {}),
+      publicIP: attrs.publicIP,
+      ...(attrs.publicIPv6 ? { publicIPv6: attrs.publicIPv6 } : {}),
+      backendType: attrs.backendType,
+      backendData: { ...attrs.backendData },
+      expiration: NEVER_EXPIRES,
     };
     this.#emit([{ type: 'added', lease: this.#own }]);
     return this.#own;
@@ -90,7 +95,8 @@ export class StaticStore implements LeaseStore {
     const min = this.#options.network.subnetMin ? wire.parseIPv4(this.#options.network.subnetMin) : range.min;
     const max = this.#options.network.subnetMax ? wire.parseIPv4(this.#options.network.subnetMax) : range.max;
     const taken = this.#peers.map((l) => parseCidr4(l.subnet));
-    const free = (c: Cidr4) => c.prefix === subnetLen && containsCidr(network, c) && c.network >= min && c.network <= max && !taken.some((t) => overlaps4(t, c));
+    const free = (c: Cidr4) =>
+      c.prefix === subnetLen && containsCidr(network, c) && c.network >= min && c.network <= max && !taken.some((t) => overlaps4(t, c));
     if (previous !== undefined) {
       try {
         const c = parseCidr4(previous);

@@ -55,8 +55,20 @@ export interface NativeAddon {
    * for one IPv4 datagram); otherwise, or when the TAP refuses, they are split as usual. Which packets
    * may is decided by the caller (decideTx), never here.
    */
-  txBatch(fds: number | Int32Array, slab: Uint8Array, desc: Int32Array, count: number, templateBytes: Uint8Array, templateMeta: Int32Array,
-    addrs: Uint8Array, arena: Uint8Array, options: number, status: Int32Array, tunnelFd?: number, tunnelParams?: Uint8Array): number;
+  txBatch(
+    fds: number | Int32Array,
+    slab: Uint8Array,
+    desc: Int32Array,
+    count: number,
+    templateBytes: Uint8Array,
+    templateMeta: Int32Array,
+    addrs: Uint8Array,
+    arena: Uint8Array,
+    options: number,
+    status: Int32Array,
+    tunnelFd?: number,
+    tunnelParams?: Uint8Array,
+  ): number;
   /** A non-blocking UDP socket bound to address:port, with send and receive buffers of `bufferBytes`. */
   udpOpen(family: 4 | 6, address: string, port: number, bufferBytes: number): number;
   /**
@@ -65,7 +77,17 @@ export interface NativeAddon {
    * descriptor per segment. The sender of descriptor i goes to entry i of `srcAddrs`. Truncated
    * datagrams get VERDICT_TRUNCATED. Returns the number of descriptors written.
    */
-  udpRecvBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number, srcAddrs: Uint8Array, gro?: boolean): number;
+  udpRecvBatch(
+    fd: number,
+    slab: Uint8Array,
+    desc: Int32Array,
+    maxCount: number,
+    headroom: number,
+    stride: number,
+    timeoutMs: number,
+    srcAddrs: Uint8Array,
+    gro?: boolean,
+  ): number;
   /**
    * Writes every packet with VERDICT >= 0 to a TUN that has a virtio-net header, merging runs of
    * segments of one TCP flow into GSO super-packets. With `verify` (default true) each segment's TCP

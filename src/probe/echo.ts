@@ -72,7 +72,11 @@ export async function echoClient(options: EchoClientOptions): Promise<EchoReport
   }
   const socket = dgram.createSocket(v6 ? 'udp6' : 'udp4');
   const state = options.targets.map((target) => ({
-    target, sent: 0, answered: new Uint8Array(options.count), rtts: [] as number[], unexpected: 0,
+    target,
+    sent: 0,
+    answered: new Uint8Array(options.count),
+    rtts: [] as number[],
+    unexpected: 0,
   }));
   const index = new Map(options.targets.map((t, i) => [t, i]));
   let malformed = 0;
@@ -122,7 +126,12 @@ export async function echoClient(options: EchoClientOptions): Promise<EchoReport
   }
   return {
     targets: state.map((s) => ({
-      target: s.target, sent: s.sent, received: s.rtts.length, loss_pct: lossPct(s.sent, s.rtts.length), rtt_ms: summarizeRtt(s.rtts), unexpected: s.unexpected,
+      target: s.target,
+      sent: s.sent,
+      received: s.rtts.length,
+      loss_pct: lossPct(s.sent, s.rtts.length),
+      rtt_ms: summarizeRtt(s.rtts),
+      unexpected: s.unexpected,
     })),
     malformed,
   };

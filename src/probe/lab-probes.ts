@@ -124,7 +124,9 @@ export class LabProbes {
       if (v.ready && typeof v.port === 'number') ready(v.port);
     });
     report.catch(() => {}); // awaited by the caller; no unhandled rejection meanwhile
-    const exited = report.then(() => { throw new Error(`${args[0]} in ${ns} exited before listening`); });
+    const exited = report.then(() => {
+      throw new Error(`${args[0]} in ${ns} exited before listening`);
+    });
     exited.catch(() => {});
     const port = await within<number | undefined>(Promise.race([listening, exited]), 10_000, () => undefined);
     if (port === undefined) {
@@ -142,16 +144,22 @@ export class LabProbes {
   async echoMatrix(nodes: ProbeNode[], options: EchoOptions = {}): Promise<EchoMatrix> {
     const o = echoDefaults(options);
     const bound = Math.ceil((o.count * o.intervalMs + o.timeoutMs) / 1000) + 30;
-    const servers = await Promise.all(nodes.map((n) => this.server<unknown>(n.ns, ['echo-server', '--address', n.address, '--port', String(o.port), '--seconds', String(bound)], (bound + 10) * 1000)));
+    const servers = await Promise.all(
+      nodes.map((n) =>
+        this.server<unknown>(n.ns, ['echo-server', '--address', n.address, '--port', String(o.port), '--seconds', String(bound)], (bound + 10) * 1000),
+      ),
+    );
     try {
-      const reports = await Promise.all(nodes.map((from) => {
-        const targets = nodes.filter((n) => n !== from).map((n) => n.address);
-        if (targets.length === 0) return Promise.resolve<EchoReport>({ targets: [], malformed: 0 });
-        return this.client<EchoReport>(from.ns, ['echo', '--to', targets.join(','), ...echoArgs(o)], (bound + 10) * 1000);
-      }));
+      const reports = await Promise.all(
+        nodes.map((from) => {
+          const targets = nodes.filter((n) => n !== from).map((n) => n.address);
+          if (targets.length === 0) return Promise.resolve<EchoReport>({ targets: [], malformed: 0 });
+          return this.client<EchoReport>(from.ns, ['echo', '--to', targets.join(','), ...echoArgs(o)], (bound + 10) * 1000);
+        }),
+      );
       return {
         nodes: nodes.map((n) => n.name),
-        cells: nodes.map((from, i) => nodes.map((to, j) => (i === j ? null : reports[i].targets.find((r) => r.target === to.address) ?? null))),
+        cells: nodes.map((from, i) => nodes.map((to, j) => (i === j ? null : (reports[i].targets.find((r) => r.target === to.address) ?? null)))),
       };
     } finally {
       for (const s of servers) kill(s.child, 'SIGTERM');
@@ -163,7 +171,11 @@ export class LabProbes {
   async echo(fromNs: string, toNs: string, address: string, options: EchoOptions = {}): Promise<EchoResult> {
     const o = echoDefaults(options);
     const bound = Math.ceil((o.count * o.intervalMs + o.timeoutMs) / 1000) + 30;
-    const server = await this.server<unknown>(toNs, ['echo-server', '--address', address, '--port', String(o.port), '--seconds', String(bound)], (bound + 10) * 1000);
+    const server = await this.server<unknown>(
+      toNs,
+      ['echo-server', '--address', address, '--port', String(o.port), '--seconds', String(bound)],
+      (bound + 10) * 1000,
+    );
     try {
       const report = await this.client<EchoReport>(fromNs, ['echo', '--to', address, ...echoArgs(o)], (bound + 10) * 1000);
       return report.targets[0];
@@ -179,7 +191,11 @@ export class LabProbes {
    */
   async reachable(fromNs: string, toNs: string, address: string, attempts = 20, port = DEFAULT_ECHO_PORT): Promise<boolean> {
     const bound = attempts * 2 + 30;
-    const server = await this.server<unknown>(toNs, ['echo-server', '--address', address, '--port', String(port), '--seconds', String(bound)], (bound + 10) * 1000);
+    const server = await this.server<unknown>(
+      toNs,
+      ['echo-server', '--address', address, '--port', String(port), '--seconds', String(bound)],
+      (bound + 10) * 1000,
+    );
     try {
       for (let i = 0; i < attempts; i++) {
         const report = await this.client<EchoReport>(fromNs, ['echo', '--to', address, '--port', String(port), '--count', '1', '--timeout-ms', '1000'], 20_000);
@@ -198,10 +214,18 @@ export class LabProbes {
     const streams = options.streams ?? 1;
     const port = options.port ?? DEFAULT_STREAM_PORT;
     const bound = options.seconds + 30;
-    const sink = await this.server<SinkReport>(toNs, ['tcp-sink', '--address', address, '--port', String(port), '--streams', String(streams), '--max-seconds', String(bound)], (bound + 10) * 1000);
+    const sink = await this.server<SinkReport>(
+      toNs,
+      ['tcp-sink', '--address', address, '--port', String(port), '--streams', String(streams), '--max-seconds', String(bound)],
+      (bound + 10) * 1000,
+    );
     let sent: SendReport;
     try {
-      sent = await this.client<SendReport>(fromNs, ['tcp-send', '--to', address, '--port', String(sink.port), '--streams', String(streams), '--seconds', String(options.seconds)], (bound + 10) * 1000);
+      sent = await this.client<SendReport>(
+        fromNs,
+        ['tcp-send', '--to', address, '--port', String(sink.port), '--streams', String(streams), '--seconds', String(options.seconds)],
+        (bound + 10) * 1000,
+      );
     } catch (error) {
       kill(sink.child, 'SIGKILL');
       throw error;
@@ -209,8 +233,14 @@ export class LabProbes {
     const got = await sink.report;
     if (got.timed_out) throw new Error(`tcp-sink in ${toNs}: not every stream ended within ${bound} s`);
     return {
-      protocol: 'tcp', streams, bytes: got.bytes, seconds: got.seconds, gbps: got.gbps,
-      sender_cpu_pct: sent.cpu_pct, receiver_cpu_pct: got.cpu_pct, cpu_bound: sent.cpu_pct >= CPU_BOUND_PCT || got.cpu_pct >= CPU_BOUND_PCT,
+      protocol: 'tcp',
+      streams,
+      bytes: got.bytes,
+      seconds: got.seconds,
+      gbps: got.gbps,
+      sender_cpu_pct: sent.cpu_pct,
+      receiver_cpu_pct: got.cpu_pct,
+      cpu_bound: sent.cpu_pct >= CPU_BOUND_PCT || got.cpu_pct >= CPU_BOUND_PCT,
     };
   }
 
@@ -218,27 +248,63 @@ export class LabProbes {
   async udp(fromNs: string, toNs: string, address: string, options: UdpOptions): Promise<StreamResult> {
     const port = options.port ?? DEFAULT_STREAM_PORT;
     const bound = options.seconds + 30;
-    const sink = await this.server<UdpSinkReport>(toNs, ['udp-sink', '--address', address, '--port', String(port), '--idle-ms', '1000', '--max-seconds', String(bound)], (bound + 10) * 1000);
+    const sink = await this.server<UdpSinkReport>(
+      toNs,
+      ['udp-sink', '--address', address, '--port', String(port), '--idle-ms', '1000', '--max-seconds', String(bound)],
+      (bound + 10) * 1000,
+    );
     let sent: UdpSendReport;
     try {
-      sent = await this.client<UdpSendReport>(fromNs, ['udp-send', '--to', address, '--port', String(sink.port), '--seconds', String(options.seconds), '--size', String(options.size)], (bound + 10) * 1000);
+      sent = await this.client<UdpSendReport>(
+        fromNs,
+        ['udp-send', '--to', address, '--port', String(sink.port), '--seconds', String(options.seconds), '--size', String(options.size)],
+        (bound + 10) * 1000,
+      );
     } catch (error) {
       kill(sink.child, 'SIGKILL');
       throw error;
     }
     const got = await sink.report;
     return {
-      protocol: 'udp', streams: 1, bytes: got.bytes, seconds: got.seconds, gbps: got.gbps,
-      datagrams: got.datagrams, sent_datagrams: sent.datagrams, kpps: got.kpps, sent_kpps: sent.kpps, loss_pct: lossPct(sent.datagrams, got.datagrams), malformed: got.malformed,
-      sender_cpu_pct: sent.cpu_pct, receiver_cpu_pct: got.cpu_pct, cpu_bound: sent.cpu_pct >= CPU_BOUND_PCT || got.cpu_pct >= CPU_BOUND_PCT,
+      protocol: 'udp',
+      streams: 1,
+      bytes: got.bytes,
+      seconds: got.seconds,
+      gbps: got.gbps,
+      datagrams: got.datagrams,
+      sent_datagrams: sent.datagrams,
+      kpps: got.kpps,
+      sent_kpps: sent.kpps,
+      loss_pct: lossPct(sent.datagrams, got.datagrams),
+      malformed: got.malformed,
+      sender_cpu_pct: sent.cpu_pct,
+      receiver_cpu_pct: got.cpu_pct,
+      cpu_bound: sent.cpu_pct >= CPU_BOUND_PCT || got.cpu_pct >= CPU_BOUND_PCT,
     };
   }
 }
 
 function echoDefaults(options: EchoOptions): Required<EchoOptions> {
-  return { count: options.count ?? 5, intervalMs: options.intervalMs ?? 50, timeoutMs: options.timeoutMs ?? 1000, size: options.size ?? 64, port: options.port ?? DEFAULT_ECHO_PORT };
+  return {
+    count: options.count ?? 5,
+    intervalMs: options.intervalMs ?? 50,
+    timeoutMs: options.timeoutMs ?? 1000,
+    size: options.size ?? 64,
+    port: options.port ?? DEFAULT_ECHO_PORT,
+  };
 }
 
 function echoArgs(o: Required<EchoOptions>): string[] {
-  return ['--port', String(o.port), '--count', String(o.count), '--interval-ms', String(o.intervalMs), '--timeout-ms', String(o.timeoutMs), '--size', String(o.size)];
+  return [
+    '--port',
+    String(o.port),
+    '--count',
+    String(o.count),
+    '--interval-ms',
+    String(o.intervalMs),
+    '--timeout-ms',
+    String(o.timeoutMs),
+    '--size',
+    String(o.size),
+  ];
 }

@@ -41,9 +41,17 @@ function address(name: string, value: string | undefined): string {
 }
 
 const OPTIONS = {
-  address: { type: 'string' }, to: { type: 'string' }, port: { type: 'string' }, seconds: { type: 'string' },
-  count: { type: 'string' }, 'interval-ms': { type: 'string' }, 'timeout-ms': { type: 'string' }, size: { type: 'string' },
-  streams: { type: 'string' }, 'max-seconds': { type: 'string' }, 'idle-ms': { type: 'string' },
+  address: { type: 'string' },
+  to: { type: 'string' },
+  port: { type: 'string' },
+  seconds: { type: 'string' },
+  count: { type: 'string' },
+  'interval-ms': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  size: { type: 'string' },
+  streams: { type: 'string' },
+  'max-seconds': { type: 'string' },
+  'idle-ms': { type: 'string' },
 } as const;
 
 async function main(argv: string[]): Promise<void> {
@@ -68,9 +76,17 @@ async function main(argv: string[]): Promise<void> {
   const v = values;
   switch (command) {
     case 'echo-server':
-      print(await echoServer({
-        address: address('address', v.address), port: integer('port', v.port, DEFAULT_ECHO_PORT, 0, 65535), seconds: integer('seconds', v.seconds, 60, 1, 3600),
-      }, (port) => print({ ready: true, port }), stopSignal()));
+      print(
+        await echoServer(
+          {
+            address: address('address', v.address),
+            port: integer('port', v.port, DEFAULT_ECHO_PORT, 0, 65535),
+            seconds: integer('seconds', v.seconds, 60, 1, 3600),
+          },
+          (port) => print({ ready: true, port }),
+          stopSignal(),
+        ),
+      );
       return;
     case 'echo': {
       const targets = (v.to ?? '').split(',').filter(Boolean);
@@ -78,35 +94,63 @@ async function main(argv: string[]): Promise<void> {
       targets.forEach((t) => address('to', t));
       const size = integer('size', v.size, 64, HEADER_LENGTH, MAX_DATAGRAM);
       checkEchoSize(size);
-      print(await echoClient({
-        targets, port: integer('port', v.port, DEFAULT_ECHO_PORT, 1, 65535), count: integer('count', v.count, 5, 1, 100_000),
-        intervalMs: integer('interval-ms', v['interval-ms'], 50, 0, 60_000), timeoutMs: integer('timeout-ms', v['timeout-ms'], 1000, 1, 60_000), size,
-      }));
+      print(
+        await echoClient({
+          targets,
+          port: integer('port', v.port, DEFAULT_ECHO_PORT, 1, 65535),
+          count: integer('count', v.count, 5, 1, 100_000),
+          intervalMs: integer('interval-ms', v['interval-ms'], 50, 0, 60_000),
+          timeoutMs: integer('timeout-ms', v['timeout-ms'], 1000, 1, 60_000),
+          size,
+        }),
+      );
       return;
     }
     case 'tcp-sink':
-      print(await tcpSink({
-        address: address('address', v.address), port: integer('port', v.port, DEFAULT_STREAM_PORT, 0, 65535),
-        streams: integer('streams', v.streams, 1, 1, 128), maxSeconds: integer('max-seconds', v['max-seconds'], 60, 1, 3600),
-      }, (port) => print({ ready: true, port })));
+      print(
+        await tcpSink(
+          {
+            address: address('address', v.address),
+            port: integer('port', v.port, DEFAULT_STREAM_PORT, 0, 65535),
+            streams: integer('streams', v.streams, 1, 1, 128),
+            maxSeconds: integer('max-seconds', v['max-seconds'], 60, 1, 3600),
+          },
+          (port) => print({ ready: true, port }),
+        ),
+      );
       return;
     case 'tcp-send':
-      print(await tcpSend({
-        target: address('to', v.to), port: integer('port', v.port, DEFAULT_STREAM_PORT, 1, 65535),
-        streams: integer('streams', v.streams, 1, 1, 128), seconds: integer('seconds', v.seconds, 5, 1, 3600),
-      }));
+      print(
+        await tcpSend({
+          target: address('to', v.to),
+          port: integer('port', v.port, DEFAULT_STREAM_PORT, 1, 65535),
+          streams: integer('streams', v.streams, 1, 1, 128),
+          seconds: integer('seconds', v.seconds, 5, 1, 3600),
+        }),
+      );
       return;
     case 'udp-sink':
-      print(await udpSink({
-        address: address('address', v.address), port: integer('port', v.port, DEFAULT_STREAM_PORT, 0, 65535),
-        idleMs: integer('idle-ms', v['idle-ms'], 1000, 10, 60_000), maxSeconds: integer('max-seconds', v['max-seconds'], 60, 1, 3600),
-      }, (port) => print({ ready: true, port })));
+      print(
+        await udpSink(
+          {
+            address: address('address', v.address),
+            port: integer('port', v.port, DEFAULT_STREAM_PORT, 0, 65535),
+            idleMs: integer('idle-ms', v['idle-ms'], 1000, 10, 60_000),
+            maxSeconds: integer('max-seconds', v['max-seconds'], 60, 1, 3600),
+          },
+          (port) => print({ ready: true, port }),
+        ),
+      );
       return;
     case 'udp-send':
-      print(await udpSend({
-        target: address('to', v.to), port: integer('port', v.port, DEFAULT_STREAM_PORT, 1, 65535),
-        seconds: integer('seconds', v.seconds, 5, 1, 3600), size: integer('size', v.size, 1400, HEADER_LENGTH, MAX_DATAGRAM),
-      }));
+      print(
+        await udpSend({
+          target: address('to', v.to),
+          port: integer('port', v.port, DEFAULT_STREAM_PORT, 1, 65535),
+          seconds: integer('seconds', v.seconds, 5, 1, 3600),
+          size: integer('size', v.size, 1400, HEADER_LENGTH, MAX_DATAGRAM),
+        }),
+      );
       return;
     default:
       throw new UsageError(`unknown command "${command ?? ''}"; commands: echo-server, echo, tcp-sink, tcp-send, udp-sink, udp-send, features`);

@@ -12,7 +12,11 @@ export function formatMatrix(matrix: EchoMatrix): string {
   const header = ['from \\ to', ...matrix.nodes];
   const rows = matrix.nodes.map((name, i) => [name, ...matrix.cells[i].map(matrixCell)]);
   const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
-  const line = (cells: string[]) => cells.map((c, j) => c.padEnd(widths[j])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, j) => c.padEnd(widths[j]))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 

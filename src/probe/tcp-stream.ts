@@ -50,7 +50,9 @@ export async function tcpSink(options: TcpSinkOptions, onReady: (port: number) =
       bytes += chunk.length;
       last = nowSeconds();
     });
-    socket.on('error', () => { /* a reset ends the stream like a close */ });
+    socket.on('error', () => {
+      /* a reset ends the stream like a close */
+    });
     socket.once('close', () => {
       sockets.delete(socket);
       if (++ended >= options.streams) done();
@@ -64,12 +66,23 @@ export async function tcpSink(options: TcpSinkOptions, onReady: (port: number) =
     });
   });
   onReady((server.address() as net.AddressInfo).port);
-  const timedOut = await within(finished.then(() => false), options.maxSeconds * 1000, () => true);
+  const timedOut = await within(
+    finished.then(() => false),
+    options.maxSeconds * 1000,
+    () => true,
+  );
   const cpuEnd = cpuUs();
   for (const socket of sockets) socket.destroy();
   server.close();
   const seconds = last - first;
-  return { bytes, seconds, gbps: gbps(bytes, seconds), streams: options.streams, cpu_pct: cpuPct(cpuEnd - cpuAtFirst, Math.max(seconds, 1e-6)), timed_out: timedOut };
+  return {
+    bytes,
+    seconds,
+    gbps: gbps(bytes, seconds),
+    streams: options.streams,
+    cpu_pct: cpuPct(cpuEnd - cpuAtFirst, Math.max(seconds, 1e-6)),
+    timed_out: timedOut,
+  };
 }
 
 export interface SendReport {
@@ -89,36 +102,44 @@ export interface TcpSendOptions {
 /** Writes as fast as the sockets take it, on `streams` connections, for `seconds`. */
 export async function tcpSend(options: TcpSendOptions): Promise<SendReport> {
   const chunk = Buffer.alloc(CHUNK, 0x5a);
-  const sockets = await Promise.all(Array.from({ length: options.streams }, () => new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect({ host: options.target, port: options.port, noDelay: false });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  })));
+  const sockets = await Promise.all(
+    Array.from(
+      { length: options.streams },
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect({ host: options.target, port: options.port, noDelay: false });
+          socket.once('connect', () => {
+            socket.off('error', reject);
+            resolve(socket);
+          });
+          socket.once('error', reject);
+        }),
+    ),
+  );
   const start = nowSeconds();
   const cpuStart = cpuUs();
   const deadline = start + options.seconds;
   let bytes = 0;
-  await Promise.all(sockets.map(async (socket) => {
-    let failed: Error | undefined;
-    socket.on('error', (error) => (failed = error));
-    while (nowSeconds() < deadline && !failed) {
-      bytes += CHUNK;
-      if (!socket.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.max(1, (deadline - nowSeconds()) * 1000));
-          socket.once('drain', () => {
-            clearTimeout(timer);
-            resolve();
+  await Promise.all(
+    sockets.map(async (socket) => {
+      let failed: Error | undefined;
+      socket.on('error', (error) => (failed = error));
+      while (nowSeconds() < deadline && !failed) {
+        bytes += CHUNK;
+        if (!socket.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.max(1, (deadline - nowSeconds()) * 1000));
+            socket.once('drain', () => {
+              clearTimeout(timer);
+              resolve();
+            });
           });
-        });
+        }
       }
-    }
-    await new Promise<void>((resolve) => socket.end(resolve));
-    if (failed) throw new Error(`tcp-send to ${options.target}:${options.port}: ${failed.message}`);
-  }));
+      await new Promise<void>((resolve) => socket.end(resolve));
+      if (failed) throw new Error(`tcp-send to ${options.target}:${options.port}: ${failed.message}`);
+    }),
+  );
   const seconds = nowSeconds() - start;
   const cpu = cpuUs() - cpuStart;
   for (const socket of sockets) socket.destroy();

@@ -79,8 +79,15 @@ export async function udpSink(options: UdpSinkOptions, onReady: (port: number) =
   socket.close();
   const seconds = last - first;
   return {
-    datagrams, bytes, seconds, kpps: kpps(datagrams, seconds), gbps: gbps(bytes, seconds), highest, malformed,
-    cpu_pct: cpuPct(first === 0 ? 0 : cpuEnd - cpuAtFirst, Math.max(seconds + options.idleMs / 1000, 1e-6)), timed_out: timedOut,
+    datagrams,
+    bytes,
+    seconds,
+    kpps: kpps(datagrams, seconds),
+    gbps: gbps(bytes, seconds),
+    highest,
+    malformed,
+    cpu_pct: cpuPct(first === 0 ? 0 : cpuEnd - cpuAtFirst, Math.max(seconds + options.idleMs / 1000, 1e-6)),
+    timed_out: timedOut,
   };
 }
 

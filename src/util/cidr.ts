@@ -56,7 +56,7 @@ export function formatCidr(cidr: Cidr): string {
 /** True when `inner` lies inside `outer` (same family, no shorter prefix, same leading bits). */
 export function contains(outer: Cidr, inner: Cidr): boolean {
   if (outer.family !== inner.family || inner.prefix < outer.prefix) return false;
-  return outer.words.every((w, i) => ((inner.words[i] & wordMask(outer.prefix, i * 32)) >>> 0) === w);
+  return outer.words.every((w, i) => (inner.words[i] & wordMask(outer.prefix, i * 32)) >>> 0 === w);
 }
 
 /** True when the two prefixes share any address. */
@@ -98,7 +98,7 @@ export function size4(c: Cidr4): number {
 }
 
 export function containsAddress(c: Cidr4, address: number): boolean {
-  return ((address & prefixMask(c.prefix)) >>> 0) === c.network;
+  return (address & prefixMask(c.prefix)) >>> 0 === c.network;
 }
 
 /** True when `inner` lies wholly inside `outer`. */

@@ -69,7 +69,11 @@ export class TemplateTable {
   readonly meta: Int32Array;
 
   /** `bytes` and `meta` may be given, e.g. views of shared memory; they must hold `capacity` entries. */
-  constructor(readonly capacity: number, bytes?: Uint8Array, meta?: Int32Array) {
+  constructor(
+    readonly capacity: number,
+    bytes?: Uint8Array,
+    meta?: Int32Array,
+  ) {
     this.bytes = bytes ?? new Uint8Array(capacity * TEMPLATE_STRIDE);
     this.meta = meta ?? TemplateTable.emptyMeta(capacity);
     if (this.bytes.length < capacity * TEMPLATE_STRIDE || this.meta.length < capacity * META_STRIDE) {
@@ -85,7 +89,12 @@ export class TemplateTable {
 
   set(index: number, template: OuterTemplate): void {
     if (template.headerLength > TEMPLATE_STRIDE || template.bytes.length !== template.headerLength) {
-      throw new WireError({ code: 'value', field: 'template.headerLength', value: template.headerLength, allowed: `0..${TEMPLATE_STRIDE}, equal to the image's length` });
+      throw new WireError({
+        code: 'value',
+        field: 'template.headerLength',
+        value: template.headerLength,
+        allowed: `0..${TEMPLATE_STRIDE}, equal to the image's length`,
+      });
     }
     if (!Number.isInteger(index) || index < 0 || index >= this.capacity) {
       throw new WireError({ code: 'value', field: 'template index', value: index, allowed: `0..${this.capacity - 1}` });
@@ -120,8 +129,17 @@ export function encapsulateBatch(slab: Uint8Array, desc: Int32Array, count: numb
     const headerLength = table.meta[m + META_HEADER_LENGTH];
     const innerOffset = desc[d + DESC_OFFSET];
     const innerLength = desc[d + DESC_LENGTH];
-    const start = applyTemplate(slab, innerOffset, innerLength, table.bytes, verdict * TEMPLATE_STRIDE, headerLength,
-      table.meta[m + META_IP_VERSION], table.meta[m + META_FLAGS], desc[d + DESC_SRC_PORT]);
+    const start = applyTemplate(
+      slab,
+      innerOffset,
+      innerLength,
+      table.bytes,
+      verdict * TEMPLATE_STRIDE,
+      headerLength,
+      table.meta[m + META_IP_VERSION],
+      table.meta[m + META_FLAGS],
+      desc[d + DESC_SRC_PORT],
+    );
     if (start < 0) {
       desc[d + DESC_VERDICT] = VERDICT_ENCAP_FAILED;
       continue;

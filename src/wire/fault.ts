@@ -62,14 +62,23 @@ export function wireError(code: FaultCode, field: string, value: number, allowed
 
 function describe(code: FaultCode | ''): string {
   switch (code) {
-    case 'truncated': return 'packet truncated';
-    case 'version': return 'wrong IP version';
-    case 'ihl': return 'bad IPv4 header length';
-    case 'length': return 'length field disagrees with the buffer';
-    case 'checksum': return 'bad checksum';
-    case 'flags': return 'bad flags';
-    case 'ethertype': return 'unsupported ethertype';
-    case 'headroom': return 'not enough headroom for the outer headers';
-    default: return 'value out of range';
+    case 'truncated':
+      return 'packet truncated';
+    case 'version':
+      return 'wrong IP version';
+    case 'ihl':
+      return 'bad IPv4 header length';
+    case 'length':
+      return 'length field disagrees with the buffer';
+    case 'checksum':
+      return 'bad checksum';
+    case 'flags':
+      return 'bad flags';
+    case 'ethertype':
+      return 'unsupported ethertype';
+    case 'headroom':
+      return 'not enough headroom for the outer headers';
+    default:
+      return 'value out of range';
   }
 }

@@ -15,8 +15,17 @@ export * as icmp from './icmp.js';
 export { sum16, sum16Bytes, checksum, fold, adjustChecksum, adjustChecksum32 } from './checksum.js';
 export { flowHash, sourcePort, SOURCE_PORT_MIN, SOURCE_PORT_MAX } from './flow-hash.js';
 export {
-  encapsulate, applyTemplate, buildTemplate, parseOuter, newOuterPacket, MAX_HEADER, TPL_ETHERNET, TPL_UDP_CHECKSUM,
-  type OuterTemplate, type OuterPacket, type Underlay,
+  encapsulate,
+  applyTemplate,
+  buildTemplate,
+  parseOuter,
+  newOuterPacket,
+  MAX_HEADER,
+  TPL_ETHERNET,
+  TPL_UDP_CHECKSUM,
+  type OuterTemplate,
+  type OuterPacket,
+  type Underlay,
 } from './outer.js';
 export * from './batch.js';
 export { WireError, newFault, type Fault, type FaultCode } from './fault.js';

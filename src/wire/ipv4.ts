@@ -43,8 +43,18 @@ export interface IPv4Header {
 
 export function newHeader(): IPv4Header {
   return {
-    headerLength: MIN_HEADER, tos: 0, totalLength: MIN_HEADER, id: 0, dontFragment: false, moreFragments: false,
-    fragmentOffset: 0, ttl: 64, protocol: 0, checksum: 0, src: 0, dst: 0,
+    headerLength: MIN_HEADER,
+    tos: 0,
+    totalLength: MIN_HEADER,
+    id: 0,
+    dontFragment: false,
+    moreFragments: false,
+    fragmentOffset: 0,
+    ttl: 64,
+    protocol: 0,
+    checksum: 0,
+    src: 0,
+    dst: 0,
   };
 }
 
@@ -58,9 +68,7 @@ export interface ParseOptions {
  * The packet may be shorter than `length` (trailing Ethernet padding) but
  * never longer. Returns false and fills `fault` on bad input.
  */
-export function parse(
-  bytes: Uint8Array, offset: number, length: number, out: IPv4Header, fault?: Fault, options?: ParseOptions,
-): boolean {
+export function parse(bytes: Uint8Array, offset: number, length: number, out: IPv4Header, fault?: Fault, options?: ParseOptions): boolean {
   if (length < MIN_HEADER) return fail(fault, 'truncated', 'ipv4', length, `at least ${MIN_HEADER} bytes`);
   const b0 = bytes[offset];
   const version = b0 >>> 4;

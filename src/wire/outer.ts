@@ -62,7 +62,12 @@ export function buildTemplate(payloadPrefix: Uint8Array, innerEthernet: boolean,
   const src = parseIP(underlay.src);
   const dst = parseIP(underlay.dst);
   if (src.length !== dst.length) {
-    throw new WireError({ code: 'value', field: 'underlay.dst', value: dst.length, allowed: `an address of the same family as underlay.src (${underlay.src})` });
+    throw new WireError({
+      code: 'value',
+      field: 'underlay.dst',
+      value: dst.length,
+      allowed: `an address of the same family as underlay.src (${underlay.src})`,
+    });
   }
   checkPort('underlay.dstPort', underlay.dstPort);
   if (underlay.srcPort !== undefined) checkPort('underlay.srcPort', underlay.srcPort);
@@ -72,8 +77,13 @@ export function buildTemplate(payloadPrefix: Uint8Array, innerEthernet: boolean,
   const bytes = new Uint8Array(headerLength);
   if (ipVersion === 4) {
     ipv4.write(bytes, 0, {
-      totalLength: 0, protocol: ipv4.PROTO_UDP, ttl: underlay.ttl ?? 64, tos: underlay.tos ?? 0,
-      dontFragment: underlay.dontFragment ?? true, src: readAddress(src), dst: readAddress(dst),
+      totalLength: 0,
+      protocol: ipv4.PROTO_UDP,
+      ttl: underlay.ttl ?? 64,
+      tos: underlay.tos ?? 0,
+      dontFragment: underlay.dontFragment ?? true,
+      src: readAddress(src),
+      dst: readAddress(dst),
     });
     if (underlay.udpChecksum ?? true) flags |= TPL_UDP_CHECKSUM;
   } else {
@@ -101,15 +111,23 @@ function checkPort(field: string, port: number): void {
  * `srcPort` 0 keeps the template's port.
  */
 export function applyTemplate(
-  bytes: Uint8Array, innerOffset: number, innerLength: number,
-  image: Uint8Array, imageOffset: number, headerLength: number, ipVersion: number, flags: number,
-  srcPort: number, fault?: Fault,
+  bytes: Uint8Array,
+  innerOffset: number,
+  innerLength: number,
+  image: Uint8Array,
+  imageOffset: number,
+  headerLength: number,
+  ipVersion: number,
+  flags: number,
+  srcPort: number,
+  fault?: Fault,
 ): number {
   if (innerOffset < 0 || innerLength < 0 || innerOffset + innerLength > bytes.length) {
     return failed(fault, 'length', 'innerLength', innerLength, `0..${Math.max(0, bytes.length - innerOffset)} (inside the buffer)`);
   }
   const start = innerOffset - headerLength;
-  if (headerLength < 0 || headerLength > MAX_HEADER) return failed(fault, 'value', 'template.headerLength', headerLength, `0..${MAX_HEADER} (an unset template slot is -1)`);
+  if (headerLength < 0 || headerLength > MAX_HEADER)
+    return failed(fault, 'value', 'template.headerLength', headerLength, `0..${MAX_HEADER} (an unset template slot is -1)`);
   if (start < 0) return failed(fault, 'headroom', 'innerOffset', innerOffset, `at least ${headerLength}`);
   const version = innerLength > 0 ? bytes[innerOffset] >>> 4 : 0;
   if (version !== 4 && version !== 6) return failed(fault, 'version', 'inner.version', version, '4 or 6 (an IP packet)');
@@ -187,11 +205,13 @@ export function parseOuter(bytes: Uint8Array, offset: number, length: number, ou
     if (ipHeader < ipv4.MIN_HEADER || ipHeader > length) return fail(fault, 'ihl', 'ipv4.ihl', ipHeader >>> 2, '5..15 words inside the buffer');
     const total = readU16(bytes, offset + ipv4.OFF_TOTAL_LENGTH);
     if (total < ipHeader || total > length) return fail(fault, 'length', 'ipv4.totalLength', total, `${ipHeader}..${length}`);
-    if (sum16(bytes, offset, ipHeader) !== 0xffff) return fail(fault, 'checksum', 'ipv4.checksum', readU16(bytes, offset + ipv4.OFF_CHECKSUM), 'a header that sums to 0xffff');
+    if (sum16(bytes, offset, ipHeader) !== 0xffff)
+      return fail(fault, 'checksum', 'ipv4.checksum', readU16(bytes, offset + ipv4.OFF_CHECKSUM), 'a header that sums to 0xffff');
     if ((readU16(bytes, offset + ipv4.OFF_FLAGS_FRAGMENT) & (ipv4.FLAG_MF | ipv4.FRAGMENT_MASK)) !== 0) {
       return fail(fault, 'flags', 'ipv4.fragment', readU16(bytes, offset + ipv4.OFF_FLAGS_FRAGMENT), 'an unfragmented packet');
     }
-    if (bytes[offset + ipv4.OFF_PROTOCOL] !== ipv4.PROTO_UDP) return fail(fault, 'value', 'ipv4.protocol', bytes[offset + ipv4.OFF_PROTOCOL], `${ipv4.PROTO_UDP} (UDP)`);
+    if (bytes[offset + ipv4.OFF_PROTOCOL] !== ipv4.PROTO_UDP)
+      return fail(fault, 'value', 'ipv4.protocol', bytes[offset + ipv4.OFF_PROTOCOL], `${ipv4.PROTO_UDP} (UDP)`);
     ipEnd = offset + total;
     out.ipVersion = 4;
     out.src4 = readU32(bytes, offset + ipv4.OFF_SRC);
@@ -201,7 +221,8 @@ export function parseOuter(bytes: Uint8Array, offset: number, length: number, ou
     ipHeader = ipv6.HEADER;
     const payload = readU16(bytes, offset + ipv6.OFF_PAYLOAD_LENGTH);
     if (ipHeader + payload > length) return fail(fault, 'length', 'ipv6.payloadLength', payload, `0..${length - ipHeader}`);
-    if (bytes[offset + ipv6.OFF_NEXT_HEADER] !== ipv6.NEXT_UDP) return fail(fault, 'value', 'ipv6.nextHeader', bytes[offset + ipv6.OFF_NEXT_HEADER], `${ipv6.NEXT_UDP} (UDP)`);
+    if (bytes[offset + ipv6.OFF_NEXT_HEADER] !== ipv6.NEXT_UDP)
+      return fail(fault, 'value', 'ipv6.nextHeader', bytes[offset + ipv6.OFF_NEXT_HEADER], `${ipv6.NEXT_UDP} (UDP)`);
     ipEnd = offset + ipHeader + payload;
     out.ipVersion = 6;
     out.src4 = 0;
@@ -213,7 +234,8 @@ export function parseOuter(bytes: Uint8Array, offset: number, length: number, ou
   const header = scratchUdp;
   if (!udp.parse(bytes, udpAt, ipEnd - udpAt, header, fault)) return false;
   if (header.length !== ipEnd - udpAt) return fail(fault, 'length', 'udp.length', header.length, `${ipEnd - udpAt} (the IP payload)`);
-  if (!udp.verifyChecksum(bytes, offset, udpAt, header.length)) return fail(fault, 'checksum', 'udp.checksum', header.checksum, 'a datagram that sums to 0xffff');
+  if (!udp.verifyChecksum(bytes, offset, udpAt, header.length))
+    return fail(fault, 'checksum', 'udp.checksum', header.checksum, 'a datagram that sums to 0xffff');
   out.srcPort = header.srcPort;
   out.dstPort = header.dstPort;
   out.payloadOffset = udpAt + udp.HEADER;

@@ -56,9 +56,10 @@ export function write(bytes: Uint8Array, offset: number, srcPort: number, dstPor
 export function fillChecksum(bytes: Uint8Array, ipOffset: number, udpOffset: number, udpLength: number): number {
   bytes[udpOffset + OFF_CHECKSUM] = 0;
   bytes[udpOffset + OFF_CHECKSUM + 1] = 0;
-  const seed = bytes[ipOffset] >>> 4 === 6
-    ? ipv6.pseudoHeaderSum(bytes, ipOffset, ipv6.NEXT_UDP, udpLength)
-    : ipv4.pseudoHeaderSum(bytes, ipOffset, ipv4.PROTO_UDP, udpLength);
+  const seed =
+    bytes[ipOffset] >>> 4 === 6
+      ? ipv6.pseudoHeaderSum(bytes, ipOffset, ipv6.NEXT_UDP, udpLength)
+      : ipv4.pseudoHeaderSum(bytes, ipOffset, ipv4.PROTO_UDP, udpLength);
   const value = checksum(bytes, udpOffset, udpLength, seed) || 0xffff;
   writeU16(bytes, udpOffset + OFF_CHECKSUM, value);
   return value;
@@ -69,8 +70,6 @@ export function verifyChecksum(bytes: Uint8Array, ipOffset: number, udpOffset: n
   const isV6 = bytes[ipOffset] >>> 4 === 6;
   const stored = readU16(bytes, udpOffset + OFF_CHECKSUM);
   if (stored === 0) return !isV6;
-  const seed = isV6
-    ? ipv6.pseudoHeaderSum(bytes, ipOffset, ipv6.NEXT_UDP, udpLength)
-    : ipv4.pseudoHeaderSum(bytes, ipOffset, ipv4.PROTO_UDP, udpLength);
+  const seed = isV6 ? ipv6.pseudoHeaderSum(bytes, ipOffset, ipv6.NEXT_UDP, udpLength) : ipv4.pseudoHeaderSum(bytes, ipOffset, ipv4.PROTO_UDP, udpLength);
   return sum16(bytes, udpOffset, udpLength, seed) === 0xffff;
 }

@@ -27,15 +27,22 @@ function requireBuilt(): void {
 export function tulle(ns: string, args: string[], options: { env?: NodeJS.ProcessEnv; prefix?: string[] } = {}): Result {
   requireBuilt();
   const r = spawnSync('ip', ['netns', 'exec', ns, ...(options.prefix ?? []), process.execPath, CLI, ...args], {
-    encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...options.env },
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, ...options.env },
   });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 /** GET `url` from inside `ns` (a daemon's /metrics or /healthz is on the namespace's loopback); status 0 when unreachable. */
 export function httpGet(lab: Lab, ns: string, url: string): { status: number; body: string } {
-  return JSON.parse(lab.exec(ns, [process.execPath, '-e',
-    `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })), (e) => console.log(JSON.stringify({ status: 0, body: String(e.cause ?? e) })))`])) as { status: number; body: string };
+  return JSON.parse(
+    lab.exec(ns, [
+      process.execPath,
+      '-e',
+      `fetch(${JSON.stringify(url)}).then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })), (e) => console.log(JSON.stringify({ status: 0, body: String(e.cause ?? e) })))`,
+    ]),
+  ) as { status: number; body: string };
 }
 
 export interface RunningDaemon {
@@ -70,7 +77,9 @@ export async function startDaemon(lab: Lab, ns: string, file: string, stateDir: 
     }
   }
   return {
-    child, ns, stateDir,
+    child,
+    ns,
+    stateDir,
     log: () => stderr,
     status: async () => (await controlRequest(socket, 'status')) as StatusView,
     leases: async () => (await controlRequest(socket, 'leases')) as LeaseView[],

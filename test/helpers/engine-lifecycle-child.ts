@@ -19,7 +19,10 @@ const cycles: { fds: number; threads: number; tunWhileRunning: boolean; tunAfter
 for (let i = 0; i < 3; i++) {
   const routes = new RouteSnapshot();
   routes.publish([{ address: '127.0.0.2', port: 8285, template: wire.udpBackend.template() }], [{ subnet: '198.18.2.0/24', peer: 0 }]);
-  const engine = await startEngine({ tunName: 'tl0', listenAddress: '127.0.0.1', listenPort: 8285, backend: 'udp', subnet: '198.18.1.0/24', mtu: 1472 }, routes);
+  const engine = await startEngine(
+    { tunName: 'tl0', listenAddress: '127.0.0.1', listenPort: 8285, backend: 'udp', subnet: '198.18.1.0/24', mtu: 1472 },
+    routes,
+  );
   const tunWhileRunning = tunUp();
   await engine.stop();
   cycles.push({ fds: fds(), threads: threads(), tunWhileRunning, tunAfterStop: tunUp(), offloads: JSON.stringify(engine.offloads) });
@@ -35,5 +38,12 @@ try {
 } catch (e) {
   error = (e as Error).message;
 }
-const refused = { opened, error, fdsLeft: fds() - fdsBefore, devicesLeft: links().split('\n').filter((l) => / tl0(-tx)?:/.test(l)).length };
+const refused = {
+  opened,
+  error,
+  fdsLeft: fds() - fdsBefore,
+  devicesLeft: links()
+    .split('\n')
+    .filter((l) => / tl0(-tx)?:/.test(l)).length,
+};
 process.stdout.write(JSON.stringify({ cycles, refused }) + '\n');

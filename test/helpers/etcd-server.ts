@@ -41,13 +41,25 @@ export async function freePort(): Promise<number> {
 
 /** etcd 3.4 runs only on amd64 and ppc64le unless ETCD_UNSUPPORTED_ARCH names the (Go) architecture. */
 export function unsupportedArchEnv(): Record<string, string> {
-  const goArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
+  const goArch: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    loong64: 'loong64',
+  };
   const arch = goArch[process.arch] ?? process.arch;
   return arch === 'amd64' || arch === 'ppc64le' ? {} : { ETCD_UNSUPPORTED_ARCH: arch };
 }
 
 export function haveEtcd(): boolean {
-  return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0 && spawnSync('etcdctl', ['version'], { stdio: 'ignore', env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
+  return (
+    spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0 &&
+    spawnSync('etcdctl', ['version'], { stdio: 'ignore', env: { ...process.env, ETCDCTL_API: '3' } }).status === 0
+  );
 }
 
 export class EtcdServer {
@@ -58,7 +70,11 @@ export class EtcdServer {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
 
-  private constructor(root: string, readonly clientPort: number, readonly peerPort: number) {
+  private constructor(
+    root: string,
+    readonly clientPort: number,
+    readonly peerPort: number,
+  ) {
     this.#root = root;
     this.dataDir = join(root, 'data');
     this.#logFile = join(root, 'etcd.log');
@@ -94,13 +110,32 @@ export class EtcdServer {
     mkdirSync(this.dataDir, { recursive: true });
     const peer = `http://127.0.0.1:${this.peerPort}`;
     const log = openSync(this.#logFile, 'a');
-    const child = spawn('etcd', [
-      '--name', 'test', '--data-dir', this.dataDir,
-      '--listen-client-urls', this.endpoint, '--advertise-client-urls', this.endpoint,
-      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `test=${peer}`, '--initial-cluster-state', 'new',
-      '--logger', 'zap', '--log-level', 'warn',
-    ], { stdio: ['ignore', log, log], env: { ...process.env, ...unsupportedArchEnv() } });
+    const child = spawn(
+      'etcd',
+      [
+        '--name',
+        'test',
+        '--data-dir',
+        this.dataDir,
+        '--listen-client-urls',
+        this.endpoint,
+        '--advertise-client-urls',
+        this.endpoint,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `test=${peer}`,
+        '--initial-cluster-state',
+        'new',
+        '--logger',
+        'zap',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', log, log], env: { ...process.env, ...unsupportedArchEnv() } },
+    );
     closeSync(log);
     this.#child = child;
     this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -143,7 +178,9 @@ export class EtcdServer {
   /** Runs etcdctl (API v3) against this server; throws with its stderr when it fails. */
   etcdctl(...args: string[]): string {
     const r = spawnSync('etcdctl', ['--endpoints', this.endpoint, ...args], {
-      encoding: 'utf8', timeout: 10_000, env: { ...process.env, ETCDCTL_API: '3' },
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { ...process.env, ETCDCTL_API: '3' },
     });
     if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message}`);
     return r.stdout;
@@ -182,7 +219,10 @@ export class LinkCut {
   readonly #sockets = new Set<Socket>();
   #cut = false;
 
-  private constructor(private readonly server: Server, readonly port: number) {}
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
 
   static async open(targetPort: number): Promise<LinkCut> {
     let relay: LinkCut | undefined;

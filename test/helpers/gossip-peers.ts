@@ -22,7 +22,10 @@ export class Peer {
   stderr = '';
   #waiters: (() => void)[] = [];
 
-  constructor(readonly child: ChildProcess, readonly name: string) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly name: string,
+  ) {
     let buf = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       buf += chunk.toString();

@@ -17,8 +17,26 @@ export interface KernelVtep {
 }
 
 export function kernelVxlanHost(lab: Lab, host: Host, v: KernelVtep): void {
-  lab.ip(host.ns, 'link', 'add', 'flannel.1', 'address', v.mac, 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'local', host.underlay, 'dev', 'eth0', 'nolearning',
-    ...(v.udpcsum ? ['udpcsum'] : []));
+  lab.ip(
+    host.ns,
+    'link',
+    'add',
+    'flannel.1',
+    'address',
+    v.mac,
+    'type',
+    'vxlan',
+    'id',
+    '1',
+    'dstport',
+    '8472',
+    'local',
+    host.underlay,
+    'dev',
+    'eth0',
+    'nolearning',
+    ...(v.udpcsum ? ['udpcsum'] : []),
+  );
   lab.ip(host.ns, 'addr', 'add', `${v.address}/32`, 'dev', 'flannel.1');
   lab.ip(host.ns, 'link', 'set', 'flannel.1', 'mtu', String(v.mtu), 'up');
   lab.ip(host.ns, 'route', 'add', v.peer.subnet, 'via', v.peer.address, 'dev', 'flannel.1', 'onlink');

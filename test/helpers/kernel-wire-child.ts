@@ -50,26 +50,93 @@ function inject(name: string, socket: Socket, marker: string, bytes: Uint8Array,
 }
 
 // udp backend, outer IPv4: the UDP payload is an inner IP packet.
-for (const [name, corrupt] of [['udp4', undefined], ['udp4-bad-udp-checksum', 26], ['udp4-bad-ip-checksum', 10]] as const) {
+for (const [name, corrupt] of [
+  ['udp4', undefined],
+  ['udp4-bad-udp-checksum', 26],
+  ['udp4-bad-ip-checksum', 10],
+] as const) {
   const inner = udpPacket('198.18.2.2', '198.18.1.1', 5000, 6000, text(`payload ${name}`), 64);
   const tpl = wire.udpBackend.template({ underlay: { src: '192.0.2.2', dst: '192.0.2.1', dstPort: 7000 } });
   const start = wire.udpBackend.encapsulate(inner.bytes, inner.offset, inner.length, tpl, 50000);
-  inject(name, plain4, Buffer.from(inner.bytes.subarray(inner.offset, inner.offset + inner.length)).toString('hex'), inner.bytes, start, inner.length + tpl.headerLength, corrupt);
+  inject(
+    name,
+    plain4,
+    Buffer.from(inner.bytes.subarray(inner.offset, inner.offset + inner.length)).toString('hex'),
+    inner.bytes,
+    start,
+    inner.length + tpl.headerLength,
+    corrupt,
+  );
 }
 // udp backend, outer IPv6 (the UDP checksum is mandatory there).
-for (const [name, corrupt] of [['udp6', undefined], ['udp6-bad-udp-checksum', 46]] as const) {
+for (const [name, corrupt] of [
+  ['udp6', undefined],
+  ['udp6-bad-udp-checksum', 46],
+] as const) {
   const inner = udpPacket('2001:db8:2::2', '2001:db8:1::1', 5000, 6000, text(`payload ${name}`), 64);
   const tpl = wire.udpBackend.template({ underlay: { src: '2001:db8::2', dst: '2001:db8::1', dstPort: 7000 } });
   const start = wire.udpBackend.encapsulate(inner.bytes, inner.offset, inner.length, tpl, 50001);
-  inject(name, plain6, Buffer.from(inner.bytes.subarray(inner.offset, inner.offset + inner.length)).toString('hex'), inner.bytes, start, inner.length + tpl.headerLength, corrupt);
+  inject(
+    name,
+    plain6,
+    Buffer.from(inner.bytes.subarray(inner.offset, inner.offset + inner.length)).toString('hex'),
+    inner.bytes,
+    start,
+    inner.length + tpl.headerLength,
+    corrupt,
+  );
 }
 // vxlan backend into a kernel vxlan device: outer and inner checksums both checked by the kernel.
 const vxCases = [
   { name: 'vxlan4', src: '192.0.2.2', dst: '192.0.2.1', port: 4789, vni: 42, mac: VX_MAC, to: '198.18.1.1', sock: inner4, dport: 7001, corrupt: undefined },
-  { name: 'vxlan4-bad-inner-udp-checksum', src: '192.0.2.2', dst: '192.0.2.1', port: 4789, vni: 42, mac: VX_MAC, to: '198.18.1.1', sock: inner4, dport: 7001, corrupt: 50 + 26 },
-  { name: 'vxlan4-wrong-vni', src: '192.0.2.2', dst: '192.0.2.1', port: 4789, vni: 41, mac: VX_MAC, to: '198.18.1.1', sock: inner4, dport: 7001, corrupt: undefined },
-  { name: 'vxlan6', src: '2001:db8::2', dst: '2001:db8::1', port: 4790, vni: 43, mac: VX6_MAC, to: '198.18.6.1', sock: inner6, dport: 7002, corrupt: undefined },
-  { name: 'vxlan6-bad-outer-udp-checksum', src: '2001:db8::2', dst: '2001:db8::1', port: 4790, vni: 43, mac: VX6_MAC, to: '198.18.6.1', sock: inner6, dport: 7002, corrupt: 46 },
+  {
+    name: 'vxlan4-bad-inner-udp-checksum',
+    src: '192.0.2.2',
+    dst: '192.0.2.1',
+    port: 4789,
+    vni: 42,
+    mac: VX_MAC,
+    to: '198.18.1.1',
+    sock: inner4,
+    dport: 7001,
+    corrupt: 50 + 26,
+  },
+  {
+    name: 'vxlan4-wrong-vni',
+    src: '192.0.2.2',
+    dst: '192.0.2.1',
+    port: 4789,
+    vni: 41,
+    mac: VX_MAC,
+    to: '198.18.1.1',
+    sock: inner4,
+    dport: 7001,
+    corrupt: undefined,
+  },
+  {
+    name: 'vxlan6',
+    src: '2001:db8::2',
+    dst: '2001:db8::1',
+    port: 4790,
+    vni: 43,
+    mac: VX6_MAC,
+    to: '198.18.6.1',
+    sock: inner6,
+    dport: 7002,
+    corrupt: undefined,
+  },
+  {
+    name: 'vxlan6-bad-outer-udp-checksum',
+    src: '2001:db8::2',
+    dst: '2001:db8::1',
+    port: 4790,
+    vni: 43,
+    mac: VX6_MAC,
+    to: '198.18.6.1',
+    sock: inner6,
+    dport: 7002,
+    corrupt: 46,
+  },
 ];
 for (const c of vxCases) {
   const payload = text(`payload ${c.name}`);
@@ -106,11 +173,19 @@ for (let tries = 0; tries < 200 && reverse.found === false; tries++) {
   const ok = wire.vxlan.decapsulate(buf, outer.payloadOffset, outer.payloadLength, frame, fault);
   const innerIp = ok ? wire.ipv4.decode(buf, frame.innerOffset, frame.innerLength) : undefined;
   reverse = {
-    found: true, ok, fault: fault.code, vni: frame.vni, reservedClear: frame.reservedClear,
-    srcMac: wire.formatMac(buf, frame.srcMacOffset), dstMac: wire.formatMac(buf, frame.dstMacOffset),
-    outerSrc: wire.formatIPv4(outer.src4), srcPortInRange: outer.srcPort >= 1024,
+    found: true,
+    ok,
+    fault: fault.code,
+    vni: frame.vni,
+    reservedClear: frame.reservedClear,
+    srcMac: wire.formatMac(buf, frame.srcMacOffset),
+    dstMac: wire.formatMac(buf, frame.dstMacOffset),
+    outerSrc: wire.formatIPv4(outer.src4),
+    srcPortInRange: outer.srcPort >= 1024,
     innerDst: innerIp ? wire.formatIPv4(innerIp.dst) : '',
-    innerUdpChecksumOk: innerIp ? wire.udp.verifyChecksum(buf, frame.innerOffset, frame.innerOffset + innerIp.headerLength, innerIp.totalLength - innerIp.headerLength) : false,
+    innerUdpChecksumOk: innerIp
+      ? wire.udp.verifyChecksum(buf, frame.innerOffset, frame.innerOffset + innerIp.headerLength, innerIp.totalLength - innerIp.headerLength)
+      : false,
     innerPayload: innerIp ? Buffer.from(buf.subarray(frame.innerOffset + innerIp.headerLength + 8, frame.innerOffset + innerIp.totalLength)).toString() : '',
   };
 }

@@ -12,17 +12,38 @@ export class LabEtcd {
   readonly endpoint: string;
   #child: ChildProcess | undefined;
 
-  constructor(private readonly lab: Lab, private readonly host: Host, private readonly dataDir: string) {
+  constructor(
+    private readonly lab: Lab,
+    private readonly host: Host,
+    private readonly dataDir: string,
+  ) {
     this.endpoint = `http://${host.underlay}:2379`;
   }
 
   /** Starts etcd and resolves once it answers. */
   async start(): Promise<void> {
     const env = Object.entries(unsupportedArchEnv()).map(([k, v]) => `${k}=${v}`);
-    this.#child = this.lab.spawn(this.host.ns, ['env', ...env, 'etcd', '--name', 'lab', '--data-dir', join(this.dataDir, 'etcd'),
-      '--listen-client-urls', this.endpoint, '--advertise-client-urls', this.endpoint,
-      '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
-      '--initial-cluster', 'lab=http://127.0.0.1:2380', '--log-level', 'warn']);
+    this.#child = this.lab.spawn(this.host.ns, [
+      'env',
+      ...env,
+      'etcd',
+      '--name',
+      'lab',
+      '--data-dir',
+      join(this.dataDir, 'etcd'),
+      '--listen-client-urls',
+      this.endpoint,
+      '--advertise-client-urls',
+      this.endpoint,
+      '--listen-peer-urls',
+      'http://127.0.0.1:2380',
+      '--initial-advertise-peer-urls',
+      'http://127.0.0.1:2380',
+      '--initial-cluster',
+      'lab=http://127.0.0.1:2380',
+      '--log-level',
+      'warn',
+    ]);
     for (let i = 0; i < 100; i++) {
       try {
         this.etcdctl('--command-timeout', '1s', 'get', 'health-probe'); // answers once etcd serves

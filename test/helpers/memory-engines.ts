@@ -65,7 +65,7 @@ export interface PairOptions {
 
 export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions, 'clock'>, options: PairOptions = {}): MemoryPair {
   const batch = options.batch ?? 64;
-  const pool = backend === 'vxlan' ? options.sourcePorts ?? 4 : 1;
+  const pool = backend === 'vxlan' ? (options.sourcePorts ?? 4) : 1;
   const clock = new ManualClock();
   const net = new MemoryNetwork({ ...network, clock });
   const port = backend === 'udp' ? wire.udpBackend.PORT : wire.vxlan.PORT_LINUX;
@@ -81,15 +81,35 @@ export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions,
     const routes = new RouteReader(snapshot);
     const counters = new Float64Array(COUNTERS.length);
     const subnet = parseCidr4(spec.subnet);
-    const loop = buildLoop('duplex', {
-      tun, bind, waitEither: net.waitEither(tun, bind), routes, counters, clock, control: new Control(),
-    }, {
-      batch, headroom: HEADROOM, stride: STRIDE, mtu: MTU, replyInline: false, tooBigBucket: TokenBucket.allocate(),
-      rx: {
-        backend, vni: VNI, subnet: subnet.network, subnetMask: prefixMask(subnet.prefix),
-        subnet6: new Int32Array(4), subnet6Mask: new Int32Array(4), ipv6: false,
+    const loop = buildLoop(
+      'duplex',
+      {
+        tun,
+        bind,
+        waitEither: net.waitEither(tun, bind),
+        routes,
+        counters,
+        clock,
+        control: new Control(),
       },
-    });
+      {
+        batch,
+        headroom: HEADROOM,
+        stride: STRIDE,
+        mtu: MTU,
+        replyInline: false,
+        tooBigBucket: TokenBucket.allocate(),
+        rx: {
+          backend,
+          vni: VNI,
+          subnet: subnet.network,
+          subnetMask: prefixMask(subnet.prefix),
+          subnet6: new Int32Array(4),
+          subnet6Mask: new Int32Array(4),
+          ipv6: false,
+        },
+      },
+    );
     return { name: spec.name, overlay: subnet.network, tun, bind, loop, counters, snapshot } satisfies MemoryHost;
   });
   const [a, b] = hosts;
@@ -104,7 +124,17 @@ export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions,
 
 /** The drop and error counters that must stay 0 on a clean path. */
 export function faults(counters: Float64Array): Record<string, number> {
-  const names = ['dropNoRoute', 'dropOversize', 'dropMalformed', 'dropUnknownSender', 'dropWrongVni', 'dropUnknownVtep', 'dropNotOurs',
-    'sendErrors', 'writeErrors', 'encapErrors'] as const;
+  const names = [
+    'dropNoRoute',
+    'dropOversize',
+    'dropMalformed',
+    'dropUnknownSender',
+    'dropWrongVni',
+    'dropUnknownVtep',
+    'dropNotOurs',
+    'sendErrors',
+    'writeErrors',
+    'encapErrors',
+  ] as const;
   return Object.fromEntries(names.map((n) => [n, counters[C[n]]]));
 }

@@ -47,8 +47,12 @@ export function parseEcho(bytes: Uint8Array, offset: number, length: number): Ec
   const type = bytes[offset + IP];
   if (type !== ICMP_ECHO_REQUEST && type !== ICMP_ECHO_REPLY) return undefined;
   return {
-    type, src: wire.readU32(bytes, offset + wire.ipv4.OFF_SRC), dst: wire.readU32(bytes, offset + wire.ipv4.OFF_DST),
-    id: wire.readU16(bytes, offset + IP + 4), seq: wire.readU16(bytes, offset + IP + 6), payload: bytes.slice(offset + IP + ICMP_HEADER, offset + length),
+    type,
+    src: wire.readU32(bytes, offset + wire.ipv4.OFF_SRC),
+    dst: wire.readU32(bytes, offset + wire.ipv4.OFF_DST),
+    id: wire.readU16(bytes, offset + IP + 4),
+    seq: wire.readU16(bytes, offset + IP + 6),
+    payload: bytes.slice(offset + IP + ICMP_HEADER, offset + length),
   };
 }
 

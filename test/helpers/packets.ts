@@ -24,7 +24,14 @@ export function buildInnerPacket(bytes: Uint8Array, offset: number, length: numb
 }
 
 /** A complete IPv4/UDP packet in a fresh buffer, with `headroom` free bytes before it. */
-export function udpPacket(src: string, dst: string, srcPort: number, dstPort: number, payload: Uint8Array, headroom = 0): { bytes: Uint8Array; offset: number; length: number } {
+export function udpPacket(
+  src: string,
+  dst: string,
+  srcPort: number,
+  dstPort: number,
+  payload: Uint8Array,
+  headroom = 0,
+): { bytes: Uint8Array; offset: number; length: number } {
   const v6 = src.includes(':');
   const ipHeader = v6 ? 40 : 20;
   const length = ipHeader + 8 + payload.length;
@@ -33,7 +40,13 @@ export function udpPacket(src: string, dst: string, srcPort: number, dstPort: nu
   if (v6) {
     wire.ipv6.write(bytes, offset, { payloadLength: 8 + payload.length, nextHeader: wire.ipv6.NEXT_UDP, src: wire.parseIPv6(src), dst: wire.parseIPv6(dst) });
   } else {
-    wire.ipv4.write(bytes, offset, { totalLength: length, protocol: wire.ipv4.PROTO_UDP, src: wire.parseIPv4(src), dst: wire.parseIPv4(dst), dontFragment: true });
+    wire.ipv4.write(bytes, offset, {
+      totalLength: length,
+      protocol: wire.ipv4.PROTO_UDP,
+      src: wire.parseIPv4(src),
+      dst: wire.parseIPv4(dst),
+      dontFragment: true,
+    });
   }
   wire.udp.write(bytes, offset + ipHeader, srcPort, dstPort, 8 + payload.length);
   bytes.set(payload, offset + ipHeader + 8);

@@ -67,7 +67,7 @@ const shuffle = <T>(items: T[]) => {
   return items;
 };
 
-const templateTo = (mac: string) => plan.backend === 'vxlan' ? wire.vxlan.template({ vni: 1, srcMac: hostMac(me), dstMac: mac }) : wire.udpBackend.template();
+const templateTo = (mac: string) => (plan.backend === 'vxlan' ? wire.vxlan.template({ vni: 1, srcMac: hostMac(me), dstMac: mac }) : wire.udpBackend.template());
 const others = plan.hosts.map((_, i) => i).filter((i) => i !== me);
 
 /** One routing state: every other host owns its subnet; a random set of decoys, in a random order. */
@@ -80,14 +80,27 @@ function churn(snapshot: RouteSnapshot): void {
   });
   shuffle(entries);
   const routes: Route[] = shuffle(entries.flatMap((e, i) => e.subnets.map((subnet) => ({ subnet, peer: i }))));
-  snapshot.publish(entries.map((e) => e.peer), routes);
+  snapshot.publish(
+    entries.map((e) => e.peer),
+    routes,
+  );
 }
 
 const snapshot = new RouteSnapshot();
 churn(snapshot);
-const engine = await startEngine({
-  tunName: 'tl0', listenAddress: plan.hosts[me], listenPort: LISTEN, backend: plan.backend, vni: 1, subnet: subnetOf(me), mtu: plan.backend === 'vxlan' ? 1450 : 1472, threads: plan.threads,
-}, snapshot);
+const engine = await startEngine(
+  {
+    tunName: 'tl0',
+    listenAddress: plan.hosts[me],
+    listenPort: LISTEN,
+    backend: plan.backend,
+    vni: 1,
+    subnet: subnetOf(me),
+    mtu: plan.backend === 'vxlan' ? 1450 : 1472,
+    threads: plan.threads,
+  },
+  snapshot,
+);
 const own = addressOf(me, 0).replace(/\.10$/, '.1');
 // IPv4 only: the kernel's own IPv6 chatter on a new link would be counted as dropped for want of a route.
 sh('sysctl', '-q', '-w', 'net.ipv6.conf.tl0.disable_ipv6=1');
@@ -99,17 +112,23 @@ sh('ip', 'route', 'replace', 'local', subnetOf(me), 'dev', 'lo');
 
 const received = plan.hosts.map(() => 0);
 let wrongAddress = 0;
-const receivers = await Promise.all(Array.from({ length: plan.addressesPerHost }, (_, k) => new Promise<dgram.Socket>((resolve) => {
-  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
-  socket.on('message', (msg) => {
-    if (msg.length < 12) return;
-    const from = msg.readUInt32BE(0);
-    const to = msg.readUInt32BE(4);
-    if (to !== me * 1000 + k || from >= received.length) wrongAddress++;
-    else received[from]++;
-  });
-  socket.bind(PORT, addressOf(me, k), () => resolve(socket));
-})));
+const receivers = await Promise.all(
+  Array.from(
+    { length: plan.addressesPerHost },
+    (_, k) =>
+      new Promise<dgram.Socket>((resolve) => {
+        const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+        socket.on('message', (msg) => {
+          if (msg.length < 12) return;
+          const from = msg.readUInt32BE(0);
+          const to = msg.readUInt32BE(4);
+          if (to !== me * 1000 + k || from >= received.length) wrongAddress++;
+          else received[from]++;
+        });
+        socket.bind(PORT, addressOf(me, k), () => resolve(socket));
+      }),
+  ),
+);
 const sender = dgram.createSocket({ type: 'udp4', sendBufferSize: 4 << 20 });
 await new Promise<void>((resolve) => sender.bind(0, own, resolve));
 

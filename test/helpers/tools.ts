@@ -19,14 +19,15 @@ export function trafficTools(lab: Lab) {
   /** Starts a tool (a server); the lab ends it. */
   const spawn = (ns: string, ...args: string[]) => lab.spawn(ns, command(args));
   /** Resolves with the first line a tool prints (servers print one once they listen). */
-  const ready = (child: ChildProcess) => new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0]);
+  const ready = (child: ChildProcess) =>
+    new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0]);
+      });
+      child.once('exit', (code) => reject(new Error(`tool exited with ${code} before printing`)));
     });
-    child.once('exit', (code) => reject(new Error(`tool exited with ${code} before printing`)));
-  });
   /** A TCP transfer of `bytes` from `fromNs` to `address:port` in `toNs`, hashed on both ends. */
   const tcpTransfer = async (fromNs: string, toNs: string, address: string, port: number, bytes: number): Promise<Transfer> => {
     const server = spawn(toNs, 'tcp-server', address, String(port));

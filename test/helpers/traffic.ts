@@ -96,7 +96,7 @@ async function garbage(): Promise<void> {
   await new Promise<void>((resolve) => socket.bind(0, resolve));
   const send = (bytes: Uint8Array) => new Promise<void>((resolve) => socket.send(bytes, port, address, () => resolve()));
   let sent = 0;
-  for (let i = 0; i < 50; i++, sent++) await send(randomBytes(i * 29 % 1400));
+  for (let i = 0; i < 50; i++, sent++) await send(randomBytes((i * 29) % 1400));
   for (let i = 0; i < 20; i++, sent++) {
     const p = udpPacket('198.18.9.9', rest[0], 1000, 2000, randomBytes(200));
     await send(p.bytes.subarray(0, 20 + i)); // the header promises 228 bytes
@@ -119,7 +119,10 @@ async function vxlanStrangers(): Promise<void> {
   await new Promise<void>((resolve) => socket.bind(0, resolve));
   const send = (bytes: Uint8Array) => new Promise<void>((resolve) => socket.send(bytes, port, address, () => resolve()));
   const other = mac.replace(/..$/, (last) => (parseInt(last, 16) ^ 0xff).toString(16).padStart(2, '0'));
-  const cases = [{ vni: Number(vniText) + 1, srcMac: mac }, { vni: Number(vniText), srcMac: other }];
+  const cases = [
+    { vni: Number(vniText) + 1, srcMac: mac },
+    { vni: Number(vniText), srcMac: other },
+  ];
   let sent = 0;
   for (const c of cases) {
     const tpl = wire.vxlan.template({ vni: c.vni, srcMac: c.srcMac, dstMac: '02:00:5e:00:53:ff' });
@@ -143,7 +146,13 @@ async function vxlanBadTcp(): Promise<void> {
   for (let i = 0; i < Number(countText); i++) {
     const bytes = new Uint8Array(tpl.headerLength + 40 + payload);
     const ip = tpl.headerLength;
-    wire.ipv4.write(bytes, ip, { totalLength: 40 + payload, protocol: wire.ipv4.PROTO_TCP, src: wire.parseIPv4('198.18.2.9'), dst: wire.parseIPv4(dst), dontFragment: true });
+    wire.ipv4.write(bytes, ip, {
+      totalLength: 40 + payload,
+      protocol: wire.ipv4.PROTO_TCP,
+      src: wire.parseIPv4('198.18.2.9'),
+      dst: wire.parseIPv4(dst),
+      dontFragment: true,
+    });
     const tcp = ip + 20;
     wire.writeU16(bytes, tcp, 40000);
     wire.writeU16(bytes, tcp + 2, 9);
@@ -175,7 +184,13 @@ async function udpFlows(): Promise<void> {
 }
 
 const commands: Record<string, () => Promise<void>> = {
-  'tcp-server': tcpServer, 'tcp-client': tcpClient, 'udp-echo': udpEcho, 'udp-probe': udpProbe, garbage,
-  'vxlan-strangers': vxlanStrangers, 'udp-flows': udpFlows, 'vxlan-bad-tcp': vxlanBadTcp,
+  'tcp-server': tcpServer,
+  'tcp-client': tcpClient,
+  'udp-echo': udpEcho,
+  'udp-probe': udpProbe,
+  garbage,
+  'vxlan-strangers': vxlanStrangers,
+  'udp-flows': udpFlows,
+  'vxlan-bad-tcp': vxlanBadTcp,
 };
 await commands[command]();

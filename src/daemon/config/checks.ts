@@ -31,10 +31,17 @@ export function crossChecks(input: unknown): Problem[] {
   const subnetLen = valid(input, ['subnetLen'], int(1, 32));
 
   if (valueAt(input, ['network']) === undefined && storeType !== 'etcd') {
-    problems.push({ path: ['network'], message: `is required with the ${String(storeType)} store (an IPv4 CIDR like 198.18.0.0/16; only the etcd store holds it itself)` });
+    problems.push({
+      path: ['network'],
+      message: `is required with the ${String(storeType)} store (an IPv4 CIDR like 198.18.0.0/16; only the etcd store holds it itself)`,
+    });
   }
   if (network !== undefined && subnetLen !== undefined && subnetLen <= network.prefix) {
-    problems.push({ path: ['subnetLen'], message: `must be longer than the network's prefix: ${network.prefix + 1} to 32 for ${networkText}`, value: subnetLen });
+    problems.push({
+      path: ['subnetLen'],
+      message: `must be longer than the network's prefix: ${network.prefix + 1} to 32 for ${networkText}`,
+      value: subnetLen,
+    });
   }
 
   // The own subnet and the static peers: inside the network, the right length, not overlapping.
@@ -42,28 +49,41 @@ export function crossChecks(input: unknown): Problem[] {
   const owned: { path: Path; cidr: Cidr4; text: string }[] = [];
   if (subnetText !== undefined) {
     const subnet = parseCidr4(subnetText);
-    if (network !== undefined && !containsCidr(network, subnet)) problems.push({ path: ['subnet'], message: `must be inside the network ${networkText}`, value: subnetText });
-    else if (subnetLen !== undefined && subnet.prefix !== subnetLen) problems.push({ path: ['subnet'], message: `must be a /${subnetLen} (subnetLen)`, value: subnetText });
+    if (network !== undefined && !containsCidr(network, subnet))
+      problems.push({ path: ['subnet'], message: `must be inside the network ${networkText}`, value: subnetText });
+    else if (subnetLen !== undefined && subnet.prefix !== subnetLen)
+      problems.push({ path: ['subnet'], message: `must be a /${subnetLen} (subnetLen)`, value: subnetText });
     owned.push({ path: ['subnet'], cidr: subnet, text: subnetText });
   }
   const peers = valueAt(input, ['peers']);
   if (Array.isArray(peers)) {
-    if (peers.length > 0 && storeType !== 'static') problems.push({ path: ['peers'], message: `lists static peers, which only the static store uses (store.type is ${String(storeType)})` });
+    if (peers.length > 0 && storeType !== 'static')
+      problems.push({ path: ['peers'], message: `lists static peers, which only the static store uses (store.type is ${String(storeType)})` });
     peers.forEach((_, i) => {
       const text = valid(input, ['peers', i, 'subnet'], cidr4);
       if (text !== undefined) {
         const cidr = parseCidr4(text);
-        if (network !== undefined && !containsCidr(network, cidr)) problems.push({ path: ['peers', i, 'subnet'], message: `must be inside the network ${networkText}`, value: text });
+        if (network !== undefined && !containsCidr(network, cidr))
+          problems.push({ path: ['peers', i, 'subnet'], message: `must be inside the network ${networkText}`, value: text });
         const clash = owned.find((o) => overlaps4(o.cidr, cidr));
-        if (clash !== undefined) problems.push({ path: ['peers', i, 'subnet'], message: `overlaps ${dotted(clash.path)} (${clash.text}): each subnet belongs to one host`, value: text });
+        if (clash !== undefined)
+          problems.push({
+            path: ['peers', i, 'subnet'],
+            message: `overlaps ${dotted(clash.path)} (${clash.text}): each subnet belongs to one host`,
+            value: text,
+          });
         owned.push({ path: ['peers', i, 'subnet'], cidr, text });
       }
       const peerAddress = valid(input, ['peers', i, 'address'], address);
       if (network !== undefined && peerAddress !== undefined && wire.isIPv4(peerAddress) && containsAddress(network, wire.parseIPv4(peerAddress))) {
-        problems.push({ path: ['peers', i, 'address'], message: `is inside the overlay network ${networkText}: underlay and overlay must not overlap`, value: peerAddress });
+        problems.push({
+          path: ['peers', i, 'address'],
+          message: `is inside the overlay network ${networkText}: underlay and overlay must not overlap`,
+          value: peerAddress,
+        });
       }
       if (backendType === 'vxlan' && valueAt(input, ['peers', i, 'mac']) === undefined) {
-        problems.push({ path: ['peers', i, 'mac'], message: 'is required with the vxlan backend: the peer\'s VTEP MAC, like 02:00:5e:00:53:02' });
+        problems.push({ path: ['peers', i, 'mac'], message: "is required with the vxlan backend: the peer's VTEP MAC, like 02:00:5e:00:53:02" });
       }
     });
   }
@@ -74,20 +94,35 @@ export function crossChecks(input: unknown): Problem[] {
   const inside6 = (path: Path, text: string | undefined) => {
     if (text === undefined) return;
     if (valueAt(input, ['ipv6Network']) === undefined) problems.push({ path, message: 'needs ipv6Network, the IPv6 network it belongs to', value: text });
-    else if (network6 !== undefined && !contains(network6, parseCidr(text))) problems.push({ path, message: `must be inside the IPv6 network ${network6Text}`, value: text });
+    else if (network6 !== undefined && !contains(network6, parseCidr(text)))
+      problems.push({ path, message: `must be inside the IPv6 network ${network6Text}`, value: text });
   };
   inside6(['ipv6Subnet'], subnet6Text);
   if (Array.isArray(peers)) peers.forEach((_, i) => inside6(['peers', i, 'ipv6Subnet'], valid(input, ['peers', i, 'ipv6Subnet'], cidr6)));
   if (network6Text !== undefined && valueAt(input, ['ipv6Subnet']) === undefined && storeType === 'static') {
-    problems.push({ path: ['ipv6Subnet'], message: 'is required with ipv6Network and the static store: this host\'s IPv6 subnet, like 2001:db8:18:1::/64' });
+    problems.push({ path: ['ipv6Subnet'], message: "is required with ipv6Network and the static store: this host's IPv6 subnet, like 2001:db8:18:1::/64" });
   }
   // Only the static store hands out IPv6 subnets: elsewhere `run` would start without the IPv6 overlay.
   if (network6Text !== undefined && storeType !== 'static') {
-    problems.push({ path: ['ipv6Network'], message: `needs the static store: the ${String(storeType)} store allocates no IPv6 subnets yet, so the host would run without an IPv6 overlay`, value: network6Text });
+    problems.push({
+      path: ['ipv6Network'],
+      message: `needs the static store: the ${String(storeType)} store allocates no IPv6 subnets yet, so the host would run without an IPv6 overlay`,
+      value: network6Text,
+    });
   }
-  if (subnet6Text !== undefined && storeType !== 'static') problems.push({ path: ['ipv6Subnet'], message: `fixes this host's IPv6 subnet, which only the static store does (store.type is ${String(storeType)})`, value: subnet6Text });
+  if (subnet6Text !== undefined && storeType !== 'static')
+    problems.push({
+      path: ['ipv6Subnet'],
+      message: `fixes this host's IPv6 subnet, which only the static store does (store.type is ${String(storeType)})`,
+      value: subnet6Text,
+    });
 
-  if (subnetText !== undefined && storeType !== 'static') problems.push({ path: ['subnet'], message: `fixes this host's subnet, which only the static store does (store.type is ${String(storeType)})`, value: subnetText });
+  if (subnetText !== undefined && storeType !== 'static')
+    problems.push({
+      path: ['subnet'],
+      message: `fixes this host's subnet, which only the static store does (store.type is ${String(storeType)})`,
+      value: subnetText,
+    });
 
   // The allocation range.
   const len = subnetLen ?? (subnetText !== undefined ? parseCidr4(subnetText).prefix : 24);
@@ -107,7 +142,11 @@ export function crossChecks(input: unknown): Problem[] {
   // The underlay must not sit inside the overlay.
   const underlay = valid(input, ['underlay', 'address'], address);
   if (network !== undefined && underlay !== undefined && wire.isIPv4(underlay) && containsAddress(network, wire.parseIPv4(underlay))) {
-    problems.push({ path: ['underlay', 'address'], message: `is inside the overlay network ${networkText}: underlay and overlay must not overlap`, value: underlay });
+    problems.push({
+      path: ['underlay', 'address'],
+      message: `is inside the overlay network ${networkText}: underlay and overlay must not overlap`,
+      value: underlay,
+    });
   }
 
   // The gossip store authenticates every message: it needs a key.
@@ -115,7 +154,10 @@ export function crossChecks(input: unknown): Problem[] {
     const key = valueAt(input, ['store', 'key']);
     const keyFile = valueAt(input, ['store', 'keyFile']);
     if (key === undefined && keyFile === undefined) {
-      problems.push({ path: ['store', 'key'], message: 'is missing: the gossip store needs a shared key (store.key, store.keyFile or TULLE_GOSSIP_KEY), at least 16 bytes as hex or base64' });
+      problems.push({
+        path: ['store', 'key'],
+        message: 'is missing: the gossip store needs a shared key (store.key, store.keyFile or TULLE_GOSSIP_KEY), at least 16 bytes as hex or base64',
+      });
     } else if (key !== undefined && keyFile !== undefined) {
       problems.push({ path: ['store', 'keyFile'], message: 'is given together with store.key: give one' });
     } else if (typeof key === 'string') {
@@ -129,14 +171,18 @@ export function crossChecks(input: unknown): Problem[] {
   const endpoints = valueAt(input, ['store', 'endpoints']);
   if (storeType === 'etcd' && Array.isArray(endpoints)) {
     endpoints.forEach((e, i) => {
-      if (typeof e === 'string' && e.startsWith('https://')) problems.push({ path: ['store', 'endpoints', i], message: `is not allowed; allowed: ${HTTP_ONLY}`, value: e });
+      if (typeof e === 'string' && e.startsWith('https://'))
+        problems.push({ path: ['store', 'endpoints', i], message: `is not allowed; allowed: ${HTTP_ONLY}`, value: e });
     });
   }
 
   const stateDir = valueAt(input, ['stateDir']);
   if (typeof stateDir === 'string' && Buffer.byteLength(`${stateDir}/${SOCKET_NAME}`) > MAX_SOCKET_PATH) {
-    problems.push({ path: ['stateDir'], message: `is too long for the control socket (${SOCKET_NAME} in it must fit ${MAX_SOCKET_PATH} bytes)`, value: stateDir });
+    problems.push({
+      path: ['stateDir'],
+      message: `is too long for the control socket (${SOCKET_NAME} in it must fit ${MAX_SOCKET_PATH} bytes)`,
+      value: stateDir,
+    });
   }
   return problems;
 }
-

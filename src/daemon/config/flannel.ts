@@ -9,7 +9,7 @@ const TOP: Record<string, string> = { Network: 'network', SubnetLen: 'subnetLen'
 const BACKEND: Record<string, string> = { Type: 'type', VNI: 'vni', Port: 'port' };
 /** flannel keys that only matter when they ask for something tulle does not do. */
 const ACCEPTED_WHEN: Record<string, { value: boolean; why: string }> = {
-  EnableIPv4: { value: true, why: 'tulle\'s overlay is IPv4: EnableIPv4 must be true' },
+  EnableIPv4: { value: true, why: "tulle's overlay is IPv4: EnableIPv4 must be true" },
   EnableIPv6: { value: false, why: 'IPv6 overlays are not supported yet: EnableIPv6 must be false' },
   EnableNFTables: { value: true, why: 'tulle always uses nftables' },
 };
@@ -41,7 +41,11 @@ export function fromFlannel(input: Record<string, unknown>): { value: Record<str
       if (typeof v === 'boolean' && key === 'EnableNFTables') continue;
       if (v !== ACCEPTED_WHEN[key].value) problems.push({ path: [key], message: ACCEPTED_WHEN[key].why, value: v });
     } else {
-      problems.push({ path: [key], message: `not a flannel key tulle knows; known: ${[...Object.keys(TOP), 'Backend', ...Object.keys(ACCEPTED_WHEN)].join(', ')}`, value: v });
+      problems.push({
+        path: [key],
+        message: `not a flannel key tulle knows; known: ${[...Object.keys(TOP), 'Backend', ...Object.keys(ACCEPTED_WHEN)].join(', ')}`,
+        value: v,
+      });
     }
   }
   return { value, origins, problems };

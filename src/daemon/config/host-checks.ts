@@ -55,7 +55,9 @@ function links(): AddrInfo[] {
 }
 
 export function hasNetAdmin(): boolean {
-  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'));
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('CapEff:'));
   if (line === undefined) return process.getuid?.() === 0;
   return (BigInt(`0x${line.split(/\s+/)[1]}`) & (1n << BigInt(CAP_NET_ADMIN))) !== 0n;
 }
@@ -76,14 +78,19 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
       const code = (error as NodeJS.ErrnoException).code;
       problems.push({
         path: ['tun'],
-        message: code === 'ENOENT'
-          ? '/dev/net/tun does not exist: the kernel needs TUN support (CONFIG_TUN), and a container needs the device passed in'
-          : `no permission to open /dev/net/tun (${code}): run tulle as root, or give it access to the device and CAP_NET_ADMIN`,
+        message:
+          code === 'ENOENT'
+            ? '/dev/net/tun does not exist: the kernel needs TUN support (CONFIG_TUN), and a container needs the device passed in'
+            : `no permission to open /dev/net/tun (${code}): run tulle as root, or give it access to the device and CAP_NET_ADMIN`,
       });
     }
     const tunName = valueAt(input, ['tun', 'name']) ?? 'tulle0';
     if (typeof tunName === 'string' && existsSync(`/sys/class/net/${tunName}`)) {
-      problems.push({ path: ['tun', 'name'], message: `a device named ${tunName} already exists: another tulle may be running; pick another name or remove it (ip link del ${tunName})`, value: tunName });
+      problems.push({
+        path: ['tun', 'name'],
+        message: `a device named ${tunName} already exists: another tulle may be running; pick another name or remove it (ip link del ${tunName})`,
+        value: tunName,
+      });
     }
   }
 
@@ -97,14 +104,23 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
     const listen = own ?? network ?? defaultPort(backendType);
     const path: Path = own !== undefined ? ['underlay', 'port'] : network !== undefined ? ['backend', 'port'] : ['underlay', 'port'];
     const busy = await udpPortBusy(underlay.address, listen);
-    if (busy) problems.push({ path, message: `UDP port ${listen} on ${underlay.address} is in use by another program${own === undefined && network === undefined ? ` (${listen} is the ${backendType} default)` : ''}; free it or choose another port`, value: own ?? network });
+    if (busy)
+      problems.push({
+        path,
+        message: `UDP port ${listen} on ${underlay.address} is in use by another program${own === undefined && network === undefined ? ` (${listen} is the ${backendType} default)` : ''}; free it or choose another port`,
+        value: own ?? network,
+      });
   }
   if (storeType === 'gossip' && underlay !== undefined) {
     const gossipPort = valid(input, ['store', 'port'], port) ?? 7946;
-    if (await udpPortBusy(underlay.address, gossipPort)) problems.push({ path: ['store', 'port'], message: `UDP port ${gossipPort} on ${underlay.address} is in use by another program`, value: gossipPort });
+    if (await udpPortBusy(underlay.address, gossipPort))
+      problems.push({ path: ['store', 'port'], message: `UDP port ${gossipPort} on ${underlay.address} is in use by another program`, value: gossipPort });
     const peers = valueAt(input, ['store', 'peers']);
     if (Array.isArray(peers) && peers.every((p) => typeof p === 'string')) {
-      const selfOnly = seedsOnlySelf(peers.map((p) => gossipSeed(p, gossipPort)), formatHostPort(underlay.address, gossipPort));
+      const selfOnly = seedsOnlySelf(
+        peers.map((p) => gossipSeed(p, gossipPort)),
+        formatHostPort(underlay.address, gossipPort),
+      );
       if (selfOnly !== undefined) problems.push({ path: ['store', 'peers'], message: selfOnly });
     }
   }
@@ -129,18 +145,30 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
       const decoded = decodeSharedKey(readFileSync(keyFile, 'utf8'));
       if (typeof decoded === 'string') problems.push({ path: ['store', 'keyFile'], message: `holds no usable key: the key ${decoded}`, value: keyFile });
     } catch (error) {
-      problems.push({ path: ['store', 'keyFile'], message: `cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, value: keyFile });
+      problems.push({
+        path: ['store', 'keyFile'],
+        message: `cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        value: keyFile,
+      });
     }
   }
   const stateDirGiven = valueAt(input, ['stateDir']);
   const stateDir = typeof stateDirGiven === 'string' && stateDirGiven !== '' ? stateDirGiven : defaultStateDir();
-  for (const [path, file] of [[['stateDir'], `${stateDir}/x`], [['subnetFile'], valueAt(input, ['subnetFile'])], [['dockerOptsFile'], valueAt(input, ['dockerOptsFile'])]] as const) {
+  for (const [path, file] of [
+    [['stateDir'], `${stateDir}/x`],
+    [['subnetFile'], valueAt(input, ['subnetFile'])],
+    [['dockerOptsFile'], valueAt(input, ['dockerOptsFile'])],
+  ] as const) {
     if (typeof file !== 'string' || file === '') continue;
     const problem = unwritable(dirname(file));
     if (problem !== undefined) problems.push({ path, message: problem, value: path[0] === 'stateDir' ? stateDir : file });
   }
   if (await probeControl(socketPath(stateDir))) {
-    problems.push({ path: ['stateDir'], message: `another tulle is running with this state dir (it answers on ${socketPath(stateDir)}): stop it first, or give this one another stateDir`, value: stateDir });
+    problems.push({
+      path: ['stateDir'],
+      message: `another tulle is running with this state dir (it answers on ${socketPath(stateDir)}): stop it first, or give this one another stateDir`,
+      value: stateDir,
+    });
   }
 
   if (valueAt(input, ['ipMasq']) === true && !commandWorks(['nft', '--version'])) {
@@ -157,7 +185,11 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
         if (a.family !== 'inet' || a.local === undefined || a.prefixlen === undefined) continue;
         const onLink = prefixOf(wire.parseIPv4(a.local), a.prefixlen);
         if (overlaps4(network, onLink) && !containsCidr(network, onLink)) {
-          problems.push({ path: ['network'], message: `overlaps ${formatCidr4(onLink)}, the network of ${a.local} on ${link.ifname}: choose an overlay network this host is not on`, value: networkText });
+          problems.push({
+            path: ['network'],
+            message: `overlaps ${formatCidr4(onLink)}, the network of ${a.local} on ${link.ifname}: choose an overlay network this host is not on`,
+            value: networkText,
+          });
         }
       }
     }
@@ -179,7 +211,8 @@ function resolveUnderlay(input: unknown, all: AddrInfo[], problems: Problem[]): 
       problems.push({ path: ['underlay', 'address'], message: `is not an address of this host; its addresses: ${mine.join(', ') || 'none'}`, value: given });
       return undefined;
     }
-    if (typeof iface === 'string' && iface !== link.ifname) problems.push({ path: ['underlay', 'interface'], message: `does not hold underlay.address ${given} (${link.ifname} does)`, value: iface });
+    if (typeof iface === 'string' && iface !== link.ifname)
+      problems.push({ path: ['underlay', 'interface'], message: `does not hold underlay.address ${given} (${link.ifname} does)`, value: iface });
     return { address: given, device: link.ifname, deviceMtu: link.mtu };
   }
   let device = typeof iface === 'string' ? iface : undefined;
@@ -187,7 +220,10 @@ function resolveUnderlay(input: unknown, all: AddrInfo[], problems: Problem[]): 
     const routes = JSON.parse(execFileSync('ip', ['-j', 'route', 'show', 'default'], { encoding: 'utf8' })) as { dev?: string }[];
     device = routes[0]?.dev;
     if (device === undefined) {
-      problems.push({ path: ['underlay'], message: 'names no address and this host has no default route to take one from: set underlay.address or underlay.interface' });
+      problems.push({
+        path: ['underlay'],
+        message: 'names no address and this host has no default route to take one from: set underlay.address or underlay.interface',
+      });
       return undefined;
     }
   }
@@ -196,7 +232,10 @@ function resolveUnderlay(input: unknown, all: AddrInfo[], problems: Problem[]): 
   if (link === undefined || v4 === undefined) {
     problems.push({
       path: typeof iface === 'string' ? ['underlay', 'interface'] : ['underlay'],
-      message: link === undefined ? `there is no device ${device} on this host; devices: ${all.map((l) => l.ifname).join(', ')}` : `${device} has no IPv4 address to use as the underlay address`,
+      message:
+        link === undefined
+          ? `there is no device ${device} on this host; devices: ${all.map((l) => l.ifname).join(', ')}`
+          : `${device} has no IPv4 address to use as the underlay address`,
       value: device,
     });
     return undefined;
@@ -218,10 +257,15 @@ async function udpPortBusy(host: string, udpPort: number): Promise<boolean> {
 async function tcpPortProblem(host: string, tcpPort: number): Promise<string | undefined> {
   const server = createServer();
   return new Promise((resolve) => {
-    server.once('error', (error: NodeJS.ErrnoException) => resolve(
-      error.code === 'EADDRINUSE' ? `TCP port ${tcpPort} on ${host} is in use by another program` :
-        error.code === 'EADDRNOTAVAIL' ? `${host} is not an address of this host` : `cannot listen there: ${error.code ?? error.message}`,
-    ));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(
+        error.code === 'EADDRINUSE'
+          ? `TCP port ${tcpPort} on ${host} is in use by another program`
+          : error.code === 'EADDRNOTAVAIL'
+            ? `${host} is not an address of this host`
+            : `cannot listen there: ${error.code ?? error.message}`,
+      ),
+    );
     server.listen({ host, port: tcpPort, exclusive: true }, () => server.close(() => resolve(undefined)));
   });
 }

@@ -32,7 +32,10 @@ export class ConfigError extends Error {
 }
 
 export function dotted(path: Path): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
+    .join('')
+    .replace(/^\./, '');
 }
 
 /** The value at `path` in `input`, or undefined. */
@@ -58,9 +61,12 @@ export function fieldName(path: Path, origins: Origins): string {
 }
 
 export function formatProblem(problem: Problem, origins: Origins): string {
-  const shown = problem.value !== undefined && (typeof problem.value !== 'object' || problem.value === null)
-    ? ` (got ${JSON.stringify(problem.value)})`
-    : problem.value !== undefined ? ` (got ${truncate(JSON.stringify(problem.value))})` : '';
+  const shown =
+    problem.value !== undefined && (typeof problem.value !== 'object' || problem.value === null)
+      ? ` (got ${JSON.stringify(problem.value)})`
+      : problem.value !== undefined
+        ? ` (got ${truncate(JSON.stringify(problem.value))})`
+        : '';
   return `${fieldName(problem.path, origins)}: ${problem.message}${shown}`;
 }
 

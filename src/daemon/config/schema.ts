@@ -33,7 +33,10 @@ export const cidr4 = z.string({ error: 'must be an IPv4 CIDR like 198.18.0.0/16'
     parseCidr4(value);
   } catch (error) {
     const hostBits = /the network is (\S+)/.exec((error as Error).message);
-    ctx.addIssue({ code: 'custom', message: hostBits ? `has host bits set; the network would be ${hostBits[1]}` : 'must be an IPv4 CIDR like 198.18.0.0/16 (prefix length 0 to 32)' });
+    ctx.addIssue({
+      code: 'custom',
+      message: hostBits ? `has host bits set; the network would be ${hostBits[1]}` : 'must be an IPv4 CIDR like 198.18.0.0/16 (prefix length 0 to 32)',
+    });
   }
 });
 export const cidr6 = z.string({ error: 'must be an IPv6 CIDR like 2001:db8:18::/48' }).superRefine((value, ctx) => {
@@ -45,18 +48,28 @@ export const cidr6 = z.string({ error: 'must be an IPv6 CIDR like 2001:db8:18::/
     message = (error as Error).message;
   }
   const hostBits = message === undefined ? null : /the network is (\S+)/.exec(message);
-  if (family !== 6) ctx.addIssue({ code: 'custom', message: hostBits ? `has host bits set; the network would be ${hostBits[1]}` : 'must be an IPv6 CIDR like 2001:db8:18::/48 (prefix length 0 to 128)' });
+  if (family !== 6)
+    ctx.addIssue({
+      code: 'custom',
+      message: hostBits ? `has host bits set; the network would be ${hostBits[1]}` : 'must be an IPv6 CIDR like 2001:db8:18::/48 (prefix length 0 to 128)',
+    });
 });
 export const ipv4 = z.string({ error: 'must be an IPv4 address like 198.18.1.0' }).refine(wire.isIPv4, 'must be an IPv4 address like 198.18.1.0');
-export const address = z.string({ error: 'must be an IPv4 or IPv6 address' }).refine((v) => wire.isIPv4(v) || wire.isIPv6(v), 'must be an IPv4 or IPv6 address');
+export const address = z
+  .string({ error: 'must be an IPv4 or IPv6 address' })
+  .refine((v) => wire.isIPv4(v) || wire.isIPv6(v), 'must be an IPv4 or IPv6 address');
 export const port = int(1, 65535, 'a UDP/TCP port');
-export const mac = z.string({ error: 'must be a MAC address like 02:00:5e:00:53:01' })
+export const mac = z
+  .string({ error: 'must be a MAC address like 02:00:5e:00:53:01' })
   .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'must be a MAC address like 02:00:5e:00:53:01')
   .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, 'must be a unicast MAC (lowest bit of the first byte clear)');
 /** "host:port" with an IPv4 address or a bracketed IPv6 one. */
-export const hostPort = z.string({ error: 'must be address:port like 127.0.0.1:9464' }).refine((v) => parseHostPort(v) !== undefined, 'must be address:port like 127.0.0.1:9464 or [::1]:9464');
+export const hostPort = z
+  .string({ error: 'must be address:port like 127.0.0.1:9464' })
+  .refine((v) => parseHostPort(v) !== undefined, 'must be address:port like 127.0.0.1:9464 or [::1]:9464');
 
-export const hostPortOrOff = z.string({ error: 'must be address:port like 127.0.0.1:9465, or off' })
+export const hostPortOrOff = z
+  .string({ error: 'must be address:port like 127.0.0.1:9465, or off' })
   .refine((v) => v === 'off' || parseHostPort(v) !== undefined, 'must be address:port like 127.0.0.1:9465 or [::1]:9465, or off');
 
 export function parseHostPort(value: string): { host: string; port: number } | undefined {
@@ -70,23 +83,27 @@ export function parseHostPort(value: string): { host: string; port: number } | u
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const backend = z.discriminatedUnion('type', [
-  object({
-    type: z.literal('udp'),
-    /** Network-wide UDP port (flannel's Backend.Port): a peer whose lease names none listens here. Default 8285 (flannel). */
-    port: port.optional(),
-  }),
-  object({
-    type: z.literal('vxlan'),
-    /** VXLAN network identifier, 24 bits; 1 is flannel's. */
-    vni: int(0, wire.vxlan.MAX_VNI).default(wire.vxlan.DEFAULT_VNI),
-    /** Network-wide UDP port; default 4789 (RFC 7348). flannel's vxlan uses 8472. */
-    port: port.optional(),
-    /** Own VTEP MAC; by default one is made up once and kept in the state dir. */
-    mac: mac.optional(),
-  }),
-  object({ type: z.literal('host-gw') }),
-], { error: 'must be one of udp, vxlan, host-gw' });
+const backend = z.discriminatedUnion(
+  'type',
+  [
+    object({
+      type: z.literal('udp'),
+      /** Network-wide UDP port (flannel's Backend.Port): a peer whose lease names none listens here. Default 8285 (flannel). */
+      port: port.optional(),
+    }),
+    object({
+      type: z.literal('vxlan'),
+      /** VXLAN network identifier, 24 bits; 1 is flannel's. */
+      vni: int(0, wire.vxlan.MAX_VNI).default(wire.vxlan.DEFAULT_VNI),
+      /** Network-wide UDP port; default 4789 (RFC 7348). flannel's vxlan uses 8472. */
+      port: port.optional(),
+      /** Own VTEP MAC; by default one is made up once and kept in the state dir. */
+      mac: mac.optional(),
+    }),
+    object({ type: z.literal('host-gw') }),
+  ],
+  { error: 'must be one of udp, vxlan, host-gw' },
+);
 
 const staticPeer = object({
   subnet: cidr4,
@@ -101,40 +118,52 @@ const staticPeer = object({
   udpChecksum: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
-const store = z.discriminatedUnion('type', [
-  /** Leases from this file: own `subnet` (or one picked and kept) and the `peers` list. */
-  object({ type: z.literal('static') }),
-  object({
-    type: z.literal('gossip'),
-    /** UDP port the gossip peer listens on (memberlist's 7946). */
-    port: port.default(7946),
-    /** Where to find the cluster: address or address:port of one or more running members. */
-    peers: z.array(text('an address or address:port'), { error: 'must be a list of addresses' }).default([]),
-    /** Shared key, hex (32+ digits) or base64 (16+ bytes): every message is authenticated with it. */
-    key: z.string({ error: 'must be a string (hex or base64)' }).optional(),
-    /** A file holding the key instead, so it stays out of the configuration; one key per line makes a keyring (the first signs, all verify). */
-    keyFile: text('a file path').optional(),
-    /** Cluster label, bound into every message: two clusters sharing a key stay apart. */
-    label: text('a cluster label').max(128, 'must be a cluster label of at most 128 characters').default('tulle'),
-    /** Timing preset: lan (memberlist's LAN defaults) or local (loopback and labs: faster). */
-    preset: z.enum(['lan', 'local'], { error: 'must be lan or local' }).default('lan'),
-  }),
-  object({
-    type: z.literal('etcd'),
-    /** etcd client URLs, e.g. http://192.0.2.10:2379. */
-    endpoints: z.array(z.string({ error: 'must be a URL like http://192.0.2.10:2379' })
-      .regex(/^https?:\/\/[^/\s]+(:\d+)?\/?$/, 'must be a URL like http://192.0.2.10:2379'), { error: 'must be a list of URLs' })
-      .min(1, 'must list at least one endpoint'),
-    /** flannel's key prefix. */
-    prefix: z.string({ error: 'must be a key prefix like /coreos.com/network' }).regex(/^\/\S*[^/]$/, 'must be a key prefix like /coreos.com/network (leading /, no trailing /)').default('/coreos.com/network'),
-    /** Lease TTL, seconds: flannel's 24 h by default; renewed an hour (at most half the TTL) before it runs out. */
-    ttlSeconds: int(2, 30 * 24 * 3600, 'a number of seconds').optional(),
-  }),
-], { error: 'must be one of static, gossip, etcd' });
+const store = z.discriminatedUnion(
+  'type',
+  [
+    /** Leases from this file: own `subnet` (or one picked and kept) and the `peers` list. */
+    object({ type: z.literal('static') }),
+    object({
+      type: z.literal('gossip'),
+      /** UDP port the gossip peer listens on (memberlist's 7946). */
+      port: port.default(7946),
+      /** Where to find the cluster: address or address:port of one or more running members. */
+      peers: z.array(text('an address or address:port'), { error: 'must be a list of addresses' }).default([]),
+      /** Shared key, hex (32+ digits) or base64 (16+ bytes): every message is authenticated with it. */
+      key: z.string({ error: 'must be a string (hex or base64)' }).optional(),
+      /** A file holding the key instead, so it stays out of the configuration; one key per line makes a keyring (the first signs, all verify). */
+      keyFile: text('a file path').optional(),
+      /** Cluster label, bound into every message: two clusters sharing a key stay apart. */
+      label: text('a cluster label').max(128, 'must be a cluster label of at most 128 characters').default('tulle'),
+      /** Timing preset: lan (memberlist's LAN defaults) or local (loopback and labs: faster). */
+      preset: z.enum(['lan', 'local'], { error: 'must be lan or local' }).default('lan'),
+    }),
+    object({
+      type: z.literal('etcd'),
+      /** etcd client URLs, e.g. http://192.0.2.10:2379. */
+      endpoints: z
+        .array(
+          z.string({ error: 'must be a URL like http://192.0.2.10:2379' }).regex(/^https?:\/\/[^/\s]+(:\d+)?\/?$/, 'must be a URL like http://192.0.2.10:2379'),
+          { error: 'must be a list of URLs' },
+        )
+        .min(1, 'must list at least one endpoint'),
+      /** flannel's key prefix. */
+      prefix: z
+        .string({ error: 'must be a key prefix like /coreos.com/network' })
+        .regex(/^\/\S*[^/]$/, 'must be a key prefix like /coreos.com/network (leading /, no trailing /)')
+        .default('/coreos.com/network'),
+      /** Lease TTL, seconds: flannel's 24 h by default; renewed an hour (at most half the TTL) before it runs out. */
+      ttlSeconds: int(2, 30 * 24 * 3600, 'a number of seconds').optional(),
+    }),
+  ],
+  { error: 'must be one of static, gossip, etcd' },
+);
 
 const flag = (on: boolean) => z.boolean({ error: 'must be true or false' }).default(on);
 const offloads = object({
-  tun: flag(true), udpGso: flag(true), udpGro: flag(true),
+  tun: flag(true),
+  udpGso: flag(true),
+  udpGro: flag(true),
   udpTunnelGso: z.union([z.boolean(), z.literal('auto')], { error: 'must be true, false or "auto"' }).default('auto'),
 });
 
@@ -157,7 +186,10 @@ export const DaemonConfigSchema = object({
   }).default({}),
   tun: object({
     /** TUN device name (IFNAMSIZ: at most 15 characters). */
-    name: text('an interface name').max(15, 'must be an interface name (at most 15 characters)').regex(/^[A-Za-z0-9_.-]+$/, 'must be an interface name (letters, digits, _ . -)').default('tulle0'),
+    name: text('an interface name')
+      .max(15, 'must be an interface name (at most 15 characters)')
+      .regex(/^[A-Za-z0-9_.-]+$/, 'must be an interface name (letters, digits, _ . -)')
+      .default('tulle0'),
     /** Overlay MTU in bytes; default: the underlay device's MTU less the backend's overhead. */
     mtu: int(68, 65535).optional(),
   }).default({ name: 'tulle0' }),

@@ -29,7 +29,10 @@ export function fileLayer(file: string): Layer {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    layer.problems.push({ path: [], message: `cannot read the configuration file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}` });
+    layer.problems.push({
+      path: [],
+      message: `cannot read the configuration file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`,
+    });
     return layer;
   }
   let parsed: unknown;

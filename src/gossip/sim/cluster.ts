@@ -17,8 +17,15 @@ import { GossipNode } from '../node.js';
 import { Sfc32, shuffle } from '../prng.js';
 import { ByteWriter } from '../bytes.js';
 import {
-  ALIVE, encodeLease, encodeMember, leaseContentHash, leaseKeyHash, memberContentHash, memberKeyHash,
-  type LeaseRecord, type MemberRecord,
+  ALIVE,
+  encodeLease,
+  encodeMember,
+  leaseContentHash,
+  leaseKeyHash,
+  memberContentHash,
+  memberKeyHash,
+  type LeaseRecord,
+  type MemberRecord,
 } from '../records.js';
 import { SubnetPool } from '../subnet-pool.js';
 import { cheapMac } from './cheap-mac.js';
@@ -123,7 +130,10 @@ export class SimCluster {
     const members: [string, MemberEntry][] = [];
     const leases: [string, LeaseEntry][] = [];
     const claims = new Map<number, string[]>();
-    const order = shuffle(this.rng, Array.from({ length: this.pool.size }, (_, i) => i));
+    const order = shuffle(
+      this.rng,
+      Array.from({ length: this.pool.size }, (_, i) => i),
+    );
     for (let i = 0; i < n; i++) {
       const id = SimCluster.idOf(i);
       const rec: MemberRecord = { id, addr: `sim:${i}`, incarnation: 0, state: ALIVE, from: '' };
@@ -156,15 +166,32 @@ export class SimCluster {
       ? Array.from({ length: Math.min(this.#seedCount, base.members.map.size) }, (_, i) => `sim:${i}`)
       : this.slots.slice(0, this.#seedCount).map((s) => s.addr);
     const seeds = base ? configured : [...new Set([...this.#randomLive(3, reachable).map((s) => s.addr), ...configured])];
-    const node = new GossipNode({
-      id: slot.id, addr: slot.addr, config: this.config, clock: net.clock, transport: net.transport(slot.index),
-      random: new Sfc32(this.#seed, slot.index * 7919 + net.now), keyring: this.keyring, label: this.label, seeds,
-      onMember: (rec, prev) => this.onMember?.(slot, rec, prev),
-    }, { base: base ? { members: base.members, digest: base.digest } : undefined, incarnation: o.incarnation });
-    const replica = new LeaseReplica({
-      node, pool: this.pool, config: this.lease, clock: net.clock, random: new Sfc32(this.#seed, slot.index * 104729 + 17 + net.now),
-      onChanges: (changes) => this.onLeaseChanges?.(slot, changes),
-    }, base ? { records: base.leases, claims: base.claims } : undefined);
+    const node = new GossipNode(
+      {
+        id: slot.id,
+        addr: slot.addr,
+        config: this.config,
+        clock: net.clock,
+        transport: net.transport(slot.index),
+        random: new Sfc32(this.#seed, slot.index * 7919 + net.now),
+        keyring: this.keyring,
+        label: this.label,
+        seeds,
+        onMember: (rec, prev) => this.onMember?.(slot, rec, prev),
+      },
+      { base: base ? { members: base.members, digest: base.digest } : undefined, incarnation: o.incarnation },
+    );
+    const replica = new LeaseReplica(
+      {
+        node,
+        pool: this.pool,
+        config: this.lease,
+        clock: net.clock,
+        random: new Sfc32(this.#seed, slot.index * 104729 + 17 + net.now),
+        onChanges: (changes) => this.onLeaseChanges?.(slot, changes),
+      },
+      base ? { records: base.leases, claims: base.claims } : undefined,
+    );
     slot.node = node;
     slot.replica = replica;
     slot.up = true;

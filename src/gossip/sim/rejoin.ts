@@ -64,7 +64,11 @@ export function rejoinOneTryMs(config: GossipConfig): number {
 /** 'lost-all' runs remember the dead this long, ms (so partitions outlast it). */
 export const LOST_ALL_RETENTION_MS = 60_000;
 
-export function rejoinRun(kind: RejoinKind, seed: number, o: { config?: GossipConfig; settleMs?: number; trace?: (c: SimCluster, sinceHealMs: number) => void } = {}): RejoinResult {
+export function rejoinRun(
+  kind: RejoinKind,
+  seed: number,
+  o: { config?: GossipConfig; settleMs?: number; trace?: (c: SimCluster, sinceHealMs: number) => void } = {},
+): RejoinResult {
   const given = o.config ?? makeConfig('lan');
   const config = kind === 'lost-all' ? makeConfig(given, { deadRetentionMs: Math.min(given.deadRetentionMs, LOST_ALL_RETENTION_MS) }) : given;
   const r = new Sfc32(seed, kind === 'boot-unreachable' ? 0xb007 : 0x1057a11);
@@ -76,14 +80,17 @@ export function rejoinRun(kind: RejoinKind, seed: number, o: { config?: GossipCo
   const poolSize = n0 + cutJoins + mainJoins + 1 + 1 + r.int(2);
   const last = 16 * poolSize;
   const network = {
-    network: '198.18.0.0/23', subnetLen: 28, subnetMin: '198.18.0.16', subnetMax: `198.18.${last >> 8}.${last & 255}`, backendType: 'udp' as const,
+    network: '198.18.0.0/23',
+    subnetLen: 28,
+    subnetMin: '198.18.0.16',
+    subnetMax: `198.18.${last >> 8}.${last & 255}`,
+    backendType: 'udp' as const,
   };
   const c = new SimCluster({ nodes: n0, seed, loss: r.next() < 0.5 ? 0 : 0.05, config, network });
   c.run(1_000 + r.int(2_000));
   // Long enough for a join to time out; in 'lost-all', often long enough to forget the other side.
-  const partitionMs = kind === 'boot-unreachable'
-    ? config.joinTimeoutMs + 3_000 + r.int(4 * config.seedRetryMaxMs)
-    : 20_000 + r.int(Math.round(2.5 * config.deadRetentionMs));
+  const partitionMs =
+    kind === 'boot-unreachable' ? config.joinTimeoutMs + 3_000 + r.int(4 * config.seedRetryMaxMs) : 20_000 + r.int(Math.round(2.5 * config.deadRetentionMs));
   const cutAt = c.now;
   const events: (() => void)[] = [];
   if (kind === 'boot-unreachable') {
@@ -125,8 +132,15 @@ export function rejoinRun(kind: RejoinKind, seed: number, o: { config?: GossipCo
   const { viewMismatches, moves, unleased } = views(c);
   const since = (at: number) => (at < 0 ? Infinity : (at - healedAt) / 1000);
   return {
-    atHeal, doubleAllocations: doubles(c), viewMismatches, settleS: since(settledAt), rejoinS: since(rejoinedAt),
-    moves, unleased, partitionMs, cluster: c,
+    atHeal,
+    doubleAllocations: doubles(c),
+    viewMismatches,
+    settleS: since(settledAt),
+    rejoinS: since(rejoinedAt),
+    moves,
+    unleased,
+    partitionMs,
+    cluster: c,
   };
 }
 

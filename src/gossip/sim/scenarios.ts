@@ -37,7 +37,13 @@ export function dissemination(o: BaseScenario & { trials: number; gapMs?: number
   const c = new SimCluster({ nodes: o.nodes, seed: o.seed, loss: o.loss, config: o.config, mac: o.mac });
   const gap = o.gapMs ?? 3_000;
   c.run(o.warmupMs ?? 2_000);
-  interface Trial { host: string; publishedAt: number; need: Uint8Array; remaining: number; done: number }
+  interface Trial {
+    host: string;
+    publishedAt: number;
+    need: Uint8Array;
+    remaining: number;
+    done: number;
+  }
   const trials = new Map<string, Trial>();
   const results: Trial[] = [];
   c.onLeaseChanges = (slot: Slot, changes) => {
@@ -110,7 +116,9 @@ export function steadyState(o: BaseScenario & { durationMs: number }): HealthRes
     refutations += s.node?.counters.refutations ?? 0;
   }
   return {
-    falseDeaths: wronged.size, suspicions, refutations,
+    falseDeaths: wronged.size,
+    suspicions,
+    refutations,
     bytesPerNodePerS: (c.sentBytes() - bytes0) / c.slots.length / ((c.now - t0) / 1000),
   };
 }
@@ -125,7 +133,12 @@ export interface CrashResult {
 /** Crashes one random node every `gapMs` and times its detection. */
 export function crashDetection(o: BaseScenario & { crashes: number; gapMs?: number; waitMs?: number }): CrashResult {
   const c = new SimCluster({ nodes: o.nodes, seed: o.seed, loss: o.loss, config: o.config, mac: o.mac });
-  interface Crash { at: number; first: number; know: Uint8Array; last: number }
+  interface Crash {
+    at: number;
+    first: number;
+    know: Uint8Array;
+    last: number;
+  }
   const crashes = new Map<string, Crash>();
   c.onMember = (slot, rec) => {
     if (rec.state !== DEAD && rec.state !== LEFT) return;
@@ -183,7 +196,10 @@ export interface AllocationResult {
  * leave (the three configured seeds only restart); then the partition heals.
  * Checks that no subnet stays with two hosts.
  */
-export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs?: number; trace?: (c: SimCluster, sinceHealMs: number) => void } = {}): AllocationResult {
+export function allocationRun(
+  seed: number,
+  o: { config?: GossipConfig; settleMs?: number; trace?: (c: SimCluster, sinceHealMs: number) => void } = {},
+): AllocationResult {
   const r = new Sfc32(seed, 0xa110c);
   const n0 = 4 + r.int(5);
   const joiners = 1 + r.int(4);
@@ -192,7 +208,11 @@ export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs
   const poolSize = n0 + events + 1 + r.int(2);
   const last = 16 * poolSize;
   const network = {
-    network: '198.18.0.0/23', subnetLen: 28, subnetMin: '198.18.0.16', subnetMax: `198.18.${last >> 8}.${last & 255}`, backendType: 'udp' as const,
+    network: '198.18.0.0/23',
+    subnetLen: 28,
+    subnetMin: '198.18.0.16',
+    subnetMax: `198.18.${last >> 8}.${last & 255}`,
+    backendType: 'udp' as const,
   };
   const c = new SimCluster({ nodes: n0, seed, loss: r.next() < 0.5 ? 0 : 0.05, config: o.config, network });
   c.run(1_000 + r.int(2_000));
@@ -245,8 +265,13 @@ export function allocationRun(seed: number, o: { config?: GossipConfig; settleMs
   if (episodeStart >= 0) longestEpisode = Math.max(longestEpisode, c.now - episodeStart);
   const { viewMismatches, moves, unleased } = views(c);
   return {
-    doubleAllocations: doubles(c), viewMismatches, settleS: settledAt < 0 ? Infinity : (settledAt - healedAt) / 1000,
-    laterConflictS: longestEpisode / 1000, moves, unleased, cluster: c,
+    doubleAllocations: doubles(c),
+    viewMismatches,
+    settleS: settledAt < 0 ? Infinity : (settledAt - healedAt) / 1000,
+    laterConflictS: longestEpisode / 1000,
+    moves,
+    unleased,
+    cluster: c,
   };
 }
 

@@ -96,12 +96,14 @@ export async function waitConverged(daemons: DemoDaemon[], onCounts: (counts: nu
 
 /** SIGTERM (a graceful leave gives the lease back), SIGKILL after 5 s. */
 export async function stopDaemons(daemons: DemoDaemon[]): Promise<void> {
-  await Promise.all(daemons.map(async (d) => {
-    if (d.child.exitCode !== null || d.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => d.child.once('exit', () => resolve()));
-    d.child.kill('SIGTERM');
-    const timer = setTimeout(() => d.child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }));
+  await Promise.all(
+    daemons.map(async (d) => {
+      if (d.child.exitCode !== null || d.child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => d.child.once('exit', () => resolve()));
+      d.child.kill('SIGTERM');
+      const timer = setTimeout(() => d.child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 }

@@ -20,7 +20,10 @@ export class Progress {
   private timer: NodeJS.Timeout | undefined;
   private frame = 0;
 
-  constructor(private readonly total: number, private readonly out: Output = process.stdout) {}
+  constructor(
+    private readonly total: number,
+    private readonly out: Output = process.stdout,
+  ) {}
 
   /** Seconds since the demo started, one decimal. */
   elapsed(): string {

@@ -68,20 +68,22 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     progress.print(subnets.map((s, i) => `  ${HOST_NAMES[i]} (${hosts[i].underlay}) leased ${s}`).join('\n'));
     progress.print(`\nleases as ${HOST_NAMES[0]} sees them (tulle leases):\n${indent(formatLeases(views[0]))}\n`);
 
-    progress.start('adding 2 containers per host (a bridge on the subnet\'s .1; containers .2 and .3)');
+    progress.start("adding 2 containers per host (a bridge on the subnet's .1; containers .2 and .3)");
     const containers: Container[] = hosts.flatMap((h, i) => addContainers(lab, h, i, subnets[i]));
     keepLab = () => {
       lab.release();
       for (const d of daemons) d.child.unref();
       labUp = false;
-      progress.print(`\n${exploreText({
-        hosts: daemons.map((d, i) => ({ name: HOST_NAMES[i], ns: d.host.ns, stateDir: d.stateDir, log: d.log })),
-        containers,
-      })}`);
+      progress.print(
+        `\n${exploreText({
+          hosts: daemons.map((d, i) => ({ name: HOST_NAMES[i], ns: d.host.ns, stateDir: d.stateDir, log: d.log })),
+          containers,
+        })}`,
+      );
     };
     progress.done(containers.map((c) => `${c.name} ${c.address}`).join(', '));
 
-    progress.start('reachability: every container to every other (tulle\'s echo probe, 5 requests each)');
+    progress.start("reachability: every container to every other (tulle's echo probe, 5 requests each)");
     const probes = new LabProbes(lab);
     const matrix = await probes.echoMatrix(containers, { count: 5, intervalMs: 20 });
     const all = fullyReachable(matrix);
@@ -109,7 +111,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     }
 
     progress.start(`throughput: underlay, kernel vxlan, tulle udp, vxlan and host-gw (1 s per test, in labs of their own)`);
-    const result = await runThroughput(out, (line) => progress.update(line.replace(/^\[[^\]]*\]\s*/, '').split('\n')[0].slice(0, 100)));
+    const result = await runThroughput(out, (line) =>
+      progress.update(
+        line
+          .replace(/^\[[^\]]*\]\s*/, '')
+          .split('\n')[0]
+          .slice(0, 100),
+      ),
+    );
     if (result.code === 0) progress.done(`measured with ${result.tool}`);
     else progress.fail(`a measurement failed (${result.errors.length} error(s))`);
     progress.print(`\n${indent(throughputTable(result.rows))}\n`);
@@ -136,5 +145,8 @@ function shown(path: string): string {
 }
 
 function indent(text: string): string {
-  return text.split('\n').map((l) => `  ${l}`).join('\n');
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
 }
