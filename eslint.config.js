@@ -31,6 +31,12 @@ const boundaries = [0, 1, 2, 3, 4].map((depth) => ({
   },
 }));
 
+/** The engine is below the control plane: it gets what it needs as arguments (routes, opened devices), never imports it. */
+const aboveEngine = {
+  group: ['../daemon/*', '../gossip/*', '../etcd/*', '../lease/*', '../cli/*', '../lab/*', '../bench/*', '../probe/*'],
+  message: 'src/engine imports only src/wire, src/native and src/util: the layers above hand it what it needs',
+};
+
 export default defineConfig(
   { ignores: ['dist/', 'native/build/', 'bench/results/', '.tap/', 'test/.docs-tmp/'] },
   {
@@ -48,6 +54,12 @@ export default defineConfig(
     rules: {
       'no-restricted-imports': ['error', { paths: nodeBuiltins.paths, patterns: [leavesSrc(1), nodeBuiltins.pattern] }],
       'no-restricted-syntax': ['error', leavesSrcDynamic(1), dynamicImport('^node:', nodeBuiltins.pattern.message)],
+    },
+  },
+  {
+    files: ['src/engine/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [leavesSrc(1), aboveEngine] }],
     },
   },
 );

@@ -8,7 +8,7 @@ import { EnvelopeReader, EnvelopeWriter, type Keyring } from '../src/gossip/enve
 import { hmacSha256, parseKeyring } from '../src/gossip/mac.js';
 import { MSG } from '../src/gossip/messages.js';
 import { GossipNode } from '../src/gossip/node.js';
-import { Sfc32 } from '../src/gossip/prng.js';
+import { Sfc32 } from '../src/util/prng.js';
 import {
   ALIVE,
   DEAD,

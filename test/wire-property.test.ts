@@ -8,6 +8,7 @@ import {
   encapsulate,
   ethernet,
   flowHash,
+  flowSlot,
   ip,
   ipv4,
   ipv6,
@@ -457,6 +458,19 @@ const RUNNERS = [
       const p = sourcePort(h);
       if (!Number.isInteger(h) || h < 0 || h > 0xffffffff || p < SOURCE_PORT_MIN || p > SOURCE_PORT_MAX) throw new Error(`flowHash out of range: ${h}`);
       return String(h);
+    },
+  ] as const,
+  [
+    'flowSlot',
+    (b: Uint8Array, o: number, l: number): Result => {
+      // The same pick as the multiply-shift of sourcePort() over flowHash(), for pools of 1, 8 and 64 sockets.
+      const picks = [1, 8, 64].map((n) => flowSlot(b, o, l, n));
+      picks.forEach((p, i) => {
+        const n = [1, 8, 64][i];
+        const want = Math.floor((flowHash(b, o, l) * n) / 0x100000000);
+        if (p !== want || p < 0 || p >= n) throw new Error(`flowSlot(${n}) = ${p}, want ${want}`);
+      });
+      return serialize(picks);
     },
   ] as const,
   [

@@ -2,7 +2,7 @@
  * Data-plane counters in shared memory, read by anyone without a call. Float64
  * holds integers exactly up to 2^53. Writes are plain increments, no atomics:
  * with one thread (the default) there is one writer. With `threads: 2` the TX
- * counters have one writer at a time (the TUN reader lock, worker.ts) and the
+ * counters have one writer at a time (the TUN reader lock, control.ts) and the
  * RX counters only the RX thread, but `dropMalformed` is counted by both the
  * TX decisions and the RX decisions, unlocked: an increment can be lost when
  * the two collide, so it may read low there.

@@ -76,7 +76,7 @@ export function decideTx(slab: Uint8Array, desc: Int32Array, count: number, rout
     }
     desc[d + DESC_VERDICT] = verdict;
     // The socket (so the source port) follows the flow: packets of one flow keep their order.
-    desc[d + DESC_SOCKET] = policy.sockets > 1 && verdict >= 0 ? Math.floor(((wire.flowHash(slab, off, len) >>> 0) * policy.sockets) / 0x100000000) : 0;
+    desc[d + DESC_SOCKET] = policy.sockets > 1 && verdict >= 0 ? wire.flowSlot(slab, off, len, policy.sockets) : 0;
     desc[d + DESC_SRC_PORT] = 0; // the socket's port (or, for a whole frame, the same port as the socket's)
     const whole = gsoSize > 0 && policy.whole && verdict >= 0 && mayLeaveWhole(flags, verdict, routes);
     desc[d + DESC_FLAGS] = whole ? flags | FLAG_SEND_WHOLE : flags & ~FLAG_SEND_WHOLE;

@@ -17,7 +17,7 @@
  * only. Datagram buffers are pooled (packet-queue.ts): a warm network with
  * nothing delayed allocates nothing per datagram.
  */
-import { Sfc32 } from '../gossip/prng.js';
+import { Sfc32 } from '../util/prng.js';
 import * as wire from '../wire/index.js';
 import type { Batch } from './batch.js';
 import { SENT_DATAGRAMS, SENT_WHOLE, type Bind } from './bind.js';

@@ -30,7 +30,7 @@ import { gossipHealth, registerGossipMetrics } from './gossip-metrics.js';
 import { LeaseReplica, type LeaseChange, type LeaseClaimAttrs } from './lease-replica.js';
 import { parseKeyring } from './mac.js';
 import { GossipNode } from './node.js';
-import { Sfc32 } from './prng.js';
+import { Sfc32 } from '../util/prng.js';
 import { ALIVE, BACKEND_CODES, SUSPECT, type LeaseRecord, type MemberRecord } from './records.js';
 import { realClock, type LogFn } from './runtime.js';
 import { seedsOnlySelf } from './seeds.js';

@@ -19,7 +19,7 @@ import { LayeredMap, type SharedBase } from './layered-map.js';
 import type { LeaseConfig } from './lease-config.js';
 import type { RecordDelegate, Via } from './delegate.js';
 import type { GossipNode } from './node.js';
-import type { Random } from './prng.js';
+import type { Random } from '../util/prng.js';
 import { decodeLease, encodeLease, leaseContentHash, leaseKeyHash, TAG_LEASE, type LeaseRecord } from './records.js';
 import type { Clock, LogFn } from './runtime.js';
 import type { SubnetPool } from './subnet-pool.js';

@@ -8,7 +8,7 @@ import type { BroadcastQueue } from './broadcast-queue.js';
 import { ByteWriter } from './bytes.js';
 import { Digest } from './digest.js';
 import { LayeredMap, type SharedBase } from './layered-map.js';
-import type { Random } from './prng.js';
+import type { Random } from '../util/prng.js';
 import { DEAD, encodeMember, memberContentHash, memberKeyHash, SUSPECT, type MemberRecord } from './records.js';
 import type { Clock } from './runtime.js';
 

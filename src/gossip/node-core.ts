@@ -10,7 +10,7 @@ import type { RecordDelegate } from './delegate.js';
 import type { EnvelopeWriter } from './envelope.js';
 import { MemberTable, type ConvergedMembers } from './member-table.js';
 import { Outbox } from './outbox.js';
-import type { Random } from './prng.js';
+import type { Random } from '../util/prng.js';
 import type { MemberRecord } from './records.js';
 import type { Clock, LogFn, Transport } from './runtime.js';
 import { Awareness } from './suspicion.js';

@@ -32,7 +32,7 @@ import type { LayeredMap } from './layered-map.js';
 import type { ConvergedMembers, MemberEntry } from './member-table.js';
 import { MergeRules } from './merge.js';
 import { NodeCore } from './node-core.js';
-import type { Random } from './prng.js';
+import type { Random } from '../util/prng.js';
 import { Prober } from './probes.js';
 import { ALIVE, DEAD, LEFT, SUSPECT, type MemberRecord } from './records.js';
 import type { Clock, LogFn, Transport } from './runtime.js';

@@ -39,8 +39,22 @@ function hasPorts(protocol: number): boolean {
  * given range; a packet too short for its headers hashes on what is there.
  */
 export function flowHash(bytes: Uint8Array, offset: number, length: number, seed = 0): number {
+  return flowHashInt32(bytes, offset, length, seed) >>> 0;
+}
+
+/**
+ * Which of `slots` (0 … slots - 1) the packet's flow maps to, by the same hash and multiply-shift as
+ * sourcePort(): the socket a flow leaves on. A small integer, so the data plane can pick per packet
+ * without allocating (an unsigned 32-bit result, returned, would be a boxed number).
+ */
+export function flowSlot(bytes: Uint8Array, offset: number, length: number, slots: number): number {
+  return Math.floor(((flowHashInt32(bytes, offset, length, 0) >>> 0) * slots) / 0x100000000);
+}
+
+/** flowHash as a signed 32-bit integer, which V8 returns unboxed. */
+function flowHashInt32(bytes: Uint8Array, offset: number, length: number, seed: number): number {
   let h = seed ^ 0x7f4a7c15;
-  if (length < 1) return finish(h);
+  if (length < 1) return finish(h) | 0;
   const version = bytes[offset] >>> 4;
   if (version === 4 && length >= ipv4.MIN_HEADER) {
     const protocol = bytes[offset + ipv4.OFF_PROTOCOL];
@@ -50,7 +64,7 @@ export function flowHash(bytes: Uint8Array, offset: number, length: number, seed
     const fragment = readU16(bytes, offset + ipv4.OFF_FLAGS_FRAGMENT) & (ipv4.FLAG_MF | ipv4.FRAGMENT_MASK);
     const l4 = offset + (bytes[offset] & 0x0f) * 4;
     if (fragment === 0 && hasPorts(protocol) && l4 + 4 <= offset + length) h = mix(h, readU32(bytes, l4));
-    return finish(h);
+    return finish(h) | 0;
   }
   if (version === 6 && length >= ipv6.HEADER) {
     for (let i = ipv6.OFF_SRC; i < ipv6.OFF_SRC + 32; i += 4) h = mix(h, readU32(bytes, offset + i));
@@ -64,9 +78,9 @@ export function flowHash(bytes: Uint8Array, offset: number, length: number, seed
     } else {
       h = mix(h, flowLabel);
     }
-    return finish(h);
+    return finish(h) | 0;
   }
-  return finish(mix(h, bytes[offset]));
+  return finish(mix(h, bytes[offset])) | 0;
 }
 
 /** Maps a hash onto [min, max] the way Linux does (multiply-shift, no modulo bias worth noting). */

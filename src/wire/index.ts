@@ -13,7 +13,7 @@ export * as udpBackend from './udp-backend.js';
 export * as ip from './ip.js';
 export * as icmp from './icmp.js';
 export { sum16, sum16Bytes, checksum, fold, adjustChecksum, adjustChecksum32 } from './checksum.js';
-export { flowHash, sourcePort, SOURCE_PORT_MIN, SOURCE_PORT_MAX } from './flow-hash.js';
+export { flowHash, flowSlot, sourcePort, SOURCE_PORT_MIN, SOURCE_PORT_MAX } from './flow-hash.js';
 export {
   encapsulate,
   applyTemplate,

@@ -14,7 +14,7 @@ import { LeaseReplica, type LeaseChange, type LeaseEntry } from '../lease-replic
 import { hmacSha256 } from '../mac.js';
 import type { MemberEntry } from '../member-table.js';
 import { GossipNode } from '../node.js';
-import { Sfc32, shuffle } from '../prng.js';
+import { Sfc32, shuffle } from '../../util/prng.js';
 import { ByteWriter } from '../bytes.js';
 import {
   ALIVE,

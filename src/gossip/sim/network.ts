@@ -6,7 +6,7 @@
  * link keeps datagram order, as a LAN does.
  */
 import { hashString, mix } from '../hash.js';
-import { Sfc32 } from '../prng.js';
+import { Sfc32 } from '../../util/prng.js';
 import type { Clock, Transport } from '../runtime.js';
 import { EventHeap, type SimEvent } from './event-heap.js';
 

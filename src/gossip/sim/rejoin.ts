@@ -18,7 +18,7 @@
  * Before a cut-off host kept trying its seeds, such runs never settled.
  */
 import { makeConfig, type GossipConfig } from '../config.js';
-import { Sfc32 } from '../prng.js';
+import { Sfc32 } from '../../util/prng.js';
 import { SUSPECT } from '../records.js';
 import { SimCluster } from './cluster.js';
 import { doubles, views } from './scenarios.js';

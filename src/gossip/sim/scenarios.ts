@@ -3,7 +3,7 @@
  * `npm run bench:gossip`. Every figure is a function of (parameters, seed).
  */
 import type { GossipConfig } from '../config.js';
-import { Sfc32 } from '../prng.js';
+import { Sfc32 } from '../../util/prng.js';
 import { DEAD, LEFT } from '../records.js';
 import { SimCluster, type Slot } from './cluster.js';
 

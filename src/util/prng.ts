@@ -1,6 +1,7 @@
 /**
- * A seeded PRNG (sfc32): the protocol core draws every random choice from
- * one of these, so a simulated run is reproducible from its seed.
+ * A seeded PRNG (sfc32): the gossip core and the engine's memory network draw
+ * every random choice from one of these, so a simulated run is reproducible
+ * from its seed.
  */
 export interface Random {
   /** Uniform in [0, 1). */
