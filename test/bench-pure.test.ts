@@ -1,10 +1,16 @@
 // The bench's pure parts: statistics, round-robin order, ratios, option
 // validation, system selection, refusals, tool choice, notes and the chart.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { aggregate, offloadsInForce, withPerCore, type Sample } from '../src/bench/aggregate.js';
 import { escapeXml, niceStep, svgChart } from '../src/bench/chart-svg.js';
 import { generatorNotes } from '../src/bench/notes.js';
-import { BenchUsageError, DEFAULTS, parseBenchOptions } from '../src/bench/options.js';
+import { BenchUsageError, DEFAULTS, parseBenchOptions, resultsDir } from '../src/bench/options.js';
+import { gitCommit, provenance } from '../src/bench/build-info.js';
+import { packageRoot } from '../src/util/package-root.js';
 import { chooseTools, preflightProblems } from '../src/bench/preflight.js';
 import { markdownTable } from '../src/bench/report-md.js';
 import { roundRobin } from '../src/bench/schedule.js';
@@ -327,4 +333,27 @@ t.test('tulle bench: registered on a commander program with every option', async
     [],
     'every option of src/bench/options.ts is a flag',
   );
+});
+
+t.test('results go to a folder in the current directory unless --out says otherwise', async (t) => {
+  t.equal(resultsDir(undefined, '/home/someone/work'), '/home/someone/work/bench/results');
+  t.equal(resultsDir('quick', '/home/someone/work'), '/home/someone/work/quick');
+  t.equal(resultsDir('/srv/bench', '/home/someone/work'), '/srv/bench');
+  t.equal(resultsDir(undefined), join(process.cwd(), 'bench', 'results'));
+});
+
+t.test('results.json records the tulle version and commit, the Node version and the kernel', async (t) => {
+  const root = packageRoot();
+  const software = provenance(root);
+  t.equal(software.tulle, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+  t.equal(software.node, process.version);
+  t.equal(software.kernel, release());
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  if (head.status === 0) t.equal(software.commit, head.stdout.trim(), 'the checkout the bench runs from');
+  // An installed package has no .git: the commit is null, not an error.
+  t.equal(gitCommit(tmpdir()), null);
+  // run.ts writes these into results.json (tulle.version, tulle.commit, machine.node, machine.kernel).
+  const run = readFileSync(join(root, 'src', 'bench', 'run.ts'), 'utf8');
+  t.match(run, /tulle: \{ version: software\.tulle, commit: software\.commit \}/);
+  t.match(run, /kernel: software\.kernel, node: software\.node/);
 });

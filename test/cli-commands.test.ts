@@ -1,8 +1,8 @@
 // The `tulle` command line: --help for every command, the version, and exit
-// codes scripts can rely on (0 done, 1 failure, 2 invalid, 3 no daemon).
+// codes scripts can rely on (0 done, 1 failure, 2 invalid, 3 no daemon, 4 not root).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './helpers/daemon.js';
@@ -64,3 +64,39 @@ t.test('status and leases exit 3 when no daemon runs there', async (t) => {
     t.equal(r.stderr, `tulle: no tulle daemon is running with this state dir (nothing answers on ${join(dir, 'tulle.sock')})\n`);
   }
 });
+
+t.test("nebula's and flannel's single-dash long options get an answer that names tulle's option, exit 2", async (t) => {
+  // commander alone reads -config as -c onfig and then fails on the file: "too many arguments".
+  const config = cli('run', '-config', '/etc/tulle/tulle.yaml');
+  t.equal(config.status, 2);
+  t.match(config.stderr, /unknown option '-config'.*did you mean -c\/--config\?/);
+  t.notMatch(config.stderr, /too many arguments/);
+  const iface = cli('run', '-iface', 'eth0');
+  t.equal(iface.status, 2);
+  t.match(iface.stderr, /unknown option '-iface'.*did you mean --iface\?/);
+  const stateDir = cli('status', '-state-dir=/run/tulle');
+  t.equal(stateDir.status, 2);
+  t.match(stateDir.stderr, /unknown option '-state-dir=\/run\/tulle'.*did you mean --state-dir\?/);
+  t.equal(cli('run', '-c', '/nonexistent/tulle.yaml', '--no-ip-masq').status, 2, 'a short option is still read as one');
+});
+
+// Every command that needs privileges answers the same way without them. Run as nobody: setpriv drops root.
+const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+t.test(
+  'not root: every command that needs it exits 4 and says so',
+  { skip: process.getuid?.() !== 0 || setpriv === undefined ? 'needs root and setpriv' : false },
+  async (t) => {
+    for (const command of [['run'], ['demo'], ['lab', 'demo'], ['lab', 'wire-demo'], ['lab', 'down'], ['bench']]) {
+      const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS'];
+      const r = spawnSync(setpriv!, [...asNobody, process.execPath, CLI, ...command], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        cwd: tmpdir(),
+        // Without the test runner's coverage hooks (NODE_OPTIONS): they would write where nobody may not.
+        env: { PATH: process.env.PATH },
+      });
+      t.equal(r.status, 4, `tulle ${command.join(' ')}: ${r.stderr.trim()}`);
+      t.match(r.stderr, new RegExp(`^tulle ${command.join(' ')} .*run it as root\\n$`), 'one line that names the command');
+    }
+  },
+);

@@ -272,11 +272,26 @@ t.test('a file that cannot be read or parsed says so, and only that', async (t) 
     `(top level): cannot read the configuration file ${join(dir, 'missing.yaml')}: no such file`,
   ]);
   const [yaml] = await problems({ file: file('network: [198.18.0.0/16\n') });
-  t.match(yaml, /is not valid YAML: /);
+  t.match(yaml, /is not valid YAML at line \d+, column \d+: /);
   const [json] = await problems({ file: file('{ "network": ', 'json') });
-  t.match(json, /is not valid JSON: /);
+  t.match(json, /is not valid JSON at line 1, column 14: /);
   const [dup] = await problems({ file: file('network: 198.18.0.0/16\nnetwork: 198.18.0.0/15\n') });
-  t.match(dup, /not valid YAML: Map keys must be unique/);
+  t.match(dup, /not valid YAML at line 2, column 1: Map keys must be unique\n/);
+});
+
+t.test('a syntax error names the line and the column and shows that line with a caret, YAML and JSON', async (t) => {
+  // The reason ends the first line: no dangling colon where the parser's own code frame was cut off.
+  const [yaml] = await problems({ file: file('network: 198.18.0.0/16\nbackend: { type: udp\nmtu: 1400\n') });
+  t.match(yaml, /is not valid YAML at line 3, column 1: Flow map in block collection must be sufficiently indented and end with a \}\n/);
+  t.ok(yaml.endsWith('\n    3 | mtu: 1400\n      | ^'), `the offending line and a caret: ${yaml}`);
+  // Node 20's JSON.parse gives no position for this one; the line and column still come out.
+  const [json] = await problems({ file: file('{\n  "network": "198.18.0.0/16",\n  "backend": }\n', 'json') });
+  t.match(json, /is not valid JSON at line 3, column 14: Unexpected token '\}'\n/);
+  t.ok(json.endsWith('\n    3 |   "backend": }\n      |              ^'), `the offending line and a caret: ${json}`);
+  const [cut] = await problems({ file: file('{\n  "network": "198.18.0.0/16",\n', 'json') });
+  t.match(cut, /is not valid JSON at line 3, column 1: /, 'a file that ends too early points past its last line');
+  const [word] = await problems({ file: file('{ "ipMasq": tru }', 'json') });
+  t.match(word, /is not valid JSON at line 1, column 16: /);
   t.same(await problems({ file: file('- network\n') }), [
     `(top level): ${join(dir, `c${n - 1}.yaml`)} must hold a mapping of keys (like network: 198.18.0.0/16) (got ["network"])`,
   ]);

@@ -1,7 +1,10 @@
 /** What code a run measured: a fingerprint of dist/ and the addon, and whether the sources are newer. */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
+import { packageVersion } from '../util/package-root.js';
 
 /** A hash of the compiled JavaScript under dist/src and of the addon, so a rebuild in the middle of a run shows up. */
 export function buildFingerprint(root: string): string {
@@ -38,4 +41,17 @@ export function staleBuild(root: string): string | undefined {
   const dist = Math.max(newest(join(root, 'dist', 'src'), ['.js']), newest(join(root, 'native', 'build', 'Release'), ['.node']));
   if (src === 0 || src <= dist) return undefined;
   return `src/ or native/src/ is newer than the build (${new Date(src).toISOString()} > ${new Date(dist).toISOString()}): the run measures the last build, not the current sources`;
+}
+
+/** The git commit of a checkout at `root`, or null for an installed package (no .git) or when git is missing. */
+export function gitCommit(root: string): string | null {
+  if (!existsSync(join(root, '.git'))) return null;
+  const r = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', timeout: 5_000 });
+  const commit = r.status === 0 ? r.stdout.trim() : '';
+  return /^[0-9a-f]{40}$/.test(commit) ? commit : null;
+}
+
+/** What results.json records about the software that ran: tulle's version and commit, Node's version, the kernel. */
+export function provenance(root: string): { tulle: string; commit: string | null; node: string; kernel: string } {
+  return { tulle: packageVersion(), commit: gitCommit(root), node: process.version, kernel: os.release() };
 }

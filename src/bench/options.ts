@@ -2,6 +2,7 @@
  * The overlay bench's options: defaults, and validation of raw command-line
  * strings (pure: `tulle bench` and the demo's throughput step parse through here).
  */
+import { resolve } from 'node:path';
 
 export type OnOff = 'on' | 'off';
 export type TrafficTool = 'auto' | 'iperf3' | 'builtin';
@@ -37,6 +38,17 @@ export interface BenchOptions {
   out?: string;
   /** Leave out the multi-stream TCP test (the demo's short run; not a command-line option). */
   quick?: boolean;
+}
+
+/** Where the result files go when --out is not given: a folder under the current directory. */
+export const DEFAULT_OUT = 'bench/results';
+
+/**
+ * The folder results go to, absolute. Relative to where the command runs, not to tulle's package:
+ * an installed package's folder may not be writable, nor where a user would look.
+ */
+export function resultsDir(out: string | undefined, cwd = process.cwd()): string {
+  return resolve(cwd, out ?? DEFAULT_OUT);
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -165,5 +177,5 @@ export const OPTION_HELP: [flag: string, help: string][] = [
   ['--offloads <on|off>', "tulle's offloads (TUN vnet/TSO, UDP GSO/GRO) on the tulle rows (default on)"],
   ['--gro <on|off>', 'veth GRO in the lab (default on)'],
   ['--tool <auto|iperf3|builtin>', "traffic: iperf3 and ping, or tulle's own probes; auto uses iperf3 when installed (default)"],
-  ['--out <dir>', 'where results.json, results.md and results.svg go (default bench/results/)'],
+  ['--out <dir>', 'where results.json, results.md and results.svg go (default bench/results/ in the current directory)'],
 ];

@@ -6,14 +6,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { leftoverNamespaces } from '../lab/netns.js';
 import { packageRoot } from '../util/package-root.js';
 import { aggregate, type Sample } from './aggregate.js';
-import { buildFingerprint, staleBuild } from './build-info.js';
+import { buildFingerprint, provenance, staleBuild } from './build-info.js';
 import { svgChart } from './chart-svg.js';
 import { generatorNotes } from './notes.js';
-import type { BenchOptions } from './options.js';
+import { resultsDir, type BenchOptions } from './options.js';
 import { otherAvailable } from './others.js';
 import { chooseTools, preflightProblems, requiredTools } from './preflight.js';
 import { markdownTable } from './report-md.js';
@@ -43,7 +43,7 @@ export interface RunIO {
 /** Runs the bench; resolves with the exit code (1 when a measurement failed). Throws BenchRefusal when it will not start. */
 export async function runBench(options: BenchOptions, io: RunIO): Promise<number> {
   const root = packageRoot();
-  const outDir = options.out === undefined ? join(root, 'bench', 'results') : resolve(options.out);
+  const outDir = resultsDir(options.out);
   const selection = selectSystems(options, otherAvailable);
   const problems = preflightProblems({
     root: process.getuid?.() === 0,
@@ -65,7 +65,8 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
     : 'not installed';
   const choice = chooseTools(options.tool, { iperf3: iperfPath !== undefined, ping: onPath('ping') !== undefined });
   const cpus = os.cpus();
-  const machine = { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, kernel: os.release(), node: process.version, iperf3: iperfVersion };
+  const software = provenance(root);
+  const machine = { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, kernel: software.kernel, node: software.node, iperf3: iperfVersion };
   say(`machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, node ${machine.node}`);
   say(
     `systems: ${selection.systems.map((s) => s.system).join(', ')}; ${options.reps} rep(s) round-robin; ${options.duration} s per test; ${options.hosts} hosts; out: ${outDir}`,
@@ -131,6 +132,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
     skipped: selection.skipped,
     notes,
     gro,
+    tulle: { version: software.tulle, commit: software.commit },
     build: builds.length === 1 ? builds[0] : builds,
     machine,
     date: new Date().toISOString(),

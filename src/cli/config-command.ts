@@ -5,7 +5,6 @@
  * privileges, addresses, ports in use. Prints OK or every problem.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../daemon/config/load.js';
 import { addSettingFlags, exitOnConfigError } from './run-command.js';
 import { EXIT } from './exit-codes.js';
 
@@ -18,6 +17,7 @@ export function registerConfig(program: Command): void {
     .option('--no-host-checks', 'check the configuration alone, not against this host (ports, privileges, addresses)')
     .option('--print', 'print the effective configuration (defaults, file, variables and flags merged) as JSON');
   addSettingFlags(check).action(async (file: string | undefined, options: Record<string, unknown> & { hostChecks: boolean; print?: boolean }) => {
+    const { loadConfig } = await import('../daemon/config/load.js');
     const source = file ?? (process.env.TULLE_CONFIG || undefined);
     const loaded = await loadConfig({ file: source, env: process.env, flags: options, host: options.hostChecks }).catch(exitOnConfigError);
     if (options.print) console.log(JSON.stringify(loaded.config, null, 2));

@@ -7,7 +7,6 @@
 import type { Command } from 'commander';
 import { controlRequest, NotRunningError } from '../daemon/control-client.js';
 import type { Method } from '../daemon/control-protocol.js';
-import { fileLayer } from '../daemon/config/sources.js';
 import { ConfigError, formatProblem } from '../daemon/config/problems.js';
 import { defaultStateDir, socketPath } from '../daemon/state-dir.js';
 import type { LeaseView, StatusView } from '../daemon/status-view.js';
@@ -21,10 +20,12 @@ interface Options {
   config?: string;
 }
 
-function stateDirOf(options: Options): string {
+async function stateDirOf(options: Options): Promise<string> {
   if (options.stateDir) return options.stateDir;
   const file = options.config ?? (process.env.TULLE_CONFIG || undefined);
   if (file !== undefined) {
+    // The parser (yaml) loads only when a file is named, not at every start.
+    const { fileLayer } = await import('../daemon/config/sources.js');
     const layer = fileLayer(file);
     if (layer.problems.length > 0) exitOnConfigError(new ConfigError(layer.problems.map((p) => formatProblem(p, layer.origins))));
     if (typeof layer.value.stateDir === 'string') return layer.value.stateDir;
@@ -34,7 +35,7 @@ function stateDirOf(options: Options): string {
 
 async function ask(method: Method, options: Options): Promise<unknown> {
   try {
-    return await controlRequest(socketPath(stateDirOf(options)), method);
+    return await controlRequest(socketPath(await stateDirOf(options)), method);
   } catch (error) {
     console.error(`tulle: ${(error as Error).message}`);
     process.exit(error instanceof NotRunningError ? EXIT.NOT_RUNNING : EXIT.FAILURE);

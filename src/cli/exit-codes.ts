@@ -8,4 +8,6 @@ export const EXIT = {
   INVALID: 2,
   /** status, leases: no daemon is running with that state dir. */
   NOT_RUNNING: 3,
+  /** The command needs root (run: CAP_NET_ADMIN) and does not have it; nothing was changed. */
+  NOT_ROOT: 4,
 } as const;

@@ -2,17 +2,19 @@
 /**
  * The tulle command line. Each subcommand is a thin shell over a module that
  * can be used without it. Exit codes are in exit-codes.ts: 0 done, 1 run-time
- * failure, 2 invalid configuration or command line, 3 no daemon running.
+ * failure, 2 invalid configuration or command line, 3 no daemon running,
+ * 4 needs root.
  */
 import { Command, CommanderError } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { insideWireDemo, runWireDemo } from '../lab/wire-demo.js';
 import { packageVersion } from '../util/package-root.js';
 import { registerConfig } from './config-command.js';
 import { registerDaemonCommands } from './daemon-commands.js';
 import { EXIT } from './exit-codes.js';
 import { registerRun } from './run-command.js';
 import { registerBench } from './bench-command.js';
+import { requireRoot } from './require-root.js';
+import { singleDashAnswer } from './single-dash.js';
 
 const program = new Command('tulle')
   .description('a userspace overlay network')
@@ -38,10 +40,10 @@ function registerDemo(parent: Command, name: string, usage: string): void {
     .command(name)
     .description(DEMO_HELP)
     .option('--keep', 'leave the lab and the daemons up, and print how to explore it (`tulle lab down` removes it)')
-    .option('--out <dir>', 'where the throughput results go (default bench/results/demo)')
+    .option('--out <dir>', 'where the throughput results go (default bench/results/demo in the current directory)')
     .option('--no-bench', 'leave out the throughput step')
     .action(async (options: { keep?: boolean; out?: string; bench: boolean }) => {
-      requireRoot(usage);
+      requireRoot(usage, 'creates network namespaces and TUN devices');
       const { runDemo } = await import('../lab/demo/run-demo.js');
       process.exitCode = await runDemo({ keep: options.keep === true, out: options.out, bench: options.bench });
     });
@@ -56,8 +58,9 @@ lab
   .description('show tulle encapsulation working against a kernel vxlan device, in a namespace of its own (needs root)')
   .option('--inside-namespace', 'internal: the part that runs inside the lab namespace')
   .action(async (options: { insideNamespace?: boolean }) => {
+    const { insideWireDemo, runWireDemo } = await import('../lab/wire-demo.js');
     if (options.insideNamespace) return insideWireDemo();
-    requireRoot('tulle lab wire-demo');
+    requireRoot('tulle lab wire-demo', 'creates a network namespace and a TUN device');
     runWireDemo(fileURLToPath(import.meta.url));
   });
 lab
@@ -65,7 +68,7 @@ lab
   .description("end the processes in tulle lab namespaces, remove the namespaces and a kept demo's state dirs")
   .option('--prefix <prefix>', 'only the namespaces and state dirs that start with this (one lab, e.g. tulle-3fa2c1-)')
   .action(async (options: { prefix?: string }) => {
-    requireRoot('tulle lab down');
+    requireRoot('tulle lab down', 'ends processes in network namespaces and removes them');
     if (options.prefix !== undefined && !options.prefix.startsWith('tulle-')) {
       console.error(`tulle lab down: --prefix must start with "tulle-" (tulle's namespaces do), got "${options.prefix}"`);
       process.exit(EXIT.INVALID);
@@ -77,11 +80,11 @@ lab
     console.log(r.namespaces.length === 0 ? 'no tulle namespaces' : `removed ${r.namespaces.join(', ')}`);
   });
 
-function requireRoot(what: string): void {
-  if (process.getuid?.() !== 0) {
-    console.error(`${what} creates network namespaces and TUN devices: run it as root`);
-    process.exit(EXIT.FAILURE);
-  }
+// nebula's and flannel's flags take one dash (-config, -iface): name the option tulle spells differently.
+const misspelt = singleDashAnswer(process.argv.slice(2), program);
+if (misspelt !== undefined) {
+  console.error(`error: ${misspelt}`);
+  process.exit(EXIT.INVALID);
 }
 
 try {

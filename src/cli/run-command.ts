@@ -5,11 +5,10 @@
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../daemon/config/problems.js';
-import { loadConfig } from '../daemon/config/load.js';
 import { SETTINGS } from '../daemon/config/settings.js';
-import { createLogger } from '../daemon/logger.js';
-import { runDaemon } from '../daemon/run.js';
+import { hasNetAdmin } from '../util/privileges.js';
 import { EXIT } from './exit-codes.js';
+import { exitNotPrivileged } from './require-root.js';
 
 /** The settings table as flags on a command. */
 export function addSettingFlags(command: Command): Command {
@@ -39,6 +38,13 @@ export function registerRun(program: Command): void {
     .option('-c, --config <file>', "configuration file, YAML or JSON (tulle's keys or flannel's net-conf.json) [TULLE_CONFIG]")
     .option('--stats-file <file>', 'write the data-plane counters here as JSON, twice a second');
   addSettingFlags(run).action(async (options: Record<string, unknown> & { config?: string; statsFile?: string }) => {
+    if (!hasNetAdmin()) exitNotPrivileged('tulle run', 'needs CAP_NET_ADMIN to set up a TUN device and routes');
+    // The daemon's dependencies (zod, yaml, pino, prom-client, etcd3) load here, not when `tulle version` starts.
+    const [{ loadConfig }, { createLogger }, { runDaemon }] = await Promise.all([
+      import('../daemon/config/load.js'),
+      import('../daemon/logger.js'),
+      import('../daemon/run.js'),
+    ]);
     const file = options.config ?? (process.env.TULLE_CONFIG || undefined);
     const loaded = await loadConfig({ file, env: process.env, flags: options, host: true }).catch(exitOnConfigError);
     const log = createLogger(loaded.config.logLevel);

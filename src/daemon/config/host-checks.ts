@@ -24,6 +24,7 @@ import { defaultPort } from '../ports.js';
 import { valueAt, type Path, type Problem } from './problems.js';
 import { address, cidr4, hostPort, hostPortOrOff, parseHostPort, port } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
+import { hasNetAdmin } from '../../util/privileges.js';
 
 /** What the checks learnt about the host, for the daemon to use. */
 export interface HostFacts {
@@ -43,8 +44,6 @@ interface AddrInfo {
   addr_info?: { family?: string; local?: string; prefixlen?: number }[];
 }
 
-const CAP_NET_ADMIN = 12;
-
 function valid<T>(input: unknown, path: Path, schema: z.ZodType<T>): T | undefined {
   const result = schema.safeParse(valueAt(input, path));
   return result.success ? result.data : undefined;
@@ -52,14 +51,6 @@ function valid<T>(input: unknown, path: Path, schema: z.ZodType<T>): T | undefin
 
 function links(): AddrInfo[] {
   return JSON.parse(execFileSync('ip', ['-j', 'addr', 'show'], { encoding: 'utf8' })) as AddrInfo[];
-}
-
-export function hasNetAdmin(): boolean {
-  const line = readFileSync('/proc/self/status', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('CapEff:'));
-  if (line === undefined) return process.getuid?.() === 0;
-  return (BigInt(`0x${line.split(/\s+/)[1]}`) & (1n << BigInt(CAP_NET_ADMIN))) !== 0n;
 }
 
 export async function hostChecks(input: unknown): Promise<{ problems: Problem[]; facts?: HostFacts }> {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { fromFlannel, isFlannelForm } from './flannel.js';
+import { syntaxMessage } from './syntax-error.js';
 import type { Origins, Problem } from './problems.js';
 import { convert, flagKey, SETTINGS } from './settings.js';
 
@@ -40,7 +41,7 @@ export function fileLayer(file: string): Layer {
     parsed = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
   } catch (error) {
     const kind = extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML';
-    layer.problems.push({ path: [], message: `${file} is not valid ${kind}: ${(error as Error).message.split('\n')[0]}` });
+    layer.problems.push({ path: [], message: syntaxMessage(file, kind, text, error as Error) });
     return layer;
   }
   if (parsed === null || parsed === undefined) return layer; // an empty file configures nothing

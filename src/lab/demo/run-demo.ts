@@ -7,11 +7,11 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { formatLeases } from '../../cli/format.js';
 import { LabProbes } from '../../probe/lab-probes.js';
 import { formatMatrix, fullyReachable } from '../../probe/matrix.js';
-import { packageRoot } from '../../util/package-root.js';
+import { DEFAULT_OUT, resultsDir } from '../../bench/options.js';
 import { Lab } from '../netns.js';
 import { addContainers, type Container } from './containers.js';
 import { startDaemons, stopDaemons, waitConverged, type DemoDaemon } from './daemons.js';
@@ -23,7 +23,7 @@ import { runThroughput, throughputTable } from './throughput.js';
 export interface DemoOptions {
   /** Leave the lab and the daemons up. */
   keep: boolean;
-  /** Where the bench's files go (default bench/results/demo). */
+  /** Where the bench's files go (default bench/results/demo in the current directory). */
   out?: string;
   /** Leave out the throughput step. */
   bench?: boolean;
@@ -39,7 +39,7 @@ export const DEMO_DIR_PATTERN = /^tulle-[0-9a-z]+-demo$/;
 /** Runs the demo; resolves with the exit code. */
 export async function runDemo(options: DemoOptions): Promise<number> {
   const progress = new Progress(options.bench === false ? 5 : 6);
-  const out = options.out === undefined ? join(packageRoot(), 'bench', 'results', 'demo') : resolve(options.out);
+  const out = options.out === undefined ? resultsDir(join(DEFAULT_OUT, 'demo')) : resultsDir(options.out);
   const lab = new Lab();
   const dir = demoDir(lab.prefix);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
