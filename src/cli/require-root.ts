@@ -1,4 +1,4 @@
-/** The one answer every command that needs privileges gives without them: a line that says why, exit NOT_ROOT. */
+/** The answer the lab commands give without root: a line that says why, exit NOT_ROOT (as `tulle run` exits). */
 import { isRoot } from '../util/privileges.js';
 import { EXIT } from './exit-codes.js';
 

@@ -8,7 +8,6 @@ import { ConfigError } from '../daemon/config/problems.js';
 import { SETTINGS } from '../daemon/config/settings.js';
 import { hasNetAdmin } from '../util/privileges.js';
 import { EXIT } from './exit-codes.js';
-import { exitNotPrivileged } from './require-root.js';
 
 /** The settings table as flags on a command. */
 export function addSettingFlags(command: Command): Command {
@@ -24,11 +23,11 @@ export function addSettingFlags(command: Command): Command {
   return command;
 }
 
-/** Prints a ConfigError and exits 2; anything else is rethrown. */
-export function exitOnConfigError(error: unknown): never {
+/** Prints a ConfigError and exits with `code` (2, invalid); anything else is rethrown. */
+export function exitOnConfigError(error: unknown, code: number = EXIT.INVALID): never {
   if (!(error instanceof ConfigError)) throw error;
   console.error(`tulle: ${error.message}`);
-  process.exit(EXIT.INVALID);
+  process.exit(code);
 }
 
 export function registerRun(program: Command): void {
@@ -38,7 +37,9 @@ export function registerRun(program: Command): void {
     .option('-c, --config <file>', "configuration file, YAML or JSON (tulle's keys or flannel's net-conf.json) [TULLE_CONFIG]")
     .option('--stats-file <file>', 'write the data-plane counters here as JSON, twice a second');
   addSettingFlags(run).action(async (options: Record<string, unknown> & { config?: string; statsFile?: string }) => {
-    if (!hasNetAdmin()) exitNotPrivileged('tulle run', 'needs CAP_NET_ADMIN to set up a TUN device and routes');
+    // Without privileges every problem is still listed (the host checks name that one too), but the exit
+    // code is the one every command gives when not root.
+    const refusedWith = hasNetAdmin() ? EXIT.INVALID : EXIT.NOT_ROOT;
     // The daemon's dependencies (zod, yaml, pino, prom-client, etcd3) load here, not when `tulle version` starts.
     const [{ loadConfig }, { createLogger }, { runDaemon }] = await Promise.all([
       import('../daemon/config/load.js'),
@@ -46,7 +47,7 @@ export function registerRun(program: Command): void {
       import('../daemon/run.js'),
     ]);
     const file = options.config ?? (process.env.TULLE_CONFIG || undefined);
-    const loaded = await loadConfig({ file, env: process.env, flags: options, host: true }).catch(exitOnConfigError);
+    const loaded = await loadConfig({ file, env: process.env, flags: options, host: true }).catch((error: unknown) => exitOnConfigError(error, refusedWith));
     const log = createLogger(loaded.config.logLevel);
     try {
       // SIGHUP reads the same sources again; the host was checked at start and is not checked again.
