@@ -65,11 +65,11 @@ export function decideTx(slab: Uint8Array, desc: Int32Array, count: number, rout
     let verdict = desc[d + DESC_VERDICT];
     const version = len >= 1 ? slab[off] >>> 4 : 0;
     if (verdict < 0) {
-      // Refused while reading (a virtio-net header the packet contradicts); counted by the worker.
+      // Refused while reading (a virtio-net header the packet contradicts); counted by the TX pipeline.
     } else if (version === 4 ? len < wire.ipv4.MIN_HEADER : version === 6 ? len < wire.ipv6.HEADER : true) {
       verdict = DROP_MALFORMED;
     } else if (wireLength > policy.mtu) {
-      verdict = DROP_OVERSIZE; // answered with ICMP "too big" by the worker
+      verdict = DROP_OVERSIZE; // answered with ICMP "too big" by the TX pipeline (too-big.ts)
     } else {
       verdict = version === 4 ? routes.lookup(wire.readU32(slab, off + wire.ipv4.OFF_DST)) : routes.lookup6(slab, off + wire.ipv6.OFF_DST);
       if (verdict < 0) verdict = DROP_NO_ROUTE;

@@ -10,7 +10,7 @@
  *   them after it returns, and allocates nothing per packet.
  * - Lengths: read() puts packet i in slot i at i * stride + headroom and
  *   describes it in descriptor i (OFFSET, LENGTH; VERDICT 0 or a negative
- *   verdict; SRC_PORT, OUT_*, GSO_SIZE, FLAGS zeroed or, with `vnet`, GSO_SIZE
+ *   verdict; SRC_PORT, SOCKET, OUT_*, GSO_SIZE, FLAGS zeroed or, with `vnet`, GSO_SIZE
  *   and FLAGS from the virtio-net header). A packet longer than the slot's room
  *   is cut to it (the TUN's MTU keeps that from happening). With `vnet` the
  *   virtio-net header sits in the VNET_HDR_LEN bytes before each packet, so
