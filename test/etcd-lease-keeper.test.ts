@@ -5,12 +5,13 @@
 // to another host, replies lost after a write, and acquisition races. The
 // same logic against a real etcd: test/etcd-store.test.ts.
 import t, { type Test } from 'tap';
-import { Connection, PermanentError } from '../src/etcd/connection.js';
+import { PermanentError } from '../src/etcd/connection.js';
 import { parseNetworkConfig } from '../src/etcd/flannel-config.js';
 import { LeaseKeeper, type KeeperOptions } from '../src/etcd/lease-keeper.js';
 import { encodeLeaseValue, decodeLeaseValue } from '../src/etcd/lease-value.js';
-import { MemoryRegistry, type RegistryCall } from '../src/etcd/memory-registry.js';
+import { MemoryRegistry } from '../src/etcd/memory-registry.js';
 import type { Lease, LeaseAttrs } from '../src/lease/lease.js';
+import { memoryEtcd } from './helpers/memory-etcd.js';
 import { VirtualClock } from './helpers/virtual-clock.js';
 
 const S = 1000;
@@ -31,22 +32,8 @@ interface FixtureOptions {
 
 /** A keeper on a memory registry; backoff without jitter (random() = 1 takes the top of each range). */
 function fixture(t: Test, o: FixtureOptions = {}) {
-  const clock = o.clock ?? new VirtualClock();
-  const calls: { call: RegistryCall; at: number; failed: boolean }[] = [];
-  const registry = o.registry ?? new MemoryRegistry({ clock, observe: (c) => calls.push(c) });
-  const logs: string[] = [];
+  const { clock, calls, registry, logs, connection } = memoryEtcd(t, o);
   const lost: Lease[] = [];
-  const connection = new Connection({
-    endpoints: ['memory'],
-    log: (line) => logs.push(line),
-    pingIntervalMs: 60 * S,
-    retryInitialMs: 200,
-    retryMaxMs: 5000,
-    random: () => 1,
-    ping: () => registry.ping(),
-    clock,
-  });
-  t.teardown(() => connection.close());
   const options: KeeperOptions = {
     registry,
     connection,

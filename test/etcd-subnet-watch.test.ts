@@ -6,12 +6,10 @@
 // compacted revision answered by listing again and reporting the difference.
 // The same logic against a real etcd: test/etcd-store.test.ts.
 import t, { type Test } from 'tap';
-import { Connection } from '../src/etcd/connection.js';
 import { encodeLeaseValue } from '../src/etcd/lease-value.js';
-import { MemoryRegistry, type RegistryCall } from '../src/etcd/memory-registry.js';
 import { SubnetWatch, type WatchCounters } from '../src/etcd/subnet-watch.js';
 import type { LeaseAttrs, LeaseEvent } from '../src/lease/lease.js';
-import { VirtualClock } from './helpers/virtual-clock.js';
+import { memoryEtcd } from './helpers/memory-etcd.js';
 
 const S = 1000;
 
@@ -21,20 +19,7 @@ function vxlan(n: number, vni = 1): LeaseAttrs {
 
 /** A watch on a memory registry; reconnect backoff without jitter: 200, 400, … 5000 ms. */
 function fixture(t: Test) {
-  const clock = new VirtualClock();
-  const calls: { call: RegistryCall; at: number; failed: boolean }[] = [];
-  const registry = new MemoryRegistry({ clock, observe: (c) => calls.push(c) });
-  const logs: string[] = [];
-  const connection = new Connection({
-    endpoints: ['memory'],
-    log: (line) => logs.push(line),
-    pingIntervalMs: 60 * S,
-    retryInitialMs: 200,
-    retryMaxMs: 5000,
-    random: () => 1,
-    ping: () => registry.ping(),
-    clock,
-  });
+  const { clock, calls, registry, logs, connection } = memoryEtcd(t);
   const counters: WatchCounters = { malformed: 0, reconnects: 0, resyncs: 0 };
   const batches: LeaseEvent[][] = [];
   let listenerThrows = false;
