@@ -6,7 +6,6 @@
  * 4 needs root.
  */
 import { Command, CommanderError } from 'commander';
-import { fileURLToPath } from 'node:url';
 import { packageVersion } from '../util/package-root.js';
 import { registerConfig } from './config-command.js';
 import { registerDaemonCommands } from './daemon-commands.js';
@@ -61,7 +60,7 @@ lab
     const { insideWireDemo, runWireDemo } = await import('../lab/wire-demo.js');
     if (options.insideNamespace) return insideWireDemo();
     requireRoot('tulle lab wire-demo', 'creates a network namespace and a TUN device');
-    runWireDemo(fileURLToPath(import.meta.url));
+    runWireDemo();
   });
 lab
   .command('down')
@@ -87,10 +86,9 @@ if (misspelt !== undefined) {
   process.exit(EXIT.INVALID);
 }
 
-try {
-  await program.parseAsync();
-} catch (error) {
+// A promise chain, not a top-level await: the standalone binary runs this module as CommonJS.
+program.parseAsync().catch((error: unknown) => {
   if (!(error instanceof CommanderError)) throw error;
   // commander has printed the message (or the help); only the exit code is ours.
   process.exit(error.exitCode === 0 ? EXIT.OK : EXIT.INVALID);
-}
+});
