@@ -3,7 +3,6 @@
 // two-host overlay of two `tulle run` daemons from it, in a lab of this test's own.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { switchedHosts } from '../src/lab/topology.js';
 import { packageVersion } from '../src/util/package-root.js';
 import { pathWithoutNode, standaloneBinary } from './helpers/binary.js';
 import { rootLab } from './helpers/lab.js';
+import { LabEtcd } from './helpers/lab-etcd.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tulle-binary-test-'));
 chmodSync(dir, 0o755);
@@ -39,12 +39,12 @@ t.test(`the environment has no node (binary ${existsSync(exe) ? 'ready' : 'missi
 
 t.test('tulle version and --help', async (t) => {
   const version = runBinary(['version']);
-  t.equal(version.status, 0, version.stderr);
-  t.equal(version.stdout, `tulle ${packageVersion()}\n`);
+  t.equal(version.status, 0, `tulle version succeeds ${version.stderr}`);
+  t.equal(version.stdout, `tulle ${packageVersion()}\n`, 'it prints the package version');
   const help = runBinary(['--help']);
-  t.equal(help.status, 0, help.stderr);
+  t.equal(help.status, 0, `tulle --help succeeds ${help.stderr}`);
   for (const command of ['run', 'status', 'leases', 'config', 'bench', 'demo', 'lab', 'version'])
-    t.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'), command);
+    t.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'), `--help lists ${command}`);
   const config = runBinary(['config', 'check', join(dir, 'missing.yaml')]);
   t.equal(config.status, 2, `config check of a missing file is invalid: ${config.stderr}`);
   t.same(readdirSync(scratch), [], 'nothing unpacked or left in TMPDIR');
@@ -54,7 +54,7 @@ t.test('tulle demo', async (t) => {
   if (process.getuid?.() !== 0) return t.fail('this test needs root (CI runs as root)');
   const out = join(dir, 'demo-out');
   const r = runBinary(['demo', '--out', out], 300_000);
-  t.equal(r.status, 0, `the demo succeeds: ${r.stderr}\n${r.stdout}`);
+  t.equal(r.status, 0, r.status === 0 ? 'the demo succeeds' : `the demo succeeds: ${r.stderr}\n${r.stdout}`);
   t.match(r.stdout, /all 30 pairs reachable/);
   const prefix = /building the lab \((tulle-[0-9a-f]+-)\*\)/.exec(r.stdout)?.[1];
   t.ok(prefix, 'the demo names its lab');
@@ -70,26 +70,26 @@ t.test('tulle demo', async (t) => {
     'the throughput step measured every system',
   );
   t.same(readdirSync(scratch), [], 'the demo and its daemons removed their files in TMPDIR');
+  const down = runBinary(['lab', 'down', '--prefix', prefix ?? 'tulle-none-']);
+  t.equal(down.status, 0, `tulle lab down succeeds ${down.stderr}`);
+  t.match(down.stdout, /no tulle namespaces/, 'tulle lab down finds nothing of the demo left');
 });
 
 const lab = rootLab(t);
 if (lab) {
-  t.test('a two-host overlay of daemons from the binary', async (t) => {
-    const hosts = switchedHosts(lab, ['bina', 'binb']);
-    const key = randomBytes(32).toString('base64');
+  // On etcd leases (the demo covers gossip): the binary carries etcd3's protocol definitions too.
+  t.test('a two-host overlay of daemons from the binary, on etcd leases', async (t) => {
+    const hosts = switchedHosts(lab, ['bina', 'binb', 'bine']);
+    const etcd = new LabEtcd(lab, hosts.pop()!, dir);
+    await etcd.start();
+    etcd.etcdctl('put', '/coreos.com/network/config', '{"Network":"198.18.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan"}}');
     const inNs = (ns: string, args: string[]) => spawnSync('ip', ['netns', 'exec', ns, exe, ...args], { env, encoding: 'utf8', timeout: 30_000 });
     const daemons = hosts.map((h, i) => {
       const stateDir = join(dir, `state-${i}`);
       const file = join(dir, `host-${i}.yaml`);
       writeFileSync(
         file,
-        stringify({
-          network: '198.18.0.0/16',
-          underlay: { address: h.underlay },
-          backend: { type: 'vxlan' },
-          store: { type: 'gossip', key, preset: 'local', peers: i === 0 ? [] : [hosts[0].underlay] },
-          stateDir,
-        }),
+        stringify({ underlay: { address: h.underlay }, backend: { type: 'vxlan' }, store: { type: 'etcd', endpoints: [etcd.endpoint] }, stateDir }),
       );
       // Started through `ip` found on the node-less PATH, as the binary would be on a lab host.
       const child = spawn('ip', ['netns', 'exec', h.ns, exe, 'run', '-c', file], { env, stdio: ['ignore', 'ignore', 'pipe'] });
