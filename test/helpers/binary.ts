@@ -10,8 +10,11 @@ import { packageRoot } from '../../src/util/package-root.js';
 
 const root = packageRoot();
 const CACHE = join(tmpdir(), 'tulle-binary-cache');
-/** Cached builds of other source states are removed once this old (another checkout may be using a newer one). */
-const STALE_MS = 24 * 3600_000;
+/**
+ * Cached builds of other source states (about 100 MB each) are removed once this old: long enough for a test
+ * run of another checkout to finish with its own, short enough that they do not pile up.
+ */
+const STALE_MS = 3600_000;
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
