@@ -35,7 +35,6 @@ const lab = rootLab(t);
 if (lab) {
   const dir = mkdtempSync(join(tmpdir(), 'tulle-cni-podman-'));
   chmodSync(dir, 0o755);
-  lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   const hosts = switchedHosts(lab, ['p1', 'p2', 'p3']);
   const key = randomBytes(32).toString('base64');
   const stateDir = (i: number) => join(dir, `state-${i}`);
@@ -71,6 +70,8 @@ if (lab) {
   };
 
   const podmen = hosts.map((h, i) => new PodmanHost(lab, h.ns, join(dir, `podman-${i}`)));
+  // After the PodmanHosts': they remove their containers with podman, whose configuration is in this folder.
+  lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   const containers = new Map<string, { host: number; address: string }>();
 
   /** `podman run -d` on host i; returns the container's address on the tulle network. */

@@ -5,13 +5,23 @@
 // lose the cgroup mounts podman needs). Settings this machine needs: runc, not crun (hybrid cgroups), and
 // ulimits root may set (no CAP_SYS_RESOURCE).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab } from '../../src/lab/netns.js';
 
 export const IMAGE = 'localhost/tulle-busybox';
 const BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'ip', 'ping', 'nc', 'sleep', 'sha256sum', 'dd', 'cat', 'stat', 'ls', 'timeout'];
+
+const CGROUPS = '/sys/fs/cgroup';
+/** podman's cgroupfs parent, in every hierarchy; it stays after the last container unless removed. */
+const CGROUP_PARENT = 'libpod_parent';
+
+function cgroupParents(): string[] {
+  return readdirSync(CGROUPS)
+    .map((h) => join(CGROUPS, h, CGROUP_PARENT))
+    .filter((d) => existsSync(d));
+}
 
 export interface Run {
   status: number | null;
@@ -25,6 +35,8 @@ export class PodmanHost {
   readonly binDir: string;
   private keeper: ChildProcess | undefined;
   private readonly env: NodeJS.ProcessEnv;
+  /** podman's cgroup parents that were there before: left alone at the end. */
+  private readonly cgroupsBefore = new Set(cgroupParents());
 
   /** `ns`: the lab host's namespace; `dir`: this host's own temp folder. */
   constructor(
@@ -123,11 +135,16 @@ export class PodmanHost {
     if (r.status !== 0) throw new Error(`podman import failed in ${this.ns}: ${r.stderr}`);
   }
 
-  /** Removes every container (which runs the plugin's DEL), ends the keeper, and removes the temp folder. */
+  /**
+   * Removes every container (which runs the plugin's DEL), ends the keeper, removes the temp folder and the
+   * cgroup parents podman made. Runs before the temp folder (podman's configuration) goes: the test registers
+   * its folder's removal after making its PodmanHosts.
+   */
   dispose(): void {
     if (this.keeper === undefined) return;
     if (this.keeper.exitCode === null) {
-      this.podman(['rm', '-a', '-f', '-t', '0'], { timeoutMs: 60_000 });
+      const r = this.podman(['rm', '-a', '-f', '-t', '0'], { timeoutMs: 60_000 });
+      if (r.status !== 0) process.stderr.write(`podman rm -a in ${this.ns} failed (exit ${r.status}): ${r.stderr}\n`);
       try {
         process.kill(this.pid, 'SIGKILL');
       } catch {
@@ -136,5 +153,14 @@ export class PodmanHost {
     }
     this.keeper = undefined;
     rmSync(this.dir, { recursive: true, force: true });
+    for (const parent of cgroupParents().filter((d) => !this.cgroupsBefore.has(d))) {
+      for (const dir of [join(parent, 'conmon'), parent]) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // still in use (another host's containers) or gone: the last host's dispose removes it
+        }
+      }
+    }
   }
 }
