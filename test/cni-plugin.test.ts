@@ -132,6 +132,18 @@ if (lab) {
     t.end();
   });
 
+  t.test("CHECK with ADD's result passes: the overlay route names its gateway, as bridge's CHECK wants", (t) => {
+    writeSubnet('198.18.13.0/24');
+    bridge = 'tbr5';
+    const k = container('cni-k6');
+    const added = call('ADD', k, conf());
+    t.equal(added.status, 0, 'ADD');
+    const check = call('CHECK', k, conf({ prevResult: added.out }));
+    t.same([check.status, check.stdout], [0, ''], `CHECK passes (${check.stdout.trim() || 'no output'})`);
+    t.equal(call('DEL', k, conf({ prevResult: added.out })).status, 0, 'DEL');
+    t.end();
+  });
+
   t.test('ADD waits for subnet.env while tulle starts', async (t) => {
     rmSync(subnetFile, { force: true });
     const k = container('cni-k5');
