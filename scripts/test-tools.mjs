@@ -28,19 +28,27 @@ export const TOOLS = {
   nebula: ['nebula', 'the bench row of nebula'],
   tincd: ['tinc', 'the bench row of tinc'],
   'clang-format': ['clang-format', 'npm run lint (native/src)'],
+  podman: ['podman', 'the CNI plugin under a real runtime'],
+  runc: ['runc', 'the CNI plugin under a real runtime (crun refuses hybrid cgroups)'],
+  busybox: ['busybox-static', "the CNI test's container image"],
+  '/usr/lib/cni/bridge': ['containernetworking-plugins', "the plugins tulle's CNI plugin delegates to"],
 };
 
 const PATH_DIRS = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
 
 function found(program) {
-  return PATH_DIRS.some((dir) => {
-    try {
-      accessSync(join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  // A plugin folder such as /usr/lib/cni is on no PATH: those programs are named by their full path.
+  if (program.startsWith('/')) return executable(program);
+  return PATH_DIRS.some((dir) => executable(join(dir, program)));
+}
+
+function executable(file) {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function missing() {

@@ -12,6 +12,7 @@ import { registerDaemonCommands } from './daemon-commands.js';
 import { EXIT } from './exit-codes.js';
 import { registerRun } from './run-command.js';
 import { registerBench } from './bench-command.js';
+import { registerCni } from './cni-command.js';
 import { requireRoot } from './require-root.js';
 import { singleDashAnswer } from './single-dash.js';
 
@@ -31,6 +32,7 @@ registerRun(program);
 registerDaemonCommands(program);
 registerConfig(program);
 registerBench(program);
+registerCni(program);
 
 const DEMO_HELP = 'three hosts in namespaces run tulle on gossip leases; six containers reach each other; a short throughput table (needs root)';
 
