@@ -121,6 +121,27 @@ function typeCheck(files: string[], resolution: 'nodenext' | 'bundler'): string[
   return ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
 }
 
+/**
+ * TypeScript users: the types of `name` resolve for import (.mts) and require (.cts) with nodenext, and with
+ * bundler. A literal type (vxlan.PORT is 4789) compiles only where the declarations were found and read.
+ */
+function typeCheckConsumers(t: Test, dir: string, name: string): void {
+  const base = name.replace(/\W+/g, '-');
+  const esm = `import { vxlan, type OuterTemplate } from '${name}';\nexport const port: 4789 = vxlan.PORT;\nexport type T = OuterTemplate;\n`;
+  const cjs = `import wire = require('${name}');\nexport const port: 4789 = wire.vxlan.PORT;\nexport type T = wire.OuterTemplate;\n`;
+  writeFileSync(join(dir, `${base}.mts`), esm);
+  writeFileSync(join(dir, `${base}.cts`), cjs);
+  writeFileSync(join(dir, `${base}.ts`), esm);
+  t.same(typeCheck([join(dir, `${base}.mts`), join(dir, `${base}.cts`)], 'nodenext'), [], `${name}, nodenext: no type errors`);
+  t.same(typeCheck([join(dir, `${base}.ts`)], 'bundler'), [], `${name}, bundler: no type errors`);
+  writeFileSync(join(dir, `${base}-wrong.mts`), `import { vxlan } from '${name}';\nexport const port: 8472 = vxlan.PORT;\n`);
+  t.match(
+    typeCheck([join(dir, `${base}-wrong.mts`)], 'nodenext').join('\n'),
+    /Type '4789' is not assignable to type '8472'/,
+    `${name}: a wrong type is caught`,
+  );
+}
+
 t.test('@tulle/wire alone: no dependencies, no compiler, no registry', async (t) => {
   t.ok(existsSync(join(root, 'packages', 'wire', 'dist', 'cjs', 'package.json')), '@tulle/wire is built (npm run build)');
   const tarball = await pack(t, '@tulle/wire');
@@ -138,24 +159,7 @@ t.test('@tulle/wire alone: no dependencies, no compiler, no registry', async (t)
   t.same(readdirSync(join(project, 'node_modules', '@tulle')), ['wire'], 'and in @tulle only wire');
   await runExamples(t, project, '@tulle/wire');
 
-  // TypeScript users: the types resolve for import (.mts) and require (.cts) with nodenext, and with bundler.
-  // A literal type (vxlan.PORT is 4789) compiles only where the declarations were found and read.
-  writeFileSync(
-    join(project, 'consumer.mts'),
-    "import { vxlan, type OuterTemplate } from '@tulle/wire';\nexport const port: 4789 = vxlan.PORT;\nexport type T = OuterTemplate;\n",
-  );
-  writeFileSync(
-    join(project, 'consumer.cts'),
-    "import wire = require('@tulle/wire');\nexport const port: 4789 = wire.vxlan.PORT;\nexport type T = wire.OuterTemplate;\n",
-  );
-  writeFileSync(
-    join(project, 'consumer.ts'),
-    "import { vxlan, type OuterTemplate } from '@tulle/wire';\nexport const port: 4789 = vxlan.PORT;\nexport type T = OuterTemplate;\n",
-  );
-  t.same(typeCheck([join(project, 'consumer.mts'), join(project, 'consumer.cts')], 'nodenext'), [], 'nodenext: no type errors');
-  t.same(typeCheck([join(project, 'consumer.ts')], 'bundler'), [], 'bundler: no type errors');
-  writeFileSync(join(project, 'wrong.mts'), "import { vxlan } from '@tulle/wire';\nexport const port: 8472 = vxlan.PORT;\n");
-  t.match(typeCheck([join(project, 'wrong.mts')], 'nodenext').join('\n'), /Type '4789' is not assignable to type '8472'/, 'a wrong type is caught');
+  typeCheckConsumers(t, project, '@tulle/wire');
 });
 
 /** A lockfile for a project that depends on the two tarballs: tulle's dependencies as this repository locks them. */
@@ -217,6 +221,7 @@ t.test('tulle without a compiler: the install succeeds, the library works, the d
   t.notOk(existsSync(join(project, 'node_modules', 'tulle', 'native', 'build', 'Release', 'tulle.node')), 'no addon was built');
 
   await runExamples(t, project, 'tulle/wire');
+  typeCheckConsumers(t, project, 'tulle/wire');
 
   const daemon = await run(join(project, 'node_modules', '.bin', 'tulle'), ['run', '-c', '/dev/null'], { cwd: project, env: bare });
   t.equal(daemon.status, 5, 'tulle run exits 5: the addon is not built');
