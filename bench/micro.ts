@@ -47,7 +47,7 @@ import {
   DESC_SRC_PORT,
   DESC_STRIDE,
   DESC_VERDICT,
-} from '../src/wire/index.js';
+} from '@tulle/wire';
 import { ROUTE_BATCH, ROUTE_SCALE_PEERS, routeScale } from './route-scale.js';
 
 const PACKET = 1400;

@@ -17,7 +17,7 @@
 import { decideTx } from '../src/engine/decide.js';
 import { newCounterBuffer } from '../src/engine/counters.js';
 import { RouteReader, RouteSnapshot, type Peer, type Route } from '../src/engine/routes.js';
-import * as wire from '../src/wire/index.js';
+import * as wire from '@tulle/wire';
 
 export const ROUTE_SCALE_PEERS = [10, 1_000, 10_000];
 export const ROUTE_BATCH = 64;

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import * as wire from '../src/wire/index.js';
+import * as wire from '@tulle/wire';
 import type { Lease, LeaseEvent, NetworkConfig } from '../src/lease/lease.js';
 import { NEVER_EXPIRES, StaticStore } from '../src/lease/static-store.js';
 import { planRoutes, type PlanContext, type Target } from '../src/daemon/lease-routes.js';

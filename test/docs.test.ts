@@ -2,7 +2,7 @@
 //
 // Each block is written to a temporary .ts file under test/.docs-tmp/<pid>/
 // (removed at the end) with its 'tulle/wire' import pointed at
-// src/wire/index.ts, then imported: tap's TypeScript loader transpiles it.
+// packages/wire/src/index.ts (the @tulle/wire package's source), then imported: tap's TypeScript loader transpiles it.
 // The block's code is preceded by blank lines so that a stack trace's line
 // numbers are those of docs/library.md. A block that throws fails its subtest.
 // The loader only strips types, so a last subtest type-checks the blocks with
@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync 
 import { fileURLToPath } from 'node:url';
 
 const DOC = new URL('../docs/library.md', import.meta.url);
-const WIRE_URL = new URL('../src/wire/index.ts', import.meta.url);
+const WIRE_URL = new URL('../packages/wire/src/index.ts', import.meta.url);
 const WIRE = WIRE_URL.href;
 const TMP_ROOT = new URL('./.docs-tmp/', import.meta.url);
 const TMP = new URL(`./${process.pid}/`, TMP_ROOT);

@@ -20,7 +20,7 @@ import { runInNewContext } from 'node:vm';
 import { C } from '../src/engine/counters.js';
 import { faults, memoryPair, type Backend } from './helpers/memory-engines.js';
 import { udpPacket } from './helpers/packets.js';
-import * as wire from '../src/wire/index.js';
+import * as wire from '@tulle/wire';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

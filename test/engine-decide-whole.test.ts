@@ -6,7 +6,7 @@ import { decideTx, type TxPolicy } from '../src/engine/decide.js';
 import { newCounterBuffer } from '../src/engine/counters.js';
 import { RouteReader, RouteSnapshot, type Peer } from '../src/engine/routes.js';
 import { DROP_NO_ROUTE, DROP_OVERSIZE } from '../src/engine/verdicts.js';
-import * as wire from '../src/wire/index.js';
+import * as wire from '@tulle/wire';
 
 const macs = { srcMac: '02:00:5e:00:53:01', dstMac: '02:00:5e:00:53:02' };
 const vxlan = wire.vxlan.template({ ...macs, vni: 1 });

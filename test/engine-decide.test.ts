@@ -1,7 +1,7 @@
 // Table tests for decideTx and decideRx: every verdict each can write, the descriptor fields they set, and
 // the counter each drop bumps. Verdicts, descriptor fields, flags and counters are named by their constants.
 import t from 'tap';
-import * as wire from '../src/wire/index.js';
+import * as wire from '@tulle/wire';
 import { C, COUNTERS, type CounterName } from '../src/engine/counters.js';
 import { decideRx, decideTx, type RxPolicy } from '../src/engine/decide.js';
 import { ADDR_STRIDE, RouteReader, RouteSnapshot, writeAddr } from '../src/engine/routes.js';

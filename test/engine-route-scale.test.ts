@@ -2,7 +2,7 @@
 // and a table past its limit is refused with an error naming the limit.
 import t from 'tap';
 import { ADDR_STRIDE, MAX_PEERS, RouteReader, RouteSnapshot, type Peer, type Route } from '../src/engine/routes.js';
-import * as wire from '../src/wire/index.js';
+import * as wire from '@tulle/wire';
 
 const template = wire.udpBackend.template();
 const HOSTS = 10_000;

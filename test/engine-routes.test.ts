@@ -4,7 +4,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { contains, formatCidr, parseCidr, type Cidr } from '../src/util/cidr.js';
 import { ADDR_STRIDE, RouteReader, RouteSnapshot, type Peer } from '../src/engine/routes.js';
-import * as wire from '../src/wire/index.js';
+import * as wire from '@tulle/wire';
 
 const template = wire.udpBackend.template();
 const peer = (i: number, v6: boolean): Peer => ({ address: v6 ? `2001:db8:2::${(i + 1).toString(16)}` : `192.0.2.${i + 1}`, port: 8285, template });

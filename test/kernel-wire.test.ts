@@ -1,5 +1,5 @@
 // The Linux kernel is the outside judge of our checksums and framing: packets
-// built by src/wire are injected through a TUN in a fresh namespace and must
+// built by @tulle/wire are injected through a TUN in a fresh namespace and must
 // reach real sockets (directly, and through a kernel vxlan device), corrupted
 // ones must not, and the kernel's own VXLAN output must parse.
 import t from 'tap';
@@ -38,7 +38,7 @@ else {
     }
   });
 
-  t.test("the kernel's VXLAN output parses with src/wire", async (t) => {
+  t.test("the kernel's VXLAN output parses with @tulle/wire", async (t) => {
     t.equal(reverse.found, true, 'a VXLAN packet came out of the TUN');
     t.equal(reverse.ok, true, `decapsulated (fault: ${String(reverse.fault)})`);
     t.equal(reverse.vni, 42);

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeSync } from 'node:fs';
 import { loadNative } from '../src/native/load.js';
-import * as wire from '../src/wire/index.js';
+import * as wire from '@tulle/wire';
 import { ADDR_STRIDE, writeAddr } from '../src/engine/routes.js';
 
 const native = loadNative();

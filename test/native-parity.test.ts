@@ -3,7 +3,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { loadNative } from '../src/native/load.js';
-import * as wire from '../src/wire/index.js';
+import * as wire from '@tulle/wire';
 import * as batch from '../src/engine/batch.js';
 import * as verdicts from '../src/engine/verdicts.js';
 import { ADDR_STRIDE } from '../src/engine/routes.js';

@@ -30,7 +30,7 @@ import {
   vxlan,
   WireError,
   type OuterTemplate,
-} from '../src/wire/index.js';
+} from '@tulle/wire';
 
 const MACS = { srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02' };
 const U4 = { src: '192.0.2.1', dst: '192.0.2.2', dstPort: 4789, srcPort: 33333 };

@@ -2,7 +2,7 @@
 // reference written here, over aligned and unaligned views of larger buffers.
 import t from 'tap';
 import fc from 'fast-check';
-import { adjustChecksum, adjustChecksum32, checksum, fold, ipv4, sum16, sum16Bytes } from '../src/wire/index.js';
+import { adjustChecksum, adjustChecksum32, checksum, fold, ipv4, sum16, sum16Bytes } from '@tulle/wire';
 
 /** mulberry32: a small seeded PRNG so every failure is reproducible. */
 function prng(seed: number): () => number {

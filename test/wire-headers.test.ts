@@ -36,7 +36,7 @@ import {
   WireError,
   type Fault,
   type FaultCode,
-} from '../src/wire/index.js';
+} from '@tulle/wire';
 
 // ---------------------------------------------------------------- helpers
 

@@ -2,7 +2,7 @@
 // as valid packets (checksums verify, addresses swapped, MTU in place, the
 // original quoted), and no error is made where RFC 1122/4443 forbid one.
 import t from 'tap';
-import { checksum, icmp, ipv4, ipv6, parseIPv6, readU16, readU32, sum16 } from '../src/wire/index.js';
+import { checksum, icmp, ipv4, ipv6, parseIPv6, readU16, readU32, sum16 } from '@tulle/wire';
 import { udpPacket } from './helpers/packets.js';
 
 const payload = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);

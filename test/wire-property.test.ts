@@ -26,7 +26,7 @@ import {
   type Fault,
   type OuterTemplate,
   type Underlay,
-} from '../src/wire/index.js';
+} from '@tulle/wire';
 
 const u8 = (n: number) => fc.integer({ min: 0, max: 0xff }).map((x) => x & n);
 const u16 = fc.integer({ min: 0, max: 0xffff });

@@ -1,6 +1,6 @@
 // Batched encapsulation: copy a peer's header image in front of each packet,
 // then patch lengths, source port, inner ethertype and checksums. The rules
-// are those of applyTemplate() in src/wire/outer.ts.
+// are those of applyTemplate() in packages/wire/src/outer.ts.
 #include "encap.h"
 
 #include <cstring>

@@ -16,7 +16,7 @@ struct TemplateTable {
 int64_t ApplyTemplate(uint8_t* buf, size_t bufLength, int64_t innerOffset, int64_t innerLength, const TemplateTable& table, int index, int srcPort);
 
 // Encapsulates `count` packets described by `desc` in place (see layout.h).
-// Mirrors encapsulateBatch in src/wire/batch.ts byte for byte. Returns the
+// Mirrors encapsulateBatch in packages/wire/src/batch.ts byte for byte. Returns the
 // number of packets encapsulated.
 int EncapBatch(uint8_t* slab, size_t slabLength, int32_t* desc, int count, const TemplateTable& table);
 

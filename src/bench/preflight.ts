@@ -26,7 +26,10 @@ export function preflightProblems(facts: Facts): string[] {
   if (!facts.root) problems.push('needs root (it creates network namespaces, veth, vxlan and TUN devices): run it with sudo');
   for (const tool of facts.missingTools) problems.push(`${tool} is not installed (Debian: ${installHint(tool)})`);
   if (!facts.distBuilt) problems.push('dist/ is not built: run `npm run build` (or `npm ci`) first');
-  if (!facts.addonBuilt) problems.push('the native addon is not built (native/build/Release/tulle.node): run `npm ci` or `node scripts/build-native.mjs`');
+  if (!facts.addonBuilt)
+    problems.push(
+      'the native addon is not built (native/build/Release/tulle.node): `node scripts/build-native.mjs` builds it, or names what building it needs',
+    );
   if (facts.leftovers.length > 0) {
     problems.push(
       `namespaces of an earlier bench run still exist (${facts.leftovers.slice(0, 5).join(', ')}${facts.leftovers.length > 5 ? ', …' : ''}); ` +

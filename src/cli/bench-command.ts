@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { OPTION_HELP } from '../bench/options.js';
 import { SYSTEM_IDS } from '../bench/systems.js';
+import { requireAddon } from './require-addon.js';
 import { requireRoot } from './require-root.js';
 
 export function registerBench(program: Command): Command {
@@ -17,6 +18,7 @@ export function registerBench(program: Command): Command {
   command.addHelpText('after', `\nSystems (ids for --systems):\n  ${SYSTEM_IDS.join(', ')}`);
   command.action(async (options: Record<string, string | undefined>) => {
     requireRoot('tulle bench', 'creates network namespaces, veth, vxlan and TUN devices');
+    requireAddon();
     const { benchMain } = await import('../bench/main.js');
     // The command for the report, from what commander parsed (argv may hold options of the parent program).
     const given = Object.entries(options)

@@ -10,4 +10,6 @@ export const EXIT = {
   NOT_RUNNING: 3,
   /** The command needs root (run: CAP_NET_ADMIN) and does not have it; nothing was changed. */
   NOT_ROOT: 4,
+  /** run, demo, bench, lab wire-demo: the native addon is not built; the message names what building it needs. */
+  NO_ADDON: 5,
 } as const;

@@ -3,7 +3,7 @@
  * The tulle command line. Each subcommand is a thin shell over a module that
  * can be used without it. Exit codes are in exit-codes.ts: 0 done, 1 run-time
  * failure, 2 invalid configuration or command line, 3 no daemon running,
- * 4 needs root.
+ * 4 needs root, 5 the native addon is not built.
  */
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../util/package-root.js';
@@ -13,6 +13,7 @@ import { EXIT } from './exit-codes.js';
 import { registerRun } from './run-command.js';
 import { registerBench } from './bench-command.js';
 import { registerCni } from './cni-command.js';
+import { requireAddon } from './require-addon.js';
 import { requireRoot } from './require-root.js';
 import { singleDashAnswer } from './single-dash.js';
 
@@ -45,6 +46,7 @@ function registerDemo(parent: Command, name: string, usage: string): void {
     .option('--no-bench', 'leave out the throughput step')
     .action(async (options: { keep?: boolean; out?: string; bench: boolean }) => {
       requireRoot(usage, 'creates network namespaces and TUN devices');
+      requireAddon();
       const { runDemo } = await import('../lab/demo/run-demo.js');
       process.exitCode = await runDemo({ keep: options.keep === true, out: options.out, bench: options.bench });
     });
@@ -62,6 +64,7 @@ lab
     const { insideWireDemo, runWireDemo } = await import('../lab/wire-demo.js');
     if (options.insideNamespace) return insideWireDemo();
     requireRoot('tulle lab wire-demo', 'creates a network namespace and a TUN device');
+    requireAddon();
     runWireDemo();
   });
 lab

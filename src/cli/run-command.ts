@@ -8,6 +8,7 @@ import { ConfigError } from '../daemon/config/problems.js';
 import { SETTINGS } from '../daemon/config/settings.js';
 import { hasNetAdmin } from '../util/privileges.js';
 import { EXIT } from './exit-codes.js';
+import { requireAddon } from './require-addon.js';
 
 /** The settings table as flags on a command. */
 export function addSettingFlags(command: Command): Command {
@@ -37,6 +38,7 @@ export function registerRun(program: Command): void {
     .option('-c, --config <file>', "configuration file, YAML or JSON (tulle's keys or flannel's net-conf.json) [TULLE_CONFIG]")
     .option('--stats-file <file>', 'write the data-plane counters here as JSON, twice a second');
   addSettingFlags(run).action(async (options: Record<string, unknown> & { config?: string; statsFile?: string }) => {
+    requireAddon();
     // Without privileges every problem is still listed (the host checks name that one too), but the exit
     // code is the one every command gives when not root.
     const refusedWith = hasNetAdmin() ? EXIT.INVALID : EXIT.NOT_ROOT;

@@ -6,7 +6,7 @@
  * what the snapshot holds are not published but reported back, each with the
  * limit, so the router logs and shows them as not routed (lease-router.ts).
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { tableLimit, type Peer, type Route, type RouteSnapshot } from '../engine/routes.js';
 import type { RouteSink } from './lease-router.js';
 import type { Target } from './lease-routes.js';

@@ -6,7 +6,7 @@
  * A lease is never routed once its expiration has passed, whatever the
  * store says; `nextExpiry` tells the caller when to plan again.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import type { BackendType, Lease } from '../lease/lease.js';
 import { contains, overlaps4, parseCidr, parseCidr4, type Cidr4 } from '../util/cidr.js';
 

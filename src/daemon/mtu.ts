@@ -2,7 +2,7 @@
  * The overlay MTU: the underlay device's MTU less what the backend adds
  * (RFC 7348 §4.3: VTEPs do not fragment, so inner packets must fit).
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 
 /** Bytes the backend adds in front of an inner packet on the wire, outer IP and UDP included. */
 export function overhead(backend: 'udp' | 'vxlan', ipv6Underlay: boolean): number {

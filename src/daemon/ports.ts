@@ -1,7 +1,7 @@
 /**
  * UDP ports: the backend's defaults and the one this host listens on.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 
 /** flannel's udp port, and RFC 7348's for vxlan (flannel's vxlan uses 8472: set backend.port to talk to it). */
 export function defaultPort(backend: 'udp' | 'vxlan'): number {

@@ -28,7 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { HostState } from '../lease/state-file.js';
 import type { HostFacts } from './config/host-checks.js';
 import type { DaemonConfig } from './config/schema.js';

@@ -16,7 +16,7 @@
  *                     plane, forward rules, host outputs and servers
  */
 import { join } from 'node:path';
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import type { Lease, LeaseAttrs, NetworkConfig } from '../lease/lease.js';
 import type { SavedLease } from '../lease/state-file.js';
 import type { HostFacts } from './config/host-checks.js';

@@ -1,11 +1,11 @@
 /**
  * The batch the data plane hands the addon: the slab and its descriptors
- * (the descriptor fields are in src/wire/batch.ts, re-exported here), the peer
+ * (the descriptor fields are in packages/wire/src/batch.ts, re-exported here), the peer
  * address table, txBatch's options and the status words the I/O calls write
  * back. The same numbers are in native/src/layout.h;
  * test/native-parity.test.ts compares them all.
  */
-import { DESC_STRIDE } from '../wire/batch.js';
+import { DESC_STRIDE } from '@tulle/wire';
 
 export {
   DESC_STRIDE,
@@ -25,7 +25,7 @@ export {
   GSO_TCPV4,
   GSO_TCPV6,
   GSO_UDP_L4,
-} from '../wire/batch.js';
+} from '@tulle/wire';
 
 /**
  * Address table: one ADDR_STRIDE-byte entry per peer (txBatch's `addrs`) or per received datagram

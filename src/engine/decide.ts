@@ -4,7 +4,7 @@
  * no I/O, no allocation, nothing thrown per packet. Drops are written as
  * negative verdicts and counted.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { C } from './counters.js';
 import {
   ADDR_CHECKSUMMED,

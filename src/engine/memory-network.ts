@@ -18,7 +18,7 @@
  * nothing delayed allocates nothing per datagram.
  */
 import { Sfc32 } from '../util/prng.js';
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import type { Batch } from './batch.js';
 import { SENT_DATAGRAMS, SENT_WHOLE, type Bind } from './bind.js';
 import type { Clock } from './clock.js';

@@ -7,7 +7,7 @@
  * once whatever their timeout, since whoever injects runs on the same thread.
  * One thread only.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import type { Batch } from './batch.js';
 import { copyBytes, PacketQueue } from './packet-queue.js';
 import type { TunDevice } from './tun-device.js';

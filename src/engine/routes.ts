@@ -10,7 +10,7 @@
  * and templates the addon sends with) is taken from one private copy of one
  * version. Nothing at send time reads the shared buffers.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { parseCidr, wordMask } from '../util/cidr.js';
 import { ADDR_CHECKSUMMED, ADDR_STRIDE } from './batch.js';
 import { Table4, type Route4 } from './table4.js';

@@ -4,7 +4,7 @@
  *   without a virtio-net header) → 5 count → 6 optionally, send the replies the write provoked (inline).
  * Buffers are its own, made once: nothing is allocated per packet or per batch.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { Batch, COALESCE_STATUS_MERGED, COALESCE_STATUS_WORDS } from './batch.js';
 import type { Bind } from './bind.js';
 import type { Control } from './control.js';

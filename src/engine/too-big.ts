@@ -7,7 +7,7 @@
  * The budget is one per engine: with two threads, the TX thread and the RX
  * thread (which sends replies inline) share it.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { Batch } from './batch.js';
 import type { Clock } from './clock.js';
 import { C } from './counters.js';

@@ -4,7 +4,7 @@
  *   super-packets, send) → 6 count.
  * Buffers are its own, made once: nothing is allocated per packet or per batch.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { Batch } from './batch.js';
 import { SEND_STATUS_WORDS, SENT_WHOLE, type Bind } from './bind.js';
 import type { Clock } from './clock.js';

@@ -4,7 +4,7 @@
  * decisions. Each has a counter. All of them are in native/src/layout.h too,
  * so no two can share a number on either side (test/native-parity.test.ts).
  */
-export { VERDICT_ENCAP_FAILED } from '../wire/batch.js';
+export { VERDICT_ENCAP_FAILED } from '@tulle/wire';
 export const VERDICT_SEND_FAILED = -2;
 export const VERDICT_WRITE_FAILED = -3;
 export const VERDICT_TRUNCATED = -4;

@@ -15,7 +15,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Lease, LeaseAttrs, LeaseEvent, LeaseStore } from '../lease/lease.js';
 import type { StoreHealthReport } from '../lease/store-health.js';
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { Connection, PermanentError, StoreClosedError, type ConnectionState } from './connection.js';
 import { connectEtcd, describeError } from './etcd-client.js';
 import { BACKEND_TYPES, NetworkConfigError, parseNetworkConfig, type FlannelNetworkConfig } from './flannel-config.js';

@@ -8,7 +8,7 @@
  */
 import type { BackendType, NetworkConfig } from '../lease/lease.js';
 import { parseCidr4, prefixMask } from '../util/cidr.js';
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { Fields, isObject, show } from './json-fields.js';
 
 /** The backend section. Options tulle does not use (GBP, DirectRouting…) are kept so nothing is lost. */

@@ -10,7 +10,7 @@
  */
 import type { BackendData, BackendType, LeaseAttrs } from '../lease/lease.js';
 import { parseCidr4 } from '../util/cidr.js';
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { Fields, isObject, show } from './json-fields.js';
 import { BACKEND_TYPES } from './flannel-config.js';
 

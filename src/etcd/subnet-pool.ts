@@ -7,7 +7,7 @@
  */
 import type { NetworkConfig } from '../lease/lease.js';
 import { formatCidr4, overlaps4, parseCidr4 } from '../util/cidr.js';
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 
 /** flannel looks no further than this many free subnets before picking one. */
 export const CANDIDATES = 100;

@@ -5,7 +5,7 @@
  */
 import type { NetworkConfig } from '../lease/lease.js';
 import { prefixMask } from '../util/cidr.js';
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 
 export class SubnetPool {
   readonly network: number;

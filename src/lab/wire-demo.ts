@@ -13,7 +13,7 @@ import dgram from 'node:dgram';
 import { closeSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadNative } from '../native/load.js';
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { tulleCommand } from '../util/self-command.js';
 import { Lab } from './netns.js';
 

@@ -5,7 +5,7 @@
  * Nothing expires and nothing changes after the first batch, except the own
  * lease coming and, on a releasing close, going.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import { containsCidr, defaultSubnetRange, formatCidr4, overlaps4, parseCidr4, subnetsBetween, type Cidr4 } from '../util/cidr.js';
 import type { Lease, LeaseAttrs, LeaseEvent, LeaseStore, NetworkConfig } from './lease.js';
 

@@ -12,7 +12,7 @@ export interface NativeAddon {
   checksum(bytes: Uint8Array, offset: number, length: number, seed?: number): number;
   /**
    * Encapsulates `count` packets in place, as wire's encapsulateBatch() does:
-   * reads OFFSET/LENGTH/VERDICT/SRC_PORT of each descriptor, writes OUT_OFFSET/OUT_LENGTH (src/wire/batch.ts).
+   * reads OFFSET/LENGTH/VERDICT/SRC_PORT of each descriptor, writes OUT_OFFSET/OUT_LENGTH (packages/wire/src/batch.ts).
    * Returns how many packets were encapsulated.
    */
   encapBatch(slab: Uint8Array, desc: Int32Array, count: number, templateBytes: Uint8Array, templateMeta: Int32Array): number;

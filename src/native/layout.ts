@@ -1,12 +1,12 @@
 /**
  * Every number the addon shares with TypeScript, by the name the addon
  * exports it under (`layout`, from native/src/layout.h). The constants are
- * defined where their users live (src/wire/batch.ts, src/engine/batch.ts,
+ * defined where their users live (packages/wire/src/batch.ts, src/engine/batch.ts,
  * src/engine/verdicts.ts, and the device flags below); this table only
  * gathers them, and test/native-parity.test.ts checks it against the addon
  * both ways: the same names, the same values.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 import * as batch from '../engine/batch.js';
 import * as verdicts from '../engine/verdicts.js';
 

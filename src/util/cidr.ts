@@ -5,7 +5,7 @@
  * need. Pure; parsing throws with the text and what is allowed. It runs at
  * the edges, never per packet.
  */
-import * as wire from '../wire/index.js';
+import * as wire from '@tulle/wire';
 
 export interface Cidr {
   family: 4 | 6;

@@ -8,7 +8,7 @@ import { setUpHost } from '../../src/daemon/host-setup.js';
 import { Engine } from '../../src/engine/engine.js';
 import { startEngine } from './engine.js';
 import { RouteSnapshot } from '../../src/engine/routes.js';
-import * as wire from '../../src/wire/index.js';
+import * as wire from '@tulle/wire';
 
 const fds = () => readdirSync('/proc/self/fd').length;
 const threads = () => readdirSync('/proc/self/task').length;

@@ -1,13 +1,13 @@
 // Runs inside a fresh network namespace (started by test/kernel-wire.test.ts).
-// Writes packets built by src/wire into a TUN device and reports which of them
+// Writes packets built by @tulle/wire into a TUN device and reports which of them
 // the kernel delivered to real sockets; then reads the kernel's own VXLAN output
-// from the TUN and parses it with src/wire. Prints one JSON object.
+// from the TUN and parses it with @tulle/wire. Prints one JSON object.
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { closeSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadNative } from '../../src/native/load.js';
-import * as wire from '../../src/wire/index.js';
+import * as wire from '@tulle/wire';
 import { udpPacket } from './packets.js';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'inherit'] });

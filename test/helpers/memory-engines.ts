@@ -1,6 +1,6 @@
 // Two engines in one process, joined by a memory network: each host is a memory TUN, a memory bind,
 // its own routes and counters, and the duplex loop the worker runs (src/engine/thread-loop.ts).
-import * as wire from '../../src/wire/index.js';
+import * as wire from '@tulle/wire';
 import { ManualClock } from '../../src/engine/clock.js';
 import { Control } from '../../src/engine/control.js';
 import { COUNTERS, C, type CounterValues } from '../../src/engine/counters.js';

@@ -2,7 +2,7 @@
 // reliable transfer (UDP datagrams with sequence numbers, a sliding window, selective acknowledgements and
 // retransmission on a timeout), checked end to end with SHA-256. Packets are built with wire's codecs.
 import { createHash, type Hash } from 'node:crypto';
-import * as wire from '../../src/wire/index.js';
+import * as wire from '@tulle/wire';
 
 const IP = wire.ipv4.MIN_HEADER;
 const UDP = wire.udp.HEADER;

@@ -1,5 +1,5 @@
 // Builders for well-formed inner packets with valid checksums, for tests.
-import * as wire from '../../src/wire/index.js';
+import * as wire from '@tulle/wire';
 
 /**
  * Writes a valid IPv4 or IPv6 UDP packet of exactly `length` bytes at `offset`

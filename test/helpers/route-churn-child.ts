@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { startEngine } from './engine.js';
 import { RouteSnapshot, type Peer, type Route } from '../../src/engine/routes.js';
-import * as wire from '../../src/wire/index.js';
+import * as wire from '@tulle/wire';
 
 export interface ChurnPlan {
   index: number;

@@ -11,7 +11,7 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as wire from '../../src/wire/index.js';
+import * as wire from '@tulle/wire';
 import { udpPacket } from './packets.js';
 
 const [command, address, portText, ...rest] = process.argv.slice(2);

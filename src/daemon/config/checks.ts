@@ -6,7 +6,7 @@
  * valid on their own), so every problem is reported in one go.
  */
 import { z } from 'zod';
-import * as wire from '../../wire/index.js';
+import * as wire from '@tulle/wire';
 import { contains, containsAddress, containsCidr, overlaps4, parseCidr, parseCidr4, type Cidr4 } from '../../util/cidr.js';
 import { dotted, valueAt, type Path, type Problem } from './problems.js';
 import { address, cidr4, cidr6, int, ipv4 } from './schema.js';

@@ -14,7 +14,7 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import * as wire from '../../wire/index.js';
+import * as wire from '@tulle/wire';
 import { containsCidr, formatCidr4, overlaps4, parseCidr4, prefixOf } from '../../util/cidr.js';
 import { gossipSeed, seedsOnlySelf } from '../../gossip/seeds.js';
 import { formatHostPort } from '../../gossip/udp-transport.js';

@@ -3,7 +3,7 @@
  * defaults for what it leaves out. The static and gossip stores serve it;
  * with etcd, the store's own is compared with it (start-plan.ts).
  */
-import * as wire from '../../wire/index.js';
+import * as wire from '@tulle/wire';
 import type { NetworkConfig } from '../../lease/lease.js';
 import { defaultSubnetRange, parseCidr4 } from '../../util/cidr.js';
 import type { DaemonConfig } from './schema.js';

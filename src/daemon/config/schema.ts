@@ -6,7 +6,7 @@
  * that lists the keys allowed there.
  */
 import { z } from 'zod';
-import * as wire from '../../wire/index.js';
+import * as wire from '@tulle/wire';
 import { parseCidr, parseCidr4 } from '../../util/cidr.js';
 
 /** A strict object whose unknown keys are reported with the keys allowed. */

@@ -15,6 +15,7 @@ export type FaultCode =
   | 'headroom' // not enough room before a packet to write the outer headers
   | 'value'; // a field value outside what the format allows
 
+/** Why a parse failed: filled by a parse function on bad input; create one with `newFault()` and reuse it. */
 export interface Fault {
   code: FaultCode | '';
   /** The header field at fault, e.g. "ipv4.totalLength". */
@@ -25,6 +26,7 @@ export interface Fault {
   allowed: string;
 }
 
+/** A fresh, empty Fault. */
 export function newFault(): Fault {
   return { code: '', field: '', value: 0, allowed: '' };
 }
@@ -40,6 +42,7 @@ export function fail(fault: Fault | undefined, code: FaultCode, field: string, v
   return false;
 }
 
+/** The error the `decode*` functions and the builders throw: a Fault as an Error, with its message in words. */
 export class WireError extends Error {
   readonly code: FaultCode;
   readonly field: string;

@@ -8,8 +8,9 @@ import { readU16, readU32 } from './bytes.js';
 import * as ipv4 from './ipv4.js';
 import * as ipv6 from './ipv6.js';
 
-/** RFC 6335 dynamic range, the one RFC 7348 recommends. */
+/** The bottom of the range `sourcePort` maps onto: RFC 6335's dynamic range, which RFC 7348 recommends. */
 export const SOURCE_PORT_MIN = 49152;
+/** The top of the range `sourcePort` maps onto. */
 export const SOURCE_PORT_MAX = 65535;
 
 const PROTO_SCTP = 132;

@@ -6,26 +6,44 @@ import { checksum, sum16 } from './checksum.js';
 import { readU32, writeU16, writeU32 } from './bytes.js';
 import { fail, newFault, WireError, type Fault } from './fault.js';
 
+/** Length of a header without options: 20 bytes (IHL 5). */
 export const MIN_HEADER = 20;
+/** Offset of the byte holding the version (high nibble) and the header length in 32-bit words (IHL, low nibble). */
 export const OFF_VERSION_IHL = 0;
+/** Offset of the type-of-service byte (DSCP and ECN). */
 export const OFF_TOS = 1;
+/** Offset of the total length (16 bits): header and payload, in bytes. */
 export const OFF_TOTAL_LENGTH = 2;
+/** Offset of the identification field (16 bits). */
 export const OFF_ID = 4;
+/** Offset of the flags (DF, MF) and the fragment offset, 16 bits together. */
 export const OFF_FLAGS_FRAGMENT = 6;
+/** Offset of the time-to-live byte. */
 export const OFF_TTL = 8;
+/** Offset of the protocol byte (PROTO_UDP, PROTO_TCP, ...). */
 export const OFF_PROTOCOL = 9;
+/** Offset of the header checksum (16 bits). */
 export const OFF_CHECKSUM = 10;
+/** Offset of the source address (4 bytes). */
 export const OFF_SRC = 12;
+/** Offset of the destination address (4 bytes). */
 export const OFF_DST = 16;
 
+/** Don't Fragment, in the 16-bit flags and fragment-offset field. */
 export const FLAG_DF = 0x4000;
+/** More Fragments, in the 16-bit flags and fragment-offset field. */
 export const FLAG_MF = 0x2000;
+/** The fragment offset (in 8-byte units) within the 16-bit flags and fragment-offset field. */
 export const FRAGMENT_MASK = 0x1fff;
 
+/** Protocol number of ICMP. */
 export const PROTO_ICMP = 1;
+/** Protocol number of TCP. */
 export const PROTO_TCP = 6;
+/** Protocol number of UDP. */
 export const PROTO_UDP = 17;
 
+/** An IPv4 header as `parse` reads it; create one with `newHeader()` and reuse it. */
 export interface IPv4Header {
   headerLength: number; // bytes, 20..60
   tos: number;
@@ -41,6 +59,7 @@ export interface IPv4Header {
   dst: number;
 }
 
+/** A fresh IPv4Header for `parse` (a 20-byte header, all fields zero but TTL 64). */
 export function newHeader(): IPv4Header {
   return {
     headerLength: MIN_HEADER,
@@ -58,6 +77,7 @@ export function newHeader(): IPv4Header {
   };
 }
 
+/** Options of `parse` and `decode`. */
 export interface ParseOptions {
   /** Reject a header whose checksum does not verify (default true). */
   verifyChecksum?: boolean;
@@ -107,6 +127,7 @@ export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - of
   return out;
 }
 
+/** What `write` puts in a header; the optional fields default to 0, DF clear and TTL 64. */
 export interface IPv4Fields {
   tos?: number;
   totalLength: number;

@@ -53,6 +53,10 @@ export function sum16Bytes(bytes: Uint8Array, offset: number, length: number, se
   return fold(sum);
 }
 
+/**
+ * Folded ones'-complement sum of the big-endian 16-bit words at `offset` (RFC 1071), not complemented; `seed`
+ * is added in. Word-at-a-time on little-endian hosts, the byte loop elsewhere.
+ */
 export function sum16(bytes: Uint8Array, offset: number, length: number, seed = 0): number {
   if (length < SHORT || !LITTLE_ENDIAN) return sum16Bytes(bytes, offset, length, seed);
   const base = bytes.byteOffset;

@@ -15,13 +15,17 @@ import { readU16, writeU16, writeU32 } from './bytes.js';
 import { FLAG_DF, FRAGMENT_MASK, PROTO_ICMP } from './ipv4.js';
 import { NEXT_ICMPV6 } from './ipv6.js';
 
+/** ICMPv4 type 3, Destination Unreachable. */
 export const TYPE_DEST_UNREACHABLE = 3;
+/** ICMPv4 code 4 of type 3: fragmentation needed and DF set. */
 export const CODE_FRAG_NEEDED = 4;
+/** ICMPv6 type 2, Packet Too Big. */
 export const TYPE6_PACKET_TOO_BIG = 2;
 /** RFC 1812 §4.3.2.3: an ICMPv4 error holds as much of the original as fits in 576 bytes. */
 export const V4_MAX_ERROR = 576;
 /** RFC 4443 §2.4(c): an ICMPv6 error must not exceed the minimum IPv6 MTU. */
 export const V6_MAX_ERROR = 1280;
+/** The minimum IPv6 MTU (RFC 8200 §5): a Packet Too Big never reports less. */
 export const V6_MIN_MTU = 1280;
 /** The longest error `tooBig` writes. */
 export const MAX_ERROR = V6_MAX_ERROR;

@@ -25,8 +25,9 @@ export const DESC_VERDICT = 2;
  * through a socket (payload-only template) leaves with its socket's port instead: see DESC_SOCKET.
  */
 export const DESC_SRC_PORT = 3;
-/** Written by the encapsulator: where the outer packet starts, and its length (0 if not sent). */
+/** Written by the encapsulator: where the outer packet starts. */
 export const DESC_OUT_OFFSET = 4;
+/** Written by the encapsulator: the outer packet's length (0 if not sent). */
 export const DESC_OUT_LENGTH = 5;
 /** TX: the segment size of a GSO super-packet read from a TUN, 0 for a single packet. */
 export const DESC_GSO_SIZE = 6;
@@ -49,18 +50,25 @@ export const FLAGS_HEADER_LENGTH_SHIFT = 16;
  * UDP-tunnel GSO frame, instead of split into datagrams. The addon honours it when it can.
  */
 export const FLAG_SEND_WHOLE = 0x100;
-/** virtio-net GSO types (linux/virtio_net.h) as they appear under FLAGS_GSO_TYPE_MASK (the ECN bit cleared). */
+/** virtio-net GSO type (linux/virtio_net.h, as it appears under FLAGS_GSO_TYPE_MASK, the ECN bit cleared) of a TCP over IPv4 super-packet. */
 export const GSO_TCPV4 = 1;
+/** virtio-net GSO type of a TCP over IPv6 super-packet. */
 export const GSO_TCPV6 = 4;
+/** virtio-net GSO type of a UDP super-packet (USO). */
 export const GSO_UDP_L4 = 5;
 
 /** Verdict written by the encapsulator when a packet cannot be encapsulated (no headroom, too long). */
 export const VERDICT_ENCAP_FAILED = -1;
 
+/** Bytes per template in a TemplateTable's `bytes`: MAX_HEADER, room for any header image. */
 export const TEMPLATE_STRIDE = MAX_HEADER;
+/** Words per template in a TemplateTable's `meta`. */
 export const META_STRIDE = 4;
+/** Index in a template's `meta` words: the header length. */
 export const META_HEADER_LENGTH = 0;
+/** Index in a template's `meta` words: the outer IP version (0, 4 or 6). */
 export const META_IP_VERSION = 1;
+/** Index in a template's `meta` words: the template flags (TPL_ETHERNET, TPL_UDP_CHECKSUM). */
 export const META_FLAGS = 2;
 
 /** Templates for up to `capacity` peers in two flat arrays, as the addon reads them. */

@@ -6,22 +6,37 @@ import { readU16, writeU16 } from './bytes.js';
 import { sum16 } from './checksum.js';
 import { fail, newFault, WireError, type Fault } from './fault.js';
 
+/** Length of the fixed header: 40 bytes. */
 export const HEADER = 40;
+/** Offset of the payload length (16 bits): the bytes after the fixed header. */
 export const OFF_PAYLOAD_LENGTH = 4;
+/** Offset of the next-header byte: an extension header or the upper-layer protocol. */
 export const OFF_NEXT_HEADER = 6;
+/** Offset of the hop limit byte. */
 export const OFF_HOP_LIMIT = 7;
+/** Offset of the source address (16 bytes). */
 export const OFF_SRC = 8;
+/** Offset of the destination address (16 bytes). */
 export const OFF_DST = 24;
 
+/** Next header: Hop-by-Hop Options (an extension header). */
 export const NEXT_HOP_BY_HOP = 0;
+/** Next header: TCP. */
 export const NEXT_TCP = 6;
+/** Next header: UDP. */
 export const NEXT_UDP = 17;
+/** Next header: Routing (an extension header). */
 export const NEXT_ROUTING = 43;
+/** Next header: Fragment (an extension header). */
 export const NEXT_FRAGMENT = 44;
+/** Next header: ICMPv6. */
 export const NEXT_ICMPV6 = 58;
+/** Next header: No Next Header. */
 export const NEXT_NONE = 59;
+/** Next header: Destination Options (an extension header). */
 export const NEXT_DEST_OPTS = 60;
 
+/** An IPv6 fixed header as `parse` reads it; create one with `newHeader()` and reuse it. */
 export interface IPv6Header {
   trafficClass: number;
   flowLabel: number;
@@ -32,6 +47,7 @@ export interface IPv6Header {
   dst: Uint8Array;
 }
 
+/** A fresh IPv6Header for `parse`, with address arrays of its own. */
 export function newHeader(): IPv6Header {
   return { trafficClass: 0, flowLabel: 0, payloadLength: 0, nextHeader: NEXT_NONE, hopLimit: 64, src: new Uint8Array(16), dst: new Uint8Array(16) };
 }
@@ -55,6 +71,7 @@ export function parse(bytes: Uint8Array, offset: number, length: number, out: IP
   return true;
 }
 
+/** Parse, or throw a WireError that names the field. */
 export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - offset): IPv6Header {
   const out = newHeader();
   const fault = newFault();
@@ -62,6 +79,7 @@ export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - of
   return out;
 }
 
+/** What `write` puts in a fixed header; traffic class and flow label default to 0, the hop limit to 64. */
 export interface IPv6Fields {
   trafficClass?: number;
   flowLabel?: number;
@@ -72,6 +90,7 @@ export interface IPv6Fields {
   dst: Uint8Array;
 }
 
+/** Writes the 40-byte fixed header. Returns its length. */
 export function write(bytes: Uint8Array, offset: number, h: IPv6Fields): number {
   const tc = h.trafficClass ?? 0;
   const fl = h.flowLabel ?? 0;

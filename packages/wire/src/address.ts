@@ -5,6 +5,7 @@
  */
 import { wireError } from './fault.js';
 
+/** A dotted quad (`198.18.1.2`) as an unsigned 32-bit number. Throws a WireError on anything else. */
 export function parseIPv4(text: string): number {
   const parts = text.split('.');
   if (parts.length !== 4) throw wireError('value', 'ipv4 address', NaN, `dotted quad like 192.0.2.1, got "${text}"`);
@@ -18,10 +19,12 @@ export function parseIPv4(text: string): number {
   return value >>> 0;
 }
 
+/** An unsigned 32-bit number as a dotted quad. */
 export function formatIPv4(value: number): string {
   return `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
 }
 
+/** Whether `text` is a dotted quad `parseIPv4` accepts. */
 export function isIPv4(text: string): boolean {
   try {
     parseIPv4(text);
@@ -89,6 +92,7 @@ export function formatIPv6(bytes: Uint8Array, offset = 0): string {
   return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLength))}`;
 }
 
+/** Whether `text` is an IPv6 address `parseIPv6` accepts. */
 export function isIPv6(text: string): boolean {
   try {
     parseIPv6(text);
@@ -98,6 +102,7 @@ export function isIPv6(text: string): boolean {
   }
 }
 
+/** A MAC address `aa:bb:cc:dd:ee:ff` as 6 bytes. Throws a WireError on anything else. */
 export function parseMac(text: string): Uint8Array {
   if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) {
     throw wireError('value', 'mac address', NaN, `six hex octets like 02:00:5e:00:53:01, got "${text}"`);
@@ -105,6 +110,7 @@ export function parseMac(text: string): Uint8Array {
   return Uint8Array.from(text.split(':').map((h) => parseInt(h, 16)));
 }
 
+/** The 6 bytes at `offset` as `aa:bb:cc:dd:ee:ff`. */
 export function formatMac(bytes: Uint8Array, offset = 0): string {
   const parts: string[] = [];
   for (let i = 0; i < 6; i++) parts.push(bytes[offset + i].toString(16).padStart(2, '0'));
@@ -118,6 +124,7 @@ export function parseIP(text: string): Uint8Array {
   return Uint8Array.of(v4 >>> 24, (v4 >>> 16) & 0xff, (v4 >>> 8) & 0xff, v4 & 0xff);
 }
 
+/** An address of 4 or 16 bytes as text (dotted quad, or RFC 5952). */
 export function formatIP(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   return formatIPv6(bytes);

@@ -23,6 +23,7 @@ export const OVERHEAD_IPV6 = 40 + 8 + PAYLOAD_OVERHEAD;
 /** flannel's VNI. */
 export const DEFAULT_VNI = 1;
 
+/** The argument of `template`. */
 export interface VxlanSpec {
   vni?: number;
   /** Own VTEP MAC (inner source) and the peer's (inner destination). */
@@ -38,6 +39,10 @@ function mac(value: string | Uint8Array, field: string): Uint8Array {
   return value;
 }
 
+/**
+ * A per-peer template: VXLAN header and inner Ethernet header, preceded by outer IP + UDP when an underlay is
+ * given. Throws a WireError on a bad VNI, MAC or underlay.
+ */
 export function template(spec: VxlanSpec): OuterTemplate {
   const prefix = new Uint8Array(PAYLOAD_OVERHEAD);
   header.write(prefix, 0, spec.vni ?? DEFAULT_VNI);
@@ -50,6 +55,7 @@ export function encapsulate(bytes: Uint8Array, innerOffset: number, innerLength:
   return encapsulateWith(bytes, innerOffset, innerLength, tpl, srcPort);
 }
 
+/** What `decapsulate` finds in a VXLAN UDP payload. */
 export interface VxlanFrame {
   vni: number;
   reservedClear: boolean;
@@ -62,6 +68,7 @@ export interface VxlanFrame {
   innerLength: number;
 }
 
+/** A fresh VxlanFrame for `decapsulate`. */
 export function newFrame(): VxlanFrame {
   return { vni: 0, reservedClear: true, dstMacOffset: 0, srcMacOffset: 0, etherType: 0, innerOffset: 0, innerLength: 0 };
 }

@@ -5,12 +5,18 @@ import { fail, newFault, WireError, type Fault } from './fault.js';
 import * as ipv4 from './ipv4.js';
 import * as ipv6 from './ipv6.js';
 
+/** Length of the UDP header: 8 bytes. */
 export const HEADER = 8;
+/** Offset of the source port (16 bits). */
 export const OFF_SRC_PORT = 0;
+/** Offset of the destination port (16 bits). */
 export const OFF_DST_PORT = 2;
+/** Offset of the length (16 bits): header and payload, in bytes. */
 export const OFF_LENGTH = 4;
+/** Offset of the checksum (16 bits; 0 over IPv4 means none). */
 export const OFF_CHECKSUM = 6;
 
+/** A UDP header as `parse` reads it; create one with `newHeader()` and reuse it. */
 export interface UdpHeader {
   srcPort: number;
   dstPort: number;
@@ -18,10 +24,15 @@ export interface UdpHeader {
   checksum: number;
 }
 
+/** A fresh UdpHeader for `parse`. */
 export function newHeader(): UdpHeader {
   return { srcPort: 0, dstPort: 0, length: HEADER, checksum: 0 };
 }
 
+/**
+ * Parses the UDP header at `offset` with `length` bytes available: checks that the length field fits. Returns
+ * false and fills `fault` on bad input.
+ */
 export function parse(bytes: Uint8Array, offset: number, length: number, out: UdpHeader, fault?: Fault): boolean {
   if (length < HEADER) return fail(fault, 'truncated', 'udp', length, `at least ${HEADER} bytes`);
   const udpLength = readU16(bytes, offset + OFF_LENGTH);
@@ -33,6 +44,7 @@ export function parse(bytes: Uint8Array, offset: number, length: number, out: Ud
   return true;
 }
 
+/** Parse, or throw a WireError that names the field. */
 export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - offset): UdpHeader {
   const out = newHeader();
   const fault = newFault();
@@ -40,6 +52,7 @@ export function decode(bytes: Uint8Array, offset = 0, length = bytes.length - of
   return out;
 }
 
+/** Writes a UDP header with a zero checksum (fill it with `fillChecksum` once the payload is in place). Returns its length. */
 export function write(bytes: Uint8Array, offset: number, srcPort: number, dstPort: number, length: number): number {
   writeU16(bytes, offset, srcPort);
   writeU16(bytes, offset + OFF_DST_PORT, dstPort);

@@ -25,6 +25,7 @@ export const TPL_ETHERNET = 1;
 /** Template flag: compute the outer UDP checksum (always done over IPv6). */
 export const TPL_UDP_CHECKSUM = 2;
 
+/** A per-peer header image and what encapsulation patches in it; build one with `buildTemplate`, `vxlan.template` or `udpBackend.template`. */
 export interface OuterTemplate {
   /** The header image, `headerLength` bytes. */
   readonly bytes: Uint8Array;
@@ -34,6 +35,7 @@ export interface OuterTemplate {
   readonly flags: number;
 }
 
+/** The outer addresses, ports and IP options of a template with full outer headers. */
 export interface Underlay {
   /** Outer source and destination addresses, both IPv4 or both IPv6. */
   src: string;
@@ -186,6 +188,7 @@ export interface OuterPacket {
   payloadLength: number;
 }
 
+/** A fresh OuterPacket for `parseOuter`. */
 export function newOuterPacket(): OuterPacket {
   return { ipVersion: 4, src4: 0, srcOffset: 0, srcPort: 0, dstPort: 0, payloadOffset: 0, payloadLength: 0 };
 }
