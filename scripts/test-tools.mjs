@@ -28,6 +28,7 @@ export const TOOLS = {
   nebula: ['nebula', 'the bench row of nebula'],
   tincd: ['tinc', 'the bench row of tinc'],
   'clang-format': ['clang-format', 'npm run lint (native/src)'],
+  zsh: ['zsh', 'the zsh completion test'],
 };
 
 const PATH_DIRS = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
