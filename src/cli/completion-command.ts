@@ -3,9 +3,6 @@
  * command tree this very program has, so every command and option completes.
  */
 import { Argument, type Command } from 'commander';
-import { bashCompletion } from './completion-bash.js';
-import { completionTree } from './completion-tree.js';
-import { zshCompletion } from './completion-zsh.js';
 
 export const SHELLS = ['bash', 'zsh'] as const;
 
@@ -14,8 +11,11 @@ export function registerCompletion(program: Command): void {
     .command('completion')
     .description('print a shell completion script: `tulle completion bash > /etc/bash_completion.d/tulle`; zsh: see docs/cli.md')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS))
-    .action((shell: (typeof SHELLS)[number]) => {
+    .action(async (shell: (typeof SHELLS)[number]) => {
+      // The generators load when asked for, not at every start.
+      const { completionTree } = await import('./completion-tree.js');
       const tree = completionTree(program);
-      process.stdout.write(shell === 'bash' ? bashCompletion(tree) : zshCompletion(tree));
+      const script = shell === 'bash' ? (await import('./completion-bash.js')).bashCompletion(tree) : (await import('./completion-zsh.js')).zshCompletion(tree);
+      process.stdout.write(script);
     });
 }

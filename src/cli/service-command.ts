@@ -6,11 +6,11 @@
  */
 import { Option, type Command } from 'commander';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { writeFileAtomic } from '../util/write-file.js';
 import { EXIT } from './exit-codes.js';
 import { requireRoot } from './require-root.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_UNIT_PATH, serviceUnit } from './service-unit.js';
-import { resolve } from 'node:path';
 
 interface Options {
   config: string;
