@@ -16,7 +16,7 @@ import { CLI } from './helpers/daemon.js';
 const dir = mkdtempSync(join(tmpdir(), 'tulle-completion-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, 'hosts.yaml'), '');
-const tree = completionTree(buildProgram(CLI));
+const tree = completionTree(buildProgram());
 
 const script = (shell: string) => {
   const r = spawnSync(process.execPath, [CLI, 'completion', shell], { encoding: 'utf8', timeout: 30_000 });

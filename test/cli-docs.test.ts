@@ -10,7 +10,7 @@ import { buildProgram } from '../src/cli/program.js';
 import { CLI } from './helpers/daemon.js';
 
 const doc = readFileSync(new URL('../docs/cli.md', import.meta.url), 'utf8');
-const program = buildProgram(CLI);
+const program = buildProgram();
 
 function walk(command: Command, path: string[] = []): { path: string[]; command: Command }[] {
   return [{ path, command }, ...command.commands.flatMap((c) => walk(c, [...path, c.name()]))];

@@ -44,7 +44,7 @@ const shown = (value: unknown) => (Array.isArray(value) && value.length === 0 ? 
 
 const get = (object: unknown, path: string) => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], object);
 
-const program = buildProgram(CLI);
+const program = buildProgram();
 
 t.test('every option commander holds a default for shows it, in every command', async (t) => {
   let checked = 0;

@@ -10,6 +10,7 @@ import { packageRoot } from '../src/util/package-root.js';
 const root = packageRoot();
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   os?: string[];
+  files: string[];
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
@@ -44,6 +45,15 @@ t.test('every compiled file comes from a source that ships: no leftovers of a de
   t.ok(compiled.includes('dist/src/cli/main.js'), 'the tulle command ships');
   const orphans = compiled.filter((f) => !shipped.has(f.replace(/^dist\//, '').replace(/\.js$/, '.ts')));
   t.same(orphans, []);
+});
+
+t.test('the standalone binary and its bundles (npm run build:binary, dist/bin) stay out', async (t) => {
+  t.ok(manifest.files.includes('!dist/bin'), 'package.json "files" leaves out dist/bin, which "dist" would take in');
+  t.same(
+    files.filter((f) => f.startsWith('dist/bin/')),
+    [],
+    'npm pack lists nothing under dist/bin',
+  );
 });
 
 t.test('a LICENSE: the Apache License 2.0 that package.json names', async (t) => {

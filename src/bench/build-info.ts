@@ -4,11 +4,16 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { standalone } from '../util/embedded.js';
 import { packageVersion } from '../util/package-root.js';
 
-/** A hash of the compiled JavaScript under dist/src and of the addon, so a rebuild in the middle of a run shows up. */
-export function buildFingerprint(root: string): string {
+/**
+ * A hash of the compiled JavaScript under dist/src and of the addon, so a rebuild in the middle of a run shows up;
+ * without a package folder (`root` undefined: the standalone binary), a hash of the executable.
+ */
+export function buildFingerprint(root: string | undefined): string {
   const hash = createHash('sha256');
+  if (root === undefined) return hash.update(readFileSync(process.execPath)).digest('hex').slice(0, 12);
   const walk = (dir: string): string[] =>
     existsSync(dir)
       ? readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -52,6 +57,7 @@ export function gitCommit(root: string): string | null {
 }
 
 /** What results.json records about the software that ran: tulle's version and commit, Node's version, the kernel. */
-export function provenance(root: string): { tulle: string; commit: string | null; node: string; kernel: string } {
-  return { tulle: packageVersion(), commit: gitCommit(root), node: process.version, kernel: os.release() };
+export function provenance(root: string | undefined): { tulle: string; commit: string | null; node: string; kernel: string } {
+  const commit = root === undefined ? (standalone()?.commit ?? null) : gitCommit(root);
+  return { tulle: packageVersion(), commit, node: process.version, kernel: os.release() };
 }

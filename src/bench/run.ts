@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { leftoverNamespaces } from '../lab/netns.js';
+import { standalone } from '../util/embedded.js';
 import { packageRoot } from '../util/package-root.js';
 import { aggregate, type Sample } from './aggregate.js';
 import { buildFingerprint, provenance, staleBuild } from './build-info.js';
@@ -42,14 +43,15 @@ export interface RunIO {
 
 /** Runs the bench; resolves with the exit code (1 when a measurement failed). Throws BenchRefusal when it will not start. */
 export async function runBench(options: BenchOptions, io: RunIO): Promise<number> {
-  const root = packageRoot();
+  // The standalone binary carries its code and addon: there is no package folder to check or fingerprint.
+  const root = standalone() === undefined ? packageRoot() : undefined;
   const outDir = resultsDir(options.out);
   const selection = selectSystems(options, otherAvailable);
   const problems = preflightProblems({
     root: process.getuid?.() === 0,
     missingTools: requiredTools(options).filter((t) => onPath(t) === undefined),
-    distBuilt: existsSync(join(root, 'dist', 'src', 'cli', 'main.js')) && existsSync(join(root, 'dist', 'src', 'probe', 'main.js')),
-    addonBuilt: ['Release', 'Debug'].some((d) => existsSync(join(root, 'native', 'build', d, 'tulle.node'))),
+    distBuilt: root === undefined || (existsSync(join(root, 'dist', 'src', 'cli', 'main.js')) && existsSync(join(root, 'dist', 'src', 'probe', 'main.js'))),
+    addonBuilt: root === undefined || ['Release', 'Debug'].some((d) => existsSync(join(root, 'native', 'build', d, 'tulle.node'))),
     leftovers: io.ignoreLeftovers ? [] : leftoverNamespaces().filter((ns) => ns.startsWith('tulle-bench')),
   });
   if (problems.length > 0) throw new BenchRefusal(problems.join('\n'));
@@ -75,7 +77,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   for (const n of choice.notes) say(`note: ${n}`);
 
   const startBuild = buildFingerprint(root);
-  const stale = staleBuild(root);
+  const stale = root === undefined ? undefined : staleBuild(root);
   say(`build ${startBuild}${stale ? `; WARNING ${stale}` : ''}`);
   const runTag = Math.random().toString(16).slice(2, 8);
   const samples: Sample[] = [];

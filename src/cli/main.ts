@@ -6,12 +6,11 @@
  * 4 needs root.
  */
 import { CommanderError } from 'commander';
-import { fileURLToPath } from 'node:url';
 import { EXIT } from './exit-codes.js';
 import { buildProgram } from './program.js';
 import { singleDashAnswer } from './single-dash.js';
 
-const program = buildProgram(fileURLToPath(import.meta.url));
+const program = buildProgram();
 
 // nebula's and flannel's flags take one dash (-config, -iface): name the option tulle spells differently.
 const misspelt = singleDashAnswer(process.argv.slice(2), program);
@@ -20,10 +19,9 @@ if (misspelt !== undefined) {
   process.exit(EXIT.INVALID);
 }
 
-try {
-  await program.parseAsync();
-} catch (error) {
+// A promise chain, not a top-level await: the standalone binary runs this module as CommonJS.
+program.parseAsync().catch((error: unknown) => {
   if (!(error instanceof CommanderError)) throw error;
   // commander has printed the message (or the help); only the exit code is ours.
   process.exit(error.exitCode === 0 ? EXIT.OK : EXIT.INVALID);
-}
+});

@@ -31,8 +31,7 @@ function registerDemo(parent: Command, name: string, usage: string): void {
     });
 }
 
-/** `cliPath`: the file node runs as `tulle` (lab wire-demo starts itself again inside a namespace). */
-export function buildProgram(cliPath: string): Command {
+export function buildProgram(): Command {
   const program = new Command('tulle')
     .description('a userspace overlay network')
     .version(`tulle ${packageVersion()}`, '-V, --version', 'print the version')
@@ -64,7 +63,7 @@ export function buildProgram(cliPath: string): Command {
       const { insideWireDemo, runWireDemo } = await import('../lab/wire-demo.js');
       if (options.insideNamespace) return insideWireDemo();
       requireRoot('tulle lab wire-demo', 'creates a network namespace and a TUN device');
-      runWireDemo(cliPath);
+      runWireDemo();
     });
   lab
     .command('down')

@@ -1,12 +1,13 @@
 /**
  * `tulle install-service`: writes tulle's systemd unit (service-unit.ts),
- * starting this very tulle with the given configuration file. It refuses to
+ * starting this very tulle (the standalone binary, or node and the CLI) with the given configuration file. It refuses to
  * replace a different unit without --force, and leaves `systemctl` to the
  * operator.
  */
 import { Option, type Command } from 'commander';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { tulleCommand } from '../util/self-command.js';
 import { writeFileAtomic } from '../util/write-file.js';
 import { EXIT } from './exit-codes.js';
 import { requireRoot } from './require-root.js';
@@ -19,13 +20,6 @@ interface Options {
   print?: boolean;
 }
 
-/** How systemd should start this tulle: node and the CLI's file, or the binary alone when there is no script. */
-function thisTulle(): string[] {
-  const script = process.argv[1];
-  if (script === undefined || resolve(script) === process.execPath) return [process.execPath];
-  return [process.execPath, realpathSync(script)];
-}
-
 export function registerInstallService(program: Command): void {
   program
     .command('install-service')
@@ -35,7 +29,7 @@ export function registerInstallService(program: Command): void {
     .option('--force', 'replace a unit that differs')
     .option('--print', 'print the unit instead of writing it')
     .action((options: Options) => {
-      const unit = serviceUnit(thisTulle(), resolve(options.config));
+      const unit = serviceUnit(tulleCommand([]), resolve(options.config));
       if (options.print) {
         process.stdout.write(unit);
         return;

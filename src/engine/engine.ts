@@ -16,11 +16,12 @@
  * are shared memory the engine reads without a call.
  */
 import { closeSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { newCounterBuffer, readCounters, type CounterValues } from './counters.js';
 import { parseCidr, parseCidr4, prefixMask, wordMask } from '../util/cidr.js';
 import { RouteSnapshot } from './routes.js';
 import { TokenBucket } from './token-bucket.js';
+import { startWorker } from './start-worker.js';
 import type { WorkerConfig } from './worker.js';
 
 /** The routing and policy the engine runs with; the host side is in EngineHost. */
@@ -146,9 +147,8 @@ export class Engine {
       closeAll(fds);
       throw error;
     }
-    const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
     const roles = (options.threads ?? 1) === 1 ? (['duplex'] as const) : (['tx', 'rx'] as const);
-    const workers = roles.map((role) => new Worker(url, { workerData: { ...base, role } satisfies WorkerConfig }));
+    const workers = roles.map((role) => startWorker({ ...base, role }));
     const engine = new Engine(
       new Int32Array(base.control),
       base.counters,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import type { CounterValues } from '../engine/counters.js';
-import { packageRoot } from '../util/package-root.js';
+import { tulleCommand } from '../util/self-command.js';
 import { run, type Lab } from './netns.js';
 
 export interface Host {
@@ -69,14 +69,12 @@ export interface Daemon {
 
 /** Starts `tulle run` (compiled, from dist/) in `ns` with `config`; resolves once it is up (stats written, TUN up). */
 export async function startDaemon(lab: Lab, ns: string, config: object): Promise<Daemon> {
-  const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'tulle-daemon-'));
   lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   const configFile = join(dir, 'config.json');
   const statsFile = join(dir, 'stats.json');
   writeFileSync(configFile, JSON.stringify(config));
-  const child = lab.spawn(ns, [process.execPath, cli, 'run', '--config', configFile, '--stats-file', statsFile]);
+  const child = lab.spawn(ns, tulleCommand(['run', '--config', configFile, '--stats-file', statsFile]));
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const tun = (config as { tun?: { name?: string } }).tun?.name ?? 'tulle0';

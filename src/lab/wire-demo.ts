@@ -14,18 +14,19 @@ import { closeSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadNative } from '../native/load.js';
 import * as wire from '../wire/index.js';
+import { tulleCommand } from '../util/self-command.js';
 import { Lab } from './netns.js';
 
 const KERNEL_MAC = '02:00:5e:00:53:aa';
 const TULLE_MAC = '02:00:5e:00:53:01';
 const PACKETS = 64;
 
-export function runWireDemo(entry: string): void {
+export function runWireDemo(): void {
   const lab = new Lab();
   try {
     const ns = lab.namespace('demo');
     console.log(`namespace ${ns}: a TUN device (tulle's side) and a kernel vxlan device (VNI 1, port 8472)`);
-    process.stdout.write(lab.exec(ns, [process.execPath, entry, 'lab', 'wire-demo', '--inside-namespace'], { timeoutMs: 60_000 }));
+    process.stdout.write(lab.exec(ns, tulleCommand(['lab', 'wire-demo', '--inside-namespace']), { timeoutMs: 60_000 }));
   } finally {
     lab.dispose();
     console.log('lab removed');

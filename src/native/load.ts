@@ -4,12 +4,11 @@
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { standalone } from '../util/embedded.js';
 import { packageRoot } from '../util/package-root.js';
 import type { NativeAddon } from './addon.js';
 
 export type { EthtoolFeature, NativeAddon, NativeLayout } from './addon.js';
-
-const require = createRequire(import.meta.url);
 
 let cached: NativeAddon | undefined;
 let loadError: Error | undefined;
@@ -17,6 +16,15 @@ let loadError: Error | undefined;
 export function loadNative(): NativeAddon {
   if (cached !== undefined) return cached;
   if (loadError !== undefined) throw loadError;
+  const embedded = standalone();
+  if (embedded !== undefined) {
+    // The standalone binary has no package folder: its addon is unpacked to a private file.
+    const module = { exports: {} };
+    process.dlopen(module, embedded.addonFile());
+    cached = module.exports as NativeAddon;
+    return cached;
+  }
+  const require = createRequire(import.meta.url);
   const root = packageRoot();
   const tried: string[] = [];
   for (const build of ['Release', 'Debug']) {

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { standalone } from './embedded.js';
 
 /** The folder holding tulle's package.json, from src/ (tests) or dist/src/ (compiled). */
 export function packageRoot(): string {
+  if (standalone() !== undefined) throw new Error('tulle: the standalone binary has no package folder (a code path that needs one was reached)');
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     dir = resolve(dir, '..');
@@ -17,5 +19,7 @@ export function packageRoot(): string {
 }
 
 export function packageVersion(): string {
+  const embedded = standalone();
+  if (embedded !== undefined) return embedded.version;
   return (JSON.parse(readFileSync(resolve(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }

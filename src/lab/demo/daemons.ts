@@ -5,7 +5,7 @@
  * file in its state dir, so a kept lab's daemons outlive the demo.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { controlRequest } from '../../daemon/control-client.js';
 import { socketPath } from '../../daemon/state-dir.js';
 import type { LeaseView } from '../../daemon/status-view.js';
-import { packageRoot } from '../../util/package-root.js';
+import { tulleCommand } from '../../util/self-command.js';
 import type { Lab } from '../netns.js';
 import type { Host } from '../topology.js';
 
@@ -25,12 +25,6 @@ export interface DemoDaemon {
   config: string;
   log: string;
   child: ChildProcess;
-}
-
-export function cliPath(): string {
-  const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (or \`npm ci\`) first`);
-  return cli;
 }
 
 /** The configuration of host `i` (pure): host 1 is every other host's gossip peer. */
@@ -46,7 +40,6 @@ export function daemonConfig(hosts: Host[], i: number, key: string, stateDir: st
 
 /** Starts the daemons, host 1 first; resolves once each answers on its control socket. */
 export async function startDaemons(lab: Lab, hosts: Host[], dir: string): Promise<DemoDaemon[]> {
-  const cli = cliPath();
   const key = randomBytes(32).toString('base64');
   const daemons: DemoDaemon[] = [];
   for (const [i, host] of hosts.entries()) {
@@ -57,7 +50,7 @@ export async function startDaemons(lab: Lab, hosts: Host[], dir: string): Promis
     const log = join(stateDir, 'tulle.log');
     const fd = openSync(log, 'a');
     // detached: its own process group, so Ctrl-C on the demo reaches the demo only (which ends it by PID).
-    const child = lab.spawn(host.ns, [process.execPath, cli, 'run', '-c', config], { stdio: ['ignore', fd, fd], detached: true });
+    const child = lab.spawn(host.ns, tulleCommand(['run', '-c', config]), { stdio: ['ignore', fd, fd], detached: true });
     closeSync(fd);
     daemons.push({ host, stateDir, config, log, child });
   }
