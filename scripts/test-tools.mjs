@@ -32,6 +32,7 @@ export const TOOLS = {
   runc: ['runc', 'the CNI plugin under a real runtime (crun refuses hybrid cgroups)'],
   busybox: ['busybox-static', "the CNI test's container image"],
   '/usr/lib/cni/bridge': ['containernetworking-plugins', "the plugins tulle's CNI plugin delegates to"],
+  zsh: ['zsh', 'the zsh completion test'],
 };
 
 const PATH_DIRS = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];

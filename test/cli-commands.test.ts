@@ -86,7 +86,7 @@ t.test(
   'not root: every command that needs it exits 4 and says so',
   { skip: process.getuid?.() !== 0 || setpriv === undefined ? 'needs root and setpriv' : false },
   async (t) => {
-    for (const command of [['run'], ['demo'], ['lab', 'demo'], ['lab', 'wire-demo'], ['lab', 'down'], ['bench']]) {
+    for (const command of [['run'], ['demo'], ['lab', 'demo'], ['lab', 'wire-demo'], ['lab', 'down'], ['bench'], ['install-service']]) {
       const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/env', '-u', 'NODE_OPTIONS'];
       const r = spawnSync(setpriv!, [...asNobody, process.execPath, CLI, ...command], {
         encoding: 'utf8',

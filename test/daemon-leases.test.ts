@@ -151,6 +151,42 @@ t.test('the static store: peers and the own lease in the first batch, then the o
   stop();
 });
 
+t.test('the static store takes a new peer list (SIGHUP): one batch of what changed, nothing for the peers that stay', async (t) => {
+  const b = { subnet: '198.18.2.0/24', address: '192.0.2.2', mac: '02:00:5e:00:53:02' };
+  const c = { subnet: '198.18.3.0/24', address: '192.0.2.3', mac: '02:00:5e:00:53:03' };
+  const d = { subnet: '198.18.4.0/24', address: '192.0.2.4', mac: '02:00:5e:00:53:04' };
+  const store = new StaticStore({ network: { ...NET, subnetMax: '198.18.2.0' }, peers: [b, c], vni: 1 });
+  const own = await store.acquire({ publicIP: '192.0.2.1', backendType: 'vxlan', backendData: { VtepMAC: '02:00:5e:00:53:01', VNI: 1 } });
+  t.equal(own.subnet, '198.18.1.0/24', 'the one free subnet, picked');
+  const batches: LeaseEvent[][] = [];
+  const stop = store.watch((events) => batches.push(events));
+  await sleep(0);
+  t.same(store.setPeers([b, { ...c, address: '192.0.2.33' }, d]), { added: ['198.18.4.0/24'], removed: [], changed: ['198.18.3.0/24'] });
+  t.same(
+    batches[1].map((e) => [e.type, e.lease.subnet, e.lease.publicIP]),
+    [
+      ['added', '198.18.4.0/24', '192.0.2.4'],
+      ['added', '198.18.3.0/24', '192.0.2.33'],
+    ],
+    'the new peer and the changed one, as added (the table replaces by subnet); b unmentioned',
+  );
+  t.same(store.setPeers([d]), { added: [], removed: ['198.18.2.0/24', '198.18.3.0/24'], changed: [] });
+  t.same(
+    batches[2].map((e) => [e.type, e.lease.subnet]),
+    [
+      ['removed', '198.18.2.0/24'],
+      ['removed', '198.18.3.0/24'],
+    ],
+  );
+  t.same(store.setPeers([d]), { added: [], removed: [], changed: [] }, 'the same list: no change');
+  t.equal(batches.length, 3, 'and no batch');
+  // The own subnet was picked, so the configuration checks could not see this clash; the store refuses it.
+  t.throws(() => store.setPeers([d, { subnet: '198.18.1.128/25', address: '192.0.2.5' }]), /198\.18\.1\.128\/25, which overlaps this host's 198\.18\.1\.0\/24/);
+  t.equal(batches.length, 3, 'a refused list sends nothing');
+  t.same(store.setPeers([d]), { added: [], removed: [], changed: [] }, 'and changes nothing');
+  stop();
+});
+
 t.test('the static store picks a free subnet, and the previous one when it is still free', async (t) => {
   const peers = [
     { subnet: '198.18.2.0/24', address: '192.0.2.2' },

@@ -12,6 +12,7 @@
 #include "gso.h"
 #include "io.h"
 #include "layout.h"
+#include "notify.h"
 #include "tun.h"
 #include "tunnel.h"
 #include "tx.h"
@@ -312,6 +313,15 @@ Napi::Value EthtoolFeatureActiveFn(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), active == 1);
 }
 
+// notifySend(path, message): one datagram to systemd's NOTIFY_SOCKET (notify.h).
+Napi::Value NotifySendFn(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString() || !info[1].IsString()) throw Napi::TypeError::New(info.Env(), "notifySend: path and message must be strings");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string message = info[1].As<Napi::String>().Utf8Value();
+  Syscall(info.Env(), [&] { tulle::NotifySend(path, message); });
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checksum", Napi::Function::New(env, Checksum, "checksum"));
   exports.Set("encapBatch", Napi::Function::New(env, EncapBatch, "encapBatch"));
@@ -330,6 +340,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ethtoolFeatureActive", Napi::Function::New(env, EthtoolFeatureActiveFn, "ethtoolFeatureActive"));
   exports.Set("ethtoolSet", Napi::Function::New(env, EthtoolSetFn, "ethtoolSet"));
   exports.Set("udpRecvBatch", Napi::Function::New(env, UdpRecvBatch, "udpRecvBatch"));
+  exports.Set("notifySend", Napi::Function::New(env, NotifySendFn, "notifySend"));
   Napi::Object layout = Napi::Object::New(env);
   for (const tulle::LayoutEntry& entry : tulle::kLayout) layout.Set(entry.name, entry.value);
   exports.Set("layout", layout);

@@ -45,7 +45,10 @@ async function ask(method: Method, options: Options): Promise<unknown> {
 function addCommon(command: Command): Command {
   return command
     .option('--json', 'print JSON instead of a table')
-    .option('--state-dir <dir>', "the daemon's state dir [TULLE_STATE_DIR]")
+    .option(
+      '--state-dir <dir>',
+      "the daemon's state dir (default: the one -c names, else TULLE_STATE_DIR, else /run/tulle, or /run/tulle/netns-<inode> in another network namespace)",
+    )
     .option('-c, --config <file>', 'take the state dir from this configuration file');
 }
 

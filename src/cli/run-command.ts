@@ -10,15 +10,17 @@ import { hasNetAdmin } from '../util/privileges.js';
 import { EXIT } from './exit-codes.js';
 import { requireAddon } from './require-addon.js';
 
-/** The settings table as flags on a command. */
+/** The settings table as flags on a command, each with its variable and its default. */
 export function addSettingFlags(command: Command): Command {
   for (const s of SETTINGS) {
     if (s.flag === undefined) continue;
+    // In the text only: a commander default would count as a flag given and hide the file's value.
+    const help = `${s.help} [${s.env}]${s.default !== undefined ? ` (default: ${s.default})` : ''}`;
     if (s.kind === 'bool') {
-      command.option(`--${s.flag}`, `${s.help} [${s.env}]`);
+      command.option(`--${s.flag}`, help);
       command.option(`--no-${s.flag}`, `do not ${s.help.replace(/^\w+/, (w) => w)}`);
     } else {
-      command.option(`--${s.flag} <${s.kind === 'list' ? 'list' : s.kind === 'int' ? 'n' : 'value'}>`, `${s.help} [${s.env}]`);
+      command.option(`--${s.flag} <${s.kind === 'list' ? 'list' : s.kind === 'int' ? 'n' : 'value'}>`, help);
     }
   }
   return command;

@@ -1,7 +1,7 @@
 /**
  * Start-up step 5's second half (run.ts): what operators see of the running
  * daemon. The health monitor, the control socket (`tulle status`, `tulle
- * leases`), SIGHUP and SIGUSR1, /healthz and, when metricsAddress is set,
+ * leases`), SIGHUP (reload.ts) and SIGUSR1, /healthz and, when metricsAddress is set,
  * /metrics. Each is recorded in the teardown.
  */
 import type { Logger } from 'pino';
@@ -17,13 +17,14 @@ import type { Running } from './running.js';
 import type { DaemonSignals } from './signals.js';
 import { logStatus } from './status-line.js';
 import { describeLease, type LeaseView, type StatusView } from './status-view.js';
-import { hasHealth, hasMetrics } from './store-hooks.js';
+import { hasHealth, hasMetrics, hasPeers } from './store-hooks.js';
+import { readyStatus, type SystemdNotifier } from './systemd-notify.js';
 import type { Teardown } from './teardown.js';
 
 export async function startOperatorServers(
   r: Running,
   signals: DaemonSignals,
-  reread: (() => Promise<DaemonConfig>) | undefined,
+  { reread, notify }: { reread: (() => Promise<DaemonConfig>) | undefined; notify: SystemdNotifier },
   log: Logger,
   teardown: Teardown,
 ): Promise<ControlServer> {
@@ -57,7 +58,18 @@ export async function startOperatorServers(
   const control = await serveControl(plan.controlSocket, { status, leases: leaseViews });
   teardown.push('closing the control socket', () => control.close());
   // The configuration is never changed after loading: a SIGHUP compares the file with it as it is.
-  signals.onReload(() => reload({ log, initial: config, host: r.hostOutputs, running: () => signals.reloadable, ...(reread ? { reread } : {}) }));
+  signals.onReload(() =>
+    reload({
+      log,
+      initial: config,
+      host: r.hostOutputs,
+      running: () => signals.reloadable,
+      notify,
+      readyStatus: () => readyStatus(r),
+      ...(reread ? { reread } : {}),
+      ...(hasPeers(store) ? { peers: store } : {}),
+    }),
+  );
   teardown.push('ending reloads', () => signals.onReload(undefined));
   signals.onStatus(() => logStatus(log, status()));
   const healthServer = await serveHealth(config.healthAddress, config.metricsAddress, health, log);

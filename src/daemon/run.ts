@@ -19,6 +19,7 @@
  *   5. masquerade, accept rules in forward chains that drop by policy,
  *      subnet.env and Docker options; control socket, health, metrics
  *      (operator-servers.ts)
+ *      and READY=1 to systemd when it asked for it (systemd-notify.ts)
  *   6. wait for a stop signal; undo everything, newest first; exit 0 (or 1
  *      when the data plane fails or the store revokes this host's lease).
  *      Other signals: signals.ts.
@@ -44,6 +45,7 @@ import { planHost, planLeaseRequest, type HostPlan, type StartFacts } from './st
 import { startRouting } from './start-routing.js';
 import { socketPath } from './state-dir.js';
 import { Teardown } from './teardown.js';
+import { readyStatus, SystemdNotifier } from './systemd-notify.js';
 import { Stopped, untilStopped } from './until-stopped.js';
 import { writeFileAtomic } from '../util/write-file.js';
 
@@ -61,10 +63,12 @@ export async function runDaemon(config: DaemonConfig, options: RunOptions): Prom
   const signals = new DaemonSignals(log);
   const teardown = new Teardown(log);
   const startedAt = Date.now();
+  const notify = SystemdNotifier.fromEnv(process.env, log);
   try {
-    await serve(config, options, signals, teardown, startedAt);
+    await serve(config, options, signals, teardown, startedAt, notify);
     log.info({ event: 'stopping' }, 'tulle: stopping');
   } finally {
+    notify.stopping();
     await teardown.run();
     signals.dispose();
   }
@@ -76,7 +80,14 @@ export async function runDaemon(config: DaemonConfig, options: RunOptions): Prom
  * its part and records its undo in the teardown. A stop signal during a wait
  * ends start-up (Stopped) as a normal stop.
  */
-async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonSignals, teardown: Teardown, startedAt: number): Promise<void> {
+async function serve(
+  config: DaemonConfig,
+  options: RunOptions,
+  signals: DaemonSignals,
+  teardown: Teardown,
+  startedAt: number,
+  notify: SystemdNotifier,
+): Promise<void> {
   const { log, facts } = options;
   const stopped = signals.stopped;
   try {
@@ -105,8 +116,10 @@ async function serve(config: DaemonConfig, options: RunOptions, signals: DaemonS
     const hostOutputs = new HostOutputs({ lease: { ...lease, mtu: dataPlane.mtu }, subnetFile, ...(dockerOptsFile !== undefined ? { dockerOptsFile } : {}) });
     hostOutputs.apply(log, teardown);
     const running: Running = { config, plan, facts, startedAt, opened, own, dataPlane, routing, ...(forward ? { forward } : {}), hostOutputs };
-    const control = await startOperatorServers(running, signals, options.reread, log, teardown);
+    const control = await startOperatorServers(running, signals, { reread: options.reread, notify }, log, teardown);
     logStarted(running, control.path, log);
+    // Only now: a unit ordered after tulle.service finds the TUN, the routes and subnet.env in place.
+    notify.ready(readyStatus(running));
     writeStatsWhileRunning(running, options.statsFile, log, teardown);
 
     // 6. Run until a signal, or until the data plane fails.

@@ -2,8 +2,8 @@
  * A LeaseStore over a fixed list: the configuration's peers, and this host's
  * own subnet — given, or picked once from the free ones in
  * subnetMin..subnetMax (the previous one first, so a restart keeps it).
- * Nothing expires and nothing changes after the first batch, except the own
- * lease coming and, on a releasing close, going.
+ * Nothing expires; after the first batch only the own lease comes and, on a
+ * releasing close, goes, and setPeers() (SIGHUP) replaces the peer list.
  */
 import * as wire from '@tulle/wire';
 import { containsCidr, defaultSubnetRange, formatCidr4, overlaps4, parseCidr4, subnetsBetween, type Cidr4 } from '../util/cidr.js';
@@ -37,9 +37,17 @@ export interface StaticStoreOptions {
   random?: () => number;
 }
 
+/** What setPeers() changed, by subnet. */
+export interface PeerChanges {
+  added: string[];
+  removed: string[];
+  /** Same subnet, another address, port or MAC. */
+  changed: string[];
+}
+
 export class StaticStore implements LeaseStore {
   readonly #options: StaticStoreOptions;
-  readonly #peers: Lease[];
+  #peers: Lease[];
   readonly #watchers = new Set<(events: LeaseEvent[]) => void>();
   #own: Lease | undefined;
 
@@ -75,6 +83,34 @@ export class StaticStore implements LeaseStore {
       if (this.#watchers.has(onBatch)) onBatch(current.map((lease) => ({ type: 'added', lease })));
     });
     return () => this.#watchers.delete(onBatch);
+  }
+
+  /**
+   * A new peer list (the configuration read again): one batch with the removed peers and the added or changed
+   * ones. A peer that is the same as before gets no event, so its route and its traffic are not touched.
+   * Throws, changing nothing, when a peer's subnet overlaps this host's own.
+   */
+  setPeers(peers: StaticPeer[]): PeerChanges {
+    const next = peers.map((p) => peerLease(p, this.#options.network.backendType, this.#options.vni));
+    if (this.#own !== undefined) {
+      const own = parseCidr4(this.#own.subnet);
+      const clash = next.find((l) => overlaps4(parseCidr4(l.subnet), own));
+      if (clash !== undefined)
+        throw new Error(`peers: the peer at ${clash.publicIP} has subnet ${clash.subnet}, which overlaps this host's ${this.#own.subnet}`);
+    }
+    const before = new Map(this.#peers.map((l) => [l.subnet, l]));
+    const after = new Set(next.map((l) => l.subnet));
+    const removed = this.#peers.filter((l) => !after.has(l.subnet));
+    const added = next.filter((l) => !before.has(l.subnet));
+    const changed = next.filter((l) => before.has(l.subnet) && JSON.stringify(before.get(l.subnet)) !== JSON.stringify(l));
+    this.#peers = next;
+    const events: LeaseEvent[] = [
+      ...removed.map((lease) => ({ type: 'removed' as const, lease })),
+      ...[...added, ...changed].map((lease) => ({ type: 'added' as const, lease })),
+    ];
+    if (events.length > 0) this.#emit(events);
+    const subnets = (leases: Lease[]) => leases.map((l) => l.subnet);
+    return { added: subnets(added), removed: subnets(removed), changed: subnets(changed) };
   }
 
   async close(options: { release?: boolean } = {}): Promise<void> {

@@ -110,6 +110,11 @@ export interface NativeAddon {
   ethtoolFeatureActive(ifname: string, name: string): boolean | undefined;
   /** Turns an offload feature on or off (SIOCETHTOOL, as `ethtool -K`); throws naming the ioctl and errno. */
   ethtoolSet(ifname: string, feature: EthtoolFeature, on: boolean): void;
+  /**
+   * Sends `message` as one datagram to the unix socket `path` (systemd's NOTIFY_SOCKET; a leading '@' names an
+   * abstract socket). Throws naming the syscall, with `errno`.
+   */
+  notifySend(path: string, message: string): void;
   readonly layout: NativeLayout;
 }
 
