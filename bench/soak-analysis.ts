@@ -17,9 +17,13 @@ export interface DaemonVerdict {
   host: string;
   rss: Growth;
   heap: Growth;
+  /** Open fds at rest over the samples after warm-up, and the most any read saw (a child process's pipes included). */
   fds: { min: number; max: number };
+  fdsPeak: number;
   threads: { min: number; max: number };
   restarts: number;
+  /** The engine over the run: packets each way, and its drop and error counters that moved. */
+  engine: { txPackets: number; rxPackets: number; drops: Record<string, number> };
   gossip: { txBytesPerSecond: number; rxBytesPerSecond: number; dropped: Record<string, number>; suspicions: number };
 }
 
@@ -125,8 +129,14 @@ export function verdict(input: VerdictInput): Verdict {
         quarter,
       ),
       fds: range(after.map((d) => d.fds)),
+      fdsPeak: Math.max(...after.map((d) => d.fdsPeak)),
       threads: range(after.map((d) => d.threads)),
       restarts: restarts(all),
+      engine: {
+        txPackets: b.engine.txPackets - a.engine.txPackets,
+        rxPackets: b.engine.rxPackets - a.engine.rxPackets,
+        drops: Object.fromEntries(Object.entries(delta(a.engine, b.engine)).filter(([k, v]) => v !== 0 && /^(drop|.*Errors$)/.test(k))),
+      },
       gossip: {
         txBytesPerSecond: seconds > 0 ? round((b.gossip.sentBytes - a.gossip.sentBytes) / seconds, 1) : 0,
         rxBytesPerSecond: seconds > 0 ? round((b.gossip.receivedBytes - a.gossip.receivedBytes) / seconds, 1) : 0,
@@ -149,7 +159,7 @@ export function verdict(input: VerdictInput): Verdict {
       });
     }
     for (const [name, r] of [
-      ['open fds', d.fds],
+      ['open fds at rest', d.fds],
       ['threads', d.threads],
     ] as const) {
       targets.push({ name: `${d.host} ${name} constant`, pass: r.min === r.max, detail: r.min === r.max ? `${r.min}` : `${r.min}–${r.max}` });

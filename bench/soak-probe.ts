@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { controlRequest } from '../src/daemon/control-client.js';
 import { socketPath } from '../src/daemon/state-dir.js';
 import type { StatusView } from '../src/daemon/status-view.js';
@@ -33,6 +34,21 @@ export function procFigures(pid: number): ProcFigures {
   } catch {
     return { alive: false, rssBytes: 0, fds: 0, threads: 0 };
   }
+}
+
+/**
+ * Open fds of each PID at rest: the least of `reads` counts `gapMs` apart, and the most. A daemon
+ * runs ip, iptables or nft every 10 s (the route check, the forward-chain check), and the child's
+ * pipes are its fds while it runs: a sample landing then would read a few more. A leak stays, so
+ * the least count shows it.
+ */
+export async function fdsAtRest(pids: number[], reads = 5, gapMs = 200): Promise<{ rest: number; peak: number }[]> {
+  const counts = pids.map(() => [] as number[]);
+  for (let r = 0; r < reads; r++) {
+    if (r > 0) await sleep(gapMs);
+    pids.forEach((pid, i) => counts[i].push(procFigures(pid).fds));
+  }
+  return counts.map((c) => ({ rest: Math.min(...c), peak: Math.max(...c) }));
 }
 
 /** A scraper in `ns` for the daemon's /metrics on `address`; ask() resolves with the parsed series. */
@@ -96,10 +112,10 @@ export function status(d: { stateDir: string }): Promise<StatusView> {
 const zeroCounters = () => Object.fromEntries(COUNTERS.map((c) => [c, 0])) as CounterValues;
 
 /**
- * One daemon's sample. /proc is read first, before the control socket and
+ * One daemon's sample, given its fds at rest (read just before). /proc is read first, before the control socket and
  * /metrics are asked: those connections are fds of the daemon while they last.
  */
-export async function sampleDaemon(d: WatchedDaemon): Promise<DaemonSample> {
+export async function sampleDaemon(d: WatchedDaemon, fds: { rest: number; peak: number }): Promise<DaemonSample> {
   const proc = procFigures(d.pid);
   const [s, m] = await Promise.all([status(d).catch(() => null), d.scraper.ask().catch(() => null)]);
   if (proc.alive && (s === null || m === null)) throw new Error(`${d.host}: the daemon (PID ${d.pid}) runs but did not answer its control socket or /metrics`);
@@ -110,7 +126,8 @@ export async function sampleDaemon(d: WatchedDaemon): Promise<DaemonSample> {
     alive: proc.alive,
     rssBytes: proc.rssBytes,
     heapUsedBytes: m ? metric(m, 'nodejs_heap_size_used_bytes') : 0,
-    fds: proc.fds,
+    fds: proc.alive ? fds.rest : 0,
+    fdsPeak: proc.alive ? fds.peak : 0,
     threads: proc.threads,
     engine: s?.counters ?? zeroCounters(),
     gossip: m

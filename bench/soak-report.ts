@@ -9,7 +9,7 @@ export interface SoakResult {
   options: SoakOptions;
   machine: { cpu: string; cores: number; kernel: string; node: string; tulle: string; commit: string | null };
   /** 1-minute load average when the run started, its mean over the samples, and at the end. */
-  load: { start: number; mean: number; end: number };
+  load: { start: number; mean: number; end: number; otherLabNamespaces: number };
   lab: { prefix: string; gro: string; subnets: string[] };
   tcp: { tool: string; from: string; to: string; gbps: number | null; detail: string };
   udp: { from: string; to: string; pps: number; size: number; sendErrors: number; strays: number };
@@ -27,18 +27,44 @@ function table(head: string[], rows: string[][]): string {
 /** The per-daemon table: growth, fds, threads, restarts, gossip. */
 export function daemonTable(v: Verdict): string {
   return table(
-    ['host', 'RSS MiB (first → last quarter)', 'RSS growth', 'heap MiB', 'heap growth', 'fds', 'threads', 'restarts', 'gossip tx B/s', 'gossip rx B/s'],
+    [
+      'host',
+      'RSS MiB (first → last quarter)',
+      'RSS growth',
+      'heap MiB',
+      'heap growth',
+      'fds at rest (peak)',
+      'threads',
+      'restarts',
+      'gossip tx B/s',
+      'gossip rx B/s',
+    ],
     v.daemons.map((d) => [
       d.host,
       `${mib(d.rss.first)} → ${mib(d.rss.last)}`,
       `${signed(d.rss.pct, 2)}% (${signed(d.rss.bytes / 1024)} KiB)`,
       `${mib(d.heap.first)} → ${mib(d.heap.last)}`,
       `${signed(d.heap.pct, 2)}% (${signed(d.heap.bytes / 1024)} KiB)`,
-      d.fds.min === d.fds.max ? `${d.fds.min}` : `${d.fds.min}–${d.fds.max}`,
+      `${d.fds.min === d.fds.max ? d.fds.min : `${d.fds.min}–${d.fds.max}`} (${d.fdsPeak})`,
       d.threads.min === d.threads.max ? `${d.threads.min}` : `${d.threads.min}–${d.threads.max}`,
       `${d.restarts}`,
       d.gossip.txBytesPerSecond.toFixed(0),
       d.gossip.rxBytesPerSecond.toFixed(0),
+    ]),
+  );
+}
+
+/** What each engine moved and dropped over the run. */
+export function engineTable(v: Verdict): string {
+  return table(
+    ['host', 'packets out (TUN → underlay)', 'packets in (underlay → TUN)', 'drops and errors'],
+    v.daemons.map((d) => [
+      d.host,
+      `${d.engine.txPackets}`,
+      `${d.engine.rxPackets}`,
+      Object.entries(d.engine.drops)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || '0',
     ]),
   );
 }
@@ -69,7 +95,7 @@ export function soakMarkdown(r: SoakResult): string {
 \`${r.command}\`, started ${r.started}: ${v.pass ? 'every target met' : '**a target failed**'}.
 
 - Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Linux ${r.machine.kernel}, node ${r.machine.node}; tulle ${r.machine.tulle}${r.machine.commit ? ` (${r.machine.commit.slice(0, 12)})` : ''}.
-- Load (1-minute average): ${r.load.start.toFixed(1)} at the start, ${r.load.mean.toFixed(1)} on average over the samples, ${r.load.end.toFixed(1)} at the end.
+- Load (1-minute average): ${r.load.start.toFixed(1)} at the start, ${r.load.mean.toFixed(1)} on average over the samples, ${r.load.end.toFixed(1)} at the end; ${r.load.otherLabNamespaces} namespaces of other tulle labs at the start.
 - Lab ${r.lab.prefix}*: veth GRO ${r.lab.gro}; subnets ${r.lab.subnets.join(', ')}.
 - TCP at full rate ${r.tcp.from} → ${r.tcp.to} (${r.tcp.tool}): ${r.tcp.detail}.
 - UDP paced at ${o.udpPps} datagrams/s of ${o.udpSize} bytes ${r.udp.from} → ${r.udp.to}, sequence-numbered; ${r.udp.sendErrors} send errors at the sender (not counted as sent).
@@ -83,6 +109,8 @@ export function soakMarkdown(r: SoakResult): string {
 ${daemonTable(v)}
 
 Heap is the main thread's V8 heap (prom-client's \`nodejs_heap_size_used_bytes\`); RSS covers every thread.
+fds at rest: the least of 5 counts 200 ms apart at each sample; a daemon runs ip, iptables or nft every 10 s,
+and that child's pipes are its fds while it runs (the peak, in brackets). A leaked fd stays, so it shows at rest.
 Gossip drops in the run: ${
     v.daemons
       .map((d) =>
@@ -94,6 +122,10 @@ Gossip drops in the run: ${
       )
       .join('; ') || 'none'
   }; suspicions raised: ${v.daemons.map((d) => `${d.host} ${d.gossip.suspicions}`).join(', ')}.
+
+Engine counters over the run:
+
+${engineTable(v)}
 
 ## UDP stream
 

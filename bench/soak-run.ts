@@ -17,12 +17,12 @@ import { onPath } from '../src/bench/tools.js';
 import { builtinTraffic, iperfTraffic, type TcpFigure } from '../src/bench/traffic.js';
 import { startDaemons, stopDaemons, waitConverged, type DemoDaemon } from '../src/lab/demo/daemons.js';
 import { buildHosts, HOST_NAMES } from '../src/lab/demo/hosts.js';
-import { Lab } from '../src/lab/netns.js';
+import { Lab, leftoverNamespaces } from '../src/lab/netns.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { verdict } from './soak-analysis.js';
 import type { SoakOptions } from './soak-options.js';
 import { pathDrops, type PathEnds } from './soak-path-drops.js';
-import { MetricsScraper, sampleDaemon, status, type WatchedDaemon } from './soak-probe.js';
+import { fdsAtRest, MetricsScraper, sampleDaemon, status, type WatchedDaemon } from './soak-probe.js';
 import type { SoakResult } from './soak-report.js';
 import type { Sample } from './soak-sample.js';
 
@@ -75,6 +75,7 @@ export interface SoakIo {
 export async function runSoak(o: SoakOptions, io: SoakIo): Promise<SoakResult> {
   const started = new Date();
   const loadStart = os.loadavg()[0];
+  const otherLabNamespaces = leftoverNamespaces().length;
   const seconds = Math.round(o.minutes * 60);
   const lab = new Lab(`soak${randomBytes(3).toString('hex')}`);
   const dir = mkdtempSync(join(os.tmpdir(), 'tulle-soak-'));
@@ -165,8 +166,9 @@ export async function runSoak(o: SoakOptions, io: SoakIo): Promise<SoakResult> {
       if (due > t0 + seconds * 1000) break;
       await sleep(Math.max(0, due - Date.now()));
       const t = (Date.now() - t0) / 1000;
+      const fds = await fdsAtRest(watched.map((w) => w.pid));
       const ds = [];
-      for (const w of watched) ds.push(await sampleDaemon(w));
+      for (const [i, w] of watched.entries()) ds.push(await sampleDaemon(w, fds[i]));
       const sample: Sample = { t: Math.round(t * 10) / 10, daemons: ds, udp: { sent: udpSent, received: udpReceived.received } };
       samples.push(sample);
       loads.push(os.loadavg()[0]);
@@ -199,7 +201,7 @@ export async function runSoak(o: SoakOptions, io: SoakIo): Promise<SoakResult> {
         tulle: software.tulle,
         commit: software.commit,
       },
-      load: { start: loadStart, mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), end: os.loadavg()[0] },
+      load: { start: loadStart, mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), end: os.loadavg()[0], otherLabNamespaces },
       lab: { prefix: lab.prefix, gro, subnets },
       tcp: {
         tool: traffic.name,
@@ -236,6 +238,6 @@ export function progressLine(s: Sample, all: Sample[], seconds: number): string 
     prev && s.t > prev.t ? (((s.daemons[TCP_TO].engine.rxBytes - prev.daemons[TCP_TO].engine.rxBytes) * 8) / (s.t - prev.t) / 1e9).toFixed(2) : '–';
   return (
     `[${s.t.toFixed(0).padStart(5)}/${seconds} s] RSS ${per((d) => mib(d.rssBytes))} MiB, heap ${per((d) => mib(d.heapUsedBytes))} MiB, ` +
-    `fds ${per((d) => String(d.fds))}, threads ${per((d) => String(d.threads))}, TCP ${tcpGbps} Gb/s, UDP ${s.udp.received}/${s.udp.sent}`
+    `fds ${per((d) => String(d.fds))}, threads ${per((d) => String(d.threads))}, TCP ${tcpGbps} Gb/s, UDP delivered ${s.udp.received} of ${s.udp.sent} sent`
   );
 }

@@ -22,7 +22,9 @@ export interface DaemonSample {
   rssBytes: number;
   /** V8 heap used of the main thread (prom-client's nodejs_heap_size_used_bytes). */
   heapUsedBytes: number;
+  /** Open fds at rest (the least of a few reads), and the most those reads saw. */
   fds: number;
+  fdsPeak: number;
   threads: number;
   engine: CounterValues;
   gossip: GossipFigures;

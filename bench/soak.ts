@@ -7,7 +7,6 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { leftoverNamespaces } from '../src/lab/netns.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { soakChart } from './soak-chart.js';
 import { parseSoakOptions, SOAK_USAGE, SoakUsageError, type SoakOptions } from './soak-options.js';
@@ -41,8 +40,6 @@ const out = resolve(options.out);
 mkdirSync(out, { recursive: true });
 const tty = process.stderr.isTTY;
 const command = `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
-const others = leftoverNamespaces().length;
-if (others > 0) console.error(`soak: ${others} namespaces of other tulle labs exist: their traffic shares this machine's CPU`);
 try {
   const result = await runSoak(options, {
     command,

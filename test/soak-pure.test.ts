@@ -22,6 +22,7 @@ function daemon(host: string, i: number, over: Partial<DaemonSample> = {}): Daem
     rssBytes: 90 * MIB + (i % 3) * MIB,
     heapUsedBytes: 20 * MIB + (i % 4) * 0.25 * MIB,
     fds: 38,
+    fdsPeak: 38,
     threads: 12,
     engine: counters(i * 1e9),
     gossip: {
@@ -88,7 +89,7 @@ t.test('the warm-up is left out: growth in the first minute does not count', asy
 });
 
 t.test('one fd or one thread more after warm-up fails', async (t) => {
-  t.same(failing(verdict(input(samples((i) => ({ fds: i === 40 ? 39 : 38 }))))), ['host2 open fds constant']);
+  t.same(failing(verdict(input(samples((i) => ({ fds: i === 40 ? 39 : 38 }))))), ['host2 open fds at rest constant']);
   t.same(failing(verdict(input(samples((i) => ({ threads: i > 30 ? 13 : 12 }))))), ['host2 threads constant']);
 });
 
@@ -96,6 +97,12 @@ t.test('a restart (another PID answers, or the process is gone) counts once per 
   const v = verdict(input(samples((i) => (i >= 20 && i < 22 ? { statusPid: 200 } : i === 50 ? { alive: false } : {}))));
   t.equal(v.daemons[1].restarts, 2);
   t.ok(failing(v).includes('host2 restarts'));
+});
+
+t.test('engine counters over the run: packets each way and the drops that moved', async (t) => {
+  const v = verdict(input(samples((i, d) => ({ engine: { ...d.engine, txPackets: i * 10, dropNoRoute: i < 30 ? 0 : 3, sendErrors: 1 } }))));
+  t.same(v.daemons[1].engine, { txPackets: 600, rxPackets: 0, drops: { dropNoRoute: 3 } });
+  t.same(v.daemons[0].engine.drops, {});
 });
 
 t.test('a stalled stream fails, naming the interval', async (t) => {

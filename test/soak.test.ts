@@ -44,7 +44,7 @@ t.test('60 s under traffic: fds and threads constant, no restart, no unexplained
   t.equal(r.status, 0, 'exit 0');
   t.match(
     r.stderr,
-    /\[\s+60\/60 s\] RSS [\d./]+ MiB, heap [\d./]+ MiB, fds \d+\/\d+\/\d+, threads \d+\/\d+\/\d+, TCP [\d.]+ Gb\/s, UDP \d+\/\d+/,
+    /\[\s+60\/60 s\] RSS [\d./]+ MiB, heap [\d./]+ MiB, fds \d+\/\d+\/\d+, threads \d+\/\d+\/\d+, TCP [\d.]+ Gb\/s, UDP delivered \d+ of \d+ sent/,
     'a progress line per sample',
   );
   const result = JSON.parse(readFileSync(join(out, 'soak.json'), 'utf8')) as SoakResult;
