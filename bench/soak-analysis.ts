@@ -17,6 +17,8 @@ export interface DaemonVerdict {
   host: string;
   rss: Growth;
   heap: Growth;
+  /** Full collections between the first and the last sample after warm-up: with none, the heap figure holds garbage not yet collected. */
+  majorGcs: number;
   /** Open fds at rest over the samples after warm-up, and the most any read saw (a child process's pipes included). */
   fds: { min: number; max: number };
   fdsPeak: number;
@@ -128,6 +130,7 @@ export function verdict(input: VerdictInput): Verdict {
         after.map((d) => d.heapUsedBytes),
         quarter,
       ),
+      majorGcs: after[after.length - 1].majorGcs - after[0].majorGcs,
       fds: range(after.map((d) => d.fds)),
       fdsPeak: Math.max(...after.map((d) => d.fdsPeak)),
       threads: range(after.map((d) => d.threads)),

@@ -126,6 +126,7 @@ export async function sampleDaemon(d: WatchedDaemon, fds: { rest: number; peak: 
     alive: proc.alive,
     rssBytes: proc.rssBytes,
     heapUsedBytes: m ? metric(m, 'nodejs_heap_size_used_bytes') : 0,
+    majorGcs: m ? (byLabel(m, 'nodejs_gc_duration_seconds_count', 'kind').major ?? 0) : 0,
     fds: proc.alive ? fds.rest : 0,
     fdsPeak: proc.alive ? fds.peak : 0,
     threads: proc.threads,

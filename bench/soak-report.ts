@@ -109,6 +109,8 @@ export function soakMarkdown(r: SoakResult): string {
 ${daemonTable(v)}
 
 Heap is the main thread's V8 heap (prom-client's \`nodejs_heap_size_used_bytes\`); RSS covers every thread.
+Full (mark-compact) collections after warm-up: ${v.daemons.map((d) => `${d.host} ${d.majorGcs}`).join(', ')}; with none, the heap
+figure includes promoted garbage no collection has freed yet, so it reads above the live data.
 fds at rest: the least of 5 counts 200 ms apart at each sample; a daemon runs ip, iptables or nft every 10 s,
 and that child's pipes are its fds while it runs (the peak, in brackets). A leaked fd stays, so it shows at rest.
 Gossip drops in the run: ${

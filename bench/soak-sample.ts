@@ -22,6 +22,8 @@ export interface DaemonSample {
   rssBytes: number;
   /** V8 heap used of the main thread (prom-client's nodejs_heap_size_used_bytes). */
   heapUsedBytes: number;
+  /** Full (mark-compact) collections of the main thread so far: a heap that climbs across them holds more live data. */
+  majorGcs: number;
   /** Open fds at rest (the least of a few reads), and the most those reads saw. */
   fds: number;
   fdsPeak: number;

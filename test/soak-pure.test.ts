@@ -21,6 +21,7 @@ function daemon(host: string, i: number, over: Partial<DaemonSample> = {}): Daem
     // A sawtooth like V8's heap between collections: it must not read as growth.
     rssBytes: 90 * MIB + (i % 3) * MIB,
     heapUsedBytes: 20 * MIB + (i % 4) * 0.25 * MIB,
+    majorGcs: Math.floor(i / 3),
     fds: 38,
     fdsPeak: 38,
     threads: 12,
@@ -69,6 +70,7 @@ t.test('steady samples: every target met, growth from medians of the first and l
   t.equal(v.quarter, 13, '55 samples after a 60 s warm-up: quarters of 13');
   t.ok(Math.abs(v.daemons[1].heap.pct) < 5, 'a sawtooth is not growth');
   t.equal(v.daemons[0].gossip.txBytesPerSecond, 400);
+  t.equal(v.daemons[0].majorGcs, 18, 'full collections between the first (60 s) and the last sample (600 s)');
 });
 
 t.test('growth: +10% RSS on host2 after warm-up fails the RSS target only', async (t) => {
