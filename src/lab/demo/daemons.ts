@@ -38,15 +38,15 @@ export function daemonConfig(hosts: Host[], i: number, key: string, stateDir: st
   };
 }
 
-/** Starts the daemons, host 1 first; resolves once each answers on its control socket. */
-export async function startDaemons(lab: Lab, hosts: Host[], dir: string): Promise<DemoDaemon[]> {
+/** Starts the daemons, host 1 first; resolves once each answers on its control socket. `extra` adds settings to host i's config. */
+export async function startDaemons(lab: Lab, hosts: Host[], dir: string, extra: (i: number) => object = () => ({})): Promise<DemoDaemon[]> {
   const key = randomBytes(32).toString('base64');
   const daemons: DemoDaemon[] = [];
   for (const [i, host] of hosts.entries()) {
     const stateDir = join(dir, `host${i + 1}`);
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const config = join(stateDir, 'tulle.yaml');
-    writeFileSync(config, stringify(daemonConfig(hosts, i, key, stateDir)), { mode: 0o600 });
+    writeFileSync(config, stringify({ ...daemonConfig(hosts, i, key, stateDir), ...extra(i) }), { mode: 0o600 });
     const log = join(stateDir, 'tulle.log');
     const fd = openSync(log, 'a');
     // detached: its own process group, so Ctrl-C on the demo reaches the demo only (which ends it by PID).
