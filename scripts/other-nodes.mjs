@@ -3,7 +3,8 @@
 // TypeScript compile, the addon built from source against that version's own headers, the unit tests and
 // one real-kernel engine test, all run by that version's node. The binaries come from the npm registry
 // (node-linux-<arch>, which also ships include/node, so node-gyp never downloads headers) into a cache
-// folder outside the project; nothing in package.json or node_modules changes.
+// folder outside the project (tulle-node in the temporary folder, or TULLE_NODE_CACHE); nothing in
+// package.json or node_modules changes.
 //
 //   node scripts/other-nodes.mjs [VERSION...]     default: the versions in VERSIONS below
 //
@@ -11,8 +12,8 @@
 // project's typescript, node-gyp, node-addon-api and tap). The engine test needs root; without it the line
 // says it was left out.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,12 +39,14 @@ const UNIT_TESTS = [
 const ENGINE_TEST = 'engine-mtu';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = process.env.TULLE_NODE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tulle', 'node');
+// Under the temporary folder rather than root's home: tests that drop root (setpriv to nobody) run this node too.
+const cache = process.env.TULLE_NODE_CACHE ?? join(tmpdir(), 'tulle-node');
 const pkg = `node-linux-${process.arch}`;
 const isRoot = process.getuid?.() === 0;
 const projectAddon = join(root, 'native', 'build', 'Release', 'tulle.node');
 const savedAddon = `${projectAddon}.node20`;
 
+checkCache();
 const versions = process.argv.slice(2).length > 0 ? process.argv.slice(2) : VERSIONS;
 for (const v of versions) {
   if (!/^\d+\.\d+\.\d+$/.test(v)) fail(`version "${v}" is not an exact version such as 22.23.5`);
@@ -117,7 +120,6 @@ function install(version) {
       .trim() === `v${version}`
   )
     return dir;
-  mkdirSync(cache, { recursive: true });
   const tmp = mkdtempSync(join(cache, `.${version}-`));
   try {
     // npm pack checks the tarball's integrity against the registry's; tar is on every Linux host.
@@ -214,6 +216,15 @@ function spawn(command, args, env, timeoutSeconds) {
   else if (r.signal) failure = `${what}: ended by ${r.signal} (limit ${timeoutSeconds} s)`;
   else if (r.status !== 0) failure = `${what}: exit ${r.status}`;
   return { out, failure };
+}
+
+/** The binaries run as root: the cache must be this user's and writable by nobody else. */
+function checkCache() {
+  mkdirSync(cache, { recursive: true, mode: 0o755 });
+  const st = statSync(cache);
+  if (st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) {
+    fail(`the cache folder ${cache} is not owned by this user or is writable by others: remove it, or set TULLE_NODE_CACHE to another folder`);
+  }
 }
 
 function fail(message) {
