@@ -59,11 +59,12 @@ for (const version of versions) {
   if (!line.ok) failed = true;
 }
 console.log('');
-for (const line of lines) console.log(`node ${line.version}: ${line.ok ? 'ok' : 'FAILED'}: ${line.steps.join('; ')}`);
+for (const line of lines) console.log(`node ${line.version}: ${line.ok ? 'ok' : 'FAILED'} in ${line.seconds} s: ${line.steps.join('; ')}`);
 process.exit(failed ? 1 : 0);
 
 function testVersion(version) {
-  const result = { version, ok: true, steps: [] };
+  const result = { version, ok: true, steps: [], seconds: 0 };
+  const begun = Date.now();
   const step = (name, fn) => {
     if (!result.ok) return;
     console.log(`\n== node ${version}: ${name}`);
@@ -81,6 +82,10 @@ function testVersion(version) {
   let nodeDir;
   step('install', () => {
     nodeDir = install(version);
+    const said = spawnSync(join(nodeDir, 'bin', 'node'), ['--version'])
+      .stdout?.toString()
+      .trim();
+    if (said !== `v${version}`) throw new Error(`${pkg}@${version}'s node says it is ${said}`);
     return `${pkg}@${version}`;
   });
   const env = envFor(nodeDir);
@@ -88,7 +93,7 @@ function testVersion(version) {
 
   step('tsc', () => {
     run(node, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], env, 600);
-    return 'tsc';
+    return 'tsc -p tsconfig.json';
   });
 
   let built;
@@ -107,6 +112,7 @@ function testVersion(version) {
     if (r.failure) throw new Error(`${said}: ${r.failure}`);
     return said;
   });
+  result.seconds = ((Date.now() - begun) / 1000).toFixed(0);
   return result;
 }
 
