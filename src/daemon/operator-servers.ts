@@ -57,7 +57,16 @@ export async function startOperatorServers(
   const control = await serveControl(plan.controlSocket, { status, leases: leaseViews });
   teardown.push('closing the control socket', () => control.close());
   // The configuration is never changed after loading: a SIGHUP compares the file with it as it is.
-  signals.onReload(() => reload({ log, initial: config, host: r.hostOutputs, running: () => signals.reloadable, ...(reread ? { reread } : {}) }));
+  signals.onReload(() =>
+    reload({
+      log,
+      initial: config,
+      host: r.hostOutputs,
+      running: () => signals.reloadable,
+      ...(reread ? { reread } : {}),
+      ...(opened.reload ? { store: opened.reload } : {}),
+    }),
+  );
   teardown.push('ending reloads', () => signals.onReload(undefined));
   signals.onStatus(() => logStatus(log, status()));
   const healthServer = await serveHealth(config.healthAddress, config.metricsAddress, health, log);

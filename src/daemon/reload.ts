@@ -3,6 +3,7 @@
  * again from the same file, variables and flags; its log level takes effect
  * at once, and any other key that differs is named as needing a restart
  * (the lease, the device and the sockets are not swapped under traffic).
+ * A gossip store's keyring file is read again, so keys rotate without a restart.
  * Then what the daemon keeps on the host is put back (host-outputs.ts). A
  * configuration that no longer loads is reported and the running one kept.
  */
@@ -17,6 +18,8 @@ export interface ReloadSpec {
   /** Loads the configuration again from the sources `tulle run` was given. */
   reread?: () => Promise<DaemonConfig>;
   host: HostOutputs;
+  /** The store's own reload (gossip: the keyring file); says what it did, throws when it cannot. */
+  store?: () => string;
   /** False once the daemon is stopping: then the host is left to the teardown. */
   running: () => boolean;
 }
@@ -47,6 +50,14 @@ export async function reload(spec: ReloadSpec): Promise<void> {
   if (!spec.running()) {
     log.info({ event: 'ignored', signal: 'SIGHUP', why: 'stopping' }, 'SIGHUP: the daemon is stopping, the host is left to the teardown');
     return;
+  }
+  if (spec.store !== undefined) {
+    try {
+      done.push(spec.store());
+    } catch (error) {
+      const message = (error as Error).message;
+      log.error({ event: 'reload refused', error: message }, `SIGHUP: the store's keys stay as they were: ${message}`);
+    }
   }
   done.push(...spec.host.restore());
   log.info({ event: 'reloaded', done }, `SIGHUP: reloaded: ${done.join('; ')}`);
