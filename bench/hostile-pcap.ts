@@ -34,13 +34,14 @@ export function readPcap(file: string): CapturedDatagram[] {
     if (ip[9] !== PROTO_UDP || ip.length < ihl + 8) continue;
     const udp = ip.subarray(ihl);
     const length = udp.readUInt16BE(4);
-    if (length < 8 || length > udp.length) continue;
+    if (length < 8) continue;
     out.push({
       src: [...ip.subarray(12, 16)].join('.'),
       dst: [...ip.subarray(16, 20)].join('.'),
       srcPort: udp.readUInt16BE(0),
       dstPort: udp.readUInt16BE(2),
-      payload: Uint8Array.from(udp.subarray(8, length)),
+      // A GSO super-datagram may carry a segment's length in its header: keep every byte captured.
+      payload: Uint8Array.from(udp.subarray(8, Math.max(length, udp.length))),
     });
   }
   return out;

@@ -84,8 +84,7 @@ const INNER = 22;
  * carries the right VNI, the peer's VTEP MAC and an inner IPv4 TCP segment to the target's subnet.
  */
 export function dataCategories(e: Endpoints, captured: CapturedDatagram[]): Category[] {
-  // Frames that left as one GSO super-datagram are captured whole: only single datagrams are replayed.
-  const frames = captured.map((c) => c.payload).filter((p) => p.length >= INNER + 100 && p.length <= MAX_PAYLOAD && p[INNER] >>> 4 === 4);
+  const frames = captured.map((c) => asSegment(c.payload)).filter((p): p is Uint8Array => p !== undefined);
   if (frames.length === 0) throw new Error('hostile: no VXLAN frame with an inner IPv4 packet was captured from the transfer');
   const spoofed = (payloads: Uint8Array[], o: Parameters<typeof spread>[2] = {}) => spread(e, payloads, { spoof: 'all', ...o });
   const random = (n: number, min: number, max: number, first?: number) =>
@@ -156,6 +155,29 @@ export function dataCategories(e: Endpoints, captured: CapturedDatagram[]): Cate
       templates: spoofed(mutate(frames, (p) => void (p[INNER + 9] = 17))),
     },
   ];
+}
+
+/**
+ * A captured VXLAN payload as one datagram's worth: a super-packet that crossed whole (UDP tunnel GSO) is
+ * captured as one frame of up to 64 KiB, so its inner IPv4 packet is cut to what one datagram holds, its
+ * total length and header checksum made to match, as the first segment would be. Undefined when the
+ * frame does not carry a usable inner IPv4 packet.
+ */
+function asSegment(payload: Uint8Array): Uint8Array | undefined {
+  if (payload.length < INNER + 100 || payload[INNER] !== 0x45) return undefined;
+  const p = Uint8Array.from(payload.subarray(0, MAX_PAYLOAD));
+  const total = (p[INNER + 2] << 8) | p[INNER + 3];
+  const length = Math.min(total, p.length - INNER);
+  if (length < 100) return undefined;
+  p[INNER + 2] = length >>> 8;
+  p[INNER + 3] = length & 0xff;
+  p[INNER + 10] = p[INNER + 11] = 0;
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (p[INNER + i] << 8) | p[INNER + i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  p[INNER + 10] = (~sum >>> 8) & 0xff;
+  p[INNER + 11] = ~sum & 0xff;
+  return p.subarray(0, INNER + length);
 }
 
 /** Gossip envelope: magic, version, label hash (4), then the sender id; the last 16 bytes are the tag. */

@@ -7,13 +7,15 @@ export function hostileMarkdown(r: HostileResult): string {
   const out: string[] = [];
   out.push('| port | bad datagrams | counted under | sent |', '|---|---|---|---|');
   for (const c of r.categories) out.push(`| ${c.port} | ${c.name} | \`${c.counter}\` | ${n(c.sent)} |`);
-  out.push('', '| port | sent | counter | grew by | expected | ', '|---|---|---|---|---|');
+  out.push('', '| port | sent | counter | grew by | expected |', '|---|---|---|---|---|');
   for (const a of r.accounting) {
     for (const [counter, grew] of Object.entries(a.counted)) {
       if (grew === 0 && !(counter in a.expected)) continue;
       out.push(`| ${a.port} | ${n(a.sent)} | \`${counter}\` | ${n(grew)} | ${n(a.expected[counter] ?? 0)} |`);
     }
     out.push(`| ${a.port} | | **unexplained** (sent − counted) | **${n(a.unexplained)}** | 0 |`);
+    if (a.port === 'data' && a.unexplained < 0)
+      out.push(`| ${a.port} | | (the peer's own datagrams among the ${n(a.overflow)} the full socket dropped) | ${n(-a.unexplained)} | |`);
   }
   const s = r.stream;
   out.push(

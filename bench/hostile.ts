@@ -13,7 +13,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { hostileMarkdown } from './hostile-report.js';
-import { runHostile, type HostileOptions } from './hostile-run.js';
+import { accounted, runHostile, type HostileOptions } from './hostile-run.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -47,5 +47,5 @@ if (at >= 0) {
   writeFileSync(`${args[at + 1]}.md`, markdown);
 }
 process.stdout.write(flag('--json') ? JSON.stringify(result, null, 2) + '\n' : markdown);
-const met = result.crashes === 0 && result.hashMismatches === 0 && result.baselineDrops === 0 && result.accounting.every((a) => a.unexplained === 0);
+const met = result.crashes === 0 && result.hashMismatches === 0 && result.baselineDrops === 0 && result.accounting.every(accounted);
 process.exit(met ? 0 : 1);
