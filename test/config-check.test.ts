@@ -130,6 +130,17 @@ if (lab) {
     ]),
   );
 
+  t.test('a keyring file: one key per line, each checked', async (t) => {
+    const keys = join(dir, 'keys');
+    const gossip = { ...good, subnet: undefined, store: { type: 'gossip', keyFile: keys, peers: ['192.0.2.2'] } };
+    writeFileSync(keys, `${'ab'.repeat(32)}\nshort\n`);
+    refused(t, gossip, [/^store\.keyFile: holds no usable key: key 2 of 2 must be at least 16 bytes/]);
+    // Two good keys (the first signs, both verify: a rotation in progress) make a valid file.
+    writeFileSync(keys, `${'ab'.repeat(32)}\n${'cd'.repeat(32)}\n`);
+    const check = tulle(h.ns, ['config', 'check', write(gossip)]);
+    t.equal(check.status, 0, `a file of two keys is valid: ${check.stderr}`);
+  });
+
   t.test('no permission for /dev/net/tun (an unprivileged user)', async (t) => {
     refused(
       t,

@@ -8,7 +8,6 @@
 import type { Logger } from 'pino';
 import type { LeaseStore } from '../lease/lease.js';
 import { StaticStore } from '../lease/static-store.js';
-import { readFileSync } from 'node:fs';
 import { EtcdStore } from '../etcd/etcd-store.js';
 import { GossipStore } from '../gossip/gossip-store.js';
 import { gossipSeed } from '../gossip/seeds.js';
@@ -16,6 +15,7 @@ import { formatHostPort } from '../gossip/udp-transport.js';
 import type { HostState } from '../lease/state-file.js';
 import { networkFromConfig } from './config/network.js';
 import type { DaemonConfig } from './config/schema.js';
+import { readKeyFile } from './key-file.js';
 
 export interface StoreContext {
   log: Logger;
@@ -35,6 +35,8 @@ export interface OpenedStore {
    * at start-up as a mistake in the file, not skipped with a warning.
    */
   leasesAreConfig: boolean;
+  /** What a SIGHUP reloads in the store (gossip: the keyring file), said in words; throws when it cannot. */
+  reload?: () => string;
 }
 
 export async function openStore(config: DaemonConfig, ctx: StoreContext): Promise<OpenedStore> {
@@ -53,13 +55,8 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         leasesAreConfig: true,
       };
     case 'gossip': {
-      const keys =
-        store.keyFile !== undefined
-          ? readFileSync(store.keyFile, 'utf8')
-              .split('\n')
-              .map((line) => line.trim())
-              .filter(Boolean)
-          : [store.key!];
+      const keyFile = store.keyFile;
+      const keys = keyFile !== undefined ? readKeyFile(keyFile) : [store.key!];
       const gossipStore = await GossipStore.open({
         bind: formatHostPort(ctx.underlayAddress, store.port),
         // A seed without a port listens on the same port as we do.
@@ -71,7 +68,20 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         state: ctx.state,
         log: (level, msg, fields) => ctx.log[level]({ event: 'gossip', ...fields }, `gossip: ${msg}`),
       });
-      return { store: gossipStore, description: `gossip ${formatHostPort(ctx.underlayAddress, store.port)}`, leasesAreConfig: false };
+      // A keyring file is read again on SIGHUP: that is how keys rotate under traffic.
+      const reload =
+        keyFile === undefined
+          ? undefined
+          : () => {
+              gossipStore.setKeys(readKeyFile(keyFile));
+              return `gossip keyring ${keyFile}: ${gossipStore.keyCount} key${gossipStore.keyCount === 1 ? '' : 's'} (the first signs)`;
+            };
+      return {
+        store: gossipStore,
+        description: `gossip ${formatHostPort(ctx.underlayAddress, store.port)}`,
+        leasesAreConfig: false,
+        ...(reload ? { reload } : {}),
+      };
     }
     case 'etcd':
       return {

@@ -12,6 +12,7 @@ import { serveControl, type ControlServer } from './control-server.js';
 import { HealthMonitor, type Health } from './health.js';
 import { serveHealth } from './health-server.js';
 import { createRegistry, serveMetrics } from './metrics.js';
+import { registerSocketDrops } from './socket-drops.js';
 import { reload } from './reload.js';
 import type { Running } from './running.js';
 import type { DaemonSignals } from './signals.js';
@@ -68,6 +69,7 @@ export async function startOperatorServers(
       readyStatus: () => readyStatus(r),
       ...(reread ? { reread } : {}),
       ...(hasPeers(store) ? { peers: store } : {}),
+      ...(opened.reload ? { store: opened.reload } : {}),
     }),
   );
   teardown.push('ending reloads', () => signals.onReload(undefined));
@@ -82,6 +84,10 @@ export async function startOperatorServers(
     );
     if (hasMetrics(store)) store.registerMetrics(registry);
     routeCheck.registerMetrics(registry);
+    registerSocketDrops(registry, {
+      ...(plan.statusBackend.port !== undefined ? { data: plan.statusBackend.port } : {}),
+      ...(config.store.type === 'gossip' ? { gossip: config.store.port } : {}),
+    });
     const metrics = await serveMetrics(plan.metrics.host, plan.metrics.port, registry, health);
     teardown.push('closing the metrics server', () => metrics.close());
   }

@@ -87,11 +87,17 @@ export function registerGossipMetrics(registry: Registry, source: GossipSource):
  * learns of no change and nobody renews its view. A host with seeds says how many answer; a seedless
  * one (the first of a cluster) says it has none to call, so only others joining it can end that.
  */
-export function gossipHealth(source: GossipSource, selfId: string, seeds: number): { state: 'ok' | 'degraded'; detail: string; membersAlive: number } {
+export function gossipHealth(
+  source: GossipSource,
+  selfId: string,
+  seeds: number,
+): { state: 'ok' | 'degraded'; detail: string; membersAlive: number; members: Record<'alive' | 'suspect' | 'dead' | 'left', number> } {
   const others = source.members().filter((m) => m.id !== selfId);
-  const alive = others.filter((m) => m.state === ALIVE).length;
-  if (alive > 0) return { state: 'ok', detail: `${alive} of ${others.length} other members alive`, membersAlive: alive };
+  const count = (state: number) => others.filter((m) => m.state === state).length;
+  const alive = count(ALIVE);
+  const members = { alive, suspect: count(SUSPECT), dead: count(DEAD), left: count(LEFT) };
+  if (alive > 0) return { state: 'ok', detail: `${alive} of ${others.length} other members alive`, membersAlive: alive, members };
   const known = others.length > 0 ? `none of ${others.length} known members alive` : 'no other member has joined';
-  if (seeds > 0) return { state: 'degraded', detail: `alone: 0 of ${seeds} seeds reachable; ${known}`, membersAlive: 0 };
-  return { state: 'degraded', detail: `alone in its cluster (no seeds configured): ${known}`, membersAlive: 0 };
+  if (seeds > 0) return { state: 'degraded', detail: `alone: 0 of ${seeds} seeds reachable; ${known}`, membersAlive: 0, members };
+  return { state: 'degraded', detail: `alone in its cluster (no seeds configured): ${known}`, membersAlive: 0, members };
 }

@@ -28,6 +28,7 @@ import type { Registry } from 'prom-client';
 import type { GossipCounters } from './counters.js';
 import { gossipHealth, registerGossipMetrics } from './gossip-metrics.js';
 import { LeaseReplica, type LeaseChange, type LeaseClaimAttrs } from './lease-replica.js';
+import type { Keyring } from './envelope.js';
 import { parseKeyring } from './mac.js';
 import { GossipNode } from './node.js';
 import { Sfc32 } from '../util/prng.js';
@@ -70,8 +71,18 @@ export class GossipStore implements LeaseStore {
   readonly #seeds: number;
   readonly #healthClock = new HealthClock();
   readonly #twinsLogged = new Set<string>();
+  /** The node's keyring: one object its writer and reader share, so a new set of keys takes effect for both at once. */
+  readonly #keyring: Keyring;
 
-  private constructor(node: GossipNode, replica: LeaseReplica, pool: SubnetPool, transport: UdpTransport, config: GossipConfig, o: GossipStoreOptions) {
+  private constructor(
+    node: GossipNode,
+    replica: LeaseReplica,
+    pool: SubnetPool,
+    transport: UdpTransport,
+    config: GossipConfig,
+    keyring: Keyring,
+    o: GossipStoreOptions,
+  ) {
     this.node = node;
     this.replica = replica;
     this.pool = pool;
@@ -80,6 +91,7 @@ export class GossipStore implements LeaseStore {
     this.#state = o.state;
     this.#log = o.log;
     this.#seeds = (o.seeds ?? []).length;
+    this.#keyring = keyring;
     replica.onChanges = (changes) => this.#onChanges(changes);
   }
 
@@ -116,7 +128,7 @@ export class GossipStore implements LeaseStore {
       log: o.log,
     });
     const replica = new LeaseReplica({ node, pool, config: leaseConfig, clock: realClock, random: new Sfc32(seed, 2), log: o.log });
-    const store = new GossipStore(node, replica, pool, transport, config, o);
+    const store = new GossipStore(node, replica, pool, transport, config, keyring, o);
     store.#restore();
     node.start();
     o.log?.('info', 'gossip peer up', { hostId, addr, seeds: o.seeds ?? [], preset: o.preset ?? 'lan' });
@@ -130,6 +142,20 @@ export class GossipStore implements LeaseStore {
   /** The address peers reach us at. */
   get address(): string {
     return this.node.addr;
+  }
+
+  /**
+   * Replaces the keyring under traffic (a key rotation step): the first key signs from the next
+   * datagram on, every key verifies. Checked as at open; on an error the keys in use stay.
+   */
+  setKeys(keys: string[]): void {
+    const next = parseKeyring(keys);
+    this.#keyring.keys.splice(0, this.#keyring.keys.length, ...next.keys);
+  }
+
+  /** How many keys verify now (the first of them signs). */
+  get keyCount(): number {
+    return this.#keyring.keys.length;
   }
 
   get counters(): GossipCounters {

@@ -21,6 +21,8 @@ export interface StoreHealthReport {
   detail: string;
   /** gossip: other members alive. */
   membersAlive?: number;
+  /** gossip: the other members this host knows, by state (a host that fell out of the cluster shows as suspect or dead). */
+  members?: { alive: number; suspect: number; dead: number; left: number };
 }
 
 /** The worse of two states. */

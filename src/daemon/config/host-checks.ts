@@ -133,8 +133,17 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
   const keyFile = valueAt(input, ['store', 'keyFile']);
   if (storeType === 'gossip' && typeof keyFile === 'string') {
     try {
-      const decoded = decodeSharedKey(readFileSync(keyFile, 'utf8'));
-      if (typeof decoded === 'string') problems.push({ path: ['store', 'keyFile'], message: `holds no usable key: the key ${decoded}`, value: keyFile });
+      // One key per line makes a keyring (the first signs): every line must be a key.
+      const lines = readFileSync(keyFile, 'utf8')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean);
+      if (lines.length === 0) problems.push({ path: ['store', 'keyFile'], message: 'holds no key: give one key per line (hex or base64)', value: keyFile });
+      for (const [i, line] of lines.entries()) {
+        const decoded = decodeSharedKey(line);
+        const which = lines.length === 1 ? 'the key' : `key ${i + 1} of ${lines.length}`;
+        if (typeof decoded === 'string') problems.push({ path: ['store', 'keyFile'], message: `holds no usable key: ${which} ${decoded}`, value: keyFile });
+      }
     } catch (error) {
       problems.push({
         path: ['store', 'keyFile'],
