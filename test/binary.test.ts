@@ -50,6 +50,20 @@ t.test('tulle version and --help', async (t) => {
   t.same(readdirSync(scratch), [], 'nothing unpacked or left in TMPDIR');
 });
 
+t.test('tulle cni install places a plugin that runs from the binary', async (t) => {
+  const conf = join(dir, 'net.d');
+  const plugins = join(dir, 'cni-bin');
+  const r = runBinary(['cni', 'install', '--conf-dir', conf, '--bin-dir', plugins]);
+  t.equal(r.status, 0, `cni install succeeds ${r.stderr}`);
+  const script = readFileSync(join(plugins, 'tulle'), 'utf8');
+  t.match(script, `'${exe}' '__cni'`, 'the plugin script runs the binary');
+  const version = spawnSync(join(plugins, 'tulle'), [], { env: { ...env, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}', encoding: 'utf8' });
+  t.equal(version.status, 0, `the placed plugin answers VERSION ${version.stdout}${version.stderr}`);
+  const answer = JSON.parse(version.stdout || '{}') as { cniVersion?: string; supportedVersions?: string[] };
+  t.equal(answer.cniVersion, '1.0.0');
+  t.ok(answer.supportedVersions?.includes('1.0.0'), 'it supports CNI 1.0.0');
+});
+
 t.test('tulle demo', async (t) => {
   if (process.getuid?.() !== 0) return t.fail('this test needs root (CI runs as root)');
   const out = join(dir, 'demo-out');

@@ -208,7 +208,7 @@ t.test('tulle cni install: the files, a conflict, --force', (t) => {
     [conf.cniVersion, conf.name, conf.plugins.length, conf.plugins[0].type, conf.plugins[0].subnetFile],
     ['1.0.0', 'tulle', 1, 'tulle', '/run/tulle/subnet.env'],
   );
-  t.equal(pluginScript("/opt/no'de", '/x/main.js').split('\n')[2], `exec '/opt/no'\\''de' '/x/main.js' "$@"`, 'quoted for sh');
+  t.equal(pluginScript(["/opt/no'de", '/x/main.js']).split('\n')[2], `exec '/opt/no'\\''de' '/x/main.js' "$@"`, 'quoted for sh');
   const first = installCni(o);
   t.same(first.unchanged, [], 'both files written');
   t.equal(statSync(first.plugin).mode & 0o777, 0o755, 'the plugin is executable');

@@ -1,12 +1,14 @@
 /**
  * `tulle cni install`: a conflist for a network whose plugin is tulle's, and
  * the plugin itself in a CNI plugin folder (a two-line script that runs the
- * plugin with the Node.js tulle is installed with). A different conflist
+ * plugin with the Node.js tulle is installed with, or the standalone binary
+ * as `tulle __cni`). A different conflist
  * already there is not replaced without `force`: it may be someone's own.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { standalone } from '../util/embedded.js';
 import { writeFileAtomic } from '../util/write-file.js';
 import { DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE } from './net-conf.js';
 import { LATEST_VERSION } from './versions.js';
@@ -14,6 +16,9 @@ import { LATEST_VERSION } from './versions.js';
 /** The plugin's file name in the plugin folder, and the `type` conflists name it by. */
 export const PLUGIN_TYPE = 'tulle';
 const MARK = '# tulle CNI plugin, placed by `tulle cni install`';
+
+/** The standalone binary runs the plugin when its first argument is this (src/standalone/main.ts). */
+export const STANDALONE_CNI_ARG = '__cni';
 
 export interface InstallOptions {
   confDir: string;
@@ -61,8 +66,14 @@ function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-export function pluginScript(node: string, main: string): string {
-  return ['#!/bin/sh', MARK, `exec ${shellQuote(node)} ${shellQuote(main)} "$@"`, ''].join('\n');
+export function pluginScript(command: readonly string[]): string {
+  return ['#!/bin/sh', MARK, `exec ${command.map(shellQuote).join(' ')} "$@"`, ''].join('\n');
+}
+
+/** What runs the plugin: the standalone binary itself, or this Node with the compiled plugin. */
+function pluginCommand(): string[] {
+  if (standalone() !== undefined) return [process.execPath, STANDALONE_CNI_ARG];
+  return [process.execPath, fileURLToPath(new URL('./main.js', import.meta.url))];
 }
 
 function current(file: string): string | undefined {
@@ -87,7 +98,7 @@ export function installCni(o: InstallOptions): Installed {
   const plugin = join(o.binDir, PLUGIN_TYPE);
   const wanted = [
     { file: conflist, text: conflistText(o), mode: 0o644 },
-    { file: plugin, text: pluginScript(process.execPath, fileURLToPath(new URL('./main.js', import.meta.url))), mode: 0o755 },
+    { file: plugin, text: pluginScript(pluginCommand()), mode: 0o755 },
   ];
   const unchanged: string[] = [];
   // Every conflict found before anything is written: a refused install changes nothing.

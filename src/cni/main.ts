@@ -52,4 +52,7 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// Not a top-level await: the standalone binary runs this as CommonJS.
+void main().then((code) => {
+  process.exitCode = code;
+});

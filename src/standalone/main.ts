@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getAsset } from 'node:sea';
+import { STANDALONE_CNI_ARG } from '../cni/install.js';
 import { STANDALONE_PROBE_ARG } from '../probe/entry.js';
 import { useEmbedded } from '../util/embedded.js';
 
@@ -38,10 +39,13 @@ function unpack(name: string): string {
 
 useEmbedded({ ...build, addonFile: () => unpack(ASSETS.addon), workerFile: () => unpack(ASSETS.worker) });
 
-// Probes run inside lab namespaces as `tulle __probe COMMAND …` (src/probe/entry.ts).
-const probe = process.argv[2] === STANDALONE_PROBE_ARG;
-if (probe) process.argv.splice(2, 1);
-(probe ? import('../probe/main.js') : import('../cli/main.js')).catch((error: unknown) => {
+// Probes run inside lab namespaces as `tulle __probe COMMAND …` (src/probe/entry.ts); a runtime runs the CNI
+// plugin as `tulle __cni` (the script `tulle cni install` places).
+const hidden = process.argv[2];
+if (hidden === STANDALONE_PROBE_ARG || hidden === STANDALONE_CNI_ARG) process.argv.splice(2, 1);
+const entry =
+  hidden === STANDALONE_PROBE_ARG ? import('../probe/main.js') : hidden === STANDALONE_CNI_ARG ? import('../cni/main.js') : import('../cli/main.js');
+entry.catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
