@@ -48,7 +48,7 @@ if (lab) {
     const subnets = await Promise.all(daemons.map(async (d) => (await d.status()).subnet));
 
     // kb sends to ka; kb's daemon dies under it.
-    const transfer = await tools.startTransfer(hosts[1].ns, hosts[0].ns, subnetAddress(subnets[0]), 7811, BYTES, RATE, BYTES / RATE * 1000 + 60_000);
+    const transfer = await tools.startTransfer(hosts[1].ns, hosts[0].ns, subnetAddress(subnets[0]), 7811, BYTES, RATE, (BYTES / RATE) * 1000 + 60_000);
     const began = Date.now();
     await sleep(KILL_AFTER_MS);
     t.notOk(transfer.finished(), `the transfer is still running ${KILL_AFTER_MS / 1000} s in (of ~${BYTES / RATE} s)`);

@@ -16,8 +16,8 @@ export function trafficTools(lab: Lab) {
   const command = (args: string[]) => [process.execPath, '--import', loader, traffic, ...args];
   /** Runs a tool to completion and returns what it printed. */
   const run = (ns: string, ...args: string[]) => lab.exec(ns, command(args), { timeoutMs: 180_000 });
-  /** Starts a tool (a server); the lab ends it. */
-  const spawn = (ns: string, ...args: string[]) => lab.spawn(ns, command(args));
+  /** Starts a tool (a server) with its input open; the lab ends it. */
+  const spawn = (ns: string, ...args: string[]) => lab.spawn(ns, command(args), { stdio: ['pipe', 'pipe', 'pipe'] });
   /** Resolves with the first line a tool prints (servers print one once they listen). */
   const ready = (child: ChildProcess) =>
     new Promise<string>((resolve, reject) => {

@@ -2,9 +2,11 @@
 //   tcp-server ADDR PORT            accept one connection, print {bytes, sha256} of what arrived
 //   tcp-client ADDR PORT BYTES [BYTES_PER_S]   send BYTES of a deterministic stream (paced when a rate is given:
 //                                   then {connected} first), print {bytes, sha256} of what was sent
-//   udp-stream-send ADDR PORT PER_S SECONDS   PER_S datagrams a second, each with its sequence number and send time;
-//                                   print {sent, sentAt[]} (ms, wall clock)
-//   udp-stream-recv ADDR PORT SECONDS         print {received: [[seq, sentAt, arrivedAt]...], foreign} after SECONDS
+//   udp-stream-send ADDR PORT PER_S SECONDS   PER_S datagrams a second, each with its sequence number and send time,
+//                                   until stdin ends or SECONDS pass; print {sending} first, then {sent, sentAt[]}
+//                                   (ms, wall clock)
+//   udp-stream-recv ADDR PORT SECONDS         once stdin ends (or SECONDS pass) print {received: [[seq, sentAt,
+//                                   arrivedAt]...], foreign}
 //   udp-echo ADDR PORT SECONDS      echo datagrams back for SECONDS
 //   udp-probe ADDR PORT SIZE...     send one payload per size, print which came back intact
 //   garbage ADDR PORT SUBNET_DST    fire malformed, truncated and well-formed-but-unsolicited datagrams
@@ -208,8 +210,11 @@ async function udpStreamSend(): Promise<void> {
   const intervalMs = 1000 / perSecond;
   const sentAt: number[] = [];
   const payload = Buffer.alloc(STREAM_BYTES);
+  let stopped = false;
+  process.stdin.once('end', () => (stopped = true)).resume();
+  print({ sending: true });
   const origin = performance.now();
-  for (let seq = 0; seq < count; seq++) {
+  for (let seq = 0; seq < count && !stopped; seq++) {
     const wait = origin + seq * intervalMs - performance.now();
     if (wait > 0) await sleep(wait);
     const now = performance.timeOrigin + performance.now();
@@ -221,7 +226,8 @@ async function udpStreamSend(): Promise<void> {
     await new Promise<void>((resolve) => socket.send(payload, port, address, () => resolve()));
   }
   socket.close();
-  print({ sent: count, sentAt });
+  print({ sent: sentAt.length, sentAt });
+  process.exit(0);
 }
 
 async function udpStreamRecv(): Promise<void> {
@@ -235,9 +241,11 @@ async function udpStreamRecv(): Promise<void> {
   });
   await new Promise<void>((resolve) => socket.bind(port, address, resolve));
   print({ listening: true });
-  await sleep(Number(rest[0]) * 1000);
+  // Until its input ends (the sender is done) or SECONDS pass, whichever is first.
+  await Promise.race([sleep(Number(rest[0]) * 1000), new Promise((resolve) => process.stdin.once('end', resolve).resume())]);
   socket.close();
   print({ received, foreign });
+  process.exit(0); // the timer of the race that did not win would keep it alive
 }
 
 const commands: Record<string, () => Promise<void>> = {

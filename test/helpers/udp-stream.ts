@@ -22,17 +22,32 @@ export interface StreamPlan {
   address: string;
   port: number;
   perSecond: number;
-  seconds: number;
+  /** The longest it may run (it runs until stopped): a bound, so a test that fails to stop it still ends. */
+  maxSeconds: number;
 }
 
-/** Starts the receiver, then the sender; resolves once both have finished (the receiver listens 2 s longer). */
-export async function udpStream(lab: Lab, plan: StreamPlan): Promise<{ done: Promise<StreamReport> }> {
+/** Time the receiver keeps listening after the sender has stopped, for what is still on its way. */
+const LINGER_MS = 1_000;
+
+/**
+ * Starts the receiver, then the sender; resolves once the sender sends (starting node can take seconds on a
+ * loaded machine), so a test times its faults from then. `stop()` ends the sender, then (1 s later) the
+ * receiver, and resolves with what each saw.
+ */
+export async function udpStream(lab: Lab, plan: StreamPlan): Promise<{ stop(): Promise<StreamReport> }> {
   const tools = trafficTools(lab);
-  const receiver = tools.spawn(plan.toNs, 'udp-stream-recv', plan.address, String(plan.port), String(plan.seconds + 2));
-  const receiverOut = tools.output(receiver, 'udp-stream-recv', (plan.seconds + 30) * 1000);
+  const bound = (plan.maxSeconds + 60) * 1000;
+  const receiver = tools.spawn(plan.toNs, 'udp-stream-recv', plan.address, String(plan.port), String(bound / 1000));
+  const receiverOut = tools.output(receiver, 'udp-stream-recv', bound);
+  receiverOut.catch(() => {}); // seen through stop()
   await tools.ready(receiver);
-  const sender = tools.spawn(plan.fromNs, 'udp-stream-send', plan.address, String(plan.port), String(plan.perSecond), String(plan.seconds));
-  const senderOut = tools.output(sender, 'udp-stream-send', (plan.seconds + 30) * 1000);
+  const sender = tools.spawn(plan.fromNs, 'udp-stream-send', plan.address, String(plan.port), String(plan.perSecond), String(plan.maxSeconds));
+  const senderOut = tools.output(sender, 'udp-stream-send', bound);
+  senderOut.catch(() => {});
+  void senderOut.then(
+    () => setTimeout(() => receiver.stdin!.end(), LINGER_MS),
+    () => receiver.stdin!.end(),
+  );
   const done = Promise.all([senderOut, receiverOut]).then(([s, r]) => {
     const { sent, sentAt } = tools.lastLine(s) as { sent: number; sentAt: number[] };
     const { received, foreign } = tools.lastLine(r) as { received: [number, number, number][]; foreign: number };
@@ -44,7 +59,13 @@ export async function udpStream(lab: Lab, plan: StreamPlan): Promise<{ done: Pro
     }
     return { sent, sentAt, arrivedAt, duplicates, foreign };
   });
-  return { done };
+  await tools.ready(sender);
+  return {
+    stop() {
+      sender.stdin!.end();
+      return done;
+    },
+  };
 }
 
 export function received(r: StreamReport): number {
