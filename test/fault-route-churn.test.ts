@@ -119,9 +119,11 @@ if (lab) {
     t.equal(toDecoys, 0, '0 datagrams went to a decoy address');
     t.equal(transferred.received.bytes, bytes, `the transfer completed (${bytes / MIB} MiB)`);
     t.equal(transferred.received.sha256, transferred.sent.sha256, 'with a matching hash');
+    // The daemons may be behind the watch when the churn ends (see the most decoys routed at once): how long they take to catch up.
+    const caughtUp = await within(60_000, async () => (await Promise.all(daemons.map(async (d) => (await d.leases()).length))).every((n) => n === 2));
     t.ok(
-      (await within(10_000, async () => (await Promise.all(daemons.map(async (d) => (await d.leases()).length))).every((n) => n === 2))) !== undefined,
-      'once the decoys are gone, each daemon knows the two leases again',
+      caughtUp !== undefined,
+      `once the decoys are gone, each daemon knows the two leases again${caughtUp === undefined ? '' : ` (${(caughtUp / 1000).toFixed(1)} s after the writer finished)`}`,
     );
     t.same(
       daemons.map((d) => d.child.exitCode),

@@ -226,8 +226,8 @@ async function udpStreamSend(): Promise<void> {
     await new Promise<void>((resolve) => socket.send(payload, port, address, () => resolve()));
   }
   socket.close();
+  process.stdin.destroy(); // nothing else keeps it alive: it ends once its output is written
   print({ sent: sentAt.length, sentAt });
-  process.exit(0);
 }
 
 async function udpStreamRecv(): Promise<void> {
@@ -242,10 +242,15 @@ async function udpStreamRecv(): Promise<void> {
   await new Promise<void>((resolve) => socket.bind(port, address, resolve));
   print({ listening: true });
   // Until its input ends (the sender is done) or SECONDS pass, whichever is first.
-  await Promise.race([sleep(Number(rest[0]) * 1000), new Promise((resolve) => process.stdin.once('end', resolve).resume())]);
+  const timer = new AbortController();
+  await Promise.race([
+    sleep(Number(rest[0]) * 1000, undefined, { signal: timer.signal }).catch(() => {}),
+    new Promise((resolve) => process.stdin.once('end', resolve).resume()),
+  ]);
+  timer.abort();
   socket.close();
+  process.stdin.destroy(); // nothing else keeps it alive: it ends once its output is written
   print({ received, foreign });
-  process.exit(0); // the timer of the race that did not win would keep it alive
 }
 
 const commands: Record<string, () => Promise<void>> = {
