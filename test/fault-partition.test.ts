@@ -95,8 +95,8 @@ if (lab) {
     const deadWhileCut = four.map((d) => (d.log().match(/member declared dead/g) ?? []).length);
     t.ok(dropped() > 0, `nftables dropped ${dropped()} gossip datagrams between the sides`);
     t.ok(
-      deadWhileCut.every((n) => n > 0),
-      `each side declared the other dead while cut off (deaths declared by pa..pd: ${deadWhileCut.join(', ')})`,
+      deadWhileCut[0] + deadWhileCut[1] > 0 && deadWhileCut[2] + deadWhileCut[3] > 0,
+      `each side declared the other dead while cut off (a host hears of a death its side-mate declared first; declared by pa..pd: ${deadWhileCut.join(', ')})`,
     );
     const joinerSubnets = await Promise.all([4, 5].map(async (i) => (await daemons[i]!.status()).subnet));
     t.comment(`joiners: pe leased ${joinerSubnets[0]}, pf ${joinerSubnets[1]}`);
