@@ -16,8 +16,8 @@ export function trafficTools(lab: Lab) {
   const command = (args: string[]) => [process.execPath, '--import', loader, traffic, ...args];
   /** Runs a tool to completion and returns what it printed. */
   const run = (ns: string, ...args: string[]) => lab.exec(ns, command(args), { timeoutMs: 180_000 });
-  /** Starts a tool (a server); the lab ends it. */
-  const spawn = (ns: string, ...args: string[]) => lab.spawn(ns, command(args));
+  /** Starts a tool (a server) with its input open; the lab ends it. */
+  const spawn = (ns: string, ...args: string[]) => lab.spawn(ns, command(args), { stdio: ['pipe', 'pipe', 'pipe'] });
   /** Resolves with the first line a tool prints (servers print one once they listen). */
   const ready = (child: ChildProcess) =>
     new Promise<string>((resolve, reject) => {
@@ -41,5 +41,43 @@ export function trafficTools(lab: Lab) {
     const received = JSON.parse((await output).trim().split('\n').pop()!) as Transfer['received'];
     return { sent, received };
   };
-  return { run, spawn, ready, tcpTransfer };
+  /** What a tool prints before it exits; rejects when it exits with an error or outlives `timeoutMs` (then it is ended). */
+  const output = (child: ChildProcess, what: string, timeoutMs: number) =>
+    new Promise<string>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${what}: not done within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(out);
+        else reject(new Error(`${what} exited with ${code}: ${err.slice(-500)}`));
+      });
+    });
+  const lastLine = (out: string) => JSON.parse(out.trim().split('\n').pop()!) as unknown;
+  /**
+   * Starts a TCP transfer of `bytes` paced at `bytesPerSecond` without waiting for it (the event loop stays free
+   * for faults meanwhile); resolves once the client is connected. `done` resolves with both hashes, or rejects
+   * after `timeoutMs`.
+   */
+  const startTransfer = async (fromNs: string, toNs: string, address: string, port: number, bytes: number, bytesPerSecond: number, timeoutMs: number) => {
+    const server = spawn(toNs, 'tcp-server', address, String(port));
+    const serverOut = output(server, 'tcp-server', timeoutMs);
+    await ready(server);
+    const client = spawn(fromNs, 'tcp-client', address, String(port), String(bytes), String(bytesPerSecond));
+    const clientOut = output(client, 'tcp-client', timeoutMs);
+    let finished = false;
+    const done = Promise.all([clientOut, serverOut]).then(([c, s]) => {
+      finished = true;
+      return { sent: lastLine(c), received: lastLine(s) } as Transfer;
+    });
+    done.catch(() => {}); // the caller sees it through `done`; a failure before it awaits must not end the process
+    await ready(client);
+    return { done, finished: () => finished };
+  };
+  return { run, spawn, ready, tcpTransfer, output, lastLine, startTransfer };
 }

@@ -1,6 +1,12 @@
 // Traffic tools run inside lab namespaces by the tests (they need no iperf3 or ping):
 //   tcp-server ADDR PORT            accept one connection, print {bytes, sha256} of what arrived
-//   tcp-client ADDR PORT BYTES      send BYTES of a deterministic stream, print {bytes, sha256} of what was sent
+//   tcp-client ADDR PORT BYTES [BYTES_PER_S]   send BYTES of a deterministic stream (paced when a rate is given:
+//                                   then {connected} first), print {bytes, sha256} of what was sent
+//   udp-stream-send ADDR PORT PER_S SECONDS   PER_S datagrams a second, each with its sequence number and send time,
+//                                   until stdin ends or SECONDS pass; print {sending} first, then {sent, sentAt[]}
+//                                   (ms, wall clock)
+//   udp-stream-recv ADDR PORT SECONDS         once stdin ends (or SECONDS pass) print {received: [[seq, sentAt,
+//                                   arrivedAt]...], foreign}
 //   udp-echo ADDR PORT SECONDS      echo datagrams back for SECONDS
 //   udp-probe ADDR PORT SIZE...     send one payload per size, print which came back intact
 //   garbage ADDR PORT SUBNET_DST    fire malformed, truncated and well-formed-but-unsolicited datagrams
@@ -39,18 +45,27 @@ async function tcpServer(): Promise<void> {
 
 async function tcpClient(): Promise<void> {
   const total = Number(rest[0]);
+  const rate = rest[1] === undefined ? 0 : Number(rest[1]);
+  const startedAt = performance.now();
   // AES-CTR over zeros: a fast, deterministic pseudo-random stream.
   const cipher = createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16, 0));
   const zeros = Buffer.alloc(256 * 1024);
   const hash = createHash('sha256');
   const socket = net.connect(port, address);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  // A paced transfer says when it is under way, so a fault can be timed to land in it.
+  if (rate > 0) print({ connected: true });
   let sent = 0;
   while (sent < total) {
     const chunk = cipher.update(zeros.subarray(0, Math.min(zeros.length, total - sent)));
     hash.update(chunk);
     sent += chunk.length;
     if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
+    // Paced: never ahead of the rate, so a transfer lasts long enough for a fault to land in it.
+    if (rate > 0) {
+      const ahead = (sent / rate) * 1000 - (performance.now() - startedAt);
+      if (ahead > 0) await sleep(ahead);
+    }
   }
   await new Promise<void>((resolve) => socket.end(resolve));
   await new Promise((resolve) => socket.once('close', resolve));
@@ -183,6 +198,61 @@ async function udpFlows(): Promise<void> {
   print({ sent });
 }
 
+/** Datagram of a paced stream: magic, sequence number, send time (ms since the epoch, fractional). */
+const STREAM_MAGIC = 0x7475_6c6c;
+const STREAM_BYTES = 200;
+
+async function udpStreamSend(): Promise<void> {
+  const [perSecond, seconds] = rest.map(Number);
+  const socket = dgram.createSocket(family);
+  await new Promise<void>((resolve) => socket.bind(0, resolve));
+  const count = Math.round(perSecond * seconds);
+  const intervalMs = 1000 / perSecond;
+  const sentAt: number[] = [];
+  const payload = Buffer.alloc(STREAM_BYTES);
+  let stopped = false;
+  process.stdin.once('end', () => (stopped = true)).resume();
+  print({ sending: true });
+  const origin = performance.now();
+  for (let seq = 0; seq < count && !stopped; seq++) {
+    const wait = origin + seq * intervalMs - performance.now();
+    if (wait > 0) await sleep(wait);
+    const now = performance.timeOrigin + performance.now();
+    payload.writeUInt32BE(STREAM_MAGIC, 0);
+    payload.writeUInt32BE(seq, 4);
+    payload.writeDoubleBE(now, 8);
+    sentAt.push(Math.round(now * 10) / 10);
+    // A send that fails (no route while a link is down) is a lost datagram like any other: the receiver counts it.
+    await new Promise<void>((resolve) => socket.send(payload, port, address, () => resolve()));
+  }
+  socket.close();
+  process.stdin.destroy(); // nothing else keeps it alive: it ends once its output is written
+  print({ sent: sentAt.length, sentAt });
+}
+
+async function udpStreamRecv(): Promise<void> {
+  const socket = dgram.createSocket(family);
+  const received: [number, number, number][] = [];
+  let foreign = 0;
+  socket.on('message', (msg) => {
+    const arrivedAt = performance.timeOrigin + performance.now();
+    if (msg.length !== STREAM_BYTES || msg.readUInt32BE(0) !== STREAM_MAGIC) foreign++;
+    else received.push([msg.readUInt32BE(4), msg.readDoubleBE(8), Math.round(arrivedAt * 10) / 10]);
+  });
+  await new Promise<void>((resolve) => socket.bind(port, address, resolve));
+  print({ listening: true });
+  // Until its input ends (the sender is done) or SECONDS pass, whichever is first.
+  const timer = new AbortController();
+  await Promise.race([
+    sleep(Number(rest[0]) * 1000, undefined, { signal: timer.signal }).catch(() => {}),
+    new Promise((resolve) => process.stdin.once('end', resolve).resume()),
+  ]);
+  timer.abort();
+  socket.close();
+  process.stdin.destroy(); // nothing else keeps it alive: it ends once its output is written
+  print({ received, foreign });
+}
+
 const commands: Record<string, () => Promise<void>> = {
   'tcp-server': tcpServer,
   'tcp-client': tcpClient,
@@ -192,5 +262,7 @@ const commands: Record<string, () => Promise<void>> = {
   'vxlan-strangers': vxlanStrangers,
   'udp-flows': udpFlows,
   'vxlan-bad-tcp': vxlanBadTcp,
+  'udp-stream-send': udpStreamSend,
+  'udp-stream-recv': udpStreamRecv,
 };
 await commands[command]();
