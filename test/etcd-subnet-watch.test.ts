@@ -3,13 +3,16 @@
 // as batches; a disconnect that reports nothing and resumes from the right
 // revision (so nothing is missed or reported twice); a resume point moved on
 // by progress notifications; backoff while the stream cannot be opened; and a
-// compacted revision answered by listing again and reporting the difference.
+// compacted revision answered by listing again and reporting the difference;
+// churn faster than a TTL round trip, which the watch must keep up with.
 // The same logic against a real etcd: test/etcd-store.test.ts.
 import t, { type Test } from 'tap';
 import { encodeLeaseValue } from '../src/etcd/lease-value.js';
+import { MemoryRegistry } from '../src/etcd/memory-registry.js';
 import { SubnetWatch, type WatchCounters } from '../src/etcd/subnet-watch.js';
-import type { LeaseAttrs, LeaseEvent } from '../src/lease/lease.js';
+import { LeaseTable, type LeaseAttrs, type LeaseEvent } from '../src/lease/lease.js';
 import { memoryEtcd } from './helpers/memory-etcd.js';
+import { VirtualClock } from './helpers/virtual-clock.js';
 
 const S = 1000;
 
@@ -219,4 +222,142 @@ t.test('a resume point compacted away: the leases are listed again and only the 
   f.registry.delete(f.key(4));
   await f.clock.advance(0);
   t.same(f.batches.map(f.shown), [['removed 198.18.4.0/24 192.0.2.4']]);
+});
+
+/** A registry whose TTL lookup is a round trip of `rttMs` (etcd under load), on the virtual clock. */
+class SlowTtlRegistry extends MemoryRegistry {
+  constructor(
+    private readonly clock: VirtualClock,
+    private readonly rttMs: number,
+  ) {
+    super({ clock });
+  }
+
+  override remaining(leaseId: string): Promise<number> {
+    return new Promise<void>((resolve) => this.clock.setTimer(this.rttMs, resolve)).then(() => super.remaining(leaseId));
+  }
+}
+
+t.test('churn at 200 writes/s with a 20 ms TTL round trip: the table keeps within a round trip or two of etcd', async (t) => {
+  const RTT_MS = 20;
+  const TICK_MS = 5; // one put and one delete per tick: 200 writes/s
+  const TICKS = 3000; // 6,000 writes
+  const LIVE = 20;
+  const clock = new VirtualClock();
+  const registry = new SlowTtlRegistry(clock, RTT_MS);
+  const { connection } = memoryEtcd(t, { clock, registry });
+  const table = new LeaseTable();
+  let batches = 0;
+  let events = 0;
+  const watch = new SubnetWatch({
+    registry,
+    connection,
+    counters: { malformed: 0, reconnects: 0, resyncs: 0 },
+    log: () => {},
+    onBatch: (b) => {
+      batches++;
+      events += b.length;
+      table.apply(b);
+    },
+    fallbackTtlSeconds: 3600,
+    retryInitialMs: 200,
+    retryMaxMs: 5000,
+    random: () => 1,
+    clock,
+  });
+  t.teardown(async () => {
+    watch.stop();
+    connection.close();
+    await watch.done;
+  });
+  await clock.advance(RTT_MS);
+  const { id } = await registry.grant(3600);
+  const subnet = (i: number) => `198.18.${(i % 250) + 1}.0/24`;
+  /** What etcd holds now: subnet → holder (subnets come round again, each time to another holder). */
+  const live = new Map<string, string>();
+  /** Leases the table holds that etcd no longer does, and those etcd holds that the table lacks. */
+  const stale = () => table.list().filter((l) => live.get(l.subnet) !== l.publicIP).length;
+  const behind = () => stale() + [...live].filter(([s, ip]) => table.get(s)?.publicIP !== ip).length;
+  let maxStale = 0;
+  for (let i = 0; i < TICKS; i++) {
+    const holder = vxlan((i % 199) + 1);
+    registry.put(registry.keys.subnetKey(subnet(i)), encodeLeaseValue(holder), id);
+    live.set(subnet(i), holder.publicIP);
+    if (i >= LIVE) {
+      registry.delete(registry.keys.subnetKey(subnet(i - LIVE)));
+      live.delete(subnet(i - LIVE));
+    }
+    await clock.advance(TICK_MS);
+    maxStale = Math.max(maxStale, stale());
+  }
+  const caughtUp = await clock.until(() => behind() === 0, 120_000);
+  t.comment(
+    `${batches} batches, ${events} events for ${TICKS * 2} writes; at most ${maxStale} deleted leases still known; caught up ${caughtUp} ms after the churn`,
+  );
+  t.ok(caughtUp <= 2 * RTT_MS, `the table matched etcd ${caughtUp} ms after the churn stopped (at most ${2 * RTT_MS})`);
+  t.ok(
+    maxStale <= (2 * RTT_MS) / TICK_MS,
+    `at most ${maxStale} deleted leases still known at once (at most ${(2 * RTT_MS) / TICK_MS}: two round trips of churn)`,
+  );
+  t.ok(batches < TICKS, `${batches} batches for ${TICKS * 2} writes: changes that wait are handled together`);
+});
+
+t.test('changes handled together: their net effect, a delete never lost or moved after a later put of its subnet', async (t) => {
+  const clock = new VirtualClock();
+  const registry = new SlowTtlRegistry(clock, 20);
+  const f = memoryEtcd(t, { clock, registry });
+  const batches: LeaseEvent[][] = [];
+  const watch = new SubnetWatch({
+    registry,
+    connection: f.connection,
+    counters: { malformed: 0, reconnects: 0, resyncs: 0 },
+    log: () => {},
+    onBatch: (b) => batches.push(b),
+    fallbackTtlSeconds: 3600,
+    retryInitialMs: 200,
+    retryMaxMs: 5000,
+    random: () => 1,
+    clock,
+  });
+  t.teardown(async () => {
+    watch.stop();
+    f.connection.close();
+    await watch.done;
+  });
+  const key = (n: number) => registry.keys.subnetKey(`198.18.${n}.0/24`);
+  const put = (n: number, attrs = vxlan(n)) => registry.put(key(n), encodeLeaseValue(attrs), id);
+  const { id } = await registry.grant(3600);
+  put(1);
+  put(2);
+  put(3);
+  await clock.advance(100);
+  batches.length = 0;
+
+  put(9); // the first change: handled at once, the rest wait for its TTL lookup
+  await clock.advance(0);
+  registry.delete(key(1)); // a reported lease deleted, then given to another host
+  put(1, vxlan(41));
+  registry.delete(key(2)); // deleted and gone
+  put(3, vxlan(43)); // rewritten in place
+  put(5); // new, then deleted: never reported
+  registry.delete(key(5));
+  put(6); // deleted, then put again
+  registry.delete(key(6));
+  put(6, vxlan(66));
+  await clock.advance(100);
+  const shown = batches.map((b) => b.map((e) => `${e.type} ${e.lease.subnet} ${e.lease.publicIP}`));
+  t.same(
+    shown,
+    [
+      ['added 198.18.9.0/24 192.0.2.9'],
+      [
+        'removed 198.18.1.0/24 192.0.2.1',
+        'added 198.18.1.0/24 192.0.2.41',
+        'removed 198.18.2.0/24 192.0.2.2',
+        'added 198.18.3.0/24 192.0.2.43',
+        'added 198.18.6.0/24 192.0.2.66',
+      ],
+    ],
+    'one batch for the changes that waited, as their net effect',
+  );
 });

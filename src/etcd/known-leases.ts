@@ -6,6 +6,9 @@
  */
 import type { Lease, LeaseEvent } from '../lease/lease.js';
 
+/** One change read from the watch stream: a subnet's lease written, or its key deleted. */
+export type LeaseStep = { type: 'put'; lease: Lease } | { type: 'delete'; subnet: string };
+
 export class KnownLeases {
   readonly #leases = new Map<string, Lease>();
 
@@ -29,6 +32,33 @@ export class KnownLeases {
     if (lease === undefined) return undefined;
     this.#leases.delete(subnet);
     return { type: 'removed', lease };
+  }
+
+  /**
+   * Changes read from the stream, in order, as their net effect per subnet: a listener that is told the
+   * result ends where it would after every change one by one, with less to do. A lease put and deleted
+   * within the run, never reported, costs nothing; a reported lease that was deleted comes out as
+   * `removed` (as last reported) before any later `added` of the same subnet, so a delete is never lost
+   * nor reordered against a new holder.
+   */
+  applySteps(steps: readonly LeaseStep[]): LeaseEvent[] {
+    // What the listener was last told, for each subnet the run touches, in the order first touched.
+    const before = new Map<string, Lease | undefined>();
+    const deleted = new Set<string>();
+    for (const step of steps) {
+      const subnet = step.type === 'put' ? step.lease.subnet : step.subnet;
+      if (!before.has(subnet)) before.set(subnet, this.#leases.get(subnet));
+      if (step.type === 'put') this.#leases.set(subnet, step.lease);
+      else if (this.#leases.delete(subnet)) deleted.add(subnet);
+    }
+    const events: LeaseEvent[] = [];
+    for (const [subnet, was] of before) {
+      const now = this.#leases.get(subnet);
+      if (was !== undefined && (now === undefined || deleted.has(subnet))) events.push({ type: 'removed', lease: was });
+      // A put is always reported, even over the same holder: a renewal carries a new expiration.
+      if (now !== undefined) events.push({ type: 'added', lease: now });
+    }
+    return events;
   }
 
   /**

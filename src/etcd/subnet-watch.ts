@@ -3,8 +3,12 @@
  *
  *   1. list every lease at revision R; report the difference from what this
  *      watch already reported (the first time: everything, as `added`);
- *   2. watch from R + 1; each response is one batch: a put → `added`, a delete
- *      (by hand or by TTL expiry) → `removed`;
+ *   2. watch from R + 1: a put → `added`, a delete (by hand or by TTL expiry)
+ *      → `removed`. Responses that arrive while one is being handled (its TTL
+ *      lookup is a round trip to etcd) wait, and are then handled together as
+ *      one batch of their net effect (KnownLeases.applySteps): under churn the
+ *      watch keeps up with etcd instead of queueing a round trip and a
+ *      listener call per response;
  *   3. when the stream breaks, nothing is reported: the known leases stand.
  *      The stream is reopened (with backoff) from the last revision received,
  *      so nothing is missed and nothing is reported twice;
@@ -18,7 +22,7 @@ import { Backoff } from './backoff.js';
 import { realClock, type Clock } from './clock.js';
 import type { Connection } from './connection.js';
 import { describeError } from './etcd-client.js';
-import { KnownLeases } from './known-leases.js';
+import { KnownLeases, type LeaseStep } from './known-leases.js';
 import { parseSubnetKey } from './lease-value.js';
 import { NO_LEASE, type Registry, type SubnetChange, type WatchMessage } from './registry.js';
 import { entriesToLeases, entryToLease, remainingTtls } from './subnet-entry.js';
@@ -58,8 +62,11 @@ export class SubnetWatch {
   #needList = true;
   #stopped = false;
   #broken = false;
-  /** Responses are handled one after another (TTL lookups are async); this is the tail. */
+  /** Changes received and not yet handled, in stream order. */
+  #pending: SubnetChange[] = [];
+  /** The handling of #pending (TTL lookups are async), while one runs; a resync waits for it. */
   #chain: Promise<void> = Promise.resolve();
+  #draining = false;
   #endStream: ((end: StreamEnd) => void) | undefined;
   readonly #stopRecovered: () => void;
   readonly #backoff: Backoff;
@@ -154,12 +161,8 @@ export class SubnetWatch {
         return;
       case 'changes': {
         this.#revision = Math.max(this.#revision, message.revision);
-        const changes = message.changes;
-        this.#chain = this.#chain
-          .then(() => this.#handle(changes))
-          .catch((error) => {
-            this.o.log(`etcd: a watch response could not be handled: ${describeError(error)}`);
-          });
+        for (const change of message.changes) this.#pending.push(change);
+        if (!this.#draining) this.#chain = this.#drain();
         return;
       }
       case 'progress':
@@ -168,7 +171,23 @@ export class SubnetWatch {
     }
   }
 
-  /** One watch response → one batch. */
+  /** Handles what is pending, then what came meanwhile, until nothing is left: one batch per pass. */
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#pending.length > 0 && !this.#stopped) {
+        const changes = this.#pending;
+        this.#pending = [];
+        await this.#handle(changes).catch((error) => {
+          this.o.log(`etcd: watch changes could not be handled: ${describeError(error)}`);
+        });
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  /** Changes, in stream order → one batch of their net effect. */
   async #handle(changes: SubnetChange[]): Promise<void> {
     const { registry } = this.o;
     const prefix = registry.keys.subnetsPrefix;
@@ -178,27 +197,27 @@ export class SubnetWatch {
       this.o.fallbackTtlSeconds,
     );
     const now = this.#clock.now();
-    const batch: LeaseEvent[] = [];
+    const steps: LeaseStep[] = [];
     for (const change of changes) {
       const key = change.type === 'put' ? change.entry.key : change.key;
       const name = parseSubnetKey(key.slice(prefix.length));
       if (change.type === 'delete') {
-        const removed = name === undefined ? undefined : this.#known.delete(name.subnet);
-        if (removed !== undefined) batch.push(removed);
+        if (name !== undefined) steps.push({ type: 'delete', subnet: name.subnet });
         continue;
       }
       const { entry } = change;
       const r = entryToLease(prefix, entry, entry.leaseId === NO_LEASE ? undefined : ttls.get(entry.leaseId), now);
       if (r.ok) {
-        batch.push(this.#known.put(r.lease));
+        steps.push({ type: 'put', lease: r.lease });
       } else {
         this.#refuse(r.reason);
         // Whatever was there before has been overwritten: its holder no longer has it.
-        const removed = name === undefined ? undefined : this.#known.delete(name.subnet);
-        if (removed !== undefined) batch.push(removed);
+        if (name !== undefined) steps.push({ type: 'delete', subnet: name.subnet });
       }
     }
-    if (batch.length > 0 && !this.#stopped) this.#emit(batch);
+    if (this.#stopped) return;
+    const batch = this.#known.applySteps(steps);
+    if (batch.length > 0) this.#emit(batch);
   }
 
   #refuse(reason: string): void {
