@@ -26,6 +26,8 @@ const VXLAN_PORT = 8472;
 const MIB = 1 << 20;
 const RATE = 4 * MIB;
 const SUBNETS_PREFIX = '/coreos.com/network/subnets/';
+/** How long the daemons may take to match etcd once the churn stops (a watch 15 s behind was seen before it batched). */
+const CATCH_UP_MS = 5_000;
 
 const lab = rootLab(t);
 if (lab) {
@@ -119,11 +121,12 @@ if (lab) {
     t.equal(toDecoys, 0, '0 datagrams went to a decoy address');
     t.equal(transferred.received.bytes, bytes, `the transfer completed (${bytes / MIB} MiB)`);
     t.equal(transferred.received.sha256, transferred.sent.sha256, 'with a matching hash');
-    // The daemons may be behind the watch when the churn ends (see the most decoys routed at once): how long they take to catch up.
+    // The watch handles what waited as one batch (subnet-watch.ts), so the daemons are at most a round trip or two behind
+    // etcd when the churn ends, not a backlog of responses: a table seconds behind keeps routing released subnets.
     const caughtUp = await within(60_000, async () => (await Promise.all(daemons.map(async (d) => (await d.leases()).length))).every((n) => n === 2));
     t.ok(
-      caughtUp !== undefined,
-      `once the decoys are gone, each daemon knows the two leases again${caughtUp === undefined ? '' : ` (${(caughtUp / 1000).toFixed(1)} s after the writer finished)`}`,
+      caughtUp !== undefined && caughtUp <= CATCH_UP_MS,
+      `once the decoys are gone, each daemon knows the two leases again within ${CATCH_UP_MS / 1000} s${caughtUp === undefined ? '' : ` (${(caughtUp / 1000).toFixed(1)} s after the writer finished)`}`,
     );
     t.same(
       daemons.map((d) => d.child.exitCode),
