@@ -99,7 +99,7 @@ if (lab) {
     clearInterval(sampler);
     const transferred = await transfer.done;
     t.comment(
-      `the writer: ${report.adds} adds and ${report.removes} removes in ${(report.elapsedMs / 1000).toFixed(1)} s (${((report.adds + report.removes) / (report.elapsedMs / 1000)).toFixed(0)} writes/s), at most ${report.maxLive} decoys out`,
+      `the writer: ${report.adds} adds and ${report.removes} removes in ${(report.elapsedMs / 1000).toFixed(1)} s (${((report.adds + report.removes) / (report.elapsedMs / 1000)).toFixed(0)} writes/s), at most ${report.maxLive} decoys out (${report.maxStored} in etcd as its replies tell)`,
     );
     t.same(report.errors, [], 'every write succeeded');
     t.ok(report.adds >= PER_SECOND * CHURN_S && report.removes >= PER_SECOND * CHURN_S, `${report.adds} adds and ${report.removes} removes`);

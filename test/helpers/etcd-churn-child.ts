@@ -2,7 +2,7 @@
 // JSON plan, it adds a lease (flannel's key and value, attached to an etcd lease, as a host writes it) and
 // removes the oldest it added, `perSecond` times a second each, for `seconds`; at most `live` of its leases
 // exist at once. The leases' PublicIPs are decoy addresses nobody routes to. It prints {adds, removes,
-// errors, maxLive, elapsedMs} once done, with every lease it wrote removed.
+// errors, maxLive, maxStored, elapsedMs} once done, with every lease it wrote removed.
 import { connectEtcd } from '../../src/etcd/etcd-client.js';
 import { encodeLeaseValue, formatSubnetKey } from '../../src/etcd/lease-value.js';
 
@@ -23,6 +23,11 @@ export interface EtcdChurnReport {
   removes: number;
   errors: string[];
   maxLive: number;
+  /**
+   * The most of its leases in etcd at once as the replies tell (puts answered minus deletes answered): above
+   * `maxLive` when deletes lag their puts, and what a watch that keeps up may see.
+   */
+  maxStored: number;
   /** How long the churn took (ms): a writer that fell behind shows here. */
   elapsedMs: number;
 }
@@ -41,7 +46,12 @@ const value = (i: number) =>
 /** Leases out, oldest first, each with its put (a delete waits for the put of its own key). */
 const live: { subnet: string; put: Promise<unknown> }[] = [];
 const free = [...plan.subnets];
-const report: EtcdChurnReport = { adds: 0, removes: 0, errors: [], maxLive: 0, elapsedMs: 0 };
+const report: EtcdChurnReport = { adds: 0, removes: 0, errors: [], maxLive: 0, maxStored: 0, elapsedMs: 0 };
+let stored = 0;
+const storedOne = () => {
+  stored++;
+  report.maxStored = Math.max(report.maxStored, stored);
+};
 const note = (error: unknown) => {
   if (report.errors.length < 10) report.errors.push(String(error));
 };
@@ -64,7 +74,10 @@ for (let i = 0; i < ticks; i++) {
   const put = lease
     .put(key(subnet))
     .value(value(i))
-    .then(() => report.adds++, note);
+    .then(() => {
+      report.adds++;
+      storedOne();
+    }, note);
   track(put);
   live.push({ subnet, put });
   if (live.length > plan.live) {
@@ -72,7 +85,10 @@ for (let i = 0; i < ticks; i++) {
     track(
       gone.put
         .then(() => client.delete().key(key(gone.subnet)))
-        .then(() => report.removes++, note)
+        .then(() => {
+          report.removes++;
+          stored--;
+        }, note)
         .finally(() => free.push(gone.subnet)),
     );
   }
