@@ -277,6 +277,9 @@ t.test('options: defaults, and errors naming the option, the value and what is a
 t.test('the chart has a line per host in each of the four panels', async (t) => {
   const svg = soakChart(samples(), { title: 't', subtitle: 's', warmupSeconds: 60 });
   t.equal(svg.match(/<polyline /g)?.length, 12);
+  t.equal(svg.match(/<circle /g), null, 'no snapshots, no dots');
+  const dots = soakChart(samples(), { title: 't', subtitle: 's', warmupSeconds: 60, liveHeap: liveHeap().map((l) => l.points) });
+  t.equal(dots.match(/<circle /g)?.length, 12, 'a dot per snapshot on the heap panel');
   t.match(svg, /open fds/);
   t.match(svg, /time since the traffic started \(min\)/);
 });
