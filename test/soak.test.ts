@@ -55,7 +55,10 @@ t.test('60 s under traffic: fds and threads constant, no restart, no unexplained
     [],
     'every target met',
   );
-  t.ok(result.samples.length >= 25, `a sample every 2 s (${result.samples.length})`);
+  // A sample every 2 s (31 slots), less the slots the snapshots' pauses overran (skipped, not sampled back to back).
+  const pausedMs = v.daemons.flatMap((d) => d.liveHeap.points).reduce((sum, p) => sum + p.pauseMs, 0);
+  const least = 31 - Math.ceil(pausedMs / 2000) - 4;
+  t.ok(result.samples.length >= least, `a sample every 2 s but during snapshots (${result.samples.length}, ≥ ${least}; ${pausedMs} ms of pauses)`);
   for (const d of v.daemons) {
     t.ok(d.rss.pct <= MINUTE_RSS_PCT, `${d.host} RSS growth ${d.rss.pct}% ≤ ${MINUTE_RSS_PCT}%`);
     t.ok(d.liveHeap.pct <= MINUTE_LIVE_HEAP_PCT, `${d.host} live heap growth ${d.liveHeap.pct}% ≤ ${MINUTE_LIVE_HEAP_PCT}%`);
