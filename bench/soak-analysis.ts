@@ -3,6 +3,7 @@
  * traffic in every interval, UDP loss against counted drops, gossip bytes per second.
  */
 import { median, round } from '../src/bench/stats.js';
+import type { LiveHeapSeries } from './soak-live-heap.js';
 import type { DaemonSample, Sample } from './soak-sample.js';
 
 export interface Growth {
@@ -16,7 +17,10 @@ export interface Growth {
 export interface DaemonVerdict {
   host: string;
   rss: Growth;
+  /** Heap used as sampled (between collections: garbage included), first quarter against last. Shown, not a target. */
   heap: Growth;
+  /** The live heap (a snapshot after a full collection), the first snapshot after the warm-up against the last: the heap target. */
+  liveHeap: Growth & { points: LiveHeapSeries['points']; grew: LiveHeapSeries['grew'] };
   /** Full collections between the first and the last sample after warm-up: with none, the heap figure holds garbage not yet collected. */
   majorGcs: number;
   /** Open fds at rest over the samples after warm-up, and the most any read saw (a child process's pipes included). */
@@ -104,6 +108,8 @@ export interface VerdictInput {
   udp: UdpInput;
   /** Index of the daemon the TCP stream arrives at (its rxBytes must grow in every interval). */
   tcpReceiver: number;
+  /** Per daemon, in time order: the live heap from snapshots (2 at least after the warm-up; those before it are shown only). */
+  liveHeap: LiveHeapSeries[];
 }
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
@@ -115,6 +121,10 @@ export function verdict(input: VerdictInput): Verdict {
   const quarter = Math.max(1, Math.floor(post.length / 4));
   const hosts = samples[0].daemons.map((d) => d.host);
   const daemons: DaemonVerdict[] = hosts.map((host, i) => {
+    const live = input.liveHeap.find((l) => l.host === host);
+    const counted = live?.points.filter((p) => p.t >= warmupSeconds) ?? [];
+    if (live === undefined || counted.length < 2) throw new Error(`${host}: ${counted.length} live heap snapshots after the warm-up: at least 2 are needed`);
+    const [firstLive, lastLive] = [counted[0].liveBytes, counted[counted.length - 1].liveBytes];
     const all = samples.map((s) => s.daemons[i]);
     const after = post.map((s) => s.daemons[i]);
     const a = all[0];
@@ -130,6 +140,14 @@ export function verdict(input: VerdictInput): Verdict {
         after.map((d) => d.heapUsedBytes),
         quarter,
       ),
+      liveHeap: {
+        first: firstLive,
+        last: lastLive,
+        bytes: lastLive - firstLive,
+        pct: round((100 * (lastLive - firstLive)) / firstLive, 2),
+        points: live.points,
+        grew: live.grew,
+      },
       majorGcs: after[after.length - 1].majorGcs - after[0].majorGcs,
       fds: range(after.map((d) => d.fds)),
       fdsPeak: Math.max(...after.map((d) => d.fdsPeak)),
@@ -153,7 +171,7 @@ export function verdict(input: VerdictInput): Verdict {
   for (const d of daemons) {
     for (const [name, g] of [
       ['RSS', d.rss],
-      ['V8 heap used', d.heap],
+      ['live V8 heap (after a full collection)', d.liveHeap],
     ] as const) {
       targets.push({
         name: `${d.host} ${name} flat within ${maxGrowthPct}%`,

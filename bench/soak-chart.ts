@@ -1,6 +1,7 @@
 /**
  * The soak's chart (pure): RSS, V8 heap, open fds and threads of each daemon
- * over time, one panel each, the warm-up shaded.
+ * over time, one panel each, the warm-up shaded; the live heap of each
+ * snapshot as a dot on the heap panel.
  */
 import { escapeXml, niceStep } from '../src/bench/chart-svg.js';
 import type { Sample } from './soak-sample.js';
@@ -12,17 +13,22 @@ interface Panel {
   title: string;
   pick: (d: Sample['daemons'][number]) => number;
   digits: number;
+  /** Draw the live heap snapshots on this panel. */
+  live?: boolean;
 }
+
+/** Per host (in the samples' order), the live heap of each snapshot: seconds and bytes. */
+export type LiveHeapMarks = { t: number; liveBytes: number }[][];
 
 const MIB = 2 ** 20;
 const PANELS: Panel[] = [
   { title: 'RSS (MiB)', pick: (d) => d.rssBytes / MIB, digits: 0 },
-  { title: 'V8 heap used, main thread (MiB)', pick: (d) => d.heapUsedBytes / MIB, digits: 0 },
+  { title: 'V8 heap used, main thread (MiB); dots: live heap after a full collection', pick: (d) => d.heapUsedBytes / MIB, digits: 0, live: true },
   { title: 'open fds', pick: (d) => d.fds, digits: 0 },
   { title: 'threads', pick: (d) => d.threads, digits: 0 },
 ];
 
-export function soakChart(samples: Sample[], ctx: { title: string; subtitle: string; warmupSeconds: number }): string {
+export function soakChart(samples: Sample[], ctx: { title: string; subtitle: string; warmupSeconds: number; liveHeap?: LiveHeapMarks }): string {
   const left = 70;
   const plotW = 640;
   const plotH = 130;
@@ -53,7 +59,8 @@ export function soakChart(samples: Sample[], ctx: { title: string; subtitle: str
     y += 12;
     const top = y;
     const bottom = top + plotH;
-    const values = samples.flatMap((s) => s.daemons.map(panel.pick));
+    const marks = panel.live ? (ctx.liveHeap ?? []) : [];
+    const values = [...samples.flatMap((s) => s.daemons.map(panel.pick)), ...marks.flat().map((m) => m.liveBytes / MIB)];
     const lo0 = Math.min(...values);
     const hi0 = Math.max(...values);
     // A range around the data (not from 0), so a slow climb shows; at least a few units tall so a flat line sits mid-panel.
@@ -77,6 +84,13 @@ export function soakChart(samples: Sample[], ctx: { title: string; subtitle: str
     hosts.forEach((_, i) => {
       const points = samples.map((s) => `${x(s.t).toFixed(1)},${yOf(panel.pick(s.daemons[i])).toFixed(1)}`).join(' ');
       body.push(`<polyline points="${points}" fill="none" stroke="${HOST_COLORS[i % HOST_COLORS.length]}" stroke-width="1.8"/>`);
+    });
+    marks.forEach((points, i) => {
+      for (const m of points) {
+        body.push(
+          `<circle cx="${x(Math.min(m.t, tMax)).toFixed(1)}" cy="${yOf(m.liveBytes / MIB).toFixed(1)}" r="3.5" fill="${HOST_COLORS[i % HOST_COLORS.length]}" stroke="#ffffff" stroke-width="1"/>`,
+        );
+      }
     });
     y = bottom + 16;
   }

@@ -1,5 +1,6 @@
 /** The soak's results as JSON-ready data and as a Markdown report (pure). */
 import type { Verdict } from './soak-analysis.js';
+import { SNAPSHOT_SIGNAL } from './soak-live-heap.js';
 import type { SoakOptions } from './soak-options.js';
 import type { Sample } from './soak-sample.js';
 
@@ -31,8 +32,10 @@ export function daemonTable(v: Verdict): string {
       'host',
       'RSS MiB (first → last quarter)',
       'RSS growth',
-      'heap MiB',
-      'heap growth',
+      'heap used MiB (sampled)',
+      'heap used growth',
+      'live heap MiB (snapshots)',
+      'live heap growth',
       'fds at rest (peak)',
       'threads',
       'restarts',
@@ -45,11 +48,36 @@ export function daemonTable(v: Verdict): string {
       `${signed(d.rss.pct, 2)}% (${signed(d.rss.bytes / 1024)} KiB)`,
       `${mib(d.heap.first)} → ${mib(d.heap.last)}`,
       `${signed(d.heap.pct, 2)}% (${signed(d.heap.bytes / 1024)} KiB)`,
+      d.liveHeap.points.map((p) => mib(p.liveBytes)).join(' → '),
+      `${signed(d.liveHeap.pct, 2)}% (${signed(d.liveHeap.bytes / 1024)} KiB)`,
       `${d.fds.min === d.fds.max ? d.fds.min : `${d.fds.min}–${d.fds.max}`} (${d.fdsPeak})`,
       d.threads.min === d.threads.max ? `${d.threads.min}` : `${d.threads.min}–${d.threads.max}`,
       `${d.restarts}`,
       d.gossip.txBytesPerSecond.toFixed(0),
       d.gossip.rxBytesPerSecond.toFixed(0),
+    ]),
+  );
+}
+
+/** Per daemon, the constructors whose live size grew most from the first snapshot to the last. */
+export function liveHeapTable(v: Verdict, top = 5): string {
+  return table(
+    [
+      'host',
+      'snapshots at (s)',
+      'pause per snapshot (ms)',
+      'native MiB (outside the V8 heap)',
+      `grew most, end of warm-up → last snapshot (top ${top}: constructor, objects, bytes)`,
+    ],
+    v.daemons.map((d) => [
+      d.host,
+      d.liveHeap.points.map((p) => p.t.toFixed(0)).join(', '),
+      d.liveHeap.points.map((p) => `${p.pauseMs}`).join(', '),
+      d.liveHeap.points.map((p) => mib(p.nativeBytes)).join(' → '),
+      d.liveHeap.grew
+        .slice(0, top)
+        .map((c) => `${c.name.replace(/[|\n]/g, ' ').slice(0, 40)} ${signed(c.count)} ${signed(c.bytes)} B`)
+        .join('; ') || 'nothing',
     ]),
   );
 }
@@ -108,9 +136,17 @@ export function soakMarkdown(r: SoakResult): string {
 
 ${daemonTable(v)}
 
-Heap is the main thread's V8 heap (prom-client's \`nodejs_heap_size_used_bytes\`); RSS covers every thread.
-Full (mark-compact) collections after warm-up: ${v.daemons.map((d) => `${d.host} ${d.majorGcs}`).join(', ')}; with none, the heap
-figure includes promoted garbage no collection has freed yet, so it reads above the live data.
+Heap used is the main thread's V8 heap as sampled (prom-client's \`nodejs_heap_size_used_bytes\`); RSS covers every thread.
+Full (mark-compact) collections after warm-up: ${v.daemons.map((d) => `${d.host} ${d.majorGcs}`).join(', ')} (the snapshots' own
+included); between them the heap used includes promoted garbage no collection has freed yet, so it reads above the live data.
+The heap target uses the live heap instead: the sum of the self sizes of the V8 heap's nodes in a heap snapshot the daemon
+writes on ${SNAPSHOT_SIGNAL} (\`--heapsnapshot-signal\`), after the full collections V8 runs before a snapshot: half-way through the
+warm-up (shown only), at its end, mid-run and at the end, each deleted once read; the target compares the one at the end of the
+warm-up with the last. The daemon's main thread stops while it writes one (the pause): gossip probes to it may time out then.
+A process's first snapshot leaves it with tens of MiB more RSS that malloc keeps, its second a little more: both are in the warm-up.
+
+${liveHeapTable(v)}
+
 fds at rest: the least of 5 counts 200 ms apart at each sample; a daemon runs ip, iptables or nft every 10 s,
 and that child's pipes are its fds while it runs (the peak, in brackets). A leaked fd stays, so it shows at rest.
 Gossip drops in the run: ${

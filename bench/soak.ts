@@ -55,6 +55,7 @@ try {
       title: `tulle soak: 3 hosts, gossip, vxlan, ${options.minutes} min`,
       subtitle: `${result.started.slice(0, 10)} · ${result.machine.cores} cores, load ${result.load.mean.toFixed(1)} · TCP host1 → host2, UDP ${options.udpPps}/s host2 → host3`,
       warmupSeconds: options.warmupSeconds,
+      liveHeap: result.verdict.daemons.map((d) => d.liveHeap.points),
     }),
   );
   process.stdout.write(soakMarkdown(result));

@@ -5,6 +5,9 @@ import t from 'tap';
 import { COUNTERS, type CounterValues } from '../src/engine/counters.js';
 import { growth, udpAccount, verdict, type VerdictInput } from '../bench/soak-analysis.js';
 import { soakChart } from '../bench/soak-chart.js';
+import { heapGrowth, summarizeSnapshot } from '../bench/soak-heap.js';
+import { liveHeapSeries, type LiveHeap } from '../bench/soak-live-heap.js';
+import { soakMarkdown, type SoakResult } from '../bench/soak-report.js';
 import { defaultOut, parseSoakOptions, SoakUsageError } from '../bench/soak-options.js';
 import { byLabel, parsePrometheus } from '../bench/soak-prom.js';
 import type { DaemonSample, Sample } from '../bench/soak-sample.js';
@@ -52,14 +55,49 @@ function samples(tweak: (i: number, d: DaemonSample) => Partial<DaemonSample> = 
   }));
 }
 
+/** Live heap snapshots at 30 (in the warm-up), 60, 330 and 600 s of 18 MiB each; `host2` gives host2's four. */
+function liveHeap(host2 = [18 * MIB, 18 * MIB, 18 * MIB, 18 * MIB]) {
+  const snaps: LiveHeap[] = [];
+  [30, 60, 330, 600].forEach((t, k) => {
+    for (const host of ['host1', 'host2', 'host3']) {
+      const bytes = host === 'host2' ? host2[k] : 18 * MIB;
+      snaps.push({
+        t,
+        host,
+        liveBytes: bytes,
+        pauseMs: 900,
+        summary: { liveBytes: bytes, nativeBytes: 2 * MIB, nodes: 1000, byConstructor: { Map: { count: 10, bytes } } },
+      });
+    }
+  });
+  return liveHeapSeries(snaps, 60);
+}
+
 const input = (s: Sample[], over: Partial<VerdictInput> = {}): VerdictInput => ({
   samples: s,
   warmupSeconds: 60,
   maxGrowthPct: 5,
   tcpReceiver: 1,
+  liveHeap: liveHeap(),
   udp: { sent: 60000, received: 60000, duplicates: 0, dropsBefore: { a: 5 }, dropsAfter: { a: 5 } },
   ...over,
 });
+
+function fakeResult(): SoakResult {
+  const v = verdict(input(samples()));
+  return {
+    command: 'npm run soak',
+    started: '2026-12-05T03:10:00.000Z',
+    options: parseSoakOptions([]),
+    machine: { cpu: 'cpu', cores: 2, kernel: '6.18', node: 'v20', tulle: '0.1.0', commit: null },
+    load: { start: 1, mean: 1, end: 1, otherLabNamespaces: 0 },
+    lab: { prefix: 'tulle-soakx-', gro: 'on', subnets: [] },
+    tcp: { tool: 'builtin', from: 'host1', to: 'host2', gbps: 1, detail: '1 Gb/s' },
+    udp: { from: 'host2', to: 'host3', pps: 1000, size: 512, sendErrors: 0, strays: 0 },
+    samples: samples(),
+    verdict: v,
+  };
+}
 
 const failing = (v: ReturnType<typeof verdict>) => v.targets.filter((x) => !x.pass).map((x) => x.name);
 
@@ -77,6 +115,62 @@ t.test('growth: +10% RSS on host2 after warm-up fails the RSS target only', asyn
   const v = verdict(input(samples((i, d) => ({ rssBytes: d.rssBytes * (1 + (0.1 * i) / 60) }))));
   t.same(failing(v), ['host2 RSS flat within 5%']);
   t.ok(v.daemons[1].rss.pct > 5 && v.daemons[1].rss.bytes > 0);
+});
+
+t.test('heap used that climbs between full collections is not the target; the live heap is', async (t) => {
+  // Garbage promoted and not yet collected: heap used +20% over the run, the live heap flat.
+  const garbage = verdict(input(samples((i, d) => ({ heapUsedBytes: d.heapUsedBytes * (1 + (0.2 * i) / 60) }))));
+  t.same(failing(garbage), []);
+  t.ok(garbage.daemons[1].heap.pct > 5, `heap used grew ${garbage.daemons[1].heap.pct}%, shown`);
+  t.equal(garbage.daemons[1].liveHeap.pct, 0);
+  // A leak: the live heap climbs snapshot after snapshot (the one in the warm-up does not count).
+  const leak = verdict(input(samples(), { liveHeap: liveHeap([10 * MIB, 18 * MIB, 19 * MIB, 20 * MIB]) }));
+  t.same(failing(leak), ['host2 live V8 heap (after a full collection) flat within 5%']);
+  t.equal(leak.daemons[1].liveHeap.pct, 11.11);
+  t.same(
+    leak.daemons[1].liveHeap.points.map((p) => p.t),
+    [30, 60, 330, 600],
+  );
+  t.same(leak.daemons[1].liveHeap.grew, [{ name: 'Map', count: 0, bytes: 2 * MIB }]);
+  t.match(
+    soakMarkdown({ ...fakeResult(), verdict: leak }),
+    /\| host2 \| 30, 60, 330, 600 \| 900, 900, 900, 900 \| 2\.0 → 2\.0 → 2\.0 → 2\.0 \| Map \+0 \+2097152 B \|/,
+  );
+  t.throws(
+    () => verdict(input(samples(), { liveHeap: liveHeap().map((l) => ({ ...l, points: l.points.slice(0, 2) })) })),
+    /host1: 1 live heap snapshots after the warm-up: at least 2/,
+  );
+});
+
+t.test('a heap snapshot summed: live bytes, and counts and sizes by constructor', async (t) => {
+  const snapshot = {
+    snapshot: {
+      meta: {
+        node_fields: ['type', 'name', 'id', 'self_size', 'edge_count'],
+        node_types: [['hidden', 'array', 'string', 'object', 'code', 'closure', 'native']],
+      },
+    },
+    nodes: [3, 0, 1, 64, 0, 3, 0, 3, 64, 0, 3, 1, 5, 32, 0, 2, 2, 7, 40, 0, 5, 3, 9, 56, 0, 6, 4, 11, 100, 0],
+    strings: ['Map', 'Lease', 'some text', 'onTick', 'Node / TCPWrap'],
+  };
+  const a = summarizeSnapshot(JSON.stringify(snapshot));
+  t.equal(a.liveBytes, 256, 'the V8 heap: every node but the native one');
+  t.equal(a.nativeBytes, 100);
+  t.equal(a.nodes, 6);
+  t.same(a.byConstructor, {
+    Map: { count: 2, bytes: 128 },
+    Lease: { count: 1, bytes: 32 },
+    '(string)': { count: 1, bytes: 40 },
+    '(closure)': { count: 1, bytes: 56 },
+    'Node / TCPWrap': { count: 1, bytes: 100 },
+  });
+  const b = { ...a, byConstructor: { ...a.byConstructor, Lease: { count: 3, bytes: 96 }, '(string)': { count: 0, bytes: 0 } } };
+  t.same(heapGrowth(a, b), [{ name: 'Lease', count: 2, bytes: 64 }], 'only what grew, largest first');
+  t.throws(() => summarizeSnapshot('{"nodes": []}'), /not a V8 heap snapshot/);
+  t.throws(
+    () => summarizeSnapshot(JSON.stringify({ ...snapshot, snapshot: { meta: { node_fields: ['type'], node_types: [[]] } } })),
+    /must include type, name and self_size, got type/,
+  );
 });
 
 t.test('a heap that falls is not a leak', async (t) => {
@@ -183,6 +277,9 @@ t.test('options: defaults, and errors naming the option, the value and what is a
 t.test('the chart has a line per host in each of the four panels', async (t) => {
   const svg = soakChart(samples(), { title: 't', subtitle: 's', warmupSeconds: 60 });
   t.equal(svg.match(/<polyline /g)?.length, 12);
+  t.equal(svg.match(/<circle /g), null, 'no snapshots, no dots');
+  const dots = soakChart(samples(), { title: 't', subtitle: 's', warmupSeconds: 60, liveHeap: liveHeap().map((l) => l.points) });
+  t.equal(dots.match(/<circle /g)?.length, 12, 'a dot per snapshot on the heap panel');
   t.match(svg, /open fds/);
   t.match(svg, /time since the traffic started \(min\)/);
 });

@@ -38,8 +38,17 @@ export function daemonConfig(hosts: Host[], i: number, key: string, stateDir: st
   };
 }
 
-/** Starts the daemons, host 1 first; resolves once each answers on its control socket. `extra` adds settings to host i's config. */
-export async function startDaemons(lab: Lab, hosts: Host[], dir: string, extra: (i: number) => object = () => ({})): Promise<DemoDaemon[]> {
+/**
+ * Starts the daemons, host 1 first; resolves once each answers on its control socket. `extra` adds settings to host i's config;
+ * `env`, when given, is the daemons' environment.
+ */
+export async function startDaemons(
+  lab: Lab,
+  hosts: Host[],
+  dir: string,
+  extra: (i: number) => object = () => ({}),
+  env?: NodeJS.ProcessEnv,
+): Promise<DemoDaemon[]> {
   const key = randomBytes(32).toString('base64');
   const daemons: DemoDaemon[] = [];
   for (const [i, host] of hosts.entries()) {
@@ -50,7 +59,7 @@ export async function startDaemons(lab: Lab, hosts: Host[], dir: string, extra: 
     const log = join(stateDir, 'tulle.log');
     const fd = openSync(log, 'a');
     // detached: its own process group, so Ctrl-C on the demo reaches the demo only (which ends it by PID).
-    const child = lab.spawn(host.ns, tulleCommand(['run', '-c', config]), { stdio: ['ignore', fd, fd], detached: true });
+    const child = lab.spawn(host.ns, tulleCommand(['run', '-c', config]), { stdio: ['ignore', fd, fd], detached: true, env });
     closeSync(fd);
     daemons.push({ host, stateDir, config, log, child });
   }
