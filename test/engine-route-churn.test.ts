@@ -145,8 +145,14 @@ if (lab) {
         for (const r of reports) t.equal(r.wrongAddress, 0, `host ${r.index}: nothing arrived at an address it was not sent to`);
 
         // Every packet explained, per flow: sent = received by the application + seen on a wrong host or a
-        // decoy + dropped by a counted reason on either engine. The rest (socket buffers, say) must be tiny.
+        // decoy + dropped by a counted reason on either engine. On a loaded machine the sender's kernel also
+        // drops at the TUN before its engine reads (dropsBeforeEngine): counted per sender, not per flow, so a
+        // flow may miss up to its sender's count, and a sender's flows together miss that count.
         for (let s = 0; s < HOSTS; s++) {
+          const beforeEngine = reports[s].dropsBeforeEngine;
+          const slack = (sent: number) => Math.max(5, sent * 0.002);
+          let senderUnexplained = 0;
+          let senderSent = 0;
           for (let d = 0; d < HOSTS; d++) {
             if (s === d) continue;
             const sent = reports[s].sent[d];
@@ -156,11 +162,17 @@ if (lab) {
             const unexplained = sent - got - elsewhere;
             t.ok(sent > 0, `flow ${s}→${d}: ${sent} sent`);
             t.equal(arrived, got, `flow ${s}→${d}: what reached host ${d}'s underlay (${arrived}) is what its application received (${got})`);
+            senderUnexplained += unexplained;
+            senderSent += sent;
             t.ok(
-              Math.abs(unexplained) <= Math.max(5, sent * 0.002),
-              `flow ${s}→${d}: ${sent} sent = ${got} received + ${elsewhere} elsewhere (${unexplained} unexplained)`,
+              unexplained >= -slack(sent) && unexplained <= slack(sent) + beforeEngine,
+              `flow ${s}→${d}: ${sent} sent = ${got} received + ${elsewhere} elsewhere (${unexplained} unexplained; host ${s}'s kernel dropped ${beforeEngine} before its engine)`,
             );
           }
+          t.ok(
+            Math.abs(senderUnexplained - beforeEngine) <= slack(senderSent),
+            `host ${s}: its flows' unexplained losses (${senderUnexplained}) are what its kernel dropped before the engine (${beforeEngine})`,
+          );
         }
         for (const r of reports) {
           const c = r.counters;

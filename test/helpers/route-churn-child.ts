@@ -37,6 +37,11 @@ export interface ChurnReport {
   wrongAddress: number;
   publishes: number;
   counters: Record<string, number>;
+  /**
+   * Our datagrams the kernel dropped before the engine read them, in all (not per flow): tl0's queue discipline
+   * and TUN ring when the engine thread falls behind (a loaded machine), and sends refused with an error.
+   */
+  dropsBeforeEngine: number;
 }
 
 const plan = JSON.parse(process.argv[2]) as ChurnPlan;
@@ -141,6 +146,14 @@ await new Promise<void>((resolve) => {
   });
 });
 
+let sendErrors = 0;
+/** tl0's TX drops (TUN ring full) + its queue discipline's drops + refused sends. */
+function dropsBeforeEngine(): number {
+  const link = JSON.parse(sh('ip', '-s', '-j', 'link', 'show', 'dev', 'tl0')) as { stats64: { tx: { dropped: number } } }[];
+  const qdiscs = JSON.parse(sh('tc', '-s', '-j', 'qdisc', 'show', 'dev', 'tl0')) as { drops?: number }[];
+  return link[0].stats64.tx.dropped + qdiscs.reduce((sum, q) => sum + (q.drops ?? 0), 0) + sendErrors;
+}
+
 // Traffic and churn together, both bounded in count and time.
 const sent = plan.hosts.map(() => 0);
 let publishes = 0;
@@ -162,7 +175,9 @@ await new Promise<void>((resolve) => {
       msg.writeUInt32BE(host * 1000 + k, 4);
       msg.writeUInt32BE(seq, 8);
       sent[host]++;
-      sender.send(msg, PORT, addressOf(host, k));
+      sender.send(msg, PORT, addressOf(host, k), (error) => {
+        if (error) sendErrors++;
+      });
     }
     if (elapsed > plan.durationMs + 5000 || (seq >= totalPackets && publishes >= totalPublishes)) {
       clearInterval(timer);
@@ -172,7 +187,7 @@ await new Promise<void>((resolve) => {
 });
 // The last datagrams (ours to others, others' to us) are still on their way: wait, then report.
 await new Promise((resolve) => setTimeout(resolve, 3000));
-const report: ChurnReport = { index: me, sent, received, wrongAddress, publishes, counters: engine.counters() };
+const report: ChurnReport = { index: me, sent, received, wrongAddress, publishes, counters: engine.counters(), dropsBeforeEngine: dropsBeforeEngine() };
 process.stdout.write(JSON.stringify(report) + '\n');
 for (const socket of [sender, ...receivers]) socket.close();
 await engine.stop();
