@@ -18,6 +18,7 @@ import { controlRequest } from '../src/daemon/control-client.js';
 import { socketPath } from '../src/daemon/state-dir.js';
 import type { LeaseView, StatusView } from '../src/daemon/status-view.js';
 import { trafficTools } from './helpers/tools.js';
+import { within } from './helpers/fault-lab.js';
 
 const lab = rootLab(t);
 if (lab) {
@@ -51,14 +52,7 @@ if (lab) {
   // A daemon forwarding a full-rate stream on a busy machine may take seconds to answer: wait longer than the helper does.
   const ask = async <T>(d: RunningDaemon, method: 'status' | 'leases') => (await controlRequest(socketPath(d.stateDir), method, 15_000)) as T;
   const routedSubnets = async (d: RunningDaemon) => (await ask<LeaseView[]>(d, 'leases')).filter((l) => l.state === 'routed').map((l) => l.subnet);
-  const waitFor = async (what: () => Promise<boolean>, ms: number) => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (await what()) return true;
-      await sleep(100);
-    }
-    return false;
-  };
+  const waitFor = async (what: () => Promise<boolean>, ms: number) => (await within(ms, what)) !== undefined;
   const dropped = (ns: string, reason: string) => {
     const m = new RegExp(`^tulle_gossip_dropped_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(httpGet(lab, ns, `http://${METRICS}/metrics`).body);
     return m ? Number(m[1]) : NaN;

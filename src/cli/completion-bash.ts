@@ -5,12 +5,8 @@
  * and for a command's arguments; an option's value is never taken for a
  * subcommand.
  */
+import { shellQuote as quote } from '../util/shell-quote.js';
 import type { CompletionNode } from './completion-tree.js';
-
-/** A word for a single-quoted shell string. */
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
 
 /** A `case` over command paths, each branch setting `reply` to its words. */
 function table(fn: string, nodes: CompletionNode[], words: (n: CompletionNode) => string[]): string {

@@ -4,11 +4,8 @@
  * The same walk as the bash script: subcommands after their parent, options
  * after a dash, files after an option that takes a file or directory.
  */
+import { shellQuote as quote } from '../util/shell-quote.js';
 import type { CompletionNode } from './completion-tree.js';
-
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
 
 /** A `case` over command paths, each branch setting the array `reply`. */
 function table(fn: string, nodes: CompletionNode[], items: (n: CompletionNode) => string[]): string {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { standalone } from '../util/embedded.js';
+import { shellQuote } from '../util/shell-quote.js';
 import { writeFileAtomic } from '../util/write-file.js';
 import { DEFAULT_DATA_DIR, DEFAULT_SUBNET_FILE } from './net-conf.js';
 import { LATEST_VERSION } from './versions.js';
@@ -60,10 +61,6 @@ export function conflistText(o: Pick<InstallOptions, 'name' | 'subnetFile' | 'da
     plugins: [{ type: PLUGIN_TYPE, subnetFile: o.subnetFile, dataDir: o.dataDir, delegate: { hairpinMode: true, isDefaultGateway: true } }],
   };
   return `${JSON.stringify(conflist, null, 2)}\n`;
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 export function pluginScript(command: readonly string[]): string {
