@@ -62,6 +62,8 @@ function sample(system: string, kind: SystemSpec['kind'], rep: number, values: P
     tcp_multi_gbps: null,
     udp_kpps: null,
     udp_loss_pct: null,
+    udp_small_kpps: null,
+    udp_small_loss_pct: null,
     rtt_ms: null,
     cpu_pct: null,
     gbps_per_core: null,
@@ -84,10 +86,10 @@ const SAMPLES: Sample[] = [
   sample('underlay', 'reference', 1, { tcp1_gbps: 20, rtt_ms: 0.04 }),
   sample('underlay', 'reference', 2, { tcp1_gbps: 30, rtt_ms: 0.06 }),
   sample('underlay', 'reference', 3, { tcp1_gbps: 25, rtt_ms: 0.05 }),
-  sample('kernel-vxlan', 'reference', 1, { tcp1_gbps: 10, tcp_multi_gbps: 12, rtt_ms: 0.1 }),
+  sample('kernel-vxlan', 'reference', 1, { tcp1_gbps: 10, tcp_multi_gbps: 12, rtt_ms: 0.1, udp_small_kpps: 400, udp_small_loss_pct: 1 }),
   sample('kernel-vxlan', 'reference', 2, { tcp1_gbps: 16, tcp_multi_gbps: 14, rtt_ms: 0.1 }),
   sample('kernel-vxlan', 'reference', 3, { tcp1_gbps: 12, tcp_multi_gbps: 13, rtt_ms: 0.1 }),
-  sample('tulle-udp', 'tulle', 1, { tcp1_gbps: 6, tcp_multi_gbps: 6.5, rtt_ms: 0.4, cpu_pct: 150, udp_kpps: 50 }),
+  sample('tulle-udp', 'tulle', 1, { tcp1_gbps: 6, tcp_multi_gbps: 6.5, rtt_ms: 0.4, cpu_pct: 150, udp_kpps: 50, udp_small_kpps: 100, udp_small_loss_pct: 70 }),
   sample('tulle-udp', 'tulle', 2, { tcp1_gbps: 5, tcp_multi_gbps: 6.5, rtt_ms: 0.5, cpu_pct: 100, generator_limited: ['tcp1_gbps'] }),
   sample('tulle-udp', 'tulle', 3, { tcp1_gbps: null, rtt_ms: 0.3, cpu_pct: 120 }),
   sample('socat', 'other', 1, { tcp1_gbps: 0.3, rtt_ms: 0.25, cpu_pct: 60, not_measured: { udp_kpps: 'because' } }),
@@ -143,6 +145,7 @@ t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
     duration: 5,
     streams: 4,
     size: 1400,
+    smallSize: 64,
     tool: 'iperf3',
     gro: 'on',
     notes: ['a note'],
@@ -152,23 +155,34 @@ t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
   t.match(md, /\| tulle-udp \| 5\.50† \(5\.00–6\.00\) \|/, 'a generator-limited figure is marked');
   t.match(md, /\| socat \| [^\n]*\| not measured \|/);
   t.match(md, /\| tulle-udp \| kernel-vxlan \| 0\.46× \|/);
+  t.match(md, /\| UDP 1400 B kpps \| UDP loss % \| UDP 64 B kpps \| loss % \|/, 'the small-packet test has its own columns');
+  t.match(md, /\| tulle-udp \| kernel-vxlan \| [^|]+\| [^|]+\| [^|]+\| 0\.25× \|/, 'and its own ratio: 100 kpps against 400');
+  t.match(md, /\| socat \| [^\n]*\| not measured \| not measured \|/, 'a loss figure is not measured when its rate is not');
   t.match(md, /skipped tinc: not installed\./);
   t.match(md, /note: a note/);
   t.match(md, /† the traffic generator itself was CPU-bound/);
   t.notMatch(md, /fragmented/, 'no MTU, no fragmentation note');
   const withMtu = rows.map((r) => ({ ...r, mtu: r.system === 'tulle-udp' ? 1420 : 1500 }));
-  const md2 = markdownTable(withMtu, { reps: 3, duration: 5, streams: 4, size: 1400, tool: 'iperf3', gro: 'on', notes: [], skipped: [] });
+  const md2 = markdownTable(withMtu, { reps: 3, duration: 5, streams: 4, size: 1400, smallSize: 64, tool: 'iperf3', gro: 'on', notes: [], skipped: [] });
   t.match(md2, /UDP datagrams of 1400 B \(1428 B with IPv4 and UDP headers\) exceed the MTU of tulle-udp \(1420\).*--size 1392 fits every row/);
 });
 
 t.test('SVG chart: one bar per measured row and panel, escaped, no NaN', async (t) => {
   const rows = aggregate(SPECS, SAMPLES, 4);
   rows.push({ ...rows[3], system: 'a <b> & "c"', tcp1_gbps: null, rtt_ms: null, gbps_per_core: null, samples: 1, not_measured: {} });
-  const svg = svgChart(rows, { title: 'T', subtitle: 'S & s', reps: 3, footnotes: ['skipped x: <why>'] });
+  const svg = svgChart(rows, { title: 'T', subtitle: 'S & s', reps: 3, footnotes: ['skipped x: <why>'], udp: { size: 1400, smallSize: 64 } });
   t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="\d+" height="\d+"/);
   t.notMatch(svg, /NaN|undefined|Infinity/);
   const bars = svg.match(/<rect x="\d+(\.\d+)?" y="\d+(\.\d+)?" width="[\d.]+" height="26"/g) ?? [];
-  t.equal(bars.length, 10, '4 measured rows × 2 panels, and 2 rows with an overlay process in the per-core panel');
+  t.equal(bars.length, 13, '4 measured rows × 2 panels, 1 row with 1400-byte and 2 with 64-byte packets/s, 2 rows in the per-core panel');
+  t.match(svg, /UDP packets per second, 1400-byte datagrams/);
+  t.match(svg, /UDP packets per second, 64-byte datagrams/);
+  t.match(svg, /100\.0 kpps · 0\.25× kernel-vxlan/);
+  const noUdp = svgChart(
+    rows.map((r) => ({ ...r, udp_kpps: null, udp_small_kpps: null })),
+    { title: 'T', subtitle: 'S', reps: 3, footnotes: [] },
+  );
+  t.notMatch(noUdp, /UDP packets per second/, 'a panel no row has a figure for is left out');
   t.match(svg, /n\/a: kernel work, not attributed/, 'kernel rows have no per-core bar, and say why');
   t.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/, 'labels are escaped');
   t.match(svg, /S &amp; s/);
@@ -222,10 +236,13 @@ t.test('options: defaults, and errors that name the option, value and what is al
     [{ systems: 'tulle-udp,flannel' }, /--systems: unknown system "flannel"; systems are: underlay, kernel-vxlan/],
     [{ others: 'zerotier' }, /--others: unknown overlay "zerotier"; others are: socat, wireguard-go, nebula, tinc, all or none/],
     [{ warp: '1' }, /unknown option --warp/],
+    [{ smallSize: '8' }, /--small-size must be 0 \(no small-packet test\) or a whole number from 16 to 1400, got "8"/],
   ];
   for (const [raw, message] of bad) t.throws(() => parseBenchOptions(raw, SYSTEM_IDS, OTHER_IDS), message);
   t.throws(() => parseBenchOptions({ reps: '0' }, SYSTEM_IDS, OTHER_IDS), BenchUsageError);
   t.same(parseBenchOptions({ rows: 'tulle-udp' }, SYSTEM_IDS, OTHER_IDS).systems, ['tulle-udp'], '--rows is --systems');
+  t.equal(parseBenchOptions({ smallSize: '0' }, SYSTEM_IDS, OTHER_IDS).smallSize, 0, '--small-size 0 leaves the test out');
+  t.equal(parseBenchOptions({ smallSize: '128' }, SYSTEM_IDS, OTHER_IDS).smallSize, 128);
 });
 
 t.test('system selection: references first, skips with reasons', async (t) => {
@@ -320,6 +337,7 @@ t.test('tulle bench: registered on a commander program with every option', async
     '--duration',
     '--streams',
     '--size',
+    '--small-size',
     '--reps',
     '--offloads',
     '--gro',
@@ -329,7 +347,7 @@ t.test('tulle bench: registered on a commander program with every option', async
     t.ok(longs.includes(flag), `${flag}`);
   }
   t.same(
-    Object.keys(DEFAULTS).filter((k) => !longs.includes(`--${k}`)),
+    Object.keys(DEFAULTS).filter((k) => !longs.includes(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)),
     [],
     'every option of src/bench/options.ts is a flag',
   );

@@ -2,13 +2,33 @@
 import { median, perCore, ratio, round, spread, type Spread } from './stats.js';
 import type { SystemKind, SystemSpec } from './systems.js';
 
-export const METRICS = ['tcp1_gbps', 'tcp_multi_gbps', 'udp_kpps', 'udp_loss_pct', 'rtt_ms', 'cpu_pct', 'gbps_per_core'] as const;
+export const METRICS = [
+  'tcp1_gbps',
+  'tcp_multi_gbps',
+  'udp_kpps',
+  'udp_loss_pct',
+  'udp_small_kpps',
+  'udp_small_loss_pct',
+  'rtt_ms',
+  'cpu_pct',
+  'gbps_per_core',
+] as const;
 export type Metric = (typeof METRICS)[number];
 /** The metrics every non-reference row is compared on (RTT: lower is better, so a ratio above 1 is worse). */
-export const RATIO_METRICS = ['tcp1_gbps', 'tcp_multi_gbps', 'udp_kpps', 'rtt_ms'] as const;
+export const RATIO_METRICS = ['tcp1_gbps', 'tcp_multi_gbps', 'udp_kpps', 'udp_small_kpps', 'rtt_ms'] as const;
 export type RatioMetric = (typeof RATIO_METRICS)[number];
 
-const DIGITS: Record<Metric, number> = { tcp1_gbps: 4, tcp_multi_gbps: 4, udp_kpps: 2, udp_loss_pct: 2, rtt_ms: 4, cpu_pct: 1, gbps_per_core: 3 };
+const DIGITS: Record<Metric, number> = {
+  tcp1_gbps: 4,
+  tcp_multi_gbps: 4,
+  udp_kpps: 2,
+  udp_loss_pct: 2,
+  udp_small_kpps: 2,
+  udp_small_loss_pct: 2,
+  rtt_ms: 4,
+  cpu_pct: 1,
+  gbps_per_core: 3,
+};
 
 export type Metrics = Record<Metric, number | null>;
 
