@@ -66,6 +66,8 @@ function sample(system: string, kind: SystemSpec['kind'], rep: number, values: P
     udp_small_loss_pct: null,
     rtt_ms: null,
     cpu_pct: null,
+    cpu_idle_pct: null,
+    cpu_rtt_pct: null,
     gbps_per_core: null,
     generator_limited: [],
     not_measured: {},
@@ -89,7 +91,17 @@ const SAMPLES: Sample[] = [
   sample('kernel-vxlan', 'reference', 1, { tcp1_gbps: 10, tcp_multi_gbps: 12, rtt_ms: 0.1, udp_small_kpps: 400, udp_small_loss_pct: 1 }),
   sample('kernel-vxlan', 'reference', 2, { tcp1_gbps: 16, tcp_multi_gbps: 14, rtt_ms: 0.1 }),
   sample('kernel-vxlan', 'reference', 3, { tcp1_gbps: 12, tcp_multi_gbps: 13, rtt_ms: 0.1 }),
-  sample('tulle-udp', 'tulle', 1, { tcp1_gbps: 6, tcp_multi_gbps: 6.5, rtt_ms: 0.4, cpu_pct: 150, udp_kpps: 50, udp_small_kpps: 100, udp_small_loss_pct: 70 }),
+  sample('tulle-udp', 'tulle', 1, {
+    tcp1_gbps: 6,
+    tcp_multi_gbps: 6.5,
+    rtt_ms: 0.4,
+    cpu_pct: 150,
+    cpu_idle_pct: 0.5,
+    cpu_rtt_pct: 3,
+    udp_kpps: 50,
+    udp_small_kpps: 100,
+    udp_small_loss_pct: 70,
+  }),
   sample('tulle-udp', 'tulle', 2, { tcp1_gbps: 5, tcp_multi_gbps: 6.5, rtt_ms: 0.5, cpu_pct: 100, generator_limited: ['tcp1_gbps'] }),
   sample('tulle-udp', 'tulle', 3, { tcp1_gbps: null, rtt_ms: 0.3, cpu_pct: 120 }),
   sample('socat', 'other', 1, { tcp1_gbps: 0.3, rtt_ms: 0.25, cpu_pct: 60, not_measured: { udp_kpps: 'because' } }),
@@ -158,6 +170,9 @@ t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
   t.match(md, /\| UDP 1400 B kpps \| UDP loss % \| UDP 64 B kpps \| loss % \|/, 'the small-packet test has its own columns');
   t.match(md, /\| tulle-udp \| kernel-vxlan \| [^|]+\| [^|]+\| [^|]+\| 0\.25× \|/, 'and its own ratio: 100 kpps against 400');
   t.match(md, /\| socat \| [^\n]*\| not measured \| not measured \|/, 'a loss figure is not measured when its rate is not');
+  t.match(md, /\| row \| overlay CPU % of a core: idle \(2 s\) \| during the RTT test \| during TCP ×1 \| RTT ms \|/, 'a CPU table');
+  t.match(md, /\| tulle-udp \| 0\.5 \(0\.5–0\.5\) \| 3\.0 \(3\.0–3\.0\) \| 120 \(100–150\) \|/, 'with idle, RTT and TCP CPU');
+  t.notMatch(md, /\| kernel-vxlan \| – \| – \|/, 'reference rows have no CPU row');
   t.match(md, /skipped tinc: not installed\./);
   t.match(md, /note: a note/);
   t.match(md, /† the traffic generator itself was CPU-bound/);
@@ -250,8 +265,24 @@ t.test('system selection: references first, skips with reasons', async (t) => {
   const all = selectSystems(parseBenchOptions({}, SYSTEM_IDS, OTHER_IDS), installed);
   t.same(
     all.systems.map((s) => s.id),
-    ['underlay', 'kernel-vxlan', 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', 'ladder-1', 'ladder-2', 'ladder-3', 'ladder-4', 'ladder-5', 'ladder-6', 'socat'],
+    [
+      'underlay',
+      'kernel-vxlan',
+      'tulle-udp',
+      'tulle-vxlan',
+      'tulle-host-gw',
+      'tulle-vxlan-lowlatency',
+      'ladder-1',
+      'ladder-2',
+      'ladder-3',
+      'ladder-4',
+      'ladder-5',
+      'ladder-6',
+      'socat',
+    ],
   );
+  const lowLatency = all.systems.find((s) => s.id === 'tulle-vxlan-lowlatency')!;
+  t.same([lowLatency.busyPollUs, lowLatency.pin, lowLatency.backend], [200, true, 'vxlan'], 'the low-latency row comes with the vxlan backend, pinned');
   t.same(all.skipped, [
     { system: 'wireguard-go', reason: 'wireguard-go missing' },
     { system: 'nebula', reason: 'nebula missing' },
@@ -271,6 +302,7 @@ t.test('system selection: references first, skips with reasons', async (t) => {
   t.same(
     off.systems.map((s) => s.id),
     ['underlay', 'kernel-vxlan', 'tulle-udp'],
+    'no low-latency row without the vxlan backend',
   );
   t.same(off.systems[2].offloads, { tun: false, udpGso: false, udpGro: false }, "--offloads off turns tulle's offloads off");
   t.match(off.skipped[0].reason, /not with --offloads off/);

@@ -39,6 +39,8 @@ t.test('the table shows tulle rows as ratios to kernel vxlan, references without
     udp_small_loss_pct: null,
     rtt_ms: 0.5,
     cpu_pct: null,
+    cpu_idle_pct: null,
+    cpu_rtt_pct: null,
     gbps_per_core: null,
     spread: {},
     generator_limited: [],

@@ -11,6 +11,8 @@ export const METRICS = [
   'udp_small_loss_pct',
   'rtt_ms',
   'cpu_pct',
+  'cpu_idle_pct',
+  'cpu_rtt_pct',
   'gbps_per_core',
 ] as const;
 export type Metric = (typeof METRICS)[number];
@@ -27,6 +29,8 @@ const DIGITS: Record<Metric, number> = {
   udp_small_loss_pct: 2,
   rtt_ms: 4,
   cpu_pct: 1,
+  cpu_idle_pct: 1,
+  cpu_rtt_pct: 1,
   gbps_per_core: 3,
 };
 

@@ -73,6 +73,14 @@ export function markdownTable(rows: Row[], ctx: ReportContext): string {
       }
     }
   }
+  const withCpu = rows.filter((r) => r.kind !== 'reference' && (r.cpu_idle_pct !== null || r.cpu_rtt_pct !== null || r.cpu_pct !== null));
+  if (withCpu.length > 0) {
+    lines.push('', '| row | overlay CPU % of a core: idle (2 s) | during the RTT test | during TCP ×1 | RTT ms |', '|---|--:|--:|--:|--:|');
+    for (const r of withCpu)
+      lines.push(
+        `| ${r.system} | ${cell(r, 'cpu_idle_pct', 1, ctx.reps)} | ${cell(r, 'cpu_rtt_pct', 1, ctx.reps)} | ${cell(r, 'cpu_pct', 0, ctx.reps)} | ${cell(r, 'rtt_ms', 3, ctx.reps)} |`,
+      );
+  }
   lines.push(
     '',
     `${ctx.reps > 1 ? `median (min–max) of ${ctx.reps} reps, round-robin` : '1 rep'}; ${ctx.duration} s per throughput test; ${ctx.tool}; veth GRO ${ctx.gro}; ` +

@@ -48,6 +48,8 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
     udp_small_loss_pct: null,
     rtt_ms: null,
     cpu_pct: null,
+    cpu_idle_pct: null,
+    cpu_rtt_pct: null,
     gbps_per_core: null,
     generator_limited: [],
     not_measured: {},
@@ -105,12 +107,30 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       await sleep(500);
     };
     const seconds = options.duration;
+    // The overlay's own CPU (all its processes, % of one core) while `work` runs: what a mode that trades CPU
+    // for latency costs idle, under pings and under load.
+    const procs = built.processes;
+    const cpuDuring = async <T>(work: () => Promise<T>): Promise<{ result: T; pct: number | null }> => {
+      const before = procs.map((p) => cpuSeconds(p.pid));
+      const start = performance.now();
+      const result = await work();
+      const wall = (performance.now() - start) / 1000;
+      if (procs.length === 0) return { result, pct: null };
+      const used = procs.reduce((sum, p, i) => sum + cpuSeconds(p.pid) - before[i], 0);
+      return { result, pct: round((used / wall) * 100, 1) };
+    };
+    if (procs.length > 0)
+      await step('overlay CPU while idle, 2 s', async () => {
+        sample.cpu_idle_pct = (await cpuDuring(() => sleep(2000))).pct;
+        return `${sample.cpu_idle_pct}% of a core`;
+      });
     await step(`RTT (${latency.name})`, async () => {
-      sample.rtt_ms = round(await latency.rttMs(a.ns, b.ns, target), 4);
-      return `${sample.rtt_ms} ms`;
+      const { result, pct } = await cpuDuring(() => latency.rttMs(a.ns, b.ns, target));
+      sample.rtt_ms = round(result, 4);
+      sample.cpu_rtt_pct = pct;
+      return `${sample.rtt_ms} ms${pct !== null ? `; overlay CPU ${pct}% of a core` : ''}`;
     });
     await step(`TCP 1 stream, ${seconds} s`, async () => {
-      const procs = built!.processes;
       const before = procs.map((p) => cpuSeconds(p.pid));
       const start = performance.now();
       const r = await traffic.tcp(a.ns, b.ns, target, 1, seconds);

@@ -165,7 +165,13 @@ function logStarted(r: Running, controlPath: string, log: Logger): void {
     : `host-gw on ${facts.underlay.address} (${facts.underlay.device}, mtu ${mtu})`;
   log.info(
     { event: 'started', subnet: plan.subnet, backend: plan.backend.type, peers: router.routed, leases: router.table.size, control: controlPath },
-    `tulle: ${where}, subnet ${plan.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}; ${engine.threads === 1 ? '1 data-plane thread' : '2 data-plane threads (TX, RX)'}` : ''}${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`,
+    `tulle: ${where}, subnet ${plan.subnet}, ${router.routed} peers${
+      engine
+        ? `; offloads: ${offloads}; ${engine.threads === 1 ? '1 data-plane thread' : '2 data-plane threads (TX, RX)'}${
+            config.busyPollMicroseconds > 0 ? `; busy-poll ${config.busyPollMicroseconds} µs` : ''
+          }`
+        : ''
+    }${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`,
   );
 }
 

@@ -231,6 +231,12 @@ export const DaemonConfigSchema = object({
   threads: z.union([z.literal(1), z.literal(2)], { error: 'must be 1 or 2' }).default(1),
   /** threads 2: the RX thread sends the replies its TUN writes provoke: one thread wake-up less per round trip. */
   replyInline: z.boolean({ error: 'must be true or false' }).default(true),
+  /**
+   * The low-latency mode: after each wake-up a data-plane thread keeps polling its TUN and socket this many
+   * microseconds before it sleeps again, so a packet that arrives meanwhile costs no wake-up. 0 (the default)
+   * is off. It yields the core between polls; what it costs is in docs/config.md.
+   */
+  busyPollMicroseconds: int(0, 10_000, 'microseconds').default(0),
   /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: see docs/config.md). */
   offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto' }),
 });

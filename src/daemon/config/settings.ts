@@ -141,6 +141,14 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'logLevel', env: 'TULLE_LOG_LEVEL', flag: 'log-level', kind: 'string', help: 'fatal, error, warn, info, debug, trace, silent', default: 'info' },
   { path: 'batch', env: 'TULLE_BATCH', flag: 'batch', kind: 'int', help: 'packets per data-plane batch', default: '64' },
   { path: 'threads', env: 'TULLE_THREADS', flag: 'threads', kind: 'int', help: 'data-plane threads: 1 (both directions) or 2 (TX, RX)', default: '1' },
+  {
+    path: 'busyPollMicroseconds',
+    env: 'TULLE_BUSY_POLL_MICROSECONDS',
+    flag: 'busy-poll-microseconds',
+    kind: 'int',
+    help: 'low-latency mode: keep polling this long after each wake-up before sleeping (0: off; costs CPU while packets flow)',
+    default: '0',
+  },
 ];
 
 /**
