@@ -39,7 +39,7 @@ export function fmtRatio(x: number | null | undefined): string {
 export function markdownTable(rows: Row[], ctx: ReportContext): string {
   const lines: string[] = [];
   lines.push(
-    `| system | TCP ×1 Gb/s | TCP ×${ctx.streams} Gb/s | UDP ${ctx.size} B kpps | UDP loss % | UDP ${ctx.smallSize || 'small'} B kpps | loss % | RTT ms | overlay CPU % of a core (TCP ×1) | Gb/s per core | TCP ×1 vs kernel-vxlan | TCP ×1 vs underlay |`,
+    `| system | TCP ×1 Gb/s | TCP ×${ctx.streams} Gb/s | UDP ${ctx.size} B kpps | UDP loss % | ${ctx.smallSize ? `UDP ${ctx.smallSize} B` : 'UDP small'} kpps | loss % | RTT ms | overlay CPU % of a core (TCP ×1) | Gb/s per core | TCP ×1 vs kernel-vxlan | TCP ×1 vs underlay |`,
   );
   lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const r of rows) {
@@ -59,7 +59,7 @@ export function markdownTable(rows: Row[], ctx: ReportContext): string {
   if (compared.length > 0) {
     lines.push(
       '',
-      `| row | vs | TCP ×1 | TCP ×${ctx.streams} | UDP ${ctx.size} B kpps | UDP ${ctx.smallSize || 'small'} B kpps | RTT (lower is better) |`,
+      `| row | vs | TCP ×1 | TCP ×${ctx.streams} | UDP ${ctx.size} B kpps | ${ctx.smallSize ? `UDP ${ctx.smallSize} B` : 'UDP small'} kpps | RTT (lower is better) |`,
       '|---|---|--:|--:|--:|--:|--:|',
     );
     for (const r of compared) {
