@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aggregate, offloadsInForce, withPerCore, type Sample } from '../src/bench/aggregate.js';
+import { describeDrops, dropPlaces, type UdpDrops } from '../src/bench/udp-drops.js';
 import { escapeXml, niceStep, svgChart } from '../src/bench/chart-svg.js';
 import { generatorNotes } from '../src/bench/notes.js';
 import { BenchUsageError, DEFAULTS, parseBenchOptions, resultsDir } from '../src/bench/options.js';
@@ -77,6 +78,21 @@ function sample(system: string, kind: SystemSpec['kind'], rep: number, values: P
   });
 }
 
+function drops(d: Partial<UdpDrops>): UdpDrops {
+  return {
+    sender_dev: 'tulle0',
+    sent: null,
+    received: 0,
+    sender_dev_tx_dropped: null,
+    receiver_overlay_socket_drops: 0,
+    receiver_app_socket_drops: 0,
+    receiver_tun_write_errors: null,
+    receiver_udp_rcvbuf_errors: null,
+    receiver_udp_in_errors: null,
+    ...d,
+  };
+}
+
 const SPECS: SystemSpec[] = [
   { id: 'underlay', system: 'underlay', kind: 'reference' },
   { id: 'kernel-vxlan', system: 'kernel-vxlan', kind: 'reference' },
@@ -101,8 +117,16 @@ const SAMPLES: Sample[] = [
     udp_kpps: 50,
     udp_small_kpps: 100,
     udp_small_loss_pct: 70,
+    udp_drops: drops({ sent: 1000, received: 300, sender_dev_tx_dropped: 500, receiver_overlay_socket_drops: 100, receiver_tun_write_errors: 0 }),
   }),
-  sample('tulle-udp', 'tulle', 2, { tcp1_gbps: 5, tcp_multi_gbps: 6.5, rtt_ms: 0.5, cpu_pct: 100, generator_limited: ['tcp1_gbps'] }),
+  sample('tulle-udp', 'tulle', 2, {
+    udp_drops: drops({ sent: 2000, received: 600, sender_dev_tx_dropped: 700, receiver_overlay_socket_drops: 300, receiver_tun_write_errors: 0 }),
+    tcp1_gbps: 5,
+    tcp_multi_gbps: 6.5,
+    rtt_ms: 0.5,
+    cpu_pct: 100,
+    generator_limited: ['tcp1_gbps'],
+  }),
   sample('tulle-udp', 'tulle', 3, { tcp1_gbps: null, rtt_ms: 0.3, cpu_pct: 120 }),
   sample('socat', 'other', 1, { tcp1_gbps: 0.3, rtt_ms: 0.25, cpu_pct: 60, not_measured: { udp_kpps: 'because' } }),
 ];
@@ -173,6 +197,8 @@ t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
   t.match(md, /\| row \| overlay CPU % of a core: idle \(2 s\) \| during the RTT test \| during TCP ×1 \| RTT ms \|/, 'a CPU table');
   t.match(md, /\| tulle-udp \| 0\.5 \(0\.5–0\.5\) \| 3\.0 \(3\.0–3\.0\) \| 120 \(100–150\) \|/, 'with idle, RTT and TCP CPU');
   t.notMatch(md, /\| kernel-vxlan \| – \| – \|/, 'reference rows have no CPU row');
+  // Medians over the two reps: sent 1500, received 450, TUN ring 600, overlay sockets 200; 250 nobody counted.
+  t.match(md, /\| tulle-udp \(tulle0\) \| 1400 B \| 1500 \| 450 \| 600 \| 200 \| 0 \| 0 \| 250 \|/, 'where the datagrams were lost, medians per place');
   t.match(md, /skipped tinc: not installed\./);
   t.match(md, /note: a note/);
   t.match(md, /† the traffic generator itself was CPU-bound/);
@@ -180,6 +206,21 @@ t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
   const withMtu = rows.map((r) => ({ ...r, mtu: r.system === 'tulle-udp' ? 1420 : 1500 }));
   const md2 = markdownTable(withMtu, { reps: 3, duration: 5, streams: 4, size: 1400, smallSize: 64, tool: 'iperf3', gro: 'on', notes: [], skipped: [] });
   t.match(md2, /UDP datagrams of 1400 B \(1428 B with IPv4 and UDP headers\) exceed the MTU of tulle-udp \(1420\).*--size 1392 fits every row/);
+});
+
+t.test('UDP drops: per place in path order, and what no counter explains', async (t) => {
+  const places = dropPlaces(drops({ sent: 100, received: 40, sender_dev_tx_dropped: 30, receiver_overlay_socket_drops: 5, receiver_app_socket_drops: 5 }));
+  t.same(
+    places.map((p) => p.dropped),
+    [30, 5, null, 5, 20],
+  );
+  t.equal(places[0].place, "sender's tulle0");
+  t.equal(dropPlaces(drops({ sent: null, received: 5 })).at(-1)!.dropped, null, 'unknown without a sent count');
+  t.equal(dropPlaces(drops({ sent: 10, received: 5, sender_dev_tx_dropped: 9 })).at(-1)!.dropped, 0, 'never negative');
+  t.equal(
+    describeDrops(drops({ sent: 10, received: 5, sender_dev_tx_dropped: 3 })),
+    "sender's tulle0 3, receiver's overlay sockets 0, application's socket 0, elsewhere (not counted) 2",
+  );
 });
 
 t.test('SVG chart: one bar per measured row and panel, escaped, no NaN', async (t) => {

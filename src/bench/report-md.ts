@@ -1,6 +1,7 @@
 /** The Markdown report (pure). */
 import type { Metric, Row } from './aggregate.js';
 import type { Spread } from './stats.js';
+import { dropPlaces } from './udp-drops.js';
 
 export interface ReportContext {
   reps: number;
@@ -72,6 +73,21 @@ export function markdownTable(rows: Row[], ctx: ReportContext): string {
         );
       }
     }
+  }
+  const dropRows = rows.flatMap((r) =>
+    (
+      [
+        [ctx.size, r.udp_drops],
+        [ctx.smallSize, r.udp_small_drops],
+      ] as const
+    ).flatMap(([size, d]) => (d === undefined ? [] : [{ r, size, places: dropPlaces(d), d }])),
+  );
+  if (dropRows.length > 0) {
+    const names = ["sender's device", "receiver's overlay sockets", "receiver's TUN writes", "application's socket", 'elsewhere'];
+    lines.push('', `| where UDP datagrams were lost | size | sent | received | ${names.join(' | ')} |`, `|---|--:|--:|--:|${names.map(() => '--:|').join('')}`);
+    const n = (v: number | null) => (v === null ? '–' : String(v));
+    for (const { r, size, places, d } of dropRows)
+      lines.push(`| ${r.system} (${d.sender_dev}) | ${size} B | ${n(d.sent)} | ${n(d.received)} | ${places.map((p) => n(p.dropped)).join(' | ')} |`);
   }
   const withCpu = rows.filter((r) => r.kind !== 'reference' && (r.cpu_idle_pct !== null || r.cpu_rtt_pct !== null || r.cpu_pct !== null));
   if (withCpu.length > 0) {
