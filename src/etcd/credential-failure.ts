@@ -45,5 +45,15 @@ export async function explainFailure(error: unknown, ctx: FailureContext): Promi
     });
     if (answer !== undefined) return answer;
   }
+  // A TLS failure the handshake above did not reproduce (it may have been the server's only once): still said
+  // as one, with OpenSSL's reason and without gRPC's wrapping, so that a start-up ends instead of retrying.
+  const reason = /Last error: (?:Error(?: \[[A-Z_]+\])?: )?(.*?)(?:\. Resolution note|$)/s.exec(message)?.[1]?.split('\n')[0];
+  if (reason !== undefined && /SSL|TLS|certificate|alert/i.test(reason)) return `TLS to etcd at ${ctx.endpoints.join(', ')} failed: ${tidy(reason)}`;
   return undefined;
+}
+
+/** OpenSSL's "80DC…:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:../deps/…" → "sslv3 alert bad certificate". */
+function tidy(reason: string): string {
+  const openssl = /:SSL routines:[^:]*:([^:]+)/.exec(reason);
+  return (openssl?.[1] ?? reason).trim();
 }
