@@ -48,7 +48,10 @@ export async function explainFailure(error: unknown, ctx: FailureContext): Promi
   // A TLS failure the handshake above did not reproduce (it may have been the server's only once): still said
   // as one, with OpenSSL's reason and without gRPC's wrapping, so that a start-up ends instead of retrying.
   const reason = /Last error: (?:Error(?: \[[A-Z_]+\])?: )?(.*?)(?:\. Resolution note|$)/s.exec(message)?.[1]?.split('\n')[0];
-  if (reason !== undefined && /SSL|TLS|certificate|alert/i.test(reason)) return `TLS to etcd at ${ctx.endpoints.join(', ')} failed: ${tidy(reason)}`;
+  // A connection that dropped during the handshake (a server restarting) is an outage, not a TLS problem.
+  const dropped = /socket disconnected|ECONNRESET|EPIPE|timed? ?out/i;
+  if (reason !== undefined && /SSL|TLS|certificate|alert/i.test(reason) && !dropped.test(reason))
+    return `TLS to etcd at ${ctx.endpoints.join(', ')} failed: ${tidy(reason)}`;
   return undefined;
 }
 

@@ -156,7 +156,7 @@ export class EtcdStore implements LeaseStore {
       const why = await this.#explain(error, read.credentials);
       if (why !== undefined) {
         client.close();
-        throw new Error(`the new etcd credentials are refused, the running connection stays: ${why}`);
+        throw new Error(`the new etcd credentials are refused, the running connection stays: ${why}`, { cause: error });
       }
       tried = `etcd not reached to try them (${describeError(error)}); taken as they passed the checks`;
     }
