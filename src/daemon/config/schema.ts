@@ -154,6 +154,12 @@ const store = z.discriminatedUnion(
         .default('/coreos.com/network'),
       /** Lease TTL, seconds: flannel's 24 h by default; renewed an hour (at most half the TTL) before it runs out. */
       ttlSeconds: int(2, 30 * 24 * 3600, 'a number of seconds').optional(),
+      /** TLS to etcd (https:// endpoints): the CA that signed etcd's certificate, and a client certificate and key. Read again on SIGHUP. */
+      tls: object({ caFile: text('a file path').optional(), certFile: text('a file path').optional(), keyFile: text('a file path').optional() }).optional(),
+      /** etcd's own authentication: a user, and its password from a file or TULLE_ETCD_PASSWORD (never a flag). */
+      username: text('a user name').optional(),
+      password: z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional(),
+      passwordFile: text('a file path').optional(),
     }),
   ],
   { error: 'must be one of static, gossip, etcd' },
