@@ -1,6 +1,6 @@
 /**
  * The podman demo's step 3: podman on each lab host with a configuration of
- * its own (./../podman/podman-host.ts), tulle's CNI plugin placed by the code
+ * its own (../podman/podman-host.ts), tulle's CNI plugin placed by the code
  * behind `tulle cni install` into the host's private plugin and conflist
  * folders, reading the host daemon's subnet.env, and a busybox image.
  */

@@ -43,7 +43,7 @@ function listing(p: PodmanHost, lab: Lab) {
   };
 }
 
-/** Runs the podman demo with the tools found (./../podman/requirements.ts); resolves with the exit code. */
+/** Runs the podman demo with the tools found (../podman/requirements.ts); resolves with the exit code. */
 export async function runPodmanDemo(options: DemoOptions, tools: PodmanTools): Promise<number> {
   const transfer = options.bench !== false;
   const progress = new Progress(transfer ? 7 : 6);
