@@ -36,6 +36,7 @@ import type { DaemonConfig } from './config/schema.js';
 import { startDataPlane, type DataPlaneSpec } from './data-plane.js';
 import { startForwardAccept } from './forward-accept.js';
 import { HostOutputs } from './host-outputs.js';
+import { ensureListenPortFree } from './listen-port-free.js';
 import { removeLeftovers } from './leftovers.js';
 import { startOperatorServers } from './operator-servers.js';
 import type { Running } from './running.js';
@@ -99,6 +100,7 @@ async function serve(
     const { opened, network } = await openLeaseStore(config, { log, state, underlayAddress: facts.underlay.address }, teardown, stopped);
     const start: StartFacts = { underlay: facts.underlay, stateDir: facts.stateDir, hostId: state.hostId(), newMac: randomMac() };
     const request = planLeaseRequest(config, { description: opened.description, network, leasesAreConfig: opened.leasesAreConfig, saved: state.lease }, start);
+    await ensureListenPortFree(facts.underlay.address, request.port, opened.description);
     const own = await untilStopped(opened.store.acquire(request.attrs), stopped);
     const plan = planHost(config, request, own, start);
     keepLease(state, plan, opened.description, log);
