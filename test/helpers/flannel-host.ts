@@ -3,8 +3,10 @@
 // less 50), the host's lease in etcd in flannel's JSON under a 24 h etcd lease, and for every other host's
 // vxlan lease, read with etcdctl: a permanent neighbour entry (its subnet's network address → its VTEP MAC),
 // a permanent FDB entry (its VTEP MAC → its public IP) and an onlink route for its subnet via that address.
-// An `etcdctl watch` child re-reads the leases on every change, as flanneld follows its watch.
+// An `etcdctl watch` child re-reads the leases on every change, as flanneld follows its watch. With
+// `subnetFile`, flanneld's subnet.env is written there.
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import type { Lab } from '../../src/lab/netns.js';
 import type { Host } from '../../src/lab/topology.js';
 import { flannelDevice } from './kernel-vxlan.js';
@@ -55,7 +57,7 @@ export class FlannelHost {
    * host's public IP (flannel's rule: a restarted host keeps its subnet), else `subnet`; creates flannel.1,
    * writes the lease with the device's MAC, programs the other hosts' leases and follows them.
    */
-  static start(lab: Lab, host: Host, endpoint: string, options: { subnet: string; prefix?: string }): FlannelHost {
+  static start(lab: Lab, host: Host, endpoint: string, options: { subnet: string; prefix?: string; subnetFile?: string }): FlannelHost {
     const prefix = options.prefix ?? '/coreos.com/network';
     const ctl = (...args: string[]) => etcdctl(lab, host, endpoint, ...args);
     const config = JSON.parse(ctl('get', `${prefix}/config`, '--print-value-only')) as {
@@ -77,6 +79,11 @@ export class FlannelHost {
     lab.exec(host.ns, ['sysctl', '-q', '-w', `net/ipv6/conf/${DEVICE}/accept_ra=0`]);
     const flannel = new FlannelHost(lab, host, endpoint, prefix, subnet, mac);
     flannel.writeLease();
+    // flanneld's subnet.env: the bridge's address (the subnet's first host address) with the subnet's prefix.
+    const [net, len] = subnet.split('/');
+    const bridge = net.replace(/\d+$/, (last) => String(Number(last) + 1));
+    const env = `FLANNEL_NETWORK=${config.Network}\nFLANNEL_SUBNET=${bridge}/${len}\nFLANNEL_MTU=${link.mtu - VXLAN_OVERHEAD}\nFLANNEL_IPMASQ=false\n`;
+    if (options.subnetFile !== undefined) writeFileSync(options.subnetFile, env);
     flannel.sync();
     flannel.#follow();
     return flannel;
