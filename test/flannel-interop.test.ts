@@ -31,8 +31,14 @@ if (lab) {
   const etcd = new LabEtcd(lab, etcdHost, files.dir);
   const { tcpTransfer } = trafficTools(lab);
   const ping = (from: Host, to: string) => lab.exec(from.ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', to], { allowFailure: true });
-  const tulleConfig = (name: string, extra: object = {}) =>
-    files.write(name, { backend: { type: 'vxlan', ...extra }, underlay: { interface: 'eth0' }, store: { type: 'etcd', endpoints: [etcd.endpoint] } });
+  /** `tulle run`'s file on a host: the network's backend, the etcd flanneld uses; `subnetFile` where flanneld's subnet.env is. */
+  const tulleConfig = (h: Host, backend: object = {}, subnetFile?: string) =>
+    files.write(name(h), {
+      backend: { type: 'vxlan', ...backend },
+      underlay: { interface: 'eth0' },
+      store: { type: 'etcd', endpoints: [etcd.endpoint] },
+      ...(subnetFile !== undefined ? { subnetFile } : {}),
+    });
   /** Where each flannel host's flanneld wrote subnet.env (/run/flannel/subnet.env on a real host). */
   const flannelSubnetFile = (h: Host) => join(files.dir, `${name(h)}-flannel-subnet.env`);
   const leaseValue = (subnet: string) => JSON.parse(etcd.etcdctl('get', SUBNETS + subnet.replace('/', '-'), '--print-value-only')) as Record<string, unknown>;
@@ -52,8 +58,7 @@ if (lab) {
     etcd.putNetwork('vxlan');
     flannel.set(fa, FlannelHost.start(lab, fa, etcd.endpoint, { subnet: '198.18.11.0/24', subnetFile: flannelSubnetFile(fa) }));
     flannel.set(fb, FlannelHost.start(lab, fb, etcd.endpoint, { subnet: '198.18.12.0/24', subnetFile: flannelSubnetFile(fb) }));
-    for (const h of [ta, tb])
-      daemons.set(h, await startDaemon(lab, h.ns, tulleConfig(h.ns.slice(lab.prefix.length)), files.stateDir(h.ns.slice(lab.prefix.length))));
+    for (const h of [ta, tb]) daemons.set(h, await startDaemon(lab, h.ns, tulleConfig(h), files.stateDir(name(h))));
     const tulleHosts = [...daemons.values()];
     t.ok((await within(20_000, async () => (await routedCounts(tulleHosts)).every((n) => n === 3))) !== undefined, 'each tulle host routes the three others');
     t.ok(
@@ -74,7 +79,7 @@ if (lab) {
     const taLease = leaseValue(taStatus.subnet!);
     t.match(taLease, { PublicIP: ta.underlay, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: /^[0-9a-f:]{17}$/ } }, "a tulle host's lease");
     t.match(daemons.get(ta)!.log(), new RegExp(`vxlan on ${ta.underlay.replace(/\./g, '\\.')}:8472`), 'tulle listens on flannel’s vxlan port');
-    t.match(JSON.stringify(taStatus), /"vni":1/, 'with VNI 1');
+    t.same([taStatus.backend.port, taStatus.backend.vni], [8472, 1], 'port 8472, VNI 1: what flannel uses when the network names neither');
 
     // What each side shows of the other.
     const leases = tulle(ta.ns, ['leases', '--state-dir', files.stateDir('ta')]);
@@ -161,12 +166,7 @@ if (lab) {
     f.stop();
     await sleep(1000);
     const n = name(host);
-    const file = files.write(n, {
-      backend: { type: 'vxlan', ...(options.keepMac ? { mac: f.mac } : {}) },
-      underlay: { interface: 'eth0' },
-      store: { type: 'etcd', endpoints: [etcd.endpoint] },
-      subnetFile: flannelSubnetFile(host),
-    });
+    const file = tulleConfig(host, options.keepMac ? { mac: f.mac } : {}, flannelSubnetFile(host));
     // Started while flannel.1 is still there, tulle cannot have the port (the kernel holds 8472 on every
     // address): it must say so and leave the lease alone, or the others would follow a lease nobody serves.
     const leaseBefore = etcd.etcdctl('get', SUBNETS + f.subnet.replace('/', '-'), '--print-value-only');
