@@ -252,7 +252,7 @@ function resolveUnderlay(input: unknown, all: AddrInfo[], problems: Problem[]): 
   return { address: v4.local!, device: link.ifname, deviceMtu: link.mtu };
 }
 
-async function udpPortBusy(host: string, udpPort: number): Promise<boolean> {
+export async function udpPortBusy(host: string, udpPort: number): Promise<boolean> {
   const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
   return new Promise((resolve) => {
     socket.once('error', (error: NodeJS.ErrnoException) => {
