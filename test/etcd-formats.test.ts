@@ -109,8 +109,12 @@ t.test('network config: each problem names the field, the value and what is allo
       { Network: '198.18.0.0/16', Backend: { Type: 'udp', Port: 70000 } },
       /^Backend.Port: 70000 is not allowed; allowed: an integer 0..65535/,
     ],
-    ['IPv6', { Network: '198.18.0.0/16', EnableIPv6: true }, /^EnableIPv6: true is not allowed; allowed: false/],
-    ['no IPv4', { Network: '198.18.0.0/16', EnableIPv4: false }, /^EnableIPv4: false is not allowed; allowed: true/],
+    ['IPv6 without its network', { Network: '198.18.0.0/16', EnableIPv6: true }, /^IPv6Network: missing is required when EnableIPv6 is true/],
+    [
+      'no IPv4',
+      { Network: '198.18.0.0/16', EnableIPv4: false },
+      /^EnableIPv4: false is not allowed; allowed: true: over etcd every lease is keyed by its IPv4 subnet/,
+    ],
   ];
   for (const [name, value, pattern] of cases) {
     const found = problems(() => checkNetworkConfig(value));

@@ -30,6 +30,8 @@ export interface Target {
   /** The host's IPv6 subnet, in a dual-stack overlay. */
   ipv6Subnet?: string;
   address: string;
+  /** host-gw: the host's PublicIPv6, which its IPv6 subnet is routed via (flannel's host-gw GetV6Route). */
+  address6?: string;
   port: number;
   vtepMac?: string;
   vni?: number;
@@ -109,6 +111,13 @@ export function planRoutes(leases: readonly Lease[], ctx: PlanContext): RoutePla
         continue;
       }
       target.ipv6Subnet = lease.ipv6Subnet;
+      if (ctx.backendType === 'host-gw') {
+        if (lease.publicIPv6 === undefined || !wire.isIPv6(lease.publicIPv6)) {
+          skip(`its IPv6 subnet ${lease.ipv6Subnet} has no IPv6 public address to be routed via`);
+          continue;
+        }
+        target.address6 = lease.publicIPv6;
+      }
     }
     if (ctx.backendType === 'vxlan') {
       if (typeof data.VtepMAC !== 'string' || !MAC.test(data.VtepMAC)) {
