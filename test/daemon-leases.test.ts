@@ -87,9 +87,12 @@ t.test('the plan: own, routed, expired and skipped leases, each with its reason'
   t.same(planRoutes([hostgw({ publicIPv6: '2001:db8:2::9' })], gw).targets, [
     { subnet: '198.18.9.0/24', address: '192.0.2.9', port: 8472, ipv6Subnet: '2001:db8:18:9::/64', address6: '2001:db8:2::9' },
   ]);
+  const v4only = planRoutes([hostgw({})], gw);
+  t.same(v4only.targets, [{ subnet: '198.18.9.0/24', address: '192.0.2.9', port: 8472 }], 'without a PublicIPv6, IPv4 only');
   t.same(
-    planRoutes([hostgw({})], gw).statuses.map((s) => s.reason),
-    ['its IPv6 subnet 2001:db8:18:9::/64 has no IPv6 public address to be routed via'],
+    v4only.statuses.map((s) => [s.state, s.reason]),
+    [['routed', 'IPv4 only: its IPv6 subnet 2001:db8:18:9::/64 has no IPv6 public address to be routed via']],
+    'and it says so',
   );
   t.notOk(
     'address6' in

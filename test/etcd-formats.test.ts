@@ -181,13 +181,19 @@ t.test("lease value: flannel's exact JSON, both ways", async (t) => {
     '{"PublicIP":"192.0.2.3","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendData":{"VNI":2,"VtepMAC":"02:00:5e:00:53:03","Port":4789}}',
     "MAC lower case as Go prints it; Port is tulle's addition after flannel's fields",
   );
-  // Written by a dual-stack flannel host: BackendV6Data is ignored, the rest is read.
+  // Written by a dual-stack flannel host: BackendV6Data is read too (test/etcd-dual-stack.test.ts has more).
   const dual = decodeLeaseValue(
     '{"PublicIP":"192.0.2.4","PublicIPv6":"2001:db8::4","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:5e:00:53:04"},"BackendV6Data":{"VNI":1,"VtepMAC":"02:00:5e:00:53:05"}}',
   );
   t.same(dual, {
     ok: true,
-    attrs: { publicIP: '192.0.2.4', publicIPv6: '2001:db8::4', backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:04' } },
+    attrs: {
+      publicIP: '192.0.2.4',
+      publicIPv6: '2001:db8::4',
+      backendType: 'vxlan',
+      backendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:04' },
+      ipv6BackendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:05' },
+    },
   });
 });
 
@@ -224,6 +230,14 @@ t.test('lease value: property: decode(encode(attrs)) = attrs; decoding arbitrary
       backendType: fc.constant('vxlan' as const),
       backendData: fc.record({ VNI: fc.integer({ min: 0, max: 0xffffff }), VtepMAC: mac }),
     }),
+    // A dual-stack vxlan lease: PublicIPv6 and BackendV6Data.
+    fc.record({
+      publicIP: ip,
+      backendType: fc.constant('vxlan' as const),
+      backendData: fc.record({ VNI: fc.integer({ min: 0, max: 0xffffff }), VtepMAC: mac }),
+      publicIPv6: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }).map((w) => w.map((x) => x.toString(16)).join(':')),
+      ipv6BackendData: fc.record({ VNI: fc.integer({ min: 0, max: 0xffffff }), VtepMAC: mac }),
+    }),
     fc.record({
       publicIP: ip,
       backendType: fc.constantFrom('udp' as const, 'host-gw' as const),
@@ -243,6 +257,9 @@ t.test('lease value: property: decode(encode(attrs)) = attrs; decoding arbitrary
         fc.string(),
         fc.json(),
         fc.jsonValue().map((v) => JSON.stringify({ PublicIP: '192.0.2.1', BackendType: 'vxlan', BackendData: v })),
+        fc
+          .jsonValue()
+          .map((v) => JSON.stringify({ PublicIP: '192.0.2.1', BackendType: 'vxlan', BackendData: { VtepMAC: '02:00:5e:00:53:01' }, BackendV6Data: v })),
       ),
       (text) => {
         const r = decodeLeaseValue(text);
