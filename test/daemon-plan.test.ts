@@ -268,3 +268,44 @@ t.test("outputs and servers: defaults under the state dir, the file's settings w
   t.same(set.metrics, { address: '[::1]:9464', host: '::1', port: 9464 });
   t.equal(set.routeCheck.mode, 'replace');
 });
+
+t.test("dual stack on etcd: the store's IPv6 network, PublicIPv6 from the underlay device, flannel's BackendV6Data, subnet.env's IPv6 pair", async (t) => {
+  const ipv6 = { network: '2001:db8:18::/48', subnetLen: 64, subnetMin: '2001:db8:18:1::', subnetMax: '2001:db8:18:ffff::' };
+  const dualNet = net('vxlan', { backendPort: 8472, backendVni: 1, ipv6 });
+  const dualHost: StartFacts = deepFreeze({ ...host, underlay: { ...host.underlay, address6: '2001:db8:2::1' } });
+  const c = config({ ...etcdBase, backend: { type: 'vxlan' } });
+  const saved: SavedLease = {
+    network: '198.18.0.0/16',
+    subnet: '198.18.7.0/24',
+    ipv6Subnet: '2001:db8:18:7::/64',
+    backendType: 'vxlan',
+    vtepMac: '02:00:5e:00:53:07',
+    publicIP: '192.0.2.1',
+  };
+  const request = planLeaseRequest(c, store(dualNet, { saved }), dualHost);
+  t.match(request.attrs, {
+    publicIP: '192.0.2.1',
+    publicIPv6: '2001:db8:2::1',
+    ipv6BackendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:07' },
+    previousSubnet: '198.18.7.0/24',
+    previousIpv6Subnet: '2001:db8:18:7::/64',
+  });
+  const p = plan(c, store(dualNet), dualHost, { subnet: '198.18.7.0/24', ipv6Subnet: '2001:db8:18:7::/64' });
+  t.same(p.ipv6, { network: '2001:db8:18::/48', subnet: '2001:db8:18:7::/64' }, 'the IPv6 network is the store’s; the file names none');
+  t.equal(p.routes.ipv6Network, '2001:db8:18::/48');
+  t.match(p.outputs, { ipv6Network: '2001:db8:18::/48', ipv6Subnet: '2001:db8:18:7::/64' });
+
+  const hostgw = planLeaseRequest(config({ ...etcdBase, backend: { type: 'host-gw' } }), store(net('host-gw', { ipv6 })), dualHost);
+  t.equal(hostgw.attrs.publicIPv6, '2001:db8:2::1');
+  t.notOk('ipv6BackendData' in hostgw.attrs, 'host-gw writes no BackendV6Data, as flannel');
+
+  t.throws(
+    () => planLeaseRequest(c, store(dualNet), host),
+    /the etcd http:\/\/192\.0\.2\.10:2379 store's network is dual-stack \(IPv6Network 2001:db8:18::\/48\), but eth0 has no global IPv6 address to announce as this host's PublicIPv6/,
+  );
+  t.throws(
+    () => planLeaseRequest(config({ ...etcdBase, backend: { type: 'vxlan' }, ipv6Network: '2001:db8:19::/48' }), store(dualNet), dualHost),
+    /the etcd http:\/\/192\.0\.2\.10:2379 store's network has IPv6 network 2001:db8:18::\/48, the configuration 2001:db8:19::\/48: make them agree/,
+  );
+  t.equal(planLeaseRequest(c, store(net('vxlan')), dualHost).attrs.publicIPv6, undefined, 'an IPv4-only network announces no PublicIPv6');
+});

@@ -7,10 +7,14 @@
  */
 import * as wire from '@tulle/wire';
 import { firstAddress, formatCidr4, parseCidr4, prefixOf } from '../util/cidr.js';
+import { bigIntToIpv6, parseCidr6 } from '../util/ipv6-number.js';
 
 export interface HostLease {
   network: string;
   subnet: string;
+  /** A dual-stack overlay's IPv6 network and this host's IPv6 subnet. */
+  ipv6Network?: string;
+  ipv6Subnet?: string;
   mtu: number;
   ipMasq: boolean;
 }
@@ -21,10 +25,20 @@ export function bridgeAddress(subnet: string): string {
   return `${firstAddress(c, c.prefix >= 31 ? 0 : 1)}/${c.prefix}`;
 }
 
+/** The IPv6 subnet's first address after the network's, with its prefix (flannel's WriteSubnetFile: IncrementIP). */
+export function bridgeAddress6(subnet: string): string {
+  const c = parseCidr6(subnet);
+  if (c === undefined) throw new Error(`"${subnet}" is not an IPv6 subnet like 2001:db8:18:1::/64`);
+  return `${bigIntToIpv6(c.network + 1n)}/${c.prefix}`;
+}
+
 export function subnetEnv(lease: HostLease): string {
+  const dual = lease.ipv6Network !== undefined && lease.ipv6Subnet !== undefined;
   return [
     `FLANNEL_NETWORK=${lease.network}`,
     `FLANNEL_SUBNET=${bridgeAddress(lease.subnet)}`,
+    // flannel writes these after the IPv4 pair in a dual-stack network (pkg/subnet/subnet.go WriteSubnetFile).
+    ...(dual ? [`FLANNEL_IPV6_NETWORK=${lease.ipv6Network}`, `FLANNEL_IPV6_SUBNET=${bridgeAddress6(lease.ipv6Subnet!)}`] : []),
     `FLANNEL_MTU=${lease.mtu}`,
     `FLANNEL_IPMASQ=${lease.ipMasq}`,
     '',

@@ -244,6 +244,7 @@ export class EtcdStore implements LeaseStore {
         ttlSeconds: this.o.ttlSeconds,
         renewMarginSeconds: this.o.renewMarginSeconds,
         previousSubnet: attrs.previousSubnet ?? this.o.previousSubnet,
+        ...(attrs.previousIpv6Subnet !== undefined ? { previousIpv6Subnet: attrs.previousIpv6Subnet } : {}),
         random: this.o.random,
         log: this.#log,
         onLost: this.o.onLeaseLost,
@@ -321,6 +322,13 @@ function checkAttrs(attrs: LeaseAttrs, config: FlannelNetworkConfig): void {
     bad('backendData.VtepMAC', d.VtepMAC, 'the VTEP MAC, like "02:00:5e:00:53:01"');
   if (d.VNI !== undefined && (!Number.isInteger(d.VNI) || d.VNI < 0 || d.VNI > 0xffffff)) bad('backendData.VNI', d.VNI, '0..16777215');
   if (d.Port !== undefined && (!Number.isInteger(d.Port) || d.Port < 1 || d.Port > 65535)) bad('backendData.Port', d.Port, '1..65535');
+  // flannel hosts of a dual-stack network read every lease's IPv6 half: without these they would drop the lease.
+  if (config.ipv6 !== undefined) {
+    if (attrs.publicIPv6 === undefined)
+      bad('publicIPv6', attrs.publicIPv6, `the host's IPv6 underlay address: the network ${config.network} is dual-stack (EnableIPv6)`);
+    if (attrs.backendType === 'vxlan' && typeof attrs.ipv6BackendData?.VtepMAC !== 'string')
+      bad('ipv6BackendData.VtepMAC', attrs.ipv6BackendData?.VtepMAC, "the IPv6 VTEP's MAC: flannel's vxlan hosts read it from BackendV6Data");
+  }
   if (problems.length > 0) throw new PermanentError(`invalid lease attributes:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }
 

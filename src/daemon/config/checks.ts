@@ -17,6 +17,8 @@ import { pairingProblems, usesTls, type EtcdCredentialSources } from '../../etcd
 
 /** The longest control socket path sockaddr_un holds (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
+/** Stores that give each host an IPv6 subnet in a dual-stack network. */
+const STORES_WITH_IPV6: readonly string[] = ['static', 'etcd'];
 
 function valid<T>(input: unknown, path: Path, schema: z.ZodType<T>): T | undefined {
   const result = schema.safeParse(valueAt(input, path));
@@ -103,11 +105,12 @@ export function crossChecks(input: unknown): Problem[] {
   if (network6Text !== undefined && valueAt(input, ['ipv6Subnet']) === undefined && storeType === 'static') {
     problems.push({ path: ['ipv6Subnet'], message: "is required with ipv6Network and the static store: this host's IPv6 subnet, like 2001:db8:18:1::/64" });
   }
-  // Only the static store hands out IPv6 subnets: elsewhere `run` would start without the IPv6 overlay.
-  if (network6Text !== undefined && storeType !== 'static') {
+  // Stores that hand out IPv6 subnets (etcd: from its network config's EnableIPv6); elsewhere `run` would start
+  // without the IPv6 overlay.
+  if (network6Text !== undefined && !STORES_WITH_IPV6.includes(String(storeType))) {
     problems.push({
       path: ['ipv6Network'],
-      message: `needs the static store: the ${String(storeType)} store allocates no IPv6 subnets yet, so the host would run without an IPv6 overlay`,
+      message: `needs a store that allocates IPv6 subnets (${STORES_WITH_IPV6.join(', ')}): the ${String(storeType)} store allocates none yet, so the host would run without an IPv6 overlay`,
       value: network6Text,
     });
   }

@@ -30,7 +30,11 @@ import { hasNetAdmin } from '../../util/privileges.js';
 
 /** What the checks learnt about the host, for the daemon to use. */
 export interface HostFacts {
-  underlay: { address: string; device: string; deviceMtu: number };
+  /**
+   * `address6`: the device's global IPv6 address (the address itself when it is IPv6), which a dual-stack
+   * network's lease announces as PublicIPv6, as flannel takes it from its interface.
+   */
+  underlay: { address: string; device: string; deviceMtu: number; address6?: string };
   stateDir: string;
   /**
    * True when stateDir is the default of a network namespace other than the
@@ -43,7 +47,7 @@ export interface HostFacts {
 interface AddrInfo {
   ifname: string;
   mtu: number;
-  addr_info?: { family?: string; local?: string; prefixlen?: number }[];
+  addr_info?: { family?: string; local?: string; prefixlen?: number; scope?: string }[];
 }
 
 function valid<T>(input: unknown, path: Path, schema: z.ZodType<T>): T | undefined {
@@ -222,7 +226,7 @@ function resolveUnderlay(input: unknown, all: AddrInfo[], problems: Problem[]): 
     }
     if (typeof iface === 'string' && iface !== link.ifname)
       problems.push({ path: ['underlay', 'interface'], message: `does not hold underlay.address ${given} (${link.ifname} does)`, value: iface });
-    return { address: given, device: link.ifname, deviceMtu: link.mtu };
+    return { address: given, device: link.ifname, deviceMtu: link.mtu, ...globalIpv6(link, given) };
   }
   let device = typeof iface === 'string' ? iface : undefined;
   if (device === undefined) {
@@ -249,7 +253,14 @@ function resolveUnderlay(input: unknown, all: AddrInfo[], problems: Problem[]): 
     });
     return undefined;
   }
-  return { address: v4.local!, device: link.ifname, deviceMtu: link.mtu };
+  return { address: v4.local!, device: link.ifname, deviceMtu: link.mtu, ...globalIpv6(link, v4.local!) };
+}
+
+/** The underlay's IPv6 address: `address` itself when IPv6, else the device's first global one. */
+function globalIpv6(link: AddrInfo, address: string): { address6?: string } {
+  if (address.includes(':')) return { address6: address };
+  const v6 = link.addr_info?.find((a) => a.family === 'inet6' && a.scope === 'global' && a.local !== undefined);
+  return v6 !== undefined ? { address6: v6.local! } : {};
 }
 
 export async function udpPortBusy(host: string, udpPort: number): Promise<boolean> {
