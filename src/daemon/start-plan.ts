@@ -136,6 +136,7 @@ export function planLeaseRequest(config: DaemonConfig, store: StoreFacts, host: 
       ...(backend.type !== 'host-gw' ? { UDPChecksum: true } : {}),
     },
     ...(previous !== undefined ? { previousSubnet: previous.subnet } : {}),
+    ...(previous?.ipv6Subnet !== undefined && config.ipv6Network !== undefined ? { previousIpv6Subnet: previous.ipv6Subnet } : {}),
     hostId: host.hostId,
   };
   return {

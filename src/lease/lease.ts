@@ -50,6 +50,8 @@ export interface LeaseAttrs {
    * its subnet.env): a store gives it back when it is still free.
    */
   previousSubnet?: string;
+  /** The IPv6 subnet this host held before, likewise (a store that allocates IPv6 subnets gives it back when free). */
+  previousIpv6Subnet?: string;
   /**
    * This host's stable id (the state dir's host-id). A store that keys leases
    * by public IP (etcd, as flannel does) tells this host's own earlier lease

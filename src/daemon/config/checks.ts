@@ -13,6 +13,7 @@ import { address, cidr4, cidr6, int, ipv4 } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
 import { SOCKET_NAME } from '../state-dir.js';
 import { HTTP_ONLY } from '../../etcd/etcd-store.js';
+import { DEFAULT_IPV6_SUBNET_LEN, MAX_IPV6_SUBNET_LEN } from '../../gossip/subnet-pool6.js';
 
 /** The longest control socket path sockaddr_un holds (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -102,20 +103,43 @@ export function crossChecks(input: unknown): Problem[] {
   if (network6Text !== undefined && valueAt(input, ['ipv6Subnet']) === undefined && storeType === 'static') {
     problems.push({ path: ['ipv6Subnet'], message: "is required with ipv6Network and the static store: this host's IPv6 subnet, like 2001:db8:18:1::/64" });
   }
-  // Only the static store hands out IPv6 subnets: elsewhere `run` would start without the IPv6 overlay.
-  if (network6Text !== undefined && storeType !== 'static') {
+  // The static store takes IPv6 subnets from the file, the gossip store allocates them: elsewhere `run`
+  // would start without the IPv6 overlay.
+  if (network6Text !== undefined && storeType !== 'static' && storeType !== 'gossip') {
     problems.push({
       path: ['ipv6Network'],
-      message: `needs the static store: the ${String(storeType)} store allocates no IPv6 subnets yet, so the host would run without an IPv6 overlay`,
+      message: `needs the static or gossip store: the ${String(storeType)} store allocates no IPv6 subnets yet, so the host would run without an IPv6 overlay`,
       value: network6Text,
     });
   }
   if (subnet6Text !== undefined && storeType !== 'static')
     problems.push({
       path: ['ipv6Subnet'],
-      message: `fixes this host's IPv6 subnet, which only the static store does (store.type is ${String(storeType)})`,
+      message:
+        storeType === 'gossip'
+          ? "fixes this host's IPv6 subnet, which only the static store does: the gossip store allocates one in ipv6Network (of ipv6SubnetLen) and keeps it across restarts, as it does the IPv4 subnet"
+          : `fixes this host's IPv6 subnet, which only the static store does (store.type is ${String(storeType)})`,
       value: subnet6Text,
     });
+  // The IPv6 subnet length the gossip store allocates: longer than the IPv6 network's prefix.
+  const subnet6Len = valid(input, ['ipv6SubnetLen'], int(1, 128));
+  if (subnet6Len !== undefined) {
+    if (storeType !== 'gossip')
+      problems.push({
+        path: ['ipv6SubnetLen'],
+        message: `sets the length of the IPv6 subnets the gossip store allocates (store.type is ${String(storeType)})`,
+        value: subnet6Len,
+      });
+    else if (valueAt(input, ['ipv6Network']) === undefined)
+      problems.push({ path: ['ipv6SubnetLen'], message: 'needs ipv6Network, the IPv6 network the subnets are cut from', value: subnet6Len });
+  }
+  if (network6 !== undefined && storeType === 'gossip' && (subnet6Len ?? DEFAULT_IPV6_SUBNET_LEN) <= network6.prefix) {
+    problems.push({
+      path: [subnet6Len !== undefined ? 'ipv6SubnetLen' : 'ipv6Network'],
+      message: `the IPv6 subnets (/${subnet6Len ?? DEFAULT_IPV6_SUBNET_LEN}${subnet6Len === undefined ? ", ipv6SubnetLen's default" : ''}) must be longer than the IPv6 network's prefix: ${network6.prefix + 1} to ${MAX_IPV6_SUBNET_LEN} for ${network6Text}`,
+      value: subnet6Len ?? network6Text,
+    });
+  }
 
   if (subnetText !== undefined && storeType !== 'static')
     problems.push({
