@@ -15,6 +15,9 @@ import { SimCluster } from '../src/gossip/sim/cluster.js';
 import { allocationRun, doubles, doubles6 } from '../src/gossip/sim/scenarios.js';
 import { SubnetPool6 } from '../src/gossip/subnet-pool6.js';
 import { HostState } from '../src/lease/state-file.js';
+import type { LeaseEvent } from '../src/lease/lease.js';
+import { LeaseRouter, type RouteSink } from '../src/daemon/lease-router.js';
+import { pino } from 'pino';
 
 const net = { network: '198.18.0.0/16', subnetLen: 24, subnetMin: '198.18.1.0', subnetMax: '198.18.255.0', backendType: 'udp' as const };
 
@@ -251,4 +254,47 @@ t.test('without an IPv6 network the store allocates none, and ignores what peers
   });
   t.ok(leases.has(ld.subnet), "the dual host's lease is routed over IPv4");
   t.equal(leases.get(ld.subnet), undefined, 'without an IPv6 subnet the host has no network for');
+});
+
+// A renewal (a new version of a held lease) is one `added` event: with a `removed` first, the daemon
+// took its own renewed lease for a revoked one and stopped. A moved IPv6 subnet stops it on purpose.
+t.test("the daemon's view: a renewal is one 'added' event; its own IPv6 subnet moving stops it", async (t) => {
+  const store = await GossipStore.open({
+    bind: '127.0.0.1:0',
+    hostId: 'renews',
+    keys: [randomBytes(32).toString('base64')],
+    label: 'renew',
+    network: net,
+    ipv6Network: { network: '2001:db8:18::/56', subnetLen: 64 },
+    preset: 'local',
+    leaseOverrides: { leaseTtlMs: 1_500, leaseRenewBeforeMs: 1_200, leaseSweepIntervalMs: 200 },
+  });
+  t.teardown(() => store.close());
+  const own = await store.acquire({ publicIP: '192.0.2.1', backendType: 'udp', backendData: {} });
+  const events: LeaseEvent[] = [];
+  store.watch((batch) => events.push(...batch));
+  await new Promise((r) => setTimeout(r, 1_000));
+  const mine = events.filter((e) => e.lease.subnet === own.subnet);
+  t.ok(mine.length >= 2, `the initial lease and renewals (${mine.length} events)`);
+  t.same(
+    mine.map((e) => e.type),
+    mine.map(() => 'added'),
+    'all of them added, none removed',
+  );
+  t.equal(mine.at(-1)!.lease.ipv6Subnet, own.ipv6Subnet, 'the renewed lease keeps its IPv6 subnet');
+  t.ok(mine.at(-1)!.lease.expiration > own.expiration, 'with a later expiry');
+
+  const lost: string[] = [];
+  const sink: RouteSink = { apply: () => new Map() };
+  const ctx = { ownSubnet: own.subnet, backendType: 'udp' as const, networkPort: 8285, ipv6Underlay: false, ipv6Network: '2001:db8:18::/56' };
+  const router = new LeaseRouter(ctx, sink, pino({ level: 'silent' }), {
+    ownPublicIP: '192.0.2.1',
+    ownIpv6Subnet: own.ipv6Subnet,
+    onOwnLost: (why) => lost.push(why),
+  });
+  t.teardown(() => router.stop());
+  router.onBatch(mine);
+  t.same(lost, [], 'renewals do not stop the daemon');
+  router.onBatch([{ type: 'added', lease: { ...own, ipv6Subnet: '2001:db8:18:ff::/64' } }]);
+  t.same(lost, [`the store moved this host's IPv6 subnet ${own.ipv6Subnet} to 2001:db8:18:ff::/64`], 'a moved IPv6 subnet does');
 });
