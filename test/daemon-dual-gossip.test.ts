@@ -2,7 +2,7 @@
 // IPv4 and IPv6 pings between every pair. On the gossip store each host allocates its IPv6 subnet as it
 // does its IPv4 one, and keeps both across a kill -9 and a graceful restart.
 import t from 'tap';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,9 @@ if (lab) {
         `inside ${DUAL_IPV6_NETWORK}`,
       );
       pingBothFamilies(t, lab, hosts, subnets);
+      const env = readFileSync(join(sub, 'state-0', 'subnet.env'), 'utf8');
+      t.match(env, `FLANNEL_IPV6_NETWORK=${DUAL_IPV6_NETWORK}\n`, 'subnet.env: the IPv6 network');
+      t.match(env, `FLANNEL_IPV6_SUBNET=${subnets[0].ipv6Subnet!.replace('::/', '::1/')}\n`, "and the IPv6 subnet's first host address");
       if (store.type !== 'gossip') return;
 
       // kill -9: nothing released, nothing said; the host comes back with the subnets its state dir keeps.

@@ -80,7 +80,7 @@ export interface HostPlan extends LeaseRequest {
   /** The networks accepted in forward chains that drop by policy; absent when forwardAccept is off. */
   forwardAccept?: OverlayNetworks;
   /** subnet.env, the Docker options and the masquerade table (their MTU comes from the data plane). */
-  outputs: { network: string; subnet: string; ipMasq: boolean; subnetFile: string; dockerOptsFile?: string };
+  outputs: { network: string; subnet: string; ipv6Network?: string; ipv6Subnet?: string; ipMasq: boolean; subnetFile: string; dockerOptsFile?: string };
   controlSocket: string;
   /** Where /metrics is served; absent unless metricsAddress is set. */
   metrics?: { address: string; host: string; port: number };
@@ -188,6 +188,7 @@ export function planHost(config: DaemonConfig, request: LeaseRequest, own: Pick<
     outputs: {
       network: network.network,
       subnet: own.subnet,
+      ...(ipv6 !== undefined ? { ipv6Network: ipv6.network, ipv6Subnet: ipv6.subnet } : {}),
       ipMasq: config.ipMasq,
       subnetFile: config.subnetFile ?? join(host.stateDir, SUBNET_FILE),
       ...(config.dockerOptsFile !== undefined ? { dockerOptsFile: config.dockerOptsFile } : {}),

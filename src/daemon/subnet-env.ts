@@ -3,11 +3,14 @@
  * (Docker's unit and CNI's flannel plugin source it) and, on request, the
  * Docker options flannel's mk-docker-opts.sh derives from it. Pure text.
  */
-import { firstAddress, parseCidr4 } from '../util/cidr.js';
+import { firstAddress, formatCidr, parseCidr, parseCidr4 } from '../util/cidr.js';
 
 export interface HostLease {
   network: string;
   subnet: string;
+  /** A dual-stack overlay: the IPv6 network and this host's IPv6 subnet. */
+  ipv6Network?: string;
+  ipv6Subnet?: string;
   mtu: number;
   ipMasq: boolean;
 }
@@ -18,10 +21,23 @@ export function bridgeAddress(subnet: string): string {
   return `${firstAddress(c, c.prefix >= 31 ? 0 : 1)}/${c.prefix}`;
 }
 
+/** The IPv6 subnet's first host address (network + 1) with its prefix, as flannel writes FLANNEL_IPV6_SUBNET. */
+export function bridgeAddress6(subnet: string): string {
+  const c = parseCidr(subnet);
+  // The subnet is at most a /126: its last word's host bits are clear, so + 1 stays inside that word.
+  c.words[3] = (c.words[3] + 1) >>> 0;
+  return formatCidr(c);
+}
+
 export function subnetEnv(lease: HostLease): string {
+  const ipv6 =
+    lease.ipv6Network !== undefined && lease.ipv6Subnet !== undefined
+      ? [`FLANNEL_IPV6_NETWORK=${lease.ipv6Network}`, `FLANNEL_IPV6_SUBNET=${bridgeAddress6(lease.ipv6Subnet)}`]
+      : [];
   return [
     `FLANNEL_NETWORK=${lease.network}`,
     `FLANNEL_SUBNET=${bridgeAddress(lease.subnet)}`,
+    ...ipv6,
     `FLANNEL_MTU=${lease.mtu}`,
     `FLANNEL_IPMASQ=${lease.ipMasq}`,
     '',
