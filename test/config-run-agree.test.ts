@@ -19,12 +19,13 @@ if (lab) {
   lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   const [h] = switchedHosts(lab, ['cr']);
   const key = randomBytes(32).toString('base64');
+  writeFileSync(join(dir, 'not-a-ca.pem'), 'not a certificate\n');
   const base = { network: '198.18.0.0/16', underlay: { address: h.underlay }, backend: { type: 'vxlan' }, stateDir: join(dir, 'state') };
   const cases: { name: string; config: object; says: RegExp }[] = [
     {
-      name: 'an https etcd endpoint',
-      config: { ...base, store: { type: 'etcd', endpoints: ['https://192.0.2.10:2379'] } },
-      says: /store\.endpoints\[0\].*TLS to etcd is not supported yet/,
+      name: 'an etcd CA file that is not a certificate',
+      config: { ...base, store: { type: 'etcd', endpoints: ['https://192.0.2.10:2379'], tls: { caFile: join(dir, 'not-a-ca.pem') } } },
+      says: /store\.tls\.caFile: is not a PEM certificate \(no -----BEGIN CERTIFICATE----- block\)/,
     },
     {
       name: 'ipv6Subnet with the gossip store',

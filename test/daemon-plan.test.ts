@@ -8,6 +8,7 @@ import type { NetworkConfig } from '../src/lease/lease.js';
 import type { SavedLease } from '../src/lease/state-file.js';
 import { DaemonConfigSchema, type DaemonConfig } from '../src/daemon/config/schema.js';
 import { planHost, planLeaseRequest, type HostPlan, type StartFacts, type StoreFacts } from '../src/daemon/start-plan.js';
+import { subnetFromEnv } from '../src/daemon/subnet-env.js';
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -166,6 +167,30 @@ t.test("the VTEP MAC: the file's, else the last run's on this network, else a ne
   t.equal(otherNetwork.previous, undefined);
   t.notOk('previousSubnet' in otherNetwork.attrs);
   t.equal(planLeaseRequest(config({ ...vxlan, backend: { type: 'udp' } }), store(net('udp')), host).ownMac, undefined, 'udp has no VTEP');
+});
+
+t.test('a host that ran flanneld asks for the subnet its subnet.env names, as flanneld does', async (t) => {
+  const vxlan = config({ ...etcdBase, backend: { type: 'vxlan' } });
+  // What flanneld writes to /run/flannel/subnet.env: the bridge's address with the subnet's prefix.
+  const flannelEnv = 'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.12.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n';
+  t.equal(planLeaseRequest(vxlan, store(net('vxlan'), { subnetEnv: flannelEnv }), host).attrs.previousSubnet, '198.18.12.0/24');
+  t.equal(subnetFromEnv('export FLANNEL_NETWORK="198.18.0.0/16"\nFLANNEL_SUBNET="198.18.12.1/24"\n', '198.18.0.0/16'), '198.18.12.0/24', 'quoted, exported');
+  t.equal(subnetFromEnv(flannelEnv, '198.19.0.0/16'), undefined, 'another network: not ours to ask for');
+  for (const bad of [
+    'FLANNEL_NETWORK=198.18.0.0/16\n',
+    'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.12.1\n',
+    'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.300.1/24\n',
+    '',
+  ]) {
+    t.equal(subnetFromEnv(bad, '198.18.0.0/16'), undefined, `nothing usable in ${JSON.stringify(bad)}`);
+  }
+  const saved: SavedLease = { network: '198.18.0.0/16', subnet: '198.18.3.0/24', backendType: 'vxlan', vtepMac: '02:00:5e:00:53:33', publicIP: '192.0.2.1' };
+  t.equal(
+    planLeaseRequest(vxlan, store(net('vxlan'), { saved, subnetEnv: flannelEnv }), host).attrs.previousSubnet,
+    '198.18.3.0/24',
+    "the state dir's lease comes first",
+  );
+  t.notOk('previousSubnet' in planLeaseRequest(vxlan, store(net('vxlan')), host).attrs, 'neither: no subnet asked for');
 });
 
 t.test('host-gw: no port, no checksum claim; static peers are checked for adjacency, gossip leases are not', async (t) => {

@@ -27,6 +27,7 @@ import type { PlanContext } from './lease-routes.js';
 import { listenPort, networkPort } from './ports.js';
 import type { ReconcilerContext } from './route-reconciler.js';
 import { socketPath, SUBNET_FILE } from './state-dir.js';
+import { subnetFromEnv } from './subnet-env.js';
 
 /** What the lease store and the state dir said before the lease is asked for. */
 export interface StoreFacts {
@@ -38,6 +39,8 @@ export interface StoreFacts {
   leasesAreConfig: boolean;
   /** The own lease the last run saved in the state dir. */
   saved?: SavedLease;
+  /** The subnet file's text (flannel's subnet.env, or tulle's own), read when the state dir keeps no lease. */
+  subnetEnv?: string;
 }
 
 /** What start-up learnt about this host, beyond the configuration checks. */
@@ -122,6 +125,8 @@ export function planLeaseRequest(config: DaemonConfig, store: StoreFacts, host: 
   const saved = store.saved;
   const previous = saved !== undefined && saved.network === network.network ? saved : undefined;
   const ownMac = backend.type === 'vxlan' ? (backend.mac ?? previous?.vtepMac ?? host.newMac) : undefined;
+  // A host that ran flanneld until now has no lease here: it asks for the subnet flanneld's subnet.env names, as flanneld would.
+  const previousSubnet = previous?.subnet ?? (store.subnetEnv !== undefined ? subnetFromEnv(store.subnetEnv, network.network) : undefined);
   const port = backend.type === 'host-gw' ? undefined : listenPort(backend, config.underlay.port);
   const ipv6Underlay = host.underlay.address.includes(':');
   const attrs: LeaseAttrs = {
@@ -135,7 +140,7 @@ export function planLeaseRequest(config: DaemonConfig, store: StoreFacts, host: 
       // Every datagram tulle sends goes through a kernel UDP socket, which checksums it.
       ...(backend.type !== 'host-gw' ? { UDPChecksum: true } : {}),
     },
-    ...(previous !== undefined ? { previousSubnet: previous.subnet } : {}),
+    ...(previousSubnet !== undefined ? { previousSubnet } : {}),
     ...(previous?.ipv6Subnet !== undefined && config.ipv6Network !== undefined ? { previousIpv6Subnet: previous.ipv6Subnet } : {}),
     hostId: host.hostId,
   };

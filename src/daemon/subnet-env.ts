@@ -1,9 +1,12 @@
 /**
  * What other programs read about this host's lease: flannel's subnet.env
  * (Docker's unit and CNI's flannel plugin source it) and, on request, the
- * Docker options flannel's mk-docker-opts.sh derives from it. Pure text.
+ * Docker options flannel's mk-docker-opts.sh derives from it; and the
+ * subnet a subnet.env names, which a host asks for again as flanneld does.
+ * Pure text.
  */
-import { firstAddress, formatCidr, parseCidr, parseCidr4 } from '../util/cidr.js';
+import * as wire from '@tulle/wire';
+import { firstAddress, formatCidr, formatCidr4, parseCidr, parseCidr4, prefixOf } from '../util/cidr.js';
 
 export interface HostLease {
   network: string;
@@ -53,4 +56,24 @@ export function dockerOpts(lease: HostLease): string {
   const masq = `--ip-masq=${!lease.ipMasq}`;
   const mtu = `--mtu=${lease.mtu}`;
   return [`DOCKER_OPT_BIP="${bip}"`, `DOCKER_OPT_IPMASQ="${masq}"`, `DOCKER_OPT_MTU="${mtu}"`, `DOCKER_OPTS=" ${bip} ${masq} ${mtu}"`, ''].join('\n');
+}
+
+/**
+ * The subnet a subnet.env names when its FLANNEL_NETWORK is `network`: FLANNEL_SUBNET holds the bridge's address
+ * with the subnet's prefix, and flanneld asks for that subnet again when it restarts without a lease. Undefined
+ * for another network or a file without a usable FLANNEL_SUBNET.
+ */
+export function subnetFromEnv(text: string, network: string): string | undefined {
+  const values = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*(?:export\s+)?(FLANNEL_[A-Z0-9_]+)=(["']?)([^"'\s]*)\2\s*$/.exec(line);
+    if (m !== null) values.set(m[1], m[3]);
+  }
+  const bridge = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(values.get('FLANNEL_SUBNET') ?? '');
+  if (values.get('FLANNEL_NETWORK') !== network || bridge === null || Number(bridge[2]) > 32) return undefined;
+  try {
+    return formatCidr4(prefixOf(wire.parseIPv4(bridge[1]), Number(bridge[2])));
+  } catch {
+    return undefined;
+  }
 }

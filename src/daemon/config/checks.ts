@@ -12,7 +12,8 @@ import { dotted, valueAt, type Path, type Problem } from './problems.js';
 import { address, cidr4, cidr6, int, ipv4 } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
 import { SOCKET_NAME } from '../state-dir.js';
-import { HTTP_ONLY } from '../../etcd/etcd-store.js';
+import { HTTPS_WITH_TLS, MIXED_SCHEMES } from '../../etcd/etcd-store.js';
+import { pairingProblems, usesTls, type EtcdCredentialSources } from '../../etcd/tls-files.js';
 import { DEFAULT_IPV6_SUBNET_LEN, MAX_IPV6_SUBNET_LEN } from '../../gossip/subnet-pool6.js';
 
 /** The longest control socket path sockaddr_un holds (108 bytes with the NUL). */
@@ -193,11 +194,18 @@ export function crossChecks(input: unknown): Problem[] {
 
   // What the etcd store refuses when it opens, reported here with its words.
   const endpoints = valueAt(input, ['store', 'endpoints']);
-  if (storeType === 'etcd' && Array.isArray(endpoints)) {
-    endpoints.forEach((e, i) => {
-      if (typeof e === 'string' && e.startsWith('https://'))
-        problems.push({ path: ['store', 'endpoints', i], message: `is not allowed; allowed: ${HTTP_ONLY}`, value: e });
-    });
+  if (storeType === 'etcd') {
+    const sources = etcdCredentialSources(input);
+    if (Array.isArray(endpoints)) {
+      const tls = usesTls(sources);
+      endpoints.forEach((e, i) => {
+        if (tls && typeof e === 'string' && e.startsWith('http://'))
+          problems.push({ path: ['store', 'endpoints', i], message: `is not allowed; allowed: ${HTTPS_WITH_TLS}`, value: e });
+      });
+      if (!tls && new Set(endpoints.map((e) => String(e).startsWith('https://'))).size > 1)
+        problems.push({ path: ['store', 'endpoints'], message: `mixes http:// and https://; allowed: ${MIXED_SCHEMES}` });
+    }
+    for (const p of pairingProblems(sources)) problems.push({ path: ['store', ...p.path], message: p.message });
   }
 
   const stateDir = valueAt(input, ['stateDir']);
@@ -209,4 +217,19 @@ export function crossChecks(input: unknown): Problem[] {
     });
   }
   return problems;
+}
+
+/** The etcd store's credential keys as given (only strings: other values are the schema's to report). */
+export function etcdCredentialSources(input: unknown): EtcdCredentialSources {
+  const str = (path: Path) => {
+    const v = valueAt(input, ['store', ...path]);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const tls = { caFile: str(['tls', 'caFile']), certFile: str(['tls', 'certFile']), keyFile: str(['tls', 'keyFile']) };
+  return {
+    ...(Object.values(tls).some((v) => v !== undefined) ? { tls } : {}),
+    username: str(['username']),
+    password: str(['password']),
+    passwordFile: str(['passwordFile']),
+  };
 }

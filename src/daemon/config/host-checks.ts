@@ -24,6 +24,8 @@ import { defaultPort } from '../ports.js';
 import { valueAt, type Path, type Problem } from './problems.js';
 import { address, cidr4, hostPort, hostPortOrOff, parseHostPort, port } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
+import { etcdCredentialSources } from './checks.js';
+import { pairingProblems, readCredentials } from '../../etcd/tls-files.js';
 import { hasNetAdmin } from '../../util/privileges.js';
 
 /** What the checks learnt about the host, for the daemon to use. */
@@ -152,6 +154,13 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
       });
     }
   }
+  // The etcd client's CA, certificate, key and password file: readable and what they claim to be.
+  if (storeType === 'etcd') {
+    const sources = etcdCredentialSources(input);
+    const pairing = new Set(pairingProblems(sources).map((p) => p.message));
+    for (const p of readCredentials(sources).problems)
+      if (!pairing.has(p.message)) problems.push({ path: ['store', ...p.path], message: p.message, value: p.value });
+  }
   const stateDirGiven = valueAt(input, ['stateDir']);
   const stateDir = typeof stateDirGiven === 'string' && stateDirGiven !== '' ? stateDirGiven : defaultStateDir();
   for (const [path, file] of [
@@ -243,7 +252,7 @@ function resolveUnderlay(input: unknown, all: AddrInfo[], problems: Problem[]): 
   return { address: v4.local!, device: link.ifname, deviceMtu: link.mtu };
 }
 
-async function udpPortBusy(host: string, udpPort: number): Promise<boolean> {
+export async function udpPortBusy(host: string, udpPort: number): Promise<boolean> {
   const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
   return new Promise((resolve) => {
     socket.once('error', (error: NodeJS.ErrnoException) => {
