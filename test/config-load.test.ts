@@ -274,6 +274,42 @@ t.test('the checks across fields', async (t) => {
   );
 });
 
+t.test('a dual-stack overlay on the gossip store: ipv6Network and ipv6SubnetLen accepted, ipv6Subnet refused', async (t) => {
+  const base = { network: '198.18.0.0/16', backend: { type: 'vxlan' }, underlay: { address: '192.0.2.1' }, store: { type: 'gossip', key: 'a'.repeat(32) } };
+  const load = async (extra: object) => (await loadConfig({ file: file(JSON.stringify({ ...base, ...extra }), 'json') })).config;
+  t.equal((await load({ ipv6Network: '2001:db8:18::/48' })).ipv6Network, '2001:db8:18::/48', 'ipv6Network with the gossip store');
+  t.equal((await load({ ipv6Network: '2001:db8:18::/48', ipv6SubnetLen: 80 })).ipv6SubnetLen, 80);
+  const cases: [string, object, string[]][] = [
+    [
+      'an IPv6 subnet fixed in the file',
+      { ipv6Network: '2001:db8:18::/48', ipv6Subnet: '2001:db8:18:1::/64' },
+      [
+        'ipv6Subnet: fixes this host\'s IPv6 subnet, which only the static store does: the gossip store allocates one in ipv6Network (of ipv6SubnetLen) and keeps it across restarts, as it does the IPv4 subnet (got "2001:db8:18:1::/64")',
+      ],
+    ],
+    [
+      'ipv6SubnetLen not longer than ipv6Network',
+      { ipv6Network: '2001:db8:18::/64', ipv6SubnetLen: 64 },
+      ["ipv6SubnetLen: the IPv6 subnets (/64) must be longer than the IPv6 network's prefix: 65 to 126 for 2001:db8:18::/64 (got 64)"],
+    ],
+    [
+      "ipv6Network too long for the default's /64",
+      { ipv6Network: '2001:db8:18::/64' },
+      [
+        'ipv6Network: the IPv6 subnets (/64, ipv6SubnetLen\'s default) must be longer than the IPv6 network\'s prefix: 65 to 126 for 2001:db8:18::/64 (got "2001:db8:18::/64")',
+      ],
+    ],
+    ['ipv6SubnetLen beyond 126', { ipv6Network: '2001:db8:18::/48', ipv6SubnetLen: 127 }, ['ipv6SubnetLen: must be an integer from 1 to 126 (got 127)']],
+    ['ipv6SubnetLen without ipv6Network', { ipv6SubnetLen: 64 }, ['ipv6SubnetLen: needs ipv6Network, the IPv6 network the subnets are cut from (got 64)']],
+    [
+      'ipv6SubnetLen with the static store',
+      { store: { type: 'static' }, ipv6Network: '2001:db8:18::/48', ipv6Subnet: '2001:db8:18:1::/64', ipv6SubnetLen: 64 },
+      ['ipv6SubnetLen: sets the length of the IPv6 subnets the gossip store allocates (store.type is static) (got 64)'],
+    ],
+  ];
+  for (const [name, config, expected] of cases) t.same(await problems({ file: file(JSON.stringify({ ...base, ...config }), 'json') }), expected, name);
+});
+
 t.test('problems from variables and flags name the variable or flag', async (t) => {
   const found = await problems({
     env: { TULLE_NETWORK: '198.18.0.0/16', TULLE_BACKEND: 'udp', TULLE_MTU: 'big', TULLE_IP_MASQ: 'maybe' },

@@ -28,9 +28,9 @@ if (lab) {
       says: /store\.tls\.caFile: is not a PEM certificate \(no -----BEGIN CERTIFICATE----- block\)/,
     },
     {
-      name: 'ipv6Network with the gossip store',
-      config: { ...base, ipv6Network: '2001:db8:18::/48', store: { type: 'gossip', key } },
-      says: /ipv6Network.*needs a store that allocates IPv6 subnets \(static, etcd\): the gossip store allocates none yet/,
+      name: 'ipv6Subnet with the gossip store',
+      config: { ...base, ipv6Network: '2001:db8:18::/48', ipv6Subnet: '2001:db8:18:1::/64', store: { type: 'gossip', key } },
+      says: /ipv6Subnet.*only the static store does: the gossip store allocates one in ipv6Network/,
     },
     {
       name: 'ipv6Subnet with the etcd store',

@@ -354,3 +354,12 @@ t.test('the leases table', async (t) => {
     ].join('\n'),
   );
 });
+
+t.test("a dual-stack subnet.env: flannel's FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET (the first host address)", async (t) => {
+  const lease = { network: '198.18.0.0/16', subnet: '198.18.7.0/24', mtu: 1450, ipMasq: false };
+  t.equal(
+    subnetEnv({ ...lease, ipv6Network: '2001:db8:18::/48', ipv6Subnet: '2001:db8:18:7::/64' }),
+    'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.7.1/24\nFLANNEL_IPV6_NETWORK=2001:db8:18::/48\nFLANNEL_IPV6_SUBNET=2001:db8:18:7::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n',
+  );
+  t.equal(subnetEnv(lease), 'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n', 'IPv4 only: as before');
+});

@@ -309,3 +309,29 @@ t.test("dual stack on etcd: the store's IPv6 network, PublicIPv6 from the underl
   );
   t.equal(planLeaseRequest(c, store(net('vxlan')), dualHost).attrs.publicIPv6, undefined, 'an IPv4-only network announces no PublicIPv6');
 });
+
+t.test('dual stack on the gossip store: the saved IPv6 subnet is asked for again, the granted one planned and written out', async (t) => {
+  const gossip = config({
+    network: '198.18.0.0/16',
+    ipv6Network: '2001:db8:18::/48',
+    backend: { type: 'vxlan' },
+    store: { type: 'gossip', key: 'a'.repeat(32) },
+  });
+  const saved: SavedLease = {
+    network: '198.18.0.0/16',
+    subnet: '198.18.7.0/24',
+    ipv6Subnet: '2001:db8:18:7::/64',
+    backendType: 'vxlan',
+    publicIP: '192.0.2.1',
+  };
+  const facts = store(net('vxlan'), { description: 'gossip 192.0.2.1:7946', saved });
+  const request = planLeaseRequest(gossip, facts, host);
+  t.equal(request.attrs.previousSubnet, '198.18.7.0/24');
+  t.equal(request.attrs.previousIpv6Subnet, '2001:db8:18:7::/64', 'the IPv6 subnet the last run held');
+  const v4 = config({ network: '198.18.0.0/16', backend: { type: 'vxlan' }, store: { type: 'gossip', key: 'a'.repeat(32) } });
+  t.notOk('previousIpv6Subnet' in planLeaseRequest(v4, facts, host).attrs, 'not without ipv6Network');
+  const p = plan(gossip, facts, host, { subnet: '198.18.9.0/24', ipv6Subnet: '2001:db8:18:9::/64' });
+  t.same(p.ipv6, { network: '2001:db8:18::/48', subnet: '2001:db8:18:9::/64' });
+  t.equal(p.saved.ipv6Subnet, '2001:db8:18:9::/64', 'kept for the next run');
+  t.same([p.outputs.ipv6Network, p.outputs.ipv6Subnet], ['2001:db8:18::/48', '2001:db8:18:9::/64'], 'for subnet.env');
+});

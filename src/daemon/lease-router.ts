@@ -34,7 +34,7 @@ export class LeaseRouter {
     private readonly ctx: Omit<PlanContext, 'now'>,
     private readonly sink: RouteSink,
     private readonly log: Logger,
-    private readonly options: { ownPublicIP?: string; onOwnLost?: (why: string) => void; now?: () => number } = {},
+    private readonly options: { ownPublicIP?: string; ownIpv6Subnet?: string; onOwnLost?: (why: string) => void; now?: () => number } = {},
   ) {}
 
   private now(): number {
@@ -48,6 +48,9 @@ export class LeaseRouter {
       if (e.type === 'removed') this.options.onOwnLost?.(`the store revoked this host's lease ${e.lease.subnet}`);
       else if (this.options.ownPublicIP !== undefined && e.lease.publicIP !== this.options.ownPublicIP) {
         this.options.onOwnLost?.(`the store gave this host's subnet ${e.lease.subnet} to ${e.lease.publicIP}`);
+      } else if (e.lease.ipv6Subnet !== undefined && this.options.ownIpv6Subnet !== undefined && e.lease.ipv6Subnet !== this.options.ownIpv6Subnet) {
+        // The gossip store moved our IPv6 subnet (an earlier claim won it): the TUN and routes have the old one.
+        this.options.onOwnLost?.(`the store moved this host's IPv6 subnet ${this.options.ownIpv6Subnet} to ${e.lease.ipv6Subnet}`);
       }
     }
     const others = events.filter((e) => e.lease.subnet !== this.ctx.ownSubnet);

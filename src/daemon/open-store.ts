@@ -13,6 +13,7 @@ import { hasCredentials } from '../etcd/tls-files.js';
 import { GossipStore } from '../gossip/gossip-store.js';
 import { gossipSeed } from '../gossip/seeds.js';
 import { formatHostPort } from '../gossip/udp-transport.js';
+import { DEFAULT_IPV6_SUBNET_LEN } from '../gossip/subnet-pool6.js';
 import type { HostState } from '../lease/state-file.js';
 import { networkFromConfig } from './config/network.js';
 import type { DaemonConfig } from './config/schema.js';
@@ -66,6 +67,9 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         label: store.label,
         preset: store.preset,
         network: networkFromConfig(config)!,
+        ...(config.ipv6Network !== undefined
+          ? { ipv6Network: { network: config.ipv6Network, subnetLen: config.ipv6SubnetLen ?? DEFAULT_IPV6_SUBNET_LEN } }
+          : {}),
         state: ctx.state,
         log: (level, msg, fields) => ctx.log[level]({ event: 'gossip', ...fields }, `gossip: ${msg}`),
       });

@@ -146,7 +146,10 @@ export function planLeaseRequest(config: DaemonConfig, store: StoreFacts, host: 
     // flannel's vxlanLeaseAttrs for the IPv6 VTEP: a flannel host drops a dual-stack vxlan lease without it.
     ...(network.ipv6 !== undefined && backend.type === 'vxlan' ? { ipv6BackendData: { VNI: backend.vni, VtepMAC: ownMac } } : {}),
     ...(previousSubnet !== undefined ? { previousSubnet } : {}),
-    ...(previous?.ipv6Subnet !== undefined ? { previousIpv6Subnet: previous.ipv6Subnet } : {}),
+    // Only into a dual-stack network (the file's, or the store's): an IPv4-only one has no IPv6 subnet to give back.
+    ...(previous?.ipv6Subnet !== undefined && (config.ipv6Network !== undefined || network.ipv6 !== undefined)
+      ? { previousIpv6Subnet: previous.ipv6Subnet }
+      : {}),
     hostId: host.hostId,
   };
   return {

@@ -22,7 +22,11 @@ export interface Routing {
 export function startRouting(plan: HostPlan, own: Lease, dataPlane: DataPlane, feed: LeaseFeed, log: Logger, teardown: Teardown): Routing {
   let ownLost!: (why: string) => void;
   const lost = new Promise<string>((resolve) => (ownLost = resolve));
-  const router = new LeaseRouter(plan.routes, dataPlane.sink, log, { ownPublicIP: own.publicIP, onOwnLost: (why) => ownLost(why) });
+  const router = new LeaseRouter(plan.routes, dataPlane.sink, log, {
+    ownPublicIP: own.publicIP,
+    ...(plan.ipv6 !== undefined ? { ownIpv6Subnet: plan.ipv6.subnet } : {}),
+    onOwnLost: (why) => ownLost(why),
+  });
   teardown.push('stopping the lease router', () => router.stop());
   const routeCheck = new RouteReconciler(
     { ...plan.routeCheck, ownDevices: dataPlane.ownDevices },

@@ -9,6 +9,7 @@
  *   keys            shared keys, base64 or hex, ≥ 16 bytes; the first signs, all verify
  *   label           cluster label, bound into every MAC (two clusters on one key stay apart)
  *   network         { network, subnetLen, subnetMin, subnetMax, backendType } (flannel's config)
+ *   ipv6Network     { network, subnetLen }: a dual-stack overlay; each host also leases an IPv6 subnet
  *   hostId          stable host id; default: the state's host-id (created once)
  *   state           the host's state (src/lease/state-file.ts) that keeps our own lease record
  *                   across restarts, with whatever else the process keeps there; losing it is
@@ -36,6 +37,7 @@ import { ALIVE, BACKEND_CODES, SUSPECT, type LeaseRecord, type MemberRecord } fr
 import { realClock, type LogFn } from './runtime.js';
 import { seedsOnlySelf } from './seeds.js';
 import { SubnetPool } from './subnet-pool.js';
+import { SubnetPool6, type Ipv6NetworkConfig } from './subnet-pool6.js';
 import { parseHostPort, UdpTransport } from './udp-transport.js';
 
 export interface GossipStoreOptions {
@@ -45,6 +47,7 @@ export interface GossipStoreOptions {
   keys: string[];
   label: string;
   network: NetworkConfig;
+  ipv6Network?: Ipv6NetworkConfig;
   hostId?: string;
   state?: HostState;
   stateDir?: string;
@@ -61,6 +64,7 @@ export class GossipStore implements LeaseStore {
   readonly node: GossipNode;
   readonly replica: LeaseReplica;
   readonly pool: SubnetPool;
+  readonly pool6: SubnetPool6 | undefined;
   readonly #transport: UdpTransport;
   readonly #config: GossipConfig;
   readonly #state: HostState | undefined;
@@ -78,6 +82,7 @@ export class GossipStore implements LeaseStore {
     node: GossipNode,
     replica: LeaseReplica,
     pool: SubnetPool,
+    pool6: SubnetPool6 | undefined,
     transport: UdpTransport,
     config: GossipConfig,
     keyring: Keyring,
@@ -86,6 +91,7 @@ export class GossipStore implements LeaseStore {
     this.node = node;
     this.replica = replica;
     this.pool = pool;
+    this.pool6 = pool6;
     this.#transport = transport;
     this.#config = config;
     this.#state = o.state;
@@ -108,6 +114,7 @@ export class GossipStore implements LeaseStore {
     const config = makeConfig(o.preset ?? 'lan', o.overrides);
     const leaseConfig = makeLeaseConfig(o.leaseOverrides);
     const pool = new SubnetPool(o.network);
+    const pool6 = o.ipv6Network !== undefined ? new SubnetPool6(o.ipv6Network) : undefined;
     if (o.state === undefined && o.stateDir !== undefined)
       o = { ...o, state: new HostState(o.stateDir, (message, fields) => o.log?.('warn', message, fields)) };
     const hostId = resolveHostId(o);
@@ -127,8 +134,8 @@ export class GossipStore implements LeaseStore {
       seeds: o.seeds ?? [],
       log: o.log,
     });
-    const replica = new LeaseReplica({ node, pool, config: leaseConfig, clock: realClock, random: new Sfc32(seed, 2), log: o.log });
-    const store = new GossipStore(node, replica, pool, transport, config, keyring, o);
+    const replica = new LeaseReplica({ node, pool, pool6, config: leaseConfig, clock: realClock, random: new Sfc32(seed, 2), log: o.log });
+    const store = new GossipStore(node, replica, pool, pool6, transport, config, keyring, o);
     store.#restore();
     node.start();
     o.log?.('info', 'gossip peer up', { hostId, addr, seeds: o.seeds ?? [], preset: o.preset ?? 'lan' });
@@ -243,7 +250,7 @@ export class GossipStore implements LeaseStore {
     if (attrs.backendData.VNI !== undefined) extra.vni = attrs.backendData.VNI;
     if (attrs.backendData.Port !== undefined) extra.port = attrs.backendData.Port;
     const previous = attrs.previousSubnet !== undefined ? this.pool.parse(attrs.previousSubnet) : undefined;
-    const rec = this.replica.acquire(claim, previous);
+    const rec = this.replica.acquire(claim, previous, attrs.previousIpv6Subnet);
     this.replica.flush();
     this.#save();
     return this.#toLease(rec);
@@ -275,8 +282,10 @@ export class GossipStore implements LeaseStore {
   #onChanges(changes: LeaseChange[]): void {
     const events: LeaseEvent[] = [];
     for (const ch of changes) {
-      if (ch.before) events.push({ type: 'removed', lease: this.#toLease(ch.before) });
+      // A subnet still held (renewed, another holder, its IPv6 subnet changed) is one `added`, as etcd
+      // reports a changed key: a `removed` first would tell the daemon its own lease was revoked.
       if (ch.after) events.push({ type: 'added', lease: this.#toLease(ch.after) });
+      else if (ch.before) events.push({ type: 'removed', lease: this.#toLease(ch.before) });
     }
     if (this.replica.own !== this.#saved) this.#save();
     if (events.length === 0) return;
@@ -304,7 +313,9 @@ export class GossipStore implements LeaseStore {
     // need not verify the inner checksums again (as for a static peer with `udpChecksum: true`).
     if (lease.backendType !== 'host-gw') lease.backendData.UDPChecksum = true;
     if (r.publicIPv6 !== undefined) lease.publicIPv6 = r.publicIPv6;
-    if (r.ipv6Subnet !== undefined) lease.ipv6Subnet = r.ipv6Subnet;
+    // Only while the claim holds it: two leases never name one IPv6 subnet, not even during a conflict.
+    const ipv6Subnet = this.replica.ipv6SubnetOf(r);
+    if (ipv6Subnet !== undefined) lease.ipv6Subnet = ipv6Subnet;
     return lease;
   }
 
@@ -312,7 +323,7 @@ export class GossipStore implements LeaseStore {
   #restore(): void {
     const rec = this.#state?.storeRecord(STATE_KEY) as LeaseRecord | undefined;
     if (rec === undefined) return;
-    if (!isOwnRecord(rec, this.hostId) || !this.pool.contains(rec.subnet)) {
+    if (!isOwnRecord(rec, this.hostId) || !this.pool.contains(rec.subnet) || !validIpv6Claim(rec)) {
       this.#log?.('warn', 'ignoring the saved gossip lease record: not ours, or outside the network; the peers remember our lease', {
         file: this.#state!.file,
       });
@@ -341,6 +352,12 @@ function isOwnRecord(r: LeaseRecord, hostId: string): boolean {
     typeof r.publicIP === 'string' &&
     Number.isInteger(r.backend)
   );
+}
+
+/** The IPv6 claim of a saved record, if any, is whole: a subnet text and a claim time (the pool checks the subnet). */
+function validIpv6Claim(r: LeaseRecord): boolean {
+  if (r.ipv6ClaimedAt === undefined) return r.ipv6Subnet === undefined || typeof r.ipv6Subnet === 'string';
+  return Number.isFinite(r.ipv6ClaimedAt) && typeof r.ipv6Subnet === 'string';
 }
 
 function resolveHostId(o: GossipStoreOptions): string {

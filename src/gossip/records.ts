@@ -71,7 +71,10 @@ export interface LeaseRecord {
   readonly released: boolean;
   readonly publicIP: string;
   readonly publicIPv6?: string;
+  /** The IPv6 subnet of a dual-stack overlay, canonical text; held by the lowest (ipv6ClaimedAt, hostId) as the IPv4 one. */
   readonly ipv6Subnet?: string;
+  /** When this host first claimed `ipv6Subnet`, ms; present exactly when the subnet was allocated over gossip. */
+  readonly ipv6ClaimedAt?: number;
   readonly backend: number;
   /** VTEP MAC as 6 bytes' hex "aa:bb:…". */
   readonly vtepMac?: string;
@@ -85,6 +88,13 @@ const F_VNI = 4;
 const F_PORT = 8;
 const F_V6 = 16;
 const F_V6NET = 32;
+/**
+ * The IPv6 subnet is an allocated claim: its claim time (f64) follows the subnet text. Peers built before
+ * it reject a record with this flag (flags ≥ 64 were malformed), so records carry it only in a dual-stack
+ * cluster; IPv4-only records are byte for byte as before.
+ */
+const F_V6CLAIM = 64;
+const KNOWN_FLAGS = 128;
 
 export function encodeLease(w: ByteWriter, r: LeaseRecord): void {
   w.u8(TAG_LEASE);
@@ -99,7 +109,8 @@ export function encodeLease(w: ByteWriter, r: LeaseRecord): void {
     (r.vni !== undefined ? F_VNI : 0) |
     (r.port !== undefined ? F_PORT : 0) |
     (r.publicIPv6 !== undefined ? F_V6 : 0) |
-    (r.ipv6Subnet !== undefined ? F_V6NET : 0);
+    (r.ipv6Subnet !== undefined ? F_V6NET : 0) |
+    (r.ipv6Subnet !== undefined && r.ipv6ClaimedAt !== undefined ? F_V6CLAIM : 0);
   w.u8(flags);
   w.str(r.publicIP);
   w.u8(r.backend);
@@ -108,6 +119,7 @@ export function encodeLease(w: ByteWriter, r: LeaseRecord): void {
   if (r.port !== undefined) w.u16(r.port);
   if (r.publicIPv6 !== undefined) w.str(r.publicIPv6);
   if (r.ipv6Subnet !== undefined) w.str(r.ipv6Subnet);
+  if (flags & F_V6CLAIM) w.f64(r.ipv6ClaimedAt!);
 }
 
 export function decodeLease(r: ByteReader): LeaseRecord | undefined {
@@ -128,26 +140,32 @@ export function decodeLease(r: ByteReader): LeaseRecord | undefined {
   const port = flags & F_PORT ? r.u16() : undefined;
   const publicIPv6 = flags & F_V6 ? r.str() : undefined;
   const ipv6Subnet = flags & F_V6NET ? r.str() : undefined;
-  if (r.bad || hostId === '' || backend >= BACKEND_CODES.length || !Number.isFinite(claimedAt) || !Number.isFinite(expiresAt) || flags >= 64) {
+  const ipv6ClaimedAt = flags & F_V6CLAIM ? r.f64() : undefined;
+  if (r.bad || hostId === '' || backend >= BACKEND_CODES.length || !Number.isFinite(claimedAt) || !Number.isFinite(expiresAt) || flags >= KNOWN_FLAGS) {
     return undefined;
   }
+  // A claim time without the subnet it dates, or one that is not a time: malformed.
+  if (ipv6ClaimedAt !== undefined && (ipv6Subnet === undefined || !Number.isFinite(ipv6ClaimedAt))) return undefined;
   const rec: LeaseRecord = { hostId, subnet, claimedAt, version, expiresAt, released: (flags & F_RELEASED) !== 0, publicIP, backend };
-  const extra: { vtepMac?: string; vni?: number; port?: number; publicIPv6?: string; ipv6Subnet?: string } = {};
+  const extra: { vtepMac?: string; vni?: number; port?: number; publicIPv6?: string; ipv6Subnet?: string; ipv6ClaimedAt?: number } = {};
   if (vtepMac !== undefined) extra.vtepMac = vtepMac;
   if (vni !== undefined) extra.vni = vni;
   if (port !== undefined) extra.port = port;
   if (publicIPv6 !== undefined) extra.publicIPv6 = publicIPv6;
   if (ipv6Subnet !== undefined) extra.ipv6Subnet = ipv6Subnet;
+  if (ipv6ClaimedAt !== undefined) extra.ipv6ClaimedAt = ipv6ClaimedAt;
   return Object.keys(extra).length === 0 ? rec : { ...rec, ...extra };
 }
 
 /**
  * A lease record's digest fingerprint. The owner bumps `version` on every
  * change; subnet and claim time are in too, so two records made apart at one
- * version (a restart that lost state) do not look alike.
+ * version (a restart that lost state) do not look alike. The IPv6 claim time
+ * is mixed in only when there is one: an IPv4-only record hashes as before.
  */
 export function leaseContentHash(keyHash: number, r: LeaseRecord): number {
-  return mix(mix(mix(mix(keyHash ^ 0x5bd1e995, r.version), r.subnet), r.claimedAt % 4294967296), r.released ? 2 : 1);
+  const h = mix(mix(mix(mix(keyHash ^ 0x5bd1e995, r.version), r.subnet), r.claimedAt % 4294967296), r.released ? 2 : 1);
+  return r.ipv6ClaimedAt === undefined ? h : mix(h, (r.ipv6ClaimedAt % 4294967296) ^ 0x6);
 }
 
 /** Keys of the two record kinds must not collide in the shared digest. */

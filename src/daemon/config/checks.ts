@@ -14,11 +14,12 @@ import { decodeSharedKey } from './shared-key.js';
 import { SOCKET_NAME } from '../state-dir.js';
 import { HTTPS_WITH_TLS, MIXED_SCHEMES } from '../../etcd/etcd-store.js';
 import { pairingProblems, usesTls, type EtcdCredentialSources } from '../../etcd/tls-files.js';
+import { DEFAULT_IPV6_SUBNET_LEN, MAX_IPV6_SUBNET_LEN } from '../../gossip/subnet-pool6.js';
 
 /** The longest control socket path sockaddr_un holds (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
 /** Stores that give each host an IPv6 subnet in a dual-stack network. */
-const STORES_WITH_IPV6: readonly string[] = ['static', 'etcd'];
+const STORES_WITH_IPV6: readonly string[] = ['static', 'gossip', 'etcd'];
 
 function valid<T>(input: unknown, path: Path, schema: z.ZodType<T>): T | undefined {
   const result = schema.safeParse(valueAt(input, path));
@@ -117,9 +118,31 @@ export function crossChecks(input: unknown): Problem[] {
   if (subnet6Text !== undefined && storeType !== 'static')
     problems.push({
       path: ['ipv6Subnet'],
-      message: `fixes this host's IPv6 subnet, which only the static store does (store.type is ${String(storeType)})`,
+      message:
+        storeType === 'gossip'
+          ? "fixes this host's IPv6 subnet, which only the static store does: the gossip store allocates one in ipv6Network (of ipv6SubnetLen) and keeps it across restarts, as it does the IPv4 subnet"
+          : `fixes this host's IPv6 subnet, which only the static store does (store.type is ${String(storeType)})`,
       value: subnet6Text,
     });
+  // The IPv6 subnet length the gossip store allocates: longer than the IPv6 network's prefix.
+  const subnet6Len = valid(input, ['ipv6SubnetLen'], int(1, 128));
+  if (subnet6Len !== undefined) {
+    if (storeType !== 'gossip')
+      problems.push({
+        path: ['ipv6SubnetLen'],
+        message: `sets the length of the IPv6 subnets the gossip store allocates (store.type is ${String(storeType)})`,
+        value: subnet6Len,
+      });
+    else if (valueAt(input, ['ipv6Network']) === undefined)
+      problems.push({ path: ['ipv6SubnetLen'], message: 'needs ipv6Network, the IPv6 network the subnets are cut from', value: subnet6Len });
+  }
+  if (network6 !== undefined && storeType === 'gossip' && (subnet6Len ?? DEFAULT_IPV6_SUBNET_LEN) <= network6.prefix) {
+    problems.push({
+      path: [subnet6Len !== undefined ? 'ipv6SubnetLen' : 'ipv6Network'],
+      message: `the IPv6 subnets (/${subnet6Len ?? DEFAULT_IPV6_SUBNET_LEN}${subnet6Len === undefined ? ", ipv6SubnetLen's default" : ''}) must be longer than the IPv6 network's prefix: ${network6.prefix + 1} to ${MAX_IPV6_SUBNET_LEN} for ${network6Text}`,
+      value: subnet6Len ?? network6Text,
+    });
+  }
 
   if (subnetText !== undefined && storeType !== 'static')
     problems.push({

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import * as wire from '@tulle/wire';
 import { parseCidr, parseCidr4 } from '../../util/cidr.js';
+import { MAX_IPV6_SUBNET_LEN } from '../../gossip/subnet-pool6.js';
 
 /** A strict object whose unknown keys are reported with the keys allowed. */
 function object<T extends z.ZodRawShape>(shape: T) {
@@ -206,6 +207,8 @@ export const DaemonConfigSchema = object({
   /** A dual-stack overlay: the IPv6 network, and (static store) this host's IPv6 subnet in it. */
   ipv6Network: cidr6.optional(),
   ipv6Subnet: cidr6.optional(),
+  /** Gossip store: prefix length of the IPv6 subnet each host leases in ipv6Network; default 64 (flannel). */
+  ipv6SubnetLen: int(1, MAX_IPV6_SUBNET_LEN).optional(),
   /** Where leases come from. */
   store: store.default({ type: 'static' }),
   /** Own lease (subnet, VTEP MAC), control socket, subnet.env. Default /run/tulle (see state-dir.ts). */

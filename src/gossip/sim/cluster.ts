@@ -28,6 +28,7 @@ import {
   type MemberRecord,
 } from '../records.js';
 import { SubnetPool } from '../subnet-pool.js';
+import { SubnetPool6, type Ipv6NetworkConfig } from '../subnet-pool6.js';
 import { cheapMac } from './cheap-mac.js';
 import { SimNetwork } from './network.js';
 
@@ -43,6 +44,8 @@ export interface SimClusterOptions {
   jitterMs?: number;
   /** The lease network; default: 198.18.0.0/15 cut small enough for 2 × nodes subnets. */
   network?: NetworkConfig;
+  /** A dual-stack overlay: every host also leases an IPv6 subnet of this network. */
+  network6?: Ipv6NetworkConfig;
   /** 'cheap' (default; fast, not secure) or 'hmac' (HMAC-SHA256, as over UDP). */
   mac?: 'cheap' | 'hmac';
   /** Cluster label. */
@@ -77,6 +80,7 @@ export class SimCluster {
   readonly config: GossipConfig;
   readonly lease: LeaseConfig;
   readonly pool: SubnetPool;
+  readonly pool6: SubnetPool6 | undefined;
   readonly slots: Slot[] = [];
   readonly keyring: Keyring;
   readonly label: string;
@@ -86,7 +90,9 @@ export class SimCluster {
   onMember: ((slot: Slot, rec: MemberRecord, prev: MemberRecord | undefined) => void) | undefined;
   readonly #seed: number;
   readonly #seedCount: number;
-  #base: { members: SharedBase<MemberEntry>; digest: Digest; leases: SharedBase<LeaseEntry>; claims: Map<number, string[]> } | undefined;
+  #base:
+    | { members: SharedBase<MemberEntry>; digest: Digest; leases: SharedBase<LeaseEntry>; claims: Map<number, string[]>; claims6: Map<string, string[]> }
+    | undefined;
 
   constructor(o: SimClusterOptions) {
     this.#seed = o.seed;
@@ -96,6 +102,7 @@ export class SimCluster {
     this.lease = o.lease ?? LEASE;
     this.net = new SimNetwork({ seed: o.seed, loss: o.loss, latencyMs: o.latencyMs, jitterMs: o.jitterMs });
     this.pool = new SubnetPool(o.network ?? networkFor(o.nodes));
+    this.pool6 = o.network6 !== undefined ? new SubnetPool6(o.network6) : undefined;
     this.label = o.label ?? 'sim';
     this.keyring = { keys: [new TextEncoder().encode('sim-key-0123456789abcdef')], mac: o.mac === 'hmac' ? hmacSha256 : cheapMac };
     if (o.converged !== false && o.nodes > 0) this.#buildBase(o.nodes);
@@ -130,10 +137,18 @@ export class SimCluster {
     const members: [string, MemberEntry][] = [];
     const leases: [string, LeaseEntry][] = [];
     const claims = new Map<number, string[]>();
+    const claims6 = new Map<string, string[]>();
     const order = shuffle(
       this.rng,
       Array.from({ length: this.pool.size }, (_, i) => i),
     );
+    const pool6 = this.pool6;
+    const order6 = pool6
+      ? shuffle(
+          this.rng,
+          Array.from({ length: pool6.size }, (_, i) => i),
+        )
+      : [];
     for (let i = 0; i < n; i++) {
       const id = SimCluster.idOf(i);
       const rec: MemberRecord = { id, addr: `sim:${i}`, incarnation: 0, state: ALIVE, from: '' };
@@ -143,15 +158,26 @@ export class SimCluster {
       members.push([id, { rec, bytes: w.take(), keyHash: mk }]);
       digest.toggle(mk, memberContentHash(mk, rec));
       const subnet = this.pool.at(order[i]);
-      const lease: LeaseRecord = { hostId: id, subnet, claimedAt: 0, version: 1, expiresAt: this.lease.leaseTtlMs, released: false, ...this.#attrs(i) };
+      const subnet6 = pool6?.at(order6[i]);
+      const lease: LeaseRecord = {
+        hostId: id,
+        subnet,
+        claimedAt: 0,
+        version: 1,
+        expiresAt: this.lease.leaseTtlMs,
+        released: false,
+        ...this.#attrs(i),
+        ...(subnet6 !== undefined ? { ipv6Subnet: subnet6, ipv6ClaimedAt: 0 } : {}),
+      };
       w.reset();
       encodeLease(w, lease);
       const lk = leaseKeyHash(id);
       leases.push([id, { rec: lease, bytes: w.take(), keyHash: lk }]);
       digest.toggle(lk, leaseContentHash(lk, lease));
       claims.set(subnet, [id]);
+      if (subnet6 !== undefined) claims6.set(subnet6, [id]);
     }
-    this.#base = { members: new SharedBase(members), digest, leases: new SharedBase(leases), claims };
+    this.#base = { members: new SharedBase(members), digest, leases: new SharedBase(leases), claims, claims6 };
   }
 
   /** Starts a node in the slot: from the shared base, or empty and joining through seeds. */
@@ -185,12 +211,13 @@ export class SimCluster {
       {
         node,
         pool: this.pool,
+        ...(this.pool6 ? { pool6: this.pool6 } : {}),
         config: this.lease,
         clock: net.clock,
         random: new Sfc32(this.#seed, slot.index * 104729 + 17 + net.now),
         onChanges: (changes) => this.onLeaseChanges?.(slot, changes),
       },
-      base ? { records: base.leases, claims: base.claims } : undefined,
+      base ? { records: base.leases, claims: base.claims, claims6: base.claims6 } : undefined,
     );
     slot.node = node;
     slot.replica = replica;

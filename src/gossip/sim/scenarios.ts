@@ -187,6 +187,8 @@ export interface AllocationResult {
   moves: number;
   /** Hosts running at the end without a lease. */
   unleased: number;
+  /** Dual-stack runs: the same for the IPv6 subnets (all 0 otherwise). */
+  ipv6: { doubleAllocations: number; viewMismatches: number; moves: number; unleased: number };
   cluster: SimCluster;
 }
 
@@ -194,11 +196,14 @@ export interface AllocationResult {
  * One seeded run: a small cluster in a tight subnet pool is split in two;
  * hosts join on both sides, restart (with or without their state), crash and
  * leave (the three configured seeds only restart); then the partition heals.
- * Checks that no subnet stays with two hosts.
+ * Checks that no subnet stays with two hosts. With `ipv6`, every host also
+ * leases an IPv6 subnet from a pool as tight (the smallest power of two
+ * minus one that fits every host that ever joins), and the IPv6 subnets are
+ * held to the same: settled means neither family has a double allocation.
  */
 export function allocationRun(
   seed: number,
-  o: { config?: GossipConfig; settleMs?: number; trace?: (c: SimCluster, sinceHealMs: number) => void } = {},
+  o: { config?: GossipConfig; settleMs?: number; ipv6?: boolean; trace?: (c: SimCluster, sinceHealMs: number) => void } = {},
 ): AllocationResult {
   const r = new Sfc32(seed, 0xa110c);
   const n0 = 4 + r.int(5);
@@ -214,7 +219,10 @@ export function allocationRun(
     subnetMax: `198.18.${last >> 8}.${last & 255}`,
     backendType: 'udp' as const,
   };
-  const c = new SimCluster({ nodes: n0, seed, loss: r.next() < 0.5 ? 0 : 0.05, config: o.config, network });
+  // IPv6: a /(64 - k) cut into /64s has 2^k - 1 leasable subnets (the first is skipped).
+  const bits6 = Math.ceil(Math.log2(n0 + events + 2));
+  const network6 = o.ipv6 ? { network: `2001:db8:18::/${64 - bits6}`, subnetLen: 64 } : undefined;
+  const c = new SimCluster({ nodes: n0, seed, loss: r.next() < 0.5 ? 0 : 0.05, config: o.config, network, ...(network6 ? { network6 } : {}) });
   c.run(1_000 + r.int(2_000));
   c.partition((i) => i % 2);
   const partitionMs = 2_000 + r.int(40_000);
@@ -245,13 +253,14 @@ export function allocationRun(
   const healedAt = c.now;
   // Settling: the double allocations standing at the heal must end; a new one after the heal
   // (two hosts joining at once) is an episode of its own, timed apart.
-  let settledAt = doubles(c) > 0 ? -1 : healedAt;
+  const both = (): number => doubles(c) + doubles6(c);
+  let settledAt = both() > 0 ? -1 : healedAt;
   let episodeStart = -1;
   let longestEpisode = 0;
   const settleMs = o.settleMs ?? 15_000;
   for (let t = 0; t < settleMs; t += 100) {
     c.run(100);
-    const d = doubles(c);
+    const d = both();
     if (settledAt < 0) {
       if (d === 0) settledAt = c.now;
     } else if (d > 0 && episodeStart < 0) {
@@ -271,6 +280,7 @@ export function allocationRun(
     laterConflictS: longestEpisode / 1000,
     moves,
     unleased,
+    ipv6: views6(c),
     cluster: c,
   };
 }
@@ -291,6 +301,34 @@ export function views(c: SimCluster): { viewMismatches: number; moves: number; u
     for (const o of owners) if (s.replica?.winner(o.replica!.own!.subnet)?.hostId !== o.id) viewMismatches++;
   }
   return { viewMismatches, moves, unleased };
+}
+
+/** The IPv6 side of views(), plus the double allocations: all 0 in a cluster without IPv6. */
+export function views6(c: SimCluster): { doubleAllocations: number; viewMismatches: number; moves: number; unleased: number } {
+  if (c.pool6 === undefined) return { doubleAllocations: 0, viewMismatches: 0, moves: 0, unleased: 0 };
+  let viewMismatches = 0;
+  let moves = 0;
+  let unleased = 0;
+  const owners = c.live().filter((s) => s.replica?.own?.ipv6Subnet !== undefined && !s.replica.own.released);
+  for (const s of c.slots) moves += s.replica?.conflictsLost6 ?? 0;
+  for (const s of c.live()) {
+    if (s.replica?.own !== undefined && s.replica.own.ipv6Subnet === undefined) unleased++;
+    for (const o of owners) if (s.replica?.winner6(o.replica!.own!.ipv6Subnet!)?.hostId !== o.id) viewMismatches++;
+  }
+  return { doubleAllocations: doubles6(c), viewMismatches, moves, unleased };
+}
+
+/** IPv6 subnets held as own lease by more than one running host. */
+export function doubles6(c: SimCluster): number {
+  const seen = new Map<string, number>();
+  for (const s of c.slots) {
+    const own = s.up ? s.replica?.own : undefined;
+    if (!own || own.released || own.expiresAt <= c.now || own.ipv6Subnet === undefined) continue;
+    seen.set(own.ipv6Subnet, (seen.get(own.ipv6Subnet) ?? 0) + 1);
+  }
+  let n = 0;
+  for (const v of seen.values()) if (v > 1) n++;
+  return n;
 }
 
 export function doubles(c: SimCluster): number {
