@@ -1,10 +1,11 @@
-// A dual-stack overlay (IPv6 inside next to IPv4) on every store that hands
-// out IPv6 subnets: two tulle hosts over an IPv4 underlay, vxlan, ping6 and
+// A dual-stack overlay (IPv6 inside next to IPv4) on every store (static,
+// etcd, gossip): two tulle hosts over an IPv4 underlay, vxlan, ping6 and
 // IPv4 pings both ways, ICMPv6 "packet too big", verified IPv6 TCP. On etcd
 // the network is flannel's EnableIPv6 config and each host gets its IPv6
 // subnet with its lease; host-gw then routes the IPv6 subnets via each host's
 // PublicIPv6, also to a flannel host known only by the lease it wrote.
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { trafficTools } from './helpers/tools.js';
 const NET6 = '2001:db8:18::/48';
 const MACS = ['02:00:5e:00:53:21', '02:00:5e:00:53:22'];
 const U6 = ['2001:db8:2::1', '2001:db8:2::2', '2001:db8:2::3'];
+const GOSSIP_KEY = randomBytes(32).toString('base64');
 
 const lab = rootLab(t);
 if (lab) {
@@ -40,6 +42,12 @@ if (lab) {
   const STORES: Record<string, (i: number, backend: Backend) => Promise<object>> = {
     static: async (i, backend) => staticPart(i, backend),
     etcd: async (i, backend) => etcdPart(i, backend),
+    // Each host allocates both subnets itself, joining through host a.
+    gossip: async (i) => ({
+      network: '198.18.0.0/16',
+      ipv6Network: NET6,
+      store: { type: 'gossip', key: GOSSIP_KEY, preset: 'local', peers: i === 0 ? [] : [hosts[0].underlay] },
+    }),
   };
 
   const staticPart = (i: number, backend: Backend): object => {
