@@ -64,6 +64,10 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         keys,
         label: store.label,
         preset: store.preset,
+        overrides: {
+          ...(store.probeIntervalMs !== undefined ? { probeIntervalMs: store.probeIntervalMs } : {}),
+          ...(store.probeTimeoutMs !== undefined ? { probeTimeoutMs: store.probeTimeoutMs } : {}),
+        },
         network: networkFromConfig(config)!,
         state: ctx.state,
         log: (level, msg, fields) => ctx.log[level]({ event: 'gossip', ...fields }, `gossip: ${msg}`),
