@@ -248,3 +248,20 @@ t.test('MTU prober: silence from a peer that is down is no verdict; a black hole
   kernelMtu = Infinity;
   t.equal(run(1500, () => false, 30).mtu, undefined, 'a peer that never answers: unmeasured');
 });
+
+t.test('configuration: the probe port is its own, the gossip probe timeout below the period', async (t) => {
+  const { crossChecks } = await import('../src/daemon/config/checks.js');
+  const base = { network: '198.18.0.0/16', backend: { type: 'udp' } };
+  const messages = (input: object) => crossChecks(input).map((p) => `${p.path.join('.')}: ${p.message}`);
+  t.same(messages(base), [], 'the defaults are apart');
+  t.same(messages({ ...base, pathHealth: { port: 8285 } }), ["pathHealth.port: is the udp backend's port too: the path probe needs a UDP port of its own"]);
+  const gossip = { ...base, store: { type: 'gossip', key: '00112233445566778899aabbccddeeff', port: 7000 } };
+  t.same(messages({ ...gossip, pathHealth: { port: 7000 } }), ['pathHealth.port: is store.port (gossip) too: the path probe needs a UDP port of its own']);
+  t.same(messages({ ...gossip, store: { ...gossip.store, probeIntervalMs: 300 } }), [], 'a shorter period, still above the preset timeout (250 ms)');
+  t.same(messages({ ...gossip, store: { ...gossip.store, preset: 'local', probeIntervalMs: 150 } }), [
+    'store.probeIntervalMs: gives a probe timeout of 200 ms and a protocol period of 150 ms: the timeout must be shorter',
+  ]);
+  t.same(messages({ ...gossip, store: { ...gossip.store, probeIntervalMs: 50, probeTimeoutMs: 50 } }), [
+    'store.probeTimeoutMs: gives a probe timeout of 50 ms and a protocol period of 50 ms: the timeout must be shorter',
+  ]);
+});

@@ -13,6 +13,7 @@ import { address, cidr4, cidr6, int, ipv4 } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
 import { SOCKET_NAME } from '../state-dir.js';
 import { HTTP_ONLY } from '../../etcd/etcd-store.js';
+import { pathHealthChecks } from '../path-health/config-checks.js';
 
 /** The longest control socket path sockaddr_un holds (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -23,7 +24,7 @@ function valid<T>(input: unknown, path: Path, schema: z.ZodType<T>): T | undefin
 }
 
 export function crossChecks(input: unknown): Problem[] {
-  const problems: Problem[] = [];
+  const problems: Problem[] = pathHealthChecks(input);
   const storeType = valueAt(input, ['store', 'type']) ?? 'static';
   const backendType = valueAt(input, ['backend', 'type']);
   const networkText = valid(input, ['network'], cidr4);
