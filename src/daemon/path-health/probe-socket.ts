@@ -20,8 +20,6 @@ export interface ProbeAnswers {
 export class ProbeSocket {
   readonly port: number;
   readonly family: 4 | 6;
-  /** Asks not answered because of ANSWERS_PER_SECOND. */
-  answersRefused = 0;
   readonly #socket: Socket;
   #answers: ProbeAnswers | undefined;
   #second = 0;
@@ -78,10 +76,7 @@ export class ProbeSocket {
       this.#second = second;
       this.#answeredThisSecond = 0;
     }
-    if (++this.#answeredThisSecond > ANSWERS_PER_SECOND) {
-      this.answersRefused++;
-      return;
-    }
+    if (++this.#answeredThisSecond > ANSWERS_PER_SECOND) return;
     const out = new Uint8Array(HEADER_BYTES);
     writeProbe(out, answer);
     this.#socket.send(out, m.replyPort, from);
