@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aggregate, offloadsInForce, withPerCore, type Sample } from '../src/bench/aggregate.js';
+import { describeDrops, dropPlaces, type UdpDrops } from '../src/bench/udp-drops.js';
 import { escapeXml, niceStep, svgChart } from '../src/bench/chart-svg.js';
 import { generatorNotes } from '../src/bench/notes.js';
 import { BenchUsageError, DEFAULTS, parseBenchOptions, resultsDir } from '../src/bench/options.js';
@@ -62,8 +63,12 @@ function sample(system: string, kind: SystemSpec['kind'], rep: number, values: P
     tcp_multi_gbps: null,
     udp_kpps: null,
     udp_loss_pct: null,
+    udp_small_kpps: null,
+    udp_small_loss_pct: null,
     rtt_ms: null,
     cpu_pct: null,
+    cpu_idle_pct: null,
+    cpu_rtt_pct: null,
     gbps_per_core: null,
     generator_limited: [],
     not_measured: {},
@@ -71,6 +76,21 @@ function sample(system: string, kind: SystemSpec['kind'], rep: number, values: P
     warnings: [],
     ...values,
   });
+}
+
+function drops(d: Partial<UdpDrops>): UdpDrops {
+  return {
+    sender_dev: 'tulle0',
+    sent: null,
+    received: 0,
+    sender_dev_tx_dropped: null,
+    receiver_overlay_socket_drops: 0,
+    receiver_app_socket_drops: 0,
+    receiver_tun_write_errors: null,
+    receiver_udp_rcvbuf_errors: null,
+    receiver_udp_in_errors: null,
+    ...d,
+  };
 }
 
 const SPECS: SystemSpec[] = [
@@ -84,11 +104,29 @@ const SAMPLES: Sample[] = [
   sample('underlay', 'reference', 1, { tcp1_gbps: 20, rtt_ms: 0.04 }),
   sample('underlay', 'reference', 2, { tcp1_gbps: 30, rtt_ms: 0.06 }),
   sample('underlay', 'reference', 3, { tcp1_gbps: 25, rtt_ms: 0.05 }),
-  sample('kernel-vxlan', 'reference', 1, { tcp1_gbps: 10, tcp_multi_gbps: 12, rtt_ms: 0.1 }),
+  sample('kernel-vxlan', 'reference', 1, { tcp1_gbps: 10, tcp_multi_gbps: 12, rtt_ms: 0.1, udp_small_kpps: 400, udp_small_loss_pct: 1 }),
   sample('kernel-vxlan', 'reference', 2, { tcp1_gbps: 16, tcp_multi_gbps: 14, rtt_ms: 0.1 }),
   sample('kernel-vxlan', 'reference', 3, { tcp1_gbps: 12, tcp_multi_gbps: 13, rtt_ms: 0.1 }),
-  sample('tulle-udp', 'tulle', 1, { tcp1_gbps: 6, tcp_multi_gbps: 6.5, rtt_ms: 0.4, cpu_pct: 150, udp_kpps: 50 }),
-  sample('tulle-udp', 'tulle', 2, { tcp1_gbps: 5, tcp_multi_gbps: 6.5, rtt_ms: 0.5, cpu_pct: 100, generator_limited: ['tcp1_gbps'] }),
+  sample('tulle-udp', 'tulle', 1, {
+    tcp1_gbps: 6,
+    tcp_multi_gbps: 6.5,
+    rtt_ms: 0.4,
+    cpu_pct: 150,
+    cpu_idle_pct: 0.5,
+    cpu_rtt_pct: 3,
+    udp_kpps: 50,
+    udp_small_kpps: 100,
+    udp_small_loss_pct: 70,
+    udp_drops: drops({ sent: 1000, received: 300, sender_dev_tx_dropped: 500, receiver_overlay_socket_drops: 100, receiver_tun_write_errors: 0 }),
+  }),
+  sample('tulle-udp', 'tulle', 2, {
+    udp_drops: drops({ sent: 2000, received: 600, sender_dev_tx_dropped: 700, receiver_overlay_socket_drops: 300, receiver_tun_write_errors: 0 }),
+    tcp1_gbps: 5,
+    tcp_multi_gbps: 6.5,
+    rtt_ms: 0.5,
+    cpu_pct: 100,
+    generator_limited: ['tcp1_gbps'],
+  }),
   sample('tulle-udp', 'tulle', 3, { tcp1_gbps: null, rtt_ms: 0.3, cpu_pct: 120 }),
   sample('socat', 'other', 1, { tcp1_gbps: 0.3, rtt_ms: 0.25, cpu_pct: 60, not_measured: { udp_kpps: 'because' } }),
 ];
@@ -143,6 +181,7 @@ t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
     duration: 5,
     streams: 4,
     size: 1400,
+    smallSize: 64,
     tool: 'iperf3',
     gro: 'on',
     notes: ['a note'],
@@ -152,23 +191,54 @@ t.test('Markdown: spreads, marks, not measured, skipped', async (t) => {
   t.match(md, /\| tulle-udp \| 5\.50† \(5\.00–6\.00\) \|/, 'a generator-limited figure is marked');
   t.match(md, /\| socat \| [^\n]*\| not measured \|/);
   t.match(md, /\| tulle-udp \| kernel-vxlan \| 0\.46× \|/);
+  t.match(md, /\| UDP 1400 B kpps \| UDP loss % \| UDP 64 B kpps \| loss % \|/, 'the small-packet test has its own columns');
+  t.match(md, /\| tulle-udp \| kernel-vxlan \| [^|]+\| [^|]+\| [^|]+\| 0\.25× \|/, 'and its own ratio: 100 kpps against 400');
+  t.match(md, /\| socat \| [^\n]*\| not measured \| not measured \|/, 'a loss figure is not measured when its rate is not');
+  t.match(md, /\| row \| overlay CPU % of a core: idle \(2 s\) \| during the RTT test \| during TCP ×1 \| RTT ms \|/, 'a CPU table');
+  t.match(md, /\| tulle-udp \| 0\.5 \(0\.5–0\.5\) \| 3\.0 \(3\.0–3\.0\) \| 120 \(100–150\) \|/, 'with idle, RTT and TCP CPU');
+  t.notMatch(md, /\| kernel-vxlan \| – \| – \|/, 'reference rows have no CPU row');
+  // Medians over the two reps: sent 1500, received 450, TUN ring 600, overlay sockets 200; 250 nobody counted.
+  t.match(md, /\| tulle-udp \(tulle0\) \| 1400 B \| 1500 \| 450 \| 600 \| 200 \| 0 \| 0 \| 250 \|/, 'where the datagrams were lost, medians per place');
   t.match(md, /skipped tinc: not installed\./);
   t.match(md, /note: a note/);
   t.match(md, /† the traffic generator itself was CPU-bound/);
   t.notMatch(md, /fragmented/, 'no MTU, no fragmentation note');
   const withMtu = rows.map((r) => ({ ...r, mtu: r.system === 'tulle-udp' ? 1420 : 1500 }));
-  const md2 = markdownTable(withMtu, { reps: 3, duration: 5, streams: 4, size: 1400, tool: 'iperf3', gro: 'on', notes: [], skipped: [] });
+  const md2 = markdownTable(withMtu, { reps: 3, duration: 5, streams: 4, size: 1400, smallSize: 64, tool: 'iperf3', gro: 'on', notes: [], skipped: [] });
   t.match(md2, /UDP datagrams of 1400 B \(1428 B with IPv4 and UDP headers\) exceed the MTU of tulle-udp \(1420\).*--size 1392 fits every row/);
+});
+
+t.test('UDP drops: per place in path order, and what no counter explains', async (t) => {
+  const places = dropPlaces(drops({ sent: 100, received: 40, sender_dev_tx_dropped: 30, receiver_overlay_socket_drops: 5, receiver_app_socket_drops: 5 }));
+  t.same(
+    places.map((p) => p.dropped),
+    [30, 5, null, 5, 20],
+  );
+  t.equal(places[0].place, "sender's tulle0");
+  t.equal(dropPlaces(drops({ sent: null, received: 5 })).at(-1)!.dropped, null, 'unknown without a sent count');
+  t.equal(dropPlaces(drops({ sent: 10, received: 5, sender_dev_tx_dropped: 9 })).at(-1)!.dropped, 0, 'never negative');
+  t.equal(
+    describeDrops(drops({ sent: 10, received: 5, sender_dev_tx_dropped: 3 })),
+    "sender's tulle0 3, receiver's overlay sockets 0, application's socket 0, elsewhere (not counted) 2",
+  );
 });
 
 t.test('SVG chart: one bar per measured row and panel, escaped, no NaN', async (t) => {
   const rows = aggregate(SPECS, SAMPLES, 4);
   rows.push({ ...rows[3], system: 'a <b> & "c"', tcp1_gbps: null, rtt_ms: null, gbps_per_core: null, samples: 1, not_measured: {} });
-  const svg = svgChart(rows, { title: 'T', subtitle: 'S & s', reps: 3, footnotes: ['skipped x: <why>'] });
+  const svg = svgChart(rows, { title: 'T', subtitle: 'S & s', reps: 3, footnotes: ['skipped x: <why>'], udp: { size: 1400, smallSize: 64 } });
   t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="\d+" height="\d+"/);
   t.notMatch(svg, /NaN|undefined|Infinity/);
   const bars = svg.match(/<rect x="\d+(\.\d+)?" y="\d+(\.\d+)?" width="[\d.]+" height="26"/g) ?? [];
-  t.equal(bars.length, 10, '4 measured rows × 2 panels, and 2 rows with an overlay process in the per-core panel');
+  t.equal(bars.length, 13, '4 measured rows × 2 panels, 1 row with 1400-byte and 2 with 64-byte packets/s, 2 rows in the per-core panel');
+  t.match(svg, /UDP packets per second, 1400-byte datagrams/);
+  t.match(svg, /UDP packets per second, 64-byte datagrams/);
+  t.match(svg, /100\.0 kpps · 0\.25× kernel-vxlan/);
+  const noUdp = svgChart(
+    rows.map((r) => ({ ...r, udp_kpps: null, udp_small_kpps: null })),
+    { title: 'T', subtitle: 'S', reps: 3, footnotes: [] },
+  );
+  t.notMatch(noUdp, /UDP packets per second/, 'a panel no row has a figure for is left out');
   t.match(svg, /n\/a: kernel work, not attributed/, 'kernel rows have no per-core bar, and say why');
   t.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/, 'labels are escaped');
   t.match(svg, /S &amp; s/);
@@ -222,10 +292,13 @@ t.test('options: defaults, and errors that name the option, value and what is al
     [{ systems: 'tulle-udp,flannel' }, /--systems: unknown system "flannel"; systems are: underlay, kernel-vxlan/],
     [{ others: 'zerotier' }, /--others: unknown overlay "zerotier"; others are: socat, wireguard-go, nebula, tinc, all or none/],
     [{ warp: '1' }, /unknown option --warp/],
+    [{ smallSize: '8' }, /--small-size must be 0 \(no small-packet test\) or a whole number from 16 to 1400, got "8"/],
   ];
   for (const [raw, message] of bad) t.throws(() => parseBenchOptions(raw, SYSTEM_IDS, OTHER_IDS), message);
   t.throws(() => parseBenchOptions({ reps: '0' }, SYSTEM_IDS, OTHER_IDS), BenchUsageError);
   t.same(parseBenchOptions({ rows: 'tulle-udp' }, SYSTEM_IDS, OTHER_IDS).systems, ['tulle-udp'], '--rows is --systems');
+  t.equal(parseBenchOptions({ smallSize: '0' }, SYSTEM_IDS, OTHER_IDS).smallSize, 0, '--small-size 0 leaves the test out');
+  t.equal(parseBenchOptions({ smallSize: '128' }, SYSTEM_IDS, OTHER_IDS).smallSize, 128);
 });
 
 t.test('system selection: references first, skips with reasons', async (t) => {
@@ -233,8 +306,24 @@ t.test('system selection: references first, skips with reasons', async (t) => {
   const all = selectSystems(parseBenchOptions({}, SYSTEM_IDS, OTHER_IDS), installed);
   t.same(
     all.systems.map((s) => s.id),
-    ['underlay', 'kernel-vxlan', 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', 'ladder-1', 'ladder-2', 'ladder-3', 'ladder-4', 'ladder-5', 'ladder-6', 'socat'],
+    [
+      'underlay',
+      'kernel-vxlan',
+      'tulle-udp',
+      'tulle-vxlan',
+      'tulle-host-gw',
+      'tulle-vxlan-lowlatency',
+      'ladder-1',
+      'ladder-2',
+      'ladder-3',
+      'ladder-4',
+      'ladder-5',
+      'ladder-6',
+      'socat',
+    ],
   );
+  const lowLatency = all.systems.find((s) => s.id === 'tulle-vxlan-lowlatency')!;
+  t.same([lowLatency.busyPollUs, lowLatency.pin, lowLatency.backend], [200, true, 'vxlan'], 'the low-latency row comes with the vxlan backend, pinned');
   t.same(all.skipped, [
     { system: 'wireguard-go', reason: 'wireguard-go missing' },
     { system: 'nebula', reason: 'nebula missing' },
@@ -254,6 +343,7 @@ t.test('system selection: references first, skips with reasons', async (t) => {
   t.same(
     off.systems.map((s) => s.id),
     ['underlay', 'kernel-vxlan', 'tulle-udp'],
+    'no low-latency row without the vxlan backend',
   );
   t.same(off.systems[2].offloads, { tun: false, udpGso: false, udpGro: false }, "--offloads off turns tulle's offloads off");
   t.match(off.skipped[0].reason, /not with --offloads off/);
@@ -320,6 +410,7 @@ t.test('tulle bench: registered on a commander program with every option', async
     '--duration',
     '--streams',
     '--size',
+    '--small-size',
     '--reps',
     '--offloads',
     '--gro',
@@ -329,7 +420,7 @@ t.test('tulle bench: registered on a commander program with every option', async
     t.ok(longs.includes(flag), `${flag}`);
   }
   t.same(
-    Object.keys(DEFAULTS).filter((k) => !longs.includes(`--${k}`)),
+    Object.keys(DEFAULTS).filter((k) => !longs.includes(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)),
     [],
     'every option of src/bench/options.ts is a flag',
   );

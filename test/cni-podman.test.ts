@@ -3,7 +3,7 @@
 // lease and reach each other across hosts; a 64 MiB stream arrives whole; removal releases the address; a
 // daemon restart keeps containers reachable; CHECK (which podman 4.3 never sends) is called directly; an ADD
 // before tulle is up fails cleanly. Everything podman makes lives in the lab namespaces, the test's temp
-// folder and the keepers' private /run and /var/lib (see helpers/podman.ts).
+// folder and the keepers' private /run and /var/lib (see src/lab/podman/podman-host.ts).
 import t from 'tap';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { switchedHosts } from '../src/lab/topology.js';
 import { rootLab } from './helpers/lab.js';
 import { CLI, startDaemon, type RunningDaemon } from './helpers/daemon.js';
-import { IMAGE, PodmanHost } from './helpers/podman.js';
+import { IMAGE, PodmanHost } from '../src/lab/podman/podman-host.js';
 
 const NET = 'tulle';
 const LEASES = `/var/lib/cni/networks/${NET}`;
@@ -76,7 +76,7 @@ if (lab) {
 
   /** `podman run -d` on host i; returns the container's address on the tulle network. */
   const run = (i: number, name: string, extra: string[] = []): string => {
-    podmen[i].ok(['run', '-d', '--name', name, '--network', NET, ...extra, IMAGE, 'sleep', '3600']);
+    podmen[i].runOk(['-d', '--name', name, '--network', NET, ...extra, IMAGE, 'sleep', '3600']);
     const address = podmen[i].ok(['inspect', '--format', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`, name]);
     containers.set(name, { host: i, address });
     return address;
@@ -120,7 +120,7 @@ if (lab) {
     const conf = JSON.parse(readFileSync(conflist, 'utf8')) as { plugins: Record<string, unknown>[] };
     conf.plugins[0].subnetFileWaitSeconds = 2;
     writeFileSync(conflist, JSON.stringify(conf));
-    const early = podmen[2].podman(['run', '-d', '--name', 'early', '--network', NET, IMAGE, 'sleep', '3600']);
+    const early = podmen[2].run(['-d', '--name', 'early', '--network', NET, IMAGE, 'sleep', '3600']);
     t.not(early.status, 0, 'podman run fails while tulle is not running on the host');
     t.match(early.stderr, `${subnetFile(2)} is missing`, `the error names the file (${early.stderr.trim().split('\n').pop()})`);
     t.same(leaseFiles(2), [], 'no address allocated');

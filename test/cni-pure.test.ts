@@ -92,6 +92,15 @@ t.test('the CNI_* environment', (t) => {
 t.test("subnet.env as tulle's daemon writes it", (t) => {
   const text = subnetEnv({ network: '198.18.0.0/16', subnet: '198.18.7.0/24', mtu: 1450, ipMasq: true });
   t.same(parseHostSubnet(text, 'f'), { network: '198.18.0.0/16', subnet: '198.18.7.0/24', gateway: '198.18.7.1', mtu: 1450, ipMasq: true });
+  const dual = subnetEnv({
+    network: '198.18.0.0/16',
+    subnet: '198.18.7.0/24',
+    ipv6Network: '2001:db8:18::/48',
+    ipv6Subnet: '2001:db8:18:7::/64',
+    mtu: 1450,
+    ipMasq: true,
+  });
+  t.same(parseHostSubnet(dual, 'f'), parseHostSubnet(text, 'f'), "a dual-stack subnet.env's IPv6 lines do not disturb the IPv4 ones");
   const flannel = 'FLANNEL_NETWORK=198.18.0.0/15\nFLANNEL_SUBNET=198.19.3.0/24\nFLANNEL_MTU=1400\n';
   t.same(
     parseHostSubnet(flannel, 'f'),

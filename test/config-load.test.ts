@@ -139,11 +139,32 @@ t.test("flannel's net-conf.json is read, and its errors use flannel's names", as
     [
       'Backend.GBP: not supported by tulle; supported: Type, VNI, Port (got true)',
       'Backend.Type: must be one of udp, vxlan, host-gw (got "ipip")',
-      'EnableIPv6: IPv6 overlays are not supported yet: EnableIPv6 must be false (got true)',
-      'Frobnicate: not a flannel key tulle knows; known: Network, SubnetLen, SubnetMin, SubnetMax, Backend, EnableIPv4, EnableIPv6, EnableNFTables (got 1)',
+      'EnableIPv6: needs IPv6Network, the dual-stack network\'s IPv6 range, like "2001:db8:18::/48" (got true)',
+      'Frobnicate: not a flannel key tulle knows; known: Network, SubnetLen, SubnetMin, SubnetMax, IPv6Network, Backend, EnableIPv6, EnableIPv4, EnableNFTables (got 1)',
       "SubnetLen: must be longer than the network's prefix: 17 to 32 for 198.18.0.0/16 (got 8)",
     ].sort(),
   );
+
+  // Dual stack as flannel's Documentation/configuration.md writes it in net-conf.json: EnableIPv6 with IPv6Network.
+  const dual = file(
+    JSON.stringify({
+      Network: '198.18.0.0/16',
+      EnableIPv6: true,
+      IPv6Network: '2001:db8:18::/48',
+      Backend: { Type: 'vxlan' },
+      ipv6Subnet: '2001:db8:18:1::/64',
+    }),
+    'json',
+  );
+  const loaded = await loadConfig({ file: dual, env: { TULLE_PUBLIC_IP: '192.0.2.1' } });
+  t.equal(loaded.config.ipv6Network, '2001:db8:18::/48', 'IPv6Network is the ipv6Network');
+  const lone = file(
+    JSON.stringify({ Network: '198.18.0.0/16', IPv6Network: '2001:db8:18::/48', Backend: { Type: 'vxlan' }, ipv6Subnet: '2001:db8:18:1::/64' }),
+    'json',
+  );
+  t.same(await problems({ file: lone }), [
+    'IPv6Network: is read only with EnableIPv6: true (flannel ignores it otherwise): add EnableIPv6: true or remove it (got "2001:db8:18::/48")',
+  ]);
 });
 
 t.test('every problem at once, each naming the field, the value and what is allowed', async (t) => {

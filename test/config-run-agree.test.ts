@@ -19,22 +19,29 @@ if (lab) {
   lab.onDispose(() => rmSync(dir, { recursive: true, force: true }));
   const [h] = switchedHosts(lab, ['cr']);
   const key = randomBytes(32).toString('base64');
+  writeFileSync(join(dir, 'not-a-ca.pem'), 'not a certificate\n');
   const base = { network: '198.18.0.0/16', underlay: { address: h.underlay }, backend: { type: 'vxlan' }, stateDir: join(dir, 'state') };
   const cases: { name: string; config: object; says: RegExp }[] = [
     {
-      name: 'an https etcd endpoint',
-      config: { ...base, store: { type: 'etcd', endpoints: ['https://192.0.2.10:2379'] } },
-      says: /store\.endpoints\[0\].*TLS to etcd is not supported yet/,
+      name: 'an etcd CA file that is not a certificate',
+      config: { ...base, store: { type: 'etcd', endpoints: ['https://192.0.2.10:2379'], tls: { caFile: join(dir, 'not-a-ca.pem') } } },
+      says: /store\.tls\.caFile: is not a PEM certificate \(no -----BEGIN CERTIFICATE----- block\)/,
     },
     {
       name: 'ipv6Network with the gossip store',
       config: { ...base, ipv6Network: '2001:db8:18::/48', store: { type: 'gossip', key } },
-      says: /ipv6Network.*needs the static store: the gossip store allocates no IPv6 subnets yet/,
+      says: /ipv6Network.*needs a store that allocates IPv6 subnets \(static, etcd\): the gossip store allocates none yet/,
     },
     {
-      name: 'ipv6Network with the etcd store',
-      config: { ...base, network: undefined, ipv6Network: '2001:db8:18::/48', store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] } },
-      says: /ipv6Network.*needs the static store: the etcd store allocates no IPv6 subnets yet/,
+      name: 'ipv6Subnet with the etcd store',
+      config: {
+        ...base,
+        network: undefined,
+        ipv6Network: '2001:db8:18::/48',
+        ipv6Subnet: '2001:db8:18:1::/64',
+        store: { type: 'etcd', endpoints: ['http://192.0.2.10:2379'] },
+      },
+      says: /ipv6Subnet.*fixes this host's IPv6 subnet, which only the static store does \(store\.type is etcd\)/,
     },
     {
       name: 'gossip seeds that name only this host',

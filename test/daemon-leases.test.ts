@@ -79,6 +79,29 @@ t.test('the plan: own, routed, expired and skipped leases, each with its reason'
     ['2001:db8::8'],
     'an IPv6 underlay routes to publicIPv6',
   );
+
+  // host-gw in a dual-stack network: the IPv6 subnet goes via the lease's PublicIPv6 (flannel's GetV6Route).
+  const gw = { ...ctx, backendType: 'host-gw' as const, ipv6Network: '2001:db8:18::/48' };
+  const hostgw = (extra: Partial<Lease>) =>
+    lease('198.18.9.0/24', '192.0.2.9', { backendType: 'host-gw', backendData: {}, ipv6Subnet: '2001:db8:18:9::/64', ...extra });
+  t.same(planRoutes([hostgw({ publicIPv6: '2001:db8:2::9' })], gw).targets, [
+    { subnet: '198.18.9.0/24', address: '192.0.2.9', port: 8472, ipv6Subnet: '2001:db8:18:9::/64', address6: '2001:db8:2::9' },
+  ]);
+  const v4only = planRoutes([hostgw({})], gw);
+  t.same(v4only.targets, [{ subnet: '198.18.9.0/24', address: '192.0.2.9', port: 8472 }], 'without a PublicIPv6, IPv4 only');
+  t.same(
+    v4only.statuses.map((s) => [s.state, s.reason]),
+    [['routed', 'IPv4 only: its IPv6 subnet 2001:db8:18:9::/64 has no IPv6 public address to be routed via']],
+    'and it says so',
+  );
+  t.notOk(
+    'address6' in
+      planRoutes([lease('198.18.9.0/24', '192.0.2.9', { ipv6Subnet: '2001:db8:18:9::/64', publicIPv6: '2001:db8:2::9' })], {
+        ...ctx,
+        ipv6Network: '2001:db8:18::/48',
+      }).targets[0],
+    'vxlan carries IPv6 over the one underlay',
+  );
 });
 
 t.test('the router follows batches and never routes a lease past its expiration', async (t) => {
@@ -285,6 +308,11 @@ t.test('leases past what the route table holds are reported not routed, naming t
 t.test('subnet.env, Docker options and the masquerade rules', async (t) => {
   const host = { network: '198.18.0.0/16', subnet: '198.18.7.0/24', mtu: 1450, ipMasq: true };
   t.equal(subnetEnv(host), 'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
+  // Documentation/configuration.md, "Dual-stack": the IPv6 pair after the IPv4 one, the subnet as its first address.
+  t.equal(
+    subnetEnv({ ...host, ipv6Network: '2001:db8:42::/56', ipv6Subnet: '2001:db8:42::/64' }),
+    'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.7.1/24\nFLANNEL_IPV6_NETWORK=2001:db8:42::/56\nFLANNEL_IPV6_SUBNET=2001:db8:42::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n',
+  );
   t.equal(
     dockerOpts(host),
     'DOCKER_OPT_BIP="--bip=198.18.7.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=false"\nDOCKER_OPT_MTU="--mtu=1450"\nDOCKER_OPTS=" --bip=198.18.7.1/24 --ip-masq=false --mtu=1450"\n',

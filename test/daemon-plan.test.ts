@@ -8,6 +8,7 @@ import type { NetworkConfig } from '../src/lease/lease.js';
 import type { SavedLease } from '../src/lease/state-file.js';
 import { DaemonConfigSchema, type DaemonConfig } from '../src/daemon/config/schema.js';
 import { planHost, planLeaseRequest, type HostPlan, type StartFacts, type StoreFacts } from '../src/daemon/start-plan.js';
+import { subnetFromEnv } from '../src/daemon/subnet-env.js';
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -168,6 +169,30 @@ t.test("the VTEP MAC: the file's, else the last run's on this network, else a ne
   t.equal(planLeaseRequest(config({ ...vxlan, backend: { type: 'udp' } }), store(net('udp')), host).ownMac, undefined, 'udp has no VTEP');
 });
 
+t.test('a host that ran flanneld asks for the subnet its subnet.env names, as flanneld does', async (t) => {
+  const vxlan = config({ ...etcdBase, backend: { type: 'vxlan' } });
+  // What flanneld writes to /run/flannel/subnet.env: the bridge's address with the subnet's prefix.
+  const flannelEnv = 'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.12.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n';
+  t.equal(planLeaseRequest(vxlan, store(net('vxlan'), { subnetEnv: flannelEnv }), host).attrs.previousSubnet, '198.18.12.0/24');
+  t.equal(subnetFromEnv('export FLANNEL_NETWORK="198.18.0.0/16"\nFLANNEL_SUBNET="198.18.12.1/24"\n', '198.18.0.0/16'), '198.18.12.0/24', 'quoted, exported');
+  t.equal(subnetFromEnv(flannelEnv, '198.19.0.0/16'), undefined, 'another network: not ours to ask for');
+  for (const bad of [
+    'FLANNEL_NETWORK=198.18.0.0/16\n',
+    'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.12.1\n',
+    'FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.300.1/24\n',
+    '',
+  ]) {
+    t.equal(subnetFromEnv(bad, '198.18.0.0/16'), undefined, `nothing usable in ${JSON.stringify(bad)}`);
+  }
+  const saved: SavedLease = { network: '198.18.0.0/16', subnet: '198.18.3.0/24', backendType: 'vxlan', vtepMac: '02:00:5e:00:53:33', publicIP: '192.0.2.1' };
+  t.equal(
+    planLeaseRequest(vxlan, store(net('vxlan'), { saved, subnetEnv: flannelEnv }), host).attrs.previousSubnet,
+    '198.18.3.0/24',
+    "the state dir's lease comes first",
+  );
+  t.notOk('previousSubnet' in planLeaseRequest(vxlan, store(net('vxlan')), host).attrs, 'neither: no subnet asked for');
+});
+
 t.test('host-gw: no port, no checksum claim; static peers are checked for adjacency, gossip leases are not', async (t) => {
   const hostGw = { network: '198.18.0.0/16', backend: { type: 'host-gw' } };
   const asStatic = plan(config(hostGw), store(net('host-gw'), { description: 'static', leasesAreConfig: true }));
@@ -242,4 +267,45 @@ t.test("outputs and servers: defaults under the state dir, the file's settings w
   t.equal(set.forwardAccept, undefined);
   t.same(set.metrics, { address: '[::1]:9464', host: '::1', port: 9464 });
   t.equal(set.routeCheck.mode, 'replace');
+});
+
+t.test("dual stack on etcd: the store's IPv6 network, PublicIPv6 from the underlay device, flannel's BackendV6Data, subnet.env's IPv6 pair", async (t) => {
+  const ipv6 = { network: '2001:db8:18::/48', subnetLen: 64, subnetMin: '2001:db8:18:1::', subnetMax: '2001:db8:18:ffff::' };
+  const dualNet = net('vxlan', { backendPort: 8472, backendVni: 1, ipv6 });
+  const dualHost: StartFacts = deepFreeze({ ...host, underlay: { ...host.underlay, address6: '2001:db8:2::1' } });
+  const c = config({ ...etcdBase, backend: { type: 'vxlan' } });
+  const saved: SavedLease = {
+    network: '198.18.0.0/16',
+    subnet: '198.18.7.0/24',
+    ipv6Subnet: '2001:db8:18:7::/64',
+    backendType: 'vxlan',
+    vtepMac: '02:00:5e:00:53:07',
+    publicIP: '192.0.2.1',
+  };
+  const request = planLeaseRequest(c, store(dualNet, { saved }), dualHost);
+  t.match(request.attrs, {
+    publicIP: '192.0.2.1',
+    publicIPv6: '2001:db8:2::1',
+    ipv6BackendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:07' },
+    previousSubnet: '198.18.7.0/24',
+    previousIpv6Subnet: '2001:db8:18:7::/64',
+  });
+  const p = plan(c, store(dualNet), dualHost, { subnet: '198.18.7.0/24', ipv6Subnet: '2001:db8:18:7::/64' });
+  t.same(p.ipv6, { network: '2001:db8:18::/48', subnet: '2001:db8:18:7::/64' }, 'the IPv6 network is the store’s; the file names none');
+  t.equal(p.routes.ipv6Network, '2001:db8:18::/48');
+  t.match(p.outputs, { ipv6Network: '2001:db8:18::/48', ipv6Subnet: '2001:db8:18:7::/64' });
+
+  const hostgw = planLeaseRequest(config({ ...etcdBase, backend: { type: 'host-gw' } }), store(net('host-gw', { ipv6 })), dualHost);
+  t.equal(hostgw.attrs.publicIPv6, '2001:db8:2::1');
+  t.notOk('ipv6BackendData' in hostgw.attrs, 'host-gw writes no BackendV6Data, as flannel');
+
+  t.throws(
+    () => planLeaseRequest(c, store(dualNet), host),
+    /the etcd http:\/\/192\.0\.2\.10:2379 store's network is dual-stack \(IPv6Network 2001:db8:18::\/48\), but eth0 has no global IPv6 address to announce as this host's PublicIPv6/,
+  );
+  t.throws(
+    () => planLeaseRequest(config({ ...etcdBase, backend: { type: 'vxlan' }, ipv6Network: '2001:db8:19::/48' }), store(dualNet), dualHost),
+    /the etcd http:\/\/192\.0\.2\.10:2379 store's network has IPv6 network 2001:db8:18::\/48, the configuration 2001:db8:19::\/48: make them agree/,
+  );
+  t.equal(planLeaseRequest(c, store(net('vxlan')), dualHost).attrs.publicIPv6, undefined, 'an IPv4-only network announces no PublicIPv6');
 });

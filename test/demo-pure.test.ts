@@ -35,16 +35,20 @@ t.test('the table shows tulle rows as ratios to kernel vxlan, references without
     tcp_multi_gbps: null,
     udp_kpps: udp,
     udp_loss_pct: null,
+    udp_small_kpps: null,
+    udp_small_loss_pct: null,
     rtt_ms: 0.5,
     cpu_pct: null,
+    cpu_idle_pct: null,
+    cpu_rtt_pct: null,
     gbps_per_core: null,
     spread: {},
     generator_limited: [],
     not_measured: {},
     ratios: ratio
       ? {
-          vs_kernel_vxlan: { tcp1_gbps: ratio[0], tcp_multi_gbps: null, udp_kpps: ratio[1], rtt_ms: null },
-          vs_underlay: { tcp1_gbps: null, tcp_multi_gbps: null, udp_kpps: null, rtt_ms: null },
+          vs_kernel_vxlan: { tcp1_gbps: ratio[0], tcp_multi_gbps: null, udp_kpps: ratio[1], udp_small_kpps: null, rtt_ms: null },
+          vs_underlay: { tcp1_gbps: null, tcp_multi_gbps: null, udp_kpps: null, udp_small_kpps: null, rtt_ms: null },
         }
       : undefined,
   });

@@ -109,8 +109,12 @@ t.test('network config: each problem names the field, the value and what is allo
       { Network: '198.18.0.0/16', Backend: { Type: 'udp', Port: 70000 } },
       /^Backend.Port: 70000 is not allowed; allowed: an integer 0..65535/,
     ],
-    ['IPv6', { Network: '198.18.0.0/16', EnableIPv6: true }, /^EnableIPv6: true is not allowed; allowed: false/],
-    ['no IPv4', { Network: '198.18.0.0/16', EnableIPv4: false }, /^EnableIPv4: false is not allowed; allowed: true/],
+    ['IPv6 without its network', { Network: '198.18.0.0/16', EnableIPv6: true }, /^IPv6Network: missing is required when EnableIPv6 is true/],
+    [
+      'no IPv4',
+      { Network: '198.18.0.0/16', EnableIPv4: false },
+      /^EnableIPv4: false is not allowed; allowed: true: over etcd every lease is keyed by its IPv4 subnet/,
+    ],
   ];
   for (const [name, value, pattern] of cases) {
     const found = problems(() => checkNetworkConfig(value));
@@ -177,13 +181,19 @@ t.test("lease value: flannel's exact JSON, both ways", async (t) => {
     '{"PublicIP":"192.0.2.3","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendData":{"VNI":2,"VtepMAC":"02:00:5e:00:53:03","Port":4789}}',
     "MAC lower case as Go prints it; Port is tulle's addition after flannel's fields",
   );
-  // Written by a dual-stack flannel host: BackendV6Data is ignored, the rest is read.
+  // Written by a dual-stack flannel host: BackendV6Data is read too (test/etcd-dual-stack.test.ts has more).
   const dual = decodeLeaseValue(
     '{"PublicIP":"192.0.2.4","PublicIPv6":"2001:db8::4","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:5e:00:53:04"},"BackendV6Data":{"VNI":1,"VtepMAC":"02:00:5e:00:53:05"}}',
   );
   t.same(dual, {
     ok: true,
-    attrs: { publicIP: '192.0.2.4', publicIPv6: '2001:db8::4', backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:04' } },
+    attrs: {
+      publicIP: '192.0.2.4',
+      publicIPv6: '2001:db8::4',
+      backendType: 'vxlan',
+      backendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:04' },
+      ipv6BackendData: { VNI: 1, VtepMAC: '02:00:5e:00:53:05' },
+    },
   });
 });
 
@@ -220,6 +230,14 @@ t.test('lease value: property: decode(encode(attrs)) = attrs; decoding arbitrary
       backendType: fc.constant('vxlan' as const),
       backendData: fc.record({ VNI: fc.integer({ min: 0, max: 0xffffff }), VtepMAC: mac }),
     }),
+    // A dual-stack vxlan lease: PublicIPv6 and BackendV6Data.
+    fc.record({
+      publicIP: ip,
+      backendType: fc.constant('vxlan' as const),
+      backendData: fc.record({ VNI: fc.integer({ min: 0, max: 0xffffff }), VtepMAC: mac }),
+      publicIPv6: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }).map((w) => w.map((x) => x.toString(16)).join(':')),
+      ipv6BackendData: fc.record({ VNI: fc.integer({ min: 0, max: 0xffffff }), VtepMAC: mac }),
+    }),
     fc.record({
       publicIP: ip,
       backendType: fc.constantFrom('udp' as const, 'host-gw' as const),
@@ -239,6 +257,9 @@ t.test('lease value: property: decode(encode(attrs)) = attrs; decoding arbitrary
         fc.string(),
         fc.json(),
         fc.jsonValue().map((v) => JSON.stringify({ PublicIP: '192.0.2.1', BackendType: 'vxlan', BackendData: v })),
+        fc
+          .jsonValue()
+          .map((v) => JSON.stringify({ PublicIP: '192.0.2.1', BackendType: 'vxlan', BackendData: { VtepMAC: '02:00:5e:00:53:01' }, BackendV6Data: v })),
       ),
       (text) => {
         const r = decodeLeaseValue(text);

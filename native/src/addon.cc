@@ -130,21 +130,29 @@ Napi::Value TunReadBatch(const Napi::CallbackInfo& info) {
                            }));
 }
 
-// waitReadable(fd, timeoutMs): whether fd became readable within the time (poll).
+// An optional last argument: microseconds to busy-poll before sleeping (0 when absent).
+uint32_t ArgSpin(const Napi::CallbackInfo& info, size_t i) { return info.Length() > i && !info[i].IsUndefined() ? ArgUint(info, i, "spinUs") : 0; }
+
+// waitReadable(fd, timeoutMs, spinUs?): whether fd became readable within the time (poll).
 Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
   uint32_t timeoutMs = ArgUint(info, 1, "timeoutMs");
-  return Napi::Boolean::New(info.Env(),
-                            Syscall(info.Env(), [&] { return tulle::WaitReadable(static_cast<int>(fd), static_cast<int>(timeoutMs)); }) == 1);
+  uint32_t spinUs = ArgSpin(info, 2);
+  return Napi::Boolean::New(info.Env(), Syscall(info.Env(), [&] {
+                                          return tulle::WaitReadable(static_cast<int>(fd), static_cast<int>(timeoutMs), static_cast<int>(spinUs));
+                                        }) == 1);
 }
 
-// waitEither(fdA, fdB, timeoutMs): bit 0 when fdA became readable, bit 1 for fdB (poll).
+// waitEither(fdA, fdB, timeoutMs, spinUs?): bit 0 when fdA became readable, bit 1 for fdB (poll).
 Napi::Value WaitEither(const Napi::CallbackInfo& info) {
   uint32_t a = ArgUint(info, 0, "fdA");
   uint32_t b = ArgUint(info, 1, "fdB");
   uint32_t timeoutMs = ArgUint(info, 2, "timeoutMs");
-  return Napi::Number::New(
-      info.Env(), Syscall(info.Env(), [&] { return tulle::WaitEither(static_cast<int>(a), static_cast<int>(b), static_cast<int>(timeoutMs)); }));
+  uint32_t spinUs = ArgSpin(info, 3);
+  return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
+                             return tulle::WaitEither(static_cast<int>(a), static_cast<int>(b), static_cast<int>(timeoutMs),
+                                                      static_cast<int>(spinUs));
+                           }));
 }
 
 // tunWriteBatch(fd, slab, desc, count, vnet, mtu): packets written.

@@ -8,7 +8,9 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,14 +89,39 @@ int PollRetry(pollfd* p, nfds_t count, int timeoutMs) {
 
 }  // namespace
 
-int WaitReadable(int fd, int timeoutMs) {
-  pollfd p{fd, POLLIN, 0};
-  return PollRetry(&p, 1, timeoutMs);
+namespace {
+
+int64_t MonotonicMicros() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
-int WaitEither(int fdA, int fdB, int timeoutMs) {
+// Busy-polls `p` without sleeping for up to spinUs, yielding the core to any other runnable thread between
+// polls, so a spinning data-plane thread never keeps the host's own work waiting; then sleeps in poll() for
+// the rest of the time. The wake-up a sleeping thread pays per packet is what the spin saves.
+int PollSpinning(pollfd* p, nfds_t count, int timeoutMs, int spinUs) {
+  if (spinUs > 0) {
+    const int64_t until = MonotonicMicros() + spinUs;
+    do {
+      int n = PollRetry(p, count, 0);
+      if (n > 0) return n;
+      sched_yield();
+    } while (MonotonicMicros() < until);
+  }
+  return PollRetry(p, count, timeoutMs);
+}
+
+}  // namespace
+
+int WaitReadable(int fd, int timeoutMs, int spinUs) {
+  pollfd p{fd, POLLIN, 0};
+  return PollSpinning(&p, 1, timeoutMs, spinUs);
+}
+
+int WaitEither(int fdA, int fdB, int timeoutMs, int spinUs) {
   pollfd p[2] = {{fdA, POLLIN, 0}, {fdB, POLLIN, 0}};
-  PollRetry(p, 2, timeoutMs);
+  PollSpinning(p, 2, timeoutMs, spinUs);
   return ((p[0].revents & POLLIN) ? 1 : 0) | ((p[1].revents & POLLIN) ? 2 : 0);
 }
 

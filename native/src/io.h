@@ -22,9 +22,10 @@ struct Slots {
   int capacity;  // slots that fit in the slab
 };
 
-int WaitReadable(int fd, int timeoutMs);  // 1 readable, 0 timeout; throws on error
-// Which of two fds became readable within the time: bit 0 fdA, bit 1 fdB (0: timeout).
-int WaitEither(int fdA, int fdB, int timeoutMs);
+// 1 readable, 0 timeout; throws on error. With spinUs > 0 it busy-polls that long before it sleeps.
+int WaitReadable(int fd, int timeoutMs, int spinUs = 0);
+// Which of two fds became readable within the time: bit 0 fdA, bit 1 fdB (0: timeout); spinUs as above.
+int WaitEither(int fdA, int fdB, int timeoutMs, int spinUs = 0);
 
 // Reads up to maxCount packets from a TUN fd (non-blocking) into slots; waits
 // up to timeoutMs for the first. Fills OFFSET/LENGTH; VERDICT = 0.

@@ -1,14 +1,51 @@
 /** From samples (one per system and repetition) to result rows (pure). */
 import { median, perCore, ratio, round, spread, type Spread } from './stats.js';
 import type { SystemKind, SystemSpec } from './systems.js';
+import type { UdpDrops } from './udp-drops.js';
 
-export const METRICS = ['tcp1_gbps', 'tcp_multi_gbps', 'udp_kpps', 'udp_loss_pct', 'rtt_ms', 'cpu_pct', 'gbps_per_core'] as const;
+/** Per field, the median of the samples' drop counts (null where no sample has the figure). */
+function medianDrops(all: UdpDrops[]): UdpDrops | undefined {
+  if (all.length === 0) return undefined;
+  const out = { ...all[0] } as unknown as Record<string, unknown>;
+  for (const key of Object.keys(out)) {
+    if (key === 'sender_dev') continue;
+    const values = all.map((d) => (d as unknown as Record<string, unknown>)[key]).filter((v): v is number => typeof v === 'number');
+    out[key] = values.length === 0 ? null : Math.round(median(values));
+  }
+  return out as unknown as UdpDrops;
+}
+
+export const METRICS = [
+  'tcp1_gbps',
+  'tcp_multi_gbps',
+  'udp_kpps',
+  'udp_loss_pct',
+  'udp_small_kpps',
+  'udp_small_loss_pct',
+  'rtt_ms',
+  'cpu_pct',
+  'cpu_idle_pct',
+  'cpu_rtt_pct',
+  'gbps_per_core',
+] as const;
 export type Metric = (typeof METRICS)[number];
 /** The metrics every non-reference row is compared on (RTT: lower is better, so a ratio above 1 is worse). */
-export const RATIO_METRICS = ['tcp1_gbps', 'tcp_multi_gbps', 'udp_kpps', 'rtt_ms'] as const;
+export const RATIO_METRICS = ['tcp1_gbps', 'tcp_multi_gbps', 'udp_kpps', 'udp_small_kpps', 'rtt_ms'] as const;
 export type RatioMetric = (typeof RATIO_METRICS)[number];
 
-const DIGITS: Record<Metric, number> = { tcp1_gbps: 4, tcp_multi_gbps: 4, udp_kpps: 2, udp_loss_pct: 2, rtt_ms: 4, cpu_pct: 1, gbps_per_core: 3 };
+const DIGITS: Record<Metric, number> = {
+  tcp1_gbps: 4,
+  tcp_multi_gbps: 4,
+  udp_kpps: 2,
+  udp_loss_pct: 2,
+  udp_small_kpps: 2,
+  udp_small_loss_pct: 2,
+  rtt_ms: 4,
+  cpu_pct: 1,
+  cpu_idle_pct: 1,
+  cpu_rtt_pct: 1,
+  gbps_per_core: 3,
+};
 
 export type Metrics = Record<Metric, number | null>;
 
@@ -43,6 +80,9 @@ export interface Row extends Metrics {
   notes?: string[];
   /** MTU of the row's path (the overlay device's). */
   mtu?: number;
+  /** Where the UDP tests' datagrams were lost: per place, the median over the repetitions (udp-drops.ts). */
+  udp_drops?: UdpDrops;
+  udp_small_drops?: UdpDrops;
 }
 
 /** Adds the derived per-sample metric: Gbit/s (TCP ×1) per core of overlay CPU. */
@@ -92,6 +132,10 @@ export function aggregate(specs: readonly SystemSpec[], samples: readonly Sample
     const mtu = mine.map((s) => s.mtu).find((m): m is number => typeof m === 'number');
     if (mtu !== undefined) row.mtu = mtu;
     if (spec.batch !== undefined) row.batch = spec.batch;
+    for (const key of ['udp_drops', 'udp_small_drops'] as const) {
+      const drops = medianDrops(mine.map((s) => s[key]).filter((d): d is UdpDrops => typeof d === 'object' && d !== null));
+      if (drops !== undefined) row[key] = drops;
+    }
     // What the daemons said was in force (udpTunnelGso 'auto' resolves per host), else what was asked for.
     const said = mine.map((s) => offloadsInForce(s.daemon_log)).find((o) => o !== undefined);
     if (said !== undefined) row.offloads = said;

@@ -1,8 +1,10 @@
 /**
- * The results chart (pure): horizontal bars, one panel for TCP ×1 throughput
- * (higher is better), one for RTT (lower is better) and one for throughput
- * per core of the overlay's own CPU, colored by kind of system, each bar
- * labelled with its value (and its ratio to kernel-vxlan).
+ * The results chart (pure): horizontal bars, one panel each for TCP ×1
+ * throughput, UDP packets per second with full-size and with small datagrams
+ * (higher is better), RTT (lower is better) and throughput per core of the
+ * overlay's own CPU, colored by kind of system, each bar labelled with its
+ * value (and its ratio to kernel-vxlan). A panel no row has a figure for is
+ * left out.
  */
 import type { Metric, Row } from './aggregate.js';
 import type { SystemKind } from './systems.js';
@@ -13,6 +15,8 @@ export interface ChartContext {
   reps: number;
   /** Lines under the chart (skipped systems, caveats). */
   footnotes: string[];
+  /** UDP payloads of the two packets/s tests (bytes), for their panels' titles. */
+  udp?: { size: number; smallSize: number };
 }
 
 export const KIND_COLORS: Record<SystemKind, string> = {
@@ -73,6 +77,13 @@ export function svgChart(rows: Row[], ctx: ChartContext): string {
       digits: 2,
       ratioLabel: (r) => (r.ratios?.vs_kernel_vxlan.tcp1_gbps != null ? ` · ${r.ratios.vs_kernel_vxlan.tcp1_gbps.toFixed(2)}× kernel-vxlan` : ''),
     },
+    ...(['udp_kpps', 'udp_small_kpps'] as const).map((metric): Panel => ({
+      metric,
+      title: `UDP packets per second, ${(metric === 'udp_kpps' ? ctx.udp?.size : ctx.udp?.smallSize) ?? '?'}-byte datagrams, unpaced (thousands, higher is better)`,
+      unit: 'kpps',
+      digits: 1,
+      ratioLabel: (r) => (r.ratios?.vs_kernel_vxlan[metric] != null ? ` · ${r.ratios.vs_kernel_vxlan[metric].toFixed(2)}× kernel-vxlan` : ''),
+    })),
     {
       metric: 'rtt_ms',
       title: 'Round-trip time (ms, lower is better)',
@@ -104,7 +115,7 @@ export function svgChart(rows: Row[], ctx: ChartContext): string {
     lx += 20 + textWidth(KIND_LABELS[kind], 13) + 24;
   }
   y += 18;
-  for (const panel of panels) {
+  for (const panel of panels.filter((p) => rows.some((r) => r[p.metric] !== null))) {
     y += 26;
     body.push(`<text x="24" y="${y}" font-size="16" font-weight="bold" fill="#1a1a1a">${escapeXml(panel.title)}</text>`);
     y += 18;

@@ -1,6 +1,7 @@
 /** What the kernel counts for a row: CPU time of processes, UDP drops, device TX drops. */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dropsByPort } from '../daemon/socket-drops.js';
 import type { Lab } from '../lab/netns.js';
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5_000 }).stdout?.trim()) || 100;
@@ -26,6 +27,21 @@ export function udpSnmp(lab: Lab, ns: string): Record<string, number> {
   const names = lines[0].split(/\s+/).slice(1);
   const values = lines[1].split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(names.map((n, i) => [n, values[i]]));
+}
+
+/** Datagrams the kernel dropped at each local UDP port of the namespace (full buffer, bad checksum), IPv4 and IPv6. */
+export function udpDropsByPort(lab: Lab, ns: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = lab.exec(ns, ['cat', file], { timeoutMs: 5_000, allowFailure: true });
+    } catch {
+      continue;
+    }
+    for (const [port, drops] of dropsByPort(text)) out.set(port, (out.get(port) ?? 0) + drops);
+  }
+  return out;
 }
 
 /** TX drops of a device (packets the kernel dropped on the way into it, e.g. a full TUN queue). */

@@ -26,6 +26,8 @@ export interface BenchOptions {
   streams: number;
   /** UDP payload bytes of the packets/s test. */
   size: number;
+  /** UDP payload bytes of the small-packet test (per-packet cost, not bytes); 0 leaves it out. */
+  smallSize: number;
   /** Repetitions, round-robin across the systems. */
   reps: number;
   /** tulle's own offloads (TUN vnet/TSO, UDP GSO/GRO) on the tulle rows. */
@@ -59,6 +61,7 @@ export const DEFAULTS: BenchOptions = {
   duration: 5, // seconds: long enough for TCP to leave slow start many times over
   streams: 4,
   size: 1400, // bytes: the data-plane issue's UDP payload
+  smallSize: 64, // bytes: where every cost is per packet
   reps: 3, // the least that has a median different from its extremes
   offloads: 'on',
   gro: 'on',
@@ -101,6 +104,17 @@ function list(raw: RawOptions, name: string): string[] | undefined {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** --small-size (commander's key smallSize): 0 leaves the test out, else a payload of 16 to 1400 bytes (past that it is not small). */
+function smallSize(raw: RawOptions): number {
+  const value = raw.smallSize;
+  if (value === undefined) return DEFAULTS.smallSize;
+  const n = Number(value);
+  if (typeof value !== 'string' || !Number.isInteger(n) || (n !== 0 && (n < 16 || n > 1400))) {
+    throw new BenchUsageError(`--small-size must be 0 (no small-packet test) or a whole number from 16 to 1400, got "${String(value)}"`);
+  }
+  return n;
 }
 
 /**
@@ -155,6 +169,7 @@ export function parseBenchOptions(raw: RawOptions, knownSystems: readonly string
     duration: integer(raw, 'duration', 1, 600, DEFAULTS.duration),
     streams: integer(raw, 'streams', 2, 32, DEFAULTS.streams),
     size: integer(raw, 'size', 16, 8972, DEFAULTS.size),
+    smallSize: smallSize(raw),
     reps: integer(raw, 'reps', 1, 50, DEFAULTS.reps),
     offloads: onOff(raw, 'offloads', DEFAULTS.offloads),
     gro: onOff(raw, 'gro', DEFAULTS.gro),
@@ -173,6 +188,7 @@ export const OPTION_HELP: [flag: string, help: string][] = [
   ['--duration <s>', 'seconds per throughput test, 1 to 600 (default 5)'],
   ['--streams <n>', 'streams of the multi-stream TCP test, 2 to 32 (default 4)'],
   ['--size <bytes>', 'UDP payload of the packets/s test, 16 to 8972 (default 1400)'],
+  ['--small-size <bytes>', 'UDP payload of the small-packet packets/s test, 16 to 1400, or 0 to leave it out (default 64)'],
   ['--reps <n>', 'repetitions, round-robin across the systems, 1 to 50 (default 3)'],
   ['--offloads <on|off>', "tulle's offloads (TUN vnet/TSO, UDP GSO/GRO) on the tulle rows (default on)"],
   ['--gro <on|off>', 'veth GRO in the lab (default on)'],

@@ -5,12 +5,13 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, leftoverNamespaces } from '../lab/netns.js';
-import { switchedHosts } from '../lab/topology.js';
+import { freshStats, switchedHosts } from '../lab/topology.js';
 import { LabProbes } from '../probe/lab-probes.js';
 import { fullyReachable, formatMatrix } from '../probe/matrix.js';
 import { withPerCore, type Sample } from './aggregate.js';
 import type { BenchOptions } from './options.js';
-import { cpuSeconds, txDropped, udpSnmp } from './counters.js';
+import { cpuSeconds, txDropped, udpDropsByPort, udpSnmp } from './counters.js';
+import { describeDrops, type UdpDrops } from './udp-drops.js';
 import type { Slot } from './schedule.js';
 import { round } from './stats.js';
 import { applyGro, build, type Built } from './setup.js';
@@ -44,8 +45,12 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
     tcp_multi_gbps: null,
     udp_kpps: null,
     udp_loss_pct: null,
+    udp_small_kpps: null,
+    udp_small_loss_pct: null,
     rtt_ms: null,
     cpu_pct: null,
+    cpu_idle_pct: null,
+    cpu_rtt_pct: null,
     gbps_per_core: null,
     generator_limited: [],
     not_measured: {},
@@ -103,12 +108,30 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       await sleep(500);
     };
     const seconds = options.duration;
+    // The overlay's own CPU (all its processes, % of one core) while `work` runs: what a mode that trades CPU
+    // for latency costs idle, under pings and under load.
+    const procs = built.processes;
+    const cpuDuring = async <T>(work: () => Promise<T>): Promise<{ result: T; pct: number | null }> => {
+      const before = procs.map((p) => cpuSeconds(p.pid));
+      const start = performance.now();
+      const result = await work();
+      const wall = (performance.now() - start) / 1000;
+      if (procs.length === 0) return { result, pct: null };
+      const used = procs.reduce((sum, p, i) => sum + cpuSeconds(p.pid) - before[i], 0);
+      return { result, pct: round((used / wall) * 100, 1) };
+    };
+    if (procs.length > 0)
+      await step('overlay CPU while idle, 2 s', async () => {
+        sample.cpu_idle_pct = (await cpuDuring(() => sleep(2000))).pct;
+        return `${sample.cpu_idle_pct}% of a core`;
+      });
     await step(`RTT (${latency.name})`, async () => {
-      sample.rtt_ms = round(await latency.rttMs(a.ns, b.ns, target), 4);
-      return `${sample.rtt_ms} ms`;
+      const { result, pct } = await cpuDuring(() => latency.rttMs(a.ns, b.ns, target));
+      sample.rtt_ms = round(result, 4);
+      sample.cpu_rtt_pct = pct;
+      return `${sample.rtt_ms} ms${pct !== null ? `; overlay CPU ${pct}% of a core` : ''}`;
     });
     await step(`TCP 1 stream, ${seconds} s`, async () => {
-      const procs = built!.processes;
       const before = procs.map((p) => cpuSeconds(p.pid));
       const start = performance.now();
       const r = await traffic.tcp(a.ns, b.ns, target, 1, seconds);
@@ -134,27 +157,52 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
         if (r.limited) sample.generator_limited.push('tcp_multi_gbps');
         return r.detail;
       });
+    // Unpaced UDP, once with full-size datagrams and once with small ones (where every cost is per packet), with
+    // where the kernel dropped on the way: the sender's overlay device (a full TUN ring), the receiver's overlay
+    // sockets (the outer datagrams), the receiving application's socket, and tulle's failed TUN writes.
+    const receiver = built.daemons[1];
+    const udpTest = async (size: number, kpps: 'udp_kpps' | 'udp_small_kpps', loss: 'udp_loss_pct' | 'udp_small_loss_pct') => {
+      const snmpBefore = udpSnmp(lab, b.ns);
+      const portsBefore = udpDropsByPort(lab, b.ns);
+      const devBefore = txDropped(lab, a.ns, built!.dev);
+      const tunBefore = receiver ? (await freshStats(receiver)).writeErrors : null;
+      const r = await traffic.udp(a.ns, b.ns, target, size, seconds);
+      const snmpAfter = udpSnmp(lab, b.ns);
+      const portsAfter = udpDropsByPort(lab, b.ns);
+      const devAfter = txDropped(lab, a.ns, built!.dev);
+      const tunAfter = receiver ? (await freshStats(receiver)).writeErrors : null;
+      const delta = (name: string) => (snmpAfter[name] !== undefined && snmpBefore[name] !== undefined ? snmpAfter[name] - snmpBefore[name] : null);
+      const portDelta = (port: number) => (portsAfter.get(port) ?? 0) - (portsBefore.get(port) ?? 0);
+      const otherSockets = [...portsAfter.keys()].filter((p) => p !== traffic.udpPort).reduce((n, p) => n + portDelta(p), 0);
+      // The receiving application's socket is gone by now (iperf3 -1 exits), and its drops with it: they are
+      // what the namespace's UDP error count grew by, less the overlay sockets' share, which stay open.
+      const inErrors = delta('InErrors');
+      const appSocket = inErrors !== null ? Math.max(0, inErrors - otherSockets) : portDelta(traffic.udpPort);
+      sample[kpps] = r.kpps;
+      sample[loss] = r.loss_pct;
+      sample[kpps === 'udp_kpps' ? 'udp_sender_kpps' : 'udp_small_sender_kpps'] = r.sender_kpps;
+      if (r.limited) sample.generator_limited.push(kpps);
+      const drops: UdpDrops = {
+        sender_dev: built!.dev,
+        sent: r.sender_kpps !== null ? Math.round(r.sender_kpps * 1000 * seconds) : null,
+        received: Math.round(r.kpps * 1000 * seconds),
+        sender_dev_tx_dropped: devBefore !== null && devAfter !== null ? devAfter - devBefore : null,
+        receiver_overlay_socket_drops: otherSockets,
+        receiver_app_socket_drops: appSocket,
+        receiver_tun_write_errors: tunBefore !== null && tunAfter !== null ? tunAfter - tunBefore : null,
+        receiver_udp_rcvbuf_errors: delta('RcvbufErrors'),
+        receiver_udp_in_errors: delta('InErrors'),
+      };
+      sample[kpps === 'udp_kpps' ? 'udp_drops' : 'udp_small_drops'] = drops;
+      return `${r.detail}; dropped: ${describeDrops(drops)}`;
+    };
     if (sample.not_measured.udp_kpps !== undefined) say(`UDP not measured: ${sample.not_measured.udp_kpps}`);
-    else
-      await step(`UDP ${options.size} B unpaced, ${seconds} s`, async () => {
-        const snmpBefore = udpSnmp(lab, b.ns);
-        const devBefore = txDropped(lab, a.ns, built!.dev);
-        const r = await traffic.udp(a.ns, b.ns, target, options.size, seconds);
-        const snmpAfter = udpSnmp(lab, b.ns);
-        const devAfter = txDropped(lab, a.ns, built!.dev);
-        const delta = (name: string) => (snmpAfter[name] !== undefined && snmpBefore[name] !== undefined ? snmpAfter[name] - snmpBefore[name] : null);
-        sample.udp_kpps = r.kpps;
-        sample.udp_loss_pct = r.loss_pct;
-        sample.udp_sender_kpps = r.sender_kpps;
-        if (r.limited) sample.generator_limited.push('udp_kpps');
-        sample.udp_drops = {
-          sender_dev: built!.dev,
-          sender_dev_tx_dropped: devBefore !== null && devAfter !== null ? devAfter - devBefore : null,
-          receiver_udp_rcvbuf_errors: delta('RcvbufErrors'),
-          receiver_udp_in_errors: delta('InErrors'),
-        };
-        return r.detail;
-      });
+    else await step(`UDP ${options.size} B unpaced, ${seconds} s`, () => udpTest(options.size, 'udp_kpps', 'udp_loss_pct'));
+    if (options.quick || options.smallSize === 0) {
+      sample.not_measured.udp_small_kpps = options.quick ? 'a quick run (the demo) leaves it out' : '--small-size 0 leaves it out';
+    } else if (sample.not_measured.udp_kpps !== undefined) {
+      sample.not_measured.udp_small_kpps = sample.not_measured.udp_kpps;
+    } else await step(`UDP ${options.smallSize} B unpaced, ${seconds} s`, () => udpTest(options.smallSize, 'udp_small_kpps', 'udp_small_loss_pct'));
     if (ctx.calibration && spec.id === 'underlay' && slot.rep === 1) {
       const calTraffic = ctx.calibration.traffic(lab);
       const calLatency = ctx.calibration.latency?.(lab);

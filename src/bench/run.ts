@@ -112,6 +112,8 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
       tcp_multi_gbps: `Gb/s, receiver, ${options.streams} streams`,
       udp_kpps: `thousand ${options.size}-byte datagrams/s received`,
       udp_loss_pct: '%',
+      udp_small_kpps: `thousand ${options.smallSize}-byte datagrams/s received`,
+      udp_small_loss_pct: '%',
       rtt_ms: choice.latency === 'ping' ? 'ms, average of 20 pings 0.05 s apart' : 'ms, median of 20 echo requests 0.05 s apart',
       cpu_pct: "utime+stime of the overlay's processes during TCP ×1, % of one core; null for kernel rows",
       gbps_per_core: 'TCP ×1 Gb/s per core of overlay CPU',
@@ -122,6 +124,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
       hosts: options.hosts,
       streams: options.streams,
       udp_payload: options.size,
+      udp_small_payload: options.smallSize,
       offloads: options.offloads,
       gro: options.gro,
       tool: options.tool,
@@ -150,6 +153,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
     duration: options.duration,
     streams: options.streams,
     size: options.size,
+    smallSize: options.smallSize,
     tool: `${toolName}, ${latencyName}`,
     gro,
     notes,
@@ -165,7 +169,10 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
     ...(rows.some((r) => r.generator_limited.length > 0) ? ['† the traffic generator was CPU-bound: the figure may understate the system'] : []),
     ...notes.filter((n) => n.startsWith('the built-in generator cannot fill the pipe')),
   ];
-  writeFileSync(join(outDir, 'results.svg'), svgChart(rows, { title: 'Overlay benchmark', subtitle, reps: options.reps, footnotes }));
+  writeFileSync(
+    join(outDir, 'results.svg'),
+    svgChart(rows, { title: 'Overlay benchmark', subtitle, reps: options.reps, footnotes, udp: { size: options.size, smallSize: options.smallSize } }),
+  );
   const rsvg = onPath('rsvg-convert');
   if (rsvg) {
     const r = spawnSync(rsvg, ['-o', join(outDir, 'results.png'), join(outDir, 'results.svg')], { timeout: 30_000, encoding: 'utf8' });

@@ -3,7 +3,9 @@
  * nothing (underlay), a kernel vxlan device, tulle daemons, or another
  * overlay — and what the measurements need to know about it.
  */
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import os from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { featureSummary, setFeatures } from '../lab/features.js';
@@ -63,6 +65,18 @@ function track(daemon: Daemon): Daemon {
   const config = args[args.indexOf('--config') + 1];
   if (config && config.includes('tulle-daemon-')) daemonDirs.add(dirname(config));
   return daemon;
+}
+
+/** Pins host i's daemon (all its threads) to CPU i mod the cores; says where each went, or why not. */
+function pinDaemons(lab: Lab, daemons: Daemon[]): string {
+  const cores = os.availableParallelism();
+  const placed = daemons.map((d, i) => {
+    const cpu = i % cores;
+    const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(d.process.pid)], { encoding: 'utf8', timeout: 5_000 });
+    const host = d.ns.slice(lab.prefix.length);
+    return r.status === 0 ? `${host} on CPU ${cpu}` : `${host} NOT pinned (taskset: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()})`;
+  });
+  return `daemons pinned to a core each: ${placed.join(', ')} (of ${cores} cores)`;
 }
 
 export async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<Built> {
@@ -141,10 +155,12 @@ export async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<
             offloads: spec.offloads ?? ALL_OFFLOADS,
             threads: spec.threads,
             replyInline: spec.replyInline ?? true,
+            ...(spec.busyPollUs !== undefined ? { busyPollMicroseconds: spec.busyPollUs } : {}),
           }),
         ),
       );
     }
+    if (spec.pin) base.notes.push(pinDaemons(lab, daemons));
     return {
       ...base,
       addresses: hosts.map((_, i) => `198.18.${i + 1}.0`),

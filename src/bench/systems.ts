@@ -27,6 +27,10 @@ export interface SystemSpec {
   threads?: 1 | 2;
   /** tulle's `replyInline` (default true; it applies with two threads). */
   replyInline?: boolean;
+  /** tulle's `busyPollMicroseconds` (the low-latency mode; default 0, off). */
+  busyPollUs?: number;
+  /** Pin host i's daemon to CPU i (mod the cores): the low-latency row is measured that way. */
+  pin?: boolean;
 }
 
 export const ALL_OFFLOADS: Offloads = { tun: true, udpGso: true, udpGro: true };
@@ -72,6 +76,23 @@ export const LADDER: SystemSpec[] = [
   },
 ];
 
+/** The low-latency mode's busy-poll window in its bench row (µs). */
+export const LOW_LATENCY_SPIN_US = 200;
+
+/** tulle-vxlan in the low-latency mode, each daemon pinned to a core of its own (issue 19's conditions). */
+export function lowLatencySpec(offloads: Offloads): SystemSpec {
+  return {
+    id: 'tulle-vxlan-lowlatency',
+    system: `tulle-vxlan, busy-poll ${LOW_LATENCY_SPIN_US} µs, pinned`,
+    kind: 'tulle',
+    backend: 'vxlan',
+    batch: 64,
+    offloads,
+    busyPollUs: LOW_LATENCY_SPIN_US,
+    pin: true,
+  };
+}
+
 export const OTHER_IDS = ['socat', 'wireguard-go', 'nebula', 'tinc'] as const;
 
 export function otherSpec(id: string): SystemSpec {
@@ -79,7 +100,15 @@ export function otherSpec(id: string): SystemSpec {
 }
 
 /** Every id `--systems` accepts. */
-export const SYSTEM_IDS: string[] = [...REFERENCES.map((s) => s.id), 'tulle-udp', 'tulle-vxlan', 'tulle-host-gw', ...LADDER.map((s) => s.id), ...OTHER_IDS];
+export const SYSTEM_IDS: string[] = [
+  ...REFERENCES.map((s) => s.id),
+  'tulle-udp',
+  'tulle-vxlan',
+  'tulle-host-gw',
+  'tulle-vxlan-lowlatency',
+  ...LADDER.map((s) => s.id),
+  ...OTHER_IDS,
+];
 
 /** Whether another overlay can run here, and if not, why. */
 export type Availability = (id: string) => { ok: true } | { ok: false; reason: string };
@@ -98,6 +127,7 @@ export function selectSystems(options: BenchOptions, available: Availability): S
     wanted = options.systems;
   } else {
     wanted = options.backends.map((b) => `tulle-${b}`);
+    if (options.backends.includes('vxlan')) wanted.push('tulle-vxlan-lowlatency');
     if (options.ladder) {
       if (options.offloads === 'off')
         for (const s of LADDER) skipped.push({ system: s.id, reason: 'the ladder adds offloads step by step: not with --offloads off' });
@@ -108,7 +138,8 @@ export function selectSystems(options: BenchOptions, available: Availability): S
   const systems: SystemSpec[] = [...REFERENCES];
   for (const id of wanted) {
     if (systems.some((s) => s.id === id)) continue;
-    if (id.startsWith('tulle-')) systems.push(tulleSpec(id.slice('tulle-'.length) as TulleBackend, offloads));
+    if (id === 'tulle-vxlan-lowlatency') systems.push(lowLatencySpec(offloads));
+    else if (id.startsWith('tulle-')) systems.push(tulleSpec(id.slice('tulle-'.length) as TulleBackend, offloads));
     else if (id.startsWith('ladder-')) {
       if (options.offloads === 'off') skipped.push({ system: id, reason: 'the ladder adds offloads step by step: not with --offloads off' });
       else systems.push(LADDER.find((s) => s.id === id)!);

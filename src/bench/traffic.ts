@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lab } from '../lab/netns.js';
 import { LabProbes } from '../probe/lab-probes.js';
+import { DEFAULT_STREAM_PORT } from '../probe/tcp-stream.js';
 import { round } from './stats.js';
 
 export interface TcpFigure {
@@ -26,6 +27,8 @@ export interface UdpFigure {
 export interface Traffic {
   /** For the report, e.g. "iperf3 3.12". */
   readonly name: string;
+  /** The UDP port the receiving application listens on (its socket's drops are told apart from the overlay's). */
+  readonly udpPort: number;
   tcp(from: string, to: string, target: string, streams: number, seconds: number): Promise<TcpFigure>;
   udp(from: string, to: string, target: string, size: number, seconds: number): Promise<UdpFigure>;
 }
@@ -130,6 +133,7 @@ export function iperfTraffic(lab: Lab, version: string): Traffic {
   }
   return {
     name: version,
+    udpPort: IPERF_PORT,
     async tcp(from, to, target, streams, seconds) {
       const json = await iperf(from, to, target, seconds, streams > 1 ? ['-P', String(streams)] : []);
       const gbps = round(json.end!.sum_received!.bits_per_second / 1e9, 4);
@@ -154,6 +158,7 @@ export function builtinTraffic(lab: Lab): Traffic {
     `generator CPU: sender ${r.sender_cpu_pct}%, receiver ${r.receiver_cpu_pct}% of a core`;
   return {
     name: "tulle's built-in generator",
+    udpPort: DEFAULT_STREAM_PORT,
     async tcp(from, to, target, streams, seconds) {
       const r = await probes.tcp(from, to, target, { seconds, streams });
       return { gbps: r.gbps, limited: r.cpu_bound, detail: `${r.gbps} Gb/s (${cpu(r)}${r.cpu_bound ? ', CPU-bound' : ''})` };

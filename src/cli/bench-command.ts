@@ -23,7 +23,7 @@ export function registerBench(program: Command): Command {
     // The command for the report, from what commander parsed (argv may hold options of the parent program).
     const given = Object.entries(options)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `--${k} ${v}`);
+      .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}`);
     process.exitCode = await benchMain(options, ['tulle bench', ...given].join(' '));
   });
   return command;

@@ -20,7 +20,9 @@ export function registerConfig(program: Command): void {
     const { loadConfig } = await import('../daemon/config/load.js');
     const source = file ?? (process.env.TULLE_CONFIG || undefined);
     const loaded = await loadConfig({ file: source, env: process.env, flags: options, host: options.hostChecks }).catch(exitOnConfigError);
-    if (options.print) console.log(JSON.stringify(loaded.config, null, 2));
+    // Secrets are not printed: the output may end up in a ticket or a log.
+    const secret = (key: string, value: unknown) => ((key === 'password' || key === 'key') && typeof value === 'string' ? '(hidden)' : value);
+    if (options.print) console.log(JSON.stringify(loaded.config, secret, 2));
     else console.log(`OK: ${source ?? 'the configuration'} is valid${options.hostChecks ? ' for this host' : ''}`);
     process.exitCode = EXIT.OK;
   });

@@ -12,4 +12,6 @@ export const EXIT = {
   NOT_ROOT: 4,
   /** run, demo, bench, lab wire-demo: the native addon is not built; the message names what building it needs. */
   NO_ADDON: 5,
+  /** demo --runtime podman: a program it needs is not installed; the message names the Debian packages. Nothing was changed. */
+  MISSING_TOOLS: 6,
 } as const;

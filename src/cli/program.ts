@@ -4,7 +4,7 @@
  * and the docs check (test/cli-docs.test.ts) walk the same tree. Each command
  * loads what it needs when it runs, so building the tree stays cheap.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { packageVersion } from '../util/package-root.js';
 import { registerBench } from './bench-command.js';
 import { registerCni } from './cni-command.js';
@@ -17,7 +17,16 @@ import { requireRoot } from './require-root.js';
 import { registerRun } from './run-command.js';
 import { registerInstallService } from './service-command.js';
 
-const DEMO_HELP = 'three hosts in namespaces run tulle on gossip leases; six containers reach each other; a short throughput table (needs root)';
+const DEMO_HELP =
+  'three hosts in namespaces run tulle on gossip leases; six containers (namespaces, or podman ones with --runtime podman) reach each other; a short throughput table (needs root)';
+
+const RUNTIMES = ['namespaces', 'podman'] as const;
+
+function parseRuntime(value: string): (typeof RUNTIMES)[number] {
+  const runtime = RUNTIMES.find((r) => r === value);
+  if (runtime === undefined) throw new InvalidArgumentError(`--runtime is one of ${RUNTIMES.join(', ')}.`);
+  return runtime;
+}
 
 function registerDemo(parent: Command, name: string, usage: string): void {
   parent
@@ -25,12 +34,30 @@ function registerDemo(parent: Command, name: string, usage: string): void {
     .description(DEMO_HELP)
     .option('--keep', 'leave the lab and the daemons up, and print how to explore it (`tulle lab down` removes it)')
     .option('--out <dir>', 'where the throughput results go (default: bench/results/demo in the current directory)')
-    .option('--no-bench', 'leave out the throughput step')
-    .action(async (options: { keep?: boolean; out?: string; bench: boolean }) => {
+    .option('--no-bench', 'leave out the throughput step (with podman: the verified transfer)')
+    .option(
+      '--runtime <runtime>',
+      "the containers: namespaces (network namespaces; needs only iproute2) or podman (podman containers on tulle's CNI plugin)",
+      parseRuntime,
+      'namespaces',
+    )
+    .action(async (options: { keep?: boolean; out?: string; bench: boolean; runtime: 'namespaces' | 'podman' }) => {
       requireRoot(usage, 'creates network namespaces and TUN devices');
       requireAddon();
+      const demo = { keep: options.keep === true, out: options.out, bench: options.bench };
+      if (options.runtime === 'podman') {
+        const { findPodmanTools, missingMessage } = await import('../lab/podman/requirements.js');
+        const found = findPodmanTools();
+        if ('missing' in found) {
+          console.error(missingMessage(`${usage} --runtime podman`, found.missing));
+          process.exit(EXIT.MISSING_TOOLS);
+        }
+        const { runPodmanDemo } = await import('../lab/demo/run-podman-demo.js');
+        process.exitCode = await runPodmanDemo(demo, found.tools);
+        return;
+      }
       const { runDemo } = await import('../lab/demo/run-demo.js');
-      process.exitCode = await runDemo({ keep: options.keep === true, out: options.out, bench: options.bench });
+      process.exitCode = await runDemo(demo);
     });
 }
 
@@ -72,7 +99,7 @@ export function buildProgram(): Command {
     });
   lab
     .command('down')
-    .description("end the processes in tulle lab namespaces, remove the namespaces and a kept demo's state dirs")
+    .description("end the processes in tulle lab namespaces (and a podman demo's containers), remove the namespaces and a kept demo's state dirs")
     .option('--prefix <prefix>', 'only the namespaces and state dirs that start with this (one lab, e.g. tulle-3fa2c1-)')
     .action(async (options: { prefix?: string }) => {
       requireRoot('tulle lab down', 'ends processes in network namespaces and removes them');
@@ -83,6 +110,7 @@ export function buildProgram(): Command {
       const { labDown } = await import('../lab/lab-down.js');
       const r = await labDown(options.prefix);
       if (r.ended.length > 0) console.log(`ended ${r.ended.length} process(es)${r.killed > 0 ? ` (${r.killed} needed SIGKILL)` : ''}`);
+      if (r.cgroups.length > 0) console.log(`killed ${r.containerPids.length} podman container process(es); removed cgroups ${r.cgroups.join(', ')}`);
       if (r.dirs.length > 0) console.log(`removed ${r.dirs.join(', ')}`);
       console.log(r.namespaces.length === 0 ? 'no tulle namespaces' : `removed ${r.namespaces.join(', ')}`);
     });

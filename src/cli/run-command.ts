@@ -3,7 +3,7 @@
  * 2, nothing changed), then run the daemon until SIGTERM, SIGINT or SIGQUIT
  * (exit 0); SIGHUP reads the configuration again (src/daemon/signals.ts).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigError } from '../daemon/config/problems.js';
 import { SETTINGS } from '../daemon/config/settings.js';
 import { hasNetAdmin } from '../util/privileges.js';
@@ -13,7 +13,10 @@ import { requireAddon } from './require-addon.js';
 /** The settings table as flags on a command, each with its variable and its default. */
 export function addSettingFlags(command: Command): Command {
   for (const s of SETTINGS) {
+    // Registered so that giving it gets a message saying where the secret goes (sources.ts), not "unknown option".
+    if (s.refusedFlag !== undefined) command.addOption(new Option(`--${s.refusedFlag} <value>`, `refused: use ${s.env} or a file`).hideHelp());
     if (s.flag === undefined) continue;
+    for (const alias of s.aliases ?? []) command.addOption(new Option(`--${alias} <value>`, `same as --${s.flag}`).hideHelp());
     // In the text only: a commander default would count as a flag given and hide the file's value.
     const help = `${s.help} [${s.env}]${s.default !== undefined ? ` (default: ${s.default})` : ''}`;
     if (s.kind === 'bool') {

@@ -29,7 +29,7 @@ Before=docker.service
 Type=notify
 NotifyAccess=main
 ExecStart=${exec}
-# SIGHUP reloads the static peers, the gossip keyring and the log level, and puts back subnet.env and the masquerade table.
+# SIGHUP reloads the static peers, the gossip keyring, the etcd credentials and the log level, and puts back subnet.env and the masquerade table.
 ExecReload=/bin/kill -HUP $MAINPID
 # SIGTERM to tulle alone: it undoes what it set up, running ip and nft, which must not be signalled too.
 KillMode=mixed

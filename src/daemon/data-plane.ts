@@ -93,6 +93,7 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
       batch: config.batch,
       threads: config.threads,
       replyInline: config.replyInline,
+      busyPollUs: config.busyPollMicroseconds,
     },
     snapshot,
   );

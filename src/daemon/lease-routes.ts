@@ -30,6 +30,8 @@ export interface Target {
   /** The host's IPv6 subnet, in a dual-stack overlay. */
   ipv6Subnet?: string;
   address: string;
+  /** host-gw: the host's PublicIPv6, which its IPv6 subnet is routed via (flannel's host-gw GetV6Route). */
+  address6?: string;
   port: number;
   vtepMac?: string;
   vni?: number;
@@ -97,6 +99,7 @@ export function planRoutes(leases: readonly Lease[], ctx: PlanContext): RoutePla
       continue;
     }
     const target: Target = { subnet: lease.subnet, address, port, ...(data.UDPChecksum === true ? { checksummed: true } : {}) };
+    let note: string | undefined;
     if (lease.ipv6Subnet !== undefined && ctx.ipv6Network !== undefined) {
       let inside = false;
       try {
@@ -108,7 +111,13 @@ export function planRoutes(leases: readonly Lease[], ctx: PlanContext): RoutePla
         skip(`its IPv6 subnet ${lease.ipv6Subnet} is not inside ${ctx.ipv6Network}`);
         continue;
       }
-      target.ipv6Subnet = lease.ipv6Subnet;
+      // host-gw routes the IPv6 subnet via the host's PublicIPv6; without one (a static peer with an IPv4
+      // address) the lease is routed for IPv4 only, and says so.
+      if (ctx.backendType !== 'host-gw') target.ipv6Subnet = lease.ipv6Subnet;
+      else if (lease.publicIPv6 !== undefined && wire.isIPv6(lease.publicIPv6)) {
+        target.ipv6Subnet = lease.ipv6Subnet;
+        target.address6 = lease.publicIPv6;
+      } else note = `IPv4 only: its IPv6 subnet ${lease.ipv6Subnet} has no IPv6 public address to be routed via`;
     }
     if (ctx.backendType === 'vxlan') {
       if (typeof data.VtepMAC !== 'string' || !MAC.test(data.VtepMAC)) {
@@ -119,7 +128,7 @@ export function planRoutes(leases: readonly Lease[], ctx: PlanContext): RoutePla
       target.vni = data.VNI ?? ctx.vni;
     }
     targets.push(target);
-    statuses.push({ lease, state: 'routed' });
+    statuses.push({ lease, state: 'routed', ...(note !== undefined ? { reason: note } : {}) });
     if (nextExpiry === undefined || lease.expiration < nextExpiry) nextExpiry = lease.expiration;
   }
   return { targets, statuses, ...(nextExpiry !== undefined ? { nextExpiry } : {}) };

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { LeaseStore } from '../lease/lease.js';
 import { StaticStore } from '../lease/static-store.js';
 import { EtcdStore } from '../etcd/etcd-store.js';
+import { hasCredentials } from '../etcd/tls-files.js';
 import { GossipStore } from '../gossip/gossip-store.js';
 import { gossipSeed } from '../gossip/seeds.js';
 import { formatHostPort } from '../gossip/udp-transport.js';
@@ -35,8 +36,8 @@ export interface OpenedStore {
    * at start-up as a mistake in the file, not skipped with a warning.
    */
   leasesAreConfig: boolean;
-  /** What a SIGHUP reloads in the store (gossip: the keyring file), said in words; throws when it cannot. */
-  reload?: () => string;
+  /** What a SIGHUP reloads in the store (gossip: the keyring file; etcd: its credentials), said in words; throws when it cannot. */
+  reload?: () => string | Promise<string>;
 }
 
 export async function openStore(config: DaemonConfig, ctx: StoreContext): Promise<OpenedStore> {
@@ -87,16 +88,22 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         ...(reload ? { reload } : {}),
       };
     }
-    case 'etcd':
+    case 'etcd': {
+      const credentials = { tls: store.tls, username: store.username, password: store.password, passwordFile: store.passwordFile };
+      const etcdStore = await EtcdStore.open({
+        endpoints: store.endpoints,
+        prefix: store.prefix,
+        ...(store.ttlSeconds !== undefined ? { ttlSeconds: store.ttlSeconds } : {}),
+        credentials,
+        log: (line) => ctx.log.info({ event: 'etcd' }, line),
+      });
       return {
-        store: await EtcdStore.open({
-          endpoints: store.endpoints,
-          prefix: store.prefix,
-          ...(store.ttlSeconds !== undefined ? { ttlSeconds: store.ttlSeconds } : {}),
-          log: (line) => ctx.log.info({ event: 'etcd' }, line),
-        }),
+        store: etcdStore,
         description: `etcd ${store.endpoints.join(',')}`,
         leasesAreConfig: false,
+        // Certificates and the password file are read again on SIGHUP: that is how they rotate without a restart.
+        ...(hasCredentials(credentials) ? { reload: () => etcdStore.reloadCredentials() } : {}),
       };
+    }
   }
 }

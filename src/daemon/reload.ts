@@ -5,7 +5,8 @@
  * lose them, unchanged ones are not touched: their traffic flows on). Any
  * other key that differs is named as needing a restart (the lease, the
  * device and the sockets are not swapped under traffic). A gossip store's
- * keyring file is read again, so keys rotate without a restart. Then what the
+ * keyring file is read again, so keys rotate without a restart, and so are
+ * an etcd store's certificates and password file. Then what the
  * daemon keeps on the host is put back (host-outputs.ts). A configuration
  * that no longer loads is reported and the running one kept. systemd hears
  * RELOADING=1 before and READY=1 after (systemd-notify.ts).
@@ -26,8 +27,8 @@ export interface ReloadSpec {
   host: HostOutputs;
   /** The static store, whose peers are the configuration's; absent for gossip and etcd. */
   peers?: StorePeers;
-  /** The store's own reload (gossip: the keyring file); says what it did, throws when it cannot. */
-  store?: () => string;
+  /** The store's own reload (gossip: the keyring file; etcd: its certificates and password file); says what it did, throws when it cannot. */
+  store?: () => string | Promise<string>;
   notify?: SystemdNotifier;
   /** The line systemd shows once the reload is done. */
   readyStatus?: () => string;
@@ -75,10 +76,10 @@ async function reloadSteps(spec: ReloadSpec): Promise<void> {
   }
   if (spec.store !== undefined) {
     try {
-      done.push(spec.store());
+      done.push(await spec.store());
     } catch (error) {
       const message = (error as Error).message;
-      log.error({ event: 'reload refused', error: message }, `SIGHUP: the store's keys stay as they were: ${message}`);
+      log.error({ event: 'reload refused', error: message }, `SIGHUP: the store's keys and credentials stay as they were: ${message}`);
     }
   }
   done.push(...spec.host.restore());

@@ -36,11 +36,12 @@ import type { DaemonConfig } from './config/schema.js';
 import { startDataPlane, type DataPlaneSpec } from './data-plane.js';
 import { startForwardAccept } from './forward-accept.js';
 import { HostOutputs } from './host-outputs.js';
+import { ensureListenPortFree } from './listen-port-free.js';
 import { removeLeftovers } from './leftovers.js';
 import { startOperatorServers } from './operator-servers.js';
 import type { Running } from './running.js';
 import { DaemonSignals } from './signals.js';
-import { firstLeases, keepLease, openLeaseStore } from './start-lease.js';
+import { firstLeases, keepLease, openLeaseStore, subnetEnvLeftBehind } from './start-lease.js';
 import { planHost, planLeaseRequest, type HostPlan, type StartFacts } from './start-plan.js';
 import { startRouting } from './start-routing.js';
 import { socketPath } from './state-dir.js';
@@ -98,7 +99,10 @@ async function serve(
     const state = new HostState(facts.stateDir, (message, fields) => log.warn({ event: 'state', ...fields }, message));
     const { opened, network } = await openLeaseStore(config, { log, state, underlayAddress: facts.underlay.address }, teardown, stopped);
     const start: StartFacts = { underlay: facts.underlay, stateDir: facts.stateDir, hostId: state.hostId(), newMac: randomMac() };
-    const request = planLeaseRequest(config, { description: opened.description, network, leasesAreConfig: opened.leasesAreConfig, saved: state.lease }, start);
+    const subnetEnv = subnetEnvLeftBehind(config, facts.stateDir, state.lease);
+    const storeFacts = { description: opened.description, network, leasesAreConfig: opened.leasesAreConfig, saved: state.lease };
+    const request = planLeaseRequest(config, { ...storeFacts, ...(subnetEnv !== undefined ? { subnetEnv } : {}) }, start);
+    await ensureListenPortFree(facts.underlay.address, request.port, opened.description);
     const own = await untilStopped(opened.store.acquire(request.attrs), stopped);
     const plan = planHost(config, request, own, start);
     keepLease(state, plan, opened.description, log);
@@ -165,7 +169,13 @@ function logStarted(r: Running, controlPath: string, log: Logger): void {
     : `host-gw on ${facts.underlay.address} (${facts.underlay.device}, mtu ${mtu})`;
   log.info(
     { event: 'started', subnet: plan.subnet, backend: plan.backend.type, peers: router.routed, leases: router.table.size, control: controlPath },
-    `tulle: ${where}, subnet ${plan.subnet}, ${router.routed} peers${engine ? `; offloads: ${offloads}; ${engine.threads === 1 ? '1 data-plane thread' : '2 data-plane threads (TX, RX)'}` : ''}${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`,
+    `tulle: ${where}, subnet ${plan.subnet}, ${router.routed} peers${
+      engine
+        ? `; offloads: ${offloads}; ${engine.threads === 1 ? '1 data-plane thread' : '2 data-plane threads (TX, RX)'}${
+            config.busyPollMicroseconds > 0 ? `; busy-poll ${config.busyPollMicroseconds} µs` : ''
+          }`
+        : ''
+    }${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`,
   );
 }
 

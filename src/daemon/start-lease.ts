@@ -3,6 +3,8 @@
  * read, the own lease kept in the state dir once granted, and the store's
  * first batch of leases. Each change is recorded in the teardown.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { LeaseTable, type NetworkConfig } from '../lease/lease.js';
 import type { HostState } from '../lease/state-file.js';
@@ -12,6 +14,7 @@ import { LeaseFeed } from './lease-feed.js';
 import { planRoutes } from './lease-routes.js';
 import { openStore, type OpenedStore, type StoreContext } from './open-store.js';
 import type { HostPlan } from './start-plan.js';
+import { SUBNET_FILE } from './state-dir.js';
 import type { Teardown } from './teardown.js';
 import { Stopped, untilStopped } from './until-stopped.js';
 
@@ -31,13 +34,32 @@ export async function openLeaseStore(
   return { opened, network: await untilStopped(opened.store.networkConfig(), stopped) };
 }
 
+/**
+ * The subnet file's text when the state dir keeps no lease: on a host that ran flanneld until now
+ * (`subnetFile` naming flannel's subnet.env) it names the subnet flanneld had. Undefined when there is none.
+ */
+export function subnetEnvLeftBehind(config: DaemonConfig, stateDir: string, saved: unknown): string | undefined {
+  if (saved !== undefined) return undefined;
+  try {
+    return readFileSync(config.subnetFile ?? join(stateDir, SUBNET_FILE), 'utf8');
+  } catch {
+    return undefined; // none yet: a new host
+  }
+}
+
 /** The granted lease saved in the state dir, so that the next run asks for the same subnet and VTEP MAC. */
 export function keepLease(state: HostState, plan: HostPlan, description: string, log: Logger): void {
   state.saveLease(plan.saved);
   const previous = plan.previous;
   log.info(
     { event: 'lease acquired', subnet: plan.subnet, previous: previous?.subnet, store: description },
-    `lease ${plan.subnet} from the ${description} store${previous?.subnet === plan.subnet ? ' (kept from the last run)' : ''}`,
+    `lease ${plan.subnet} from the ${description} store${
+      previous?.subnet === plan.subnet
+        ? ' (kept from the last run)'
+        : plan.attrs.previousSubnet === plan.subnet
+          ? ` (the one ${plan.outputs.subnetFile} named)`
+          : ''
+    }`,
   );
 }
 

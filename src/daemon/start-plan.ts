@@ -27,6 +27,7 @@ import type { PlanContext } from './lease-routes.js';
 import { listenPort, networkPort } from './ports.js';
 import type { ReconcilerContext } from './route-reconciler.js';
 import { socketPath, SUBNET_FILE } from './state-dir.js';
+import { subnetFromEnv } from './subnet-env.js';
 
 /** What the lease store and the state dir said before the lease is asked for. */
 export interface StoreFacts {
@@ -38,6 +39,8 @@ export interface StoreFacts {
   leasesAreConfig: boolean;
   /** The own lease the last run saved in the state dir. */
   saved?: SavedLease;
+  /** The subnet file's text (flannel's subnet.env, or tulle's own), read when the state dir keeps no lease. */
+  subnetEnv?: string;
 }
 
 /** What start-up learnt about this host, beyond the configuration checks. */
@@ -80,7 +83,7 @@ export interface HostPlan extends LeaseRequest {
   /** The networks accepted in forward chains that drop by policy; absent when forwardAccept is off. */
   forwardAccept?: OverlayNetworks;
   /** subnet.env, the Docker options and the masquerade table (their MTU comes from the data plane). */
-  outputs: { network: string; subnet: string; ipMasq: boolean; subnetFile: string; dockerOptsFile?: string };
+  outputs: { network: string; subnet: string; ipv6Network?: string; ipv6Subnet?: string; ipMasq: boolean; subnetFile: string; dockerOptsFile?: string };
   controlSocket: string;
   /** Where /metrics is served; absent unless metricsAddress is set. */
   metrics?: { address: string; host: string; port: number };
@@ -98,6 +101,8 @@ export function agreeOnNetwork(config: DaemonConfig, fromStore: NetworkConfig, d
   if (mine !== undefined && mine.network !== fromStore.network) throw clash(description, 'network', fromStore.network, mine.network);
   if (config.subnetLen !== undefined && config.subnetLen !== fromStore.subnetLen) throw clash(description, 'subnetLen', fromStore.subnetLen, config.subnetLen);
   if (fromStore.backendType !== config.backend.type) throw clash(description, 'backend type', fromStore.backendType, config.backend.type);
+  if (config.ipv6Network !== undefined && fromStore.ipv6 !== undefined && config.ipv6Network !== fromStore.ipv6.network)
+    throw clash(description, 'IPv6 network', fromStore.ipv6.network, config.ipv6Network);
   return fromStore;
 }
 
@@ -122,11 +127,14 @@ export function planLeaseRequest(config: DaemonConfig, store: StoreFacts, host: 
   const saved = store.saved;
   const previous = saved !== undefined && saved.network === network.network ? saved : undefined;
   const ownMac = backend.type === 'vxlan' ? (backend.mac ?? previous?.vtepMac ?? host.newMac) : undefined;
+  // A host that ran flanneld until now has no lease here: it asks for the subnet flanneld's subnet.env names, as flanneld would.
+  const previousSubnet = previous?.subnet ?? (store.subnetEnv !== undefined ? subnetFromEnv(store.subnetEnv, network.network) : undefined);
   const port = backend.type === 'host-gw' ? undefined : listenPort(backend, config.underlay.port);
   const ipv6Underlay = host.underlay.address.includes(':');
+  const publicIPv6 = ipv6Underlay ? host.underlay.address : network.ipv6 !== undefined ? dualStackAddress(host, network, store.description) : undefined;
   const attrs: LeaseAttrs = {
     publicIP: ipv6Underlay ? '0.0.0.0' : host.underlay.address,
-    ...(ipv6Underlay ? { publicIPv6: host.underlay.address } : {}),
+    ...(publicIPv6 !== undefined ? { publicIPv6 } : {}),
     backendType: backend.type,
     backendData: {
       ...(ownMac !== undefined ? { VtepMAC: ownMac } : {}),
@@ -135,7 +143,10 @@ export function planLeaseRequest(config: DaemonConfig, store: StoreFacts, host: 
       // Every datagram tulle sends goes through a kernel UDP socket, which checksums it.
       ...(backend.type !== 'host-gw' ? { UDPChecksum: true } : {}),
     },
-    ...(previous !== undefined ? { previousSubnet: previous.subnet } : {}),
+    // flannel's vxlanLeaseAttrs for the IPv6 VTEP: a flannel host drops a dual-stack vxlan lease without it.
+    ...(network.ipv6 !== undefined && backend.type === 'vxlan' ? { ipv6BackendData: { VNI: backend.vni, VtepMAC: ownMac } } : {}),
+    ...(previousSubnet !== undefined ? { previousSubnet } : {}),
+    ...(previous?.ipv6Subnet !== undefined ? { previousIpv6Subnet: previous.ipv6Subnet } : {}),
     hostId: host.hostId,
   };
   return {
@@ -153,7 +164,9 @@ export function planLeaseRequest(config: DaemonConfig, store: StoreFacts, host: 
 /** Everything else, once the store granted `own`. */
 export function planHost(config: DaemonConfig, request: LeaseRequest, own: Pick<Lease, 'subnet' | 'ipv6Subnet'>, host: StartFacts): HostPlan {
   const { network, backend, ownMac, port, ipv6Underlay } = request;
-  const ipv6 = own.ipv6Subnet !== undefined && config.ipv6Network !== undefined ? { network: config.ipv6Network, subnet: own.ipv6Subnet } : undefined;
+  // The IPv6 network: the store's (etcd's EnableIPv6 network), else the file's (the static store).
+  const ipv6Network = network.ipv6?.network ?? config.ipv6Network;
+  const ipv6 = own.ipv6Subnet !== undefined && ipv6Network !== undefined ? { network: ipv6Network, subnet: own.ipv6Subnet } : undefined;
   const metrics = config.metricsAddress !== undefined ? { address: config.metricsAddress, ...parseHostPort(config.metricsAddress)! } : undefined;
   return {
     ...request,
@@ -173,7 +186,7 @@ export function planHost(config: DaemonConfig, request: LeaseRequest, own: Pick<
       networkPort: backend.type === 'host-gw' ? 0 : networkPort(backend),
       ...(backend.type === 'vxlan' ? { vni: backend.vni } : {}),
       ipv6Underlay,
-      ...(config.ipv6Network !== undefined ? { ipv6Network: config.ipv6Network } : {}),
+      ...(ipv6Network !== undefined ? { ipv6Network } : {}),
     },
     routeCheck: {
       mode: config.reconcileRoutes,
@@ -183,10 +196,11 @@ export function planHost(config: DaemonConfig, request: LeaseRequest, own: Pick<
       underlayDevice: host.underlay.device,
       ...(ipv6 !== undefined ? { ipv6Network: ipv6.network, ownIpv6Subnet: ipv6.subnet } : {}),
     },
-    ...(config.forwardAccept ? { forwardAccept: { ipv4: network.network, ...(config.ipv6Network !== undefined ? { ipv6: config.ipv6Network } : {}) } } : {}),
+    ...(config.forwardAccept ? { forwardAccept: { ipv4: network.network, ...(ipv6Network !== undefined ? { ipv6: ipv6Network } : {}) } } : {}),
     outputs: {
       network: network.network,
       subnet: own.subnet,
+      ...(ipv6 !== undefined ? { ipv6Network: ipv6.network, ipv6Subnet: ipv6.subnet } : {}),
       ipMasq: config.ipMasq,
       subnetFile: config.subnetFile ?? join(host.stateDir, SUBNET_FILE),
       ...(config.dockerOptsFile !== undefined ? { dockerOptsFile: config.dockerOptsFile } : {}),
@@ -195,6 +209,15 @@ export function planHost(config: DaemonConfig, request: LeaseRequest, own: Pick<
     ...(metrics !== undefined ? { metrics } : {}),
     statusBackend: { type: backend.type, ...(port !== undefined ? { port } : {}), ...(backend.type === 'vxlan' ? { vni: backend.vni, vtepMac: ownMac } : {}) },
   };
+}
+
+/** A dual-stack network's PublicIPv6: the underlay device's global IPv6 address, as flannel takes its interface's. */
+function dualStackAddress(host: StartFacts, network: NetworkConfig, description: string): string {
+  if (host.underlay.address6 !== undefined) return host.underlay.address6;
+  throw new Error(
+    `the ${description} store's network is dual-stack (IPv6Network ${network.ipv6!.network}), but ${host.underlay.device} has no global IPv6 address ` +
+      "to announce as this host's PublicIPv6: add one to it (flannel needs the same)",
+  );
 }
 
 function clash(description: string, what: string, store: unknown, file: unknown): Error {

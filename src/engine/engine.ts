@@ -46,6 +46,11 @@ export interface EngineOptions {
   threads?: 1 | 2;
   /** threads 2: whether the RX thread sends the replies its own TUN writes provoke (default true; see rx-pipeline.ts). */
   replyInline?: boolean;
+  /**
+   * The low-latency mode: microseconds a data-plane thread keeps polling its TUN and socket after each wake-up
+   * before it sleeps again (default 0: off). See native/src/io.cc PollSpinning and docs/benchmarks.md.
+   */
+  busyPollUs?: number;
 }
 
 /** The devices and sockets the engine runs on, opened for it (see the ownership rule above). */
@@ -138,6 +143,7 @@ export class Engine {
         udpGro: host.offloads.udpGro,
         arenaBytes: ARENA_BYTES,
         replyInline: options.replyInline ?? true,
+        busyPollUs: options.busyPollUs ?? 0,
         sendFds: pool.length > 0 ? pool.map((p) => p.fd) : [udpFd],
         tooBigBucket: TokenBucket.allocate(),
         tunnelFd: tunnel?.fd ?? -1,

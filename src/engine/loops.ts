@@ -45,12 +45,19 @@ export class TxLoop implements Loop {
   }
 }
 
-/** RX thread: receives, writes into the TUN and (with its ReplyInline) sends the replies that provoked. */
+/**
+ * RX thread: receives, writes into the TUN and (with its ReplyInline) sends the replies that provoked.
+ * With `wait` (the low-latency mode: a busy-polling Bind.waitReadable) it waits through that first.
+ */
 export class RxLoop implements Loop {
-  constructor(private readonly rx: RxPipeline) {}
+  constructor(
+    private readonly rx: RxPipeline,
+    private readonly wait?: (timeoutMs: number) => boolean,
+  ) {}
 
   step(timeoutMs: number): number {
-    return this.rx.run(timeoutMs);
+    if (this.wait === undefined) return this.rx.run(timeoutMs);
+    return this.wait(timeoutMs) ? this.rx.run(0) : 0;
   }
 }
 

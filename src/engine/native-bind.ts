@@ -32,6 +32,8 @@ export interface NativeBindOptions {
   tunnelParams: number[];
   /** Where super-packets are split before sending; reused once sent. */
   arenaBytes: number;
+  /** Low-latency mode: microseconds waitReadable() busy-polls before it sleeps (0 or absent: off). */
+  spinUs?: number;
 }
 
 export class NativeBind implements Bind {
@@ -43,6 +45,7 @@ export class NativeBind implements Bind {
   private readonly tunnelFd: number;
   private readonly tunnelParams: Uint8Array;
   private readonly txStatus = new Int32Array(TX_STATUS_WORDS);
+  private readonly spinUs: number;
   private options: number;
 
   constructor(
@@ -58,6 +61,7 @@ export class NativeBind implements Bind {
     this.arena = new Uint8Array(o.arenaBytes);
     this.tunnelFd = o.tunnelFd;
     this.tunnelParams = Uint8Array.from(o.tunnelParams);
+    this.spinUs = o.spinUs ?? 0;
     this.options = (o.udpGso ? TX_UDP_GSO : 0) | (o.tunnelFd >= 0 ? TX_WHOLE : 0);
   }
 
@@ -109,6 +113,6 @@ export class NativeBind implements Bind {
   }
 
   waitReadable(timeoutMs: number): boolean {
-    return this.native.waitReadable(this.fd, timeoutMs);
+    return this.native.waitReadable(this.fd, timeoutMs, this.spinUs);
   }
 }

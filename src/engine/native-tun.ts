@@ -11,6 +11,8 @@ export class NativeTun implements TunDevice {
     private readonly native: NativeAddon,
     readonly fd: number,
     readonly vnet: boolean,
+    /** Low-latency mode: microseconds waitReadable() busy-polls before it sleeps (0: off). */
+    private readonly spinUs = 0,
   ) {}
 
   read(batch: Batch, timeoutMs: number): number {
@@ -27,6 +29,6 @@ export class NativeTun implements TunDevice {
   }
 
   waitReadable(timeoutMs: number): boolean {
-    return this.native.waitReadable(this.fd, timeoutMs);
+    return this.native.waitReadable(this.fd, timeoutMs, this.spinUs);
   }
 }

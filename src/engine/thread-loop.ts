@@ -41,6 +41,8 @@ export interface ThreadConfig {
   replyInline: boolean;
   /** TokenBucket.allocate(), one per engine. */
   tooBigBucket: SharedArrayBuffer;
+  /** Low-latency mode: the parts' waits busy-poll (native-wait.ts), so RX waits through bind.waitReadable. */
+  busyPoll?: boolean;
 }
 
 export function buildLoop(role: ThreadRole, p: ThreadParts, c: ThreadConfig): Loop {
@@ -57,6 +59,6 @@ export function buildLoop(role: ThreadRole, p: ThreadParts, c: ThreadConfig): Lo
       inline === undefined ? undefined : { tx: inline, control: p.control },
     );
   if (role === 'tx') return new TxLoop(p.tun, tx(c.batch), p.control);
-  if (role === 'rx') return new RxLoop(rx(c.replyInline ? tx(INLINE_BATCH) : undefined));
+  if (role === 'rx') return new RxLoop(rx(c.replyInline ? tx(INLINE_BATCH) : undefined), c.busyPoll ? (ms) => p.bind.waitReadable(ms) : undefined);
   return new DuplexLoop(tx(c.batch), rx(undefined), p.waitEither);
 }

@@ -55,6 +55,8 @@ export interface WorkerConfig {
   /** The tunnel TAP whole super-packets leave through (src/daemon/tunnel-tap.ts), or -1; its txBatch params. */
   tunnelFd: number;
   tunnelParams: number[];
+  /** Low-latency mode: microseconds each wait busy-polls before it sleeps (0: off; EngineOptions.busyPollUs). */
+  busyPollUs: number;
 }
 
 function start(config: WorkerConfig): { loop: Loop; control: Control; routes: RouteReader } {
@@ -62,7 +64,7 @@ function start(config: WorkerConfig): { loop: Loop; control: Control; routes: Ro
   const control = new Control(config.control);
   const routes = new RouteReader(new RouteSnapshot(config.routes));
   const log = stderrLog({ thread: config.role });
-  const tun = new NativeTun(native, config.tunFd, config.vnet);
+  const tun = new NativeTun(native, config.tunFd, config.vnet, config.busyPollUs);
   const bind = new NativeBind(
     native,
     {
@@ -73,6 +75,7 @@ function start(config: WorkerConfig): { loop: Loop; control: Control; routes: Ro
       tunnelFd: config.tunnelFd,
       tunnelParams: config.tunnelParams,
       arenaBytes: config.arenaBytes,
+      spinUs: config.busyPollUs,
     },
     log,
   );
@@ -81,7 +84,7 @@ function start(config: WorkerConfig): { loop: Loop; control: Control; routes: Ro
     {
       tun,
       bind,
-      waitEither: nativeWaitEither(native, tun, bind),
+      waitEither: nativeWaitEither(native, tun, bind, config.busyPollUs),
       routes,
       counters: new Float64Array(config.counters),
       clock: wallClock,
@@ -94,6 +97,7 @@ function start(config: WorkerConfig): { loop: Loop; control: Control; routes: Ro
       mtu: config.mtu,
       replyInline: config.replyInline,
       tooBigBucket: config.tooBigBucket,
+      busyPoll: config.busyPollUs > 0,
       rx: {
         backend: config.backend,
         vni: config.vni,

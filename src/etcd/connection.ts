@@ -39,6 +39,11 @@ export interface ConnectionOptions {
   ping: () => Promise<void>;
   /** Time and timers (default: the real ones). */
   clock?: Clock;
+  /**
+   * A failure the credentials explain (TLS, password), in words; undefined for any other. Before etcd has
+   * answered once such a failure is a mistake in the configuration: retry() throws it as a PermanentError.
+   */
+  explain?: (error: unknown) => Promise<string | undefined>;
 }
 
 export class Connection {
@@ -47,6 +52,7 @@ export class Connection {
   /** When the state last changed (ms). */
   #since: number;
   #lastError: string | undefined;
+  #everUp = false;
   #wakers = new Set<() => void>();
   readonly #recovered = new Set<() => void>();
   readonly #abort = new AbortController();
@@ -93,6 +99,7 @@ export class Connection {
     this.#state = 'up';
     this.#since = this.#clock.now();
     this.#lastError = undefined;
+    this.#everUp = true;
     if (was === 'connecting') this.options.log(`etcd: connected (${this.options.endpoints.join(', ')})`);
     else this.options.log(`etcd: reachable again after ${((this.#clock.now() - this.#downSince) / 1000).toFixed(1)} s`);
     this.#wakeAll();
@@ -125,7 +132,9 @@ export class Connection {
       } catch (error) {
         if (error instanceof PermanentError || error instanceof StoreClosedError) throw error;
         if (this.closed) throw new StoreClosedError();
-        this.failed(error);
+        const why = await this.#explain(error);
+        if (why !== undefined && !this.#everUp) throw new PermanentError(why);
+        this.failed(why !== undefined ? new Error(why) : error);
         await this.sleep(backoff.next());
       }
     }
@@ -153,7 +162,8 @@ export class Connection {
         await this.options.ping();
         this.ok();
       } catch (error) {
-        this.failed(error);
+        const why = await this.#explain(error);
+        this.failed(why !== undefined ? new Error(why) : error);
       }
       if (!this.closed) this.#pingTimer = this.#clock.setTimer(this.options.pingIntervalMs, () => void tick());
     };
@@ -164,6 +174,14 @@ export class Connection {
     this.#abort.abort();
     if (this.#pingTimer !== undefined) this.#clock.clearTimer(this.#pingTimer);
     this.#wakeAll();
+  }
+
+  async #explain(error: unknown): Promise<string | undefined> {
+    try {
+      return await this.options.explain?.(error);
+    } catch {
+      return undefined; // the explanation is a courtesy: the failure itself stands
+    }
   }
 
   #wakeAll(): void {

@@ -7,12 +7,15 @@
  * noticing that etcd is back; the store retries with its own backoff instead.
  */
 import { Etcd3, type IOptions } from 'etcd3';
+import type { EtcdCredentials } from './tls-files.js';
 
 export interface ClientOptions {
   /** etcd client URLs or host:port, e.g. "http://127.0.0.1:2379". */
   endpoints: string[];
   /** Deadline for each unary call, ms. Watch streams have none. */
   callTimeoutMs?: number;
+  /** TLS material and a user name and password (tls-files.ts); none: plain http:// without authentication. */
+  credentials?: EtcdCredentials;
 }
 
 /** Runs each call once, as is: the store's backoff decides when to try again. */
@@ -21,8 +24,13 @@ type Policy = ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>['hos
 
 export function connectEtcd(options: ClientOptions): Etcd3 {
   const timeout = options.callTimeoutMs ?? 5000;
+  const tls = options.credentials?.tls;
+  const auth = options.credentials?.auth;
   return new Etcd3({
     hosts: options.endpoints,
+    // Without a CA file gRPC takes the system's CAs (an empty root certificate means that to it).
+    ...(tls !== undefined ? { credentials: { rootCertificate: tls.ca ?? (null as unknown as Buffer), certChain: tls.cert, privateKey: tls.key } } : {}),
+    ...(auth !== undefined ? { auth: { username: auth.username, password: auth.password } } : {}),
     dialTimeout: timeout,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeout }),
     faultHandling: {

@@ -21,7 +21,8 @@ export class EtcdRegistry implements Registry {
   readonly keys: KeyLayout;
 
   constructor(
-    readonly client: Etcd3,
+    /** Replaced when the credentials are reloaded (etcd-store.ts); etcd lease IDs stay valid across clients. */
+    public client: Etcd3,
     prefix = DEFAULT_PREFIX,
   ) {
     this.keys = new KeyLayout(prefix);

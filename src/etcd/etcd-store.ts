@@ -18,21 +18,22 @@ import type { StoreHealthReport } from '../lease/store-health.js';
 import * as wire from '@tulle/wire';
 import { Connection, PermanentError, StoreClosedError, type ConnectionState } from './connection.js';
 import { connectEtcd, describeError } from './etcd-client.js';
+import { explainFailure } from './credential-failure.js';
+import { CredentialsError, hasCredentials, readCredentials, usesTls, type EtcdCredentialSources, type EtcdCredentials } from './tls-files.js';
 import { BACKEND_TYPES, NetworkConfigError, parseNetworkConfig, type FlannelNetworkConfig } from './flannel-config.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { EtcdRegistry } from './etcd-registry.js';
-import { DEFAULT_PREFIX, type Registry } from './registry.js';
+import { DEFAULT_PREFIX } from './registry.js';
 import { SubnetWatch, type WatchCounters } from './subnet-watch.js';
 import { show } from './json-fields.js';
-
-/** What an https:// endpoint gets, here and in `tulle config check` (src/daemon/config/checks.ts). */
-export const HTTP_ONLY = 'an http:// URL (TLS to etcd is not supported yet)';
 
 export interface EtcdStoreOptions {
   /** etcd client URLs, e.g. ["http://127.0.0.1:2379"] (flannel's --etcd-endpoints). */
   endpoints: string[];
   /** Key prefix (flannel's --etcd-prefix). */
   prefix?: string;
+  /** TLS files and etcd's user name and password (tls-files.ts); read at open() and again by reloadCredentials(). */
+  credentials?: EtcdCredentialSources;
   /** TTL of the own lease, seconds. */
   ttlSeconds?: number;
   /** Renew this long before the lease runs out, seconds (capped at half the TTL). */
@@ -70,8 +71,9 @@ const MIN_TTL_SECONDS = 2;
 const FLANNEL_VXLAN_PORT = 8472;
 
 export class EtcdStore implements LeaseStore {
-  readonly #client: Etcd3;
-  readonly #registry: Registry;
+  #client: Etcd3;
+  #credentials: EtcdCredentials;
+  readonly #registry: EtcdRegistry;
   readonly #connection: Connection;
   readonly #watches = new Set<SubnetWatch>();
   readonly #counters: WatchCounters = { malformed: 0, reconnects: 0, resyncs: 0 };
@@ -80,10 +82,13 @@ export class EtcdStore implements LeaseStore {
   #acquiring = false;
 
   private constructor(
-    private readonly o: Required<Omit<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost'>> & Pick<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost'>,
+    private readonly o: Required<Omit<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost' | 'credentials'>> &
+      Pick<EtcdStoreOptions, 'previousSubnet' | 'onLeaseLost' | 'credentials'>,
+    credentials: EtcdCredentials,
   ) {
     this.#log = o.log;
-    this.#client = connectEtcd({ endpoints: o.endpoints, callTimeoutMs: o.callTimeoutMs });
+    this.#credentials = credentials;
+    this.#client = connectEtcd({ endpoints: o.endpoints, callTimeoutMs: o.callTimeoutMs, credentials });
     this.#registry = new EtcdRegistry(this.#client, o.prefix);
     this.#connection = new Connection({
       endpoints: o.endpoints,
@@ -93,6 +98,7 @@ export class EtcdStore implements LeaseStore {
       retryMaxMs: o.retryMaxMs,
       random: o.random,
       ping: () => this.#registry.ping(),
+      explain: (error) => this.#explain(error, this.#credentials),
     });
     this.#connection.start();
   }
@@ -110,8 +116,9 @@ export class EtcdStore implements LeaseStore {
       o.endpoints.forEach((e, i) => {
         if (typeof e !== 'string' || !/^(https?:\/\/)?[^/\s]+:\d{1,5}\/?$/.test(e))
           bad(`endpoints[${i}]`, e, 'an etcd client URL like "http://127.0.0.1:2379"');
-        else if (e.startsWith('https://')) bad(`endpoints[${i}]`, e, HTTP_ONLY);
+        else if (usesTls(o.credentials ?? {}) && !e.startsWith('https://')) bad(`endpoints[${i}]`, e, HTTPS_WITH_TLS);
       });
+    if (Array.isArray(o.endpoints) && new Set(o.endpoints.map((e) => String(e).startsWith('https://'))).size > 1) bad('endpoints', o.endpoints, MIXED_SCHEMES);
     if (typeof o.prefix !== 'string' || !o.prefix.startsWith('/') || o.prefix.replace(/\/+$/, '') === '')
       bad('prefix', o.prefix, 'a key prefix like "/coreos.com/network"');
     if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds < MIN_TTL_SECONDS)
@@ -123,9 +130,49 @@ export class EtcdStore implements LeaseStore {
       bad('previousSubnet', o.previousSubnet, 'an IPv4 subnet like "198.18.1.0/24"');
     }
     if (problems.length > 0) throw new EtcdOptionsError(problems);
+    const read = readCredentials(o.credentials ?? {});
+    if (read.problems.length > 0) throw new CredentialsError(read.problems);
     // A margin of half the TTL or more would renew continuously.
     o.renewMarginSeconds = Math.min(o.renewMarginSeconds, o.ttlSeconds / 2);
-    return new EtcdStore(o);
+    return new EtcdStore(o, read.credentials);
+  }
+
+  /**
+   * SIGHUP: reads the credential files again and, when etcd takes them, goes on with a new client. The own
+   * lease is kept (its etcd lease ID does not belong to a connection) and the watches resume from the
+   * revision they had. New files that are invalid, or that etcd refuses, leave the running client as it
+   * is; the error says why. When etcd cannot be reached to try them, files that pass the checks are taken.
+   */
+  async reloadCredentials(): Promise<string> {
+    this.#checkOpen();
+    if (!hasCredentials(this.o.credentials ?? {})) return 'etcd credentials: none configured';
+    const read = readCredentials(this.o.credentials ?? {});
+    if (read.problems.length > 0) throw new CredentialsError(read.problems);
+    const client = connectEtcd({ endpoints: this.o.endpoints, callTimeoutMs: this.o.callTimeoutMs, credentials: read.credentials });
+    let tried = 'etcd took them';
+    try {
+      await new EtcdRegistry(client, this.o.prefix).ping();
+    } catch (error) {
+      const why = await this.#explain(error, read.credentials);
+      if (why !== undefined) {
+        client.close();
+        throw new Error(`the new etcd credentials are refused, the running connection stays: ${why}`, { cause: error });
+      }
+      tried = `etcd not reached to try them (${describeError(error)}); taken as they passed the checks`;
+    }
+    if (this.#connection.closed) {
+      client.close();
+      throw new StoreClosedError();
+    }
+    const old = this.#client;
+    this.#client = client;
+    this.#credentials = read.credentials;
+    this.#registry.client = client;
+    for (const watch of this.#watches) watch.restart();
+    // Calls under way on the old client end within their deadline; then it goes.
+    setTimeout(() => old.close(), this.o.callTimeoutMs).unref();
+    const expires = read.credentials.certExpires !== undefined ? `, client certificate valid until ${read.credentials.certExpires.toISOString()}` : '';
+    return `etcd credentials reloaded (${tried}${expires})`;
   }
 
   /** Reachability as last seen: 'connecting' until the first answer. */
@@ -197,6 +244,7 @@ export class EtcdStore implements LeaseStore {
         ttlSeconds: this.o.ttlSeconds,
         renewMarginSeconds: this.o.renewMarginSeconds,
         previousSubnet: attrs.previousSubnet ?? this.o.previousSubnet,
+        ...(attrs.previousIpv6Subnet !== undefined ? { previousIpv6Subnet: attrs.previousIpv6Subnet } : {}),
         random: this.o.random,
         log: this.#log,
         onLost: this.o.onLeaseLost,
@@ -239,10 +287,18 @@ export class EtcdStore implements LeaseStore {
     this.#client.close();
   }
 
+  #explain(error: unknown, credentials: EtcdCredentials): Promise<string | undefined> {
+    return explainFailure(error, { endpoints: this.o.endpoints, sources: this.o.credentials ?? {}, credentials, prefix: this.o.prefix });
+  }
+
   #checkOpen(): void {
     if (this.#connection.closed) throw new StoreClosedError();
   }
 }
+
+/** What an http:// endpoint gets when TLS files are given, here and in `tulle config check` (src/daemon/config/checks.ts). */
+export const HTTPS_WITH_TLS = 'an https:// URL: store.tls is set, and the certificates are only used over TLS';
+export const MIXED_SCHEMES = 'all http:// or all https:// URLs (one client speaks TLS to every endpoint or to none)';
 
 export class EtcdOptionsError extends PermanentError {
   constructor(readonly problems: string[]) {
@@ -266,6 +322,13 @@ function checkAttrs(attrs: LeaseAttrs, config: FlannelNetworkConfig): void {
     bad('backendData.VtepMAC', d.VtepMAC, 'the VTEP MAC, like "02:00:5e:00:53:01"');
   if (d.VNI !== undefined && (!Number.isInteger(d.VNI) || d.VNI < 0 || d.VNI > 0xffffff)) bad('backendData.VNI', d.VNI, '0..16777215');
   if (d.Port !== undefined && (!Number.isInteger(d.Port) || d.Port < 1 || d.Port > 65535)) bad('backendData.Port', d.Port, '1..65535');
+  // flannel hosts of a dual-stack network read every lease's IPv6 half: without these they would drop the lease.
+  if (config.ipv6 !== undefined) {
+    if (attrs.publicIPv6 === undefined)
+      bad('publicIPv6', attrs.publicIPv6, `the host's IPv6 underlay address: the network ${config.network} is dual-stack (EnableIPv6)`);
+    if (attrs.backendType === 'vxlan' && typeof attrs.ipv6BackendData?.VtepMAC !== 'string')
+      bad('ipv6BackendData.VtepMAC', attrs.ipv6BackendData?.VtepMAC, "the IPv6 VTEP's MAC: flannel's vxlan hosts read it from BackendV6Data");
+  }
   if (problems.length > 0) throw new PermanentError(`invalid lease attributes:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }
 

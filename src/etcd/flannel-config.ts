@@ -4,12 +4,14 @@
  * keys, the same defaults (SubnetLen 24 or network+2; SubnetMin the second
  * subnet, SubnetMax the last; backend `udp` when `Backend` is absent) and the
  * same checks, plus strictness flannel lacks: unknown keys, wrong types and
- * misaligned or inverted ranges are errors. Pure: no I/O.
+ * misaligned or inverted ranges are errors. A dual-stack network
+ * (EnableIPv6) adds flannel's IPv6 fields (ipv6-range.ts). Pure: no I/O.
  */
-import type { BackendType, NetworkConfig } from '../lease/lease.js';
+import type { BackendType, Ipv6Range, NetworkConfig } from '../lease/lease.js';
 import { parseCidr4, prefixMask } from '../util/cidr.js';
 import * as wire from '@tulle/wire';
 import { Fields, isObject, show } from './json-fields.js';
+import { checkIpv6Range, ipv6RangeJson } from './ipv6-range.js';
 
 /** The backend section. Options tulle does not use (GBP, DirectRouting…) are kept so nothing is lost. */
 export interface BackendConfig {
@@ -38,6 +40,8 @@ export interface NetworkConfigInput {
   subnetMax?: string;
   /** Default `{ type: 'vxlan' }` (flannel's documented default; it is always written out). */
   backend?: BackendConfig;
+  /** A dual-stack network: EnableIPv6 with this IPv6Network (and, unset, flannel's defaults for the rest). */
+  ipv6?: { network: string; subnetLen?: number; subnetMin?: string; subnetMax?: string };
 }
 
 export class NetworkConfigError extends Error {
@@ -103,14 +107,21 @@ export function checkNetworkConfig(value: unknown, source = 'config'): FlannelNe
     const v = f.get(key);
     if (v !== undefined && typeof v !== 'boolean') bad(key, v, 'true or false');
   }
-  if (f.get('EnableIPv4') === false) bad('EnableIPv4', false, 'true (tulle serves IPv4 networks)');
-  if (f.get('EnableIPv6') === true) bad('EnableIPv6', true, 'false (dual-stack networks are not supported by tulle yet)');
-  for (const key of ['IPv6Network', 'IPv6SubnetMin', 'IPv6SubnetMax']) {
-    const v = f.get(key);
-    if (v !== undefined && typeof v !== 'string') bad(key, v, 'a string (ignored while EnableIPv6 is false)');
+  // IPv6-only is refused: flannel's etcd subnet manager always allocates an IPv4 subnet and names every lease
+  // key after it (`<ip>-<len>&<ipv6>-<len>`); without an IPv4 range all its hosts would claim 0.0.0.0/0.
+  if (f.get('EnableIPv4') === false)
+    bad('EnableIPv4', false, 'true: over etcd every lease is keyed by its IPv4 subnet, so IPv6-only networks cannot be served; use EnableIPv6 for dual stack');
+  const dualStack = f.get('EnableIPv6') === true;
+  let ipv6: Ipv6Range | undefined;
+  if (dualStack) ipv6 = checkIpv6Range(f, bad);
+  else {
+    for (const key of ['IPv6Network', 'IPv6SubnetMin', 'IPv6SubnetMax']) {
+      const v = f.get(key);
+      if (v !== undefined && typeof v !== 'string') bad(key, v, 'a string (ignored while EnableIPv6 is false)');
+    }
+    const v6len = f.get('IPv6SubnetLen');
+    if (v6len !== undefined && !Number.isInteger(v6len)) bad('IPv6SubnetLen', v6len, 'an integer (ignored while EnableIPv6 is false)');
   }
-  const v6len = f.get('IPv6SubnetLen');
-  if (v6len !== undefined && !Number.isInteger(v6len)) bad('IPv6SubnetLen', v6len, 'an integer (ignored while EnableIPv6 is false)');
 
   // Network
   const networkText = f.get('Network');
@@ -169,7 +180,15 @@ export function checkNetworkConfig(value: unknown, source = 'config'): FlannelNe
 
   const backend = checkBackend(f.get('Backend'), bad);
 
-  if (problems.length > 0 || net === undefined || subnetLen === undefined || subnetMin === undefined || subnetMax === undefined || backend === undefined) {
+  if (
+    problems.length > 0 ||
+    net === undefined ||
+    subnetLen === undefined ||
+    subnetMin === undefined ||
+    subnetMax === undefined ||
+    backend === undefined ||
+    (dualStack && ipv6 === undefined)
+  ) {
     throw new NetworkConfigError(source, problems);
   }
   return {
@@ -179,6 +198,7 @@ export function checkNetworkConfig(value: unknown, source = 'config'): FlannelNe
     subnetMax: wire.formatIPv4(subnetMax),
     backendType: backend.type,
     backend,
+    ...(ipv6 !== undefined ? { ipv6 } : {}),
   };
 }
 
@@ -241,13 +261,23 @@ export function formatNetworkConfig(input: NetworkConfigInput): string {
   if (input.subnetLen !== undefined) raw.SubnetLen = input.subnetLen;
   if (input.subnetMin !== undefined) raw.SubnetMin = input.subnetMin;
   if (input.subnetMax !== undefined) raw.SubnetMax = input.subnetMax;
+  if (input.ipv6 !== undefined) {
+    raw.EnableIPv6 = true;
+    raw.IPv6Network = input.ipv6.network;
+    if (input.ipv6.subnetLen !== undefined) raw.IPv6SubnetLen = input.ipv6.subnetLen;
+    if (input.ipv6.subnetMin !== undefined) raw.IPv6SubnetMin = input.ipv6.subnetMin;
+    if (input.ipv6.subnetMax !== undefined) raw.IPv6SubnetMax = input.ipv6.subnetMax;
+  }
   raw.Backend = backendJson(backend);
   const checked = checkNetworkConfig(raw, 'the config to write');
+  // Go's field order in flannel's Config (EnableIPv6 before Network, the IPv6 fields after theirs) is not needed:
+  // flannel reads keys by name. IPv4 first, then the IPv6 half, then the backend.
   return JSON.stringify({
     Network: checked.network,
     SubnetLen: checked.subnetLen,
     SubnetMin: checked.subnetMin,
     SubnetMax: checked.subnetMax,
+    ...(checked.ipv6 !== undefined ? { EnableIPv6: true, ...ipv6RangeJson(checked.ipv6) } : {}),
     Backend: backendJson(checked.backend),
   });
 }

@@ -13,3 +13,4 @@ export {
 export { encodeLeaseValue, decodeLeaseValue, formatSubnetKey, parseSubnetKey } from './lease-value.js';
 export { StoreClosedError, PermanentError, type ConnectionState } from './connection.js';
 export { DEFAULT_PREFIX } from './registry.js';
+export { CredentialsError, type EtcdCredentialSources } from './tls-files.js';

@@ -94,6 +94,8 @@ export function sameHolder(a: Lease, b: Lease): boolean {
     a.backendType === b.backendType &&
     a.backendData.VtepMAC === b.backendData.VtepMAC &&
     a.backendData.VNI === b.backendData.VNI &&
-    a.backendData.Port === b.backendData.Port
+    a.backendData.Port === b.backendData.Port &&
+    a.ipv6BackendData?.VtepMAC === b.ipv6BackendData?.VtepMAC &&
+    a.ipv6BackendData?.VNI === b.ipv6BackendData?.VNI
   );
 }

@@ -8,6 +8,8 @@
  * previous subnet if it is free and fits; otherwise a random free subnet.
  * Creation is a transaction that fails if the key exists, so two hosts racing
  * for one subnet cannot both win; the loser tries again (10 times, as flannel).
+ * In a dual-stack network the lease holds an IPv6 subnet too, picked the same
+ * way and named in the same key (`198.18.1.0-24&2001:db8:18:1::-64`).
  *
  * Renewal (flannel: a new etcd lease and a put, at expiration − margin) is a
  * transaction too, conditioned on the key being unchanged since it was read:
@@ -20,7 +22,7 @@ import { PermanentError } from './connection.js';
 import type { FlannelNetworkConfig } from './flannel-config.js';
 import { decodeLeaseValue, encodeLeaseValue, parseSubnetKey } from './lease-value.js';
 import { NO_LEASE, type Registry, type SubnetEntry } from './registry.js';
-import { fitsNetwork, pickSubnet } from './subnet-pool.js';
+import { fitsIpv6Range, fitsNetwork, pickIpv6Subnet, pickSubnet } from './subnet-pool.js';
 import { describeError } from './etcd-client.js';
 
 const RACE_RETRIES = 10;
@@ -33,6 +35,8 @@ export interface KeeperOptions {
   ttlSeconds: number;
   renewMarginSeconds: number;
   previousSubnet?: string;
+  /** The IPv6 subnet this host had before, in a dual-stack network. */
+  previousIpv6Subnet?: string;
   random: () => number;
   log: (line: string) => void;
   onLost?: (lease: Lease) => void;
@@ -179,13 +183,14 @@ export class LeaseKeeper {
   }
 }
 
-function leaseFields(attrs: LeaseAttrs): Pick<Lease, 'publicIP' | 'publicIPv6' | 'backendType' | 'backendData'> {
-  const out: Pick<Lease, 'publicIP' | 'publicIPv6' | 'backendType' | 'backendData'> = {
+function leaseFields(attrs: LeaseAttrs): Pick<Lease, 'publicIP' | 'publicIPv6' | 'backendType' | 'backendData' | 'ipv6BackendData'> {
+  const out: Pick<Lease, 'publicIP' | 'publicIPv6' | 'backendType' | 'backendData' | 'ipv6BackendData'> = {
     publicIP: attrs.publicIP,
     backendType: attrs.backendType,
     backendData: { ...attrs.backendData },
   };
   if (attrs.publicIPv6 !== undefined) out.publicIPv6 = attrs.publicIPv6;
+  if (attrs.ipv6BackendData !== undefined) out.ipv6BackendData = { ...attrs.ipv6BackendData };
   return out;
 }
 
@@ -200,6 +205,7 @@ async function tryAcquire(o: KeeperOptions, clock: Clock): Promise<{ lease: Leas
     return k === undefined ? [] : [{ entry: e, subnet: k.subnet, ipv6: k.ipv6Subnet }];
   });
   let taken = named.map((n) => n.subnet);
+  let taken6 = named.flatMap((n) => (n.ipv6 === undefined ? [] : [n.ipv6]));
   // flannel finds its own lease by PublicIP. A lease with our address that another tulle host wrote (its own
   // TulleHostID) is that host's: two hosts that announce one address (Vagrant's NAT address on eth0) would
   // otherwise both run one subnet as their own.
@@ -216,23 +222,33 @@ async function tryAcquire(o: KeeperOptions, clock: Clock): Promise<{ lease: Leas
     );
   }
   const mine = sameAddress.find((n) => n.hostId === undefined || n.hostId === attrs.hostId);
-  const made = (subnet: string, leaseId: string, ttl: number | undefined): { lease: Lease; leaseId: string } => ({
-    lease: { subnet, ...leaseFields(attrs), expiration: ttl === undefined ? Number.POSITIVE_INFINITY : clock.now() + ttl * 1000 },
+  const made = (subnet: string, ipv6: string | undefined, leaseId: string, ttl: number | undefined): { lease: Lease; leaseId: string } => ({
+    lease: {
+      subnet,
+      ...(ipv6 !== undefined ? { ipv6Subnet: ipv6 } : {}),
+      ...leaseFields(attrs),
+      expiration: ttl === undefined ? Number.POSITIVE_INFINITY : clock.now() + ttl * 1000,
+    },
     leaseId,
   });
+  const both = (subnet: string, ipv6: string | undefined) => (ipv6 === undefined ? subnet : `${subnet} and ${ipv6}`);
+  // flannel's isIPv6SubnetConfigCompat: an IPv6 subnet in the range when the network is dual-stack, none when it is not.
+  const fitsIpv6 = (ipv6: string | undefined) => (config.ipv6 === undefined ? ipv6 === undefined : ipv6 !== undefined && fitsIpv6Range(config.ipv6, ipv6));
 
   if (mine !== undefined) {
-    if (fitsNetwork(config, mine.subnet) && mine.ipv6 === undefined) {
+    if (fitsNetwork(config, mine.subnet) && fitsIpv6(mine.ipv6)) {
       const reused = await reuse(o, mine.entry, value);
       if (reused === undefined) return undefined;
-      o.log(`etcd: reusing ${mine.subnet}, already leased to ${attrs.publicIP}${reused.ttl === undefined ? ' (a reservation)' : ''}`);
-      return made(mine.subnet, reused.leaseId, reused.ttl);
+      o.log(`etcd: reusing ${both(mine.subnet, mine.ipv6)}, already leased to ${attrs.publicIP}${reused.ttl === undefined ? ' (a reservation)' : ''}`);
+      return made(mine.subnet, mine.ipv6, reused.leaseId, reused.ttl);
     }
+    const v6 = config.ipv6 === undefined ? ', not dual-stack' : `, IPv6 /${config.ipv6.subnetLen} ${config.ipv6.subnetMin}..${config.ipv6.subnetMax}`;
     o.log(
-      `etcd: ${mine.subnet} was leased to ${attrs.publicIP} but does not fit the network ${config.network} (/${config.subnetLen}, ${config.subnetMin}..${config.subnetMax}); deleting it`,
+      `etcd: ${both(mine.subnet, mine.ipv6)} was leased to ${attrs.publicIP} but does not fit the network ${config.network} (/${config.subnetLen}, ${config.subnetMin}..${config.subnetMax}${v6}); deleting it`,
     );
     if (!(await registry.deleteIfUnchanged(mine.entry.key, mine.entry.modRevision))) return undefined;
     taken = taken.filter((s) => s !== mine.subnet);
+    taken6 = taken6.filter((s) => s !== mine.ipv6);
   }
 
   let subnet: string | undefined;
@@ -244,13 +260,22 @@ async function tryAcquire(o: KeeperOptions, clock: Clock): Promise<{ lease: Leas
   if (subnet === undefined) {
     throw new PermanentError(`no free subnet in ${config.subnetMin}..${config.subnetMax} (/${config.subnetLen}): ${taken.length} taken`);
   }
+  let ipv6: string | undefined;
+  if (config.ipv6 !== undefined) {
+    const range = config.ipv6;
+    const previous = o.previousIpv6Subnet;
+    if (previous !== undefined && fitsIpv6Range(range, previous) && !taken6.includes(previous)) ipv6 = previous;
+    ipv6 ??= pickIpv6Subnet(range, taken6, o.random);
+    if (ipv6 === undefined)
+      throw new PermanentError(`no free IPv6 subnet in ${range.subnetMin}..${range.subnetMax} (/${range.subnetLen}): ${taken6.length} taken`);
+  }
   const grant = await registry.grant(o.ttlSeconds);
-  if (!(await registry.create(registry.keys.subnetKey(subnet), value, grant.id))) {
+  if (!(await registry.create(registry.keys.subnetKey(subnet, ipv6), value, grant.id))) {
     await registry.revoke(grant.id);
     return undefined;
   }
-  o.log(`etcd: acquired ${subnet} for ${attrs.publicIP} (ttl ${grant.ttl} s)`);
-  return made(subnet, grant.id, grant.ttl);
+  o.log(`etcd: acquired ${both(subnet, ipv6)} for ${attrs.publicIP} (ttl ${grant.ttl} s)`);
+  return made(subnet, ipv6, grant.id, grant.ttl);
 }
 
 /** Rewrites our existing lease with our current attributes and a fresh TTL (a reservation stays one). */

@@ -5,6 +5,10 @@
  *
  *   {"PublicIP":"192.0.2.1","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:…"}}
  *
+ * A dual-stack lease (flannel's EnableIPv6) has the IPv6 subnet in the same
+ * key (`198.18.1.0-24&2001:db8:18:1::-64`), and in the value the host's
+ * PublicIPv6 and, for vxlan, BackendV6Data (the IPv6 VTEP's VNI and MAC).
+ *
  * Values come from other hosts: decoding never throws, it says why a value
  * was refused so the caller can count and log it. Pure: no I/O.
  */
@@ -14,25 +18,35 @@ import * as wire from '@tulle/wire';
 import { Fields, isObject, show } from './json-fields.js';
 import { BACKEND_TYPES } from './flannel-config.js';
 
-/** The value flannel would write for `attrs`, byte for byte (Go's field order, `PublicIPv6` null when unset). */
+/**
+ * The value flannel would write for `attrs`, byte for byte: Go's field order, `PublicIPv6` null when unset,
+ * and in a dual-stack lease `BackendV6Data` after `BackendData` (flannel's LeaseAttrs, pkg/lease/lease.go).
+ */
 export function encodeLeaseValue(attrs: LeaseAttrs): string {
-  const data: Record<string, unknown> = {};
-  // vxlanLeaseAttrs marshals VNI before VtepMAC; Port is tulle's addition, which flannel ignores.
-  if (attrs.backendData.VNI !== undefined) data.VNI = attrs.backendData.VNI;
-  if (attrs.backendData.VtepMAC !== undefined) data.VtepMAC = attrs.backendData.VtepMAC.toLowerCase();
-  if (attrs.backendData.Port !== undefined) data.Port = attrs.backendData.Port;
-  if (attrs.backendData.UDPChecksum === true) data.UDPChecksum = true; // tulle's addition too
   const value: Record<string, unknown> = {
     PublicIP: attrs.publicIP,
     PublicIPv6: attrs.publicIPv6 ?? null,
     BackendType: attrs.backendType,
   };
-  // BackendData is `json:",omitempty"`: the udp and host-gw backends write none.
+  // BackendData and BackendV6Data are `json:",omitempty"`: the udp and host-gw backends write none.
+  const data = backendDataJson(attrs.backendData);
   if (Object.keys(data).length > 0) value.BackendData = data;
+  const v6data = attrs.ipv6BackendData === undefined ? {} : backendDataJson(attrs.ipv6BackendData);
+  if (Object.keys(v6data).length > 0) value.BackendV6Data = v6data;
   // tulle's addition, last (flannel ignores it): which host wrote the lease, so a second host that happens to
   // announce the same PublicIP is not taken for this one restarting.
   if (attrs.hostId !== undefined) value.TulleHostID = attrs.hostId;
   return JSON.stringify(value);
+}
+
+function backendDataJson(backendData: BackendData): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  // vxlanLeaseAttrs marshals VNI before VtepMAC; Port is tulle's addition, which flannel ignores.
+  if (backendData.VNI !== undefined) data.VNI = backendData.VNI;
+  if (backendData.VtepMAC !== undefined) data.VtepMAC = backendData.VtepMAC.toLowerCase();
+  if (backendData.Port !== undefined) data.Port = backendData.Port;
+  if (backendData.UDPChecksum === true) data.UDPChecksum = true; // tulle's addition too
+  return data;
 }
 
 export type DecodedLease = { ok: true; attrs: LeaseAttrs } | { ok: false; reason: string };
@@ -59,43 +73,52 @@ export function decodeLeaseValue(text: string): DecodedLease {
   if (typeof backendType !== 'string' || !(BACKEND_TYPES as readonly string[]).includes(backendType)) {
     return { ok: false, reason: `BackendType ${show(backendType)} is not one of ${BACKEND_TYPES.join(', ')}` };
   }
-  const rawData = f.get('BackendData');
-  if (rawData !== undefined && !isObject(rawData)) return { ok: false, reason: `BackendData ${show(rawData)} is not an object` };
-  const backendData: BackendData = {};
-  if (rawData !== undefined) {
-    const d = new Fields(rawData);
-    const vni = d.get('VNI');
-    if (vni !== undefined) {
-      if (!Number.isInteger(vni) || (vni as number) < 0 || (vni as number) > 0xffffff)
-        return { ok: false, reason: `BackendData.VNI ${show(vni)} is not 0..16777215` };
-      backendData.VNI = vni as number;
-    }
-    const mac = d.get('VtepMAC');
-    if (mac !== undefined) {
-      if (typeof mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
-        return { ok: false, reason: `BackendData.VtepMAC ${show(mac)} is not a MAC address` };
-      backendData.VtepMAC = mac.toLowerCase();
-    }
-    const port = d.get('Port');
-    if (port !== undefined) {
-      if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
-        return { ok: false, reason: `BackendData.Port ${show(port)} is not 1..65535` };
-      backendData.Port = port as number;
-    }
-    const checksummed = d.get('UDPChecksum');
-    if (checksummed !== undefined) {
-      if (typeof checksummed !== 'boolean') return { ok: false, reason: `BackendData.UDPChecksum ${show(checksummed)} is not true or false` };
-      if (checksummed) backendData.UDPChecksum = true;
-    }
-  }
+  const data = decodeBackendData(f.get('BackendData'), 'BackendData');
+  if (!data.ok) return data;
+  const backendData = data.backendData;
   if (backendType === 'vxlan' && backendData.VtepMAC === undefined) {
     return { ok: false, reason: 'a vxlan lease without BackendData.VtepMAC cannot be reached' };
   }
+  const v6 = decodeBackendData(f.get('BackendV6Data'), 'BackendV6Data');
+  if (!v6.ok) return v6;
   const attrs: LeaseAttrs = { publicIP, backendType: backendType as BackendType, backendData };
   if (publicIPv6 !== undefined) attrs.publicIPv6 = publicIPv6 as string;
+  if (f.get('BackendV6Data') !== undefined) attrs.ipv6BackendData = v6.backendData;
   const hostId = f.get('TulleHostID');
   if (typeof hostId === 'string' && hostId !== '') attrs.hostId = hostId;
   return { ok: true, attrs };
+}
+
+/** flannel's BackendData or BackendV6Data (`field`); absent is empty. */
+function decodeBackendData(rawData: unknown, field: string): { ok: true; backendData: BackendData } | { ok: false; reason: string } {
+  if (rawData !== undefined && !isObject(rawData)) return { ok: false, reason: `${field} ${show(rawData)} is not an object` };
+  const backendData: BackendData = {};
+  if (rawData === undefined) return { ok: true, backendData };
+  const d = new Fields(rawData);
+  const vni = d.get('VNI');
+  if (vni !== undefined) {
+    if (!Number.isInteger(vni) || (vni as number) < 0 || (vni as number) > 0xffffff)
+      return { ok: false, reason: `${field}.VNI ${show(vni)} is not 0..16777215` };
+    backendData.VNI = vni as number;
+  }
+  const mac = d.get('VtepMAC');
+  if (mac !== undefined) {
+    if (typeof mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
+      return { ok: false, reason: `${field}.VtepMAC ${show(mac)} is not a MAC address` };
+    backendData.VtepMAC = mac.toLowerCase();
+  }
+  const port = d.get('Port');
+  if (port !== undefined) {
+    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+      return { ok: false, reason: `${field}.Port ${show(port)} is not 1..65535` };
+    backendData.Port = port as number;
+  }
+  const checksummed = d.get('UDPChecksum');
+  if (checksummed !== undefined) {
+    if (typeof checksummed !== 'boolean') return { ok: false, reason: `${field}.UDPChecksum ${show(checksummed)} is not true or false` };
+    if (checksummed) backendData.UDPChecksum = true;
+  }
+  return { ok: true, backendData };
 }
 
 export interface SubnetKey {

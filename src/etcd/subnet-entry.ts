@@ -31,6 +31,7 @@ export function entryToLease(subnetsPrefix: string, entry: SubnetEntry, remainin
   };
   if (key.ipv6Subnet !== undefined) lease.ipv6Subnet = key.ipv6Subnet;
   if (decoded.attrs.publicIPv6 !== undefined) lease.publicIPv6 = decoded.attrs.publicIPv6;
+  if (decoded.attrs.ipv6BackendData !== undefined) lease.ipv6BackendData = decoded.attrs.ipv6BackendData;
   return { ok: true, lease };
 }
 

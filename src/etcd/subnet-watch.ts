@@ -89,6 +89,11 @@ export class SubnetWatch {
     this.#endStream?.({ kind: 'stopped' });
   }
 
+  /** Reopens the stream from the last revision received (on a new etcd client after a reload). */
+  restart(): void {
+    this.#endStream?.({ kind: 'restart' });
+  }
+
   async #run(): Promise<void> {
     const { connection, log, counters } = this.o;
     while (!this.#stopped && !connection.closed) {

@@ -2,8 +2,10 @@
  * `tulle lab down`: removes what tulle labs, tests, benches and a kept demo
  * left behind. Processes still inside those namespaces (a kept demo's daemons)
  * are ended first, by PID — SIGTERM, then SIGKILL after a grace period — so
- * none keeps running in a namespace that is gone; then the namespaces and the
- * demo's state dirs go.
+ * none keeps running in a namespace that is gone; then a podman demo's
+ * containers (in namespaces of their own, found by the lab's cgroup parent:
+ * ./podman/cgroups.ts) are killed, and the namespaces, cgroups and the demo's
+ * state dirs go.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
@@ -12,12 +14,16 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { leftoverNamespaces } from './netns.js';
 import { DEMO_DIR_PATTERN } from './demo/run-demo.js';
+import { endCgroup, podmanCgroupNames } from './podman/cgroups.js';
 
 export interface LabDownReport {
   namespaces: string[];
   /** PIDs ended, and how many of them needed SIGKILL. */
   ended: number[];
   killed: number;
+  /** Podman containers' processes killed (by their lab's cgroup), and the cgroup parents removed. */
+  containerPids: number[];
+  cgroups: string[];
   dirs: string[];
 }
 
@@ -56,10 +62,12 @@ export async function labDown(prefix?: string, graceMs = 5_000): Promise<LabDown
   while (ended.some(alive) && Date.now() < deadline) await sleep(100);
   const stubborn = ended.filter(alive);
   for (const pid of stubborn) signal(pid, 'SIGKILL');
+  const cgroups = podmanCgroupNames().filter(mine);
+  const containerPids = cgroups.flatMap((name) => endCgroup(name));
   for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
   const dirs = readdirSync(tmpdir())
     .filter((name) => DEMO_DIR_PATTERN.test(name) && mine(name))
     .map((name) => join(tmpdir(), name));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  return { namespaces, ended, killed: stubborn.length, dirs };
+  return { namespaces, ended, killed: stubborn.length, containerPids, cgroups, dirs };
 }

@@ -32,6 +32,8 @@ export interface Lease {
   publicIPv6?: string;
   backendType: BackendType;
   backendData: BackendData;
+  /** The backend data of the IPv6 half of a dual-stack lease (flannel's BackendV6Data: vxlan's IPv6 VTEP), if any. */
+  ipv6BackendData?: BackendData;
   /** When the lease runs out unless renewed, in ms since the epoch (or the simulated clock's zero). */
   expiration: number;
 }
@@ -45,11 +47,15 @@ export interface LeaseAttrs {
   publicIPv6?: string;
   backendType: BackendType;
   backendData: BackendData;
+  /** flannel's BackendV6Data: what a dual-stack network's hosts read about this host's IPv6 half. */
+  ipv6BackendData?: BackendData;
   /**
    * The subnet this host held before (from its state dir, as flannel reads
    * its subnet.env): a store gives it back when it is still free.
    */
   previousSubnet?: string;
+  /** The IPv6 subnet this host held before, in a dual-stack network. */
+  previousIpv6Subnet?: string;
   /**
    * This host's stable id (the state dir's host-id). A store that keys leases
    * by public IP (etcd, as flannel does) tells this host's own earlier lease
@@ -69,6 +75,16 @@ export interface NetworkConfig {
   backendPort?: number;
   /** The network's VNI, when the store fixes one (flannel's Backend.VNI). */
   backendVni?: number;
+  /** A dual-stack network (flannel's EnableIPv6): each host also gets an IPv6 subnet from this range. */
+  ipv6?: Ipv6Range;
+}
+
+/** flannel's IPv6Network, IPv6SubnetLen, IPv6SubnetMin and IPv6SubnetMax, defaults filled in. */
+export interface Ipv6Range {
+  network: string;
+  subnetLen: number;
+  subnetMin: string;
+  subnetMax: string;
 }
 
 /**

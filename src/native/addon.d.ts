@@ -24,10 +24,13 @@ export interface NativeAddon {
    * Fills OFFSET/LENGTH and sets VERDICT 0. Returns the count (0 on timeout).
    */
   tunReadBatch(fd: number, slab: Uint8Array, desc: Int32Array, maxCount: number, headroom: number, stride: number, timeoutMs: number, vnet?: boolean): number;
-  /** Waits up to `timeoutMs` for `fd` to become readable (poll). */
-  waitReadable(fd: number, timeoutMs: number): boolean;
-  /** Which of two fds became readable within `timeoutMs` (poll): bit 0 for `fdA`, bit 1 for `fdB`; 0 on timeout. */
-  waitEither(fdA: number, fdB: number, timeoutMs: number): number;
+  /**
+   * Waits up to `timeoutMs` for `fd` to become readable (poll). With `spinUs` > 0 it first busy-polls that many
+   * microseconds, yielding the core between polls, and only then sleeps (the low-latency mode).
+   */
+  waitReadable(fd: number, timeoutMs: number, spinUs?: number): boolean;
+  /** Which of two fds became readable within `timeoutMs` (poll): bit 0 for `fdA`, bit 1 for `fdB`; 0 on timeout. `spinUs` as in waitReadable. */
+  waitEither(fdA: number, fdB: number, timeoutMs: number, spinUs?: number): number;
   /**
    * Writes every packet with VERDICT >= 0 (OFFSET/LENGTH) to the TUN; failures get VERDICT_WRITE_FAILED.
    * With `vnet`, a zeroed virtio-net header goes into the VNET_HDR_LEN bytes before each packet. Without it and

@@ -4,11 +4,16 @@
 // its PID and its folder removed when the test ends, and on process exit and
 // SIGINT/SIGTERM/SIGHUP.
 //
+// With TLS options it serves https:// only, with the server certificate given
+// and (clientCertAuth) etcd's --client-cert-auth; the helper's own health
+// checks and etcdctl then use the client certificate it is given.
+//
 // LinkCut is a TCP relay between a client and etcd whose link can be cut and
 // restored: etcd keeps running (and other clients keep writing) while one
 // client is cut off.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,7 +67,27 @@ export function haveEtcd(): boolean {
   );
 }
 
+export interface EtcdTls {
+  /** The server's certificate and key. */
+  cert: string;
+  key: string;
+  /** The CA that client certificates must be signed by, and that signed `cert` (for the helper's own calls). */
+  ca: string;
+  /** etcd's --client-cert-auth: every client must show a certificate signed by `ca`. */
+  clientCertAuth: boolean;
+  /** A client certificate and key for the helper's health checks and etcdctl. */
+  client: { cert: string; key: string };
+  /** The helper's health check does not check the server certificate's name (to start one with a wrong name). */
+  skipNameCheck?: boolean;
+}
+
+export interface EtcdServerOptions {
+  tls?: EtcdTls;
+}
+
 export class EtcdServer {
+  /** etcdctl's --user (name:password) once etcd authentication is turned on. */
+  etcdctlUser: string | undefined;
   readonly endpoint: string;
   readonly dataDir: string;
   readonly #root: string;
@@ -74,21 +99,22 @@ export class EtcdServer {
     root: string,
     readonly clientPort: number,
     readonly peerPort: number,
+    readonly tls?: EtcdTls,
   ) {
     this.#root = root;
     this.dataDir = join(root, 'data');
     this.#logFile = join(root, 'etcd.log');
-    this.endpoint = `http://127.0.0.1:${clientPort}`;
+    this.endpoint = `${tls !== undefined ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
     live.add(this);
     hookProcess();
   }
 
   /** Starts a fresh single-member etcd; retries with other ports if one was taken meanwhile. */
-  static async start(): Promise<EtcdServer> {
+  static async start(options: EtcdServerOptions = {}): Promise<EtcdServer> {
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
       const root = mkdtempSync(join(tmpdir(), 'tulle-etcd-'));
-      const server = new EtcdServer(root, await freePort(), await freePort());
+      const server = new EtcdServer(root, await freePort(), await freePort(), options.tls);
       try {
         await server.restart();
         return server;
@@ -133,6 +159,17 @@ export class EtcdServer {
         'zap',
         '--log-level',
         'warn',
+        ...(this.tls !== undefined
+          ? [
+              '--cert-file',
+              this.tls.cert,
+              '--key-file',
+              this.tls.key,
+              '--trusted-ca-file',
+              this.tls.ca,
+              ...(this.tls.clientCertAuth ? ['--client-cert-auth'] : []),
+            ]
+          : []),
       ],
       { stdio: ['ignore', log, log], env: { ...process.env, ...unsupportedArchEnv() } },
     );
@@ -146,14 +183,42 @@ export class EtcdServer {
     while (Date.now() < deadline) {
       if (this.#child !== child) throw new Error(`etcd exited at start-up:\n${this.logTail()}`);
       try {
-        const res = await fetch(`${this.endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-        if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+        if (await this.#healthy()) return;
       } catch {
         // not up yet
       }
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`etcd not healthy after 15 s:\n${this.logTail()}`);
+  }
+
+  async #healthy(): Promise<boolean> {
+    if (this.tls === undefined) {
+      const res = await fetch(`${this.endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+    }
+    const tls = this.tls;
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        `${this.endpoint}/health`,
+        {
+          ca: readFileSync(tls.ca),
+          cert: readFileSync(tls.client.cert),
+          key: readFileSync(tls.client.key),
+          timeout: 1000,
+          ...(tls.skipNameCheck === true ? { checkServerIdentity: () => undefined } : {}),
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.end();
+    });
+    return (JSON.parse(body) as { health?: string }).health === 'true';
   }
 
   /** Ends etcd by its PID (SIGKILL: as if the host died) and waits for the exit. */
@@ -177,7 +242,9 @@ export class EtcdServer {
 
   /** Runs etcdctl (API v3) against this server; throws with its stderr when it fails. */
   etcdctl(...args: string[]): string {
-    const r = spawnSync('etcdctl', ['--endpoints', this.endpoint, ...args], {
+    const tls = this.tls !== undefined ? ['--cacert', this.tls.ca, '--cert', this.tls.client.cert, '--key', this.tls.client.key] : [];
+    const user = this.etcdctlUser !== undefined ? ['--user', this.etcdctlUser] : [];
+    const r = spawnSync('etcdctl', ['--endpoints', this.endpoint, ...tls, ...user, ...args], {
       encoding: 'utf8',
       timeout: 10_000,
       env: { ...process.env, ETCDCTL_API: '3' },

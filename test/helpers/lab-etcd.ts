@@ -1,12 +1,22 @@
 // A real etcd (Debian's etcd-server) on a lab host's underlay address, for
 // daemons in other lab namespaces: started, killed and started again on the
 // same data dir; etcdctl against it. The lab ends it with its namespace.
+// With `tls` it serves https:// only, with --client-cert-auth, and etcdctl
+// uses the client certificate given.
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lab } from '../../src/lab/netns.js';
 import type { Host } from '../../src/lab/topology.js';
 import { unsupportedArchEnv } from './etcd-server.js';
+
+export interface LabEtcdTls {
+  /** Server certificate (for the host's underlay address) and key, the CA of clients, and a client certificate for etcdctl. */
+  cert: string;
+  key: string;
+  ca: string;
+  client: { cert: string; key: string };
+}
 
 export class LabEtcd {
   readonly endpoint: string;
@@ -16,8 +26,9 @@ export class LabEtcd {
     private readonly lab: Lab,
     private readonly host: Host,
     private readonly dataDir: string,
+    private readonly tls?: LabEtcdTls,
   ) {
-    this.endpoint = `http://${host.underlay}:2379`;
+    this.endpoint = `${tls !== undefined ? 'https' : 'http'}://${host.underlay}:2379`;
   }
 
   /** Starts etcd and resolves once it answers. */
@@ -43,6 +54,7 @@ export class LabEtcd {
       'lab=http://127.0.0.1:2380',
       '--log-level',
       'warn',
+      ...(this.tls !== undefined ? ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--trusted-ca-file', this.tls.ca, '--client-cert-auth'] : []),
     ]);
     for (let i = 0; i < 100; i++) {
       try {
@@ -65,7 +77,8 @@ export class LabEtcd {
   }
 
   etcdctl(...args: string[]): string {
-    return this.lab.exec(this.host.ns, ['env', 'ETCDCTL_API=3', 'etcdctl', '--endpoints', this.endpoint, ...args]);
+    const tls = this.tls !== undefined ? ['--cacert', this.tls.ca, '--cert', this.tls.client.cert, '--key', this.tls.client.key] : [];
+    return this.lab.exec(this.host.ns, ['env', 'ETCDCTL_API=3', 'etcdctl', '--endpoints', this.endpoint, ...tls, ...args]);
   }
 
   /** flannel's network config, as its docs tell an operator to write it. */

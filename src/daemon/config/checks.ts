@@ -12,11 +12,14 @@ import { dotted, valueAt, type Path, type Problem } from './problems.js';
 import { address, cidr4, cidr6, int, ipv4 } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
 import { SOCKET_NAME } from '../state-dir.js';
-import { HTTP_ONLY } from '../../etcd/etcd-store.js';
+import { HTTPS_WITH_TLS, MIXED_SCHEMES } from '../../etcd/etcd-store.js';
+import { pairingProblems, usesTls, type EtcdCredentialSources } from '../../etcd/tls-files.js';
 import { pathHealthChecks } from '../path-health/config-checks.js';
 
 /** The longest control socket path sockaddr_un holds (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
+/** Stores that give each host an IPv6 subnet in a dual-stack network. */
+const STORES_WITH_IPV6: readonly string[] = ['static', 'etcd'];
 
 function valid<T>(input: unknown, path: Path, schema: z.ZodType<T>): T | undefined {
   const result = schema.safeParse(valueAt(input, path));
@@ -103,11 +106,12 @@ export function crossChecks(input: unknown): Problem[] {
   if (network6Text !== undefined && valueAt(input, ['ipv6Subnet']) === undefined && storeType === 'static') {
     problems.push({ path: ['ipv6Subnet'], message: "is required with ipv6Network and the static store: this host's IPv6 subnet, like 2001:db8:18:1::/64" });
   }
-  // Only the static store hands out IPv6 subnets: elsewhere `run` would start without the IPv6 overlay.
-  if (network6Text !== undefined && storeType !== 'static') {
+  // Stores that hand out IPv6 subnets (etcd: from its network config's EnableIPv6); elsewhere `run` would start
+  // without the IPv6 overlay.
+  if (network6Text !== undefined && !STORES_WITH_IPV6.includes(String(storeType))) {
     problems.push({
       path: ['ipv6Network'],
-      message: `needs the static store: the ${String(storeType)} store allocates no IPv6 subnets yet, so the host would run without an IPv6 overlay`,
+      message: `needs a store that allocates IPv6 subnets (${STORES_WITH_IPV6.join(', ')}): the ${String(storeType)} store allocates none yet, so the host would run without an IPv6 overlay`,
       value: network6Text,
     });
   }
@@ -170,11 +174,18 @@ export function crossChecks(input: unknown): Problem[] {
 
   // What the etcd store refuses when it opens, reported here with its words.
   const endpoints = valueAt(input, ['store', 'endpoints']);
-  if (storeType === 'etcd' && Array.isArray(endpoints)) {
-    endpoints.forEach((e, i) => {
-      if (typeof e === 'string' && e.startsWith('https://'))
-        problems.push({ path: ['store', 'endpoints', i], message: `is not allowed; allowed: ${HTTP_ONLY}`, value: e });
-    });
+  if (storeType === 'etcd') {
+    const sources = etcdCredentialSources(input);
+    if (Array.isArray(endpoints)) {
+      const tls = usesTls(sources);
+      endpoints.forEach((e, i) => {
+        if (tls && typeof e === 'string' && e.startsWith('http://'))
+          problems.push({ path: ['store', 'endpoints', i], message: `is not allowed; allowed: ${HTTPS_WITH_TLS}`, value: e });
+      });
+      if (!tls && new Set(endpoints.map((e) => String(e).startsWith('https://'))).size > 1)
+        problems.push({ path: ['store', 'endpoints'], message: `mixes http:// and https://; allowed: ${MIXED_SCHEMES}` });
+    }
+    for (const p of pairingProblems(sources)) problems.push({ path: ['store', ...p.path], message: p.message });
   }
 
   const stateDir = valueAt(input, ['stateDir']);
@@ -186,4 +197,19 @@ export function crossChecks(input: unknown): Problem[] {
     });
   }
   return problems;
+}
+
+/** The etcd store's credential keys as given (only strings: other values are the schema's to report). */
+export function etcdCredentialSources(input: unknown): EtcdCredentialSources {
+  const str = (path: Path) => {
+    const v = valueAt(input, ['store', ...path]);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const tls = { caFile: str(['tls', 'caFile']), certFile: str(['tls', 'certFile']), keyFile: str(['tls', 'keyFile']) };
+  return {
+    ...(Object.values(tls).some((v) => v !== undefined) ? { tls } : {}),
+    username: str(['username']),
+    password: str(['password']),
+    passwordFile: str(['passwordFile']),
+  };
 }

@@ -5,14 +5,33 @@
  */
 import type { Origins, Problem } from './problems.js';
 
-const TOP: Record<string, string> = { Network: 'network', SubnetLen: 'subnetLen', SubnetMin: 'subnetMin', SubnetMax: 'subnetMax' };
+const TOP: Record<string, string> = {
+  Network: 'network',
+  SubnetLen: 'subnetLen',
+  SubnetMin: 'subnetMin',
+  SubnetMax: 'subnetMax',
+  IPv6Network: 'ipv6Network',
+};
 const BACKEND: Record<string, string> = { Type: 'type', VNI: 'vni', Port: 'port' };
 /** flannel keys that only matter when they ask for something tulle does not do. */
 const ACCEPTED_WHEN: Record<string, { value: boolean; why: string }> = {
   EnableIPv4: { value: true, why: "tulle's overlay is IPv4: EnableIPv4 must be true" },
-  EnableIPv6: { value: false, why: 'IPv6 overlays are not supported yet: EnableIPv6 must be false' },
   EnableNFTables: { value: true, why: 'tulle always uses nftables' },
 };
+
+/** flannel reads IPv6Network only with EnableIPv6 true (dual stack): the two come together or not at all. */
+function checkDualStack(input: Record<string, unknown>, problems: Problem[]): void {
+  const enable = input.EnableIPv6;
+  if (enable !== undefined && typeof enable !== 'boolean') problems.push({ path: ['EnableIPv6'], message: 'must be true or false', value: enable });
+  else if (enable === true && !('IPv6Network' in input))
+    problems.push({ path: ['EnableIPv6'], message: 'needs IPv6Network, the dual-stack network\'s IPv6 range, like "2001:db8:18::/48"', value: enable });
+  else if (enable !== true && 'IPv6Network' in input)
+    problems.push({
+      path: ['IPv6Network'],
+      message: 'is read only with EnableIPv6: true (flannel ignores it otherwise): add EnableIPv6: true or remove it',
+      value: input.IPv6Network,
+    });
+}
 
 /** True when the object uses flannel's capitalised keys. */
 export function isFlannelForm(value: Record<string, unknown>): boolean {
@@ -23,6 +42,7 @@ export function fromFlannel(input: Record<string, unknown>): { value: Record<str
   const value: Record<string, unknown> = {};
   const origins: Origins = new Map();
   const problems: Problem[] = [];
+  checkDualStack(input, problems);
   for (const [key, v] of Object.entries(input)) {
     if (!/^[A-Z]/.test(key)) {
       value[key] = v; // tulle's own keys may sit beside flannel's
@@ -37,13 +57,15 @@ export function fromFlannel(input: Record<string, unknown>): { value: Record<str
       if ('backend' in input) problems.push({ path: [key], message: 'given twice, as Backend and as backend: keep one' });
       value.backend = backendFrom(v, origins, problems);
       origins.set('backend', { kind: 'key', name: 'Backend' });
+    } else if (key === 'EnableIPv6') {
+      continue; // checkDualStack
     } else if (key in ACCEPTED_WHEN) {
       if (typeof v === 'boolean' && key === 'EnableNFTables') continue;
       if (v !== ACCEPTED_WHEN[key].value) problems.push({ path: [key], message: ACCEPTED_WHEN[key].why, value: v });
     } else {
       problems.push({
         path: [key],
-        message: `not a flannel key tulle knows; known: ${[...Object.keys(TOP), 'Backend', ...Object.keys(ACCEPTED_WHEN)].join(', ')}`,
+        message: `not a flannel key tulle knows; known: ${[...Object.keys(TOP), 'Backend', 'EnableIPv6', ...Object.keys(ACCEPTED_WHEN)].join(', ')}`,
         value: v,
       });
     }

@@ -24,11 +24,17 @@ import { defaultPort } from '../ports.js';
 import { valueAt, type Path, type Problem } from './problems.js';
 import { address, cidr4, hostPort, hostPortOrOff, parseHostPort, port } from './schema.js';
 import { decodeSharedKey } from './shared-key.js';
+import { etcdCredentialSources } from './checks.js';
+import { pairingProblems, readCredentials } from '../../etcd/tls-files.js';
 import { hasNetAdmin } from '../../util/privileges.js';
 
 /** What the checks learnt about the host, for the daemon to use. */
 export interface HostFacts {
-  underlay: { address: string; device: string; deviceMtu: number };
+  /**
+   * `address6`: the device's global IPv6 address (the address itself when it is IPv6), which a dual-stack
+   * network's lease announces as PublicIPv6, as flannel takes it from its interface.
+   */
+  underlay: { address: string; device: string; deviceMtu: number; address6?: string };
   stateDir: string;
   /**
    * True when stateDir is the default of a network namespace other than the
@@ -41,7 +47,7 @@ export interface HostFacts {
 interface AddrInfo {
   ifname: string;
   mtu: number;
-  addr_info?: { family?: string; local?: string; prefixlen?: number }[];
+  addr_info?: { family?: string; local?: string; prefixlen?: number; scope?: string }[];
 }
 
 function valid<T>(input: unknown, path: Path, schema: z.ZodType<T>): T | undefined {
@@ -152,6 +158,13 @@ export async function hostChecks(input: unknown): Promise<{ problems: Problem[];
       });
     }
   }
+  // The etcd client's CA, certificate, key and password file: readable and what they claim to be.
+  if (storeType === 'etcd') {
+    const sources = etcdCredentialSources(input);
+    const pairing = new Set(pairingProblems(sources).map((p) => p.message));
+    for (const p of readCredentials(sources).problems)
+      if (!pairing.has(p.message)) problems.push({ path: ['store', ...p.path], message: p.message, value: p.value });
+  }
   const stateDirGiven = valueAt(input, ['stateDir']);
   const stateDir = typeof stateDirGiven === 'string' && stateDirGiven !== '' ? stateDirGiven : defaultStateDir();
   for (const [path, file] of [
@@ -213,7 +226,7 @@ function resolveUnderlay(input: unknown, all: AddrInfo[], problems: Problem[]): 
     }
     if (typeof iface === 'string' && iface !== link.ifname)
       problems.push({ path: ['underlay', 'interface'], message: `does not hold underlay.address ${given} (${link.ifname} does)`, value: iface });
-    return { address: given, device: link.ifname, deviceMtu: link.mtu };
+    return { address: given, device: link.ifname, deviceMtu: link.mtu, ...globalIpv6(link, given) };
   }
   let device = typeof iface === 'string' ? iface : undefined;
   if (device === undefined) {
@@ -240,10 +253,17 @@ function resolveUnderlay(input: unknown, all: AddrInfo[], problems: Problem[]): 
     });
     return undefined;
   }
-  return { address: v4.local!, device: link.ifname, deviceMtu: link.mtu };
+  return { address: v4.local!, device: link.ifname, deviceMtu: link.mtu, ...globalIpv6(link, v4.local!) };
 }
 
-async function udpPortBusy(host: string, udpPort: number): Promise<boolean> {
+/** The underlay's IPv6 address: `address` itself when IPv6, else the device's first global one. */
+function globalIpv6(link: AddrInfo, address: string): { address6?: string } {
+  if (address.includes(':')) return { address6: address };
+  const v6 = link.addr_info?.find((a) => a.family === 'inet6' && a.scope === 'global' && a.local !== undefined);
+  return v6 !== undefined ? { address6: v6.local! } : {};
+}
+
+export async function udpPortBusy(host: string, udpPort: number): Promise<boolean> {
   const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
   return new Promise((resolve) => {
     socket.once('error', (error: NodeJS.ErrnoException) => {

@@ -157,6 +157,12 @@ const store = z.discriminatedUnion(
         .default('/coreos.com/network'),
       /** Lease TTL, seconds: flannel's 24 h by default; renewed an hour (at most half the TTL) before it runs out. */
       ttlSeconds: int(2, 30 * 24 * 3600, 'a number of seconds').optional(),
+      /** TLS to etcd (https:// endpoints): the CA that signed etcd's certificate, and a client certificate and key. Read again on SIGHUP. */
+      tls: object({ caFile: text('a file path').optional(), certFile: text('a file path').optional(), keyFile: text('a file path').optional() }).optional(),
+      /** etcd's own authentication: a user, and its password from a file or TULLE_ETCD_PASSWORD (never a flag). */
+      username: text('a user name').optional(),
+      password: z.string({ error: 'must be a string' }).min(1, 'must not be empty').optional(),
+      passwordFile: text('a file path').optional(),
     }),
   ],
   { error: 'must be one of static, gossip, etcd' },
@@ -245,6 +251,12 @@ export const DaemonConfigSchema = object({
   threads: z.union([z.literal(1), z.literal(2)], { error: 'must be 1 or 2' }).default(1),
   /** threads 2: the RX thread sends the replies its TUN writes provoke: one thread wake-up less per round trip. */
   replyInline: z.boolean({ error: 'must be true or false' }).default(true),
+  /**
+   * The low-latency mode: after each wake-up a data-plane thread keeps polling its TUN and socket this many
+   * microseconds before it sleeps again, so a packet that arrives meanwhile costs no wake-up. 0 (the default)
+   * is off. It yields the core between polls; what it costs is in docs/config.md.
+   */
+  busyPollMicroseconds: int(0, 10_000, 'microseconds').default(0),
   /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: see docs/config.md). */
   offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto' }),
 });

@@ -12,6 +12,10 @@ export interface Setting {
   env: string;
   /** Long flag without the dashes; undefined for secrets, which stay out of argv. */
   flag?: string;
+  /** Other spellings of the flag (flannel's), accepted and documented but not shown in --help. */
+  aliases?: string[];
+  /** A flag that is refused with a message saying where the value goes instead (a secret in argv: flannel's --etcd-password). */
+  refusedFlag?: string;
   kind: SettingKind;
   help: string;
   /** What applies when no source gives it, as `--help` shows it: the schema's default, or how it is found. */
@@ -89,6 +93,34 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'store.endpoints', env: 'TULLE_ETCD_ENDPOINTS', flag: 'etcd-endpoints', kind: 'list', help: 'etcd: client URLs (comma-separated)' },
   { path: 'store.prefix', env: 'TULLE_ETCD_PREFIX', flag: 'etcd-prefix', kind: 'string', help: 'etcd: key prefix', default: '/coreos.com/network' },
   {
+    path: 'store.tls.caFile',
+    env: 'TULLE_ETCD_CA_FILE',
+    flag: 'etcd-ca-file',
+    aliases: ['etcd-cafile'],
+    kind: 'string',
+    help: "etcd: CA of the server's certificate (PEM)",
+    default: "the system's CAs",
+  },
+  {
+    path: 'store.tls.certFile',
+    env: 'TULLE_ETCD_CERT_FILE',
+    flag: 'etcd-cert-file',
+    aliases: ['etcd-certfile'],
+    kind: 'string',
+    help: 'etcd: client certificate (PEM)',
+  },
+  {
+    path: 'store.tls.keyFile',
+    env: 'TULLE_ETCD_KEY_FILE',
+    flag: 'etcd-key-file',
+    aliases: ['etcd-keyfile'],
+    kind: 'string',
+    help: 'etcd: key of the client certificate (PEM)',
+  },
+  { path: 'store.username', env: 'TULLE_ETCD_USERNAME', flag: 'etcd-username', kind: 'string', help: 'etcd: user name for etcd authentication' },
+  { path: 'store.password', env: 'TULLE_ETCD_PASSWORD', refusedFlag: 'etcd-password', kind: 'string', help: 'etcd: password (environment only)' },
+  { path: 'store.passwordFile', env: 'TULLE_ETCD_PASSWORD_FILE', flag: 'etcd-password-file', kind: 'string', help: 'etcd: file holding the password' },
+  {
     path: 'stateDir',
     env: 'TULLE_STATE_DIR',
     flag: 'state-dir',
@@ -141,6 +173,14 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'logLevel', env: 'TULLE_LOG_LEVEL', flag: 'log-level', kind: 'string', help: 'fatal, error, warn, info, debug, trace, silent', default: 'info' },
   { path: 'batch', env: 'TULLE_BATCH', flag: 'batch', kind: 'int', help: 'packets per data-plane batch', default: '64' },
   { path: 'threads', env: 'TULLE_THREADS', flag: 'threads', kind: 'int', help: 'data-plane threads: 1 (both directions) or 2 (TX, RX)', default: '1' },
+  {
+    path: 'busyPollMicroseconds',
+    env: 'TULLE_BUSY_POLL_MICROSECONDS',
+    flag: 'busy-poll-microseconds',
+    kind: 'int',
+    help: 'low-latency mode: keep polling this long after each wake-up before sleeping (0: off; costs CPU while packets flow)',
+    default: '0',
+  },
 ];
 
 /**

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { fromFlannel, isFlannelForm } from './flannel.js';
 import { syntaxMessage } from './syntax-error.js';
 import type { Origins, Problem } from './problems.js';
-import { convert, flagKey, SETTINGS } from './settings.js';
+import { convert, flagKey, SETTINGS, type Setting } from './settings.js';
 
 export interface Layer {
   value: Record<string, unknown>;
@@ -69,13 +69,28 @@ export function envLayer(env: NodeJS.ProcessEnv): Layer {
 export function flagLayer(options: Record<string, unknown>): Layer {
   const layer = empty();
   for (const s of SETTINGS) {
-    if (s.flag === undefined) continue;
-    const given = options[flagKey(s.flag)];
-    if (given === undefined) continue;
+    if (s.refusedFlag !== undefined && options[flagKey(s.refusedFlag)] !== undefined) {
+      // The value is not kept, nor shown: it is a secret that argv has already made visible.
+      layer.origins.set(s.path, { kind: 'flag', name: `--${s.refusedFlag}` });
+      layer.problems.push({ path: s.path.split('.'), message: refusedFlagMessage(s.refusedFlag, s.env, SETTINGS) });
+    }
+    // The first spelling given wins: the setting's own flag, then its aliases.
+    const flag = [s.flag, ...(s.aliases ?? [])].find((f) => f !== undefined && options[flagKey(f)] !== undefined);
+    if (flag === undefined) continue;
+    const given = options[flagKey(flag)];
     setPath(layer.value, s.path, typeof given === 'string' ? convert(s.kind, given) : given);
-    layer.origins.set(s.path, { kind: 'flag', name: `--${s.flag}` });
+    layer.origins.set(s.path, { kind: 'flag', name: `--${flag}` });
   }
   return layer;
+}
+
+/** Why a secret's flag is refused, and where the secret goes instead. */
+function refusedFlagMessage(flag: string, env: string, settings: readonly Setting[]): string {
+  const fileFlag = settings.find((s) => s.flag === `${flag}-file`)?.flag;
+  return (
+    `--${flag} is not accepted: a password on the command line can be read by every user of this host (ps, /proc/PID/cmdline); ` +
+    `put it in a file and give ${fileFlag !== undefined ? `--${fileFlag}` : 'the file setting'}, or set ${env}`
+  );
 }
 
 /**
