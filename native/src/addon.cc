@@ -241,6 +241,22 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
                            }));
 }
 
+// udpSendTo(fd, address, port, bytes, length): 0, or the errno of a refused send (EMSGSIZE: over the path MTU).
+Napi::Value UdpSendToFn(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  if (!info[1].IsString()) throw Napi::TypeError::New(info.Env(), "udpSendTo: address must be a string");
+  std::string address = info[1].As<Napi::String>().Utf8Value();
+  uint32_t port = ArgUint(info, 2, "port");
+  if (port == 0 || port > 65535) ThrowRange(info.Env(), "udpSendTo: port must be 1..65535");
+  auto bytes = ArgArray<Napi::Uint8Array>(info, 3, "bytes", napi_uint8_array);
+  uint32_t length = ArgUint(info, 4, "length");
+  if (length > bytes.ByteLength())
+    ThrowRange(info.Env(), "udpSendTo: length " + std::to_string(length) + " exceeds the buffer (" + std::to_string(bytes.ByteLength()) + " bytes)");
+  return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] {
+                             return tulle::UdpSendTo(static_cast<int>(fd), address.c_str(), static_cast<int>(port), bytes.Data(), length);
+                           }));
+}
+
 // udpRecvBatch(fd, slab, desc, maxCount, headroom, stride, timeoutMs, srcAddrs, gro): descriptors written.
 Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
@@ -348,6 +364,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ethtoolFeatureActive", Napi::Function::New(env, EthtoolFeatureActiveFn, "ethtoolFeatureActive"));
   exports.Set("ethtoolSet", Napi::Function::New(env, EthtoolSetFn, "ethtoolSet"));
   exports.Set("udpRecvBatch", Napi::Function::New(env, UdpRecvBatch, "udpRecvBatch"));
+  exports.Set("udpSendTo", Napi::Function::New(env, UdpSendToFn, "udpSendTo"));
   exports.Set("notifySend", Napi::Function::New(env, NotifySendFn, "notifySend"));
   Napi::Object layout = Napi::Object::New(env);
   for (const tulle::LayoutEntry& entry : tulle::kLayout) layout.Set(entry.name, entry.value);

@@ -278,6 +278,28 @@ int UdpOpen(int family, const char* address, int port, int bufferBytes) {
   return fd;
 }
 
+int UdpSendTo(int fd, const char* address, int port, const uint8_t* data, size_t length) {
+  sockaddr_storage ss;
+  std::memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  if (std::strchr(address, ':') != nullptr) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, address, &sin6->sin6_addr) != 1)
+      throw std::system_error(EINVAL, std::generic_category(), "udpSendTo: inet_pton(address)");
+    len = sizeof *sin6;
+  } else {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, address, &sin->sin_addr) != 1) throw std::system_error(EINVAL, std::generic_category(), "udpSendTo: inet_pton(address)");
+    len = sizeof *sin;
+  }
+  ssize_t sent = sendto(fd, data, length, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&ss), len);
+  return sent < 0 ? errno : 0;
+}
+
 int UdpRecvBatch(int fd, const Slots& slots, int32_t* desc, int maxCount, int timeoutMs, uint8_t* srcAddrs, bool gro) {
 #ifndef UDP_GRO
 #define UDP_GRO 104

@@ -54,6 +54,10 @@ bool UdpProbeGso(int fd);
 
 // Opens a non-blocking UDP socket bound to address:port with the given buffer sizes.
 int UdpOpen(int family, const char* address, int port, int bufferBytes);
+// One datagram to address:port (IPv4 or IPv6 text). Returns 0, or the errno of a
+// refused send: EMSGSIZE is how a socket with DF set learns a datagram exceeds the
+// path MTU the kernel knows. Throws only for an address that does not parse.
+int UdpSendTo(int fd, const char* address, int port, const uint8_t* data, size_t length);
 
 // Receives datagrams with recvmmsg into slots and describes them in at most
 // maxCount descriptors; with `gro` a coalesced datagram is described as one

@@ -12,10 +12,13 @@ import { defaultStateDir, socketPath } from '../daemon/state-dir.js';
 import type { LeaseView, StatusView } from '../daemon/status-view.js';
 import { EXIT } from './exit-codes.js';
 import { formatLeases, formatStatus } from './format.js';
+import { formatPeers } from './format-peers.js';
+import type { PeerHealthView } from '../daemon/path-health/peer-table.js';
 import { exitOnConfigError } from './run-command.js';
 
 interface Options {
   json?: boolean;
+  peers?: boolean;
   stateDir?: string;
   config?: string;
 }
@@ -53,12 +56,17 @@ function addCommon(command: Command): Command {
 }
 
 export function registerDaemonCommands(program: Command): void {
-  addCommon(program.command('status').description('show the running daemon: lease, backend, device, peers, counters (exit 3 when none runs)')).action(
-    async (options: Options) => {
+  addCommon(program.command('status').description('show the running daemon: lease, backend, device, peers, counters (exit 3 when none runs)'))
+    .option('--peers', "each peer's path health instead: round-trip time, loss over the last minute, path MTU")
+    .action(async (options: Options) => {
+      if (options.peers) {
+        const peers = (await ask('peers', options)) as PeerHealthView[];
+        console.log(options.json ? JSON.stringify(peers, null, 2) : formatPeers(peers));
+        return;
+      }
       const status = (await ask('status', options)) as StatusView;
       console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
-    },
-  );
+    });
   addCommon(program.command('leases').description('list the leases the running daemon knows and whether each is routed (exit 3 when none runs)')).action(
     async (options: Options) => {
       const leases = (await ask('leases', options)) as LeaseView[];

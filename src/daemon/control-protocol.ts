@@ -3,7 +3,7 @@
  * dir. A request is `{"id":1,"method":"status"}`; the answer is
  * `{"id":1,"result":…}` or `{"id":1,"error":"…"}`, one line each.
  */
-export const METHODS = ['status', 'leases'] as const;
+export const METHODS = ['status', 'leases', 'peers'] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface Request {

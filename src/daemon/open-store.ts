@@ -66,6 +66,10 @@ export async function openStore(config: DaemonConfig, ctx: StoreContext): Promis
         keys,
         label: store.label,
         preset: store.preset,
+        overrides: {
+          ...(store.probeIntervalMs !== undefined ? { probeIntervalMs: store.probeIntervalMs } : {}),
+          ...(store.probeTimeoutMs !== undefined ? { probeTimeoutMs: store.probeTimeoutMs } : {}),
+        },
         network: networkFromConfig(config)!,
         ...(config.ipv6Network !== undefined
           ? { ipv6Network: { network: config.ipv6Network, subnetLen: config.ipv6SubnetLen ?? DEFAULT_IPV6_SUBNET_LEN } }

@@ -1,7 +1,7 @@
 /**
  * Start-up step 5's second half (run.ts): what operators see of the running
- * daemon. The health monitor, the control socket (`tulle status`, `tulle
- * leases`), SIGHUP (reload.ts) and SIGUSR1, /healthz and, when metricsAddress is set,
+ * daemon. The health monitor, path health, the control socket (`tulle status`, `tulle
+ * leases`, `tulle status --peers`), SIGHUP (reload.ts) and SIGUSR1, /healthz and, when metricsAddress is set,
  * /metrics. Each is recorded in the teardown.
  */
 import type { Logger } from 'pino';
@@ -12,6 +12,7 @@ import { serveControl, type ControlServer } from './control-server.js';
 import { HealthMonitor, type Health } from './health.js';
 import { serveHealth } from './health-server.js';
 import { createRegistry, serveMetrics } from './metrics.js';
+import { startPathHealth } from './path-health/start.js';
 import { registerSocketDrops } from './socket-drops.js';
 import { reload } from './reload.js';
 import type { Running } from './running.js';
@@ -56,7 +57,8 @@ export async function startOperatorServers(
   };
   const status = (h = health()) => statusView(r, h, describeLease(current(), 'own').expires, healthAddress);
 
-  const control = await serveControl(plan.controlSocket, { status, leases: leaseViews });
+  const pathHealth = await startPathHealth({ config, store, leases: router.table, ownSubnet: own.subnet, underlay: r.facts.underlay }, log, teardown);
+  const control = await serveControl(plan.controlSocket, { status, leases: leaseViews, peers: () => pathHealth.views() });
   teardown.push('closing the control socket', () => control.close());
   // The configuration is never changed after loading: a SIGHUP compares the file with it as it is.
   signals.onReload(() =>
@@ -83,6 +85,7 @@ export async function startOperatorServers(
       { version: packageVersion(), backend: plan.backend.type, subnet: own.subnet },
     );
     if (hasMetrics(store)) store.registerMetrics(registry);
+    pathHealth.registerMetrics(registry);
     routeCheck.registerMetrics(registry);
     registerSocketDrops(registry, {
       ...(plan.statusBackend.port !== undefined ? { data: plan.statusBackend.port } : {}),

@@ -34,7 +34,7 @@ import { parseKeyring } from './mac.js';
 import { GossipNode } from './node.js';
 import { Sfc32 } from '../util/prng.js';
 import { ALIVE, BACKEND_CODES, SUSPECT, type LeaseRecord, type MemberRecord } from './records.js';
-import { realClock, type LogFn } from './runtime.js';
+import { realClock, type LogFn, type ProbeObserver } from './runtime.js';
 import { seedsOnlySelf } from './seeds.js';
 import { SubnetPool } from './subnet-pool.js';
 import { SubnetPool6, type Ipv6NetworkConfig } from './subnet-pool6.js';
@@ -167,6 +167,11 @@ export class GossipStore implements LeaseStore {
 
   get counters(): GossipCounters {
     return this.node.counters;
+  }
+
+  /** The probes' round trips and losses per member, for path health (src/daemon/path-health). */
+  observeProbes(observer: ProbeObserver | undefined): void {
+    this.node.observeProbes(observer);
   }
 
   members(): MemberRecord[] {

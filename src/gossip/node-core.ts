@@ -12,7 +12,7 @@ import { MemberTable, type ConvergedMembers } from './member-table.js';
 import { Outbox } from './outbox.js';
 import type { Random } from '../util/prng.js';
 import type { MemberRecord } from './records.js';
-import type { Clock, LogFn, Transport } from './runtime.js';
+import type { Clock, LogFn, ProbeObserver, Transport } from './runtime.js';
 import { Awareness } from './suspicion.js';
 
 export interface NodeCoreOptions {
@@ -44,6 +44,7 @@ export class NodeCore {
   running = false;
   leaving = false;
   delegate: RecordDelegate | undefined;
+  probeObserver: ProbeObserver | undefined;
 
   constructor(o: NodeCoreOptions) {
     this.id = o.id;

@@ -35,7 +35,7 @@ import { NodeCore } from './node-core.js';
 import type { Random } from '../util/prng.js';
 import { Prober } from './probes.js';
 import { ALIVE, DEAD, LEFT, SUSPECT, type MemberRecord } from './records.js';
-import type { Clock, LogFn, Transport } from './runtime.js';
+import type { Clock, LogFn, ProbeObserver, Transport } from './runtime.js';
 import type { Awareness } from './suspicion.js';
 import { SuspicionTimers } from './suspicion-timers.js';
 import { Sync } from './sync.js';
@@ -130,6 +130,11 @@ export class GossipNode {
     if (!prev || prev.rec.incarnation !== incarnation || prev.rec.state !== ALIVE || prev.rec.addr !== o.addr) {
       core.table.set({ id: o.id, addr: o.addr, incarnation, state: ALIVE, from: '' }, true);
     }
+  }
+
+  /** Reports this node's own probes to `observer` (undefined: to nobody). */
+  observeProbes(observer: ProbeObserver | undefined): void {
+    this.#core.probeObserver = observer;
   }
 
   /** Plugs in another record kind (the lease replica). */

@@ -13,6 +13,8 @@ interface Probe {
   own: boolean;
   target: string;
   acked: boolean;
+  /** The probe timeout passed without an ack (what the probe observer counts as a loss). */
+  missed: boolean;
   nacks: number;
   expectedNacks: number;
   timers: unknown[];
@@ -65,6 +67,7 @@ export class Prober {
     p.acked = true;
     const core = this.#core;
     if (p.own) {
+      if (!p.missed) core.probeObserver?.acked(seq);
       core.awareness.apply(-1);
       for (const t of p.timers) core.clock.clearTimer(t);
       this.#probes.delete(seq);
@@ -116,7 +119,7 @@ export class Prober {
 
   #newProbe(own: boolean, target: string): [number, Probe] {
     this.#seq = (this.#seq + 1) >>> 0;
-    const p: Probe = { own, target, acked: false, nacks: 0, expectedNacks: 0, timers: [], relayTo: '', relaySeq: 0 };
+    const p: Probe = { own, target, acked: false, missed: false, nacks: 0, expectedNacks: 0, timers: [], relayTo: '', relaySeq: 0 };
     this.#probes.set(this.#seq, p);
     return [this.#seq, p];
   }
@@ -126,6 +129,7 @@ export class Prober {
     core.counters.probes++;
     const [seq, p] = this.#newProbe(true, target.id);
     core.out.ping(target.addr, seq, target.id);
+    core.probeObserver?.sent(seq, target.addr);
     p.timers.push(core.clock.setTimer(core.config.probeTimeoutMs, () => this.#noDirectAck(p, seq, target)));
     // End of the protocol period (stretched when we are unhealthy): suspect it.
     p.timers.push(core.clock.setTimer(core.awareness.scale(core.config.probeIntervalMs) - 1, () => this.#periodEnd(p, seq, target)));
@@ -138,6 +142,8 @@ export class Prober {
   #noDirectAck(p: Probe, seq: number, target: MemberRecord): void {
     const core = this.#core;
     if (p.acked || !core.running) return;
+    p.missed = true;
+    core.probeObserver?.missed(seq);
     core.out.ping(target.addr, seq, target.id);
     const helpers = core.table.pickRandom(core.config.indirectChecks, (e) => e.rec.state === ALIVE && e.rec.id !== target.id);
     for (const h of helpers) core.out.pingReq(h.rec.addr, seq, target.id, target.addr);

@@ -30,3 +30,14 @@ export const realClock: Clock = {
     clearTimeout(handle as NodeJS.Timeout);
   },
 };
+
+/**
+ * Sees the probes of this node's own round: each one's first direct ping, then either its ack within the probe
+ * timeout or the timeout (path health: round-trip time and loss per member; src/daemon/path-health).
+ */
+export interface ProbeObserver {
+  sent(seq: number, addr: string): void;
+  acked(seq: number): void;
+  /** No ack within the probe timeout; a later ack, direct or relayed, is not reported. */
+  missed(seq: number): void;
+}

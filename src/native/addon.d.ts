@@ -75,6 +75,12 @@ export interface NativeAddon {
   /** A non-blocking UDP socket bound to address:port, with send and receive buffers of `bufferBytes`. */
   udpOpen(family: 4 | 6, address: string, port: number, bufferBytes: number): number;
   /**
+   * Sends bytes[0, length) as one datagram to address:port from a socket of udpOpen (DF set). Returns 0, or the
+   * errno of a refused send: EMSGSIZE when the datagram exceeds the path MTU the kernel knows. The path-MTU
+   * probe's only send (src/daemon/path-health); never on the data path.
+   */
+  udpSendTo(fd: number, address: string, port: number, bytes: Uint8Array, length: number): number;
+  /**
    * Receives datagrams (recvmmsg) into slots as tunReadBatch does and describes them in at most
    * `maxCount` descriptors; with `gro` (UDP_GRO on the socket) a coalesced datagram becomes one
    * descriptor per segment. The sender of descriptor i goes to entry i of `srcAddrs`. Truncated

@@ -15,6 +15,7 @@ import { SOCKET_NAME } from '../state-dir.js';
 import { HTTPS_WITH_TLS, MIXED_SCHEMES } from '../../etcd/etcd-store.js';
 import { pairingProblems, usesTls, type EtcdCredentialSources } from '../../etcd/tls-files.js';
 import { DEFAULT_IPV6_SUBNET_LEN, MAX_IPV6_SUBNET_LEN } from '../../gossip/subnet-pool6.js';
+import { pathHealthChecks } from '../path-health/config-checks.js';
 
 /** The longest control socket path sockaddr_un holds (108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -27,7 +28,7 @@ function valid<T>(input: unknown, path: Path, schema: z.ZodType<T>): T | undefin
 }
 
 export function crossChecks(input: unknown): Problem[] {
-  const problems: Problem[] = [];
+  const problems: Problem[] = pathHealthChecks(input);
   const storeType = valueAt(input, ['store', 'type']) ?? 'static';
   const backendType = valueAt(input, ['backend', 'type']);
   const networkText = valid(input, ['network'], cidr4);

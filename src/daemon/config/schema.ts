@@ -138,6 +138,9 @@ const store = z.discriminatedUnion(
       label: text('a cluster label').max(128, 'must be a cluster label of at most 128 characters').default('tulle'),
       /** Timing preset: lan (memberlist's LAN defaults) or local (loopback and labs: faster). */
       preset: z.enum(['lan', 'local'], { error: 'must be lan or local' }).default('lan'),
+      /** The preset's protocol period and probe timeout, ms, overridden (more probes: finer path health, more traffic). */
+      probeIntervalMs: int(20, 60_000, 'a number of ms').optional(),
+      probeTimeoutMs: int(10, 60_000, 'a number of ms').optional(),
     }),
     object({
       type: z.literal('etcd'),
@@ -221,6 +224,17 @@ export const DaemonConfigSchema = object({
   ipMasq: z.boolean({ error: 'must be true or false' }).default(false),
   /** Accept forwarded packets from and to the overlay in forward chains that drop by policy (Docker's FORWARD DROP). */
   forwardAccept: z.boolean({ error: 'must be true or false' }).default(true),
+  /** Per-peer path health (path-health/): the probe port and rates, and how many peers /metrics labels. */
+  pathHealth: object({
+    /** UDP port of the path probe on the underlay address, the same on every host; every host answers probes there. */
+    port: port.default(7947),
+    /** Echo probes (etcd and static stores), ms between two to each peer: 1000 costs 44 bytes a second each way per peer. */
+    intervalMs: int(20, 60_000, 'a number of ms').default(1000),
+    /** Path MTU rounds, ms between two per peer (one probe of the MTU in use each). */
+    mtuIntervalMs: int(1000, 3_600_000, 'a number of ms').default(30_000),
+    /** Peers with a `peer` label of their own in /metrics; the rest are folded into peer="other". */
+    metricsPeers: int(1, 100_000).default(256),
+  }).default({ port: 7947, intervalMs: 1000, mtuIntervalMs: 30_000, metricsPeers: 256 }),
   /** Where /metrics and /healthz are served (address:port); off unless set. */
   metricsAddress: hostPort.optional(),
   /** Where /healthz alone is served (address:port, or "off"); default 127.0.0.1:9465 (health-server.ts). */
