@@ -68,7 +68,54 @@ export function lookUpRoutes(addresses: readonly string[]): Map<string, RouteLoo
   return parseRouteGets(result.stdout);
 }
 
+/** What the sink asks of the kernel: the `ip` command (ipKernel), or a fake in tests. */
+export interface DirectRouteKernel {
+  lookUp(addresses: readonly string[]): Map<string, RouteLookup>;
+  /** The routes in `main` that hold the route's place (its destination and metric). */
+  holders(route: DirectRoute): KernelRoute[];
+  replace(route: DirectRoute): void;
+  /** Removes the route; one already gone is no error. */
+  remove(route: DirectRoute): void;
+}
+
+export const ipKernel: DirectRouteKernel = {
+  lookUp: lookUpRoutes,
+  holders: (route) =>
+    (JSON.parse(ip([`-${route.family}`, '-j', 'route', 'show', 'exact', route.dst, 'table', 'main'])) as KernelRoute[]).filter(
+      (r) => (r.metric ?? 0) === METRIC[route.family],
+    ),
+  replace: (route) =>
+    void ip([
+      `-${route.family}`,
+      'route',
+      'replace',
+      route.dst,
+      'via',
+      route.gateway,
+      'dev',
+      route.dev,
+      'proto',
+      ROUTE_PROTO,
+      'metric',
+      String(METRIC[route.family]),
+    ]),
+  remove: (route) => {
+    try {
+      ip([`-${route.family}`, 'route', 'del', route.dst, 'via', route.gateway, 'dev', route.dev, 'proto', ROUTE_PROTO, 'metric', String(METRIC[route.family])]);
+    } catch {
+      // already gone (the device went, or someone removed it)
+    }
+  },
+};
+
 const keyOf = (r: DirectRoute) => `${r.family} ${r.dst}`;
+
+/** The routes a target would have if it is direct, as "family dst via gateway", whatever the kernel says now. */
+function routesAsBefore(t: Target, ipv6Underlay: boolean): string[] {
+  const v4 = ipv6Underlay ? t.otherFamilyAddress : t.address;
+  const v6 = ipv6Underlay ? t.address : t.otherFamilyAddress;
+  return [`4 ${t.subnet} via ${v4}`, ...(t.ipv6Subnet !== undefined ? [`6 ${t.ipv6Subnet} via ${v6}`] : [])];
+}
 const sameRoute = (a: DirectRoute, b: DirectRoute) => a.gateway === b.gateway && a.dev === b.dev;
 
 export class DirectRoutingSink implements RouteSink {
@@ -83,7 +130,7 @@ export class DirectRoutingSink implements RouteSink {
     private readonly engine: RouteSink,
     private readonly ipv6Underlay: boolean,
     private readonly log: Logger,
-    private readonly lookup: (addresses: readonly string[]) => Map<string, RouteLookup> = lookUpRoutes,
+    private readonly kernel: DirectRouteKernel = ipKernel,
   ) {}
 
   apply(targets: readonly Target[]): Map<string, string> {
@@ -109,14 +156,15 @@ export class DirectRoutingSink implements RouteSink {
   recheck(): void {
     let lookups: Map<string, RouteLookup>;
     try {
-      lookups = this.lookup(addressesToLookUp(this.#targets, this.ipv6Underlay));
+      lookups = this.kernel.lookUp(addressesToLookUp(this.#targets, this.ipv6Underlay));
       if (this.#failing !== undefined) this.log.info({ event: 'path lookup ok' }, 'looking up the paths to peers works again');
       this.#failing = undefined;
     } catch (error) {
-      // The routes stay as they are: the last decision holds until the kernel can be asked again.
+      // The last decision holds until the kernel can be asked again, for the peers that are still routed as they were.
       const why = stderrOf(error);
       if (this.#failing !== why) this.log.warn({ event: 'path lookup failed', reason: why }, `looking up the paths to peers failed: ${why}`);
       this.#failing = why;
+      this.#keepOnly(new Set(this.#targets.flatMap((t) => routesAsBefore(t, this.ipv6Underlay))), why);
       return;
     }
     const decisions = this.#targets.map((t) => decidePeerPath(t, lookups, this.ipv6Underlay));
@@ -146,6 +194,18 @@ export class DirectRoutingSink implements RouteSink {
     this.#decisions = decisions;
   }
 
+  /** Removes the routes whose peer is gone or has another address now; such a peer is on vxlan until the kernel answers. */
+  #keepOnly(keys: ReadonlySet<string>, why: string): void {
+    for (const [key, route] of this.#installed) if (!keys.has(`${key} via ${route.gateway}`)) this.#remove(key, route);
+    const before = new Map(this.#decisions.map((d) => [d.subnet, d]));
+    this.#decisions = this.#targets.map((t) => {
+      const d = before.get(t.subnet);
+      if (d !== undefined && d.address === t.address && d.routes.every((r) => this.#installed.has(keyOf(r)))) return d;
+      return { subnet: t.subnet, address: t.address, path: 'vxlan', reason: `looking up the path failed: ${why}`, routes: [] };
+    });
+    for (const [key, route] of this.#installed) if (!this.#decisions.some((d) => d.routes.some((r) => keyOf(r) === key))) this.#remove(key, route);
+  }
+
   #logChanges(decisions: readonly PeerPathDecision[]): void {
     const before = new Map(this.#decisions.map((d) => [d.subnet, d]));
     for (const d of decisions) {
@@ -163,40 +223,19 @@ export class DirectRoutingSink implements RouteSink {
    * does); one of ours an earlier run left (protocol 201) is simply taken over.
    */
   #install(route: DirectRoute, replacing: boolean): void {
-    const args = [
-      `-${route.family}`,
-      'route',
-      'replace',
-      route.dst,
-      'via',
-      route.gateway,
-      'dev',
-      route.dev,
-      'proto',
-      ROUTE_PROTO,
-      'metric',
-      String(METRIC[route.family]),
-    ];
     if (!replacing) {
-      const there = (JSON.parse(ip([`-${route.family}`, '-j', 'route', 'show', 'exact', route.dst, 'table', 'main'])) as KernelRoute[]).filter(
-        (r) => (r.metric ?? 0) === METRIC[route.family] && r.protocol !== ROUTE_PROTO,
-      );
-      for (const r of there) {
+      for (const r of this.kernel.holders(route).filter((r) => r.protocol !== ROUTE_PROTO)) {
         this.log.warn(
           { event: 'foreign route replaced', route: describeRoute(r), subnet: route.dst },
           `the foreign route ${describeRoute(r)} held the place of tulle's direct route for ${route.dst}: replaced`,
         );
       }
     }
-    ip(args);
+    this.kernel.replace(route);
   }
 
   #remove(key: string, route: DirectRoute): void {
-    try {
-      ip([`-${route.family}`, 'route', 'del', route.dst, 'via', route.gateway, 'dev', route.dev, 'proto', ROUTE_PROTO, 'metric', String(METRIC[route.family])]);
-    } catch {
-      // already gone (the device went, or someone removed it)
-    }
+    this.kernel.remove(route);
     this.#installed.delete(key);
   }
 
