@@ -313,6 +313,7 @@ t.test('system selection: references first, skips with reasons', async (t) => {
       'tulle-vxlan',
       'tulle-host-gw',
       'tulle-vxlan-lowlatency',
+      'tulle-vxlan-direct',
       'ladder-1',
       'ladder-2',
       'ladder-3',

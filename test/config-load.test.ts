@@ -137,7 +137,7 @@ t.test("flannel's net-conf.json is read, and its errors use flannel's names", as
   t.same(
     found.sort(),
     [
-      'Backend.GBP: not supported by tulle; supported: Type, VNI, Port (got true)',
+      'Backend.GBP: not supported by tulle; supported: Type, VNI, Port, DirectRouting (got true)',
       'Backend.Type: must be one of udp, vxlan, host-gw (got "ipip")',
       'EnableIPv6: needs IPv6Network, the dual-stack network\'s IPv6 range, like "2001:db8:18::/48" (got true)',
       'Frobnicate: not a flannel key tulle knows; known: Network, SubnetLen, SubnetMin, SubnetMax, IPv6Network, Backend, EnableIPv6, EnableIPv4, EnableNFTables (got 1)',

@@ -99,6 +99,10 @@ t.test('network config: written by the helper or by etcdctl, read strictly', asy
   server.etcdctl('put', `${other}/config`, '{ "Network": "198.18.0.0/16", "Backend": {"Type": "vxlan"}}');
   const { store } = await openStore(t, { prefix: other });
   t.match(await store.networkConfig(), { subnetMin: '198.18.1.0', subnetMax: '198.18.255.0', backend: { vni: 1 } });
+  // vxlan's DirectRouting reaches the daemon's plan (start-plan.ts settleBackend), as the store's choice.
+  const direct = freshPrefix();
+  server.etcdctl('put', `${direct}/config`, '{"Network":"198.18.0.0/16","Backend":{"Type":"vxlan","DirectRouting":true}}');
+  t.match(await (await openStore(t, { prefix: direct })).store.networkConfig(), { backendDirectRouting: true });
 
   const missing = freshPrefix();
   await t.rejects(readNetworkConfig({ endpoints: [server.endpoint], prefix: missing }), NetworkConfigError);

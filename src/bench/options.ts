@@ -181,7 +181,10 @@ export function parseBenchOptions(raw: RawOptions, knownSystems: readonly string
 /** The options' help, one line each (`tulle bench --help`). */
 export const OPTION_HELP: [flag: string, help: string][] = [
   ['--systems <list>', 'exactly these systems (comma-separated ids; the references underlay and kernel-vxlan are always added)'],
-  ['--backends <list>', `tulle backends to measure: ${TULLE_BACKENDS.join(', ')} or none (default all)`],
+  [
+    '--backends <list>',
+    `tulle backends to measure: ${TULLE_BACKENDS.join(', ')} or none (default all; vxlan also measures tulle-vxlan-direct, its directRouting)`,
+  ],
   ['--ladder <on|off>', 'the ladder rows: tulle-udp with offloads added step by step, then tulle-vxlan with super-packets split in userspace (default on)'],
   ['--others <list>', 'other userspace overlays: socat, wireguard-go, nebula, tinc, all (those installed; default) or none'],
   ['--hosts <n>', 'hosts in the lab, 2 to 8 (default 2); pair tests run host 1 → host 2, reachability covers every pair'],

@@ -147,7 +147,7 @@ export async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<
             network: '198.18.0.0/16',
             subnet: subnet(i),
             underlay: { address: h.underlay },
-            backend: vx ? { type: 'vxlan', vni: 1, mac: macOf(i) } : { type: 'udp' },
+            backend: vx ? { type: 'vxlan', vni: 1, mac: macOf(i), ...(spec.directRouting ? { directRouting: true } : {}) } : { type: 'udp' },
             tun: { name: 'tulle0', mtu: vx ? VXLAN_MTU : TULLE_MTU },
             // udpChecksum: the peers are tulle hosts, whose datagrams the kernel checksums.
             peers: hosts.flatMap((p, j) => (j === i ? [] : [{ subnet: subnet(j), address: p.underlay, udpChecksum: true, ...(vx ? { mac: macOf(j) } : {}) }])),
@@ -161,6 +161,23 @@ export async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<
       );
     }
     if (spec.pin) base.notes.push(pinDaemons(lab, daemons));
+    const processes = daemons.map((d) => ({ name: 'tulle', ns: d.ns, pid: d.process.pid!, exited: () => d.process.exitCode }));
+    if (spec.directRouting) {
+      // The hosts share the bridge: each peer is direct, so the traffic leaves by eth0 unencapsulated, with its MTU.
+      return {
+        ...base,
+        addresses: hosts.map((_, i) => `198.18.${i + 1}.0`),
+        daemons,
+        stop,
+        processes,
+        // As for host-gw: the address sits on another device (the TUN) than the one the datagrams arrive on.
+        notMeasured: {
+          udp_kpps: 'UDP to an address on a device other than the one it arrives on hangs in this lab (without tulle too)',
+          udp_loss_pct: 'UDP to an address on a device other than the one it arrives on hangs in this lab (without tulle too)',
+          gbps_per_core: 'direct peers are forwarded by the kernel; the daemons only install routes',
+        },
+      };
+    }
     return {
       ...base,
       addresses: hosts.map((_, i) => `198.18.${i + 1}.0`),
@@ -168,7 +185,7 @@ export async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<
       mtu: vx ? VXLAN_MTU : TULLE_MTU,
       daemons,
       stop,
-      processes: daemons.map((d) => ({ name: 'tulle', ns: d.ns, pid: d.process.pid!, exited: () => d.process.exitCode })),
+      processes,
     };
   }
   const started = await startOther(lab, spec.id, hosts);

@@ -31,6 +31,8 @@ export interface SystemSpec {
   busyPollUs?: number;
   /** Pin host i's daemon to CPU i (mod the cores): the low-latency row is measured that way. */
   pin?: boolean;
+  /** vxlan's `directRouting`: the bench hosts share a segment, so their traffic takes kernel routes past the TUN. */
+  directRouting?: boolean;
 }
 
 export const ALL_OFFLOADS: Offloads = { tun: true, udpGso: true, udpGro: true };
@@ -45,6 +47,13 @@ export function tulleSpec(backend: TulleBackend, offloads: Offloads): SystemSpec
   return backend === 'host-gw'
     ? { id: 'tulle-host-gw', system: 'tulle-host-gw', kind: 'tulle', backend }
     : { id: `tulle-${backend}`, system: `tulle-${backend}`, kind: 'tulle', backend, batch: 64, offloads };
+}
+
+/** tulle-vxlan with directRouting: measured with the vxlan backend, as the peers on one segment get no tunnel at all. */
+export const VXLAN_DIRECT_ID = 'tulle-vxlan-direct';
+
+export function vxlanDirectSpec(offloads: Offloads): SystemSpec {
+  return { ...tulleSpec('vxlan', offloads), id: VXLAN_DIRECT_ID, system: VXLAN_DIRECT_ID, directRouting: true };
 }
 
 // What each step of the design buys, from one packet per call upwards, on two threads (TX and RX);
@@ -106,6 +115,7 @@ export const SYSTEM_IDS: string[] = [
   'tulle-vxlan',
   'tulle-host-gw',
   'tulle-vxlan-lowlatency',
+  VXLAN_DIRECT_ID,
   ...LADDER.map((s) => s.id),
   ...OTHER_IDS,
 ];
@@ -127,7 +137,7 @@ export function selectSystems(options: BenchOptions, available: Availability): S
     wanted = options.systems;
   } else {
     wanted = options.backends.map((b) => `tulle-${b}`);
-    if (options.backends.includes('vxlan')) wanted.push('tulle-vxlan-lowlatency');
+    if (options.backends.includes('vxlan')) wanted.push('tulle-vxlan-lowlatency', VXLAN_DIRECT_ID);
     if (options.ladder) {
       if (options.offloads === 'off')
         for (const s of LADDER) skipped.push({ system: s.id, reason: 'the ladder adds offloads step by step: not with --offloads off' });
@@ -139,6 +149,7 @@ export function selectSystems(options: BenchOptions, available: Availability): S
   for (const id of wanted) {
     if (systems.some((s) => s.id === id)) continue;
     if (id === 'tulle-vxlan-lowlatency') systems.push(lowLatencySpec(offloads));
+    else if (id === VXLAN_DIRECT_ID) systems.push(vxlanDirectSpec(offloads));
     else if (id.startsWith('tulle-')) systems.push(tulleSpec(id.slice('tulle-'.length) as TulleBackend, offloads));
     else if (id.startsWith('ladder-')) {
       if (options.offloads === 'off') skipped.push({ system: id, reason: 'the ladder adds offloads step by step: not with --offloads off' });

@@ -53,6 +53,7 @@ export function formatStatus(s: StatusView, now = Date.now()): string {
         s.backend.port !== undefined ? `port ${s.backend.port}` : '',
         s.backend.vni !== undefined ? `vni ${s.backend.vni}` : '',
         s.backend.vtepMac ? `vtep ${s.backend.vtepMac}` : '',
+        s.backend.directRouting === true ? 'direct routing' : '',
       ]
         .filter(Boolean)
         .join(', '),
@@ -88,6 +89,11 @@ export function formatStatus(s: StatusView, now = Date.now()): string {
         : '';
     rows.push(['routes', `reconcile ${r.mode}; ${r.foreign.length === 0 ? 'no foreign routes' : `${r.foreign.length} foreign`}${repairs}`]);
     for (const f of r.foreign) rows.push(['foreign route', `${f.route} shadows ${f.shadows.join(', ')}`]);
+  }
+  if (s.paths) {
+    const direct = s.paths.filter((p) => p.path === 'direct').length;
+    rows.push(['paths', `${direct} direct, ${s.paths.length - direct} vxlan`]);
+    for (const p of s.paths) rows.push(['path', `${p.subnet} (${p.address}) ${p.path}: ${p.reason}`]);
   }
   if (s.counters) {
     const c = s.counters;

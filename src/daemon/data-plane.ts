@@ -6,6 +6,8 @@
  *               subnet's first address with the network's prefix (flannel's
  *               convention, so the kernel routes the whole overlay into it),
  *               the MTU, and goes up. Routes go into its snapshot.
+ *               vxlan with directRouting: peers on a shared segment also
+ *               get kernel routes past the TUN (direct-routes.ts).
  *   host-gw     no data plane of ours: IP forwarding on, routes a killed
  *               daemon left removed, and kernel routes from then on.
  *
@@ -19,6 +21,7 @@ import { RouteSnapshot } from '../engine/routes.js';
 import { firstAddress, parseCidr4 } from '../util/cidr.js';
 import type { HostFacts } from './config/host-checks.js';
 import type { DaemonConfig } from './config/schema.js';
+import { DirectRoutingSink } from './direct-routes.js';
 import { EngineSink } from './engine-sink.js';
 import { HostGwRoutes } from './host-gw.js';
 import { setUpHost } from './host-setup.js';
@@ -38,6 +41,8 @@ export interface DataPlane {
   ownRoutes(): OwnRoute[];
   /** tulle's devices: every route through them is its own. */
   ownDevices: string[];
+  /** vxlan with directRouting: each peer's path. */
+  direct?: DirectRoutingSink;
 }
 
 export interface DataPlaneSpec {
@@ -116,12 +121,22 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
     { family: 4, dst: spec.network, dev: engine.tunName, protocol: 'kernel', metric: 0, scope: 'link', prefsrc: tunAddress.split('/')[0] },
     ...(tunAddress6 !== undefined ? [{ family: 6 as const, dst: spec.ipv6Network!, dev: engine.tunName, protocol: 'kernel', metric: 256 }] : []),
   ];
+  const engineSink = new EngineSink(snapshot, backend.type, spec.ownMac);
+  let direct: DirectRoutingSink | undefined;
+  if (backend.type === 'vxlan' && backend.directRouting === true) {
+    const sink = new DirectRoutingSink(engineSink, facts.underlay.address.includes(':'), log);
+    sink.start();
+    // Before the engine stops: the peers' traffic falls back to the TUN route while it still runs.
+    teardown.push('removing the direct routes', () => sink.stop());
+    direct = sink;
+  }
   return {
     engine,
-    sink: new EngineSink(snapshot, backend.type, spec.ownMac),
+    sink: direct ?? engineSink,
     mtu,
     tunAddress: tunAddress6 ? `${tunAddress} ${tunAddress6}` : tunAddress,
-    ownRoutes: () => ownRoutes,
+    ownRoutes: () => (direct !== undefined ? [...ownRoutes, ...direct.routes()] : ownRoutes),
     ownDevices: [engine.tunName],
+    ...(direct !== undefined ? { direct } : {}),
   };
 }

@@ -21,6 +21,8 @@ export interface PlanContext {
   ipv6Underlay: boolean;
   /** A dual-stack overlay's IPv6 network: leases' IPv6 subnets inside it are routed too. */
   ipv6Network?: string;
+  /** vxlan's directRouting: targets also carry the lease's public address of the other family (direct-routing.ts). */
+  directRouting?: boolean;
   now: number;
 }
 
@@ -37,6 +39,8 @@ export interface Target {
   vni?: number;
   /** The host's datagrams always carry a UDP checksum (BackendData.UDPChecksum). */
   checksummed?: boolean;
+  /** directRouting: the lease's public address of the family `address` is not, when it has one. */
+  otherFamilyAddress?: string;
 }
 
 export type LeaseState = 'own' | 'routed' | 'expired' | 'skipped';
@@ -99,6 +103,10 @@ export function planRoutes(leases: readonly Lease[], ctx: PlanContext): RoutePla
       continue;
     }
     const target: Target = { subnet: lease.subnet, address, port, ...(data.UDPChecksum === true ? { checksummed: true } : {}) };
+    if (ctx.directRouting === true) {
+      const other = ctx.ipv6Underlay ? lease.publicIP : lease.publicIPv6;
+      if (other !== undefined && other !== '0.0.0.0' && (ctx.ipv6Underlay ? wire.isIPv4(other) : wire.isIPv6(other))) target.otherFamilyAddress = other;
+    }
     let note: string | undefined;
     if (lease.ipv6Subnet !== undefined && ctx.ipv6Network !== undefined) {
       let inside = false;

@@ -87,6 +87,7 @@ export async function startOperatorServers(
     if (hasMetrics(store)) store.registerMetrics(registry);
     pathHealth.registerMetrics(registry);
     routeCheck.registerMetrics(registry);
+    r.dataPlane.direct?.registerMetrics(registry);
     registerSocketDrops(registry, {
       ...(plan.statusBackend.port !== undefined ? { data: plan.statusBackend.port } : {}),
       ...(config.store.type === 'gossip' ? { gossip: config.store.port } : {}),
@@ -132,5 +133,6 @@ function statusView(r: Running, h: Health, expires: string | null, healthAddress
     ...(config.metricsAddress ? { metricsAddress: config.metricsAddress } : {}),
     counters: engine?.counters(),
     routes: routeCheck.view(),
+    ...(r.dataPlane.direct !== undefined ? { paths: r.dataPlane.direct.paths() } : {}),
   };
 }

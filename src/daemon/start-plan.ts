@@ -88,7 +88,7 @@ export interface HostPlan extends LeaseRequest {
   /** Where /metrics is served; absent unless metricsAddress is set. */
   metrics?: { address: string; host: string; port: number };
   /** The backend as `tulle status` shows it. */
-  statusBackend: { type: string; port?: number; vni?: number; vtepMac?: string };
+  statusBackend: { type: string; port?: number; vni?: number; vtepMac?: string; directRouting?: boolean };
 }
 
 /**
@@ -115,6 +115,10 @@ export function settleBackend(backend: BackendConfig, network: NetworkConfig, de
   if (backend.type === 'host-gw') return backend;
   const port = backend.port ?? network.backendPort;
   const withPort = port !== undefined ? { ...backend, port } : { ...backend };
+  // directRouting is each host's own choice: the file's, when it says, else the store's.
+  if (withPort.type === 'vxlan' && withPort.directRouting === undefined && network.backendDirectRouting !== undefined) {
+    withPort.directRouting = network.backendDirectRouting;
+  }
   if (withPort.type !== 'vxlan' || network.backendVni === undefined || withPort.vni === network.backendVni) return withPort;
   // The file's VNI is 1 unless set: a store's other VNI wins over that default, never over a VNI the file chose.
   if (withPort.vni !== wire.vxlan.DEFAULT_VNI) throw clash(description, 'VNI', network.backendVni, withPort.vni);
@@ -190,6 +194,7 @@ export function planHost(config: DaemonConfig, request: LeaseRequest, own: Pick<
       ...(backend.type === 'vxlan' ? { vni: backend.vni } : {}),
       ipv6Underlay,
       ...(ipv6Network !== undefined ? { ipv6Network } : {}),
+      ...(backend.type === 'vxlan' && backend.directRouting === true ? { directRouting: true } : {}),
     },
     routeCheck: {
       mode: config.reconcileRoutes,
@@ -210,7 +215,12 @@ export function planHost(config: DaemonConfig, request: LeaseRequest, own: Pick<
     },
     controlSocket: socketPath(host.stateDir),
     ...(metrics !== undefined ? { metrics } : {}),
-    statusBackend: { type: backend.type, ...(port !== undefined ? { port } : {}), ...(backend.type === 'vxlan' ? { vni: backend.vni, vtepMac: ownMac } : {}) },
+    statusBackend: {
+      type: backend.type,
+      ...(port !== undefined ? { port } : {}),
+      ...(backend.type === 'vxlan' ? { vni: backend.vni, vtepMac: ownMac } : {}),
+      ...(backend.type === 'vxlan' && backend.directRouting === true ? { directRouting: true } : {}),
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import type { LeaseState } from './lease-routes.js';
 import type { StoreHealthReport } from '../lease/store-health.js';
 import type { Health } from './health.js';
 import type { RoutesView } from './route-reconciler.js';
+import type { PeerPathView } from './direct-routes.js';
 
 export interface LeaseView {
   subnet: string;
@@ -32,7 +33,7 @@ export interface StatusView {
   subnetLen: number;
   subnet: string;
   expiration: string | null;
-  backend: { type: string; port?: number; vni?: number; vtepMac?: string };
+  backend: { type: string; port?: number; vni?: number; vtepMac?: string; directRouting?: boolean };
   underlay: { address: string; device: string };
   tun?: { name: string; address: string; mtu: number; offloads: Offloads };
   mtu: number;
@@ -50,6 +51,8 @@ export interface StatusView {
   counters?: CounterValues;
   /** The route check: its mode and the foreign routes that shadow a lease. */
   routes?: RoutesView;
+  /** vxlan with directRouting: the path each routed peer takes. */
+  paths?: PeerPathView[];
 }
 
 export function describeLease(lease: Lease, state: LeaseState, reason?: string): LeaseView {

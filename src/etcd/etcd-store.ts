@@ -226,6 +226,7 @@ export class EtcdStore implements LeaseStore {
       ...config,
       ...(port !== undefined ? { backendPort: port } : {}),
       ...(config.backend.type === 'vxlan' ? { backendVni: config.backend.vni ?? 1 } : {}),
+      ...(config.backend.type === 'vxlan' && config.backend.directRouting !== undefined ? { backendDirectRouting: config.backend.directRouting } : {}),
     };
   }
 

@@ -75,6 +75,8 @@ export interface NetworkConfig {
   backendPort?: number;
   /** The network's VNI, when the store fixes one (flannel's Backend.VNI). */
   backendVni?: number;
+  /** vxlan: the store asks for direct routes to peers on a shared segment (flannel's Backend.DirectRouting). */
+  backendDirectRouting?: boolean;
   /** A dual-stack network (flannel's EnableIPv6): each host also gets an IPv6 subnet from this range. */
   ipv6?: Ipv6Range;
 }

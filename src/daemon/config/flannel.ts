@@ -12,7 +12,7 @@ const TOP: Record<string, string> = {
   SubnetMax: 'subnetMax',
   IPv6Network: 'ipv6Network',
 };
-const BACKEND: Record<string, string> = { Type: 'type', VNI: 'vni', Port: 'port' };
+const BACKEND: Record<string, string> = { Type: 'type', VNI: 'vni', Port: 'port', DirectRouting: 'directRouting' };
 /** flannel keys that only matter when they ask for something tulle does not do. */
 const ACCEPTED_WHEN: Record<string, { value: boolean; why: string }> = {
   EnableIPv4: { value: true, why: "tulle's overlay is IPv4: EnableIPv4 must be true" },

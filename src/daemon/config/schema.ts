@@ -100,6 +100,8 @@ const backend = z.discriminatedUnion(
       port: port.optional(),
       /** Own VTEP MAC; by default one is made up once and kept in the state dir. */
       mac: mac.optional(),
+      /** Peers on a shared segment get a kernel route instead of vxlan (flannel's DirectRouting); default: the store's, else off. */
+      directRouting: z.boolean({ error: 'must be true or false' }).optional(),
     }),
     object({ type: z.literal('host-gw') }),
   ],
