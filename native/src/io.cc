@@ -87,10 +87,6 @@ int PollRetry(pollfd* p, nfds_t count, int timeoutMs) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 int64_t MonotonicMicros() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
