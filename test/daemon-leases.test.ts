@@ -331,7 +331,7 @@ t.test('control requests: malformed ones get an error, never a crash', async (t)
   t.same(parseRequest('{"id":4,"method":"leases"}'), { id: 4, method: 'leases' });
   t.same(parseRequest('status'), { id: null, error: 'not JSON: send {"id":1,"method":"status"}' });
   t.same(parseRequest('[1]'), { id: null, error: 'id: must be an integer' });
-  t.same(parseRequest('{"id":2,"method":"reboot"}'), { id: 2, error: 'method: must be one of status, leases (got "reboot")' });
+  t.same(parseRequest('{"id":2,"method":"reboot"}'), { id: 2, error: 'method: must be one of status, leases, peers (got "reboot")' });
 });
 
 t.test('the leases table', async (t) => {
