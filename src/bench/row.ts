@@ -111,14 +111,14 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
     // The overlay's own CPU (all its processes, % of one core) while `work` runs: what a mode that trades CPU
     // for latency costs idle, under pings and under load.
     const procs = built.processes;
-    const cpuDuring = async <T>(work: () => Promise<T>): Promise<{ result: T; pct: number | null }> => {
+    const cpuDuring = async <T>(work: () => Promise<T>): Promise<{ result: T; pct: number | null; per: { name: string; ns: string; cpu_pct: number }[] }> => {
       const before = procs.map((p) => cpuSeconds(p.pid));
       const start = performance.now();
       const result = await work();
       const wall = (performance.now() - start) / 1000;
-      if (procs.length === 0) return { result, pct: null };
-      const used = procs.reduce((sum, p, i) => sum + cpuSeconds(p.pid) - before[i], 0);
-      return { result, pct: round((used / wall) * 100, 1) };
+      const per = procs.map((p, i) => ({ name: p.name, ns: p.ns.slice(lab.prefix.length), cpu_pct: round(((cpuSeconds(p.pid) - before[i]) / wall) * 100, 1) }));
+      const total = per.reduce((x, p) => x + p.cpu_pct, 0);
+      return { result, pct: per.length === 0 ? null : round(total, 1), per };
     };
     if (procs.length > 0)
       await step('overlay CPU while idle, 2 s', async () => {
@@ -132,22 +132,14 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       return `${sample.rtt_ms} ms${pct !== null ? `; overlay CPU ${pct}% of a core` : ''}`;
     });
     await step(`TCP 1 stream, ${seconds} s`, async () => {
-      const before = procs.map((p) => cpuSeconds(p.pid));
-      const start = performance.now();
-      const r = await traffic.tcp(a.ns, b.ns, target, 1, seconds);
-      const wall = (performance.now() - start) / 1000;
-      const after = procs.map((p) => cpuSeconds(p.pid));
+      const { result: r, pct, per } = await cpuDuring(() => traffic.tcp(a.ns, b.ns, target, 1, seconds));
       sample.tcp1_gbps = r.gbps;
       if (r.limited) sample.generator_limited.push('tcp1_gbps');
-      if (procs.length > 0) {
-        const per = procs.map((p, i) => ({ name: p.name, ns: p.ns.slice(lab.prefix.length), cpu_pct: round(((after[i] - before[i]) / wall) * 100, 1) }));
+      if (pct !== null) {
         sample.cpu_per_process = per;
-        sample.cpu_pct = round(
-          per.reduce((x, p) => x + p.cpu_pct, 0),
-          1,
-        );
+        sample.cpu_pct = pct;
       }
-      return `${r.detail}${sample.cpu_pct !== null ? `; overlay CPU ${sample.cpu_pct}% of a core (${(sample.cpu_per_process as { cpu_pct: number }[]).map((p) => p.cpu_pct).join(' + ')})` : ''}`;
+      return `${r.detail}${pct !== null ? `; overlay CPU ${pct}% of a core (${per.map((p) => p.cpu_pct).join(' + ')})` : ''}`;
     });
     if (options.quick) sample.not_measured.tcp_multi_gbps = 'a quick run (the demo) leaves it out';
     else

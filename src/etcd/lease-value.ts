@@ -95,24 +95,26 @@ function decodeBackendData(rawData: unknown, field: string): { ok: true; backend
   const backendData: BackendData = {};
   if (rawData === undefined) return { ok: true, backendData };
   const d = new Fields(rawData);
-  const vni = d.get('VNI');
-  if (vni !== undefined) {
-    if (!Number.isInteger(vni) || (vni as number) < 0 || (vni as number) > 0xffffff)
-      return { ok: false, reason: `${field}.VNI ${show(vni)} is not 0..16777215` };
-    backendData.VNI = vni as number;
-  }
+  // An integer field in a range: its value, absent, or why it was refused.
+  const int = (name: string, min: number, max: number): number | undefined | { reason: string } => {
+    const v = d.get(name);
+    if (v === undefined) return undefined;
+    return Number.isInteger(v) && (v as number) >= min && (v as number) <= max
+      ? (v as number)
+      : { reason: `${field}.${name} ${show(v)} is not ${min}..${max}` };
+  };
+  const vni = int('VNI', 0, 0xffffff);
+  if (typeof vni === 'object') return { ok: false, ...vni };
+  if (vni !== undefined) backendData.VNI = vni;
   const mac = d.get('VtepMAC');
   if (mac !== undefined) {
     if (typeof mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
       return { ok: false, reason: `${field}.VtepMAC ${show(mac)} is not a MAC address` };
     backendData.VtepMAC = mac.toLowerCase();
   }
-  const port = d.get('Port');
-  if (port !== undefined) {
-    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
-      return { ok: false, reason: `${field}.Port ${show(port)} is not 1..65535` };
-    backendData.Port = port as number;
-  }
+  const port = int('Port', 1, 65535);
+  if (typeof port === 'object') return { ok: false, ...port };
+  if (port !== undefined) backendData.Port = port;
   const checksummed = d.get('UDPChecksum');
   if (checksummed !== undefined) {
     if (typeof checksummed !== 'boolean') return { ok: false, reason: `${field}.UDPChecksum ${show(checksummed)} is not true or false` };
