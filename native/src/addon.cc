@@ -241,6 +241,22 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
                            }));
 }
 
+// udpLocalPort(fd): the port the socket is bound to.
+Napi::Value UdpLocalPortFn(const Napi::CallbackInfo& info) {
+  uint32_t fd = ArgUint(info, 0, "fd");
+  return Napi::Number::New(info.Env(), Syscall(info.Env(), [&] { return tulle::UdpLocalPort(static_cast<int>(fd)); }));
+}
+
+// datagramPair(): [fdA, fdB], a connected pair of non-blocking AF_UNIX datagram sockets.
+Napi::Value DatagramPairFn(const Napi::CallbackInfo& info) {
+  int fds[2];
+  Syscall(info.Env(), [&] { tulle::DatagramPair(fds); });
+  Napi::Array pair = Napi::Array::New(info.Env(), 2);
+  pair.Set(0u, fds[0]);
+  pair.Set(1u, fds[1]);
+  return pair;
+}
+
 // udpSendTo(fd, address, port, bytes, length): 0, or the errno of a refused send (EMSGSIZE: over the path MTU).
 Napi::Value UdpSendToFn(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
@@ -365,6 +381,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ethtoolSet", Napi::Function::New(env, EthtoolSetFn, "ethtoolSet"));
   exports.Set("udpRecvBatch", Napi::Function::New(env, UdpRecvBatch, "udpRecvBatch"));
   exports.Set("udpSendTo", Napi::Function::New(env, UdpSendToFn, "udpSendTo"));
+  exports.Set("udpLocalPort", Napi::Function::New(env, UdpLocalPortFn, "udpLocalPort"));
+  exports.Set("datagramPair", Napi::Function::New(env, DatagramPairFn, "datagramPair"));
   exports.Set("notifySend", Napi::Function::New(env, NotifySendFn, "notifySend"));
   Napi::Object layout = Napi::Object::New(env);
   for (const tulle::LayoutEntry& entry : tulle::kLayout) layout.Set(entry.name, entry.value);

@@ -54,6 +54,12 @@ bool UdpProbeGso(int fd);
 
 // Opens a non-blocking UDP socket bound to address:port with the given buffer sizes.
 int UdpOpen(int family, const char* address, int port, int bufferBytes);
+// The port a socket of UdpOpen is bound to (getsockname).
+int UdpLocalPort(int fd);
+// A connected pair of non-blocking AF_UNIX datagram sockets: a stand-in for a
+// TUN, since each read returns one whole message as a TUN read returns one packet.
+void DatagramPair(int fds[2]);
+
 // One datagram to address:port (IPv4 or IPv6 text). Returns 0, or the errno of a
 // refused send: EMSGSIZE is how a socket with DF set learns a datagram exceeds the
 // path MTU the kernel knows. Throws only for an address that does not parse.

@@ -99,6 +99,7 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
       threads: config.threads,
       replyInline: config.replyInline,
       busyPollUs: config.busyPollMicroseconds,
+      warmUp: config.warmUp,
     },
     snapshot,
   );

@@ -164,6 +164,11 @@ function logStarted(r: Running, controlPath: string, log: Logger): void {
         .map(([name, on]) => `${name} ${on ? 'on' : 'off'}`)
         .join(', ')
     : '';
+  for (const warm of engine?.warmUps ?? []) {
+    if ('skipped' in warm)
+      log.warn({ event: 'warm-up skipped', reason: warm.skipped }, `data-plane warm-up skipped: ${warm.skipped}; the first packets run uncompiled code`);
+    else log.info({ event: 'warm-up', ...warm }, `data plane warmed up: ${warm.rounds} round trips on loopback in ${warm.ms} ms`);
+  }
   const where = engine
     ? `${plan.backend.type} on ${facts.underlay.address}:${plan.port}, ${engine.tunName} ${tunAddress} mtu ${mtu}${config.tun.mtu === undefined ? ` (${facts.underlay.device} ${facts.underlay.deviceMtu} − ${facts.underlay.deviceMtu - mtu})` : ''}`
     : `host-gw on ${facts.underlay.address} (${facts.underlay.device}, mtu ${mtu})`;

@@ -20,6 +20,7 @@ import type { Worker } from 'node:worker_threads';
 import { newCounterBuffer, readCounters, type CounterValues } from './counters.js';
 import { parseCidr, parseCidr4, prefixMask, wordMask } from '../util/cidr.js';
 import { RouteSnapshot } from './routes.js';
+import type { WarmUpResult } from './warm-up.js';
 import { TokenBucket } from './token-bucket.js';
 import { startWorker } from './start-worker.js';
 import type { WorkerConfig } from './worker.js';
@@ -51,6 +52,11 @@ export interface EngineOptions {
    * before it sleeps again (default 0: off). See native/src/io.cc PollSpinning and docs/benchmarks.md.
    */
   busyPollUs?: number;
+  /**
+   * Whether each data-plane thread runs its pipeline code over a loop of its own (never leaving the host)
+   * before it reports ready, so its first real packets run compiled code (default true; see warm-up.ts).
+   */
+  warmUp?: boolean;
 }
 
 /** The devices and sockets the engine runs on, opened for it (see the ownership rule above). */
@@ -112,6 +118,9 @@ export class Engine {
     readonly notes: OffloadNote[] = [],
   ) {}
 
+  /** What each thread's warm-up did (warm-up.ts), one entry per thread; empty when it was off. */
+  readonly warmUps: WarmUpResult[] = [];
+
   static async start(host: EngineHost, options: EngineOptions, routes: RouteSnapshot): Promise<Engine> {
     const { tun, udpFd, sourcePorts: pool, tunnel } = host.devices;
     const fds = [tun.fd, udpFd, ...pool.map((p) => p.fd), ...(tunnel ? [tunnel.fd] : [])];
@@ -144,6 +153,7 @@ export class Engine {
         arenaBytes: ARENA_BYTES,
         replyInline: options.replyInline ?? true,
         busyPollUs: options.busyPollUs ?? 0,
+        warmUp: options.warmUp ?? true,
         sendFds: pool.length > 0 ? pool.map((p) => p.fd) : [udpFd],
         tooBigBucket: TokenBucket.allocate(),
         tunnelFd: tunnel?.fd ?? -1,
@@ -170,7 +180,11 @@ export class Engine {
         workers.map(
           (w) =>
             new Promise<void>((resolve, reject) => {
-              w.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
+              w.once('message', (m: { ready?: boolean; error?: string; warm?: WarmUpResult }) => {
+                if (!m.ready) return reject(new Error(m.error));
+                if (m.warm !== undefined) engine.warmUps.push(m.warm);
+                resolve();
+              });
               w.once('error', reject);
               w.once('exit', (code) => reject(new Error(`data-plane worker exited with code ${code} while starting`)));
             }),

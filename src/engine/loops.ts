@@ -70,7 +70,7 @@ export class DuplexLoop implements Loop {
   ) {}
 
   step(timeoutMs: number): number {
-    const ready = this.waitEither(timeoutMs);
+    const ready = this.waitEither.wait(timeoutMs);
     if (ready === 0) return 0;
     // Receive first: what it writes to the TUN often queues replies there, which the TX step then sends.
     const received = (ready & BIND_READY) !== 0 ? this.rx.run(0) : 0;

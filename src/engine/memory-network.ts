@@ -107,7 +107,7 @@ export class MemoryNetwork {
 
   /** The duplex loop's sleep over a memory TUN and bind: readiness now, without waiting. */
   waitEither(tun: MemoryTun, bind: MemoryBind): WaitEither {
-    return () => (tun.queued > 0 ? TUN_READY : 0) | (bind.waitReadable(0) ? BIND_READY : 0);
+    return { wait: () => (tun.queued > 0 ? TUN_READY : 0) | (bind.waitReadable(0) ? BIND_READY : 0) };
   }
 
   /** Carries one datagram payload from `from` (source port `srcPort`) to the bind at table[at] (ADDR_STRIDE entry). */

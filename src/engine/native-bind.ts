@@ -39,8 +39,10 @@ export interface NativeBindOptions {
 export class NativeBind implements Bind {
   readonly sockets: number;
   readonly segmentsPerDatagram: number;
-  readonly fd: number;
-  private readonly sendFds: Int32Array;
+  /** Mutable only for the warm-up, which points the bind at its loopback sockets for a moment (warm-up.ts). */
+  fd: number;
+  /** The send sockets; the warm-up swaps its own in and back the same way. */
+  readonly sendFds: Int32Array;
   private readonly arena: Uint8Array;
   private readonly tunnelFd: number;
   private readonly tunnelParams: Uint8Array;

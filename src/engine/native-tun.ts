@@ -9,7 +9,8 @@ import type { TunDevice } from './tun-device.js';
 export class NativeTun implements TunDevice {
   constructor(
     private readonly native: NativeAddon,
-    readonly fd: number,
+    /** Mutable only for the warm-up, which points it at its stand-in TUN for a moment (warm-up.ts). */
+    public fd: number,
     readonly vnet: boolean,
     /** Low-latency mode: microseconds waitReadable() busy-polls before it sleeps (0: off). */
     private readonly spinUs = 0,

@@ -183,7 +183,15 @@ export class RouteReader {
   /** Peer addresses and templates for txBatch, of the same version as the lookups; replaced whole, never written into. */
   send: SendTable = emptySendTable(0);
 
-  constructor(private readonly snapshot: RouteSnapshot) {}
+  constructor(private snapshot: RouteSnapshot) {}
+
+  /** Reads `snapshot` from the next refresh() on; the warm-up (warm-up.ts) lends the reader its own for a moment. */
+  use(snapshot: RouteSnapshot): RouteSnapshot {
+    const previous = this.snapshot;
+    this.snapshot = snapshot;
+    this.seen = -1;
+    return previous;
+  }
 
   /** Call once per batch; cheap when nothing changed. Returns true if the routes changed. */
   refresh(): boolean {
@@ -219,7 +227,7 @@ export class RouteReader {
     const senders6: { words: number[]; value: number }[] = [];
     for (let i = 0; i < peers; i++) {
       const at = i * ADDR_STRIDE;
-      if (addrs[at] === 4) bySender.set(wire.readU32(addrs, at + 4), i);
+      if (addrs[at] === 4) bySender.set(wire.readU32(addrs, at + 4) | 0, i);
       else if (addrs[at] === 6) senders6.push({ words: [0, 1, 2, 3].map((w) => wire.readU32(addrs, at + 4 + w * 4)), value: i });
     }
     const checksummedPeers = new Uint8Array(peers);
@@ -298,9 +306,13 @@ export class RouteReader {
     return this.checksummedPeers[peer] === 1;
   }
 
-  /** The peer index whose underlay IPv4 address is `address`, or -1. */
+  /**
+   * The peer index whose underlay IPv4 address is `address`, or -1. Keyed by the address as a signed 32-bit
+   * integer, which V8 always holds the same way: 127.0.0.1 (the warm-up's) and 192.0.2.1 (a real peer's)
+   * read unsigned would be a small integer and a heap number, and code compiled for one is dropped for the other.
+   */
   sender(address: number): number {
-    const key = address >>> 0;
+    const key = address | 0;
     if (key === this.lastSender) return this.lastSenderPeer;
     this.lastSender = key;
     this.lastSenderPeer = this.bySender.get(key) ?? -1;

@@ -20,6 +20,7 @@ import { nativeWaitEither } from './native-wait.js';
 import { RouteReader, RouteSnapshot } from './routes.js';
 import { runUntilStopped, type Loop } from './loops.js';
 import { buildLoop } from './thread-loop.js';
+import { warmUp, type WarmUpResult } from './warm-up.js';
 
 export interface WorkerConfig {
   role: 'tx' | 'rx' | 'duplex';
@@ -57,13 +58,24 @@ export interface WorkerConfig {
   tunnelParams: number[];
   /** Low-latency mode: microseconds each wait busy-polls before it sleeps (0: off; EngineOptions.busyPollUs). */
   busyPollUs: number;
+  /** Run the pipeline code over a loop of its own before reporting ready (warm-up.ts; EngineOptions.warmUp). */
+  warmUp: boolean;
 }
 
-function start(config: WorkerConfig): { loop: Loop; control: Control; routes: RouteReader } {
+function start(config: WorkerConfig): { loop: Loop; control: Control; routes: RouteReader; warm: WarmUpResult | undefined } {
   const native = loadNative();
+  const log = stderrLog({ thread: config.role });
+  const rx = {
+    backend: config.backend,
+    vni: config.vni,
+    subnet: config.subnet,
+    subnetMask: config.subnetMask,
+    subnet6: Int32Array.from(config.subnet6),
+    subnet6Mask: Int32Array.from(config.subnet6Mask),
+    ipv6: config.ipv6,
+  };
   const control = new Control(config.control);
   const routes = new RouteReader(new RouteSnapshot(config.routes));
-  const log = stderrLog({ thread: config.role });
   const tun = new NativeTun(native, config.tunFd, config.vnet, config.busyPollUs);
   const bind = new NativeBind(
     native,
@@ -79,43 +91,34 @@ function start(config: WorkerConfig): { loop: Loop; control: Control; routes: Ro
     },
     log,
   );
-  const loop = buildLoop(
-    config.role,
-    {
-      tun,
-      bind,
-      waitEither: nativeWaitEither(native, tun, bind, config.busyPollUs),
-      routes,
-      counters: new Float64Array(config.counters),
-      clock: wallClock,
-      control,
-    },
-    {
-      batch: config.batch,
-      headroom: config.headroom,
-      stride: config.stride,
-      mtu: config.mtu,
-      replyInline: config.replyInline,
-      tooBigBucket: config.tooBigBucket,
-      busyPoll: config.busyPollUs > 0,
-      rx: {
-        backend: config.backend,
-        vni: config.vni,
-        subnet: config.subnet,
-        subnetMask: config.subnetMask,
-        subnet6: Int32Array.from(config.subnet6),
-        subnet6Mask: Int32Array.from(config.subnet6Mask),
-        ipv6: config.ipv6,
-      },
-    },
-  );
-  return { loop, control, routes };
+  const parts = {
+    tun,
+    bind,
+    waitEither: nativeWaitEither(native, tun, bind, config.busyPollUs),
+    routes,
+    counters: new Float64Array(config.counters),
+    clock: wallClock,
+    control,
+  };
+  const threadConfig = {
+    batch: config.batch,
+    headroom: config.headroom,
+    stride: config.stride,
+    mtu: config.mtu,
+    replyInline: config.replyInline,
+    tooBigBucket: config.tooBigBucket,
+    busyPoll: config.busyPollUs > 0,
+    rx,
+  };
+  const warm = config.warmUp ? warmUp(native, parts, threadConfig) : undefined;
+  const loop = buildLoop(config.role, parts, threadConfig);
+  return { loop, control, routes, warm };
 }
 
 try {
-  const { loop, control, routes } = start(workerData as WorkerConfig);
+  const { loop, control, routes, warm } = start(workerData as WorkerConfig);
   routes.refresh();
-  parentPort!.postMessage({ ready: true });
+  parentPort!.postMessage({ ready: true, warm });
   runUntilStopped(loop, control, (workerData as WorkerConfig).pollMs);
 } catch (error) {
   parentPort!.postMessage({ error: (error as Error).message });

@@ -80,6 +80,14 @@ export interface NativeAddon {
    * probe's only send (src/daemon/path-health); never on the data path.
    */
   udpSendTo(fd: number, address: string, port: number, bytes: Uint8Array, length: number): number;
+  /** The port a socket of udpOpen is bound to (getsockname). */
+  udpLocalPort(fd: number): number;
+  /**
+   * A connected pair of non-blocking AF_UNIX datagram sockets. One read returns one whole message, as a TUN
+   * read returns one packet: the data-plane warm-up (src/engine/warm-up.ts) uses one as a TUN that no host
+   * routes into.
+   */
+  datagramPair(): [number, number];
   /**
    * Receives datagrams (recvmmsg) into slots as tunReadBatch does and describes them in at most
    * `maxCount` descriptors; with `gro` (UDP_GRO on the socket) a coalesced datagram becomes one

@@ -262,6 +262,11 @@ export const DaemonConfigSchema = object({
    * is off. It yields the core between polls; what it costs is in docs/config.md.
    */
   busyPollMicroseconds: int(0, 10_000, 'microseconds').default(0),
+  /**
+   * Before start-up ends, each data-plane thread runs its own code over loopback stand-ins for a few hundred
+   * milliseconds at most, so the first real packets run compiled code (src/engine/warm-up.ts).
+   */
+  warmUp: z.boolean({ error: 'must be true or false' }).default(true),
   /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: see docs/config.md). */
   offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto' }),
 });

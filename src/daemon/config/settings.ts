@@ -181,6 +181,14 @@ export const SETTINGS: readonly Setting[] = [
     help: 'low-latency mode: keep polling this long after each wake-up before sleeping (0: off; costs CPU while packets flow)',
     default: '0',
   },
+  {
+    path: 'warmUp',
+    env: 'TULLE_WARM_UP',
+    flag: 'warm-up',
+    kind: 'bool',
+    help: 'run the data-plane code over loopback before start-up ends, so the first packets run compiled code',
+    default: 'true',
+  },
 ];
 
 /**
