@@ -36,14 +36,13 @@ if (lab) {
   for (const h of hosts) lab.exec(h.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0']);
   const [a, b, c] = hosts;
   const { ready, output, lastLine } = trafficTools(lab);
-  const tool = (ns: string, ...args: string[]) => lab.spawn(ns, [process.execPath, '--import', loader, burstTool, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const tool = (ns: string, ...args: string[]) =>
+    lab.spawn(ns, [process.execPath, '--import', loader, burstTool, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
 
   type Backend = 'udp' | 'vxlan';
   const overlay = (i: number) => SUBNET[i].replace('/24', '');
   const peer = (backend: Backend, i: number) =>
-    backend === 'udp'
-      ? { subnet: SUBNET[i], address: hosts[i].underlay }
-      : { subnet: SUBNET[i], address: hosts[i].underlay, mac: MAC[i], udpChecksum: true };
+    backend === 'udp' ? { subnet: SUBNET[i], address: hosts[i].underlay } : { subnet: SUBNET[i], address: hosts[i].underlay, mac: MAC[i], udpChecksum: true };
   const tulle = (backend: Backend, host: Host, i: number, peers: number[], offloads: object, batch: number) =>
     startDaemon(lab, host.ns, {
       network: '198.18.0.0/16',
@@ -90,7 +89,14 @@ if (lab) {
   const on = { tun: true, udpGso: true, udpGro: true };
   const cases: Case[] = [
     { name: 'every offload on (receivers with UDP GRO)', sender: on, receivers: on, batch: 64, burst: BURST, coalesces: true },
-    { name: 'receivers without UDP GRO: the segments arrive one by one', sender: on, receivers: { ...on, udpGro: false }, batch: 64, burst: BURST, coalesces: true },
+    {
+      name: 'receivers without UDP GRO: the segments arrive one by one',
+      sender: on,
+      receivers: { ...on, udpGro: false },
+      batch: 64,
+      burst: BURST,
+      coalesces: true,
+    },
     { name: 'udpGso off on the sender', sender: { ...on, udpGso: false }, receivers: on, batch: 64, burst: BURST, coalesces: false },
     { name: 'a batch of 1', sender: on, receivers: on, batch: 1, burst: 8, coalesces: false },
   ];
@@ -125,8 +131,8 @@ if (lab) {
         const two = await burst([b, c], EQUAL, 8, setup.burst);
         allArrived(t, two.flows[0], 0, COUNT, 'to b, interleaved with c');
         allArrived(t, two.flows[1], 1, COUNT, 'to c, interleaved with b');
-        t.same(Object.keys(two.flows[0]), ['0'], "b saw only its flow");
-        t.same(Object.keys(two.flows[1]), ['1'], "c saw only its flow");
+        t.same(Object.keys(two.flows[0]), ['0'], 'b saw only its flow');
+        t.same(Object.keys(two.flows[1]), ['1'], 'c saw only its flow');
 
         const end = await freshStats(da);
         const coalesced = end.txCoalesced - start.txCoalesced;

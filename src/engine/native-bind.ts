@@ -111,7 +111,10 @@ export class NativeBind implements Bind {
     );
     if (s[TX_STATUS_GSO_REFUSED] > 0 && (this.options & TX_UDP_GSO) !== 0) {
       this.options &= ~TX_UDP_GSO;
-      this.log('warn', 'udpGso off: the kernel refused a UDP_SEGMENT send (a device on the path cannot segment); super-packets are split and datagrams sent one by one from now on');
+      this.log(
+        'warn',
+        'udpGso off: the kernel refused a UDP_SEGMENT send (a device on the path cannot segment); super-packets are split and datagrams sent one by one from now on',
+      );
     }
     if (s[TX_STATUS_WHOLE_REFUSED] > 0 && (this.options & TX_WHOLE) !== 0) {
       this.options &= ~TX_WHOLE;

@@ -51,9 +51,7 @@ async function send(sizesText: string, countText: string, chunkText: string, bur
       for (let seq = start; seq < Math.min(start + chunk, count); seq++) {
         const payload = Buffer.alloc(sizes[seq % sizes.length]);
         fill(payload, flow, seq);
-        pending.push(
-          new Promise<void>((resolve, reject) => f.socket.send(payload, f.port, f.address, (err) => (err ? reject(err) : resolve()))),
-        );
+        pending.push(new Promise<void>((resolve, reject) => f.socket.send(payload, f.port, f.address, (err) => (err ? reject(err) : resolve()))));
         f.sent++;
         if (pending.length >= burst) {
           await Promise.all(pending);
