@@ -101,7 +101,7 @@ async function sendAndCollect(
     desc[wire.DESC_LENGTH] = pkt.length;
     desc[wire.DESC_VERDICT] = 0;
     desc[wire.DESC_GSO_SIZE] = gsoSize;
-    const status = new Int32Array(4);
+    const status = new Int32Array(L.TX_STATUS_WORDS);
     const arena = new Uint8Array(1 << 20);
     const sent = native.txBatch(fd, pkt.bytes, desc, 1, table.bytes, table.meta, addrs, arena, L.TX_VNET | (udpGso ? L.TX_UDP_GSO : 0), status);
     // Wait until as many datagrams arrived as were sent (and a moment longer when none were).

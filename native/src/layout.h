@@ -68,7 +68,7 @@ constexpr int kAddrAddress = 4;
 constexpr uint8_t kAddrChecksummed = 1;
 
 // txBatch options.
-constexpr int kTxUdpGso = 1;  // send GSO super-packets' segments with one UDP_SEGMENT send each
+constexpr int kTxUdpGso = 1;  // UDP_SEGMENT sends: a super-packet's segments, and runs of equal single datagrams to one peer
 constexpr int kTxVnet = 2;    // the slab was read from a TUN with a virtio-net header
 constexpr int kTxWhole = 4;   // a tunnel TAP and its params are passed: packets flagged kFlagSendWhole may use it
 
@@ -77,7 +77,8 @@ constexpr int kTxStatusSent = 0;          // datagrams sent
 constexpr int kTxStatusGsoRefused = 1;    // UDP_SEGMENT sends the kernel refused (EIO/EINVAL)
 constexpr int kTxStatusWholeRefused = 2;  // whole frames the TAP refused (those packets were split and sent as usual)
 constexpr int kTxStatusWholeSent = 3;     // super-packets sent whole
-constexpr int kTxStatusWords = 4;
+constexpr int kTxStatusCoalesced = 4;     // single datagrams that left inside a UDP_SEGMENT send of several
+constexpr int kTxStatusWords = 5;
 // tunWriteCoalesced status words.
 constexpr int kCoalesceStatusMerged = 0;  // super-packets written
 constexpr int kCoalesceStatusWords = 1;
@@ -161,6 +162,7 @@ constexpr LayoutEntry kLayout[] = {
     {"TX_STATUS_GSO_REFUSED", kTxStatusGsoRefused},
     {"TX_STATUS_WHOLE_REFUSED", kTxStatusWholeRefused},
     {"TX_STATUS_WHOLE_SENT", kTxStatusWholeSent},
+    {"TX_STATUS_COALESCED", kTxStatusCoalesced},
     {"TX_STATUS_WORDS", kTxStatusWords},
     {"COALESCE_STATUS_MERGED", kCoalesceStatusMerged},
     {"COALESCE_STATUS_WORDS", kCoalesceStatusWords},

@@ -43,7 +43,7 @@ export const ADDR_ADDRESS = 4;
  */
 export const ADDR_CHECKSUMMED = 1;
 
-/** txBatch options: split super-packets leave in UDP_SEGMENT sends. */
+/** txBatch options: UDP_SEGMENT sends, for split super-packets and for runs of equal-length single datagrams to one peer. */
 export const TX_UDP_GSO = 1;
 /** txBatch options: the slab was read from a TUN with a virtio-net header (super-packets possible). */
 export const TX_VNET = 2;
@@ -58,7 +58,9 @@ export const TX_STATUS_GSO_REFUSED = 1;
 export const TX_STATUS_WHOLE_REFUSED = 2;
 /** Super-packets sent whole. */
 export const TX_STATUS_WHOLE_SENT = 3;
-export const TX_STATUS_WORDS = 4;
+/** Single datagrams that left inside a UDP_SEGMENT send of several (a run to one peer, one length, one socket). */
+export const TX_STATUS_COALESCED = 4;
+export const TX_STATUS_WORDS = 5;
 /** tunWriteCoalesced status words: super-packets written. */
 export const COALESCE_STATUS_MERGED = 0;
 export const COALESCE_STATUS_WORDS = 1;

@@ -38,11 +38,13 @@ import type { Batch } from './batch.js';
 import type { SendTable } from './routes.js';
 
 /** status words of Bind.send. */
-export const SEND_STATUS_WORDS = 2;
+export const SEND_STATUS_WORDS = 3;
 /** Datagrams that left (a super-packet split counts each segment). */
 export const SENT_DATAGRAMS = 0;
 /** Super-packets that left whole (the tunnel TAP). */
 export const SENT_WHOLE = 1;
+/** Single datagrams that left inside one UDP_SEGMENT send with others (counted among SENT_DATAGRAMS too). */
+export const SENT_COALESCED = 2;
 
 export interface Bind {
   /** Sockets outer packets leave on (decideTx's policy.sockets): 1, or a pool a flow's hash picks from. */

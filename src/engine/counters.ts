@@ -28,6 +28,7 @@ export const COUNTERS = [
   'icmpTooBig',
   'txInline',
   'txWhole',
+  'txCoalesced',
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number];

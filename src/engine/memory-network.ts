@@ -20,7 +20,7 @@
 import { Sfc32 } from '../util/prng.js';
 import * as wire from '@tulle/wire';
 import type { Batch } from './batch.js';
-import { SENT_DATAGRAMS, SENT_WHOLE, type Bind } from './bind.js';
+import { SENT_COALESCED, SENT_DATAGRAMS, SENT_WHOLE, type Bind } from './bind.js';
 import type { Clock } from './clock.js';
 import type { MemoryTun } from './memory-tun.js';
 import { copyBytes, PacketQueue } from './packet-queue.js';
@@ -257,6 +257,7 @@ export class MemoryBind implements Bind {
     }
     status[SENT_DATAGRAMS] = datagrams;
     status[SENT_WHOLE] = 0;
+    status[SENT_COALESCED] = 0;
     return datagrams;
   }
 

@@ -10,8 +10,18 @@
  * packets concerned are split and sent instead.
  */
 import type { NativeAddon } from '../native/load.js';
-import { TX_STATUS_GSO_REFUSED, TX_STATUS_WHOLE_REFUSED, TX_STATUS_WHOLE_SENT, TX_STATUS_WORDS, TX_UDP_GSO, TX_VNET, TX_WHOLE, type Batch } from './batch.js';
-import { SENT_DATAGRAMS, SENT_WHOLE, type Bind } from './bind.js';
+import {
+  TX_STATUS_COALESCED,
+  TX_STATUS_GSO_REFUSED,
+  TX_STATUS_WHOLE_REFUSED,
+  TX_STATUS_WHOLE_SENT,
+  TX_STATUS_WORDS,
+  TX_UDP_GSO,
+  TX_VNET,
+  TX_WHOLE,
+  type Batch,
+} from './batch.js';
+import { SENT_COALESCED, SENT_DATAGRAMS, SENT_WHOLE, type Bind } from './bind.js';
 import type { Log } from './log.js';
 import type { SendTable } from './routes.js';
 
@@ -103,7 +113,10 @@ export class NativeBind implements Bind {
     );
     if (s[TX_STATUS_GSO_REFUSED] > 0 && (this.options & TX_UDP_GSO) !== 0) {
       this.options &= ~TX_UDP_GSO;
-      this.log('warn', 'udpGso off: the kernel refused a UDP_SEGMENT send (a device on the path cannot segment); super-packets are split from now on');
+      this.log(
+        'warn',
+        'udpGso off: the kernel refused a UDP_SEGMENT send (a device on the path cannot segment); super-packets are split and datagrams sent one by one from now on',
+      );
     }
     if (s[TX_STATUS_WHOLE_REFUSED] > 0 && (this.options & TX_WHOLE) !== 0) {
       this.options &= ~TX_WHOLE;
@@ -111,6 +124,7 @@ export class NativeBind implements Bind {
     }
     status[SENT_DATAGRAMS] = datagrams;
     status[SENT_WHOLE] = s[TX_STATUS_WHOLE_SENT];
+    status[SENT_COALESCED] = s[TX_STATUS_COALESCED];
     return datagrams;
   }
 

@@ -6,7 +6,7 @@
  */
 import * as wire from '@tulle/wire';
 import { Batch } from './batch.js';
-import { SEND_STATUS_WORDS, SENT_WHOLE, type Bind } from './bind.js';
+import { SEND_STATUS_WORDS, SENT_COALESCED, SENT_WHOLE, type Bind } from './bind.js';
 import type { Clock } from './clock.js';
 import { C } from './counters.js';
 import { decideTx, type TxPolicy } from './decide.js';
@@ -65,6 +65,7 @@ export class TxPipeline {
     // The reader's own copy of the version decideTx used, never the shared snapshot (routes.ts).
     const datagrams = this.bind.send(batch, n, routes.send, this.tun.vnet, status);
     counters[C.txWhole] += status[SENT_WHOLE];
+    counters[C.txCoalesced] += status[SENT_COALESCED];
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const v = desc[i * DESC_STRIDE + DESC_VERDICT];

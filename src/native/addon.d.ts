@@ -49,7 +49,8 @@ export interface NativeAddon {
    * VERDICT >= 0 using template VERDICT and sends it to address VERDICT. With TX_VNET the slab came
    * from a TUN with a virtio-net header, and GSO super-packets (GSO_SIZE > 0) are split into `arena`
    * with per-segment headers and checksums; with TX_UDP_GSO each super-packet leaves in UDP_SEGMENT
-   * sends. Writes OUT_LENGTH (bytes sent for the packet); failures get a negative VERDICT.
+   * sends, and so does each run of single datagrams to one peer from one socket with one source port and
+   * one length (the last may be shorter; at most 64 and 65,000 bytes), each sent from its place in the slab. Writes OUT_LENGTH (bytes sent for the packet); failures get a negative VERDICT.
    * Fills the TX_STATUS_* words of `status` (src/engine/batch.ts) and returns TX_STATUS_SENT.
    * `fds` is one socket, or a pool of up to MAX_SOCKETS sockets bound to distinct ports: each packet
    * leaves on fds[SOCKET], so its outer source port follows its flow (templates must be payload-only).
