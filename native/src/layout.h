@@ -79,8 +79,9 @@ constexpr int kTxStatusWholeRefused = 2;  // whole frames the TAP refused (those
 constexpr int kTxStatusWholeSent = 3;     // super-packets sent whole
 constexpr int kTxStatusWords = 4;
 // tunWriteCoalesced status words.
-constexpr int kCoalesceStatusMerged = 0;  // super-packets written
-constexpr int kCoalesceStatusWords = 1;
+constexpr int kCoalesceStatusMerged = 0;     // super-packets written (TCP and UDP)
+constexpr int kCoalesceStatusMergedUdp = 1;  // of which UDP (USO)
+constexpr int kCoalesceStatusWords = 2;
 
 // Bytes of the virtio-net header before each packet of a TUN opened with kTunVnetHdr.
 constexpr int kVnetHdrLen = 10;
@@ -163,6 +164,7 @@ constexpr LayoutEntry kLayout[] = {
     {"TX_STATUS_WHOLE_SENT", kTxStatusWholeSent},
     {"TX_STATUS_WORDS", kTxStatusWords},
     {"COALESCE_STATUS_MERGED", kCoalesceStatusMerged},
+    {"COALESCE_STATUS_MERGED_UDP", kCoalesceStatusMergedUdp},
     {"COALESCE_STATUS_WORDS", kCoalesceStatusWords},
     {"VNET_HDR_LEN", kVnetHdrLen},
     {"MAX_SOCKETS", kMaxSockets},

@@ -59,9 +59,11 @@ export const TX_STATUS_WHOLE_REFUSED = 2;
 /** Super-packets sent whole. */
 export const TX_STATUS_WHOLE_SENT = 3;
 export const TX_STATUS_WORDS = 4;
-/** tunWriteCoalesced status words: super-packets written. */
+/** tunWriteCoalesced status words: super-packets written (TCP and UDP)... */
 export const COALESCE_STATUS_MERGED = 0;
-export const COALESCE_STATUS_WORDS = 1;
+/** ...and of them, UDP super-packets (USO). */
+export const COALESCE_STATUS_MERGED_UDP = 1;
+export const COALESCE_STATUS_WORDS = 2;
 
 /** Bytes of the virtio-net header before each packet read from (or written to) a TUN that has one. */
 export const VNET_HDR_LEN = 10;

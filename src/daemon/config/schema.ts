@@ -177,6 +177,7 @@ const offloads = object({
   udpGso: flag(true),
   udpGro: flag(true),
   udpTunnelGso: z.union([z.boolean(), z.literal('auto')], { error: 'must be true, false or "auto"' }).default('auto'),
+  uso: flag(true),
 });
 
 export const DaemonConfigSchema = object({
@@ -263,7 +264,7 @@ export const DaemonConfigSchema = object({
    */
   busyPollMicroseconds: int(0, 10_000, 'microseconds').default(0),
   /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: see docs/config.md). */
-  offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto' }),
+  offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto', uso: true }),
 });
 
 export type DaemonConfig = z.infer<typeof DaemonConfigSchema>;
