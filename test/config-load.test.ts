@@ -83,7 +83,7 @@ t.test('the static configurations of the engine tests load unchanged', async (t)
   };
   const { config } = await loadConfig({ file: file(JSON.stringify(legacy), 'json') });
   t.equal(config.underlay.port, 8472);
-  t.same(config.offloads, { tun: false, udpGso: true, udpGro: false, udpTunnelGso: 'auto' });
+  t.same(config.offloads, { tun: false, udpGso: true, udpGro: false, udpTunnelGso: 'auto', uso: true });
   t.equal(config.peers[0].mac, '02:00:5e:00:53:02');
 });
 

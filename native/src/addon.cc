@@ -292,7 +292,8 @@ Napi::Value UdpRecvBatch(const Napi::CallbackInfo& info) {
                            }));
 }
 
-// tunWriteCoalesced(fd, slab, desc, count, status, verify = true, mtu): packets delivered; status[COALESCE_STATUS_MERGED] = super-packets written.
+// tunWriteCoalesced(fd, slab, desc, count, status, verify = true, mtu, uso = 0): packets delivered; status[COALESCE_STATUS_MERGED] =
+// super-packets written, status[COALESCE_STATUS_MERGED_UDP] = those of them that are UDP.
 Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
   uint32_t fd = ArgUint(info, 0, "fd");
   auto slab = ArgArray<Napi::Uint8Array>(info, 1, "slab", napi_uint8_array);
@@ -306,10 +307,12 @@ Napi::Value TunWriteCoalesced(const Napi::CallbackInfo& info) {
   }
   const bool verify = info.Length() <= 5 || info[5].ToBoolean().Value();
   const uint32_t mtu = info.Length() > 6 && !info[6].IsUndefined() ? ArgUint(info, 6, "mtu") : 0xffff;
-  int merged = 0;
+  const uint32_t uso = info.Length() > 7 && !info[7].IsUndefined() ? ArgUint(info, 7, "uso") : 0;
+  tulle::CoalesceCounts counts{};
   int written = tulle::TunWriteCoalesced(static_cast<int>(fd), slab.Data(), slab.ByteLength(), desc.Data(), static_cast<int>(count), verify,
-                                         static_cast<int>(mtu), &merged);
-  status[tulle::kCoalesceStatusMerged] = merged;
+                                         static_cast<int>(mtu), static_cast<int>(uso), &counts);
+  status[tulle::kCoalesceStatusMerged] = counts.merged;
+  status[tulle::kCoalesceStatusMergedUdp] = counts.mergedUdp;
   return Napi::Number::New(info.Env(), written);
 }
 

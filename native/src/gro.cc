@@ -17,16 +17,19 @@ namespace tulle {
 namespace {
 
 constexpr int kMaxSegments = 64;
-constexpr int kTcp = 6;
+constexpr int kTcp = 6, kUdp = 17;
+// A UDP super-packet's IP packet stays below the 16-bit length fields, with room to spare.
+constexpr int kMaxUdpBytes = 65000;
 constexpr uint8_t kAck = 0x10, kPsh = 0x08;
 
 struct Segment {
   uint8_t* pkt;
   int len;
   int ipLen;
-  int tcpLen;
+  int l4HdrLen;  // TCP header with options, or the 8-byte UDP header
+  int proto;     // kTcp or kUdp
   int payload;
-  uint32_t seq;
+  uint32_t seq;  // TCP only
   int desc;
   bool trusted;  // a verified outer checksum covers it: its own TCP checksum may be left partial
 };
@@ -58,17 +61,71 @@ bool Parse(uint8_t* pkt, int len, bool verify, Segment* s) {
   s->pkt = pkt;
   s->len = len;
   s->ipLen = ipLen;
-  s->tcpLen = tcpLen;
+  s->l4HdrLen = tcpLen;
+  s->proto = kTcp;
   s->payload = len - ipLen - tcpLen;
   s->seq = Get32(tcp + 4);
   return true;
 }
 
+// A UDP datagram that may take part in coalescing (USO, when the TUN accepted it for its IP
+// version, `uso`): plain IPv4 (no options, not a fragment) or IPv6 without extension headers,
+// some payload, and a checksum that is present and verifies. It is checked whatever covered
+// it on the way: the merged packet's checksum is made anew, so merging must never turn a
+// datagram the kernel would drop into one it delivers. IPv4's "no checksum" (0) stays alone.
+bool ParseUdp(uint8_t* pkt, int len, int uso, Segment* s) {
+  if (len < 1) return false;
+  const int version = pkt[0] >> 4;
+  int ipLen;
+  if (version == 4) {
+    if (!(uso & kTunFUso4) || len < 29 || pkt[0] != 0x45 || pkt[9] != kUdp) return false;
+    if ((Get16(pkt + 6) & 0x3fff) != 0) return false;  // MF or a fragment offset
+    if (static_cast<int>(Get16(pkt + 2)) != len) return false;
+    ipLen = 20;
+  } else if (version == 6) {
+    if (!(uso & kTunFUso6) || len < 49 || pkt[6] != kUdp || static_cast<int>(Get16(pkt + 4)) + 40 != len) return false;
+    ipLen = 40;
+  } else {
+    return false;
+  }
+  const uint8_t* udp = pkt + ipLen;
+  const uint32_t l4Len = static_cast<uint32_t>(len - ipLen);
+  if (Get16(udp + 4) != l4Len || Get16(udp + 6) == 0) return false;
+  if (Sum16(udp, l4Len, PseudoHeaderSum(pkt, kUdp, l4Len)) != 0xffff) return false;
+  s->pkt = pkt;
+  s->len = len;
+  s->ipLen = ipLen;
+  s->l4HdrLen = 8;
+  s->proto = kUdp;
+  s->payload = len - ipLen - 8;
+  s->seq = 0;
+  return true;
+}
+
+// Whether the datagram `next` continues the UDP run that `first` opened and `prev` ends:
+// the same flow and IP header fields, datagrams of one size (the last may be shorter).
+bool FollowsUdp(const Segment& first, const Segment& prev, const Segment& next, int total, int segments) {
+  if (segments >= kMaxSegments || prev.payload != first.payload || next.payload > first.payload) return false;
+  if (next.ipLen != first.ipLen || total + next.payload > kMaxUdpBytes) return false;
+  const uint8_t* a = first.pkt;
+  const uint8_t* b = next.pkt;
+  if (first.ipLen == 20) {
+    // TOS, DF, TTL, addresses (the protocol is UDP in both).
+    if (a[1] != b[1] || (a[6] & 0x40) != (b[6] & 0x40) || a[8] != b[8] || std::memcmp(a + 12, b + 12, 8) != 0) return false;
+  } else {
+    // Version, traffic class, flow label; hop limit; addresses.
+    if (std::memcmp(a, b, 4) != 0 || a[7] != b[7] || std::memcmp(a + 8, b + 8, 32) != 0) return false;
+  }
+  return std::memcmp(a + first.ipLen, b + next.ipLen, 4) == 0;  // ports
+}
+
 // Whether `next` continues the run that `first` opened and `prev` ends.
 bool Follows(const Segment& first, const Segment& prev, const Segment& next, int total, int segments) {
+  if (next.proto != first.proto) return false;
+  if (first.proto == kUdp) return FollowsUdp(first, prev, next, total, segments);
   if (segments >= kMaxSegments || prev.payload != first.payload || next.payload > first.payload) return false;
   if (prev.pkt[prev.ipLen + 13] & kPsh) return false;  // PSH ends a run
-  if (next.ipLen != first.ipLen || next.tcpLen != first.tcpLen) return false;
+  if (next.ipLen != first.ipLen || next.l4HdrLen != first.l4HdrLen) return false;
   if (next.seq != prev.seq + static_cast<uint32_t>(prev.payload)) return false;
   const int limit = first.ipLen == 20 ? 0xffff : 0xffff + 40;
   if (total + next.payload > limit) return false;
@@ -86,7 +143,7 @@ bool Follows(const Segment& first, const Segment& prev, const Segment& next, int
   // Ports, ack number, and data offset / flags (but PSH) / window / urgent pointer / options.
   if (std::memcmp(ta, tb, 4) != 0 || std::memcmp(ta + 8, tb + 8, 4) != 0) return false;
   if (ta[12] != tb[12] || (ta[13] & ~kPsh) != (tb[13] & ~kPsh)) return false;
-  if (std::memcmp(ta + 14, tb + 14, 2) != 0 || std::memcmp(ta + 18, tb + 18, first.tcpLen - 18) != 0) return false;
+  if (std::memcmp(ta + 14, tb + 14, 2) != 0 || std::memcmp(ta + 18, tb + 18, first.l4HdrLen - 18) != 0) return false;
   return true;
 }
 
@@ -121,22 +178,32 @@ bool WritePartialTcp(int fd, uint8_t* pkt, int len, int mtu) {
 thread_local Segment run[kMaxSegments];
 thread_local iovec iovs[kMaxSegments + 1];
 
-// Writes the run as one super-packet (or, for one segment, as itself). A lone segment
+// The run's first IP header, and its UDP header, made to describe the whole run.
+void HeadUdpRun(uint8_t* ip, int ipLen, int total) {
+  const uint32_t l4Len = static_cast<uint32_t>(total - ipLen);
+  Put16(ip + ipLen + 4, l4Len);
+  // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; the kernel finishes each datagram's if it must.
+  Put16(ip + ipLen + 6, PseudoHeaderSum(ip, kUdp, l4Len));
+}
+
+// Writes the run as one super-packet (or, for one segment, as itself). A lone TCP segment
 // the outer checksum covers goes as CHECKSUM_PARTIAL too: its checksum may still be the
 // sender's partial one (a veth hands segments over unfinished), and the kernel need not
 // check it again. A segment longer than the MTU allows is a super-packet that crossed
-// whole: it goes with GSO, cut at the largest segment the MTU allows.
-int FlushRun(int fd, int32_t* desc, int n, int* merged, int mtu) {
+// whole: it goes with GSO, cut at the largest segment the MTU allows. A lone UDP datagram
+// goes as it is; a run of them as one USO super-packet, which the kernel cuts back into
+// the same datagrams for a socket without UDP_GRO and on forwarding.
+int FlushRun(int fd, int32_t* desc, int n, CoalesceCounts* counts, int mtu) {
   if (n == 0) return 0;
   Segment& first = run[0];
   VnetHdr vnet;
   std::memset(&vnet, 0, sizeof vnet);
   int total = first.len;
   for (int k = 1; k < n; k++) total += run[k].payload;
-  if (n == 1 && (first.trusted || first.len > mtu)) vnet = PartialTcp(first.pkt, first.len, first.ipLen, first.ipLen + first.tcpLen, mtu);
+  const bool udp = first.proto == kUdp;
+  if (n == 1 && !udp && (first.trusted || first.len > mtu)) vnet = PartialTcp(first.pkt, first.len, first.ipLen, first.ipLen + first.l4HdrLen, mtu);
   if (n > 1) {
     uint8_t* ip = first.pkt;
-    uint8_t* tcp = ip + first.ipLen;
     if (first.ipLen == 20) {
       Put16(ip + 2, static_cast<uint32_t>(total));
       Put16(ip + 10, 0);
@@ -144,23 +211,29 @@ int FlushRun(int fd, int32_t* desc, int n, int* merged, int mtu) {
     } else {
       Put16(ip + 4, static_cast<uint32_t>(total - 40));
     }
-    tcp[13] |= run[n - 1].pkt[run[n - 1].ipLen + 13] & kPsh;
-    // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; the kernel finishes it if it must.
-    Put16(tcp + 16, PseudoHeaderSum(ip, kTcp, static_cast<uint32_t>(total - first.ipLen)));
+    if (udp) {
+      HeadUdpRun(ip, first.ipLen, total);
+    } else {
+      uint8_t* tcp = ip + first.ipLen;
+      tcp[13] |= run[n - 1].pkt[run[n - 1].ipLen + 13] & kPsh;
+      // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; the kernel finishes it if it must.
+      Put16(tcp + 16, PseudoHeaderSum(ip, kTcp, static_cast<uint32_t>(total - first.ipLen)));
+    }
     vnet.flags = kVnetNeedsCsum;
-    vnet.gsoType = first.ipLen == 20 ? kGsoTcpV4 : kGsoTcpV6;
-    vnet.hdrLen = static_cast<uint16_t>(first.ipLen + first.tcpLen);
+    vnet.gsoType = udp ? kGsoUdpL4 : first.ipLen == 20 ? kGsoTcpV4 : kGsoTcpV6;
+    vnet.hdrLen = static_cast<uint16_t>(first.ipLen + first.l4HdrLen);
     vnet.gsoSize = static_cast<uint16_t>(first.payload);
     vnet.csumStart = static_cast<uint16_t>(first.ipLen);
-    vnet.csumOffset = 16;
-    (*merged)++;
+    vnet.csumOffset = udp ? 6 : 16;
+    counts->merged++;
+    if (udp) counts->mergedUdp++;
   }
   iovs[0].iov_base = &vnet;
   iovs[0].iov_len = kVnetHdrLen;
   iovs[1].iov_base = first.pkt;
   iovs[1].iov_len = static_cast<size_t>(first.len);
   for (int k = 1; k < n; k++) {
-    iovs[k + 1].iov_base = run[k].pkt + run[k].ipLen + run[k].tcpLen;
+    iovs[k + 1].iov_base = run[k].pkt + run[k].ipLen + run[k].l4HdrLen;
     iovs[k + 1].iov_len = static_cast<size_t>(run[k].payload);
   }
   if (WriteVec(fd, iovs, n + 1)) return n;
@@ -170,11 +243,12 @@ int FlushRun(int fd, int32_t* desc, int n, int* merged, int mtu) {
 
 }  // namespace
 
-int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool verify, int mtu, int* merged) {
+int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, int count, bool verify, int mtu, int uso, CoalesceCounts* counts) {
   int written = 0;
   int n = 0;
   int total = 0;
-  *merged = 0;
+  counts->merged = 0;
+  counts->mergedUdp = 0;
   for (int i = 0; i < count; i++) {
     int32_t* d = desc + static_cast<ptrdiff_t>(i) * kDescStride;
     if (d[kDescVerdict] < 0) continue;
@@ -185,13 +259,14 @@ int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, i
     }
     Segment s;
     const bool check = verify || (d[kDescFlags] & kRxVerify) != 0;
-    if (Parse(slab + off, static_cast<int>(len), check, &s)) {
+    const bool tcp = Parse(slab + off, static_cast<int>(len), check, &s);
+    if (tcp || (uso != 0 && ParseUdp(slab + off, static_cast<int>(len), uso, &s))) {
       s.desc = i;
       s.trusted = !check;
-      if (s.len > mtu) {  // a whole super-packet: on its own, never merged with segments
-        written += FlushRun(fd, desc, n, merged, mtu);
+      if (tcp && s.len > mtu) {  // a whole super-packet: on its own, never merged with segments
+        written += FlushRun(fd, desc, n, counts, mtu);
         run[0] = s;
-        written += FlushRun(fd, desc, 1, merged, mtu);
+        written += FlushRun(fd, desc, 1, counts, mtu);
         n = 0;
         continue;
       }
@@ -200,14 +275,14 @@ int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, i
         total += s.payload;
         continue;
       }
-      written += FlushRun(fd, desc, n, merged, mtu);
+      written += FlushRun(fd, desc, n, counts, mtu);
       run[0] = s;
       n = 1;
       total = s.len;
       continue;
     }
     // Not coalescable: flush what is pending (order matters within a flow), then write it alone.
-    written += FlushRun(fd, desc, n, merged, mtu);
+    written += FlushRun(fd, desc, n, counts, mtu);
     n = 0;
     if (!check && WritePartialTcp(fd, slab + off, static_cast<int>(len), mtu))
       written++;
@@ -216,7 +291,7 @@ int TunWriteCoalesced(int fd, uint8_t* slab, size_t slabLength, int32_t* desc, i
     else
       d[kDescVerdict] = kVerdictWriteFailed;
   }
-  written += FlushRun(fd, desc, n, merged, mtu);
+  written += FlushRun(fd, desc, n, counts, mtu);
   return written;
 }
 

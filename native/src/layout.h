@@ -80,8 +80,9 @@ constexpr int kTxStatusWholeSent = 3;     // super-packets sent whole
 constexpr int kTxStatusCoalesced = 4;     // single datagrams that left inside a UDP_SEGMENT send of several
 constexpr int kTxStatusWords = 5;
 // tunWriteCoalesced status words.
-constexpr int kCoalesceStatusMerged = 0;  // super-packets written
-constexpr int kCoalesceStatusWords = 1;
+constexpr int kCoalesceStatusMerged = 0;     // super-packets written (TCP and UDP)
+constexpr int kCoalesceStatusMergedUdp = 1;  // of which UDP (USO)
+constexpr int kCoalesceStatusWords = 2;
 
 // Bytes of the virtio-net header before each packet of a TUN opened with kTunVnetHdr.
 constexpr int kVnetHdrLen = 10;
@@ -165,6 +166,7 @@ constexpr LayoutEntry kLayout[] = {
     {"TX_STATUS_COALESCED", kTxStatusCoalesced},
     {"TX_STATUS_WORDS", kTxStatusWords},
     {"COALESCE_STATUS_MERGED", kCoalesceStatusMerged},
+    {"COALESCE_STATUS_MERGED_UDP", kCoalesceStatusMergedUdp},
     {"COALESCE_STATUS_WORDS", kCoalesceStatusWords},
     {"VNET_HDR_LEN", kVnetHdrLen},
     {"MAX_SOCKETS", kMaxSockets},

@@ -54,13 +54,13 @@ const hostProbes: WholeSuperPacketsProbes = {
 export function setUpHost(options: HostOptions): EngineHost {
   const native = loadNative();
   const family = options.listenAddress.includes(':') ? 6 : 4;
-  const want: OffloadChoices = { tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto', ...options.offloads };
+  const want: OffloadChoices = { tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto', uso: true, ...options.offloads };
   const bufferBytes = options.socketBufferBytes ?? 8 << 20;
   const L = native.layout;
   const tun = native.tunOpen(options.tunName, L.TUN_NONBLOCK | (want.tun ? L.TUN_VNET_HDR : 0));
   let udpFd = -1;
   let pool: SourcePort[] = [];
-  const offloads: Offloads = { tun: false, udpGso: false, udpGro: false, udpTunnelGso: false };
+  const offloads: Offloads = { tun: false, udpGso: false, udpGro: false, udpTunnelGso: false, uso: false };
   const notes: OffloadNote[] = [];
   let tap: TunnelTap | undefined;
   try {
@@ -68,6 +68,8 @@ export function setUpHost(options: HostOptions): EngineHost {
       // TSO needs CSUM; USO is newer (6.2): tunSetOffload falls back when refused.
       const accepted = native.tunSetOffload(tun.fd, L.TUN_F_CSUM | L.TUN_F_TSO4 | L.TUN_F_TSO6 | L.TUN_F_USO4 | L.TUN_F_USO6);
       offloads.tun = accepted !== 0;
+      const uso = L.TUN_F_USO4 | L.TUN_F_USO6;
+      offloads.uso = want.uso && (accepted & uso) === uso;
     }
     udpFd = native.udpOpen(family, options.listenAddress, options.listenPort, bufferBytes);
     offloads.udpGso = want.udpGso && offloads.tun && native.udpProbeGso(udpFd);

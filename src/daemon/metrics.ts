@@ -64,7 +64,8 @@ export function createRegistry(sources: MetricsSources, info: Record<string, str
         this.inc(sources.counters()?.[counter] ?? 0);
       },
     });
-  total('tulle_rx_merged_total', 'Received TCP segments merged into super-packets for the TUN.', 'rxMerged');
+  total('tulle_rx_merged_total', 'Super-packets written to the TUN from merged received segments (TCP, and UDP with offloads.uso).', 'rxMerged');
+  total('tulle_rx_merged_udp_total', "Of those, UDP super-packets (USO): runs of one flow's equal-size datagrams (offloads.uso).", 'rxMergedUdp');
   total('tulle_icmp_too_big_total', 'ICMP "fragmentation needed" / ICMPv6 "packet too big" sent into the TUN for oversize packets.', 'icmpTooBig');
   total('tulle_tx_inline_total', 'Batches of replies the receive thread sent itself, right after its TUN write.', 'txInline');
   total('tulle_tx_whole_total', 'TCP super-packets sent whole, as UDP-tunnel GSO frames through the tunnel TAP (offloads.udpTunnelGso).', 'txWhole');

@@ -61,9 +61,11 @@ export const TX_STATUS_WHOLE_SENT = 3;
 /** Single datagrams that left inside a UDP_SEGMENT send of several (a run to one peer, one length, one socket). */
 export const TX_STATUS_COALESCED = 4;
 export const TX_STATUS_WORDS = 5;
-/** tunWriteCoalesced status words: super-packets written. */
+/** tunWriteCoalesced status words: super-packets written (TCP and UDP)... */
 export const COALESCE_STATUS_MERGED = 0;
-export const COALESCE_STATUS_WORDS = 1;
+/** ...and of them, UDP super-packets (USO). */
+export const COALESCE_STATUS_MERGED_UDP = 1;
+export const COALESCE_STATUS_WORDS = 2;
 
 /** Bytes of the virtio-net header before each packet read from (or written to) a TUN that has one. */
 export const VNET_HDR_LEN = 10;

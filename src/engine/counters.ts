@@ -15,6 +15,7 @@ export const COUNTERS = [
   'rxBytes',
   'rxBatches',
   'rxMerged',
+  'rxMergedUdp',
   'dropNoRoute',
   'dropOversize',
   'dropMalformed',

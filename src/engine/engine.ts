@@ -22,6 +22,7 @@ import { parseCidr, parseCidr4, prefixMask, wordMask } from '../util/cidr.js';
 import { RouteSnapshot } from './routes.js';
 import type { WarmUpResult } from './warm-up.js';
 import { TokenBucket } from './token-bucket.js';
+import { TUN_F_USO4, TUN_F_USO6 } from '../native/layout.js';
 import { startWorker } from './start-worker.js';
 import type { WorkerConfig } from './worker.js';
 
@@ -97,6 +98,8 @@ export interface Offloads {
    * segments here.
    */
   udpTunnelGso: boolean;
+  /** TUN USO (TUN_F_USO4 and TUN_F_USO6): runs of equal-size datagrams of one UDP flow go into the TUN as one super-packet. */
+  uso: boolean;
 }
 
 const HEADROOM = 128; // room for the largest outer header (and the virtio-net header) before each packet
@@ -150,6 +153,8 @@ export class Engine {
         vnet: tun.vnet,
         udpGso: host.offloads.udpGso,
         udpGro: host.offloads.udpGro,
+        // The kernel takes TUN_F_USO4 and TUN_F_USO6 together or not at all.
+        uso: host.offloads.uso ? TUN_F_USO4 | TUN_F_USO6 : 0,
         arenaBytes: ARENA_BYTES,
         replyInline: options.replyInline ?? true,
         busyPollUs: options.busyPollUs ?? 0,

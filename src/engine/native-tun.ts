@@ -24,9 +24,9 @@ export class NativeTun implements TunDevice {
     return this.native.tunWriteBatch(this.fd, batch.slab, batch.desc, count, this.vnet, mtu);
   }
 
-  writeCoalesced(batch: Batch, count: number, verify: boolean, mtu: number, status: Int32Array): number {
+  writeCoalesced(batch: Batch, count: number, verify: boolean, mtu: number, status: Int32Array, uso = 0): number {
     if (!this.vnet) throw new Error('NativeTun.writeCoalesced: the TUN has no virtio-net header (vnet false); use write()');
-    return this.native.tunWriteCoalesced(this.fd, batch.slab, batch.desc, count, status, verify, mtu);
+    return this.native.tunWriteCoalesced(this.fd, batch.slab, batch.desc, count, status, verify, mtu, uso);
   }
 
   waitReadable(timeoutMs: number): boolean {

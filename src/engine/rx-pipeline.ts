@@ -5,7 +5,7 @@
  * Buffers are its own, made once: nothing is allocated per packet or per batch.
  */
 import * as wire from '@tulle/wire';
-import { Batch, COALESCE_STATUS_MERGED, COALESCE_STATUS_WORDS } from './batch.js';
+import { Batch, COALESCE_STATUS_MERGED, COALESCE_STATUS_MERGED_UDP, COALESCE_STATUS_WORDS } from './batch.js';
 import type { Bind } from './bind.js';
 import type { Control } from './control.js';
 import { C } from './counters.js';
@@ -24,6 +24,11 @@ export interface RxOptions {
   stride: number;
   /** Overlay MTU: a super-packet that crossed whole is cut to it on the way into the TUN. */
   mtu: number;
+  /**
+   * TUN_F_USO4 / TUN_F_USO6 as the TUN accepted them (and offloads.uso allows): runs of equal-size datagrams
+   * of one UDP flow go into the TUN as one USO super-packet. 0: one write per datagram.
+   */
+  uso: number;
 }
 
 /**
@@ -66,9 +71,11 @@ export class RxPipeline {
     if (this.tun.vnet) {
       // udp backend peers send through kernel sockets, so every datagram has a UDP checksum the kernel
       // verified before we saw it. VXLAN over IPv4 often has none (Linux vxlan's default): decideRx marks
-      // those packets RX_VERIFY, and their inner TCP checksums are verified before merging.
-      this.tun.writeCoalesced(batch, n, false, this.options.mtu, status);
+      // those packets RX_VERIFY, and their inner TCP checksums are verified before merging. Inner UDP
+      // checksums are verified before every merge.
+      this.tun.writeCoalesced(batch, n, false, this.options.mtu, status, this.options.uso);
       counters[C.rxMerged] += status[COALESCE_STATUS_MERGED];
+      counters[C.rxMergedUdp] += status[COALESCE_STATUS_MERGED_UDP];
     } else {
       this.tun.write(batch, n, this.options.mtu);
     }

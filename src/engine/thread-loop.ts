@@ -43,6 +43,8 @@ export interface ThreadConfig {
   tooBigBucket: SharedArrayBuffer;
   /** Low-latency mode: the parts' waits busy-poll (native-wait.ts), so RX waits through bind.waitReadable. */
   busyPoll?: boolean;
+  /** RX: the TUN's accepted USO bits (RxOptions.uso); 0 or absent: UDP datagrams go one write each. */
+  uso?: number;
 }
 
 export function buildLoop(role: ThreadRole, p: ThreadParts, c: ThreadConfig): Loop {
@@ -55,7 +57,7 @@ export function buildLoop(role: ThreadRole, p: ThreadParts, c: ThreadConfig): Lo
       p.routes,
       p.counters,
       c.rx,
-      { batch: c.batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu },
+      { batch: c.batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu, uso: c.uso ?? 0 },
       inline === undefined ? undefined : { tx: inline, control: p.control },
     );
   if (role === 'tx') return new TxLoop(p.tun, tx(c.batch), p.control);

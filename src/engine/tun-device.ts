@@ -41,10 +41,12 @@ export interface TunDevice {
   write(batch: Batch, count: number, mtu: number): number;
   /**
    * `vnet` only: writes the packets, merging runs of one TCP flow's segments into GSO super-packets;
-   * with `verify` each segment's TCP checksum is checked before it is merged. status[0] = super-packets
-   * written. Returns the packets delivered.
+   * with `verify` each segment's TCP checksum is checked before it is merged. With USO bits in `uso`
+   * (TUN_F_USO4/6), runs of one UDP flow's equal-size datagrams merge too (checksums always checked).
+   * status[COALESCE_STATUS_MERGED] = super-packets written, [COALESCE_STATUS_MERGED_UDP] = the UDP
+   * ones. Returns the packets delivered.
    */
-  writeCoalesced(batch: Batch, count: number, verify: boolean, mtu: number, status: Int32Array): number;
+  writeCoalesced(batch: Batch, count: number, verify: boolean, mtu: number, status: Int32Array, uso?: number): number;
   /** Whether a packet is waiting to be read, waiting at most `timeoutMs` for one. */
   waitReadable(timeoutMs: number): boolean;
 }

@@ -188,7 +188,7 @@ function writeTxPackets(batch: Batch, subnet: number, mtu: number): void {
   at = place(1, udpLength);
   udpPacket(slab, at, udpLength, src, other);
   at = place(2, 100);
-  udpPacket(slab, at, 100, src, other);
+  udpPacket(slab, at, 100, src, other, 40001); // another flow: the receiver does not merge the two (uso)
   at = place(3, 48);
   slab[at] = 0x60; // IPv6, UDP, 2001:db8::1 → 2001:db8::2 (documentation addresses; no route)
   wire.writeU16(slab, at + wire.ipv6.OFF_PAYLOAD_LENGTH, 8);
@@ -211,9 +211,9 @@ function ipv4Packet(slab: Uint8Array, at: number, length: number, protocol: numb
   wire.ipv4.write(slab, at, { totalLength: length, protocol, src, dst, dontFragment: true, ttl: 64 });
 }
 
-function udpPacket(slab: Uint8Array, at: number, length: number, src: number, dst: number): void {
+function udpPacket(slab: Uint8Array, at: number, length: number, src: number, dst: number, srcPort = 40000): void {
   ipv4Packet(slab, at, length, 17, src, dst);
-  wire.udp.write(slab, at + 20, 40000, 9, length - 20);
+  wire.udp.write(slab, at + 20, srcPort, 9, length - 20);
   wire.udp.fillChecksum(slab, at, at + 20, length - 20);
 }
 

@@ -46,6 +46,8 @@ export interface WorkerConfig {
   vnet: boolean;
   udpGso: boolean;
   udpGro: boolean;
+  /** TUN_F_USO4 / TUN_F_USO6 bits in force (RxOptions.uso), 0 without USO. */
+  uso: number;
   arenaBytes: number;
   /** RX reads and sends what the TUN holds right after each write (rx-pipeline.ts ReplyInline). */
   replyInline: boolean;
@@ -108,6 +110,7 @@ function start(config: WorkerConfig): { loop: Loop; control: Control; routes: Ro
     replyInline: config.replyInline,
     tooBigBucket: config.tooBigBucket,
     busyPoll: config.busyPollUs > 0,
+    uso: config.uso,
     rx,
   };
   const warm = config.warmUp ? warmUp(native, parts, threadConfig) : undefined;

@@ -112,10 +112,13 @@ export interface NativeAddon {
    * checksum is checked before it is merged: the kernel does not check a merged packet again. Skip it
    * only when a verified outer checksum covers the segments; such segments also go as CHECKSUM_PARTIAL
    * when alone. A TCP packet longer than `mtu` (a super-packet that crossed whole) is written alone with
-   * GSO, cut at the largest segment `mtu` allows. status[COALESCE_STATUS_MERGED] = super-packets written.
+   * GSO, cut at the largest segment `mtu` allows. `uso` (TUN_F_USO4 / TUN_F_USO6 bits, default 0): for those IP
+   * versions, runs of equal-size datagrams of one UDP flow (the last may be shorter) become one GSO_UDP_L4
+   * super-packet; each datagram's UDP checksum is checked first, whatever `verify` says.
+   * status[COALESCE_STATUS_MERGED] = super-packets written, status[COALESCE_STATUS_MERGED_UDP] = the UDP ones.
    * Returns the packets delivered; failures get VERDICT_WRITE_FAILED.
    */
-  tunWriteCoalesced(fd: number, slab: Uint8Array, desc: Int32Array, count: number, status: Int32Array, verify?: boolean, mtu?: number): number;
+  tunWriteCoalesced(fd: number, slab: Uint8Array, desc: Int32Array, count: number, status: Int32Array, verify?: boolean, mtu?: number, uso?: number): number;
   /**
    * An offload feature of device `ifname` (SIOCETHTOOL, as `ethtool -k` shows it), in the calling
    * thread's network namespace: run it in a process started inside the namespace.

@@ -177,6 +177,7 @@ const offloads = object({
   udpGso: flag(true),
   udpGro: flag(true),
   udpTunnelGso: z.union([z.boolean(), z.literal('auto')], { error: 'must be true, false or "auto"' }).default('auto'),
+  uso: flag(true),
 });
 
 export const DaemonConfigSchema = object({
@@ -268,7 +269,7 @@ export const DaemonConfigSchema = object({
    */
   warmUp: z.boolean({ error: 'must be true or false' }).default(true),
   /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: see docs/config.md). */
-  offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto' }),
+  offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto', uso: true }),
 });
 
 export type DaemonConfig = z.infer<typeof DaemonConfigSchema>;
