@@ -1,8 +1,9 @@
 /**
  * The host side of the engine: opens the TUN and the UDP socket, binds the
  * vxlan source-port pool, opens the tunnel TAP where whole super-packets may
- * leave (either backend), and probes the kernel for each offload on the way. The engine gets
- * the result (src/engine/engine.ts) and runs no commands and opens nothing.
+ * leave (either backend), and probes the kernel for each offload on the way.
+ * The engine gets the result (src/engine/engine.ts) and runs no commands and
+ * opens nothing.
  *
  * Ownership: what setUpHost() returns belongs to the caller, who hands it to
  * Engine.start(), which from then on closes it (after its workers exit, or
