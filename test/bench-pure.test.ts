@@ -320,6 +320,8 @@ t.test('system selection: references first, skips with reasons', async (t) => {
       'ladder-4',
       'ladder-5',
       'ladder-6',
+      'ladder-7',
+      'ladder-8',
       'socat',
     ],
   );

@@ -1,6 +1,6 @@
 // decideTx decides which super-packets may leave whole (FLAG_SEND_WHOLE): TCP super-packets, to a
-// vxlan peer that is a tulle host (checksummed), over IPv4, while the policy allows it. The addon
-// only honours the flag, so each condition is checked here, one at a time.
+// vxlan or udp-backend peer that is a tulle host (checksummed), over IPv4, while the policy allows
+// it. The addon only honours the flag, so each condition is checked here, one at a time.
 import t from 'tap';
 import { decideTx, type TxPolicy } from '../src/engine/decide.js';
 import { newCounterBuffer } from '../src/engine/counters.js';
@@ -15,7 +15,7 @@ const peers: Peer[] = [
   { address: '192.0.2.1', port: 4789, template: vxlan, checksummed: true }, // 0: may
   { address: '192.0.2.2', port: 4789, template: vxlan, checksummed: false }, // 1: not a tulle host
   { address: '2001:db8:2::3', port: 4789, template: vxlan, checksummed: true }, // 2: IPv6 underlay
-  { address: '192.0.2.4', port: 8285, template: udp, checksummed: true }, // 3: udp backend
+  { address: '192.0.2.4', port: 8285, template: udp, checksummed: true }, // 3: udp backend: may
   // 4: a template with its own outer headers (the frame's outer headers are the addon's to build)
   {
     address: '192.0.2.5',
@@ -23,9 +23,16 @@ const peers: Peer[] = [
     template: wire.vxlan.template({ ...macs, vni: 1, underlay: { src: '192.0.2.9', dst: '192.0.2.5', dstPort: 4789 } }),
     checksummed: true,
   },
+  // 5: a payload template with bytes of its own but no inner Ethernet (neither backend's)
+  { address: '192.0.2.6', port: 8285, template: wire.buildTemplate(new Uint8Array(8), false), checksummed: true },
+  { address: '192.0.2.7', port: 8285, template: udp, checksummed: false }, // 6: udp backend, not a tulle host
 ];
 const snapshot = new RouteSnapshot();
-snapshot.publish(peers, [...peers.map((_, i) => ({ subnet: `198.18.${i + 1}.0/24`, peer: i })), { subnet: '2001:db8:18:1::/64', peer: 0 }]);
+snapshot.publish(peers, [
+  ...peers.map((_, i) => ({ subnet: `198.18.${i + 1}.0/24`, peer: i })),
+  { subnet: '2001:db8:18:1::/64', peer: 0 },
+  { subnet: '2001:db8:18:4::/64', peer: 3 },
+]);
 const routes = new RouteReader(snapshot);
 routes.refresh();
 const counters = new Float64Array(newCounterBuffer());
@@ -65,13 +72,24 @@ t.test('a TCP super-packet to a tulle host over IPv4 vxlan may leave whole', asy
   t.ok(whole(decide('2001:db8:18:1::7', wire.GSO_TCPV6, 1380)), 'inner IPv6 TCP too');
 });
 
+t.test('to a tulle host on the udp backend too (its payload template is empty), inner IPv4 and IPv6', async (t) => {
+  t.ok(whole(decide('198.18.4.7', wire.GSO_TCPV4, 1400)), 'inner IPv4 TCP');
+  t.equal(desc[wire.DESC_VERDICT], 3, 'routed to the udp-backend peer');
+  // The kernel takes the inner protocol from the GSO type, not from the (empty) tunnel header.
+  t.ok(whole(decide('2001:db8:18:4::7', wire.GSO_TCPV6, 1380)), 'inner IPv6 TCP');
+  t.equal(desc[wire.DESC_VERDICT], 3, 'routed to the udp-backend peer');
+  t.notOk(whole(decide('198.18.4.7', wire.GSO_UDP_L4, 1400)), 'not a UDP super-packet');
+  t.notOk(whole(decide('198.18.7.7', wire.GSO_TCPV4, 1400)), 'not to a udp-backend peer that is not a tulle host');
+});
+
 t.test('each condition on its own keeps the flag off', async (t) => {
   t.notOk(whole(decide('198.18.1.7', wire.GSO_TCPV4, 1400, { whole: false })), 'policy off (no TAP, or the TAP refused)');
   t.notOk(whole(decide('198.18.2.7', wire.GSO_TCPV4, 1400)), 'the peer is not a tulle host (not checksummed)');
   t.equal(desc[wire.DESC_VERDICT], 1, 'yet it is routed');
   t.notOk(whole(decide('198.18.3.7', wire.GSO_TCPV4, 1400)), 'the peer is over IPv6');
   t.equal(desc[wire.DESC_VERDICT], 2, 'yet it is routed');
-  t.notOk(whole(decide('198.18.4.7', wire.GSO_TCPV4, 1400)), 'the peer is a udp-backend peer (no vxlan template)');
+  t.notOk(whole(decide('198.18.6.7', wire.GSO_TCPV4, 1400)), 'a payload template with bytes but no inner Ethernet');
+  t.equal(desc[wire.DESC_VERDICT], 5, 'yet it is routed');
   t.notOk(whole(decide('198.18.5.7', wire.GSO_TCPV4, 1400)), 'the template is not payload-only');
   t.equal(desc[wire.DESC_VERDICT], 4, 'yet it is routed');
   t.notOk(whole(decide('198.18.1.7', wire.GSO_UDP_L4, 1400)), 'a UDP super-packet');

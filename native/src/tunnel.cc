@@ -33,8 +33,12 @@ bool Whole(int64_t off, int len, const GsoInfo& info, const TemplateTable& table
   const uint8_t* entry = addrs + static_cast<ptrdiff_t>(peer) * kAddrStride;
   if (entry[kAddrFamily] != 4) return false;
   const int32_t* meta = table.meta + static_cast<ptrdiff_t>(peer) * kMetaStride;
-  if (meta[kMetaIpVersion] != 0 || !(meta[kMetaFlags] & kTplEthernet)) return false;  // vxlan payload templates only
+  if (meta[kMetaIpVersion] != 0) return false;  // payload templates only: the outer headers are built here
   const int tpl = meta[kMetaHeaderLength];
+  // vxlan's payload template is its VXLAN header and inner Ethernet; the udp backend's is empty. The
+  // kernel copies what lies between the outer UDP and inner IP headers, if anything, into each segment
+  // as the tunnel header, and takes the inner protocol from the GSO type (TCPV4/TCPV6), not from it.
+  if (!(meta[kMetaFlags] & kTplEthernet) && tpl != 0) return false;
   return 20 + 8 + tpl + len <= 0xffff && off - tpl - kTunnelFrontBytes >= 0;
 }
 

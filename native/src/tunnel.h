@@ -1,8 +1,9 @@
 // Whole super-packets: a TCP super-packet read from the TUN leaves as one
 // UDP-tunnel GSO frame (the way the kernel's own vxlan device sends it),
 // written into a TAP whose frames the kernel forwards to the underlay. The
-// underlay device, or the kernel in software, cuts it into VXLAN datagrams;
-// a veth hands it over whole.
+// underlay device, or the kernel in software, cuts it into VXLAN datagrams,
+// or udp-backend ones (the inner packet right after the outer UDP header: an
+// empty tunnel header); a veth hands it over whole.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -18,11 +19,11 @@ namespace tulle {
 // the outer transport and inner network header offsets.
 constexpr int kTunnelVnetLen = 24;
 // Bytes a whole frame needs in front of the inner packet: the virtio-net header,
-// Ethernet, outer IPv4 and UDP; the peer's template (VXLAN, inner Ethernet) comes on top.
+// Ethernet, outer IPv4 and UDP; the peer's template (vxlan: VXLAN, inner Ethernet; udp: none) comes on top.
 constexpr int kTunnelFrontBytes = kTunnelVnetLen + 14 + 20 + 8;
 
-// Whether SendWhole can take this packet: TCP (inner IPv4 or IPv6) to a vxlan peer on
-// an IPv4 underlay, small enough for one IPv4 datagram, with room in front of it. Whether
+// Whether SendWhole can take this packet: TCP (inner IPv4 or IPv6) to a vxlan or udp-backend
+// peer on an IPv4 underlay, small enough for one IPv4 datagram, with room in front of it. Whether
 // it may is not asked here: the engine flags such packets kFlagSendWhole (layout.h).
 bool Whole(int64_t off, int len, const GsoInfo& info, const TemplateTable& table, int peer, const uint8_t* addrs);
 

@@ -10,8 +10,10 @@ export interface Offloads {
   tun: boolean;
   udpGso: boolean;
   udpGro: boolean;
-  /** tulle's whole super-packets (vxlan over IPv4); unset: the daemon's default, 'auto'. */
+  /** tulle's whole super-packets (udp and vxlan over IPv4); unset: the daemon's default, 'auto'. */
   udpTunnelGso?: boolean;
+  /** Received UDP runs written to the TUN as one USO super-packet; unset: the daemon's default, on. */
+  uso?: boolean;
 }
 
 export interface SystemSpec {
@@ -56,11 +58,13 @@ export function vxlanDirectSpec(offloads: Offloads): SystemSpec {
   return { ...tulleSpec('vxlan', offloads), id: VXLAN_DIRECT_ID, system: VXLAN_DIRECT_ID, directRouting: true };
 }
 
-// What each step of the design buys, from one packet per call upwards, on two threads (TX and RX);
-// then the replies sent by the RX thread (replyInline), which is for the RTT; the tulle-udp row adds
-// one thread for both directions (the default). The last row is tulle-vxlan with its super-packets
-// split in userspace (offloads.udpTunnelGso off), against the tulle-vxlan row, which sends them whole
-// where the lab allows it (the default, 'auto').
+// What each step of the design buys, from one packet per call upwards, on two threads (TX and RX):
+// batching, the TUN's offloads, UDP GSO/GRO (GSO also carries runs of equal single datagrams), the
+// replies sent by the RX thread (replyInline, for the RTT), USO writes of received UDP runs, and
+// super-packets sent whole through the kernel's UDP-tunnel segmentation. The tulle-udp row then has one
+// thread for both directions (the default). The last row is tulle-vxlan with its super-packets split
+// in userspace, against the tulle-vxlan row, which sends them whole where the lab allows it.
+const STEP_OFFLOADS: Offloads = { ...ALL_OFFLOADS, udpTunnelGso: false, uso: false };
 export const LADDER: SystemSpec[] = [
   { id: 'ladder-1', system: 'tulle-udp: no offloads, batch 1', kind: 'ladder', backend: 'udp', batch: 1, offloads: NO_OFFLOADS, threads: 2 },
   { id: 'ladder-2', system: 'tulle-udp: + batching (64)', kind: 'ladder', backend: 'udp', batch: 64, offloads: NO_OFFLOADS, threads: 2 },
@@ -70,13 +74,31 @@ export const LADDER: SystemSpec[] = [
     kind: 'ladder',
     backend: 'udp',
     batch: 64,
-    offloads: { tun: true, udpGso: false, udpGro: false },
+    offloads: { ...STEP_OFFLOADS, udpGso: false, udpGro: false },
     threads: 2,
   },
-  { id: 'ladder-4', system: 'tulle-udp: + UDP GSO/GRO', kind: 'ladder', backend: 'udp', batch: 64, offloads: ALL_OFFLOADS, threads: 2, replyInline: false },
-  { id: 'ladder-5', system: 'tulle-udp: + replies by the RX thread', kind: 'ladder', backend: 'udp', batch: 64, offloads: ALL_OFFLOADS, threads: 2 },
+  { id: 'ladder-4', system: 'tulle-udp: + UDP GSO/GRO', kind: 'ladder', backend: 'udp', batch: 64, offloads: STEP_OFFLOADS, threads: 2, replyInline: false },
+  { id: 'ladder-5', system: 'tulle-udp: + replies by the RX thread', kind: 'ladder', backend: 'udp', batch: 64, offloads: STEP_OFFLOADS, threads: 2 },
   {
     id: 'ladder-6',
+    system: 'tulle-udp: + USO writes on receive',
+    kind: 'ladder',
+    backend: 'udp',
+    batch: 64,
+    offloads: { ...STEP_OFFLOADS, uso: true },
+    threads: 2,
+  },
+  {
+    id: 'ladder-7',
+    system: 'tulle-udp: + super-packets whole (UDP-tunnel GSO)',
+    kind: 'ladder',
+    backend: 'udp',
+    batch: 64,
+    offloads: { ...STEP_OFFLOADS, uso: true, udpTunnelGso: true },
+    threads: 2,
+  },
+  {
+    id: 'ladder-8',
     system: 'tulle-vxlan: super-packets split here',
     kind: 'ladder',
     backend: 'vxlan',

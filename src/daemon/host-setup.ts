@@ -1,8 +1,9 @@
 /**
  * The host side of the engine: opens the TUN and the UDP socket, binds the
  * vxlan source-port pool, opens the tunnel TAP where whole super-packets may
- * leave, and probes the kernel for each offload on the way. The engine gets
- * the result (src/engine/engine.ts) and runs no commands and opens nothing.
+ * leave (either backend), and probes the kernel for each offload on the way.
+ * The engine gets the result (src/engine/engine.ts) and runs no commands and
+ * opens nothing.
  *
  * Ownership: what setUpHost() returns belongs to the caller, who hands it to
  * Engine.start(), which from then on closes it (after its workers exit, or
@@ -77,10 +78,7 @@ export function setUpHost(options: HostOptions): EngineHost {
     if (options.backend === 'vxlan' && (options.sourcePorts ?? 8) > 1) {
       pool = openSourcePorts(native, family, options.listenAddress, options.sourcePorts ?? 8, bufferBytes);
     }
-    const whole = decideWholeSuperPackets(
-      { want: want.udpTunnelGso, backend: options.backend, tunOffloads: offloads.tun, underlayDevice: options.underlayDevice },
-      hostProbes,
-    );
+    const whole = decideWholeSuperPackets({ want: want.udpTunnelGso, tunOffloads: offloads.tun, underlayDevice: options.underlayDevice }, hostProbes);
     if (whole.asked) {
       const opened =
         whole.refused === undefined
@@ -88,6 +86,7 @@ export function setUpHost(options: HostOptions): EngineHost {
               tunName: tun.name,
               listenAddress: options.listenAddress,
               listenPort: options.listenPort,
+              // None on the udp backend: its whole frames leave from the listening port, as its datagrams do.
               poolPorts: pool.map((p) => p.port),
             })
           : { refused: whole.refused };

@@ -1,10 +1,11 @@
 /**
- * The tunnel TAP: where whole vxlan super-packets leave (native/src/tunnel.h).
- * tulle writes each TCP super-packet, with its outer Ethernet, IPv4, UDP and
- * VXLAN headers, as one UDP-tunnel GSO frame; the kernel takes the frame as
- * received on the TAP, forwards it to the underlay and cuts it into VXLAN
- * datagrams there (in a NIC that segments UDP tunnels, or in software), as it
- * does for its own vxlan devices. No segment is built in userspace.
+ * The tunnel TAP: where whole super-packets leave (native/src/tunnel.h).
+ * tulle writes each TCP super-packet, with its outer Ethernet, IPv4 and UDP
+ * headers (and, for vxlan, the VXLAN header and inner Ethernet), as one
+ * UDP-tunnel GSO frame; the kernel takes the frame as received on the TAP,
+ * forwards it to the underlay and cuts it into VXLAN or udp-backend datagrams
+ * there (in a NIC that segments UDP tunnels, or in software), as it does for
+ * its own vxlan devices. No segment is built in userspace.
  *
  * What the kernel needs for that, set here on the TAP alone: forwarding, and
  * accept_local (the frames carry our own underlay address as their source).
@@ -26,7 +27,7 @@ export interface TunnelTapOptions {
   /** Our underlay IPv4 address: the frames' source. */
   listenAddress: string;
   listenPort: number;
-  /** The source-port pool's ports, in socket order (empty: the listening port only). */
+  /** The source-port pool's ports, in socket order (empty, as on the udp backend: the listening port only). */
   poolPorts: number[];
 }
 

@@ -19,7 +19,6 @@ export interface WholeSuperPacketsProbes {
 export interface WholeSuperPacketsAsk {
   /** offloads.udpTunnelGso as configured. */
   want: boolean | 'auto';
-  backend: 'udp' | 'vxlan';
   /** Whether the TUN's offloads are in force (super-packets come from them). */
   tunOffloads: boolean;
   /** The underlay device 'auto' checks. */
@@ -27,13 +26,14 @@ export interface WholeSuperPacketsAsk {
 }
 
 /**
- * Not asked (off, or 'auto' on a backend that has no whole super-packets: nothing to say in the log),
- * or asked, with the reason it is refused, or none when the TAP may be opened.
+ * Not asked (off: nothing to say in the log), or asked, with the reason it is refused, or none when
+ * the TAP may be opened. Both backends have whole super-packets (vxlan's frames carry the VXLAN
+ * header and inner Ethernet, the udp backend's the inner packet alone), so the backend is not asked.
  */
 export type WholeSuperPacketsDecision = { asked: false } | { asked: true; auto: boolean; refused?: string };
 
 export function decideWholeSuperPackets(ask: WholeSuperPacketsAsk, probes: WholeSuperPacketsProbes): WholeSuperPacketsDecision {
-  if (ask.want === false || (ask.want === 'auto' && ask.backend !== 'vxlan')) return { asked: false };
+  if (ask.want === false) return { asked: false };
   const auto = ask.want === 'auto';
   return { asked: true, auto, refused: refusal(ask, auto, probes) };
 }
@@ -44,7 +44,6 @@ export function wholeSuperPacketsOffNote(auto: boolean, reason: string): Offload
 }
 
 function refusal(ask: WholeSuperPacketsAsk, auto: boolean, probes: WholeSuperPacketsProbes): string | undefined {
-  if (ask.backend !== 'vxlan') return 'the backend is not vxlan';
   if (!ask.tunOffloads) return 'the TUN has no offloads';
   if (!auto) return undefined;
   const device = ask.underlayDevice;

@@ -91,8 +91,10 @@ export function decideTx(slab: Uint8Array, desc: Int32Array, count: number, rout
  * datagram boundaries would not survive a receiver that takes it whole. Only to a tulle host: a frame that
  * crosses a veth whole, or that the kernel cuts in software, arrives with its inner checksums unfinished,
  * and a receiver that verifies them (one that takes us for a Linux vxlan device without checksums) would
- * drop every segment. Only over IPv4, and only for vxlan: the frame's outer headers are IPv4, and its
- * payload is the peer's VXLAN template. Read from the send table the verdict indexes (same version).
+ * drop every segment. Only over IPv4: the frame's outer headers are IPv4. Only with a payload template
+ * whose bytes the kernel can copy into every segment as the tunnel header: vxlan's (VXLAN and inner
+ * Ethernet) or the udp backend's (empty). As Whole() in native/src/tunnel.cc. Read from the send table
+ * the verdict indexes (same version).
  */
 function mayLeaveWhole(flags: number, peer: number, routes: RouteReader): boolean {
   const type = flags & FLAGS_GSO_TYPE_MASK;
@@ -101,7 +103,8 @@ function mayLeaveWhole(flags: number, peer: number, routes: RouteReader): boolea
   const a = peer * ADDR_STRIDE;
   if (addrs[a + ADDR_FAMILY] !== 4 || (addrs[a + ADDR_FLAGS] & ADDR_CHECKSUMMED) === 0) return false;
   const m = peer * wire.META_STRIDE;
-  return templateMeta[m + wire.META_IP_VERSION] === 0 && (templateMeta[m + wire.META_FLAGS] & wire.TPL_ETHERNET) !== 0;
+  if (templateMeta[m + wire.META_IP_VERSION] !== 0) return false;
+  return (templateMeta[m + wire.META_FLAGS] & wire.TPL_ETHERNET) !== 0 || templateMeta[m + wire.META_HEADER_LENGTH] === 0;
 }
 
 export interface RxPolicy {
