@@ -102,21 +102,21 @@ bool ParseUdp(uint8_t* pkt, int len, int uso, Segment* s) {
   return true;
 }
 
+// The IP header fields a merged packet keeps from its first one, equal in `a` and `b` (both of
+// `ipLen`, 20 or 40; the protocol matched already): IPv4's TOS, DF, TTL and addresses, or IPv6's
+// version, traffic class, flow label, hop limit and addresses.
+bool SameIpFields(const uint8_t* a, const uint8_t* b, int ipLen) {
+  if (ipLen == 20) return a[1] == b[1] && (a[6] & 0x40) == (b[6] & 0x40) && a[8] == b[8] && std::memcmp(a + 12, b + 12, 8) == 0;
+  return std::memcmp(a, b, 4) == 0 && a[7] == b[7] && std::memcmp(a + 8, b + 8, 32) == 0;
+}
+
 // Whether the datagram `next` continues the UDP run that `first` opened and `prev` ends:
 // the same flow and IP header fields, datagrams of one size (the last may be shorter).
 bool FollowsUdp(const Segment& first, const Segment& prev, const Segment& next, int total, int segments) {
   if (segments >= kMaxSegments || prev.payload != first.payload || next.payload > first.payload) return false;
   if (next.ipLen != first.ipLen || total + next.payload > kMaxUdpBytes) return false;
-  const uint8_t* a = first.pkt;
-  const uint8_t* b = next.pkt;
-  if (first.ipLen == 20) {
-    // TOS, DF, TTL, addresses (the protocol is UDP in both).
-    if (a[1] != b[1] || (a[6] & 0x40) != (b[6] & 0x40) || a[8] != b[8] || std::memcmp(a + 12, b + 12, 8) != 0) return false;
-  } else {
-    // Version, traffic class, flow label; hop limit; addresses.
-    if (std::memcmp(a, b, 4) != 0 || a[7] != b[7] || std::memcmp(a + 8, b + 8, 32) != 0) return false;
-  }
-  return std::memcmp(a + first.ipLen, b + next.ipLen, 4) == 0;  // ports
+  if (!SameIpFields(first.pkt, next.pkt, first.ipLen)) return false;
+  return std::memcmp(first.pkt + first.ipLen, next.pkt + next.ipLen, 4) == 0;  // ports
 }
 
 // Whether `next` continues the run that `first` opened and `prev` ends.
@@ -129,17 +129,9 @@ bool Follows(const Segment& first, const Segment& prev, const Segment& next, int
   if (next.seq != prev.seq + static_cast<uint32_t>(prev.payload)) return false;
   const int limit = first.ipLen == 20 ? 0xffff : 0xffff + 40;
   if (total + next.payload > limit) return false;
-  const uint8_t* a = first.pkt;
-  const uint8_t* b = next.pkt;
-  if (first.ipLen == 20) {
-    // TOS, DF, TTL, protocol, addresses.
-    if (a[1] != b[1] || (a[6] & 0x40) != (b[6] & 0x40) || a[8] != b[8] || std::memcmp(a + 12, b + 12, 8) != 0) return false;
-  } else {
-    // Version, traffic class, flow label; hop limit; addresses.
-    if (std::memcmp(a, b, 4) != 0 || a[7] != b[7] || std::memcmp(a + 8, b + 8, 32) != 0) return false;
-  }
-  const uint8_t* ta = a + first.ipLen;
-  const uint8_t* tb = b + next.ipLen;
+  if (!SameIpFields(first.pkt, next.pkt, first.ipLen)) return false;
+  const uint8_t* ta = first.pkt + first.ipLen;
+  const uint8_t* tb = next.pkt + next.ipLen;
   // Ports, ack number, and data offset / flags (but PSH) / window / urgent pointer / options.
   if (std::memcmp(ta, tb, 4) != 0 || std::memcmp(ta + 8, tb + 8, 4) != 0) return false;
   if (ta[12] != tb[12] || (ta[13] & ~kPsh) != (tb[13] & ~kPsh)) return false;
