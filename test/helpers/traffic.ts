@@ -11,7 +11,7 @@
 //   udp-probe ADDR PORT SIZE...     send one payload per size, print which came back intact
 //   garbage ADDR PORT SUBNET_DST    fire malformed, truncated and well-formed-but-unsolicited datagrams
 //   vxlan-strangers ADDR PORT DST VNI MAC   well-formed VXLAN frames: 10 with VNI+1, 10 with a MAC that is not MAC
-//   udp-flows ADDR PORT COUNT       one datagram from each of COUNT sockets: COUNT flows
+//   udp-flows ADDR PORT COUNT       one datagram from each of COUNT sockets: COUNT flows, each a byte longer
 //   vxlan-bad-tcp ADDR PORT DST VNI MAC COUNT   COUNT consecutive TCP segments of one flow, all with a wrong checksum
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -191,7 +191,9 @@ async function udpFlows(): Promise<void> {
   for (let i = 0; i < Number(rest[0]); i++) {
     const socket = dgram.createSocket(family);
     await new Promise<void>((resolve) => socket.bind(0, resolve));
-    await new Promise<void>((resolve) => socket.send(Buffer.from(`flow ${i}`), port, address, () => resolve()));
+    // Each flow's datagram one byte longer than the last: tulle never sends a longer datagram in the same
+    // UDP_SEGMENT send as a shorter one before it, so a capture on the underlay sees one packet per flow.
+    await new Promise<void>((resolve) => socket.send(Buffer.from(`flow ${i}`.padEnd(16 + i, '.')), port, address, () => resolve()));
     socket.close();
     sent++;
   }
