@@ -26,7 +26,7 @@ import type { Clock } from './clock.js';
 import type { Control } from './control.js';
 import { C } from './counters.js';
 import type { NativeBind } from './native-bind.js';
-import type { NativeTun } from './native-tun.js';
+import { NativeTun } from './native-tun.js';
 import { nativeWaitEither } from './native-wait.js';
 import { RouteSnapshot, type RouteReader } from './routes.js';
 import { buildLoop, type ThreadConfig } from './thread-loop.js';
@@ -103,7 +103,7 @@ export function warmUp(native: NativeAddon, parts: WarmUpParts, config: ThreadCo
       { ...config, batch: Math.min(config.batch, 8), replyInline: false, busyPoll: false, tooBigBucket: TokenBucket.allocate() },
     );
     // The host's side of the stand-in TUN: what it routes in, and what it reads back.
-    const host = new NativeTunLike(native, hostFd, tun.vnet);
+    const host = new NativeTun(native, hostFd, tun.vnet);
     const inject = new Batch(TX_PACKETS, TX_PACKETS, config.headroom, SLOT + config.headroom);
     const back = new Batch(TX_PACKETS * 4, TX_PACKETS * 4, config.headroom, SLOT + config.headroom);
     writeTxPackets(inject, rx.subnet >>> 0, config.mtu);
@@ -113,14 +113,14 @@ export function warmUp(native: NativeAddon, parts: WarmUpParts, config: ThreadCo
     let rounds = 0;
     let delivered = 0;
     while (rounds < budget.rounds && clock.now() - started < budget.ms) {
-      host.write(inject, TX_PACKETS);
+      host.write(inject, TX_PACKETS, 0);
       // Datagrams decideRx refuses, so its drop branches have run too: from a stranger, then from the peer.
       native.udpSendTo(strangerFd, '127.0.0.1', port, refused[0], refused[0].length);
       for (let i = 1; i < refused.length; i++) native.udpSendTo(sendFds[0], '127.0.0.1', port, refused[i], refused[i].length);
       // TX (TUN → socket), then RX (socket → TUN), a batch per step, until nothing is left (bounded).
       for (let s = 0; s < MAX_STEPS && loop.step(0) > 0; s++);
       // The packets that came back (the ICMP "too big" answer to the oversize one is read too).
-      delivered += Math.min(host.read(back), DELIVERED_PER_ROUND);
+      delivered += Math.min(host.read(back, 0), DELIVERED_PER_ROUND);
       rounds++;
     }
     const ms = clock.now() - started;
@@ -139,27 +139,8 @@ export function warmUp(native: NativeAddon, parts: WarmUpParts, config: ThreadCo
   }
 }
 
-/** The host's side of the stand-in TUN: the same reads and writes as a TUN's, through the addon. */
-class NativeTunLike {
-  constructor(
-    private readonly native: NativeAddon,
-    private readonly fd: number,
-    private readonly vnet: boolean,
-  ) {}
-
-  write(batch: Batch, count: number): number {
-    return this.native.tunWriteBatch(this.fd, batch.slab, batch.desc, count, this.vnet, 0);
-  }
-
-  read(batch: Batch): number {
-    return this.native.tunReadBatch(this.fd, batch.slab, batch.desc, batch.slots, batch.headroom, batch.stride, 0, this.vnet);
-  }
-}
-
 function prefixLength(mask: number): number {
-  let n = 0;
-  for (let m = mask >>> 0; m & 0x80000000; m = (m << 1) >>> 0) n++;
-  return n;
+  return Math.clz32(~mask);
 }
 
 /**
