@@ -14,6 +14,7 @@ export const TOOLS = {
   bridge: ['iproute2', 'the kernel vxlan forwarding table'],
   ping: ['iputils-ping', 'reachability checks'],
   iperf3: ['iperf3', 'the bench'],
+  perf: ['linux-perf', "the bench's CPU profile (the cost model)"],
   ethtool: ['ethtool', 'offload checks'],
   tcpdump: ['tcpdump', 'captures of what crosses the underlay'],
   socat: ['socat', 'the bench row of socat'],

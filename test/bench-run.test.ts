@@ -1,6 +1,7 @@
 // The bench end to end, short: its refusals (not root, leftover namespaces of
-// an earlier bench), and a run with no iperf3, ping or ethtool on the PATH
-// (only ip, bridge and node), which must fall back to tulle's probes and say so.
+// an earlier bench), a run with no iperf3, ping, perf or ethtool on the PATH
+// (only ip, bridge and node), which must fall back to tulle's probes and say so,
+// and a run with iperf3 and perf: the cost model's profile and thread figures.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -74,6 +75,7 @@ if (rootLab(t)) {
     t.equal(r.status, 0, `exit 0 (stderr tail: ${r.stderr.slice(-1500)})`);
     t.match(r.stderr, /iperf3 is not installed: throughput measured with tulle's built-in generator/, 'says it fell back');
     t.match(r.stderr, /ping is not installed/);
+    t.match(r.stderr, /perf is not installed \(Debian: apt-get install -y linux-perf\): the cost model's CPU profile is left out/);
     const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     t.same(
       json.rows.map((row: { system: string }) => row.system),
@@ -94,6 +96,17 @@ if (rootLab(t)) {
     }
     const tulle = json.rows[2];
     t.ok(tulle.cpu_pct > 0, `tulle's CPU measured: ${tulle.cpu_pct}%`);
+    const tcpCost = tulle.cost.find((c: { test: string }) => c.test === 'tcp1');
+    t.equal(tcpCost.per_unit_us, null, 'without perf, no breakdown');
+    t.same(
+      tcpCost.threads.map((x: { name: string; host: string }) => `${x.name} ${x.host}`),
+      ['tulle-duplex a', 'tulle-duplex b'],
+      "but each daemon's data-plane thread, by name",
+    );
+    t.ok(
+      tcpCost.threads.every((x: { us: number }) => x.us > 0),
+      `with its µs per MB (${tcpCost.threads.map((x: { us: number }) => x.us).join(', ')})`,
+    );
     t.ok(Math.abs(tulle.ratios.vs_kernel_vxlan.tcp1_gbps - tulle.tcp1_gbps / json.rows[1].tcp1_gbps) < 0.01, 'ratio to kernel-vxlan');
     t.equal(json.gro, 'on', 'veth GRO set without ethtool');
     t.same(json.errors, []);
@@ -104,5 +117,53 @@ if (rootLab(t)) {
       [],
       'no bench namespace left behind',
     );
+  });
+
+  t.test('with iperf3 and perf: where the CPU goes, by kind of work, and the rate each data-plane thread allows', async (t) => {
+    const out = mkdtempSync(join(tmpdir(), 'tulle-bench-out-'));
+    t.teardown(() => rmSync(out, { recursive: true, force: true }));
+    const r = spawnSync(
+      process.execPath,
+      [cli, 'bench', '--duration', '3', '--others', 'none', '--ladder', 'off', '--systems', 'tulle-udp', '--reps', '1', '--out', out],
+      {
+        encoding: 'utf8',
+        timeout: 300_000,
+      },
+    );
+    t.equal(r.status, 0, `exit 0 (stderr tail: ${r.stderr.slice(-1500)})`);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    t.equal(json.settings.profile, true, 'profiled');
+    type Figures = {
+      test: string;
+      total_us: number;
+      per_unit_us: Record<string, number>;
+      threads: { name: string; us: number; limit: number }[];
+      of_limit: number;
+    };
+    const cost = (system: string, test: string): Figures =>
+      json.rows.find((x: { system: string }) => x.system === system).cost.find((c: Figures) => c.test === test);
+    for (const system of ['underlay', 'kernel-vxlan', 'tulle-udp']) {
+      for (const test of ['tcp1', 'udp', 'udp_small']) {
+        const c = cost(system, test);
+        t.ok(c.total_us > 0, `${system} ${test}: ${c.total_us} µs of CPU per ${test === 'tcp1' ? 'MB' : 'datagram'}`);
+      }
+    }
+    // Each system's own device shows in its own profile and no other's: the buckets follow the work.
+    t.ok(cost('tulle-udp', 'udp_small').per_unit_us.tun > 0, `tulle-udp: TUN ${cost('tulle-udp', 'udp_small').per_unit_us.tun} µs per datagram`);
+    t.ok(cost('tulle-udp', 'udp_small').per_unit_us.js > 0, 'tulle-udp: its own user space (Node, V8) too');
+    t.ok(
+      cost('kernel-vxlan', 'udp_small').per_unit_us.tunnel > 0,
+      `kernel-vxlan: vxlan ${cost('kernel-vxlan', 'udp_small').per_unit_us.tunnel} µs per datagram`,
+    );
+    t.equal(cost('underlay', 'udp_small').per_unit_us.tun, 0, 'the underlay has no TUN');
+    t.equal(cost('kernel-vxlan', 'udp_small').per_unit_us.tun, 0, 'nor has kernel vxlan');
+    for (const test of ['tcp1', 'udp', 'udp_small']) {
+      const c = cost('tulle-udp', test);
+      t.equal(c.threads.length, 2, `tulle-udp ${test}: both daemons' threads`);
+      // A thread cannot carry more than its CPU time allows at its own cost per packet (10% for counter timing).
+      t.ok(c.of_limit > 0 && c.of_limit <= 1.1, `tulle-udp ${test}: measured / allowed ${c.of_limit} (limits ${c.threads.map((x) => x.limit).join(', ')})`);
+    }
+    t.match(readFileSync(join(out, 'results.md'), 'utf8'), /## Where the CPU goes: the cost model[\s\S]*\| tulle-udp \| UDP 64 B, per datagram \|/);
+    t.match(r.stdout, /\| data-plane thread \| test \| thread \(host\)/, 'the tables are printed too');
   });
 }

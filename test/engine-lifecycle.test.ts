@@ -11,13 +11,15 @@ if (lab) {
   const child = fileURLToPath(new URL('./helpers/engine-lifecycle-child.ts', import.meta.url));
   const out = lab.exec(ns, [process.execPath, '--import', import.meta.resolve('@tapjs/typescript/import'), child], { timeoutMs: 60_000 });
   const { cycles, refused } = JSON.parse(out.trim().split('\n').pop()!) as {
-    cycles: { fds: number; threads: number; tunWhileRunning: boolean; tunAfterStop: boolean; offloads: string }[];
+    cycles: { fds: number; threads: number; tunWhileRunning: boolean; tunAfterStop: boolean; offloads: string; named: string[]; namedAfterStop: string[] }[];
     refused: { opened: { fds: number; sourcePorts: number; tap: boolean }; error: string; fdsLeft: number; devicesLeft: number };
   };
   t.equal(cycles.length, 3);
   for (const [i, c] of cycles.entries()) {
     t.equal(c.tunWhileRunning, true, `cycle ${i}: the TUN exists while the engine runs`);
     t.equal(c.tunAfterStop, false, `cycle ${i}: and is gone after stop()`);
+    t.same(c.named, ['tulle-duplex'], `cycle ${i}: the data-plane thread is named, for top -H and profiles`);
+    t.same(c.namedAfterStop, [], `cycle ${i}: and is gone after stop()`);
   }
   // The first cycle may start lazily created runtime threads and fds; after it, nothing may grow.
   t.equal(cycles[2].fds, cycles[1].fds, `no fd leaked (${cycles.map((c) => c.fds).join(', ')})`);

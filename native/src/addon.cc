@@ -13,6 +13,7 @@
 #include "io.h"
 #include "layout.h"
 #include "notify.h"
+#include "thread.h"
 #include "tun.h"
 #include "tunnel.h"
 #include "tx.h"
@@ -365,6 +366,14 @@ Napi::Value NotifySendFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setThreadName(name): names the calling thread (the data-plane workers: tulle-duplex, tulle-tx, tulle-rx).
+Napi::Value SetThreadNameFn(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "setThreadName: name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  Syscall(info.Env(), [&] { tulle::SetThreadName(name); });
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checksum", Napi::Function::New(env, Checksum, "checksum"));
   exports.Set("encapBatch", Napi::Function::New(env, EncapBatch, "encapBatch"));
@@ -387,6 +396,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpLocalPort", Napi::Function::New(env, UdpLocalPortFn, "udpLocalPort"));
   exports.Set("datagramPair", Napi::Function::New(env, DatagramPairFn, "datagramPair"));
   exports.Set("notifySend", Napi::Function::New(env, NotifySendFn, "notifySend"));
+  exports.Set("setThreadName", Napi::Function::New(env, SetThreadNameFn, "setThreadName"));
   Napi::Object layout = Napi::Object::New(env);
   for (const tulle::LayoutEntry& entry : tulle::kLayout) layout.Set(entry.name, entry.value);
   exports.Set("layout", layout);

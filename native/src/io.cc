@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <system_error>
 
@@ -93,19 +95,31 @@ int64_t MonotonicMicros() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
-// Busy-polls `p` without sleeping for up to spinUs, yielding the core to any other runnable thread between
-// polls, so a spinning data-plane thread never keeps the host's own work waiting; then sleeps in poll() for
-// the rest of the time. The wake-up a sleeping thread pays per packet is what the spin saves.
+// When this thread last found a descriptor readable (CLOCK_MONOTONIC µs). The low-latency window runs from
+// there, not from each call: a thread whose traffic stopped goes back to sleep however often its loop waits.
+thread_local int64_t lastReadyUs = INT64_MIN / 2;
+
+// Busy-polls `p` without sleeping until spinUs after the last packet this thread saw, yielding the core to
+// any other runnable thread between polls, so a spinning data-plane thread never keeps the host's own work
+// waiting; then sleeps in poll() for the rest of the time. The wake-up a sleeping thread pays per packet is
+// what the spin saves. The spin never outlasts timeoutMs, so the caller's loop still sees stop() in time.
 int PollSpinning(pollfd* p, nfds_t count, int timeoutMs, int spinUs) {
-  if (spinUs > 0) {
-    const int64_t until = MonotonicMicros() + spinUs;
-    do {
-      int n = PollRetry(p, count, 0);
-      if (n > 0) return n;
-      sched_yield();
-    } while (MonotonicMicros() < until);
+  if (spinUs <= 0) return PollRetry(p, count, timeoutMs);
+  const int64_t start = MonotonicMicros();
+  const int64_t deadline = start + static_cast<int64_t>(timeoutMs) * 1000;
+  const int64_t until = std::min(lastReadyUs + spinUs, deadline);
+  int64_t now = start;
+  while (now < until) {
+    if (PollRetry(p, count, 0) > 0) {
+      lastReadyUs = MonotonicMicros();
+      return 1;
+    }
+    sched_yield();
+    now = MonotonicMicros();
   }
-  return PollRetry(p, count, timeoutMs);
+  const int n = PollRetry(p, count, now < deadline ? static_cast<int>((deadline - now + 999) / 1000) : 0);
+  if (n > 0) lastReadyUs = MonotonicMicros();
+  return n;
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ struct Slots {
   int capacity;  // slots that fit in the slab
 };
 
-// 1 readable, 0 timeout; throws on error. With spinUs > 0 it busy-polls that long before it sleeps.
+// 1 readable, 0 timeout; throws on error. With spinUs > 0 it busy-polls until spinUs after the last time this
+// thread found a descriptor readable (never past timeoutMs), then sleeps.
 int WaitReadable(int fd, int timeoutMs, int spinUs = 0);
 // Which of two fds became readable within the time: bit 0 fdA, bit 1 fdB (0: timeout); spinUs as above.
 int WaitEither(int fdA, int fdB, int timeoutMs, int spinUs = 0);

@@ -1,4 +1,5 @@
 /** From samples (one per system and repetition) to result rows (pure). */
+import { medianFigures, type CostFigures } from './cost-model.js';
 import { median, perCore, ratio, round, spread, type Spread } from './stats.js';
 import type { SystemKind, SystemSpec } from './systems.js';
 import type { UdpDrops } from './udp-drops.js';
@@ -83,6 +84,8 @@ export interface Row extends Metrics {
   /** Where the UDP tests' datagrams were lost: per place, the median over the repetitions (udp-drops.ts). */
   udp_drops?: UdpDrops;
   udp_small_drops?: UdpDrops;
+  /** The cost model per test (cost-model.ts): each figure the median over the repetitions. */
+  cost?: CostFigures[];
 }
 
 /** Adds the derived per-sample metric: Gbit/s (TCP ×1) per core of overlay CPU. */
@@ -136,6 +139,9 @@ export function aggregate(specs: readonly SystemSpec[], samples: readonly Sample
       const drops = medianDrops(mine.map((s) => s[key]).filter((d): d is UdpDrops => typeof d === 'object' && d !== null));
       if (drops !== undefined) row[key] = drops;
     }
+    const figures = mine.flatMap((s) => (Array.isArray(s.cost_figures) ? (s.cost_figures as CostFigures[]) : []));
+    const tests = [...new Set(figures.map((c) => c.test))];
+    if (tests.length > 0) row.cost = tests.map((test) => medianFigures(figures.filter((c) => c.test === test)));
     // What the daemons said was in force (udpTunnelGso 'auto' resolves per host), else what was asked for.
     const said = mine.map((s) => offloadsInForce(s.daemon_log)).find((o) => o !== undefined);
     if (said !== undefined) row.offloads = said;

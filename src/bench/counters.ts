@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dropsByPort } from '../daemon/socket-drops.js';
 import type { Lab } from '../lab/netns.js';
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5_000 }).stdout?.trim()) || 100;
+export const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5_000 }).stdout?.trim()) || 100;
 
 /** utime + stime of a whole process (all its threads), in seconds. */
 export function cpuSeconds(pid: number): number {

@@ -36,6 +36,8 @@ export interface BenchOptions {
   gro: OnOff;
   /** Traffic generator: iperf3 and ping, tulle's built-in probes, or iperf3 when installed. */
   tool: TrafficTool;
+  /** A system-wide CPU profile (perf) of each throughput test, for the cost model's breakdown (cost-model.ts). */
+  profile: OnOff;
   /** Where results.json, results.md and results.svg go. */
   out?: string;
   /** Leave out the multi-stream TCP test (the demo's short run; not a command-line option). */
@@ -66,6 +68,7 @@ export const DEFAULTS: BenchOptions = {
   offloads: 'on',
   gro: 'on',
   tool: 'auto',
+  profile: 'on',
 };
 
 export class BenchUsageError extends Error {
@@ -173,6 +176,7 @@ export function parseBenchOptions(raw: RawOptions, knownSystems: readonly string
     reps: integer(raw, 'reps', 1, 50, DEFAULTS.reps),
     offloads: onOff(raw, 'offloads', DEFAULTS.offloads),
     gro: onOff(raw, 'gro', DEFAULTS.gro),
+    profile: onOff(raw, 'profile', DEFAULTS.profile),
     tool,
     out: out as string | undefined,
   };
@@ -196,5 +200,9 @@ export const OPTION_HELP: [flag: string, help: string][] = [
   ['--offloads <on|off>', "tulle's offloads (TUN vnet/TSO, UDP GSO/GRO) on the tulle rows (default on)"],
   ['--gro <on|off>', 'veth GRO in the lab (default on)'],
   ['--tool <auto|iperf3|builtin>', "traffic: iperf3 and ping, or tulle's own probes; auto uses iperf3 when installed (default)"],
+  [
+    '--profile <on|off>',
+    "a CPU profile (perf) of every CPU during each throughput test: the cost model's µs per packet by kind of work (default on; needs perf, Debian linux-perf)",
+  ],
   ['--out <dir>', 'where results.json, results.md and results.svg go (default bench/results/ in the current directory)'],
 ];

@@ -14,11 +14,18 @@ import { cpuSeconds, txDropped, udpDropsByPort, udpSnmp } from './counters.js';
 import { describeDrops, type UdpDrops } from './udp-drops.js';
 import type { Slot } from './schedule.js';
 import { round } from './stats.js';
+import { costFigures, type CostRecord, type CostTest } from './cost-model.js';
+import { profileWindow, type ProfileWindow } from './profile.js';
 import { applyGro, build, type Built } from './setup.js';
+import { dataPlaneThreads, spentBetween } from './thread-cost.js';
 import type { SystemSpec } from './systems.js';
 import type { Latency, Traffic } from './traffic.js';
 
 const HOST_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+/** How long into a throughput test its profile starts: the generator's server is up and traffic flows by then. */
+const PROFILE_DELAY_MS = 1000;
+/** Shorter tests are not profiled: the window (the test less its first second and last half) would be too short. */
+export const MIN_PROFILED_S = 3;
 
 export interface RowContext {
   options: BenchOptions;
@@ -29,6 +36,8 @@ export interface RowContext {
   runTag: string;
   /** When the main tools are tulle's probes and iperf3/ping exist too: measured once on the underlay, for comparison. */
   calibration?: { traffic: (lab: Lab) => Traffic; latency?: (lab: Lab) => Latency };
+  /** perf, when the throughput tests are profiled for the cost model (--profile on and perf installed). */
+  perf?: string;
   say(line: string): void;
 }
 
@@ -120,6 +129,60 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       const total = per.reduce((x, p) => x + p.cpu_pct, 0);
       return { result, pct: per.length === 0 ? null : round(total, 1), per };
     };
+    // The cost model's records (cost-model.ts): what the data-plane threads spent over the whole test, with the
+    // packets their counters say they handled, and a profile of every CPU over its middle.
+    const costs: CostRecord[] = [];
+    const pids = procs.map((p) => p.pid);
+    const costed = async <T>(
+      test: CostTest,
+      size: number | null,
+      work: () => Promise<T>,
+      rate: (r: T) => number,
+    ): Promise<{ result: T; record: CostRecord }> => {
+      const daemonOf = (pid: number) => built!.daemons.find((d) => d.process.pid === pid);
+      const countersNow = async () => new Map(await Promise.all(built!.daemons.map(async (d) => [d.process.pid!, await freshStats(d)] as const)));
+      const statsBefore = await countersNow();
+      const threadsBefore = dataPlaneThreads(pids);
+      const window =
+        ctx.perf !== undefined && seconds >= MIN_PROFILED_S
+          ? profileWindow(
+              ctx.perf,
+              PROFILE_DELAY_MS,
+              Math.max(1, seconds - 1.5),
+              pids,
+              threadsBefore.map((t) => t.tid),
+            ).catch((e: Error) => e)
+          : undefined;
+      const result = await work();
+      const profile = await window;
+      const threadsAfter = dataPlaneThreads(pids);
+      const statsAfter = await countersNow();
+      if (profile instanceof Error) sample.warnings.push(`profile of ${test}: ${profile.message}`);
+      const threads = spentBetween(threadsBefore, threadsAfter).map((t) => {
+        const b = statsBefore.get(t.pid);
+        const a = statsAfter.get(t.pid);
+        const d = (k: 'txPackets' | 'rxPackets' | 'txBytes' | 'rxBytes') => (a && b ? a[k] - b[k] : 0);
+        const role = t.name.slice('tulle-'.length);
+        const tx = role !== 'rx';
+        const rx = role !== 'tx';
+        return {
+          ...t,
+          host: daemonOf(t.pid)?.ns.slice(lab.prefix.length) ?? '?',
+          packets: (tx ? d('txPackets') : 0) + (rx ? d('rxPackets') : 0),
+          bytes: (tx ? d('txBytes') : 0) + (rx ? d('rxBytes') : 0),
+        };
+      });
+      const record: CostRecord = {
+        test,
+        size,
+        seconds,
+        rate: rate(result),
+        profile: profile instanceof Error ? undefined : (profile as ProfileWindow | undefined),
+        threads,
+      };
+      costs.push(record);
+      return { result, record };
+    };
     if (procs.length > 0)
       await step('overlay CPU while idle, 2 s', async () => {
         sample.cpu_idle_pct = (await cpuDuring(() => sleep(2000))).pct;
@@ -132,7 +195,18 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       return `${sample.rtt_ms} ms${pct !== null ? `; overlay CPU ${pct}% of a core` : ''}`;
     });
     await step(`TCP 1 stream, ${seconds} s`, async () => {
-      const { result: r, pct, per } = await cpuDuring(() => traffic.tcp(a.ns, b.ns, target, 1, seconds));
+      const {
+        result: { result: r },
+        pct,
+        per,
+      } = await cpuDuring(() =>
+        costed(
+          'tcp1',
+          null,
+          () => traffic.tcp(a.ns, b.ns, target, 1, seconds),
+          (x) => x.gbps,
+        ),
+      );
       sample.tcp1_gbps = r.gbps;
       if (r.limited) sample.generator_limited.push('tcp1_gbps');
       if (pct !== null) {
@@ -158,7 +232,12 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       const portsBefore = udpDropsByPort(lab, b.ns);
       const devBefore = txDropped(lab, a.ns, built!.dev);
       const tunBefore = receiver ? (await freshStats(receiver)).writeErrors : null;
-      const r = await traffic.udp(a.ns, b.ns, target, size, seconds);
+      const { result: r, record } = await costed(
+        kpps === 'udp_kpps' ? 'udp' : 'udp_small',
+        size,
+        () => traffic.udp(a.ns, b.ns, target, size, seconds),
+        (x) => x.kpps,
+      );
       const snmpAfter = udpSnmp(lab, b.ns);
       const portsAfter = udpDropsByPort(lab, b.ns);
       const devAfter = txDropped(lab, a.ns, built!.dev);
@@ -186,6 +265,8 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
         receiver_udp_in_errors: delta('InErrors'),
       };
       sample[kpps === 'udp_kpps' ? 'udp_drops' : 'udp_small_drops'] = drops;
+      // What crossed the overlay: received, or dropped at the receiving application's full socket.
+      record.crossed = round(r.kpps + appSocket / seconds / 1000, 2);
       return `${r.detail}; dropped: ${describeDrops(drops)}`;
     };
     if (sample.not_measured.udp_kpps !== undefined) say(`UDP not measured: ${sample.not_measured.udp_kpps}`);
@@ -204,6 +285,10 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
         sample.calibration = { tool: calTraffic.name, tcp1_gbps: r.gbps, rtt_ms: rtt };
         return `${r.gbps} Gb/s${rtt !== null ? `, RTT ${rtt} ms` : ''}`;
       });
+    }
+    if (costs.length > 0) {
+      sample.cost = costs;
+      sample.cost_figures = costs.map(costFigures);
     }
     for (const p of built.processes) {
       if (p.exited() !== null) sample.errors.push(`${p.name} in ${p.ns} exited early (${p.exited()})`);

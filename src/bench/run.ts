@@ -17,12 +17,13 @@ import { generatorNotes } from './notes.js';
 import { resultsDir, type BenchOptions } from './options.js';
 import { otherAvailable } from './others.js';
 import { chooseTools, preflightProblems, requiredTools } from './preflight.js';
+import { costTables } from './cost-model.js';
 import { markdownTable } from './report-md.js';
-import { measureRow, type RowContext } from './row.js';
+import { MIN_PROFILED_S, measureRow, type RowContext } from './row.js';
 import { TULLE_MTU, VXLAN_MTU } from './setup.js';
 import { roundRobin } from './schedule.js';
 import { selectSystems } from './systems.js';
-import { onPath } from './tools.js';
+import { installHint, onPath } from './tools.js';
 import { builtinTraffic, echoLatency, iperfTraffic, pingLatency } from './traffic.js';
 
 export class BenchRefusal extends Error {}
@@ -75,6 +76,16 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   );
   for (const s of selection.skipped) say(`skipped ${s.system}: ${s.reason}`);
   for (const n of choice.notes) say(`note: ${n}`);
+  const perf = options.profile === 'on' ? onPath('perf') : undefined;
+  if (options.profile === 'on' && perf === undefined) {
+    const note = `perf is not installed (Debian: ${installHint('perf')}): the cost model's CPU profile is left out; the data-plane threads' costs are still measured`;
+    choice.notes.push(note);
+    say(`note: ${note}`);
+  } else if (perf !== undefined && options.duration < MIN_PROFILED_S) {
+    const note = `tests of ${options.duration} s are too short to profile (--duration ${MIN_PROFILED_S} or more): the cost model's CPU profile is left out`;
+    choice.notes.push(note);
+    say(`note: ${note}`);
+  }
 
   const startBuild = buildFingerprint(root);
   const stale = root === undefined ? undefined : staleBuild(root);
@@ -87,6 +98,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
     say,
     traffic: (lab) => (choice.throughput === 'iperf3' ? iperfTraffic(lab, iperfVersion) : builtinTraffic(lab)),
     latency: (lab) => (choice.latency === 'ping' ? pingLatency(lab) : echoLatency(lab)),
+    perf,
     calibration: choice.calibrate
       ? { traffic: (lab) => iperfTraffic(lab, iperfVersion), latency: onPath('ping') ? (lab) => pingLatency(lab) : undefined }
       : undefined,
@@ -117,6 +129,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
       rtt_ms: choice.latency === 'ping' ? 'ms, average of 20 pings 0.05 s apart' : 'ms, median of 20 echo requests 0.05 s apart',
       cpu_pct: "utime+stime of the overlay's processes during TCP ×1, % of one core; null for kernel rows",
       gbps_per_core: 'TCP ×1 Gb/s per core of overlay CPU',
+      cost: 'per test: µs of CPU on all CPUs per received datagram (UDP) or MB (TCP), by kind of work (perf cpu-clock samples); each data-plane thread µs per packet it handled (utime+stime), sleeps and system calls per packet, and the rate it allows',
     },
     settings: {
       duration_s: options.duration,
@@ -128,6 +141,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
       offloads: options.offloads,
       gro: options.gro,
       tool: options.tool,
+      profile: perf !== undefined,
       systems: selection.systems.map((s) => s.system),
       vxlan_mtu: VXLAN_MTU,
       tulle_mtu: TULLE_MTU,
@@ -159,7 +173,9 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
     notes,
     skipped: selection.skipped,
   });
-  const md = `# Overlay benchmark\n\n${json.date} · ${machine.cpu}, ${machine.cores} cores · Linux ${machine.kernel} · node ${machine.node}\n\n\`${io.command}\`\n\n${table}\n${
+  const costs = costTables(rows.filter((r) => r.cost !== undefined).map((r) => ({ system: r.system, figures: r.cost! })));
+  const costSection = costs === '' ? '' : `\n## Where the CPU goes: the cost model\n\n${costs}\n`;
+  const md = `# Overlay benchmark\n\n${json.date} · ${machine.cpu}, ${machine.cores} cores · Linux ${machine.kernel} · node ${machine.node}\n\n\`${io.command}\`\n\n${table}\n${costSection}${
     errors.length ? `\nErrors:\n\n${errors.map((e) => `- ${e}`).join('\n')}\n` : ''
   }${warnings.length ? `\nWarnings:\n\n${warnings.map((e) => `- ${e}`).join('\n')}\n` : ''}\n![results](results.svg)\n`;
   writeFileSync(join(outDir, 'results.md'), md);
@@ -183,6 +199,6 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   for (const n of notes) say(`note: ${n}`);
   for (const e of errors) say(`error: ${e}`);
   for (const w of warnings) say(`warning: ${w}`);
-  io.print(table + '\n');
+  io.print(table + '\n' + (costs === '' ? '' : `\n${costs}\n`));
   return errors.length > 0 ? 1 : 0;
 }

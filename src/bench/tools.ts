@@ -23,6 +23,7 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   'nebula-cert': 'nebula',
   tincd: 'tinc',
   'rsvg-convert': 'librsvg2-bin',
+  perf: 'linux-perf',
 };
 
 export function installHint(tool: string): string {

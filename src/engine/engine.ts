@@ -49,8 +49,8 @@ export interface EngineOptions {
   /** threads 2: whether the RX thread sends the replies its own TUN writes provoke (default true; see rx-pipeline.ts). */
   replyInline?: boolean;
   /**
-   * The low-latency mode: microseconds a data-plane thread keeps polling its TUN and socket after each wake-up
-   * before it sleeps again (default 0: off). See native/src/io.cc PollSpinning and docs/benchmarks.md.
+   * The low-latency mode: microseconds a data-plane thread keeps polling its TUN and socket after the last
+   * packet it saw before it sleeps again (default 0: off). See native/src/io.cc PollSpinning and docs/benchmarks.md.
    */
   busyPollUs?: number;
   /**

@@ -67,6 +67,7 @@ export interface WorkerConfig {
 function start(config: WorkerConfig): { loop: Loop; control: Control; routes: RouteReader; warm: WarmUpResult | undefined } {
   const native = loadNative();
   const log = stderrLog({ thread: config.role });
+  native.setThreadName(`tulle-${config.role}`);
   const rx = {
     backend: config.backend,
     vni: config.vni,

@@ -136,6 +136,11 @@ export interface NativeAddon {
    * abstract socket). Throws naming the syscall, with `errno`.
    */
   notifySend(path: string, message: string): void;
+  /**
+   * Names the calling thread (prctl PR_SET_NAME; the kernel keeps 15 bytes), so `top -H`, `ps -L` and profiles
+   * tell the data-plane workers (tulle-duplex, tulle-tx, tulle-rx) from Node's own threads.
+   */
+  setThreadName(name: string): void;
   readonly layout: NativeLayout;
 }
 

@@ -3,7 +3,7 @@
 // then hands an engine a host set up for it with options it refuses, and
 // reports what was left open.
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setUpHost } from '../../src/daemon/host-setup.js';
 import { Engine } from '../../src/engine/engine.js';
 import { startEngine } from './engine.js';
@@ -14,8 +14,13 @@ const fds = () => readdirSync('/proc/self/fd').length;
 const threads = () => readdirSync('/proc/self/task').length;
 const links = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
 const tunUp = () => links().includes('tl0:');
+const threadNames = () =>
+  readdirSync('/proc/self/task')
+    .map((tid) => readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim())
+    .filter((name) => name.startsWith('tulle-'));
 
-const cycles: { fds: number; threads: number; tunWhileRunning: boolean; tunAfterStop: boolean; offloads: string }[] = [];
+const cycles: { fds: number; threads: number; tunWhileRunning: boolean; tunAfterStop: boolean; offloads: string; named: string[]; namedAfterStop: string[] }[] =
+  [];
 for (let i = 0; i < 3; i++) {
   const routes = new RouteSnapshot();
   routes.publish([{ address: '127.0.0.2', port: 8285, template: wire.udpBackend.template() }], [{ subnet: '198.18.2.0/24', peer: 0 }]);
@@ -24,8 +29,17 @@ for (let i = 0; i < 3; i++) {
     routes,
   );
   const tunWhileRunning = tunUp();
+  const named = threadNames();
   await engine.stop();
-  cycles.push({ fds: fds(), threads: threads(), tunWhileRunning, tunAfterStop: tunUp(), offloads: JSON.stringify(engine.offloads) });
+  cycles.push({
+    fds: fds(),
+    threads: threads(),
+    tunWhileRunning,
+    tunAfterStop: tunUp(),
+    offloads: JSON.stringify(engine.offloads),
+    named,
+    namedAfterStop: threadNames(),
+  });
 }
 
 // The engine owns what it is given from the call on: refusing its options, it must still close all of it.

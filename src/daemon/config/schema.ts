@@ -258,11 +258,11 @@ export const DaemonConfigSchema = object({
   /** threads 2: the RX thread sends the replies its TUN writes provoke: one thread wake-up less per round trip. */
   replyInline: z.boolean({ error: 'must be true or false' }).default(true),
   /**
-   * The low-latency mode: after each wake-up a data-plane thread keeps polling its TUN and socket this many
-   * microseconds before it sleeps again, so a packet that arrives meanwhile costs no wake-up. 0 (the default)
-   * is off. It yields the core between polls; what it costs is in docs/config.md.
+   * The low-latency mode: a data-plane thread keeps polling its TUN and socket this many microseconds after the
+   * last packet it saw before it sleeps again, so a packet that arrives meanwhile costs no wake-up. 0 (the
+   * default) is off. It yields the core between polls; what it costs is in docs/config.md.
    */
-  busyPollMicroseconds: int(0, 10_000, 'microseconds').default(0),
+  busyPollMicroseconds: int(0, 1_000_000, 'microseconds').default(0),
   /**
    * Before start-up ends, each data-plane thread runs its own code over loopback stand-ins for a few hundred
    * milliseconds at most, so the first real packets run compiled code (src/engine/warm-up.ts).

@@ -178,7 +178,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'TULLE_BUSY_POLL_MICROSECONDS',
     flag: 'busy-poll-microseconds',
     kind: 'int',
-    help: 'low-latency mode: keep polling this long after each wake-up before sleeping (0: off; costs CPU while packets flow)',
+    help: 'low-latency mode: keep polling this long after the last packet before sleeping (0: off; costs CPU while packets flow)',
     default: '0',
   },
   {
