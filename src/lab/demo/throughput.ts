@@ -25,7 +25,7 @@ export interface ThroughputResult {
 
 // The three backends by name: the bench's default set also has rows (the low-latency mode, direct routing)
 // that a first look does not need.
-export const DEMO_BENCH = { systems: 'tulle-udp,tulle-vxlan,tulle-host-gw', duration: '1', reps: '1', streams: '2' };
+export const DEMO_BENCH = { systems: 'tulle-udp,tulle-vxlan,tulle-host-gw', duration: '1', reps: '1', streams: '2', profile: 'off' };
 
 export async function runThroughput(out: string, onLine: (line: string) => void): Promise<ThroughputResult> {
   const options = { ...parseBenchOptions({ ...DEMO_BENCH, out }, SYSTEM_IDS, OTHER_IDS), quick: true };
