@@ -41,6 +41,9 @@ t.test('each sample goes to one bucket by what it was doing', async (t) => {
   t.equal(k('syscall_exit_to_user_mode'), 'syscall');
   t.equal(k('__schedule'), 'wakeup');
   t.equal(k('try_to_wake_up'), 'wakeup');
+  t.equal(k('schedule_hrtimeout_range'), 'wakeup');
+  t.equal(k('__sk_mem_schedule'), 'stack', 'socket memory accounting is not the scheduler');
+  t.equal(k('__udp_enqueue_schedule_skb'), 'stack');
   t.equal(k('do_sys_poll'), 'wakeup', 'poll is sleeping, not a system call of the data path');
   t.equal(k('tun_chr_poll'), 'wakeup');
   t.equal(k('tun_get_user'), 'tun');

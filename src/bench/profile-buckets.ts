@@ -52,7 +52,7 @@ const COPY = /memcpy|memmove|copy_user|_copy_(to|from)_(iter|user)|copy_(to|from
 const SYSCALL =
   /^(entry_SYSCALL|entry_SYSRETQ|do_syscall|syscall_|_*x64_sys_|x64_sys_call|_*sys_|_*do_sys_(?!poll)|ksys_|exit_to_user_mode|syscall_exit|_*fdget|_*fget|fput|restore_fpregs|switch_fpu|fpregs_|_*rseq|_*import_iovec|iovec_from_user|_*copy_msghdr|sockfd_lookup|__audit)/;
 const WAKEUP =
-  /(^|_)schedule|switch_to|finish_task_switch|prepare_task_switch|try_to_wake_up|ttwu|wake_up|^enqueue_|^dequeue_|pick_next|put_prev|set_next_|update_curr|update_load|update_rq|^psi_|select_task_rq|^sched_|^do_poll|do_sys_poll|^_*poll_|pollwake|(chr|sock|datagram|udp|tcp|unix_dgram)_poll$|futex|hrtimer|^tick_|^ep_poll|cpuacct|^account_|raw_spin_rq|native_sched_clock|reweight|^check_preempt|resched|^irqentry|^sysvec|^asm_sysvec/;
+  /^_*schedule|^schedule_|preempt_schedule|switch_to|finish_task_switch|prepare_task_switch|try_to_wake_up|ttwu|wake_up|^enqueue_|^dequeue_|pick_next|put_prev|set_next_|update_curr|update_load|update_rq|^psi_|select_task_rq|^sched_|^do_poll|do_sys_poll|^_*poll_|pollwake|(chr|sock|datagram|udp|tcp|unix_dgram)_poll$|futex|hrtimer|^tick_|^ep_poll|cpuacct|^account_|raw_spin_rq|native_sched_clock|reweight|^check_preempt|resched|^irqentry|^sysvec|^asm_sysvec/;
 const TUN = /^tun_|^__tun_|tun_get_user|tun_put_user/;
 const TUNNEL = /vxlan|udp_tunnel|iptunnel|^geneve/;
 
