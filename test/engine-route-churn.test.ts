@@ -25,6 +25,10 @@ if (lab) {
   const decoys = Array.from({ length: 8 }, (_, k) => `192.0.2.${200 + k}`);
   // The decoy namespace holds every decoy address (so their datagrams are delivered to it, and counted there).
   for (const address of decoys) lab.ip(decoyNs, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+  // The counters below count what the kernel hands them, and a coalesced send (equal datagrams to one peer leave
+  // as one UDP_SEGMENT send) would cross the veth whole, as one packet: each host cuts its sends into datagrams
+  // at its own veth instead, so every datagram is counted on the far side.
+  for (const h of hosts) lab.exec(h.ns, ['ethtool', '-K', 'eth0', 'tx-udp-segmentation', 'off']);
 
   /**
    * Counters on the underlay, before anything else sees a datagram: one per (inner source subnet, inner
