@@ -45,38 +45,50 @@ export function perThreadCounts(csv: string): Record<number, number> {
   return out;
 }
 
+/** A recorded profile, read (`perf script`) only when asked: after the test, so that reading it costs the test nothing. */
+export interface RecordedWindow {
+  read(): ProfileWindow;
+}
+
 /**
- * Waits `delayMs` (the test's set-up), then profiles every CPU for `seconds`. `overlayPids` are the overlay's
+ * Waits `delayMs` (the test's set-up), then records every CPU for `seconds`. `overlayPids` are the overlay's
  * processes (their user space is the overlay's own cost); `threadTids` its data-plane threads.
  */
-export async function profileWindow(perf: string, delayMs: number, seconds: number, overlayPids: number[], threadTids: number[]): Promise<ProfileWindow> {
+export async function profileWindow(perf: string, delayMs: number, seconds: number, overlayPids: number[], threadTids: number[]): Promise<RecordedWindow> {
   await sleep(delayMs);
   const dir = mkdtempSync(join(tmpdir(), 'tulle-profile-'));
-  try {
-    const data = join(dir, 'perf.data');
-    const statFile = join(dir, 'stat.csv');
-    const limit = seconds * 1000 + 15_000;
-    const record = run(perf, ['record', '-q', '-e', 'cpu-clock', '-F', String(PROFILE_HZ), '-a', '-o', data, '--', 'sleep', String(seconds)], limit);
-    const stat =
-      threadTids.length > 0
-        ? run(
-            perf,
-            ['stat', '-x,', '--per-thread', '-o', statFile, '-e', 'raw_syscalls:sys_enter', '-t', threadTids.join(','), '--', 'sleep', String(seconds)],
-            limit,
-          )
-        : undefined;
-    const [rec, st] = await Promise.all([record, stat]);
-    if (rec.code !== 0) throw new Error(`perf record exited with ${rec.code}: ${rec.stderr.trim().slice(0, 300)}`);
-    const script = spawnSync(perf, ['script', '-i', data, '-F', 'comm,pid,tid,ip,sym,dso'], {
-      encoding: 'utf8',
-      maxBuffer: 512 * 1024 * 1024,
-      timeout: 120_000,
-    });
-    if (script.status !== 0)
-      throw new Error(`perf script exited with ${script.status}: ${(script.stderr ?? script.error?.message ?? '').trim().slice(0, 300)}`);
-    const syscalls = st && st.code === 0 ? perThreadCounts(readFileSync(statFile, 'utf8')) : {};
-    return { ...profileOf(script.stdout, new Set(overlayPids)), seconds, hz: PROFILE_HZ, syscalls };
-  } finally {
+  const data = join(dir, 'perf.data');
+  const statFile = join(dir, 'stat.csv');
+  const limit = seconds * 1000 + 15_000;
+  const record = run(perf, ['record', '-q', '-e', 'cpu-clock', '-F', String(PROFILE_HZ), '-a', '-o', data, '--', 'sleep', String(seconds)], limit);
+  const stat =
+    threadTids.length > 0
+      ? run(
+          perf,
+          ['stat', '-x,', '--per-thread', '-o', statFile, '-e', 'raw_syscalls:sys_enter', '-t', threadTids.join(','), '--', 'sleep', String(seconds)],
+          limit,
+        )
+      : undefined;
+  const [rec, st] = await Promise.all([record, stat]);
+  if (rec.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
+    throw new Error(`perf record exited with ${rec.code}: ${rec.stderr.trim().slice(0, 300)}`);
   }
+  return {
+    read() {
+      try {
+        const script = spawnSync(perf, ['script', '-i', data, '-F', 'comm,pid,tid,ip,sym,dso'], {
+          encoding: 'utf8',
+          maxBuffer: 512 * 1024 * 1024,
+          timeout: 120_000,
+        });
+        if (script.status !== 0)
+          throw new Error(`perf script exited with ${script.status}: ${(script.stderr ?? script.error?.message ?? '').trim().slice(0, 300)}`);
+        const syscalls = st && st.code === 0 ? perThreadCounts(readFileSync(statFile, 'utf8')) : {};
+        return { ...profileOf(script.stdout, new Set(overlayPids)), seconds, hz: PROFILE_HZ, syscalls };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
 }

@@ -154,9 +154,15 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
             ).catch((e: Error) => e)
           : undefined;
       const result = await work();
-      const profile = await window;
+      const recorded = await window;
       const threadsAfter = dataPlaneThreads(pids);
       const statsAfter = await countersNow();
+      let profile: ProfileWindow | Error | undefined;
+      try {
+        profile = recorded instanceof Error ? recorded : recorded?.read();
+      } catch (error) {
+        profile = error as Error;
+      }
       if (profile instanceof Error) sample.warnings.push(`profile of ${test}: ${profile.message}`);
       const threads = spentBetween(threadsBefore, threadsAfter).map((t) => {
         const b = statsBefore.get(t.pid);
@@ -177,7 +183,7 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
         size,
         seconds,
         rate: rate(result),
-        profile: profile instanceof Error ? undefined : (profile as ProfileWindow | undefined),
+        profile: profile instanceof Error ? undefined : profile,
         threads,
       };
       costs.push(record);
