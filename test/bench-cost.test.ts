@@ -136,6 +136,24 @@ t.test('figures: µs per datagram by bucket, per thread, and the rate the busies
   t.equal(tcp.threads[0].us, 500, '2 s of CPU for 4,000 MB');
   t.equal(tcp.threads[0].limit, 16, 'at 500 µs per MB a thread allows 16 Gb/s');
 
+  const twoThreads = costFigures({
+    ...rec,
+    threads: [
+      { pid: 1, tid: 11, name: 'tulle-tx', cpu_s: 2, sleeps: 0, host: 'a', packets: 400_000, bytes: 0 },
+      { pid: 1, tid: 12, name: 'tulle-rx', cpu_s: 0.01, sleeps: 90, host: 'a', packets: 100, bytes: 0 },
+    ],
+  });
+  t.same(
+    twoThreads.threads.map((x) => [x.name, x.carries, x.limit]),
+    [
+      ['tulle-tx', true, 200],
+      ['tulle-rx', false, 10],
+    ],
+    "the sender's RX thread, with a few packets, has a cost but carries no traffic",
+  );
+  t.equal(twoThreads.limit, 200, 'so the limit is the TX thread’s');
+  t.match(costTables([{ system: 's', figures: [twoThreads] }]), /\| tulle-rx \(a\) \| 100\.00 \| 0\.900 \| – \| 10\.0 kpps \(other direction\) \|/);
+
   const crossed = costFigures({ ...rec, crossed: 200 });
   t.equal(crossed.per_unit_us!.tun, 2.5, 'datagrams the receiving application dropped count as carried: twice as many, half the cost each');
   t.equal(crossed.measured, 100, 'the measured rate stays what was received');

@@ -33,6 +33,12 @@ export interface CostRecord {
 export interface ThreadCost {
   name: string;
   host: string;
+  /**
+   * The thread carried the test's traffic: at least a tenth of what the busiest thread handled. A TX thread
+   * on the receiving host (TCP's ACKs) or an RX thread on the sending one has a cost per packet but sets no
+   * limit on the test.
+   */
+  carries: boolean;
   /** µs of CPU per packet the thread handled (UDP), or per MB (TCP). */
   us: number | null;
   sleeps_per_packet: number | null;
@@ -72,8 +78,10 @@ export function costFigures(rec: CostRecord): CostFigures {
     per = Object.fromEntries(BUCKETS.map((b) => [b, r3((rec.profile!.buckets[b] / rec.profile!.hz / n) * 1e6)])) as Record<Bucket, number>;
     total = r3(BUCKETS.reduce((s, b) => s + per![b], 0));
   }
+  const handledBy = (t: CostRecord['threads'][number]) => (tcp ? t.bytes / 1e6 : t.packets);
+  const most = Math.max(0, ...rec.threads.map(handledBy));
   const threads: ThreadCost[] = rec.threads.map((t) => {
-    const handled = tcp ? t.bytes / 1e6 : t.packets;
+    const handled = handledBy(t);
     const us = handled > 0 ? r3((t.cpu_s / handled) * 1e6) : null;
     // The profile window covers part of the test: its system calls per packet assume the test's average rate.
     const syscalls = rec.profile?.syscalls[t.tid];
@@ -81,13 +89,17 @@ export function costFigures(rec: CostRecord): CostFigures {
     return {
       name: t.name,
       host: t.host,
+      carries: most > 0 && handled >= most / 10,
       us,
       sleeps_per_packet: t.packets > 0 ? r3(t.sleeps / t.packets) : null,
       syscalls_per_packet: syscalls !== undefined && inWindow > 0 ? r3(syscalls / inWindow) : null,
       limit: us === null || us === 0 ? null : tcp ? r3(8000 / us) : r3(1000 / us),
     };
   });
-  const limits = threads.map((t) => t.limit).filter((l): l is number => l !== null);
+  const limits = threads
+    .filter((t) => t.carries)
+    .map((t) => t.limit)
+    .filter((l): l is number => l !== null);
   const limit = limits.length > 0 ? Math.min(...limits) : null;
   return {
     test: rec.test,
@@ -119,13 +131,17 @@ export function medianFigures(reps: CostFigures[]): CostFigures {
     return {
       name: t.name,
       host: t.host,
+      carries: same.some((x) => x.carries),
       us: medianOf(same.map((x) => x.us)),
       sleeps_per_packet: medianOf(same.map((x) => x.sleeps_per_packet)),
       syscalls_per_packet: medianOf(same.map((x) => x.syscalls_per_packet)),
       limit: medianOf(same.map((x) => x.limit)),
     };
   });
-  const limits = threads.map((t) => t.limit).filter((l): l is number => l !== null);
+  const limits = threads
+    .filter((t) => t.carries)
+    .map((t) => t.limit)
+    .filter((l): l is number => l !== null);
   const limit = limits.length > 0 ? Math.min(...limits) : null;
   const measured = medianOf(reps.map((c) => c.measured)) ?? 0;
   return {
@@ -200,9 +216,9 @@ export function costTables(rows: { system: string; figures: CostFigures[] }[]): 
     );
     for (const { system, c } of threaded) {
       const unit = c.test === 'tcp1' ? 'Gb/s' : 'kpps';
-      for (const t of c.threads)
+      for (const t of c.threads.filter((x) => x.us !== null))
         lines.push(
-          `| ${system} | ${what(c)} | ${t.name} (${t.host}) | ${f(t.us)} | ${f(t.sleeps_per_packet, 3)} | ${f(t.syscalls_per_packet, 3)} | ${t.limit === null ? '–' : `${f(t.limit, 1)} ${unit}`} | ${f(c.measured, 1)} ${unit} | ${c.limit === t.limit ? f(c.of_limit) : ''} |`,
+          `| ${system} | ${what(c)} | ${t.name} (${t.host}) | ${f(t.us)} | ${f(t.sleeps_per_packet, 3)} | ${f(t.syscalls_per_packet, 3)} | ${t.limit === null ? '–' : `${f(t.limit, 1)} ${unit}${t.carries ? '' : ' (other direction)'}`} | ${f(c.measured, 1)} ${unit} | ${t.carries && c.limit === t.limit ? f(c.of_limit) : ''} |`,
         );
     }
   }
