@@ -42,7 +42,8 @@ export interface Latency {
 }
 
 const PINGS = 20;
-const PING_INTERVAL_S = 0.05;
+/** Seconds between the RTT test's pings (the low-latency row's window must outlast it: systems.ts). */
+export const PING_INTERVAL_S = 0.05;
 const IPERF_PORT = 5201;
 
 interface Result {
