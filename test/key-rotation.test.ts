@@ -42,7 +42,10 @@ if (lab) {
         network: '198.18.0.0/16',
         underlay: { address: hosts[i].underlay },
         backend: { type: 'vxlan' },
-        store: { type: 'gossip', keyFile: keyFile(name), preset: 'local', peers: i === 0 ? [] : [hosts[0].underlay] },
+        // A probe waits 450 ms for its answer, not the preset's 200: on two cores under the stream, a daemon's
+        // main thread can be late that long, and a suspicion here must come from the keys. A refused probe is
+        // never answered, however long it waits.
+        store: { type: 'gossip', keyFile: keyFile(name), preset: 'local', probeTimeoutMs: 450, peers: i === 0 ? [] : [hosts[0].underlay] },
         stateDir,
         metricsAddress: METRICS,
       }),
