@@ -11,6 +11,7 @@ import { fullyReachable, formatMatrix } from '../probe/matrix.js';
 import { withPerCore, type Sample } from './aggregate.js';
 import type { BenchOptions } from './options.js';
 import { cpuSeconds, txDropped, udpDropsByPort, udpSnmp } from './counters.js';
+import type { CounterValues } from '../engine/counters.js';
 import { describeDrops, type UdpDrops } from './udp-drops.js';
 import type { Slot } from './schedule.js';
 import { round } from './stats.js';
@@ -138,7 +139,7 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       size: number | null,
       work: () => Promise<T>,
       rate: (r: T) => number,
-    ): Promise<{ result: T; record: CostRecord }> => {
+    ): Promise<{ result: T; record: CostRecord; counters: { before: Map<number, CounterValues>; after: Map<number, CounterValues> } }> => {
       const daemonOf = (pid: number) => built!.daemons.find((d) => d.process.pid === pid);
       const countersNow = async () => new Map(await Promise.all(built!.daemons.map(async (d) => [d.process.pid!, await freshStats(d)] as const)));
       const statsBefore = await countersNow();
@@ -187,7 +188,7 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
         threads,
       };
       costs.push(record);
-      return { result, record };
+      return { result, record, counters: { before: statsBefore, after: statsAfter } };
     };
     if (procs.length > 0)
       await step('overlay CPU while idle, 2 s', async () => {
@@ -234,8 +235,11 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       const snmpBefore = udpSnmp(lab, b.ns);
       const portsBefore = udpDropsByPort(lab, b.ns);
       const devBefore = txDropped(lab, a.ns, built!.dev);
-      const tunBefore = receiver ? (await freshStats(receiver)).writeErrors : null;
-      const { result: r, record } = await costed(
+      const {
+        result: r,
+        record,
+        counters,
+      } = await costed(
         kpps === 'udp_kpps' ? 'udp' : 'udp_small',
         size,
         () => traffic.udp(a.ns, b.ns, target, size, seconds),
@@ -244,7 +248,9 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       const snmpAfter = udpSnmp(lab, b.ns);
       const portsAfter = udpDropsByPort(lab, b.ns);
       const devAfter = txDropped(lab, a.ns, built!.dev);
-      const tunAfter = receiver ? (await freshStats(receiver)).writeErrors : null;
+      // The receiving daemon's failed TUN writes, from the counters the cost model read around the test.
+      const tunBefore = receiver ? (counters.before.get(receiver.process.pid!)?.writeErrors ?? null) : null;
+      const tunAfter = receiver ? (counters.after.get(receiver.process.pid!)?.writeErrors ?? null) : null;
       const delta = (name: string) => (snmpAfter[name] !== undefined && snmpBefore[name] !== undefined ? snmpAfter[name] - snmpBefore[name] : null);
       const portDelta = (port: number) => (portsAfter.get(port) ?? 0) - (portsBefore.get(port) ?? 0);
       const otherSockets = [...portsAfter.keys()].filter((p) => p !== traffic.udpPort).reduce((n, p) => n + portDelta(p), 0);

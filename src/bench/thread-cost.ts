@@ -4,7 +4,7 @@
  * tulle-duplex, tulle-tx or tulle-rx (src/engine/worker.ts).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { CLK_TCK } from './counters.js';
+import { statCpuSeconds } from './counters.js';
 
 export interface ThreadSnapshot {
   pid: number;
@@ -28,11 +28,10 @@ export function dataPlaneThreads(pids: number[]): ThreadSnapshot[] {
       try {
         const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
         if (!name.startsWith('tulle-')) continue;
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const cpuSeconds = statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
         const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
         const sleeps = Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        out.push({ pid, tid: Number(tid), name, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLK_TCK, sleeps });
+        out.push({ pid, tid: Number(tid), name, cpuSeconds, sleeps });
       } catch {
         // the thread ended meanwhile
       }
