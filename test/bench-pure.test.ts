@@ -323,6 +323,7 @@ t.test('system selection: references first, skips with reasons', async (t) => {
       'ladder-6',
       'ladder-7',
       'ladder-8',
+      'ladder-9',
       'socat',
     ],
   );

@@ -366,6 +366,12 @@ Napi::Value NotifySendFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// yieldCore(): sched_yield for the calling thread (a data-plane thread with a backlog).
+Napi::Value YieldCoreFn(const Napi::CallbackInfo& info) {
+  tulle::YieldCore();
+  return info.Env().Undefined();
+}
+
 // setThreadName(name): names the calling thread (the data-plane workers: tulle-duplex, tulle-tx, tulle-rx).
 Napi::Value SetThreadNameFn(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "setThreadName: name must be a string");
@@ -397,6 +403,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("datagramPair", Napi::Function::New(env, DatagramPairFn, "datagramPair"));
   exports.Set("notifySend", Napi::Function::New(env, NotifySendFn, "notifySend"));
   exports.Set("setThreadName", Napi::Function::New(env, SetThreadNameFn, "setThreadName"));
+  exports.Set("yieldCore", Napi::Function::New(env, YieldCoreFn, "yieldCore"));
   Napi::Object layout = Napi::Object::New(env);
   for (const tulle::LayoutEntry& entry : tulle::kLayout) layout.Set(entry.name, entry.value);
   exports.Set("layout", layout);

@@ -14,7 +14,7 @@ export interface BenchOptions {
   systems?: string[];
   /** tulle backends to measure. */
   backends: TulleBackend[];
-  /** The ladder rows (tulle-udp with offloads added one step at a time; tulle-vxlan with super-packets split in userspace). */
+  /** The ladder rows (tulle-udp with offloads added one step at a time; tulle-vxlan with super-packets split in userspace, and without backlog yields). */
   ladder: boolean;
   /** Other userspace overlays: ids, or 'all' for every one that is installed. */
   others: string[] | 'all';
@@ -189,7 +189,10 @@ export const OPTION_HELP: [flag: string, help: string][] = [
     '--backends <list>',
     `tulle backends to measure: ${TULLE_BACKENDS.join(', ')} or none (default all; vxlan also measures tulle-vxlan-direct, its directRouting)`,
   ],
-  ['--ladder <on|off>', 'the ladder rows: tulle-udp with offloads added step by step, then tulle-vxlan with super-packets split in userspace (default on)'],
+  [
+    '--ladder <on|off>',
+    'the ladder rows: tulle-udp with offloads added step by step, then tulle-vxlan with super-packets split in userspace, and without backlog yields (default on)',
+  ],
   ['--others <list>', 'other userspace overlays: socat, wireguard-go, nebula, tinc, all (those installed; default) or none'],
   ['--hosts <n>', 'hosts in the lab, 2 to 8 (default 2); pair tests run host 1 → host 2, reachability covers every pair'],
   ['--duration <s>', 'seconds per throughput test, 1 to 600 (default 5)'],

@@ -156,6 +156,7 @@ export async function build(lab: Lab, spec: SystemSpec, hosts: Host[]): Promise<
             threads: spec.threads,
             replyInline: spec.replyInline ?? true,
             ...(spec.busyPollUs !== undefined ? { busyPollMicroseconds: spec.busyPollUs } : {}),
+            ...(spec.backlogYieldUs !== undefined ? { backlogYieldMicroseconds: spec.backlogYieldUs } : {}),
           }),
         ),
       );

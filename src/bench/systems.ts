@@ -31,6 +31,8 @@ export interface SystemSpec {
   replyInline?: boolean;
   /** tulle's `busyPollMicroseconds` (the low-latency mode; default 0, off). */
   busyPollUs?: number;
+  /** tulle's `backlogYieldMicroseconds` (default: the daemon's, 500). */
+  backlogYieldUs?: number;
   /** Pin host i's daemon to CPU i (mod the cores): the low-latency row is measured that way. */
   pin?: boolean;
   /** vxlan's `directRouting`: the bench hosts share a segment, so their traffic takes kernel routes past the TUN. */
@@ -63,7 +65,8 @@ export function vxlanDirectSpec(offloads: Offloads): SystemSpec {
 // replies sent by the RX thread (replyInline, for the RTT), USO writes of received UDP runs, and
 // super-packets sent whole through the kernel's UDP-tunnel segmentation. The tulle-udp row then has one
 // thread for both directions (the default). The last row is tulle-vxlan with its super-packets split
-// in userspace, against the tulle-vxlan row, which sends them whole where the lab allows it.
+// in userspace, against the tulle-vxlan row, which sends them whole where the lab allows it; and tulle-vxlan
+// without its yields while the TUN holds a backlog (backlogYieldMicroseconds 0), which the UDP tests show.
 const STEP_OFFLOADS: Offloads = { ...ALL_OFFLOADS, udpTunnelGso: false, uso: false };
 export const LADDER: SystemSpec[] = [
   { id: 'ladder-1', system: 'tulle-udp: no offloads, batch 1', kind: 'ladder', backend: 'udp', batch: 1, offloads: NO_OFFLOADS, threads: 2 },
@@ -104,6 +107,15 @@ export const LADDER: SystemSpec[] = [
     backend: 'vxlan',
     batch: 64,
     offloads: { ...ALL_OFFLOADS, udpTunnelGso: false },
+  },
+  {
+    id: 'ladder-9',
+    system: 'tulle-vxlan: no backlog yield',
+    kind: 'ladder',
+    backend: 'vxlan',
+    batch: 64,
+    offloads: ALL_OFFLOADS,
+    backlogYieldUs: 0,
   },
 ];
 

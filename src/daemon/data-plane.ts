@@ -100,6 +100,7 @@ export async function startDataPlane(spec: DataPlaneSpec, log: Logger, teardown:
       replyInline: config.replyInline,
       busyPollUs: config.busyPollMicroseconds,
       warmUp: config.warmUp,
+      backlogYieldUs: config.backlogYieldMicroseconds,
     },
     snapshot,
   );

@@ -69,6 +69,7 @@ export function createRegistry(sources: MetricsSources, info: Record<string, str
   total('tulle_icmp_too_big_total', 'ICMP "fragmentation needed" / ICMPv6 "packet too big" sent into the TUN for oversize packets.', 'icmpTooBig');
   total('tulle_tx_inline_total', 'Batches of replies the receive thread sent itself, right after its TUN write.', 'txInline');
   total('tulle_tx_whole_total', 'TCP super-packets sent whole, as UDP-tunnel GSO frames through the tunnel TAP (offloads.udpTunnelGso).', 'txWhole');
+  total('tulle_tx_yields_total', 'Times a data-plane thread offered its core to other threads after a full TUN batch (backlogYieldMicroseconds).', 'txYields');
   total('tulle_tx_coalesced_total', 'Single datagrams that left together with others in one UDP_SEGMENT send (offloads.udpGso).', 'txCoalesced');
   new Counter({
     name: 'tulle_drops_total',

@@ -178,7 +178,7 @@ function logStarted(r: Running, controlPath: string, log: Logger): void {
       engine
         ? `; offloads: ${offloads}; ${engine.threads === 1 ? '1 data-plane thread' : '2 data-plane threads (TX, RX)'}${
             config.busyPollMicroseconds > 0 ? `; busy-poll ${config.busyPollMicroseconds} µs` : ''
-          }`
+          }; backlog yield ${config.backlogYieldMicroseconds > 0 ? `every ${config.backlogYieldMicroseconds} µs at most` : 'off'}`
         : ''
     }${engine && engine.sourcePorts.length > 0 ? `; source ports ${engine.sourcePorts.join(',')}` : ''}`,
   );

@@ -30,6 +30,7 @@ export const COUNTERS = [
   'txInline',
   'txWhole',
   'txCoalesced',
+  'txYields',
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number];

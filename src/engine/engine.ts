@@ -17,6 +17,7 @@
  */
 import { closeSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
+import { DEFAULT_BACKLOG_YIELD_US } from './backlog-yield.js';
 import { newCounterBuffer, readCounters, type CounterValues } from './counters.js';
 import { parseCidr, parseCidr4, prefixMask, wordMask } from '../util/cidr.js';
 import { RouteSnapshot } from './routes.js';
@@ -58,6 +59,11 @@ export interface EngineOptions {
    * before it reports ready, so its first real packets run compiled code (default true; see warm-up.ts).
    */
   warmUp?: boolean;
+  /**
+   * While a data-plane thread's TUN reads come back full, it yields its core at most once per this many
+   * microseconds, so the applications it carries for get to run (default 500; 0: never; see backlog-yield.ts).
+   */
+  backlogYieldUs?: number;
 }
 
 /** The devices and sockets the engine runs on, opened for it (see the ownership rule above). */
@@ -159,6 +165,7 @@ export class Engine {
         replyInline: options.replyInline ?? true,
         busyPollUs: options.busyPollUs ?? 0,
         warmUp: options.warmUp ?? true,
+        backlogYieldUs: options.backlogYieldUs ?? DEFAULT_BACKLOG_YIELD_US,
         sendFds: pool.length > 0 ? pool.map((p) => p.fd) : [udpFd],
         tooBigBucket: TokenBucket.allocate(),
         tunnelFd: tunnel?.fd ?? -1,

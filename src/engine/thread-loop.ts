@@ -4,6 +4,7 @@
  * engine's counters, a clock and the shared control words. The worker
  * (worker.ts) passes native parts; tests pass the memory fakes.
  */
+import { BacklogYield } from './backlog-yield.js';
 import type { Bind } from './bind.js';
 import type { Clock } from './clock.js';
 import type { Control } from './control.js';
@@ -29,6 +30,8 @@ export interface ThreadParts {
   counters: Float64Array;
   clock: Clock;
   control: Control;
+  /** Gives up the core (the addon's yieldCore), for the TX pipeline's backlog yields. */
+  yieldCore: () => void;
 }
 
 export interface ThreadConfig {
@@ -45,11 +48,22 @@ export interface ThreadConfig {
   busyPoll?: boolean;
   /** RX: the TUN's accepted USO bits (RxOptions.uso); 0 or absent: UDP datagrams go one write each. */
   uso?: number;
+  /** TX: at most one yield per this many µs while TUN reads come back full (backlog-yield.ts); 0 or absent: never. */
+  backlogYieldUs?: number;
 }
 
 export function buildLoop(role: ThreadRole, p: ThreadParts, c: ThreadConfig): Loop {
-  const tx = (batch: number) =>
-    new TxPipeline(p.tun, p.bind, p.routes, p.counters, p.clock, { batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu, tooBigBucket: c.tooBigBucket });
+  const tx = (batch: number, backlogYield?: BacklogYield) =>
+    new TxPipeline(p.tun, p.bind, p.routes, p.counters, p.clock, {
+      batch,
+      headroom: c.headroom,
+      stride: c.stride,
+      mtu: c.mtu,
+      tooBigBucket: c.tooBigBucket,
+      backlogYield,
+    });
+  // The thread's own TX batches only: the RX thread's inline replies are no backlog of the TUN.
+  const main = () => tx(c.batch, new BacklogYield(c.backlogYieldUs ?? 0, p.clock, p.yieldCore));
   const rx = (inline: TxPipeline | undefined) =>
     new RxPipeline(
       p.tun,
@@ -60,7 +74,7 @@ export function buildLoop(role: ThreadRole, p: ThreadParts, c: ThreadConfig): Lo
       { batch: c.batch, headroom: c.headroom, stride: c.stride, mtu: c.mtu, uso: c.uso ?? 0 },
       inline === undefined ? undefined : { tx: inline, control: p.control },
     );
-  if (role === 'tx') return new TxLoop(p.tun, tx(c.batch), p.control);
+  if (role === 'tx') return new TxLoop(p.tun, main(), p.control);
   if (role === 'rx') return new RxLoop(rx(c.replyInline ? tx(INLINE_BATCH) : undefined), c.busyPoll ? (ms) => p.bind.waitReadable(ms) : undefined);
-  return new DuplexLoop(tx(c.batch), rx(undefined), p.waitEither);
+  return new DuplexLoop(main(), rx(undefined), p.waitEither);
 }

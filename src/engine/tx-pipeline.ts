@@ -1,10 +1,11 @@
 /**
  * TX, TUN → peers, one batch per run():
  *   1 tun.read → 2 refresh routes → 3 decideTx → 4 ICMP "too big" answers → 5 bind.send (encapsulate, split
- *   super-packets, send) → 6 count.
+ *   super-packets, send) → 6 count → 7 after a full batch, maybe let others run (backlog-yield.ts).
  * Buffers are its own, made once: nothing is allocated per packet or per batch.
  */
 import * as wire from '@tulle/wire';
+import type { BacklogYield } from './backlog-yield.js';
 import { Batch } from './batch.js';
 import { SEND_STATUS_WORDS, SENT_COALESCED, SENT_WHOLE, type Bind } from './bind.js';
 import type { Clock } from './clock.js';
@@ -28,6 +29,8 @@ export interface TxOptions {
   mtu: number;
   /** The engine's ICMP budget (TokenBucket.allocate()), shared by every TX pipeline of the engine. */
   tooBigBucket: SharedArrayBuffer;
+  /** The thread's yield policy for full batches; absent: never yields (the RX thread's inline replies). */
+  backlogYield?: BacklogYield;
 }
 
 export class TxPipeline {
@@ -35,6 +38,8 @@ export class TxPipeline {
   private readonly status = new Int32Array(SEND_STATUS_WORDS);
   private readonly policy: TxPolicy;
   private readonly tooBig: TooBigResponder;
+  private readonly batchSize: number;
+  private readonly backlogYield: BacklogYield | undefined;
 
   constructor(
     private readonly tun: TunDevice,
@@ -47,6 +52,8 @@ export class TxPipeline {
     options: TxOptions,
   ) {
     this.batch = new Batch(options.batch, options.batch, options.headroom, options.stride);
+    this.batchSize = options.batch;
+    this.backlogYield = options.backlogYield;
     this.policy = { mtu: options.mtu, sockets: bind.sockets, whole: bind.wholeFrames };
     this.tooBig = new TooBigResponder(tun, clock, options.mtu, counters, options.tooBigBucket);
   }
@@ -77,6 +84,7 @@ export class TxPipeline {
     counters[C.txPackets] += datagrams;
     counters[C.txBytes] += bytes;
     counters[C.txBatches]++;
+    if (n === this.batchSize && this.backlogYield?.afterFullBatch()) counters[C.txYields]++;
     return n;
   }
 }

@@ -99,8 +99,8 @@ export function warmUp(native: NativeAddon, parts: WarmUpParts, config: ThreadCo
     snapshot = routes.use(own);
     const loop = buildLoop(
       'duplex',
-      { ...parts, waitEither: nativeWaitEither(native, tun, bind) },
-      { ...config, batch: Math.min(config.batch, 8), replyInline: false, busyPoll: false, tooBigBucket: TokenBucket.allocate() },
+      { ...parts, waitEither: nativeWaitEither(native, tun, bind), yieldCore: () => {} },
+      { ...config, batch: Math.min(config.batch, 8), replyInline: false, busyPoll: false, backlogYieldUs: 0, tooBigBucket: TokenBucket.allocate() },
     );
     // The host's side of the stand-in TUN: what it routes in, and what it reads back.
     const host = new NativeTun(native, hostFd, tun.vnet);

@@ -62,6 +62,8 @@ export interface WorkerConfig {
   busyPollUs: number;
   /** Run the pipeline code over a loop of its own before reporting ready (warm-up.ts; EngineOptions.warmUp). */
   warmUp: boolean;
+  /** At most one yield per this many µs while TUN reads come back full (backlog-yield.ts); 0: never. */
+  backlogYieldUs: number;
 }
 
 function start(config: WorkerConfig): { loop: Loop; control: Control; routes: RouteReader; warm: WarmUpResult | undefined } {
@@ -102,6 +104,7 @@ function start(config: WorkerConfig): { loop: Loop; control: Control; routes: Ro
     counters: new Float64Array(config.counters),
     clock: wallClock,
     control,
+    yieldCore: () => native.yieldCore(),
   };
   const threadConfig = {
     batch: config.batch,
@@ -112,6 +115,7 @@ function start(config: WorkerConfig): { loop: Loop; control: Control; routes: Ro
     tooBigBucket: config.tooBigBucket,
     busyPoll: config.busyPollUs > 0,
     uso: config.uso,
+    backlogYieldUs: config.backlogYieldUs,
     rx,
   };
   const warm = config.warmUp ? warmUp(native, parts, threadConfig) : undefined;

@@ -141,6 +141,11 @@ export interface NativeAddon {
    * tell the data-plane workers (tulle-duplex, tulle-tx, tulle-rx) from Node's own threads.
    */
   setThreadName(name: string): void;
+  /**
+   * Offers the calling thread's core to any other runnable thread (sched_yield). A data-plane thread calls it
+   * now and then while the TUN holds a backlog (src/engine/backlog-yield.ts).
+   */
+  yieldCore(): void;
   readonly layout: NativeLayout;
 }
 

@@ -28,6 +28,8 @@ export interface MemoryHost {
   loop: Loop;
   counters: Float64Array;
   snapshot: RouteSnapshot;
+  /** Times the loop gave up its core (ThreadParts.yieldCore). */
+  yields: number;
 }
 
 export interface MemoryPair {
@@ -61,6 +63,8 @@ export interface PairOptions {
   batch?: number;
   /** vxlan: the source-port sockets each host sends from (default 4; 1 sends from the listening port). */
   sourcePorts?: number;
+  /** ThreadConfig.backlogYieldUs (default 0: never). */
+  backlogYieldUs?: number;
 }
 
 export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions, 'clock'>, options: PairOptions = {}): MemoryPair {
@@ -81,6 +85,7 @@ export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions,
     const routes = new RouteReader(snapshot);
     const counters = new Float64Array(COUNTERS.length);
     const subnet = parseCidr4(spec.subnet);
+    const host = { yields: 0 };
     const loop = buildLoop(
       'duplex',
       {
@@ -91,6 +96,7 @@ export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions,
         counters,
         clock,
         control: new Control(),
+        yieldCore: () => host.yields++,
       },
       {
         batch,
@@ -99,6 +105,7 @@ export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions,
         mtu: MTU,
         replyInline: false,
         tooBigBucket: TokenBucket.allocate(),
+        backlogYieldUs: options.backlogYieldUs ?? 0,
         rx: {
           backend,
           vni: VNI,
@@ -110,7 +117,7 @@ export function memoryPair(backend: Backend, network: Omit<MemoryNetworkOptions,
         },
       },
     );
-    return { name: spec.name, overlay: subnet.network, tun, bind, loop, counters, snapshot } satisfies MemoryHost;
+    return Object.assign(host, { name: spec.name, overlay: subnet.network, tun, bind, loop, counters, snapshot }) satisfies MemoryHost;
   });
   const [a, b] = hosts;
   const settle = (): number => {

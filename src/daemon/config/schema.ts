@@ -9,6 +9,7 @@ import { z } from 'zod';
 import * as wire from '@tulle/wire';
 import { parseCidr, parseCidr4 } from '../../util/cidr.js';
 import { MAX_IPV6_SUBNET_LEN } from '../../gossip/subnet-pool6.js';
+import { DEFAULT_BACKLOG_YIELD_US } from '../../engine/backlog-yield.js';
 
 /** A strict object whose unknown keys are reported with the keys allowed. */
 function object<T extends z.ZodRawShape>(shape: T) {
@@ -268,6 +269,12 @@ export const DaemonConfigSchema = object({
    * milliseconds at most, so the first real packets run compiled code (src/engine/warm-up.ts).
    */
   warmUp: z.boolean({ error: 'must be true or false' }).default(true),
+  /**
+   * While a data-plane thread's TUN reads come back full (an application sends faster than tulle forwards),
+   * it offers its core to other runnable threads at most once per this many microseconds (src/engine/backlog-yield.ts).
+   * 0 never yields.
+   */
+  backlogYieldMicroseconds: int(0, 1_000_000, 'microseconds').default(DEFAULT_BACKLOG_YIELD_US),
   /** Each offload is used when the kernel has it, unless turned off here (udpTunnelGso: see docs/config.md). */
   offloads: offloads.default({ tun: true, udpGso: true, udpGro: true, udpTunnelGso: 'auto', uso: true }),
 });

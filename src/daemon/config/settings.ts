@@ -3,6 +3,7 @@
  * the key path in the configuration, the variable, the flag, the kind of
  * value. The CLI builds its flags from this table and docs/config.md lists it.
  */
+import { DEFAULT_BACKLOG_YIELD_US } from '../../engine/backlog-yield.js';
 
 export type SettingKind = 'string' | 'int' | 'bool' | 'list';
 
@@ -180,6 +181,14 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int',
     help: 'low-latency mode: keep polling this long after the last packet before sleeping (0: off; costs CPU while packets flow)',
     default: '0',
+  },
+  {
+    path: 'backlogYieldMicroseconds',
+    env: 'TULLE_BACKLOG_YIELD_MICROSECONDS',
+    flag: 'backlog-yield-microseconds',
+    kind: 'int',
+    help: 'while the TUN holds a backlog, offer the core to other threads at most this often (0: never)',
+    default: String(DEFAULT_BACKLOG_YIELD_US),
   },
   {
     path: 'warmUp',
