@@ -165,5 +165,24 @@ if (rootLab(t)) {
     }
     t.match(readFileSync(join(out, 'results.md'), 'utf8'), /## Where the CPU goes: the cost model[\s\S]*\| tulle-udp \| UDP 64 B, per datagram \|/);
     t.match(r.stdout, /\| data-plane thread \| test \| thread \(host\)/, 'the tables are printed too');
+
+    // A ping's round trip through both tulle daemons, hop by hop; none for the kernel rows.
+    type Hops = { trips: number; unmatched: number; hops: { hop: string; us: number }[]; total_us: number };
+    const row = (system: string) => json.rows.find((x: { system: string }) => x.system === system) as { hops?: Hops; rtt_ms: number };
+    const hops = row('tulle-udp').hops!;
+    t.ok(hops.trips >= 10, `tulle-udp: ${hops.trips} of 20 round trips traced whole (${hops.unmatched} not)`);
+    t.equal(hops.hops.length, 10, 'ten hops');
+    t.ok(
+      hops.hops.every((h) => h.us >= 0),
+      `none negative: ${hops.hops.map((h) => h.us).join(', ')} µs`,
+    );
+    const sum = hops.hops.reduce((s, h) => s + h.us, 0);
+    t.ok(hops.total_us > 0 && sum > 0, `the traced round trip: ${hops.total_us} µs (hop medians add up to ${sum})`);
+    t.equal(row('kernel-vxlan').hops, undefined, 'kernel vxlan has no tulle hops');
+    t.match(
+      readFileSync(join(out, 'results.md'), 'utf8'),
+      /## Where a round trip goes[\s\S]*\| a → b: send, underlay, receive \| [\d.]+ \|/,
+      'results.md has the hop table',
+    );
   });
 }

@@ -1,5 +1,6 @@
 /** From samples (one per system and repetition) to result rows (pure). */
 import { medianFigures, type CostFigures } from './cost-model.js';
+import { medianHops, type RoundTripHops } from './round-trip.js';
 import { median, perCore, ratio, round, spread, type Spread } from './stats.js';
 import type { SystemKind, SystemSpec } from './systems.js';
 import type { UdpDrops } from './udp-drops.js';
@@ -86,6 +87,8 @@ export interface Row extends Metrics {
   udp_small_drops?: UdpDrops;
   /** The cost model per test (cost-model.ts): each figure the median over the repetitions. */
   cost?: CostFigures[];
+  /** A traced ping's round trip, hop by hop (round-trip.ts): each hop the median over the repetitions. */
+  hops?: RoundTripHops;
 }
 
 /** Adds the derived per-sample metric: Gbit/s (TCP ×1) per core of overlay CPU. */
@@ -142,6 +145,8 @@ export function aggregate(specs: readonly SystemSpec[], samples: readonly Sample
     const figures = mine.flatMap((s) => (Array.isArray(s.cost_figures) ? (s.cost_figures as CostFigures[]) : []));
     const tests = [...new Set(figures.map((c) => c.test))];
     if (tests.length > 0) row.cost = tests.map((test) => medianFigures(figures.filter((c) => c.test === test)));
+    const hops = medianHops(mine.flatMap((s) => (typeof s.hops === 'object' && s.hops !== null ? [s.hops as RoundTripHops] : [])));
+    if (hops !== undefined) row.hops = hops;
     // What the daemons said was in force (udpTunnelGso 'auto' resolves per host), else what was asked for.
     const said = mine.map((s) => offloadsInForce(s.daemon_log)).find((o) => o !== undefined);
     if (said !== undefined) row.offloads = said;

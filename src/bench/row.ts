@@ -20,7 +20,8 @@ import { profileWindow, type ProfileWindow } from './profile.js';
 import { applyGro, build, type Built } from './setup.js';
 import { dataPlaneThreads, spentBetween } from './thread-cost.js';
 import type { SystemSpec } from './systems.js';
-import type { Latency, Traffic } from './traffic.js';
+import { PING_INTERVAL_S, PINGS, type Latency, type Traffic } from './traffic.js';
+import { traceRoundTrips } from './trace-round-trips.js';
 
 const HOST_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 /** How long into a throughput test its profile starts: the generator's server is up and traffic flows by then. */
@@ -39,6 +40,8 @@ export interface RowContext {
   calibration?: { traffic: (lab: Lab) => Traffic; latency?: (lab: Lab) => Latency };
   /** perf, when the throughput tests are profiled for the cost model (--profile on and perf installed). */
   perf?: string;
+  /** Trace a ping's round trip hop by hop in tulle rows (perf and ping installed, --profile on). */
+  traceRoundTrips?: boolean;
   say(line: string): void;
 }
 
@@ -201,6 +204,21 @@ export async function measureRow(spec: SystemSpec, slot: Slot<SystemSpec>, ctx: 
       sample.cpu_rtt_pct = pct;
       return `${sample.rtt_ms} ms${pct !== null ? `; overlay CPU ${pct}% of a core` : ''}`;
     });
+    // Where a round trip goes, hop by hop, for rows whose packets cross two tulle daemons' TUNs.
+    const tunnelled = built.daemons.length >= 2 && spec.backend !== 'host-gw' && spec.directRouting !== true;
+    if (ctx.perf !== undefined && ctx.traceRoundTrips === true && tunnelled)
+      await step(`RTT by hop (perf trace, ${PINGS} × ${PING_INTERVAL_S} s)`, async () => {
+        const hops = traceRoundTrips(ctx.perf!, {
+          fromNs: a.ns,
+          target,
+          pidA: built!.daemons[0].process.pid!,
+          pidB: built!.daemons[1].process.pid!,
+          pings: PINGS,
+          intervalS: PING_INTERVAL_S,
+        });
+        sample.hops = hops;
+        return `${hops.total_us} µs traced (${hops.trips} round trips)`;
+      });
     await step(`TCP 1 stream, ${seconds} s`, async () => {
       // The CPU figure covers the transfer alone, not the cost model's counter reads around it.
       const {

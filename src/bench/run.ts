@@ -18,6 +18,7 @@ import { resultsDir, type BenchOptions } from './options.js';
 import { otherAvailable } from './others.js';
 import { chooseTools, preflightProblems, requiredTools } from './preflight.js';
 import { costTables } from './cost-model.js';
+import { hopTable } from './round-trip.js';
 import { markdownTable } from './report-md.js';
 import { MIN_PROFILED_S, measureRow, type RowContext } from './row.js';
 import { TULLE_MTU, VXLAN_MTU } from './setup.js';
@@ -25,6 +26,10 @@ import { roundRobin } from './schedule.js';
 import { selectSystems } from './systems.js';
 import { installHint, onPath } from './tools.js';
 import { builtinTraffic, echoLatency, iperfTraffic, pingLatency } from './traffic.js';
+
+/** What the hop table shows, above it in results.md. */
+const HOP_NOTE =
+  "Each tulle row's ping, traced after its RTT test (perf tracepoints on system calls and on the devices' queues): host a pings host b through both daemons; each hop runs from one moment to the next that it causes. Tracing adds about a microsecond per event, so the traced round trip is longer than the untraced RTT: read where the time goes, not how much.";
 
 export class BenchRefusal extends Error {}
 
@@ -99,6 +104,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
     traffic: (lab) => (choice.throughput === 'iperf3' ? iperfTraffic(lab, iperfVersion) : builtinTraffic(lab)),
     latency: (lab) => (choice.latency === 'ping' ? pingLatency(lab) : echoLatency(lab)),
     perf,
+    traceRoundTrips: perf !== undefined && onPath('ping') !== undefined,
     calibration: choice.calibrate
       ? { traffic: (lab) => iperfTraffic(lab, iperfVersion), latency: onPath('ping') ? (lab) => pingLatency(lab) : undefined }
       : undefined,
@@ -129,6 +135,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
       rtt_ms: choice.latency === 'ping' ? 'ms, average of 20 pings 0.05 s apart' : 'ms, median of 20 echo requests 0.05 s apart',
       cpu_pct: "utime+stime of the overlay's processes during TCP ×1, % of one core; null for kernel rows",
       gbps_per_core: 'TCP ×1 Gb/s per core of overlay CPU',
+      hops: 'a traced ping round trip (perf tracepoints, 20 pings 0.05 s apart, after the RTT test), µs per hop, median; tracing adds about 1 µs per event, so the traced total exceeds rtt_ms',
       cost: 'per test: µs of CPU on all CPUs per received datagram (UDP) or MB (TCP), by kind of work (perf cpu-clock samples); each data-plane thread µs per packet it handled (utime+stime), sleeps and system calls per packet, and the rate it allows',
     },
     settings: {
@@ -175,7 +182,9 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   });
   const costs = costTables(rows.filter((r) => r.cost !== undefined).map((r) => ({ system: r.system, figures: r.cost! })));
   const costSection = costs === '' ? '' : `\n## Where the CPU goes: the cost model\n\n${costs}\n`;
-  const md = `# Overlay benchmark\n\n${json.date} · ${machine.cpu}, ${machine.cores} cores · Linux ${machine.kernel} · node ${machine.node}\n\n\`${io.command}\`\n\n${table}\n${costSection}${
+  const hops = hopTable(rows.filter((r) => r.hops !== undefined).map((r) => ({ system: r.system, hops: r.hops!, rtt_ms: r.rtt_ms })));
+  const hopSection = hops === '' ? '' : `\n## Where a round trip goes\n\n${HOP_NOTE}\n\n${hops}\n`;
+  const md = `# Overlay benchmark\n\n${json.date} · ${machine.cpu}, ${machine.cores} cores · Linux ${machine.kernel} · node ${machine.node}\n\n\`${io.command}\`\n\n${table}\n${costSection}${hopSection}${
     errors.length ? `\nErrors:\n\n${errors.map((e) => `- ${e}`).join('\n')}\n` : ''
   }${warnings.length ? `\nWarnings:\n\n${warnings.map((e) => `- ${e}`).join('\n')}\n` : ''}\n![results](results.svg)\n`;
   writeFileSync(join(outDir, 'results.md'), md);
@@ -199,6 +208,6 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
   for (const n of notes) say(`note: ${n}`);
   for (const e of errors) say(`error: ${e}`);
   for (const w of warnings) say(`warning: ${w}`);
-  io.print(table + '\n' + (costs === '' ? '' : `\n${costs}\n`));
+  io.print(table + '\n' + (costs === '' ? '' : `\n${costs}\n`) + (hops === '' ? '' : `\n${hops}\n`));
   return errors.length > 0 ? 1 : 0;
 }

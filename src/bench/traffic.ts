@@ -41,7 +41,7 @@ export interface Latency {
   rttMs(from: string, to: string, target: string): Promise<number>;
 }
 
-const PINGS = 20;
+export const PINGS = 20;
 /** Seconds between the RTT test's pings (the low-latency row's window must outlast it: systems.ts). */
 export const PING_INTERVAL_S = 0.05;
 const IPERF_PORT = 5201;
