@@ -2,13 +2,11 @@
 // (SIGSTOP) while a plain socket sends a burst into its TUN, so when it goes on, its TUN holds a backlog and its
 // reads come back full. It must then yield (counted in txYields), never more often than it read full batches,
 // never with backlogYieldMicroseconds 0, and every datagram must still arrive once, intact and in order.
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { freshStats, startDaemon, switchedHosts, type Host } from '../src/lab/topology.js';
+import { burstTool } from './helpers/burst-tool.js';
 import { rootLab } from './helpers/lab.js';
 
-const loader = import.meta.resolve('@tapjs/typescript/import');
-const bursts = fileURLToPath(new URL('./helpers/udp-bursts.ts', import.meta.url));
 const MAC = ['', '02:00:5e:00:53:21', '02:00:5e:00:53:22'];
 const TARGET = '198.18.2.0';
 const PORT = 5301;
@@ -31,7 +29,7 @@ function configOf(backend: 'udp' | 'vxlan', own: Host, n: number, peer: Host, m:
 const lab = rootLab(t);
 if (lab) {
   const [a, b] = switchedHosts(lab, ['ya', 'yb']);
-  const command = (args: string[]) => [process.execPath, '--import', loader, bursts, ...args];
+  const burst = burstTool(lab);
   const plan = JSON.stringify(Array.from({ length: COUNT }, () => [0, SIZE]));
 
   const cases = [
@@ -63,28 +61,9 @@ if (lab) {
         await db.stop();
       });
       t.match(da.log(), c.line, 'the start-up line says how often a thread with a backlog yields');
-      const receiver = lab.spawn(b.ns, command(['recv', TARGET, String(PORT), String(COUNT), '20']), { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      receiver.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      const exited = new Promise<void>((resolve) => receiver.once('exit', () => resolve()));
-      const deadline = Date.now() + 30_000;
-      while (!out.includes('\n')) {
-        if (receiver.exitCode !== null || Date.now() > deadline) throw new Error(`recv did not start: ${out}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
       const before = await freshStats(da);
       // The burst waits in the sending host's TUN while its daemon is stopped.
-      process.kill(da.process.pid!, 'SIGSTOP');
-      let sent: { sent: Record<string, { count: number; sha256: string }> };
-      try {
-        sent = JSON.parse(lab.exec(a.ns, command(['send', TARGET, String(PORT), plan]), { timeoutMs: 60_000 }));
-      } finally {
-        process.kill(da.process.pid!, 'SIGCONT');
-      }
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 25_000))]);
-      if (receiver.exitCode === null) receiver.stdin!.end();
-      await exited;
-      const received = JSON.parse(out.trim().split('\n').pop()!) as { flows: Record<string, { seqs: number[]; sha256: string }>; bad: number };
+      const { sent, received } = await burst(a.ns, b.ns, da, { address: TARGET, port: PORT, expect: COUNT, send: ['send', TARGET, String(PORT), plan] });
       const after = await freshStats(da);
 
       t.equal(received.bad, 0, 'no datagram arrived altered');

@@ -3,14 +3,12 @@
 // (SIGSTOP) while a burst is sent, so it finds the whole burst in its socket at once: batches with runs to merge.
 // Every datagram must arrive once, intact and in order within its flow, whether runs were merged or not;
 // a datagram with a wrong UDP checksum inside a run must still be dropped by the kernel, and only it.
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import type { Lab } from '../src/lab/netns.js';
-import { freshStats, startDaemon, switchedHosts, type Daemon, type Host } from '../src/lab/topology.js';
+import { freshStats, startDaemon, switchedHosts, type Host } from '../src/lab/topology.js';
+import { burstTool, type Received, type Sent } from './helpers/burst-tool.js';
 import { rootLab } from './helpers/lab.js';
 
-const loader = import.meta.resolve('@tapjs/typescript/import');
-const bursts = fileURLToPath(new URL('./helpers/udp-bursts.ts', import.meta.url));
 const MAC = ['', '02:00:5e:00:53:11', '02:00:5e:00:53:12'];
 const PORT = { udp: 8285, vxlan: 8472 } as const;
 const TARGET4 = '198.18.2.0';
@@ -18,14 +16,6 @@ const TARGET6 = '2001:db8:18:2::';
 
 type Backend = keyof typeof PORT;
 type Plan = [number, number][];
-interface Received {
-  flows: Record<string, { seqs: number[]; sha256: string }>;
-  bad: number;
-  foreign: number;
-}
-interface Sent {
-  sent: Record<string, { count: number; sha256: string }>;
-}
 
 /** `count` datagrams of `flow`, `size` bytes each. */
 const run = (flow: number, size: number, count: number): Plan => Array.from({ length: count }, () => [flow, size]);
@@ -62,33 +52,6 @@ function configOf(backend: Backend, own: Host, n: number, peer: Host, m: number,
   };
 }
 
-function tool(lab: Lab) {
-  const command = (args: string[]) => [process.execPath, '--import', loader, bursts, ...args];
-  /** Sends while `receiver`'s daemon is stopped (so it gets the burst in one go), then waits for the receiver's report. */
-  return async (from: Host, to: Host, receiverDaemon: Daemon, args: { address: string; port: number; expect: number; send: string[] }) => {
-    const receiver = lab.spawn(to.ns, command(['recv', args.address, String(args.port), String(args.expect), '20']), { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    receiver.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const exited = new Promise<void>((resolve) => receiver.once('exit', () => resolve()));
-    const deadline = Date.now() + 30_000;
-    while (!out.includes('\n')) {
-      if (receiver.exitCode !== null || Date.now() > deadline) throw new Error(`recv did not start: ${out}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    process.kill(receiverDaemon.process.pid!, 'SIGSTOP');
-    let sent: unknown;
-    try {
-      sent = JSON.parse(lab.exec(from.ns, command(args.send), { timeoutMs: 60_000 }));
-    } finally {
-      process.kill(receiverDaemon.process.pid!, 'SIGCONT');
-    }
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 25_000))]);
-    if (receiver.exitCode === null) receiver.stdin!.end();
-    await exited;
-    return { sent, received: JSON.parse(out.trim().split('\n').pop()!) as Received };
-  };
-}
-
 /** The kernel's count of UDP datagrams it refused for a bad checksum, in `ns`. */
 function csumErrors(lab: Lab, ns: string, v6: boolean): number {
   if (v6) return Number(/Udp6InCsumErrors\s+(\d+)/.exec(lab.exec(ns, ['cat', '/proc/net/snmp6']))?.[1]);
@@ -103,7 +66,7 @@ function csumErrors(lab: Lab, ns: string, v6: boolean): number {
 const lab = rootLab(t);
 if (lab) {
   const [a, b] = switchedHosts(lab, ['ua', 'ub']);
-  const burst = tool(lab);
+  const burst = burstTool(lab);
 
   /** Every datagram of the plan arrived once, intact and in order within its flow. */
   const allArrived = (t: Test, plan: Plan, sent: Sent, received: Received, what: string) => {
@@ -144,7 +107,12 @@ if (lab) {
           [TARGET4, IPV4_PLAN, 7801],
           [TARGET6, IPV6_PLAN, 7802],
         ] as const) {
-          const { sent, received } = await burst(a, b, db, { address, port, expect: plan.length, send: ['send', address, String(port), JSON.stringify(plan)] });
+          const { sent, received } = await burst(a.ns, b.ns, db, {
+            address,
+            port,
+            expect: plan.length,
+            send: ['send', address, String(port), JSON.stringify(plan)],
+          });
           allArrived(t, plan, sent as Sent, received, `to ${address}`);
           t.equal(received.foreign, 0, 'nothing else arrived');
         }
@@ -165,7 +133,7 @@ if (lab) {
             corrupt: [7],
           };
           const port = v6 ? 7804 : 7803;
-          const { received } = await burst(a, b, db, {
+          const { received } = await burst(a.ns, b.ns, db, {
             address: spec.dst,
             port,
             expect: plan.length - 1,

@@ -3,8 +3,8 @@
  * more than one batch: an application is sending faster than tulle forwards. Forwarding flat out then takes
  * the cores from the applications at both ends, and on a small machine the receiving one loses at its full
  * socket what tulle spent CPU carrying there. Offering the core now and then (sched_yield) lets them run;
- * the surplus is dropped where it costs least, at the TUN's own queue (an unpaced 1400-byte UDP flood on two
- * cores: about 1.3x the datagrams received, docs/benchmarks.md). A thread without a backlog never yields,
+ * the surplus is dropped where it costs least, at the TUN's own queue (unpaced UDP floods on two cores: 1.7x
+ * the datagrams received at 1400 bytes, 1.6x at 64, docs/benchmarks.md). A thread without a backlog never yields,
  * and the interval bounds what a yield can cost against a busy core: the scheduler may hand it a whole
  * time slice of another thread.
  */
