@@ -29,7 +29,7 @@ import { builtinTraffic, echoLatency, iperfTraffic, pingLatency } from './traffi
 
 /** What the hop table shows, above it in results.md. */
 const HOP_NOTE =
-  "Each tulle row's ping, traced after its RTT test (perf tracepoints on system calls and on the devices' queues): host a pings host b through both daemons; each hop runs from one moment to the next that it causes. Tracing adds about a microsecond per event, so the traced round trip is longer than the untraced RTT: read where the time goes, not how much.";
+  "Each tulle row's ping, traced after its RTT test (perf tracepoints on system calls and on the devices' queues): host a pings host b through both daemons; each hop runs from one moment to the next that it causes. Tracing adds about a microsecond per event, and perf's own work can keep idle cores awake, so the traced round trip differs from the untraced RTT: read where the time goes, not how much.";
 
 export class BenchRefusal extends Error {}
 
@@ -135,7 +135,7 @@ export async function runBench(options: BenchOptions, io: RunIO): Promise<number
       rtt_ms: choice.latency === 'ping' ? 'ms, average of 20 pings 0.05 s apart' : 'ms, median of 20 echo requests 0.05 s apart',
       cpu_pct: "utime+stime of the overlay's processes during TCP ×1, % of one core; null for kernel rows",
       gbps_per_core: 'TCP ×1 Gb/s per core of overlay CPU',
-      hops: 'a traced ping round trip (perf tracepoints, 20 pings 0.05 s apart, after the RTT test), µs per hop, median; tracing adds about 1 µs per event, so the traced total exceeds rtt_ms',
+      hops: 'a traced ping round trip (perf tracepoints, 20 pings 0.05 s apart, after the RTT test), µs per hop, median; tracing adds about 1 µs per event and perf itself can keep idle cores awake, so the traced total differs from rtt_ms',
       cost: 'per test: µs of CPU on all CPUs per received datagram (UDP) or MB (TCP), by kind of work (perf cpu-clock samples); each data-plane thread µs per packet it handled (utime+stime), sleeps and system calls per packet, and the rate it allows',
     },
     settings: {

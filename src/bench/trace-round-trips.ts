@@ -1,8 +1,9 @@
 /**
  * Traces pings through two tulle hosts and splits their round trips into hops (impure: runs perf and ping;
  * round-trip.ts does the arithmetic). perf starts the pings itself (`perf record … -- ip netns exec … ping`),
- * so the tracepoints are armed before the first one leaves. Tracing costs each event about a microsecond, so
- * the traced round trip is longer than the RTT test's: the hops say where the time goes, the RTT test how much.
+ * so the tracepoints are armed before the first one leaves. Tracing costs each event about a microsecond, and
+ * perf's own work can keep idle cores awake, so the traced round trip differs from the RTT test's: the hops say
+ * where the time goes, the RTT test how much.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
