@@ -49,7 +49,11 @@ t.test('bash', async (t) => {
   t.same(complete(['l']).sort(), ['lab', 'leases'], 'tulle l → lab, leases');
   t.same(complete(['lab', 'd']).sort(), ['demo', 'down'], 'tulle lab d → demo, down');
   t.same(complete(['run', '--log']), ['--log-level'], 'tulle run --log → --log-level');
-  t.same(complete(['run', '--mtu', '1400', '--ba']).sort(), ['--backend', '--backend-port', '--batch'], "an option's value is skipped");
+  t.same(
+    complete(['run', '--mtu', '1400', '--ba']).sort(),
+    ['--backend', '--backend-port', '--backlog-yield-microseconds', '--batch'],
+    "an option's value is skipped",
+  );
   t.same(complete(['run', '-c', 'ho']), ['hosts.yaml'], 'a file after -c');
   t.same(complete(['run', '--log-level', '']), [], 'no command offered as the value of --log-level');
   t.same(complete(['completion', '']).sort(), ['bash', 'zsh'], 'the shells of tulle completion');
