@@ -1,7 +1,7 @@
 // The round trip hop by hop (src/bench/round-trip.ts) from perf script lines as perf 6.1 prints them: ping in
 // host a (pid 9527) through tulle daemons a (9440) and b (9441), taken from a real trace and shifted in time.
 import t from 'tap';
-import { HOPS, hopTable, medianHops, parseTrace, roundTripHops } from '../src/bench/round-trip.js';
+import { hopTable, medianHops, parseTrace, roundTripHops } from '../src/bench/round-trip.js';
 
 type Line = [comm: string, pid: number, tid: number, us: number, event: string, detail: string];
 
@@ -64,10 +64,6 @@ t.test('hops of one round trip', (t) => {
   );
   t.equal(hops.total_us, 260, 'the hops add up to the round trip');
   t.same([hops.trips, hops.unmatched], [1, 0]);
-  t.same(
-    hops.hops.map((h) => h.hop),
-    [...HOPS],
-  );
   t.end();
 });
 

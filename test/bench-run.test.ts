@@ -171,7 +171,6 @@ if (rootLab(t)) {
     const row = (system: string) => json.rows.find((x: { system: string }) => x.system === system) as { hops?: Hops; rtt_ms: number };
     const hops = row('tulle-udp').hops!;
     t.ok(hops.trips >= 10, `tulle-udp: ${hops.trips} of 20 round trips traced whole (${hops.unmatched} not)`);
-    t.equal(hops.hops.length, 10, 'ten hops');
     t.ok(
       hops.hops.every((h) => h.us >= 0),
       `none negative: ${hops.hops.map((h) => h.us).join(', ')} µs`,

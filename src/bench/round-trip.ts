@@ -5,6 +5,7 @@
  * receive, b's TUN write (the kernel's echo reply is queued on b's TUN inside it), b's read of the reply,
  * b's send, a's receive, a's TUN write, the end of that write (ping's socket has the reply).
  */
+import { median } from './stats.js';
 
 /** The tracepoints the hops are made of. */
 export const ROUND_TRIP_EVENTS = [
@@ -119,12 +120,6 @@ export function roundTripHops(events: TraceEvent[], pidA: number, pidB: number):
     hops: HOPS.map((hop, i) => ({ hop, us: median(trips.map((d) => d[i])) })),
     total_us: median(trips.map((d) => d.reduce((s, x) => s + x, 0))),
   };
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** The medians of several repetitions' hops (each hop's median of the repetitions' medians). */

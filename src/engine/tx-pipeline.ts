@@ -38,7 +38,6 @@ export class TxPipeline {
   private readonly status = new Int32Array(SEND_STATUS_WORDS);
   private readonly policy: TxPolicy;
   private readonly tooBig: TooBigResponder;
-  private readonly batchSize: number;
   private readonly backlogYield: BacklogYield | undefined;
 
   constructor(
@@ -52,7 +51,6 @@ export class TxPipeline {
     options: TxOptions,
   ) {
     this.batch = new Batch(options.batch, options.batch, options.headroom, options.stride);
-    this.batchSize = options.batch;
     this.backlogYield = options.backlogYield;
     this.policy = { mtu: options.mtu, sockets: bind.sockets, whole: bind.wholeFrames };
     this.tooBig = new TooBigResponder(tun, clock, options.mtu, counters, options.tooBigBucket);
@@ -84,7 +82,7 @@ export class TxPipeline {
     counters[C.txPackets] += datagrams;
     counters[C.txBytes] += bytes;
     counters[C.txBatches]++;
-    if (n === this.batchSize && this.backlogYield?.afterFullBatch()) counters[C.txYields]++;
+    if (n === batch.slots && this.backlogYield?.afterFullBatch()) counters[C.txYields]++;
     return n;
   }
 }
